@@ -1,0 +1,183 @@
+/**
+ * Consumer of `commerce-events`. Per message: validate the envelope, archive the
+ * verbatim body to its raw (or quarantine) key in R2, then write the ledger row
+ * and the applied rows. The D1 writes of the whole batch go in one D1 batch; if
+ * that fails, each message is retried on its own so one poison event cannot hold
+ * back the rest. Every message ends acked (archived, quarantined, dead-lettered)
+ * or retried with backoff; after max_retries Queues moves it to the DLQ.
+ */
+import { isJson, payloadOfRawObject, putOnce, quarantineObject, rawEventObject } from "../shared/archive";
+import { utf8 } from "../shared/crypto";
+import { type Envelope, envelopeSchema } from "../shared/envelope";
+import { describeError, log } from "../shared/log";
+import { recordMetric } from "../shared/metrics";
+import { resourceFor } from "../shared/topics";
+import { planApply } from "./apply";
+import { archiveInvalidMessage } from "./dead-letter";
+import { type LedgerStatus, ledgerUpsert } from "./ledger";
+import { retryDelaySeconds } from "./retry";
+
+/** The outcome of the R2 stage for one message: D1 work to do, or nothing left (already dead-lettered). */
+type Prepared =
+  | { kind: "write"; envelope: Envelope; status: LedgerStatus; statements: D1PreparedStatement[] }
+  | { kind: "done" };
+
+const R2_CONCURRENCY = 6;
+
+export async function consumeEvents(batch: MessageBatch<unknown>, env: Env): Promise<void> {
+  const now = new Date().toISOString();
+  const prepared = await mapLimit(batch.messages, R2_CONCURRENCY, async (msg) => {
+    try {
+      return { msg, result: await prepare(env, msg, now) };
+    } catch (err) {
+      return { msg, error: err };
+    }
+  });
+
+  const writes = prepared.filter((p) => p.result?.kind === "write") as Array<{
+    msg: Message<unknown>;
+    result: Extract<Prepared, { kind: "write" }>;
+  }>;
+  let batchOk = writes.length === 0;
+  if (!batchOk) {
+    try {
+      await env.DB.batch(writes.flatMap((w) => w.result.statements));
+      batchOk = true;
+    } catch (err) {
+      log.warn("batch write failed, writing messages one by one", { size: writes.length, error: describeError(err) });
+    }
+  }
+
+  for (const p of prepared) {
+    if (p.error !== undefined) {
+      await retry(env, p.msg, p.error, now);
+      continue;
+    }
+    const result = p.result as Prepared;
+    if (result.kind === "write" && !batchOk) {
+      try {
+        await env.DB.batch(result.statements);
+      } catch (err) {
+        await retry(env, p.msg, err, now);
+        continue;
+      }
+    }
+    p.msg.ack();
+    if (result.kind === "write") {
+      const e = result.envelope;
+      const lagMs = Date.now() - Date.parse(e.eventAt);
+      recordMetric(env, {
+        stage: result.status === "quarantined" ? "quarantined" : result.status === "applied" ? "applied" : "archived",
+        source: e.source,
+        topic: e.topic,
+        origin: e.origin,
+        lagMs,
+      });
+      log.info("event stored", { source: e.source, eventId: e.eventId, topic: e.topic, status: result.status });
+    }
+  }
+}
+
+async function prepare(env: Env, msg: Message<unknown>, now: string): Promise<Prepared> {
+  const parsed = envelopeSchema.safeParse(msg.body);
+  if (!parsed.success) {
+    // Retrying cannot fix a malformed message: keep it in dead-letter/ for a human.
+    await archiveInvalidMessage(env, msg, parsed.error.message, now);
+    return { kind: "done" };
+  }
+  const envelope = parsed.data;
+  const base = { envelope, attempts: msg.attempts, now };
+  const resource = resourceFor(envelope.source, envelope.topic);
+  const quarantine = async (reason: Parameters<typeof quarantineObject>[1], text: string, detail?: string) => {
+    const obj = await quarantineObject(envelope, reason, utf8(text), text, detail);
+    await putOnce(env.LAKE, obj);
+    return ledgerUpsert(env.DB, { ...base, resource, status: "quarantined", r2Key: obj.key, note: reason });
+  };
+
+  let payload: string;
+  let rawKey: string | null = null;
+  if (envelope.body !== undefined) {
+    payload = envelope.body;
+  } else {
+    const key = envelope.bodyKey as string;
+    const stored = await env.LAKE.get(key);
+    if (!stored) throw new Error(`claim-checked body ${key} is missing from R2`);
+    const text = await stored.text();
+    if (key.startsWith("quarantine/")) {
+      const note = stored.customMetadata?.reason ?? "quarantined at ingress";
+      const st = ledgerUpsert(env.DB, { ...base, resource, status: "quarantined", r2Key: key, note });
+      return { kind: "write", envelope, status: "quarantined", statements: [st] };
+    }
+    payload = payloadOfRawObject(text, stored.customMetadata);
+    rawKey = key;
+  }
+
+  if (resource === null) {
+    return { kind: "write", envelope, status: "quarantined", statements: [await quarantine("unknown_topic", payload)] };
+  }
+  if (!isJson(payload)) {
+    return { kind: "write", envelope, status: "quarantined", statements: [await quarantine("invalid_json", payload)] };
+  }
+
+  if (rawKey === null) {
+    const obj = await rawEventObject(envelope, resource, payload);
+    await putOnce(env.LAKE, obj);
+    rawKey = obj.key;
+  }
+  const plan = await planApply(env, { envelope, resource, payload, r2Key: rawKey });
+  if (plan.kind === "quarantine") {
+    const st = await quarantine(plan.reason, payload, plan.detail);
+    return { kind: "write", envelope, status: "quarantined", statements: [st] };
+  }
+  const status: LedgerStatus = plan.kind === "apply" ? "applied" : "archived";
+  const ledger = ledgerUpsert(env.DB, { ...base, resource, status, r2Key: rawKey, note: plan.note ?? null });
+  return {
+    kind: "write",
+    envelope,
+    status,
+    statements: plan.kind === "apply" ? [...plan.statements, ledger] : [ledger],
+  };
+}
+
+async function retry(env: Env, msg: Message<unknown>, err: unknown, now: string): Promise<void> {
+  const error = describeError(err);
+  const delaySeconds = retryDelaySeconds(env, msg.attempts);
+  msg.retry({ delaySeconds });
+  const parsed = envelopeSchema.safeParse(msg.body);
+  log.warn("event retry", { eventId: parsed.data?.eventId, attempts: msg.attempts, delaySeconds, error });
+  if (!parsed.success) return;
+  recordMetric(env, {
+    stage: "retried",
+    source: parsed.data.source,
+    topic: parsed.data.topic,
+    origin: parsed.data.origin,
+  });
+  // Best effort: the retry is already scheduled; this only shows operators why.
+  try {
+    const resource = resourceFor(parsed.data.source, parsed.data.topic);
+    await ledgerUpsert(env.DB, {
+      envelope: parsed.data,
+      resource,
+      status: "retrying",
+      r2Key: null,
+      attempts: msg.attempts,
+      error,
+      now,
+    }).run();
+  } catch (ledgerErr) {
+    log.warn("could not record retry in ledger", { eventId: parsed.data.eventId, error: describeError(ledgerErr) });
+  }
+}
+
+async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
+  const out = new Array<R>(items.length);
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) {
+      const i = next++;
+      out[i] = await fn(items[i] as T);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  return out;
+}

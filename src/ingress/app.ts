@@ -1,0 +1,38 @@
+/** The HTTP surface (Hono): webhook routes, health, and the operator API behind the admin token. */
+import { Hono } from "hono";
+import { AppError, errorBody } from "../shared/errors";
+import { describeError, log } from "../shared/log";
+import { adminAuth } from "./admin-auth";
+import { opsPage } from "./ops-page";
+import { rechargeIntake } from "./recharge";
+import { shopifyIntake } from "./shopify";
+import { pipelineStatus } from "./status";
+import { stripeIntake } from "./stripe";
+import { webhookRoute } from "./webhook";
+
+export const app = new Hono<{ Bindings: Env }>();
+
+app.post("/webhooks/shopify", webhookRoute(shopifyIntake));
+app.post("/webhooks/stripe", webhookRoute(stripeIntake));
+app.post("/webhooks/recharge", webhookRoute(rechargeIntake));
+app.all("/webhooks/:source{shopify|stripe|recharge}", () => {
+  throw new AppError(405, "method_not_allowed", "Webhooks are delivered with POST.");
+});
+
+app.get("/health", (c) => c.json({ ok: true }));
+
+app.use("/admin/*", adminAuth());
+app.use("/ops", adminAuth());
+app.get("/admin/status", async (c) => c.json({ ok: true, ...(await pipelineStatus(c.env)) }));
+app.get("/ops", async (c) => c.html(opsPage(await pipelineStatus(c.env), new Date().toISOString())));
+
+app.notFound((c) => c.json(errorBody("not_found", `No route for ${c.req.method} ${c.req.path}.`), 404));
+
+app.onError((err, c) => {
+  if (err instanceof AppError) {
+    if (err.status === 405) c.header("Allow", "POST");
+    return c.json(errorBody(err.code, err.message), err.status);
+  }
+  log.error("unhandled error", { path: c.req.path, error: describeError(err) });
+  return c.json(errorBody("internal", "Internal error; the request was not accepted. Retry later."), 500);
+});

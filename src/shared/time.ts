@@ -1,0 +1,32 @@
+/** Timestamps are stored as UTC ISO-8601 text with millisecond precision, ending in `Z`. */
+
+const ISO_WITH_ZONE = /^(\d{4}-\d{2}-\d{2})[T ](\d{2}:\d{2}(?::\d{2})?)(\.\d+)?(Z|[+-]\d{2}:?\d{2})$/i;
+
+/**
+ * Normalizes an ISO-8601 timestamp with a zone (`Z` or an offset) to UTC `…Z`.
+ * Fractions beyond milliseconds are truncated (Shopify sends nanoseconds, which
+ * `Date` does not parse everywhere). Returns null for anything else, including
+ * zone-less times, whose meaning would be a guess.
+ */
+export function toUtcIso(value: string): string | null {
+  const m = ISO_WITH_ZONE.exec(value.trim());
+  if (!m) return null;
+  const [, date, time, fraction = "", zone = "Z"] = m;
+  const millis = (fraction.slice(1) + "000").slice(0, 3);
+  const seconds = time?.length === 5 ? `${time}:00` : time;
+  const offset = zone.toUpperCase() === "Z" ? "Z" : zone.includes(":") ? zone : `${zone.slice(0, 3)}:${zone.slice(3)}`;
+  const parsed = new Date(`${date}T${seconds}.${millis}${offset}`);
+  return Number.isNaN(parsed.getTime()) ? null : parsed.toISOString();
+}
+
+/** Unix seconds (as Stripe sends them) to UTC ISO. */
+export function fromUnixSeconds(seconds: number): string | null {
+  if (!Number.isFinite(seconds) || seconds <= 0) return null;
+  const d = new Date(seconds * 1000);
+  return Number.isNaN(d.getTime()) ? null : d.toISOString();
+}
+
+/** `dt=YYYY-MM-DD` and `hour=HH` partition values of a UTC ISO timestamp. */
+export function partitionOf(isoUtc: string): { dt: string; hour: string } {
+  return { dt: isoUtc.slice(0, 10), hour: isoUtc.slice(11, 13) };
+}
