@@ -1,0 +1,20 @@
+/**
+ * Lossless JSON reading for mappers. Every JSON number is returned as its exact
+ * source text (a string), via the reviver's `context.source` (JSON.parse source
+ * text access, native in V8): 18-digit Shopify ids never pass through a double,
+ * and decimal money like `89.99` converts to minor units without float error.
+ * Mappers therefore see ids and amounts as strings, whatever the source wrote.
+ */
+export type LosslessJson = string | boolean | null | LosslessJson[] | { [key: string]: LosslessJson };
+
+type SourceContext = { source?: string };
+
+export function parseLossless(text: string): LosslessJson {
+  return JSON.parse(text, function reviveNumber(this: unknown, _key: string, value: unknown, context?: SourceContext) {
+    if (typeof value === "number") {
+      if (typeof context?.source !== "string") throw new Error("JSON source text access is not available");
+      return context.source;
+    }
+    return value;
+  }) as LosslessJson;
+}

@@ -1,0 +1,17 @@
+import { describe, expect, it } from "vitest";
+import { parseLossless } from "../src/shared/json";
+
+describe("parseLossless", () => {
+  it("keeps integers above 2^53 and decimals as their source text", () => {
+    const doc = parseLossless('{"id": 820982911946154508, "price": 89.90, "n": -1e3, "ok": true, "x": null, "s": "7"}');
+    expect(doc).toEqual({ id: "820982911946154508", price: "89.90", n: "-1e3", ok: true, x: null, s: "7" });
+  });
+
+  it("keeps numbers inside arrays and nested objects", () => {
+    expect(parseLossless('[1, [2.50], {"a": 9007199254740993}]')).toEqual(["1", ["2.50"], { a: "9007199254740993" }]);
+  });
+
+  it("throws on invalid JSON", () => {
+    expect(() => parseLossless("{")).toThrow();
+  });
+});
