@@ -16,7 +16,7 @@ export const API_VERSION_HEADER: HeaderRule = {
   expect: "a version such as 2026-01",
 };
 export const SHOP_DOMAIN_HEADER: HeaderRule = {
-  pattern: /^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)+$/,
+  pattern: /^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)+$/i,
   expect: "a shop domain such as example.myshopify.com",
 };
 

@@ -1,0 +1,242 @@
+import { createExecutionContext, createMessageBatch, getQueueResult } from "cloudflare:test";
+import { env } from "cloudflare:workers";
+import { afterEach, describe, expect, it, vi } from "vitest";
+import worker from "../src/index";
+import { rawEventObject } from "../src/shared/archive";
+import type { Envelope } from "../src/shared/envelope";
+import { keysFor, ledgerRow, ledgerRows } from "./helpers/storage";
+
+afterEach(() => vi.restoreAllMocks());
+
+let seq = 0;
+function envelope(over: Partial<Envelope> = {}): Envelope {
+  return {
+    v: 1,
+    source: "shopify",
+    topic: "carts/create",
+    eventId: `consumer-${Date.now()}-${++seq}`,
+    shop: "consumer-shop.myshopify.com",
+    receivedAt: "2026-11-20T12:00:01.000Z",
+    eventAt: "2026-11-20T11:59:59.500Z",
+    apiVersion: "2026-01",
+    origin: "webhook",
+    body: '{"id":"cart-1","token":"abc","line_items":[],"big":820982911946154508}',
+    ...over,
+  };
+}
+
+async function consume(bodies: unknown[], queue = "commerce-events", attempts = 1) {
+  const batch = createMessageBatch(
+    queue,
+    bodies.map((body, i) => ({ id: `msg-${seq}-${i}`, timestamp: new Date(), attempts, body })),
+  );
+  // getQueueResult reports which messages were retried; the spies record the delay asked for.
+  const delays = new Map<string, number | undefined>();
+  for (const m of batch.messages) {
+    const retry = m.retry.bind(m);
+    vi.spyOn(m, "retry").mockImplementation((o) => {
+      delays.set(m.id, o?.delaySeconds);
+      retry(o);
+    });
+  }
+  const ctx = createExecutionContext();
+  await worker.queue(batch, env);
+  const result = await getQueueResult(batch, ctx);
+  return {
+    ...result,
+    retryMessages: result.retryMessages.map((r) => ({ msgId: r.msgId, delaySeconds: delays.get(r.msgId) })),
+  };
+}
+
+describe("events consumer", () => {
+  it("archives the verbatim body under its raw key and records the ledger row", async () => {
+    const e = envelope();
+    const result = await consume([e]);
+    expect(result.explicitAcks).toEqual([`msg-${seq}-0`]);
+    expect(result.retryMessages).toEqual([]);
+
+    const key = `raw/shopify/carts/events/dt=2026-11-20/hour=11/${e.eventId}.json`;
+    const obj = await env.LAKE.get(key);
+    const text = (await obj?.text()) ?? "";
+    expect(JSON.parse(text.replace(e.body as string, "null"))).toEqual({
+      event_id: e.eventId,
+      source: "shopify",
+      topic: "carts/create",
+      shop: "consumer-shop.myshopify.com",
+      received_at: "2026-11-20T12:00:01.000Z",
+      event_at: "2026-11-20T11:59:59.500Z",
+      api_version: "2026-01",
+      origin: "webhook",
+      payload: null,
+    });
+    expect(text).toContain('"payload":{"id":"cart-1","token":"abc","line_items":[],"big":820982911946154508}}');
+    expect(obj?.customMetadata).toMatchObject({ source: "shopify", event_id: e.eventId, topic: "carts/create" });
+    expect(obj?.customMetadata?.payload_sha256).toMatch(/^[0-9a-f]{64}$/);
+
+    expect(await ledgerRow("shopify", e.eventId)).toMatchObject({
+      topic: "carts/create",
+      resource: "carts",
+      shop: "consumer-shop.myshopify.com",
+      received_at: e.receivedAt,
+      event_at: e.eventAt,
+      api_version: "2026-01",
+      origin: "webhook",
+      r2_key: key,
+      status: "archived",
+      attempts: 1,
+      deliveries: 1,
+      error: null,
+    });
+  });
+
+  it("stores a redelivered event once: one object, one ledger row, the first copy kept", async () => {
+    const first = envelope();
+    await consume([first]);
+    const again = { ...first, receivedAt: "2026-11-20T12:30:00.000Z" };
+    const result = await consume([again, again]);
+    expect(result.explicitAcks).toHaveLength(2);
+    expect(await keysFor(first.eventId)).toHaveLength(1);
+    const rows = await ledgerRows("shopify", first.eventId);
+    expect(rows).toHaveLength(1);
+    expect(rows[0]).toMatchObject({ deliveries: 3, received_at: first.receivedAt, status: "archived" });
+    const text = await (await env.LAKE.get(rows[0]?.r2_key ?? ""))?.text();
+    expect(text).toContain(`"received_at":"${first.receivedAt}"`);
+  });
+
+  it("quarantines an unknown topic and a body that is not JSON", async () => {
+    const unknown = envelope({ topic: "collections/create" });
+    const notJson = envelope({ source: "stripe", topic: "charge.succeeded", body: "{not json", shop: null });
+    const result = await consume([unknown, notJson]);
+    expect(result.explicitAcks).toHaveLength(2);
+
+    const q1 = `quarantine/shopify/dt=2026-11-20/${unknown.eventId}.json`;
+    expect(await keysFor(unknown.eventId)).toEqual([q1]);
+    expect(await ledgerRow("shopify", unknown.eventId)).toMatchObject({
+      status: "quarantined",
+      resource: null,
+      r2_key: q1,
+      note: "unknown_topic",
+    });
+    const stored = (await (await env.LAKE.get(q1))?.json()) as { reason: string; payload_text: string };
+    expect(stored).toMatchObject({ reason: "unknown_topic", payload_text: unknown.body });
+
+    const q2 = `quarantine/stripe/dt=2026-11-20/${notJson.eventId}.json`;
+    expect(await ledgerRow("stripe", notJson.eventId)).toMatchObject({
+      status: "quarantined",
+      r2_key: q2,
+      note: "invalid_json",
+    });
+    const q2Stored = (await (await env.LAKE.get(q2))?.json()) as { payload_text: string } | undefined;
+    expect(q2Stored?.payload_text).toBe("{not json");
+  });
+
+  it("uses the claim-checked raw object ingress wrote, without writing another", async () => {
+    const e = envelope({ topic: "carts/update" });
+    const payload = JSON.stringify({ id: "cart-2", note: "y".repeat(200_000) });
+    const obj = await rawEventObject(e, "carts", payload);
+    await env.LAKE.put(obj.key, obj.body, { customMetadata: obj.customMetadata });
+    const { body: _omit, ...rest } = e;
+    const result = await consume([{ ...rest, bodyKey: obj.key }]);
+    expect(result.explicitAcks).toHaveLength(1);
+    expect(await keysFor(e.eventId)).toEqual([obj.key]);
+    expect(await ledgerRow("shopify", e.eventId)).toMatchObject({ status: "archived", r2_key: obj.key });
+  });
+
+  it("retries with exponential backoff when a claim-checked body is missing, recording the error", async () => {
+    const e = envelope();
+    const { body: _omit, ...rest } = e;
+    const missing = { ...rest, bodyKey: `raw/shopify/carts/events/dt=2026-11-20/hour=11/${e.eventId}.json` };
+    const first = await consume([missing], "commerce-events", 1);
+    expect(first.retryMessages).toEqual([{ msgId: `msg-${seq}-0`, delaySeconds: 10 }]);
+    expect(first.explicitAcks).toEqual([]);
+    const third = await consume([missing], "commerce-events", 3);
+    expect(third.retryMessages[0]?.delaySeconds).toBe(40);
+    const late = await consume([missing], "commerce-events", 12);
+    expect(late.retryMessages[0]?.delaySeconds).toBe(3600);
+    expect(await ledgerRow("shopify", e.eventId)).toMatchObject({
+      status: "retrying",
+      attempts: 12,
+      error: expect.stringContaining("missing from R2"),
+    });
+  });
+
+  it("retries only the message whose R2 write failed; the rest of the batch is stored", async () => {
+    const good = envelope();
+    const poison = envelope();
+    const put = env.LAKE.put.bind(env.LAKE);
+    vi.spyOn(env.LAKE, "put").mockImplementation((key, value, options) => {
+      if (key.includes(poison.eventId)) return Promise.reject(new Error("R2 unavailable"));
+      return put(key, value, options);
+    });
+    const result = await consume([good, poison]);
+    expect(result.explicitAcks).toEqual([`msg-${seq}-0`]);
+    expect(result.retryMessages).toEqual([{ msgId: `msg-${seq}-1`, delaySeconds: 10 }]);
+    expect((await ledgerRow("shopify", good.eventId))?.status).toBe("archived");
+    expect(await ledgerRow("shopify", poison.eventId)).toMatchObject({
+      status: "retrying",
+      error: expect.stringContaining("R2 unavailable"),
+    });
+    expect(await keysFor(poison.eventId)).toEqual([]);
+  });
+
+  it("falls back to one D1 batch per message when the batch write fails", async () => {
+    const a = envelope();
+    const b = envelope();
+    const batch = env.DB.batch.bind(env.DB);
+    vi.spyOn(env.DB, "batch").mockRejectedValueOnce(new Error("D1 overloaded")).mockImplementation(batch);
+    const result = await consume([a, b]);
+    expect(result.explicitAcks).toHaveLength(2);
+    expect((await ledgerRow("shopify", a.eventId))?.status).toBe("archived");
+    expect((await ledgerRow("shopify", b.eventId))?.status).toBe("archived");
+  });
+
+  it("retries every message when D1 is down, leaving R2 objects for the retry to reuse", async () => {
+    const e = envelope();
+    vi.spyOn(env.DB, "batch").mockRejectedValue(new Error("D1 down"));
+    const result = await consume([e], "commerce-events", 2);
+    expect(result.retryMessages).toEqual([{ msgId: `msg-${seq}-0`, delaySeconds: 20 }]);
+    vi.restoreAllMocks();
+    const retried = await consume([e], "commerce-events", 3);
+    expect(retried.explicitAcks).toHaveLength(1);
+    expect(await keysFor(e.eventId)).toHaveLength(1);
+    expect(await ledgerRow("shopify", e.eventId)).toMatchObject({ status: "archived", error: null, attempts: 3 });
+  });
+
+  it("sends a message that is not a valid envelope straight to dead-letter/, without retrying", async () => {
+    const result = await consume([{ v: 2, hello: "world" }]);
+    expect(result.explicitAcks).toHaveLength(1);
+    expect(result.retryMessages).toEqual([]);
+    const keys = await keysFor(`msg-${seq}-0`);
+    expect(keys).toHaveLength(1);
+    expect(keys[0]).toMatch(/^dead-letter\/unknown\/dt=\d{4}-\d{2}-\d{2}\/msg-/);
+    const stored = (await (await env.LAKE.get(keys[0] ?? ""))?.json()) as { message: unknown; last_error: string };
+    expect(stored.message).toEqual({ v: 2, hello: "world" });
+    expect(stored.last_error).toContain("invalid envelope");
+  });
+});
+
+describe("dead-letter consumer", () => {
+  it("archives the message with its last error and marks the ledger row failed", async () => {
+    const e = envelope();
+    const { body: _omit, ...rest } = e;
+    const missing = { ...rest, bodyKey: "raw/shopify/carts/events/dt=2026-11-20/hour=11/never-written.json" };
+    await consume([missing], "commerce-events", 9);
+    const result = await consume([missing], "commerce-events-dlq", 1);
+    expect(result.explicitAcks).toHaveLength(1);
+
+    const today = new Date().toISOString().slice(0, 10);
+    const key = `dead-letter/shopify/dt=${today}/${e.eventId}.json`;
+    const stored = (await (await env.LAKE.get(key))?.json()) as Record<string, unknown>;
+    expect(stored).toMatchObject({ attempts: 9, envelope: missing });
+    expect(stored.last_error).toContain("missing from R2");
+    expect(await ledgerRow("shopify", e.eventId)).toMatchObject({ status: "failed", r2_key: key, attempts: 9 });
+  });
+
+  it("retries the dead letter itself when R2 cannot take it", async () => {
+    const e = envelope();
+    vi.spyOn(env.LAKE, "put").mockRejectedValue(new Error("R2 down"));
+    const result = await consume([e], "commerce-events-dlq", 1);
+    expect(result.explicitAcks).toEqual([]);
+    expect(result.retryMessages).toHaveLength(1);
+  });
+});
