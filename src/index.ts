@@ -1,14 +1,13 @@
 /** Wires the Worker's handlers; each stage lives in its own folder. */
-
+import { runScheduled } from "./cron/jobs";
 import { consumeDeadLetters } from "./consumers/dead-letter";
 import { consumeEvents } from "./consumers/events";
-import { runScheduled } from "./cron/jobs";
 import { app } from "./ingress/app";
 
 export { ShopCoordinator } from "./durable/shop-coordinator";
 
-export const EVENTS_QUEUE = "commerce-events";
-export const DEAD_LETTER_QUEUE = "commerce-events-dlq";
+/** Queue names as declared in wrangler.toml; the DLQ has its own consumer. */
+const DEAD_LETTER_QUEUE = "commerce-events-dlq";
 
 export default {
   fetch: app.fetch,

@@ -4,6 +4,7 @@ import { AppError, errorBody } from "../shared/errors";
 import { describeError, log } from "../shared/log";
 import { adminAuth } from "./admin-auth";
 import { opsPage } from "./ops-page";
+import { recentEvents } from "./recent-events";
 import { rechargeIntake } from "./recharge";
 import { shopifyIntake } from "./shopify";
 import { pipelineStatus } from "./status";
@@ -24,6 +25,7 @@ app.get("/health", (c) => c.json({ ok: true }));
 app.use("/admin/*", adminAuth());
 app.use("/ops", adminAuth());
 app.get("/admin/status", async (c) => c.json({ ok: true, ...(await pipelineStatus(c.env)) }));
+app.get("/admin/events", async (c) => c.json({ ok: true, events: await recentEvents(c.env, c.req.query()) }));
 app.get("/ops", async (c) => c.html(opsPage(await pipelineStatus(c.env), new Date().toISOString())));
 
 app.notFound((c) => c.json(errorBody("not_found", `No route for ${c.req.method} ${c.req.path}.`), 404));
