@@ -240,3 +240,16 @@ describe("dead-letter consumer", () => {
     expect(result.retryMessages).toHaveLength(1);
   });
 });
+
+describe("putOnce", () => {
+  it("writes a key once and leaves the first copy when asked again, even concurrently", async () => {
+    const { putOnce } = await import("../src/shared/archive");
+    const key = `raw/test/put-once/${crypto.randomUUID()}.json`;
+    const results = await Promise.all(
+      ["first", "second", "third"].map((body) => putOnce(env.LAKE, { key, body, customMetadata: {} })),
+    );
+    expect(results.filter(Boolean)).toHaveLength(1);
+    expect(await putOnce(env.LAKE, { key, body: "later", customMetadata: {} })).toBe(false);
+    expect(["first", "second", "third"]).toContain(await (await env.LAKE.get(key))?.text());
+  });
+});

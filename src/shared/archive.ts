@@ -89,14 +89,18 @@ export async function quarantineObject(
   };
 }
 
-/** Writes the object unless its key already exists. Returns true when this call wrote it. */
+/**
+ * Writes the object unless its key already exists, in one conditional put
+ * (`If-None-Match: *`), so two concurrent redeliveries cannot both write.
+ * Returns true when this call wrote it.
+ */
 export async function putOnce(bucket: R2Bucket, obj: ArchiveObject): Promise<boolean> {
-  if (await bucket.head(obj.key)) return false;
-  await bucket.put(obj.key, obj.body, {
+  const written = await bucket.put(obj.key, obj.body, {
+    onlyIf: new Headers({ "If-None-Match": "*" }),
     httpMetadata: { contentType: "application/json" },
     customMetadata: obj.customMetadata,
   });
-  return true;
+  return written !== null;
 }
 
 /** Whether a verified body is a JSON document (numbers are not kept: this only checks syntax). */

@@ -1,0 +1,102 @@
+// Ingress benchmark: a signed ~3 KB Shopify order posted with autocannon to the local pipeline
+// (`wrangler dev`: verify, enqueue, and the consumer archiving behind it), against a bare Worker
+// that reads the body and answers 200, measured the same way in the same run.
+// Goal: throughput >= 0.6x the bare Worker, p99 < 50 ms on this machine.
+import autocannon from "autocannon";
+import { shopifySignature } from "../test/helpers/sign.ts";
+import { startWrangler } from "./lib/server.mjs";
+
+const DURATION = Number(process.env.BENCH_SECONDS ?? 15);
+const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 20);
+const SECRET = "shpss_local_development_secret"; // from .dev.vars.example
+
+function order() {
+  const items = Array.from({ length: 4 }, (_, i) => ({
+    id: 866550311766439000 + i,
+    sku: `SKU-${i}`,
+    title: `Product ${i}`,
+    quantity: 1 + i,
+    price: "19.99",
+    vendor: "Bench Vendor",
+  }));
+  const body = JSON.stringify({
+    id: 820982911946154508,
+    email: "jon@example.com",
+    created_at: "2026-11-20T10:00:00-05:00",
+    updated_at: "2026-11-20T10:00:00-05:00",
+    currency: "USD",
+    total_price: "109.95",
+    subtotal_price: "99.95",
+    total_tax: "10.00",
+    line_items: items,
+    shipping_address: { city: "Ottawa", province: "Ontario", zip: "K2P 1L4", country: "Canada" },
+    note: "n".repeat(2300),
+  });
+  return body;
+}
+
+async function load(url, body, headers) {
+  let n = 0;
+  const result = await autocannon({
+    url: `${url}/webhooks/shopify`,
+    method: "POST",
+    duration: DURATION,
+    connections: CONNECTIONS,
+    requests: [
+      {
+        method: "POST",
+        body,
+        setupRequest: (req) => ({
+          ...req,
+          headers: { ...headers, "X-Shopify-Event-Id": `bench-${process.pid}-${++n}` },
+        }),
+      },
+    ],
+  });
+  return {
+    rps: result.requests.average,
+    p50: result.latency.p50,
+    p99: result.latency.p99,
+    non2xx: result.non2xx,
+    errors: result.errors,
+    total: result.requests.total,
+  };
+}
+
+export async function run() {
+  const body = order();
+  const headers = {
+    "Content-Type": "application/json",
+    "X-Shopify-Hmac-Sha256": await shopifySignature(body, SECRET),
+    "X-Shopify-Topic": "orders/create",
+    "X-Shopify-Shop-Domain": "bench-shop.myshopify.com",
+    "X-Shopify-Triggered-At": "2026-11-20T15:00:00Z",
+  };
+  console.log(
+    `ingress: ${new TextEncoder().encode(body).byteLength} B signed order, ${CONNECTIONS} connections, ${DURATION} s each`,
+  );
+
+  const bare = await startWrangler({ config: "bench/bare/wrangler.toml" });
+  const baseline = await load(bare.url, body, headers);
+  await bare.stop();
+
+  const pipeline = await startWrangler({
+    config: process.env.BENCH_CONFIG ?? "wrangler.toml",
+    envFile: ".dev.vars.example",
+    migrate: true,
+  });
+  const ours = await load(pipeline.url, body, headers);
+  await pipeline.stop();
+
+  const row = (name, r) =>
+    `  ${name.padEnd(10)} ${r.rps.toFixed(0).padStart(7)} req/s   p50 ${String(r.p50).padStart(4)} ms   p99 ${String(r.p99).padStart(4)} ms   non-2xx ${r.non2xx}   errors ${r.errors}`;
+  console.log(row("bare", baseline));
+  console.log(row("pipeline", ours));
+  const ratio = ours.rps / baseline.rps;
+  console.log(
+    `  throughput ratio pipeline/bare = ${ratio.toFixed(2)} (goal >= 0.60); pipeline p99 ${ours.p99} ms (goal < 50 ms)`,
+  );
+  return { baseline, ours, ratio };
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) await run();
