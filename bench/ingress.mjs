@@ -10,29 +10,14 @@ const DURATION = Number(process.env.BENCH_SECONDS ?? 15);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 20);
 const SECRET = "shpss_local_development_secret"; // from .dev.vars.example
 
+/** A ~3 KB order as Shopify writes it, with 18-digit ids kept as digits (built as text, not through JSON.stringify). */
 function order() {
-  const items = Array.from({ length: 4 }, (_, i) => ({
-    id: 866550311766439000 + i,
-    sku: `SKU-${i}`,
-    title: `Product ${i}`,
-    quantity: 1 + i,
-    price: "19.99",
-    vendor: "Bench Vendor",
-  }));
-  const body = JSON.stringify({
-    id: 820982911946154508,
-    email: "jon@example.com",
-    created_at: "2026-11-20T10:00:00-05:00",
-    updated_at: "2026-11-20T10:00:00-05:00",
-    currency: "USD",
-    total_price: "109.95",
-    subtotal_price: "99.95",
-    total_tax: "10.00",
-    line_items: items,
-    shipping_address: { city: "Ottawa", province: "Ontario", zip: "K2P 1L4", country: "Canada" },
-    note: "n".repeat(2300),
-  });
-  return body;
+  const items = Array.from(
+    { length: 4 },
+    (_, i) =>
+      `{"id":86655031176643900${i},"sku":"SKU-${i}","title":"Product ${i}","quantity":${i + 1},"price":"19.99","vendor":"Bench Vendor"}`,
+  ).join(",");
+  return `{"id":820982911946154508,"email":"jon@example.com","created_at":"2026-11-20T10:00:00-05:00","updated_at":"2026-11-20T10:00:00-05:00","currency":"USD","total_price":"109.95","subtotal_price":"99.95","total_tax":"10.00","line_items":[${items}],"shipping_address":{"city":"Ottawa","province":"Ontario","zip":"K2P 1L4","country":"Canada"},"note":"${"n".repeat(2300)}"}`;
 }
 
 async function load(url, body, headers) {
