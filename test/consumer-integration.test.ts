@@ -253,3 +253,37 @@ describe("putOnce", () => {
     expect(["first", "second", "third"]).toContain(await (await env.LAKE.get(key))?.text());
   });
 });
+
+describe("POST /admin/replay", () => {
+  it("sends a dead-lettered event back through the queue and it lands", async () => {
+    const { exports } = await import("cloudflare:workers");
+    const { adminRequest } = await import("./helpers/requests");
+    const e = envelope();
+    await consume([e], "commerce-events-dlq", 1);
+    const today = new Date().toISOString().slice(0, 10);
+    const key = `dead-letter/shopify/dt=${today}/${e.eventId}.json`;
+    expect((await ledgerRow("shopify", e.eventId))?.status).toBe("failed");
+
+    const send = vi.spyOn(env.EVENTS, "send");
+    const res = await exports.default.fetch(
+      adminRequest("/admin/replay", undefined, { method: "POST", body: JSON.stringify({ key }) }),
+    );
+    expect(res.status).toBe(200);
+    const replayed = send.mock.calls[0]?.[0] as Envelope;
+    expect(replayed).toEqual({ ...e, origin: "replay" });
+
+    await consume([replayed]);
+    expect(await ledgerRow("shopify", e.eventId)).toMatchObject({ status: "archived", error: null });
+    expect((await keysFor(e.eventId)).filter((k) => k.startsWith("raw/"))).toHaveLength(1);
+  });
+
+  it("refuses a key outside dead-letter/ and a missing object", async () => {
+    const { exports } = await import("cloudflare:workers");
+    const { adminRequest } = await import("./helpers/requests");
+    const post = (body: string) =>
+      exports.default.fetch(adminRequest("/admin/replay", undefined, { method: "POST", body }));
+    expect((await post('{"key":"raw/shopify/x.json"}')).status).toBe(400);
+    expect((await post("not json")).status).toBe(400);
+    expect((await post('{"key":"dead-letter/shopify/dt=2026-01-01/none.json"}')).status).toBe(404);
+  });
+});

@@ -6,6 +6,7 @@ import { adminAuth } from "./admin-auth";
 import { opsPage } from "./ops-page";
 import { recentEvents } from "./recent-events";
 import { rechargeIntake } from "./recharge";
+import { replayDeadLetter } from "./replay";
 import { shopifyIntake } from "./shopify";
 import { pipelineStatus } from "./status";
 import { stripeIntake } from "./stripe";
@@ -26,6 +27,10 @@ app.use("/admin/*", adminAuth());
 app.use("/ops", adminAuth());
 app.get("/admin/status", async (c) => c.json({ ok: true, ...(await pipelineStatus(c.env)) }));
 app.get("/admin/events", async (c) => c.json({ ok: true, events: await recentEvents(c.env, c.req.query()) }));
+app.post("/admin/replay", async (c) => {
+  const body = await c.req.json().catch(() => null);
+  return c.json({ ok: true, ...(await replayDeadLetter(c.env, body)) });
+});
 app.get("/ops", async (c) => c.html(opsPage(await pipelineStatus(c.env), new Date().toISOString())));
 
 app.notFound((c) => c.json(errorBody("not_found", `No route for ${c.req.method} ${c.req.path}.`), 404));
