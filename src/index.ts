@@ -1,7 +1,8 @@
 /** Wires the Worker's handlers; each stage lives in its own folder. */
-import { runScheduled } from "./cron/jobs";
+
 import { consumeDeadLetters } from "./consumers/dead-letter";
 import { consumeEvents } from "./consumers/events";
+import { runScheduled } from "./cron/jobs";
 import { app } from "./ingress/app";
 
 export { ShopCoordinator } from "./durable/shop-coordinator";
