@@ -1,6 +1,7 @@
 /// <reference types="vite/client" />
 import { describe, expect, it } from "vitest";
-import { MAX_BOUND_PARAMETERS, orderStatements, productStatements } from "../src/consumers/apply-shopify";
+import { orderStatements, productStatements } from "../src/consumers/apply-shopify";
+import { MAX_BOUND_PARAMETERS } from "../src/consumers/d1";
 import {
   detectSubscription,
   type EventMeta,

@@ -13,7 +13,7 @@ import {
   rechargeSubscriptions,
 } from "../shared/schema/recharge";
 import type { Planner } from "./apply";
-import { replaceChildren, upsertNotOlder } from "./apply-stripe";
+import { replaceChildren, upsertNotOlder } from "./d1";
 import { mapRechargeEvent } from "./map/recharge";
 
 export const planRecharge: Planner = async (env, event) => {

@@ -14,7 +14,6 @@
  */
 import { and, desc, eq, exists, getTableColumns, isNotNull, type SQL, sql } from "drizzle-orm";
 import { type DrizzleD1Database, drizzle } from "drizzle-orm/d1";
-import type { Query } from "drizzle-orm/sql";
 import type { SQLiteColumn, SQLiteInsertValue, SQLiteTable, SQLiteUpdateSetSource } from "drizzle-orm/sqlite-core";
 import {
   type ShopifyCheckoutRow,
@@ -38,6 +37,7 @@ import {
 } from "../shared/schema/shopify";
 import { toUtcIso } from "../shared/time";
 import type { Planner } from "./apply";
+import { MAX_BOUND_PARAMETERS, toD1 } from "./d1";
 import {
   type DeletableEntity,
   type EventMeta,
@@ -48,9 +48,6 @@ import {
   type ShopifyRows,
   shopifyFamily,
 } from "./map/shopify";
-
-/** D1 refuses statements with more bound parameters than this. */
-export const MAX_BOUND_PARAMETERS = 100;
 
 export const planShopify: Planner = async (env, event) => {
   const e = event.envelope;
@@ -99,11 +96,11 @@ export function orderStatements(
   lineItems: readonly ShopifyOrderLineItemRow[],
 ): D1PreparedStatement[] {
   const d = drizzle(db);
-  return [prepare(db, upsertFresh(d, shopifyOrders, order)), ...replaceChildren(db, d, ORDER_LINES, order, lineItems)];
+  return [toD1(db, upsertFresh(d, shopifyOrders, order)), ...replaceChildren(db, d, ORDER_LINES, order, lineItems)];
 }
 
 export function customerStatements(db: D1Database, customer: ShopifyCustomerRow): D1PreparedStatement[] {
-  return [prepare(db, upsertFresh(drizzle(db), shopifyCustomers, customer))];
+  return [toD1(db, upsertFresh(drizzle(db), shopifyCustomers, customer))];
 }
 
 export function productStatements(
@@ -113,13 +110,13 @@ export function productStatements(
 ): D1PreparedStatement[] {
   const d = drizzle(db);
   return [
-    prepare(db, upsertFresh(d, shopifyProducts, product)),
+    toD1(db, upsertFresh(d, shopifyProducts, product)),
     ...replaceChildren(db, d, PRODUCT_VARIANTS, product, variants),
   ];
 }
 
 export function fulfillmentStatements(db: D1Database, fulfillment: ShopifyFulfillmentRow): D1PreparedStatement[] {
-  return [prepare(db, upsertFresh(drizzle(db), shopifyFulfillments, fulfillment))];
+  return [toD1(db, upsertFresh(drizzle(db), shopifyFulfillments, fulfillment))];
 }
 
 export function refundStatements(
@@ -128,14 +125,11 @@ export function refundStatements(
   lineItems: readonly ShopifyRefundLineItemRow[],
 ): D1PreparedStatement[] {
   const d = drizzle(db);
-  return [
-    prepare(db, upsertFresh(d, shopifyRefunds, refund)),
-    ...replaceChildren(db, d, REFUND_LINES, refund, lineItems),
-  ];
+  return [toD1(db, upsertFresh(d, shopifyRefunds, refund)), ...replaceChildren(db, d, REFUND_LINES, refund, lineItems)];
 }
 
 export function checkoutStatements(db: D1Database, checkout: ShopifyCheckoutRow): D1PreparedStatement[] {
-  return [prepare(db, upsertFresh(drizzle(db), shopifyCheckouts, checkout))];
+  return [toD1(db, upsertFresh(drizzle(db), shopifyCheckouts, checkout))];
 }
 
 /** Soft delete (or tombstone) of an entity, and of its children when it has any. */
@@ -169,7 +163,7 @@ export function deleteStatements(
         origin: sql`excluded.origin`,
       },
     });
-  const out = [prepare(db, upsert)];
+  const out = [toD1(db, upsert)];
   const children = entity === "orders" ? ORDER_LINES : entity === "products" ? PRODUCT_VARIANTS : null;
   if (children) {
     const parentDeletedAt = d
@@ -180,7 +174,7 @@ export function deleteStatements(
       .update(children.child)
       .set({ deletedAt: sql`(${parentDeletedAt})` })
       .where(and(eq(children.childShop, meta.shop), eq(children.childParentId, id)));
-    out.push(prepare(db, update));
+    out.push(toD1(db, update));
   }
   return out;
 }
@@ -206,11 +200,6 @@ const DELETABLE = {
 } as const;
 
 const NEEDS_SHOP_CURRENCY: ReadonlySet<ShopifyFamily> = new Set<ShopifyFamily>(["product", "refund"]);
-
-function prepare(db: D1Database, q: { toSQL(): Query }): D1PreparedStatement {
-  const { sql: text, params } = q.toSQL();
-  return db.prepare(text).bind(...params);
-}
 
 /** Insert, or overwrite every column but the key and deleted_at when the row is not older. */
 function upsertFresh<T extends VersionedTable>(d: D, table: T, row: T["$inferInsert"]) {
@@ -314,7 +303,7 @@ function replaceChildren(
   );
   const guard = d.select({ one: sql`1` }).from(parent).where(holdsEvent);
   const out = [
-    prepare(
+    toD1(
       db,
       d.delete(child).where(and(eq(set.childShop, parentRow.shop), eq(set.childParentId, parentRow.id), exists(guard))),
     ),
@@ -341,7 +330,7 @@ function replaceChildren(
       .insert(child)
       .select(select)
       .onConflictDoUpdate({ target: [set.childShop, set.childId], set: excludedColumns(child) });
-    out.push(prepare(db, insert));
+    out.push(toD1(db, insert));
   }
   return out;
 }

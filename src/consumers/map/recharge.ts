@@ -14,9 +14,10 @@ import type {
   RechargeSubscriptionRow,
 } from "../../shared/schema/recharge";
 import { toUtcIso } from "../../shared/time";
-import { toMinor } from "./money";
 // The result type and the email/issue helpers are shared with the Stripe mapper.
-import { describeIssues, type MapResult, normalizeEmail } from "./stripe";
+import { describeIssues, normalizeEmail } from "./common";
+import { toMinor } from "./money";
+import type { MapResult } from "./stripe";
 
 const DATE_ONLY = /^\d{4}-\d{2}-\d{2}$/;
 

@@ -27,6 +27,7 @@ import type {
   ShopifyRefundRow,
 } from "../../shared/schema/shopify";
 import { toUtcIso } from "../../shared/time";
+import { normalizeEmail } from "./common";
 import { toMinor } from "./money";
 
 /** The event a row version comes from. `eventAt` must already be UTC ISO with milliseconds. */
@@ -725,11 +726,6 @@ function sumMinor(amounts: Array<string | null | undefined> | undefined, cur: st
 /** Later duplicates win: a repeated child id must not fail the batch on its primary key. */
 function uniqueById<T extends { id: string }>(items: T[]): T[] {
   return [...new Map(items.map((x) => [x.id, x])).values()];
-}
-
-export function normalizeEmail(email: string | null | undefined): string | null {
-  const e = email?.trim().toLowerCase();
-  return e ? e : null;
 }
 
 export function splitTags(value: string | string[] | null | undefined): string[] {

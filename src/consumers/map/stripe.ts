@@ -6,7 +6,7 @@
  * ordered by the event's `created`, the only clock Stripe gives a webhook, so two
  * events in the same second tie and the later delivery wins.
  */
-import { type ZodError, z } from "zod";
+import { z } from "zod";
 import { parseLossless } from "../../shared/json";
 import type {
   StripeChargeRow,
@@ -20,20 +20,9 @@ import type {
   StripeSubscriptionRow,
 } from "../../shared/schema/stripe";
 import { fromUnixSeconds } from "../../shared/time";
+import { describeIssues, normalizeEmail } from "./common";
 
 export type MapResult<T> = { ok: true; value: T } | { ok: false; reason: "invalid_payload"; detail: string };
-
-/** Trimmed and lower-cased, so identity linking can compare emails across sources; blank → null. */
-export function normalizeEmail(value: string | null | undefined): string | null {
-  const email = value?.trim().toLowerCase();
-  return email ? email : null;
-}
-
-/** One line per zod issue (`path: message`), capped: it is stored as the quarantine detail. */
-export function describeIssues(error: ZodError, prefix = ""): string {
-  const lines = error.issues.map((i) => `${[prefix, ...i.path.map(String)].filter(Boolean).join(".")}: ${i.message}`);
-  return lines.slice(0, 10).join("; ").slice(0, 1000);
-}
 
 // Lossless JSON gives every number as its source text, so numeric fields are validated strings.
 const int = z

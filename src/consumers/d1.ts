@@ -1,0 +1,110 @@
+/**
+ * Drizzle → D1 statement builders shared by the appliers. Statements are built
+ * with drizzle's query builder and turned into plain `D1PreparedStatement`s, so
+ * the consumer can run an event's rows and its ledger row in one `DB.batch`.
+ */
+import { and, eq, exists, getTableColumns, type SQL, sql } from "drizzle-orm";
+import { type DrizzleD1Database, drizzle } from "drizzle-orm/d1";
+import type { SQLiteColumn, SQLiteTable, SQLiteUpdateSetSource } from "drizzle-orm/sqlite-core";
+
+/** D1 refuses a statement with more than 100 bound parameters. */
+export const MAX_BOUND_PARAMETERS = 100;
+
+/** One drizzle wrapper per D1 binding, built once. */
+const orms = new WeakMap<D1Database, DrizzleD1Database>();
+export function orm(db: D1Database): DrizzleD1Database {
+  let d = orms.get(db);
+  if (d === undefined) {
+    d = drizzle(db);
+    orms.set(db, d);
+  }
+  return d;
+}
+
+/** A drizzle query as a raw D1 statement, so the consumer can batch it with the ledger row. */
+export function toD1(db: D1Database, query: { toSQL(): { sql: string; params: unknown[] } }): D1PreparedStatement {
+  const { sql: text, params } = query.toSQL();
+  return db.prepare(text).bind(...params);
+}
+
+/**
+ * `INSERT … ON CONFLICT (pk) DO UPDATE … WHERE excluded.<order> >= <table>.<order>`:
+ * the row is written unless what is stored is newer; ties apply, so a redelivery
+ * rewrites the same values. `deleted_at` is sticky (the first deletion is kept).
+ * `keepOnNull` columns keep their stored value when the event has none; with
+ * `true` every column does (a delete event may carry only a stub of the object).
+ */
+export function upsertNotOlder<T extends SQLiteTable>(
+  db: D1Database,
+  table: T,
+  row: T["$inferInsert"],
+  order: SQLiteColumn,
+  keepOnNull: boolean | readonly SQLiteColumn[] = false,
+): D1PreparedStatement {
+  const columns: Record<string, SQLiteColumn> = getTableColumns(table);
+  const excluded = (c: SQLiteColumn) => sql`excluded.${sql.identifier(c.name)}`;
+  const target = Object.values(columns).filter((c) => c.primary);
+  const set: Record<string, SQL> = {};
+  for (const [key, column] of Object.entries(columns)) {
+    if (column.primary) continue;
+    const keep = keepOnNull === true || (Array.isArray(keepOnNull) && keepOnNull.includes(column));
+    if (column.name === "deleted_at") set[key] = sql`coalesce(${column}, ${excluded(column)})`;
+    else if (keep) set[key] = sql`coalesce(${excluded(column)}, ${column})`;
+    else set[key] = excluded(column);
+  }
+  const query = orm(db)
+    .insert(table)
+    .values(row)
+    .onConflictDoUpdate({
+      target,
+      set: set as SQLiteUpdateSetSource<T>,
+      setWhere: sql`${excluded(order)} >= ${order}`,
+    });
+  return toD1(db, query);
+}
+
+export interface ChildReplacement<C extends SQLiteTable> {
+  child: C;
+  /** The child column holding the parent's id. */
+  childParentId: SQLiteColumn;
+  parent: SQLiteTable;
+  parentId: SQLiteColumn;
+  parentLastEventId: SQLiteColumn;
+  id: string;
+  eventId: string;
+  rows: ReadonlyArray<C["$inferInsert"]>;
+}
+
+/**
+ * Replaces a parent's child rows, guarded by `EXISTS (parent row whose
+ * last_event_id is this event)`: when the parent upsert did not apply (an older
+ * event), the children stay as they are. Inserts are chunked below D1's
+ * bound-parameter limit; all statements go in the parent's batch.
+ */
+export function replaceChildren<C extends SQLiteTable>(db: D1Database, r: ChildReplacement<C>): D1PreparedStatement[] {
+  const d = orm(db);
+  const parentApplied = exists(
+    d
+      .select({ one: sql`1` })
+      .from(r.parent)
+      .where(and(eq(r.parentId, r.id), eq(r.parentLastEventId, r.eventId))),
+  );
+  const statements = [toD1(db, d.delete(r.child).where(and(eq(r.childParentId, r.id), parentApplied)))];
+
+  // Insert-select takes every column in table order, so each tuple is built in that order.
+  const columns = Object.entries(getTableColumns(r.child) as Record<string, SQLiteColumn>);
+  const guardParams = 2;
+  const perStatement = Math.max(1, Math.floor((MAX_BOUND_PARAMETERS - guardParams) / columns.length));
+  for (let i = 0; i < r.rows.length; i += perStatement) {
+    const tuples = r.rows.slice(i, i + perStatement).map((row) => {
+      const values = row as Record<string, unknown>;
+      return sql`(${sql.join(
+        columns.map(([key, column]) => sql.param(values[key] ?? null, column)),
+        sql`, `,
+      )})`;
+    });
+    const select = sql`select * from (values ${sql.join(tuples, sql`, `)}) where ${parentApplied}`;
+    statements.push(toD1(db, d.insert(r.child).select(select)));
+  }
+  return statements;
+}
