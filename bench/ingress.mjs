@@ -2,6 +2,7 @@
 // (`wrangler dev`: verify, enqueue, and the consumer archiving behind it), against a bare Worker
 // that reads the body and answers 200, measured the same way in the same run.
 // Goal: throughput >= 0.6x the bare Worker, p99 < 50 ms on this machine.
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import autocannon from "autocannon";
 import { shopifySignature } from "../test/helpers/sign.ts";
 import { startWrangler } from "./lib/server.mjs";
@@ -48,6 +49,17 @@ async function load(url, body, headers) {
   };
 }
 
+/** wrangler.toml without its queue consumers, written to bench/out/ (paths adjusted). */
+function withoutConsumers() {
+  const toml = readFileSync("wrangler.toml", "utf8")
+    .replace(/\[\[queues\.consumers\]\][^[]*/g, "")
+    .replace('main = "src/index.ts"', 'main = "../../src/index.ts"')
+    .replace('migrations_dir = "migrations"', 'migrations_dir = "../../migrations"');
+  mkdirSync("bench/out", { recursive: true });
+  writeFileSync("bench/out/ingress-only.toml", toml);
+  return "bench/out/ingress-only.toml";
+}
+
 export async function run() {
   const body = order();
   const headers = {
@@ -65,23 +77,27 @@ export async function run() {
   const baseline = await load(bare.url, body, headers);
   await bare.stop();
 
-  const pipeline = await startWrangler({
-    config: process.env.BENCH_CONFIG ?? "wrangler.toml",
-    envFile: ".dev.vars.example",
-    migrate: true,
-  });
+  const pipeline = await startWrangler({ config: "wrangler.toml", envFile: ".dev.vars.example", migrate: true });
   const ours = await load(pipeline.url, body, headers);
   await pipeline.stop();
+
+  // The same Worker with no queue consumer: locally the consumer shares the one workerd process
+  // (and this machine's cores) with ingress, which it never does on Cloudflare.
+  const ingressOnly = await startWrangler({ config: withoutConsumers(), envFile: ".dev.vars.example", migrate: true });
+  const alone = await load(ingressOnly.url, body, headers);
+  await ingressOnly.stop();
 
   const row = (name, r) =>
     `  ${name.padEnd(10)} ${r.rps.toFixed(0).padStart(7)} req/s   p50 ${String(r.p50).padStart(4)} ms   p99 ${String(r.p99).padStart(4)} ms   non-2xx ${r.non2xx}   errors ${r.errors}`;
   console.log(row("bare", baseline));
   console.log(row("pipeline", ours));
+  console.log(row("ingress", alone));
   const ratio = ours.rps / baseline.rps;
   console.log(
     `  throughput ratio pipeline/bare = ${ratio.toFixed(2)} (goal >= 0.60); pipeline p99 ${ours.p99} ms (goal < 50 ms)`,
   );
-  return { baseline, ours, ratio };
+  console.log(`  throughput ratio ingress-only/bare = ${(alone.rps / baseline.rps).toFixed(2)}; p99 ${alone.p99} ms`);
+  return { baseline, ours, alone, ratio };
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) await run();

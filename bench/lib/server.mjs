@@ -38,8 +38,11 @@ export async function startWrangler({ config = "wrangler.toml", envFile, migrate
     env: { ...process.env, WRANGLER_SEND_METRICS: "false" },
   });
   let output = "";
-  child.stdout.on("data", (d) => (output += d));
-  child.stderr.on("data", (d) => (output += d));
+  const collect = (d) => {
+    output += d;
+  };
+  child.stdout.on("data", collect);
+  child.stderr.on("data", collect);
   const url = `http://127.0.0.1:${port}`;
   const deadline = Date.now() + 60_000;
   for (;;) {
