@@ -4,6 +4,7 @@ import { afterEach, describe, expect, it, vi } from "vitest";
 import worker from "../src/index";
 import { rawEventObject } from "../src/shared/archive";
 import type { Envelope } from "../src/shared/envelope";
+import orderFixture from "./fixtures/shopify/orders__create.json?raw";
 import { keysFor, ledgerRow, ledgerRows } from "./helpers/storage";
 
 afterEach(() => vi.restoreAllMocks());
@@ -285,5 +286,33 @@ describe("POST /admin/replay", () => {
     expect((await post('{"key":"raw/shopify/x.json"}')).status).toBe(400);
     expect((await post("not json")).status).toBe(400);
     expect((await post('{"key":"dead-letter/shopify/dt=2026-01-01/none.json"}')).status).toBe(404);
+  });
+});
+
+describe("versioned writes", () => {
+  it("notes in the ledger when an event was older than the stored row and changed nothing", async () => {
+    const shop = `superseded-${seq}.myshopify.com`;
+    const version = (updatedAt: string) =>
+      envelope({
+        topic: "orders/updated",
+        shop,
+        body: orderFixture.replace('"updated_at": "2021-12-31T19:00:00-05:00"', `"updated_at": "${updatedAt}"`),
+      });
+    const newer = version("2026-11-20T12:00:00Z");
+    const older = version("2026-11-20T11:00:00Z");
+    await consume([newer]);
+    await consume([older]);
+    expect(await ledgerRow("shopify", newer.eventId)).toMatchObject({ status: "applied", note: null });
+    expect(await ledgerRow("shopify", older.eventId)).toMatchObject({
+      status: "applied",
+      note: "superseded: the stored row was already newer",
+    });
+    const row = await env.DB.prepare("SELECT updated_at, last_event_id FROM shopify_orders WHERE shop = ? AND id = ?")
+      .bind(shop, "820982911946154508")
+      .first();
+    expect(row).toEqual({ updated_at: "2026-11-20T12:00:00.000Z", last_event_id: newer.eventId });
+
+    await consume([newer]); // a redelivery of the stored version applies again (a tie), with no note
+    expect((await ledgerRow("shopify", newer.eventId))?.note).toBeNull();
   });
 });

@@ -19,8 +19,19 @@ import { retryDelaySeconds } from "./retry";
 
 /** The outcome of the R2 stage for one message: D1 work to do, or nothing left (already dead-lettered). */
 type Prepared =
-  | { kind: "write"; envelope: Envelope; status: LedgerStatus; statements: D1PreparedStatement[] }
+  | {
+      kind: "write";
+      envelope: Envelope;
+      status: LedgerStatus;
+      statements: D1PreparedStatement[];
+      /** True when statements[0] is the versioned parent write: 0 rows changed means a newer version was stored. */
+      versioned?: boolean;
+    }
   | { kind: "done" };
+
+type Write = { msg: Message<unknown>; result: Extract<Prepared, { kind: "write" }> };
+
+const SUPERSEDED_NOTE = "superseded: the stored row was already newer";
 
 const R2_CONCURRENCY = 6;
 
@@ -34,14 +45,13 @@ export async function consumeEvents(batch: MessageBatch<unknown>, env: Env): Pro
     }
   });
 
-  const writes = prepared.filter((p) => p.result?.kind === "write") as Array<{
-    msg: Message<unknown>;
-    result: Extract<Prepared, { kind: "write" }>;
-  }>;
+  const writes = prepared.filter((p) => p.result?.kind === "write") as Write[];
+  const superseded: Envelope[] = [];
   let batchOk = writes.length === 0;
   if (!batchOk) {
     try {
-      await env.DB.batch(writes.flatMap((w) => w.result.statements));
+      const results = await env.DB.batch(writes.flatMap((w) => w.result.statements));
+      superseded.push(...findSuperseded(writes, results));
       batchOk = true;
     } catch (err) {
       log.warn("batch write failed, writing messages one by one", { size: writes.length, error: describeError(err) });
@@ -56,7 +66,8 @@ export async function consumeEvents(batch: MessageBatch<unknown>, env: Env): Pro
     const result = p.result as Prepared;
     if (result.kind === "write" && !batchOk) {
       try {
-        await env.DB.batch(result.statements);
+        const results = await env.DB.batch(result.statements);
+        superseded.push(...findSuperseded([{ msg: p.msg, result }], results));
       } catch (err) {
         await retry(env, p.msg, err, now);
         continue;
@@ -75,6 +86,35 @@ export async function consumeEvents(batch: MessageBatch<unknown>, env: Env): Pro
       });
       log.info("event stored", { source: e.source, eventId: e.eventId, topic: e.topic, status: result.status });
     }
+  }
+  if (superseded.length > 0) await noteSuperseded(env, superseded);
+}
+
+/** Events whose decisive write changed no row: an older version than the one stored. */
+function findSuperseded(writes: Write[], results: D1Result[]): Envelope[] {
+  const out: Envelope[] = [];
+  let offset = 0;
+  for (const w of writes) {
+    if (w.result.versioned && results[offset]?.meta.changes === 0) out.push(w.result.envelope);
+    offset += w.result.statements.length;
+  }
+  return out;
+}
+
+/** Best effort: the event is stored either way; the note only tells operators it changed nothing. */
+async function noteSuperseded(env: Env, events: Envelope[]): Promise<void> {
+  try {
+    await env.DB.batch(
+      events.map((e) =>
+        env.DB.prepare("UPDATE webhook_events SET note = ?3 WHERE source = ?1 AND event_id = ?2").bind(
+          e.source,
+          e.eventId,
+          SUPERSEDED_NOTE,
+        ),
+      ),
+    );
+  } catch (err) {
+    log.warn("could not note superseded events", { count: events.length, error: describeError(err) });
   }
 }
 
@@ -136,6 +176,7 @@ async function prepare(env: Env, msg: Message<unknown>, now: string): Promise<Pr
     envelope,
     status,
     statements: plan.kind === "apply" ? [...plan.statements, ledger] : [ledger],
+    versioned: plan.kind === "apply" && plan.statements.length > 0,
   };
 }
 
