@@ -1,21 +1,89 @@
 /**
- * Scheduled jobs, dispatched on `controller.cron`. The schedules are declared in
- * wrangler.toml; the jobs behind them (reconciliation, data quality, compaction)
- * are not built yet, so each run only logs that it found nothing to do.
+ * Scheduled jobs. One `scheduled` handler dispatches on `controller.cron` to a named
+ * job; the same jobs run on demand (`POST /admin/jobs/:name`) and from tests. Every
+ * run ends by delivering due alerts, so alerts raised by the consumer or by the job go
+ * out within one schedule (15 minutes at most) and never from the ingestion path.
+ * Jobs are idempotent and take leases per scope, so overlapping runs skip, not collide.
  */
-import { log } from "../shared/log";
+import { describeError, log } from "../shared/log";
+import { type DeliveryResult, deliverAlerts } from "./alert-delivery";
+import { type CompactResult, runCompact } from "./compact";
+import { type DataQualityOptions, type DataQualityResult, runDataQuality } from "./data-quality";
+import { type ReconcileOptions, type ReconcileResult, runReconcile } from "./reconcile";
+import { newRunId } from "./reports";
 
-export const SCHEDULES: Record<string, string> = {
+export const JOB_NAMES = ["reconcile", "data-quality", "compact", "alerts"] as const;
+export type JobName = (typeof JOB_NAMES)[number];
+
+/** The cron expressions in wrangler.toml `[triggers]` and the job each runs. */
+export const SCHEDULES: Record<string, JobName> = {
   "*/15 * * * *": "reconcile",
   "5 * * * *": "data-quality",
   "30 3 * * *": "compact",
 };
 
-export async function runScheduled(controller: ScheduledController, _env: Env): Promise<void> {
+export function isJobName(name: string): name is JobName {
+  return (JOB_NAMES as readonly string[]).includes(name);
+}
+
+export type JobOptions = ReconcileOptions & DataQualityOptions;
+
+export type JobOutcome =
+  | { job: "reconcile"; result: ReconcileResult }
+  | { job: "data-quality"; result: DataQualityResult }
+  | { job: "compact"; result: CompactResult }
+  | { job: "alerts"; result: null };
+
+export type JobRun = JobOutcome & { runId: string; alerts: DeliveryResult | null };
+
+/** Runs `name` as of `now` (the scheduled time), then delivers due alerts. */
+export async function runJob(env: Env, name: JobName, opts: { now: Date; options?: JobOptions }): Promise<JobRun> {
+  const runId = newRunId(name, opts.now);
+  const run = { runId, now: opts.now };
+  const options = opts.options ?? {};
+  log.info("job started", { job: name, runId });
+  let outcome: JobOutcome | null = null;
+  let failure: unknown = null;
+  try {
+    outcome = await dispatch(env, name, run, options);
+  } catch (err) {
+    failure = err;
+    log.error("job failed", { job: name, runId, error: describeError(err) });
+  }
+  // Alerts go out even when the job failed. Delivery is about when a message is posted,
+  // so it runs on the wall clock, not the scheduled time.
+  const alerts = await deliverAlerts(env, { now: new Date() }).catch((err: unknown) => {
+    log.error("alert delivery failed", { runId, error: describeError(err) });
+    return null;
+  });
+  if (outcome === null) throw failure;
+  log.info("job finished", { job: name, runId });
+  return { ...outcome, runId, alerts };
+}
+
+async function dispatch(
+  env: Env,
+  name: JobName,
+  run: { runId: string; now: Date },
+  options: JobOptions,
+): Promise<JobOutcome> {
+  switch (name) {
+    case "reconcile":
+      return { job: name, result: await runReconcile(env, run, options) };
+    case "data-quality":
+      return { job: name, result: await runDataQuality(env, run, options) };
+    case "compact":
+      return { job: name, result: await runCompact(run) };
+    case "alerts":
+      return { job: name, result: null };
+  }
+}
+
+export async function runScheduled(controller: ScheduledController, env: Env): Promise<void> {
   const job = SCHEDULES[controller.cron];
   if (!job) {
     log.warn("no job for cron schedule", { cron: controller.cron });
     return;
   }
-  log.info("scheduled job has no work yet", { job, cron: controller.cron });
+  await runJob(env, job, { now: new Date(controller.scheduledTime) });
 }

@@ -1,13 +1,234 @@
 /**
- * ShopCoordinator: one SQLite-backed Durable Object per shop (`idFromName(shopDomain)`).
- * It will own the shop's Shopify rate budget, bulk exports and backfill cursors.
- * For now it only answers what it is, so the binding and class are deployed and
- * migrations are in place.
+ * ShopCoordinator: one SQLite-backed Durable Object per shop (`SHOP.getByName(shopDomain)`).
+ * Because every Admin API call of the project goes through `adminGraphql` here, one
+ * object sees the shop's whole rate budget; bulk exports are jobs in its storage, driven
+ * by its alarm (webhook or poll → archive → stage → apply), checkpointed at every step.
+ * RPC methods only record intent and set the alarm; the alarm does the work, so a
+ * deploy or eviction in the middle costs a re-run of one step, never lost or doubled rows.
  */
 import { DurableObject } from "cloudflare:workers";
+import { z } from "zod";
+import { parseSubscriptionRules } from "../consumers/map/shopify";
+import { intVar } from "../shared/config";
+import { describeError, log } from "../shared/log";
+import { BULK_RESOURCES } from "../shared/schema/operations";
+import type { AdminGraphqlOptions, AdminGraphqlResult, JsonValue } from "./admin-graphql";
+import { ShopifyAdmin } from "./admin-graphql";
+import { type BackfillRequest, backfillRequestSchema, type StartBackfillResult } from "./backfill-request";
+import { DEFAULT_PART_BYTES, MIN_PART_BYTES } from "./bulk-archive";
+import { type FaultPoint, type RunnerConfig, runBulkWork } from "./bulk-runner";
+import { ACTIVE_STATUSES, type Job, mirrorRow, newJob } from "./job";
+import { durableSql, JobStore } from "./job-store";
+import { mirrorStatement, syncCursorStatement } from "./operations-table";
+import type { BudgetSnapshot } from "./rate-budget";
+import { RateBudget } from "./rate-budget";
+import { adminUrl, apiVersion, bulkConcurrency, shopAccess } from "./shop-access";
+
+const variablesSchema = z.record(z.string(), z.json());
+const optionsSchema = z.object({
+  estimatedCost: z.number().nonnegative().max(100_000).optional(),
+  maxWaitMs: z.number().positive().optional(),
+});
+
+/** If a pass dies without finishing (CPU limit, eviction, deploy), this alarm resumes it. */
+const WATCHDOG_MS = 60_000;
+
+export interface FinishNotice {
+  adminGraphqlApiId: string;
+  status: string;
+}
 
 export class ShopCoordinator extends DurableObject<Env> {
+  private readonly store: JobStore;
+  private readonly budget = new RateBudget();
+  private admin: ShopifyAdmin | null = null;
+  private adminKey = "";
+  private pass: Promise<void> | null = null;
+  /** Test seam: throw at a named point to simulate a crash mid-ingest. Never set in production. */
+  faultInjector: ((point: FaultPoint, job: Job) => void) | null = null;
+
+  constructor(ctx: DurableObjectState, env: Env) {
+    super(ctx, env);
+    this.store = new JobStore(durableSql(ctx.storage));
+  }
+
+  /** Any Admin GraphQL call, metered by the shop's shared budget: waits for points rather than failing. */
+  async adminGraphql(
+    query: string,
+    variables: Record<string, JsonValue> = {},
+    options: AdminGraphqlOptions = {},
+  ): Promise<AdminGraphqlResult> {
+    // RPC arguments come from other code and deploys: checked, not trusted.
+    const vars = variablesSchema.safeParse(variables);
+    const opts = optionsSchema.safeParse(options);
+    if (!vars.success || !opts.success) {
+      const message = "variables must be JSON values; options {estimatedCost?, maxWaitMs?} numbers";
+      return { ok: false, attempts: 0, error: { kind: "config", message } };
+    }
+    const admin = this.client();
+    if ("error" in admin) return { ok: false, attempts: 0, error: { kind: "config", message: admin.error } };
+    return admin.request(query, vars.data as Record<string, JsonValue>, opts.data);
+  }
+
+  async startBackfill(request: BackfillRequest): Promise<StartBackfillResult> {
+    const parsed = backfillRequestSchema.safeParse(request);
+    if (!parsed.success) return { ok: false, reason: "invalid", message: parsed.error.message };
+    const { shop, resources, since } = parsed.data;
+    if (shop !== this.shop())
+      return { ok: false, reason: "invalid", message: `this coordinator serves ${this.shop()}` };
+    const access = shopAccess(this.env, shop);
+    if (!access.ok) return { ok: false, reason: "not_configured", message: access.message };
+
+    // Check and insert with no await in between, so two requests cannot both pass the check.
+    const running = this.store
+      .withStatus(...ACTIVE_STATUSES)
+      .filter((j) => resources.includes(j.resource))
+      .map((j) => ({ resource: j.resource, backfillId: j.backfillId, operationId: j.id, status: j.status }));
+    if (running.length > 0) {
+      const names = running.map((r) => `${r.resource} (backfill ${r.backfillId}, ${r.status})`).join(", ");
+      return {
+        ok: false,
+        reason: "already_running",
+        message: `A backfill is already running for ${shop}: ${names}. Wait for it to finish (GET /admin/backfill/${running[0]?.backfillId}).`,
+        running,
+      };
+    }
+    const now = new Date().toISOString();
+    const backfillId = `bf_${crypto.randomUUID()}`;
+    const jobs = resources.map((resource) =>
+      newJob({ id: `bo_${crypto.randomUUID()}`, backfillId, shop, resource, since: since ?? null }, now),
+    );
+    this.store.transaction(() => {
+      for (const j of jobs) this.store.put(j);
+    });
+    await this.env.DB.batch(jobs.map((j) => mirrorStatement(this.env.DB, mirrorRow(j))));
+    await this.ctx.storage.setAlarm(Date.now());
+    log.info("backfill started", { shop, backfillId, resources: resources.join(","), since: since ?? null });
+    return {
+      ok: true,
+      backfillId,
+      operations: jobs.map((j) => ({ id: j.id, resource: j.resource, status: j.status })),
+    };
+  }
+
+  /** The `bulk_operations/finish` webhook: poll that operation now instead of at its next interval. */
+  async bulkOperationFinished(notice: FinishNotice): Promise<{ known: boolean; jobId: string | null }> {
+    const job = this.store.byShopifyId(notice.adminGraphqlApiId);
+    if (!job) return { known: false, jobId: null };
+    if (job.status === "submitted") {
+      this.store.notice(job.id, Date.now());
+      await this.ctx.storage.setAlarm(Date.now());
+    }
+    return { known: true, jobId: job.id };
+  }
+
+  /** Live progress of a backfill's exports (the D1 mirror can lag a staging pass by a second). */
+  async backfillStatus(backfillId: string): Promise<Array<ReturnType<typeof mirrorRow>>> {
+    return this.store.byBackfill(backfillId).map(mirrorRow);
+  }
+
+  async budgetStatus(): Promise<BudgetSnapshot & { counters: ShopifyAdmin["counters"] | null }> {
+    return { ...this.budget.snapshot(), counters: this.admin?.counters ?? null };
+  }
+
+  override async alarm(): Promise<void> {
+    // One pass at a time: a manual run that overlaps the scheduled one just waits for it.
+    if (this.pass) return this.pass;
+    this.pass = this.runPass().finally(() => {
+      this.pass = null;
+    });
+    return this.pass;
+  }
+
+  private async runPass(): Promise<void> {
+    await this.ctx.storage.setAlarm(Date.now() + WATCHDOG_MS);
+    let next: number | null = null;
+    try {
+      next = await runBulkWork({
+        store: this.store,
+        admin: (query, variables, options) => this.adminGraphql(query, variables, options),
+        apiVersion: apiVersion(this.env),
+        bucket: this.env.LAKE,
+        db: this.env.DB,
+        fetch: (input, init) => globalThis.fetch(input, init),
+        mapContext: {
+          subscriptions: parseSubscriptionRules(this.env.SUBSCRIPTION_TAGS, this.env.SUBSCRIPTION_SKU_PATTERNS),
+          shopCurrency: null,
+        },
+        config: this.config(),
+        nowMs: () => Date.now(),
+        mirror: (job) => this.mirror(job),
+        fault: this.faultInjector,
+      });
+    } catch (err) {
+      // Unexpected (storage, a bug): the watchdog alarm retries the pass.
+      log.error("bulk pass failed", { shop: this.shop(), error: describeError(err) });
+      return;
+    }
+    if (next === null) await this.ctx.storage.deleteAlarm();
+    else await this.ctx.storage.setAlarm(next);
+  }
+
+  private async mirror(job: Job): Promise<void> {
+    const statements = [mirrorStatement(this.env.DB, mirrorRow(job))];
+    if (job.status === "completed" && job.shopifyCreatedAt) {
+      statements.push(
+        syncCursorStatement(this.env.DB, {
+          shop: job.shop,
+          resource: job.resource,
+          name: "bulk_snapshot",
+          value: job.shopifyCreatedAt,
+          now: new Date().toISOString(),
+        }),
+      );
+    }
+    await this.env.DB.batch(statements);
+  }
+
+  private config(): RunnerConfig {
+    const pollSeconds = Number(this.env.BULK_POLL_SECONDS);
+    return {
+      concurrency: bulkConcurrency(apiVersion(this.env)),
+      pollBaseMs: Number.isFinite(pollSeconds) && pollSeconds >= 0.05 ? pollSeconds * 1000 : 30_000,
+      pollMaxMs: 5 * 60_000,
+      partBytes: Math.max(MIN_PART_BYTES, intVar(this.env.BULK_PART_BYTES, DEFAULT_PART_BYTES)),
+      maxPartsPerRun: 400,
+      stageChunkLines: 1000,
+      parentsPerBatch: 50,
+      maxStatements: 400,
+      maxApplyBatchesPerRun: 200,
+      runBudgetMs: 25_000,
+      maxFailures: 8,
+    };
+  }
+
+  private shop(): string {
+    const name = this.ctx.id.name;
+    if (!name) throw new Error("ShopCoordinator must be addressed by name: env.SHOP.getByName(shopDomain)");
+    return name;
+  }
+
+  private client(): ShopifyAdmin | { error: string } {
+    const shop = this.shop();
+    const access = shopAccess(this.env, shop);
+    if (!access.ok) return { error: access.message };
+    const version = apiVersion(this.env);
+    const url = adminUrl(this.env, shop, version);
+    const key = `${url}\u0000${version}`;
+    if (!this.admin || this.adminKey !== key) {
+      this.admin = new ShopifyAdmin({ shop, token: access.token, apiVersion: version, url, budget: this.budget });
+      this.adminKey = key;
+    } else {
+      this.admin.useToken(access.token);
+    }
+    return this.admin;
+  }
+
+  /** Kept for operators and older callers: what this object is and does. */
   async describe(): Promise<{ shop: string | null; features: string[] }> {
-    return { shop: (await this.ctx.storage.get<string>("shop")) ?? null, features: [] };
+    return {
+      shop: this.ctx.id.name ?? null,
+      features: ["admin-graphql", "rate-budget", ...BULK_RESOURCES.map((r) => `bulk:${r}`)],
+    };
   }
 }

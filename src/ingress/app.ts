@@ -3,6 +3,8 @@ import { Hono } from "hono";
 import { AppError, errorBody } from "../shared/errors";
 import { describeError, log } from "../shared/log";
 import { adminAuth } from "./admin-auth";
+import { backfillStatus, startBackfill } from "./backfill";
+import { runJobRequest } from "./jobs";
 import { opsPage } from "./ops-page";
 import { recentEvents } from "./recent-events";
 import { rechargeIntake } from "./recharge";
@@ -24,6 +26,8 @@ app.all("/webhooks/:source{shopify|stripe|recharge}", () => {
 app.get("/health", (c) => c.json({ ok: true }));
 
 app.use("/admin/*", adminAuth());
+app.post("/admin/backfill", startBackfill);
+app.get("/admin/backfill/:id", backfillStatus);
 app.use("/ops", adminAuth());
 app.get("/admin/status", async (c) => c.json({ ok: true, ...(await pipelineStatus(c.env)) }));
 app.get("/admin/events", async (c) => c.json({ ok: true, events: await recentEvents(c.env, c.req.query()) }));
@@ -31,6 +35,9 @@ app.post("/admin/replay", async (c) => {
   const body = await c.req.json().catch(() => null);
   return c.json({ ok: true, ...(await replayDeadLetter(c.env, body)) });
 });
+app.post("/admin/jobs/:name", async (c) =>
+  c.json({ ok: true, ...(await runJobRequest(c.env, c.req.param("name"), await c.req.text())) }),
+);
 app.get("/ops", async (c) => c.html(opsPage(await pipelineStatus(c.env), new Date().toISOString())));
 
 app.notFound((c) => c.json(errorBody("not_found", `No route for ${c.req.method} ${c.req.path}.`), 404));

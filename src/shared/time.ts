@@ -12,7 +12,7 @@ export function toUtcIso(value: string): string | null {
   const m = ISO_WITH_ZONE.exec(value.trim());
   if (!m) return null;
   const [, date, time, fraction = "", zone = "Z"] = m;
-  const millis = (fraction.slice(1) + "000").slice(0, 3);
+  const millis = `${fraction.slice(1)}000`.slice(0, 3);
   const seconds = time?.length === 5 ? `${time}:00` : time;
   const offset = zone.toUpperCase() === "Z" ? "Z" : zone.includes(":") ? zone : `${zone.slice(0, 3)}:${zone.slice(3)}`;
   const parsed = new Date(`${date}T${seconds}.${millis}${offset}`);

@@ -1,0 +1,346 @@
+// Bulk-ingest benchmark: a generated gzipped bulk-export JSONL (orders with line items as
+// `__parentId` child lines, some far from their parent) of 10 MB and 200 MB (uncompressed),
+// written on the fly to bench/out/ (git-ignored), streamed through the coordinator's own
+// stages — gunzip + line split + id scan + staging into SQLite (node:sqlite standing in for
+// the Durable Object's), then the parent/child join + parse + map to the webhook rows — each
+// run in a fresh process so its peak memory (max RSS) is its own.
+// Baseline in the same run: zlib gunzip + readline + JSON.parse per line over the same file.
+// Goals: peak memory flat (200 MB within 1.5x of 10 MB, under 128 MB); throughput >= 0.5x baseline.
+// Each run is a fresh Node process with the same V8 heap cap (64 MB old space), like a Worker isolate.
+import { spawnSync } from "node:child_process";
+import { createReadStream, createWriteStream, mkdirSync, rmSync, statSync } from "node:fs";
+import { join } from "node:path";
+import { createInterface } from "node:readline";
+import { Readable } from "node:stream";
+import { pipeline } from "node:stream/promises";
+import { fileURLToPath, pathToFileURL } from "node:url";
+import { createGunzip, createGzip } from "node:zlib";
+import { bundle } from "./lib/bundle.mjs";
+
+const OUT = fileURLToPath(new URL("./out/", import.meta.url));
+const SIZES_MB = (process.env.BENCH_BULK_SIZES_MB ?? "10,200").split(",").map(Number);
+const SHOP = "bench-bulk.myshopify.com";
+
+// ---- data ----------------------------------------------------------------------------------
+
+function money(amount) {
+  return { shopMoney: { amount, currencyCode: "USD" }, presentmentMoney: { amount, currencyCode: "USD" } };
+}
+
+/** Yields JSONL text chunks: orders (parents) and their line items, children up to ~200 lines late. */
+function* generate(targetBytes) {
+  let written = 0;
+  let id = 5_000_000_000_000n;
+  let pending = []; // [dueAtOrder, line]
+  for (let n = 0; written < targetBytes; n++) {
+    const orderId = `gid://shopify/Order/${id++}`;
+    const at = new Date(Date.UTC(2025, 0, 1) + n * 60_000).toISOString().replace(".000Z", "Z");
+    const order = {
+      id: orderId,
+      name: `#${1000 + n}`,
+      confirmationNumber: `C${n}`,
+      email: `Buyer${n}@Example.com`,
+      phone: null,
+      createdAt: at,
+      updatedAt: at,
+      processedAt: at,
+      closedAt: null,
+      cancelledAt: null,
+      cancelReason: null,
+      displayFinancialStatus: "PAID",
+      displayFulfillmentStatus: n % 3 ? "FULFILLED" : "UNFULFILLED",
+      test: false,
+      confirmed: true,
+      customerAcceptsMarketing: n % 2 === 0,
+      currencyCode: "USD",
+      presentmentCurrencyCode: "USD",
+      totalPriceSet: money("129.95"),
+      subtotalPriceSet: money("119.95"),
+      totalDiscountsSet: money("10.00"),
+      totalTaxSet: money("9.60"),
+      totalShippingPriceSet: money("5.00"),
+      currentTotalPriceSet: money("129.95"),
+      discountCodes: n % 4 ? [] : ["WELCOME10"],
+      tags: n % 5 ? ["online"] : ["Subscription", "online"],
+      note: n % 7 ? null : "Leave at the door, please.",
+      paymentGatewayNames: ["shopify_payments"],
+      sourceName: "web",
+      customerJourneySummary: {
+        firstVisit: {
+          landingPage: `https://shop.example/?utm_source=news&utm_campaign=c${n % 9}`,
+          referrerUrl: "https://www.google.com/",
+        },
+      },
+      shippingAddress: {
+        city: "Ottawa",
+        province: "Ontario",
+        provinceCode: "ON",
+        zip: "K2P 1L4",
+        country: "Canada",
+        countryCodeV2: "CA",
+      },
+      billingAddress: {
+        city: "Ottawa",
+        province: "Ontario",
+        provinceCode: "ON",
+        zip: "K2P 1L4",
+        country: "Canada",
+        countryCodeV2: "CA",
+      },
+      customer: {
+        id: `gid://shopify/Customer/${7_000_000 + (n % 5000)}`,
+        numberOfOrders: String(1 + (n % 9)),
+        amountSpent: money("500.00").shopMoney,
+      },
+    };
+    let chunk = `${JSON.stringify(order)}\n`;
+    const items = 2 + (n % 5);
+    for (let l = 0; l < items; l++) {
+      const line = JSON.stringify({
+        id: `gid://shopify/LineItem/${id++}`,
+        sku: `SKU-${l}-${n % 100}`,
+        title: `Product ${l}`,
+        variantTitle: "M / Blue",
+        vendor: "Bench Vendor",
+        quantity: 1 + (l % 3),
+        isGiftCard: false,
+        product: { id: `gid://shopify/Product/${100 + l}` },
+        variant: { id: `gid://shopify/ProductVariant/${200 + l}` },
+        originalUnitPriceSet: money("19.99"),
+        totalDiscountSet: money("0.00"),
+        __parentId: orderId,
+      });
+      // Most children follow their parent; every 10th arrives ~200 orders later.
+      if (l === 1 && n % 10 === 0) pending.push([n + 200, line]);
+      else chunk += `${line}\n`;
+    }
+    while (pending.length > 0 && pending[0][0] <= n) chunk += `${pending.shift()[1]}\n`;
+    written += chunk.length;
+    yield chunk;
+  }
+  for (const [, line] of pending) yield `${line}\n`;
+  pending = [];
+}
+
+export async function writeData(mb) {
+  mkdirSync(OUT, { recursive: true });
+  const file = join(OUT, `bulk-${mb}mb.jsonl.gz`);
+  await pipeline(Readable.from(generate(mb * 1024 * 1024)), createGzip({ level: 1 }), createWriteStream(file));
+  return file;
+}
+
+// ---- child runs ----------------------------------------------------------------------------
+
+/** Baseline 1: Node's native gunzip and readline, JSON.parse per line. */
+async function baselineNative(file) {
+  const rl = createInterface({
+    input: createReadStream(file).pipe(createGunzip()),
+    crlfDelay: Number.POSITIVE_INFINITY,
+  });
+  let lines = 0;
+  let sink = 0;
+  for await (const line of rl) {
+    if (line.length === 0) continue;
+    sink += JSON.parse(line).id.length;
+    lines++;
+  }
+  return { lines, sink };
+}
+
+/** Baseline 2: the Worker's stream primitives (DecompressionStream, the same line splitter), JSON.parse per line. */
+async function baselineStream(file, m) {
+  const text = await m.gunzipIfNeeded(Readable.toWeb(createReadStream(file)));
+  let lines = 0;
+  let sink = 0;
+  for await (const batch of m.jsonlLines(text)) {
+    for (const line of batch.lines) {
+      sink += JSON.parse(line).id.length;
+      lines++;
+    }
+  }
+  return { lines, sink };
+}
+
+const MODULES = {
+  gunzipIfNeeded: "src/durable/bulk-stream.ts#gunzipIfNeeded",
+  jsonlLines: "src/durable/bulk-stream.ts#jsonlLines",
+  lineIds: "src/durable/bulk-stream.ts#lineIds",
+  JobStore: "src/durable/job-store.ts#JobStore",
+  newJob: "src/durable/job.ts#newJob",
+  mapBulkEntity: "src/durable/bulk-map.ts#mapBulkEntity",
+  parseSubscriptionRules: "src/consumers/map/shopify.ts#parseSubscriptionRules",
+};
+
+async function ours(file, m) {
+  const { DatabaseSync } = await import("node:sqlite");
+  const dbFile = `${file}.stage.sqlite`;
+  rmSync(dbFile, { force: true });
+  const db = new DatabaseSync(dbFile);
+  // A Durable Object commits to local SQLite without an fsync per transaction (durability
+  // comes from replication before output is released); synchronous=OFF is the closest match.
+  db.exec("PRAGMA journal_mode = WAL; PRAGMA synchronous = OFF;");
+  const statements = new Map();
+  const runner = {
+    exec(query, ...params) {
+      let st = statements.get(query);
+      if (!st) {
+        st = db.prepare(query);
+        statements.set(query, st);
+      }
+      if (/^\s*SELECT/i.test(query)) return st.all(...params);
+      st.run(...params);
+      return [];
+    },
+    transaction(fn) {
+      db.exec("BEGIN");
+      try {
+        const out = fn();
+        db.exec("COMMIT");
+        return out;
+      } catch (err) {
+        db.exec("ROLLBACK");
+        throw err;
+      }
+    },
+  };
+  const store = new m.JobStore(runner);
+  let job = m.newJob(
+    { id: "bo_bench", backfillId: "bf_bench", shop: SHOP, resource: "orders", since: null },
+    new Date().toISOString(),
+  );
+
+  // Stage: the same code path as stageArchive, reading the file instead of R2.
+  const t0 = performance.now();
+  const text = await m.gunzipIfNeeded(Readable.toWeb(createReadStream(file)));
+  let line = 0;
+  let pending = [];
+  for await (const batch of m.jsonlLines(text)) {
+    for (const body of batch.lines) {
+      const ids = m.lineIds(body);
+      if (ids) pending.push({ line, id: ids.id, parentId: ids.parentId, body });
+      line++;
+      if (pending.length >= 1000) {
+        job = { ...job, linesRead: line };
+        store.stage(job, pending);
+        pending = [];
+      }
+    }
+  }
+  store.stage({ ...job, linesRead: line }, pending);
+  const t1 = performance.now();
+
+  // Join + parse + map: the same code path as applyBatch, without the D1 write.
+  const meta = { shop: SHOP, eventId: "bulk-1", eventAt: "2026-01-01T00:00:00.000Z", origin: "bulk" };
+  const ctx = { subscriptions: m.parseSubscriptionRules("Subscription", ""), shopCurrency: "USD" };
+  let after = -1;
+  let entities = 0;
+  let rows = 0;
+  let invalid = 0;
+  for (;;) {
+    const parents = store.parents(job.id, after, 50);
+    const last = parents.at(-1);
+    if (!last) break;
+    const kids = new Map();
+    for (const c of store.childrenOf(job.id, after, last.line)) {
+      const list = kids.get(c.parentId);
+      if (list) list.push(c.body);
+      else kids.set(c.parentId, [c.body]);
+    }
+    for (const p of parents) {
+      const r = m.mapBulkEntity("orders", p.body, kids.get(p.id) ?? [], meta, ctx);
+      if (!r.ok) {
+        invalid++;
+        continue;
+      }
+      entities++;
+      rows += 1 + r.rows.lineItems.length;
+    }
+    after = last.line;
+  }
+  const t2 = performance.now();
+  db.close();
+  rmSync(dbFile, { force: true });
+  rmSync(`${dbFile}-wal`, { force: true });
+  rmSync(`${dbFile}-shm`, { force: true });
+  return { lines: line, entities, rows, invalid, stageMs: t1 - t0, mapMs: t2 - t1 };
+}
+
+async function child(mode, file, bundled) {
+  const m = mode === "native" ? null : await import(bundled);
+  const start = performance.now();
+  const result =
+    mode === "native"
+      ? await baselineNative(file)
+      : mode === "stream"
+        ? await baselineStream(file, m)
+        : await ours(file, m);
+  const ms = performance.now() - start;
+  const mu = process.memoryUsage();
+  process.stdout.write(
+    `${JSON.stringify({ ...result, ms, maxRssMb: process.resourceUsage().maxRSS / 1024, heapTotalMb: mu.heapTotal / 1048576, externalMb: mu.external / 1048576 })}\n`,
+  );
+}
+
+function measure(mode, file, bundled) {
+  // Every run gets the same V8 heap cap, near a Worker isolate's 128 MB: V8 otherwise grows its heap
+  // lazily when there is room, and RSS would measure that headroom instead of what the run holds. A
+  // run that kept the file (or a growing share of it) in memory would fail under this cap.
+  const heap = ["--max-old-space-size=64", "--max-semi-space-size=4"];
+  const args = ["--no-warnings", ...heap, fileURLToPath(import.meta.url), "--child", mode, file, bundled];
+  const out = spawnSync(process.execPath, args, {
+    encoding: "utf8",
+    maxBuffer: 1 << 20,
+  });
+  if (out.status !== 0) throw new Error(`${mode} run failed:\n${out.stderr}`);
+  return JSON.parse(out.stdout.trim().split("\n").pop());
+}
+
+export async function run() {
+  // Bundled once here, so no child pays for (or measures the memory of) esbuild.
+  await bundle("bulk-ingest", MODULES);
+  const bundled = pathToFileURL(join(OUT, "bulk-ingest.bundle.mjs")).href;
+  const results = [];
+  for (const mb of SIZES_MB) {
+    const file = await writeData(mb);
+    const gzMb = statSync(file).size / 1024 / 1024;
+    const native = measure("native", file, bundled);
+    const stream = measure("stream", file, bundled);
+    const mine = measure("pipeline", file, bundled);
+    const base = native;
+    rmSync(file, { force: true });
+    const mbps = (r) => mb / (r.ms / 1000);
+    results.push({ mb, base, stream, mine });
+    console.log(
+      `  ${String(mb).padStart(4)} MB JSONL (${gzMb.toFixed(1)} MB gz, ${mine.lines} lines, ${mine.entities} orders, ${mine.rows} rows, invalid ${mine.invalid})`,
+    );
+    console.log(
+      `       baseline native gunzip+readline+JSON.parse ${mbps(base).toFixed(1).padStart(6)} MB/s  peak RSS ${base.maxRssMb.toFixed(0).padStart(4)} MB`,
+    );
+    console.log(
+      `       baseline Worker streams+JSON.parse         ${mbps(stream).toFixed(1).padStart(6)} MB/s  peak RSS ${stream.maxRssMb.toFixed(0).padStart(4)} MB`,
+    );
+    console.log(
+      `       pipeline (stage + join + parse + map)      ${mbps(mine).toFixed(1).padStart(6)} MB/s  peak RSS ${mine.maxRssMb.toFixed(0).padStart(4)} MB` +
+        `  (stage ${(mine.stageMs / 1000).toFixed(2)} s, join+parse+map ${(mine.mapMs / 1000).toFixed(2)} s)`,
+    );
+    console.log(
+      `       ratio pipeline/native ${(mbps(mine) / mbps(base)).toFixed(2)}x, pipeline/Worker-streams ${(mbps(mine) / mbps(stream)).toFixed(2)}x; ` +
+        `parse+map stage alone ${(mb / (mine.mapMs / 1000)).toFixed(1)} MB/s = ${(mb / (mine.mapMs / 1000) / mbps(base)).toFixed(2)}x native`,
+    );
+  }
+  const small = results.find((r) => r.mb === Math.min(...SIZES_MB));
+  const large = results.find((r) => r.mb === Math.max(...SIZES_MB));
+  if (small && large && small !== large) {
+    const growth = large.mine.maxRssMb / small.mine.maxRssMb;
+    console.log(
+      `  peak memory ${large.mb} MB / ${small.mb} MB = ${growth.toFixed(2)}x (goal <= 1.5x), ${large.mine.maxRssMb.toFixed(0)} MB (goal < 128 MB); ` +
+        `throughput ratio at ${large.mb} MB = ${(large.base.ms / large.mine.ms).toFixed(2)}x native baseline, ` +
+        `${(large.stream.ms / large.mine.ms).toFixed(2)}x Worker-streams baseline (goal >= 0.5x)`,
+    );
+  }
+  return results;
+}
+
+const argv = process.argv.slice(2);
+if (argv[0] === "--child") await child(argv[1], argv[2], argv[3]);
+else if (import.meta.url === `file://${process.argv[1]}`) await run();

@@ -1,0 +1,211 @@
+/**
+ * Bench Worker for bench/consumer.mjs (run by `wrangler dev` with bench/consumer.wrangler.toml, on
+ * the project's migrations and bindings). POST /run {mode, batches, size, run} builds queue batches
+ * of realistic Shopify orders (5 line items each) and applies them to local D1 and R2, timing
+ * inside the Worker (its clock moves at each I/O, which is all this measures):
+ * - `pipeline`: the real consumer, `consumeEvents` (one D1 batch per queue batch);
+ * - `naive`: the same archive put, mapping and rows, but message by message and one statement per
+ *   row (order, each line item, identity rows, ledger), each its own D1 round trip.
+ * Both modes must ack every message, or the run is refused. The time spent waiting on D1 is also
+ * reported on its own: the R2 archive put and the mapping are the same work in both modes.
+ */
+import { and, eq, getTableColumns, type SQL, sql } from "drizzle-orm";
+import { drizzle } from "drizzle-orm/d1";
+import type { SQLiteTable } from "drizzle-orm/sqlite-core";
+import { consumeEvents } from "../src/consumers/events";
+import { identityStatements } from "../src/consumers/identity";
+import { ledgerUpsert } from "../src/consumers/ledger";
+import { mapShopifyEvent, parseSubscriptionRules } from "../src/consumers/map/shopify";
+import { putOnce, rawEventObject } from "../src/shared/archive";
+import { type Envelope, envelopeSchema } from "../src/shared/envelope";
+import { shopifyOrderLineItems, shopifyOrders } from "../src/shared/schema/shopify";
+import { resourceFor } from "../src/shared/topics";
+
+interface RunRequest {
+  mode: "pipeline" | "naive";
+  batches: number;
+  size: number;
+  /** Distinguishes the ids of one call from every other call's (a small counter). */
+  run: number;
+}
+
+const SHOP = "bench-consumer.myshopify.com";
+const LINES = 5;
+/** Orders share customers, as real ones do: about one new customer per three orders. */
+const CUSTOMERS_PER_BATCH = 33;
+
+export default {
+  async fetch(request, env) {
+    const url = new URL(request.url);
+    if (url.pathname === "/health") return new Response("ok");
+    if (url.pathname !== "/run" || request.method !== "POST") return new Response("not found", { status: 404 });
+    const req = (await request.json()) as RunRequest;
+    const batches = Array.from({ length: req.batches }, (_, b) =>
+      makeBatch(String(req.run * 1000 + b).padStart(10, "0"), req.size),
+    );
+    // `wrangler dev` relays every console line to its terminal at a few ms each, a cost the
+    // deployed Worker does not pay (Workers Logs collects them after the invocation): the consumer's
+    // one info line per event would be most of what this measured. Warnings still print.
+    const info = console.log;
+    console.log = () => {};
+    const clock = { d1: 0 };
+    const started = Date.now();
+    let acked = 0;
+    try {
+      for (const batch of batches) {
+        if (req.mode === "pipeline") await consumeEvents(batch.batch, { ...env, DB: timedBatches(env.DB, clock) });
+        else await naiveConsume(batch.batch, env, clock);
+        acked += batch.acked();
+      }
+    } finally {
+      console.log = info;
+    }
+    const ms = Date.now() - started;
+    const events = req.batches * req.size;
+    if (acked !== events) return Response.json({ error: `${events - acked} messages not acked` }, { status: 500 });
+    return Response.json({ mode: req.mode, events, ms, d1Ms: clock.d1 });
+  },
+} satisfies ExportedHandler<Env>;
+
+// ---- synthetic queue batches ----------------------------------------------------------------
+
+function makeBatch(tag: string, size: number): { batch: MessageBatch<unknown>; acked: () => number } {
+  let acked = 0;
+  const now = new Date();
+  const messages = Array.from({ length: size }, (_, i): Message<unknown> => {
+    const body = envelope(tag, i);
+    return {
+      id: `${tag}-${i}`,
+      timestamp: now,
+      attempts: 1,
+      body,
+      ack: () => {
+        acked++;
+      },
+      retry: () => {},
+    };
+  });
+  const batch: MessageBatch<unknown> = {
+    queue: "commerce-events",
+    messages,
+    metadata: { metrics: { backlogCount: 0, backlogBytes: 0 } },
+    ackAll: () => {
+      acked = size;
+    },
+    retryAll: () => {},
+  };
+  return { batch, acked: () => acked };
+}
+
+function envelope(tag: string, i: number): Envelope {
+  const at = new Date(Date.UTC(2026, 10, 20, 12, 0, i)).toISOString();
+  return {
+    v: 1,
+    source: "shopify",
+    topic: "orders/create",
+    eventId: `bench-${tag}-${i}`,
+    shop: SHOP,
+    receivedAt: at,
+    eventAt: at,
+    apiVersion: "2026-01",
+    origin: "webhook",
+    body: order(tag, i, at),
+  };
+}
+
+/** An orders/create body as Shopify writes it (~4 KB), ids as 18-digit numbers, built as text. */
+function order(digits: string, i: number, at: string): string {
+  const id = (kind: number, n: number) => `${kind}${digits}${String(n).padStart(7, "0")}`;
+  const customer = i % CUSTOMERS_PER_BATCH;
+  const email = `buyer-${digits}-${customer}@example.com`;
+  const address = `{"first_name":"Ada","last_name":"Buyer","address1":"1 Main St","city":"Ottawa","province":"Ontario","province_code":"ON","zip":"K2P 1L4","country":"Canada","country_code":"CA","phone":null}`;
+  const lines = Array.from({ length: LINES }, (_, l) => {
+    const price = `${19 + l}.99`;
+    return `{"id":${id(6, i * LINES + l)},"admin_graphql_api_id":"gid://shopify/LineItem/${id(6, i * LINES + l)}","product_id":${id(7, l)},"variant_id":${id(8, l)},"sku":"SKU-${l}","title":"Product ${l}","variant_title":"Large","vendor":"Bench Vendor","quantity":${1 + (l % 2)},"price":"${price}","price_set":{"shop_money":{"amount":"${price}","currency_code":"USD"},"presentment_money":{"amount":"${price}","currency_code":"USD"}},"total_discount":"0.00","fulfillment_status":null,"gift_card":false,"requires_shipping":true,"taxable":true,"tax_lines":[{"title":"HST","price":"2.60","rate":0.13}],"properties":[],"discount_allocations":[]}`;
+  }).join(",");
+  return `{"id":${id(5, i)},"admin_graphql_api_id":"gid://shopify/Order/${id(5, i)}","name":"#${1000 + i}","order_number":${1000 + i},"email":"${email}","contact_email":"${email}","phone":null,"created_at":"${at}","updated_at":"${at}","processed_at":"${at}","closed_at":null,"cancelled_at":null,"cancel_reason":null,"financial_status":"paid","fulfillment_status":null,"test":false,"confirmed":true,"buyer_accepts_marketing":true,"currency":"USD","presentment_currency":"USD","total_price":"125.95","subtotal_price":"109.95","total_line_items_price":"114.95","total_discounts":"5.00","total_tax":"14.30","total_shipping_price_set":{"shop_money":{"amount":"9.99","currency_code":"USD"},"presentment_money":{"amount":"9.99","currency_code":"USD"}},"current_total_price":"125.95","discount_codes":[{"code":"WELCOME5","amount":"5.00","type":"fixed_amount"}],"tags":"vip, newsletter","note":"Leave at the door","note_attributes":[{"name":"gift","value":"no"}],"payment_gateway_names":["shopify_payments"],"source_name":"web","referring_site":"https://www.google.com/","landing_site":"/products/x?utm_source=google&utm_medium=cpc&utm_campaign=fall","landing_site_ref":null,"checkout_token":"ct${digits}${i}","cart_token":"cart${digits}${i}","customer":{"id":${id(4, customer)},"email":"${email}","first_name":"Ada","last_name":"Buyer","orders_count":${1 + (i % 4)},"total_spent":"250.00","currency":"USD","state":"enabled","tags":""},"shipping_address":${address},"billing_address":${address},"line_items":[${lines}],"shipping_lines":[{"title":"Standard","price":"9.99","code":"STD"}],"tax_lines":[{"title":"HST","price":"14.30","rate":0.13}]}`;
+}
+
+// ---- the naive baseline -----------------------------------------------------------------------
+
+/** Time spent waiting on D1, kept apart so the report can show what batching changes. */
+interface Clock {
+  d1: number;
+}
+
+async function timed<T>(clock: Clock, call: () => Promise<T>): Promise<T> {
+  const started = Date.now();
+  try {
+    return await call();
+  } finally {
+    clock.d1 += Date.now() - started;
+  }
+}
+
+/** The consumer's D1 binding, with its batches timed (the consumer writes through batch() only). */
+function timedBatches(db: D1Database, clock: Clock): D1Database {
+  return new Proxy(db, {
+    get(target, prop) {
+      if (prop === "batch") {
+        return (statements: D1PreparedStatement[]) => timed(clock, () => target.batch(statements));
+      }
+      const value: unknown = Reflect.get(target, prop);
+      return typeof value === "function" ? value.bind(target) : value;
+    },
+  });
+}
+
+/** The same work as the consumer for these orders, one message and one row per statement at a time. */
+async function naiveConsume(batch: MessageBatch<unknown>, env: Env, clock: Clock): Promise<void> {
+  const d = drizzle(env.DB);
+  const rules = parseSubscriptionRules(env.SUBSCRIPTION_TAGS, env.SUBSCRIPTION_SKU_PATTERNS);
+  const now = new Date().toISOString();
+  for (const msg of batch.messages) {
+    const envelope = envelopeSchema.parse(msg.body);
+    const payload = envelope.body ?? "";
+    const resource = resourceFor(envelope.source, envelope.topic) ?? "orders";
+    const raw = await rawEventObject(envelope, resource, payload);
+    await putOnce(env.LAKE, raw);
+    const meta = { shop: SHOP, eventId: envelope.eventId, eventAt: envelope.eventAt, origin: envelope.origin };
+    const mapped = mapShopifyEvent("order", payload, meta, { subscriptions: rules, shopCurrency: null });
+    if (!mapped.ok || mapped.rows.kind !== "order") throw new Error("bench order did not map");
+    const { order, lineItems } = mapped.rows;
+    const upsertOrder = d
+      .insert(shopifyOrders)
+      .values(order)
+      .onConflictDoUpdate({
+        target: [shopifyOrders.shop, shopifyOrders.id],
+        set: excluded(shopifyOrders, ["shop", "id"]),
+        setWhere: sql`excluded.updated_at >= ${shopifyOrders.updatedAt}`,
+      });
+    await timed(clock, () => upsertOrder.run());
+    const dropLines = d
+      .delete(shopifyOrderLineItems)
+      .where(and(eq(shopifyOrderLineItems.shop, order.shop), eq(shopifyOrderLineItems.orderId, order.id)));
+    await timed(clock, () => dropLines.run());
+    for (const line of lineItems) {
+      const insertLine = d
+        .insert(shopifyOrderLineItems)
+        .values(line)
+        .onConflictDoUpdate({
+          target: [shopifyOrderLineItems.shop, shopifyOrderLineItems.id],
+          set: excluded(shopifyOrderLineItems, ["shop", "id"]),
+        });
+      await timed(clock, () => insertLine.run());
+    }
+    const event = { envelope, resource, payload, r2Key: raw.key };
+    for (const statement of identityStatements(env.DB, event)) await timed(clock, () => statement.run());
+    const ledger = ledgerUpsert(env.DB, { envelope, resource, status: "applied", r2Key: raw.key, attempts: 1, now });
+    await timed(clock, () => ledger.run());
+    msg.ack();
+  }
+}
+
+/** `SET col = excluded.col` for every column but the key: no bound parameters, so a row fits D1's 100. */
+function excluded(table: SQLiteTable, key: string[]): Record<string, SQL> {
+  const set: Record<string, SQL> = {};
+  for (const [name, column] of Object.entries(getTableColumns(table))) {
+    if (!key.includes(column.name)) set[name] = sql`excluded.${sql.identifier(column.name)}`;
+  }
+  return set;
+}

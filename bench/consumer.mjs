@@ -1,0 +1,66 @@
+// Consumer benchmark: queue batches of 100 realistic Shopify orders (5 line items each, 18-digit
+// ids, about one new customer per three orders) applied to local D1 and R2 by the real consumer
+// (`consumeEvents`: one D1 batch per queue batch, identity linking included), against a naive
+// consumer in the same run that does the same archive put, mapping and rows message by message,
+// one statement per row. Both run in one `wrangler dev` (bench/consumer-worker.ts), timed inside
+// the Worker, alternating rounds so neither gets the emptier tables. Goal: >= 5x the naive one.
+// BENCH_ROUNDS (default 3) rounds of BENCH_BATCHES (default 5) batches per mode.
+import { delimiter, dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { startWrangler } from "./lib/server.mjs";
+
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
+const BATCHES = Number(process.env.BENCH_BATCHES ?? 5);
+const SIZE = 100;
+const here = dirname(fileURLToPath(import.meta.url));
+
+let calls = 0;
+async function apply(url, mode, batches) {
+  const res = await fetch(`${url}/run`, {
+    method: "POST",
+    body: JSON.stringify({ mode, batches, size: SIZE, run: ++calls }),
+  });
+  const text = await res.text();
+  if (!res.ok) throw new Error(`${mode}: HTTP ${res.status}: ${text.slice(0, 2000)}`);
+  return JSON.parse(text);
+}
+
+export async function run() {
+  // Standalone (`node bench/consumer.mjs`) the local wrangler is not on PATH as it is under npm.
+  process.env.PATH = [join(here, "..", "node_modules", ".bin"), process.env.PATH].join(delimiter);
+  const server = await startWrangler({ config: join(here, "consumer.wrangler.toml"), migrate: true });
+  try {
+    // Warm-up: compile the Worker, create the tables' first pages, prime the isolate's caches.
+    await apply(server.url, "pipeline", 1);
+    await apply(server.url, "naive", 1);
+    const total = { pipeline: { events: 0, ms: 0, d1Ms: 0 }, naive: { events: 0, ms: 0, d1Ms: 0 } };
+    for (let r = 0; r < ROUNDS; r++) {
+      const order = r % 2 === 0 ? ["pipeline", "naive"] : ["naive", "pipeline"];
+      for (const mode of order) {
+        const { events, ms, d1Ms } = await apply(server.url, mode, BATCHES);
+        total[mode].events += events;
+        total[mode].ms += ms;
+        total[mode].d1Ms += d1Ms;
+        console.log(`  round ${r + 1} ${mode.padEnd(8)} ${events} events in ${ms} ms (D1 ${d1Ms} ms)`);
+      }
+    }
+    const rate = (t) => (t.events * 1000) / t.ms;
+    const d1PerEvent = (t) => t.d1Ms / t.events;
+    const ours = rate(total.pipeline);
+    const naive = rate(total.naive);
+    const line = (name, t, what) =>
+      `  ${name.padEnd(9)} ${rate(t).toFixed(0).padStart(6)} events/s   D1 ${d1PerEvent(t).toFixed(2)} ms/event   (${what})`;
+    console.log(`consumer: batches of ${SIZE} orders x 5 line items, ${ROUNDS} rounds x ${BATCHES} batches per mode`);
+    console.log(line("pipeline", total.pipeline, "consumeEvents: one D1 batch per queue batch"));
+    console.log(line("naive", total.naive, "one statement per row, one message at a time"));
+    const d1Ratio = d1PerEvent(total.naive) / d1PerEvent(total.pipeline);
+    console.log(
+      `  ratio pipeline/naive = ${(ours / naive).toFixed(2)} end to end (goal >= 5); D1 time alone ${d1Ratio.toFixed(1)}x`,
+    );
+    return { ours, naive, ratio: ours / naive, d1Ratio };
+  } finally {
+    await server.stop();
+  }
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) await run();

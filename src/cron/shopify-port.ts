@@ -1,0 +1,59 @@
+/**
+ * How the cron reaches a shop's Admin GraphQL API: always through that shop's
+ * ShopCoordinator (`adminGraphql` RPC), never directly, so reconciliation and data
+ * quality spend the same rate budget as bulk exports and cannot starve them into
+ * THROTTLED errors. Tests and the bench pass their own `ShopifyGraphql` instead.
+ * The shops are those with a token in `SHOPIFY_ACCESS_TOKENS` (zod-checked here; the
+ * coordinator re-reads the token itself on every call).
+ */
+import { z } from "zod";
+import type { AdminGraphqlOptions, AdminGraphqlResult, JsonValue } from "../durable/admin-graphql";
+import { SHOP_DOMAIN } from "../durable/shop-access";
+import { log } from "../shared/log";
+
+export type ShopifyGraphql = (
+  query: string,
+  variables: Record<string, JsonValue>,
+  options: AdminGraphqlOptions,
+) => Promise<AdminGraphqlResult>;
+
+export type ShopifyConnector = (shop: string) => ShopifyGraphql;
+
+/** The coordinator's RPC method, as `ShopCoordinator.adminGraphql` declares it. */
+interface AdminGraphqlRpc {
+  adminGraphql(
+    query: string,
+    variables: Record<string, JsonValue>,
+    options: AdminGraphqlOptions,
+  ): Promise<AdminGraphqlResult>;
+}
+
+export const coordinatorConnector =
+  (env: Env): ShopifyConnector =>
+  (shop) => {
+    // TypeScript cannot expand the RPC stub type of a recursive JSON result (TS2589), so the
+    // stub is viewed through the method's declared signature instead.
+    const stub = env.SHOP.getByName(shop) as unknown as AdminGraphqlRpc;
+    return (query, variables, options) => stub.adminGraphql(query, variables, options);
+  };
+
+const tokensSchema = z.record(z.string(), z.string());
+
+/** The shop domains that have an Admin API token configured. */
+export function configuredShops(env: Pick<Env, "SHOPIFY_ACCESS_TOKENS">): string[] {
+  let doc: unknown;
+  try {
+    doc = JSON.parse(env.SHOPIFY_ACCESS_TOKENS || "{}");
+  } catch {
+    log.warn("SHOPIFY_ACCESS_TOKENS is not JSON; no shop is reconciled");
+    return [];
+  }
+  const parsed = tokensSchema.safeParse(doc);
+  if (!parsed.success) {
+    log.warn("SHOPIFY_ACCESS_TOKENS is not an object of shop → token; no shop is reconciled");
+    return [];
+  }
+  return Object.keys(parsed.data)
+    .filter((shop) => SHOP_DOMAIN.test(shop))
+    .sort();
+}

@@ -1,0 +1,163 @@
+/**
+ * A bulk export job: one resource of one backfill, from queued to completed. The job
+ * document is the checkpoint — it lives in the coordinator's SQLite storage and is
+ * written in the same transaction as the work it describes, so progress is never
+ * ahead of or behind what was done. It is validated with zod on every read: storage
+ * written by an older deploy is a trust boundary too.
+ *
+ * Checkpoint fields per stage:
+ *  archiving — `upload` (R2 multipart id + finished parts) and `bytesArchived` (source bytes copied)
+ *  staging   — `linesRead` (JSONL lines consumed), `parents`/`children`/`invalid` counts
+ *  applying  — `applyAfterLine` (last parent line whose rows are in D1), entity and row counts
+ */
+import { z } from "zod";
+import { BULK_RESOURCES, BULK_STATUSES, type BulkOperationRow, type BulkStatus } from "../shared/schema/operations";
+
+const iso = z.string().nullable();
+const count = z.number().int().nonnegative();
+
+export const jobSchema = z.object({
+  id: z.string(),
+  backfillId: z.string(),
+  shop: z.string(),
+  resource: z.enum(BULK_RESOURCES),
+  since: iso,
+  status: z.enum(BULK_STATUSES),
+  shopifyId: z.string().nullable(),
+  shopifyStatus: z.string().nullable(),
+  errorCode: z.string().nullable(),
+  error: z.string().nullable(),
+  attempts: count,
+  partial: z.boolean(),
+  objectCount: z.number().nullable(),
+  fileSize: z.number().nullable(),
+  /** The signed result URL (never copied to D1: it grants access to shop data for 7 days). */
+  resultUrl: z.string().nullable(),
+  shopCurrency: z.string().nullable(),
+  r2Key: z.string().nullable(),
+  upload: z
+    .object({
+      uploadId: z.string(),
+      partBytes: z.number().int().positive(),
+      parts: z.array(z.object({ partNumber: z.number().int(), etag: z.string() })),
+    })
+    .nullable(),
+  sourceGzip: z.boolean().nullable(),
+  bytesArchived: count,
+  linesRead: count,
+  parents: count,
+  children: count,
+  invalid: count,
+  orphans: count,
+  childrenJoined: count,
+  applyAfterLine: z.number().int(),
+  entitiesApplied: count,
+  rowsApplied: count,
+  firstInvalid: z.string().nullable(),
+  requestedAt: z.string(),
+  submittedAt: iso,
+  shopifyCreatedAt: iso,
+  shopifyCompletedAt: iso,
+  ingestStartedAt: iso,
+  finishedAt: iso,
+  updatedAt: z.string(),
+  /** Epoch ms of the next status poll (0 = now: the finish webhook arrived). */
+  nextPollAt: z.number(),
+  pollIntervalMs: z.number(),
+  /** Consecutive failed steps, for backoff; reset by any progress. */
+  failures: count,
+});
+
+export type Job = z.infer<typeof jobSchema>;
+
+export const ACTIVE_STATUSES: ReadonlySet<BulkStatus> = new Set([
+  "queued",
+  "submitted",
+  "archiving",
+  "staging",
+  "applying",
+]);
+export const INGEST_STATUSES: ReadonlySet<BulkStatus> = new Set(["archiving", "staging", "applying"]);
+
+export function newJob(init: Pick<Job, "id" | "backfillId" | "shop" | "resource" | "since">, now: string): Job {
+  return {
+    ...init,
+    status: "queued",
+    shopifyId: null,
+    shopifyStatus: null,
+    errorCode: null,
+    error: null,
+    attempts: 0,
+    partial: false,
+    objectCount: null,
+    fileSize: null,
+    resultUrl: null,
+    shopCurrency: null,
+    r2Key: null,
+    upload: null,
+    sourceGzip: null,
+    bytesArchived: 0,
+    linesRead: 0,
+    parents: 0,
+    children: 0,
+    invalid: 0,
+    orphans: 0,
+    childrenJoined: 0,
+    applyAfterLine: -1,
+    entitiesApplied: 0,
+    rowsApplied: 0,
+    firstInvalid: null,
+    requestedAt: now,
+    submittedAt: null,
+    shopifyCreatedAt: null,
+    shopifyCompletedAt: null,
+    ingestStartedAt: null,
+    finishedAt: null,
+    updatedAt: now,
+    nextPollAt: 0,
+    pollIntervalMs: 0,
+    failures: 0,
+  };
+}
+
+/** Clears everything a previous run of the export left, for a fresh Shopify operation. */
+export function resetForRerun(job: Job, error: string, now: string): Job {
+  const fresh = newJob(job, job.requestedAt);
+  return { ...fresh, attempts: job.attempts, error, updatedAt: now };
+}
+
+/** The D1 `bulk_operations` row for a job (progress without the signed URL or upload ids). */
+export function mirrorRow(job: Job): BulkOperationRow {
+  return {
+    id: job.id,
+    backfillId: job.backfillId,
+    shop: job.shop,
+    resource: job.resource,
+    since: job.since,
+    status: job.status,
+    shopifyId: job.shopifyId,
+    shopifyStatus: job.shopifyStatus,
+    errorCode: job.errorCode,
+    error: job.error,
+    attempts: job.attempts,
+    partial: job.partial,
+    objectCount: job.objectCount,
+    fileSize: job.fileSize,
+    r2Key: job.r2Key,
+    bytesArchived: job.bytesArchived,
+    linesRead: job.linesRead,
+    parents: job.parents,
+    children: job.children,
+    invalid: job.invalid,
+    orphans: job.orphans,
+    entitiesApplied: job.entitiesApplied,
+    rowsApplied: job.rowsApplied,
+    requestedAt: job.requestedAt,
+    submittedAt: job.submittedAt,
+    shopifyCreatedAt: job.shopifyCreatedAt,
+    shopifyCompletedAt: job.shopifyCompletedAt,
+    ingestStartedAt: job.ingestStartedAt,
+    finishedAt: job.finishedAt,
+    updatedAt: job.updatedAt,
+  };
+}

@@ -1,0 +1,407 @@
+import {
+  createExecutionContext,
+  createMessageBatch,
+  evictDurableObject,
+  getQueueResult,
+  runInDurableObject,
+} from "cloudflare:test";
+import { env } from "cloudflare:workers";
+import { describe, expect, it } from "vitest";
+import { toMinor } from "../src/consumers/map/money";
+import type { ShopCoordinator } from "../src/durable/shop-coordinator";
+import worker from "../src/index";
+import type { Envelope } from "../src/shared/envelope";
+import {
+  adminRequest,
+  allFinished,
+  count,
+  drive,
+  fakeShop,
+  operation,
+  operations,
+  setToken,
+  sha256Hex,
+  useFakeShopify,
+  withSetting,
+} from "./fakes/coordinator-harness";
+import type { FakeShopifyAdmin } from "./fakes/shopify-admin";
+
+useFakeShopify();
+
+async function startBackfill(shop: string, resources: string[], since?: string): Promise<string> {
+  const res = await adminRequest("POST", "/admin/backfill", { shop, resources, ...(since ? { since } : {}) });
+  expect(res.status).toBe(202);
+  return ((await res.json()) as { backfillId: string }).backfillId;
+}
+
+const onlyOp = (fake: FakeShopifyAdmin, n = 0) => [...fake.operations.values()][n];
+
+async function deliverFinishWebhook(fake: FakeShopifyAdmin, opId: string) {
+  const hook = fake.finishWebhook(opId);
+  const envelope: Envelope = {
+    v: 1,
+    source: "shopify",
+    topic: hook.topic,
+    eventId: hook.eventId,
+    shop: hook.shop,
+    receivedAt: new Date().toISOString(),
+    eventAt: new Date().toISOString(),
+    apiVersion: "2026-01",
+    origin: "webhook",
+    body: hook.body,
+  };
+  const batch = createMessageBatch("commerce-events", [
+    { id: `m-${hook.eventId}`, timestamp: new Date(), attempts: 1, body: envelope },
+  ]);
+  const ctx = createExecutionContext();
+  await worker.queue(batch, env);
+  return { result: await getQueueResult(batch, ctx), eventId: hook.eventId };
+}
+
+describe("ShopCoordinator bulk backfill", { timeout: 30_000 }, () => {
+  it("exports orders, customers and products into the webhook tables, archives each result, and reports progress", async () => {
+    const { shop, fake, stub } = fakeShop("bf-happy", {
+      orders: 40,
+      lineItemsPerOrder: 3,
+      customers: 25,
+      products: 10,
+      variantsPerProduct: 3,
+    });
+    const backfillId = await startBackfill(shop, ["orders", "customers", "products"]);
+
+    const early = await adminRequest("GET", `/admin/backfill/${backfillId}`);
+    expect(early.status).toBe(200);
+    expect(await early.json()).toMatchObject({ ok: true, backfill: { id: backfillId, shop, status: "running" } });
+
+    await drive(stub, () => allFinished(shop, 3));
+    const status = (await (await adminRequest("GET", `/admin/backfill/${backfillId}`)).json()) as {
+      backfill: { status: string; operations: Array<Record<string, unknown>> };
+    };
+    expect(status.backfill.status).toBe("completed");
+
+    expect(await count("shopify_orders", shop)).toBe(40);
+    expect(await count("shopify_order_line_items", shop)).toBe(120);
+    expect(await count("shopify_customers", shop)).toBe(25);
+    expect(await count("shopify_products", shop)).toBe(10);
+    expect(await count("shopify_product_variants", shop)).toBe(30);
+
+    const orders = await operation(shop, "orders");
+    expect(orders).toMatchObject({
+      status: "completed",
+      shopifyStatus: "COMPLETED",
+      linesRead: 160,
+      parents: 40,
+      children: 120,
+      invalid: 0,
+      orphans: 0,
+      entitiesApplied: 40,
+      rowsApplied: 160,
+      attempts: 1,
+    });
+    const first = fake.data.orders[0] as unknown as {
+      id: string;
+      name: string;
+      totalPriceSet: { shopMoney: { amount: string } };
+    };
+    const number = orders?.shopifyId?.split("/").pop();
+    const row = await env.DB.prepare(
+      "SELECT id, total_price_minor, origin, last_event_id FROM shopify_orders WHERE shop = ?1 AND name = ?2",
+    )
+      .bind(shop, first.name)
+      .first();
+    expect(row).toEqual({
+      id: first.id.split("/").pop(), // 17+ digits, exact
+      total_price_minor: toMinor(first.totalPriceSet.shopMoney.amount, "USD"),
+      origin: "bulk",
+      last_event_id: `bulk-${number}`,
+    });
+
+    for (const op of await operations(shop)) {
+      const fakeOp = fake.operations.get(op.shopifyId ?? "");
+      expect(op.r2Key).toMatch(
+        new RegExp(`^raw/shopify/${op.resource}/snapshots/dt=\\d{4}-\\d{2}-\\d{2}/${fakeOp?.number}\\.jsonl\\.gz$`),
+      );
+      const stored = await env.LAKE.get(op.r2Key ?? "");
+      const original = await fake.resultBytes(op.shopifyId ?? "");
+      expect(await sha256Hex(await (stored as R2ObjectBody).arrayBuffer())).toBe(
+        await sha256Hex(original as Uint8Array),
+      );
+    }
+    const cursor = await env.DB.prepare("SELECT value FROM sync_cursors WHERE shop = ?1 AND resource = 'orders'")
+      .bind(shop)
+      .first();
+    expect(cursor).toEqual({ value: orders?.shopifyCreatedAt });
+    expect(fake.stats.throttled).toBe(0);
+    expect(fake.stats.maxRunning).toBe(3); // all three at once under 2026-01
+    await runInDurableObject(stub, (_: ShopCoordinator, state) => {
+      // Staging tables are dropped once their rows are applied.
+      expect(state.storage.sql.exec("SELECT count(*) AS n FROM sqlite_master WHERE name LIKE 'staged_%'").one().n).toBe(
+        0,
+      );
+    });
+  });
+
+  it("runs one export at a time before API version 2026-01 and queues the rest", async () => {
+    await withSetting("SHOPIFY_API_VERSION", "2025-10", async () => {
+      const { shop, fake, stub } = fakeShop("bf-serial", { orders: 5, customers: 5, products: 5 });
+      await startBackfill(shop, ["orders", "customers", "products"]);
+      await drive(stub, () => allFinished(shop, 3));
+      expect((await operations(shop)).map((o) => o.status)).toEqual(["completed", "completed", "completed"]);
+      expect(fake.stats.bulkRuns).toBe(3);
+      expect(fake.stats.maxRunning).toBe(1);
+      expect(await count("shopify_customers", shop)).toBe(5);
+    });
+  });
+
+  it("exports only what changed since the given time", async () => {
+    const { shop, stub } = fakeShop("bf-since", { customers: 30, since: "2026-01-01T00:00:00Z" });
+    // One customer per minute from 00:00, so after 00:19:30 leaves 00:20 … 00:29.
+    await startBackfill(shop, ["customers"], "2026-01-01T00:19:30+00:00");
+    await drive(stub, () => allFinished(shop, 1));
+    expect(await count("shopify_customers", shop)).toBe(10);
+    expect(await operation(shop, "customers")).toMatchObject({ since: "2026-01-01T00:19:30Z", entitiesApplied: 10 });
+  });
+
+  it("refuses a second backfill of a running resource with a clear message, without duplicating it", async () => {
+    const { shop, stub } = fakeShop("bf-twice", { orders: 3, customers: 3 }, { bulkAutoAdvance: false });
+    const firstId = await startBackfill(shop, ["orders"]);
+    await drive(stub, async () => (await operation(shop, "orders"))?.status === "submitted");
+
+    const again = await adminRequest("POST", "/admin/backfill", { shop, resources: ["customers", "orders"] });
+    expect(again.status).toBe(409);
+    const body = (await again.json()) as { ok: boolean; error: { code: string; message: string }; running: unknown[] };
+    expect(body.error.code).toBe("already_running");
+    expect(body.error.message).toContain("orders");
+    expect(body.error.message).toContain(firstId);
+    expect(body.running).toEqual([
+      { resource: "orders", backfillId: firstId, operationId: expect.any(String), status: "submitted" },
+    ]);
+    expect(await operations(shop)).toHaveLength(1);
+
+    const other = await adminRequest("POST", "/admin/backfill", { shop, resources: ["customers"] });
+    expect(other.status).toBe(202);
+    expect(await operations(shop)).toHaveLength(2);
+  });
+
+  it("rejects bad requests, unknown shops and missing tokens before any work starts", async () => {
+    expect((await adminRequest("POST", "/admin/backfill", "{not json")).status).toBe(400);
+    const bad = await adminRequest("POST", "/admin/backfill", { shop: "x.myshopify.com", resources: ["refunds"] });
+    expect(bad.status).toBe(400);
+    const missing = await adminRequest("POST", "/admin/backfill", {
+      shop: "no-token.myshopify.com",
+      resources: ["orders"],
+    });
+    expect(missing.status).toBe(503);
+    const message = ((await missing.json()) as { error: { message: string } }).error.message;
+    expect(message).toContain("no-token.myshopify.com");
+    expect(message).toContain("SHOPIFY_ACCESS_TOKENS");
+    expect(await operations("no-token.myshopify.com")).toHaveLength(0);
+    expect((await adminRequest("GET", "/admin/backfill/bf_00000000-0000-4000-8000-000000000000")).status).toBe(404);
+    const unauthorized = await worker.fetch(
+      new Request("https://pipeline.test/admin/backfill", { method: "POST", body: "{}" }),
+      env,
+      createExecutionContext(),
+    );
+    expect(unauthorized.status).toBe(401);
+  });
+
+  it("learns of completion from the bulk_operations/finish webhook routed by the queue consumer", async () => {
+    // Polls every minute: only the webhook can make this finish within the test.
+    await withSetting("BULK_POLL_SECONDS", "60", async () => {
+      const { shop, fake, stub } = fakeShop("bf-webhook", { customers: 12 }, { bulkAutoAdvance: false });
+      await startBackfill(shop, ["customers"]);
+      await drive(stub, async () => (await operation(shop, "customers"))?.status === "submitted");
+      const op = onlyOp(fake);
+      fake.complete(op?.id ?? "");
+      const pollsBefore = fake.requestUrls.length;
+
+      const { result, eventId } = await deliverFinishWebhook(fake, op?.id ?? "");
+      expect(result.explicitAcks).toHaveLength(1);
+      const ledger = await env.DB.prepare(
+        "SELECT status, note FROM webhook_events WHERE source = 'shopify' AND event_id = ?1",
+      )
+        .bind(eventId)
+        .first<{ status: string; note: string }>();
+      expect(ledger?.status).toBe("archived");
+      expect(ledger?.note).toContain("coordinator notified");
+
+      await drive(stub, () => allFinished(shop, 1), 5_000);
+      expect(fake.requestUrls.length - pollsBefore).toBe(1); // one status read, prompted by the webhook
+      expect(await count("shopify_customers", shop)).toBe(12);
+    });
+  });
+
+  it("ingests a failed operation's partial data and marks it failed; fails one without data", async () => {
+    const { shop, fake, stub } = fakeShop(
+      "bf-failed",
+      { orders: 30, lineItemsPerOrder: 2 },
+      { bulkAutoAdvance: false },
+    );
+    await startBackfill(shop, ["orders"]);
+    await drive(stub, async () => (await operation(shop, "orders"))?.status === "submitted");
+    const op = onlyOp(fake)?.id ?? "";
+    fake.fail(op, "INTERNAL_SERVER_ERROR", true);
+    await drive(stub, () => allFinished(shop, 1));
+
+    const lines = (await fake.resultLines(op, true)).map((l) => JSON.parse(l) as { id: string; __parentId?: string });
+    const parents = new Set(lines.filter((l) => !l.__parentId).map((l) => l.id));
+    const children = lines.filter((l) => l.__parentId);
+    const joined = children.filter((c) => parents.has(c.__parentId ?? "")).length;
+    expect(await operation(shop, "orders")).toMatchObject({
+      status: "failed",
+      errorCode: "INTERNAL_SERVER_ERROR",
+      partial: 1,
+      parents: parents.size,
+      children: children.length,
+      orphans: children.length - joined,
+      entitiesApplied: parents.size,
+    });
+    expect((await operation(shop, "orders"))?.r2Key).toMatch(/\.partial\.jsonl\.gz$/);
+    expect(await count("shopify_orders", shop)).toBe(parents.size);
+    expect(await count("shopify_order_line_items", shop)).toBe(joined);
+
+    const denied = fakeShop("bf-denied", { orders: 3 }, { bulkAutoAdvance: false });
+    await startBackfill(denied.shop, ["orders"]);
+    await drive(denied.stub, async () => (await operation(denied.shop, "orders"))?.status === "submitted");
+    denied.fake.fail(onlyOp(denied.fake)?.id ?? "", "ACCESS_DENIED");
+    await drive(denied.stub, () => allFinished(denied.shop, 1));
+    expect(await operation(denied.shop, "orders")).toMatchObject({
+      status: "failed",
+      errorCode: "ACCESS_DENIED",
+      r2Key: null,
+    });
+    expect(await count("shopify_orders", denied.shop)).toBe(0);
+  });
+
+  it("re-runs an export whose result expired (status EXPIRED, or a dead URL) and loads it exactly once", async () => {
+    for (const how of ["status", "url"] as const) {
+      const { shop, fake, stub } = fakeShop(
+        `bf-expired-${how}`,
+        { orders: 8, lineItemsPerOrder: 2 },
+        { bulkAutoAdvance: false },
+      );
+      await startBackfill(shop, ["orders"]);
+      await drive(stub, async () => (await operation(shop, "orders"))?.status === "submitted");
+      const first = onlyOp(fake)?.id ?? "";
+      fake.complete(first);
+      if (how === "status") await fake.expire(first);
+      else await fake.expireUrl(first);
+      await drive(stub, async () => fake.stats.bulkRuns === 2);
+      const second = onlyOp(fake, 1)?.id ?? "";
+      fake.complete(second);
+      await drive(stub, () => allFinished(shop, 1));
+      expect(await operation(shop, "orders")).toMatchObject({
+        status: "completed",
+        attempts: 2,
+        shopifyId: second,
+        entitiesApplied: 8,
+      });
+      expect(await count("shopify_orders", shop)).toBe(8);
+      expect(await count("shopify_order_line_items", shop)).toBe(16);
+    }
+  });
+
+  it("fails an export at once when Shopify rejects the token, saying why", async () => {
+    const { shop, fake, stub } = fakeShop("bf-bad-token", { orders: 2 });
+    setToken(shop, "shpat_revoked");
+    await startBackfill(shop, ["orders"]);
+    await drive(stub, () => allFinished(shop, 1));
+    const op = await operation(shop, "orders");
+    expect(op).toMatchObject({ status: "failed", attempts: 0, shopifyId: null });
+    expect(op?.error).toContain("bulkOperationRunQuery");
+    expect(op?.error).toContain("HTTP 401");
+    expect(op?.error).toContain("SHOPIFY_ACCESS_TOKENS");
+    expect(fake.stats.bulkRuns).toBe(0);
+  });
+
+  it("records a canceled operation", async () => {
+    const { shop, fake, stub } = fakeShop("bf-canceled", { customers: 2 }, { bulkAutoAdvance: false });
+    await startBackfill(shop, ["customers"]);
+    await drive(stub, async () => (await operation(shop, "customers"))?.status === "submitted");
+    fake.cancel(onlyOp(fake)?.id ?? "");
+    await drive(stub, () => allFinished(shop, 1));
+    expect(await operation(shop, "customers")).toMatchObject({ status: "canceled", shopifyStatus: "CANCELED" });
+  });
+
+  it("resumes after crashes in the middle of staging and of applying, with exact counts (no loss, no duplicates)", async () => {
+    const { shop, fake, stub } = fakeShop(
+      "bf-crash",
+      { orders: 300, lineItemsPerOrder: 3 },
+      { bulkAutoAdvance: true, childPlacement: "anywhere" },
+    );
+    const crashAt = (point: "stage:beforeCommit" | "apply:afterD1", call: number) =>
+      runInDurableObject(stub, (instance: ShopCoordinator) => {
+        let calls = 0;
+        // Keeps failing from that call on, as a crashed object would, until the test evicts it.
+        instance.faultInjector = (p) => {
+          if (p === point && ++calls >= call) throw new Error(`simulated crash at ${point}`);
+        };
+      });
+    const crashed = async (status: string) => {
+      const op = await operation(shop, "orders");
+      return op?.status === status && (op.error ?? "").includes("simulated crash");
+    };
+
+    await crashAt("stage:beforeCommit", 2); // the first 1000 lines commit, the rest roll back
+    await startBackfill(shop, ["orders"]);
+    await drive(stub, () => crashed("staging"));
+    expect(await operation(shop, "orders")).toMatchObject({ linesRead: 1000 }); // the second chunk rolled back
+    await evictDurableObject(stub);
+
+    await crashAt("apply:afterD1", 3); // the third D1 batch commits but its checkpoint does not
+    await drive(stub, () => crashed("applying"));
+    await evictDurableObject(stub);
+
+    await drive(stub, () => allFinished(shop, 1));
+    expect(await operation(shop, "orders")).toMatchObject({
+      status: "completed",
+      error: null,
+      linesRead: 1200,
+      parents: 300,
+      children: 900,
+      invalid: 0,
+      orphans: 0,
+      entitiesApplied: 300,
+      rowsApplied: 1200,
+    });
+    expect(await count("shopify_orders", shop)).toBe(300);
+    expect(await count("shopify_order_line_items", shop)).toBe(900);
+    expect(fake.stats.bulkRuns).toBe(1);
+    const perOrder = await env.DB.prepare(
+      "SELECT count(*) AS n FROM (SELECT order_id FROM shopify_order_line_items WHERE shop = ?1 GROUP BY order_id HAVING count(*) <> 3)",
+    )
+      .bind(shop)
+      .first<{ n: number }>();
+    expect(perOrder?.n).toBe(0);
+  });
+
+  it("archives a large result with a multipart upload that resumes by byte range after a crash", async () => {
+    await withSetting("BULK_PART_BYTES", String(5 * 1024 * 1024), async () => {
+      const { shop, fake, stub } = fakeShop("bf-multipart", { orders: 300, lineItemsPerOrder: 1 });
+      // Incompressible notes make the gzip result ~9 MB: two 5 MiB parts.
+      for (const o of fake.data.orders) {
+        const noise = new Uint8Array(40_000);
+        crypto.getRandomValues(noise);
+        o.note = btoa(String.fromCharCode(...noise.subarray(0, 30_000)));
+      }
+      await runInDurableObject(stub, (instance: ShopCoordinator) => {
+        let parts = 0;
+        instance.faultInjector = (p) => {
+          if (p === "archive:afterPart" && ++parts === 1) throw new Error("simulated crash at archive:afterPart");
+        };
+      });
+      await startBackfill(shop, ["orders"]);
+      await drive(stub, () => allFinished(shop, 1), 30_000);
+
+      const op = await operation(shop, "orders");
+      expect(op).toMatchObject({ status: "completed", entitiesApplied: 300, rowsApplied: 600 });
+      const original = (await fake.resultBytes(op?.shopifyId ?? "")) as Uint8Array;
+      expect(original.byteLength).toBeGreaterThan(5 * 1024 * 1024);
+      expect(op?.bytesArchived).toBe(original.byteLength);
+      const stored = (await env.LAKE.get(op?.r2Key ?? "")) as R2ObjectBody;
+      expect(await sha256Hex(await stored.arrayBuffer())).toBe(await sha256Hex(original));
+      expect(fake.rangeRequests).toEqual([`bytes=${5 * 1024 * 1024}-`]);
+      expect(await count("shopify_orders", shop)).toBe(300);
+    });
+  }, 60_000);
+});

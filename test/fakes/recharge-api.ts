@@ -1,0 +1,119 @@
+/**
+ * A fake of Recharge's API (2021-11) list endpoints for subscriptions and charges:
+ * `X-Recharge-Access-Token` and `X-Recharge-Version: 2021-11` required,
+ * `updated_at_min`/`updated_at_max` (inclusive, `YYYY-MM-DDTHH:MM:SS` read as UTC),
+ * `sort_by=updated_at-asc|desc` or id order, `limit` up to 250, and cursor paging:
+ * `next_cursor` encodes the query, and a request with `cursor` must carry nothing but
+ * `limit` beside it (Recharge answers 422 otherwise). Objects are served as stored, so
+ * ids stay JSON numbers. Every request is counted. No vitest imports.
+ */
+
+export type RechargeObject = Record<string, unknown> & { id: number; updated_at: string };
+
+type Resource = "subscriptions" | "charges";
+
+interface Query {
+  min: string | null;
+  max: string | null;
+  sort: string;
+  offset: number;
+}
+
+export class FakeRechargeApi {
+  readonly subscriptions: RechargeObject[] = [];
+  readonly charges: RechargeObject[] = [];
+  requests = 0;
+  readonly requested: string[] = [];
+
+  constructor(
+    readonly base = "https://recharge.test",
+    readonly token = "rc_test_token",
+  ) {}
+
+  serves(url: URL): boolean {
+    return url.origin === new URL(this.base).origin;
+  }
+
+  async handle(request: Request): Promise<Response> {
+    this.requests++;
+    const url = new URL(request.url);
+    this.requested.push(`${url.pathname}${url.search}`);
+    if (request.headers.get("x-recharge-access-token") !== this.token) {
+      return Response.json({ errors: "A valid access token is required" }, { status: 401 });
+    }
+    if (request.headers.get("x-recharge-version") !== "2021-11") {
+      return Response.json({ errors: "This fake speaks API version 2021-11 only" }, { status: 400 });
+    }
+    const resource = url.pathname.replace(/^\//, "");
+    if (resource !== "subscriptions" && resource !== "charges") {
+      return Response.json({ errors: "Not found" }, { status: 404 });
+    }
+    const q = url.searchParams;
+    const limit = Number(q.get("limit") ?? "50");
+    if (!Number.isInteger(limit) || limit < 1 || limit > 250) {
+      return Response.json({ errors: { limit: "must be between 1 and 250" } }, { status: 422 });
+    }
+    let query: Query;
+    const cursor = q.get("cursor");
+    if (cursor !== null) {
+      const others = [...q.keys()].filter((k) => k !== "cursor" && k !== "limit");
+      if (others.length > 0) {
+        return Response.json({ errors: `cursor cannot be combined with ${others.join(", ")}` }, { status: 422 });
+      }
+      const decoded = decodeCursor(cursor, resource);
+      if (decoded === null) return Response.json({ errors: "invalid cursor" }, { status: 422 });
+      query = decoded;
+    } else {
+      query = {
+        min: q.get("updated_at_min"),
+        max: q.get("updated_at_max"),
+        sort: q.get("sort_by") ?? "id-desc",
+        offset: 0,
+      };
+    }
+    const matching = this.select(resource, query);
+    const page = matching.slice(query.offset, query.offset + limit);
+    const more = query.offset + limit < matching.length;
+    return new Response(
+      JSON.stringify({
+        next_cursor: more ? encodeCursor(resource, { ...query, offset: query.offset + limit }) : null,
+        previous_cursor:
+          query.offset > 0 ? encodeCursor(resource, { ...query, offset: Math.max(0, query.offset - limit) }) : null,
+        [resource]: page,
+      }),
+      { headers: { "content-type": "application/json" } },
+    );
+  }
+
+  private select(resource: Resource, q: Query): RechargeObject[] {
+    const time = (v: string) => Date.parse(/[zZ]|[+-]\d\d:?\d\d$/.test(v) ? v : `${v}Z`);
+    const min = q.min === null ? null : time(q.min);
+    const max = q.max === null ? null : time(q.max);
+    const items = this[resource].filter((o) => {
+      const t = time(o.updated_at);
+      return (min === null || t >= min) && (max === null || t <= max);
+    });
+    const [field, dir] = q.sort.split("-");
+    const key = (o: RechargeObject) => (field === "updated_at" ? time(o.updated_at) : o.id);
+    return items.sort((a, b) => (dir === "asc" ? key(a) - key(b) : key(b) - key(a)) || a.id - b.id);
+  }
+}
+
+function encodeCursor(resource: Resource, q: Query): string {
+  return btoa(JSON.stringify({ resource, ...q }));
+}
+
+function decodeCursor(cursor: string, resource: Resource): Query | null {
+  try {
+    const doc = JSON.parse(atob(cursor)) as Partial<Query> & { resource?: string };
+    if (doc.resource !== resource || typeof doc.offset !== "number" || typeof doc.sort !== "string") return null;
+    return { min: doc.min ?? null, max: doc.max ?? null, sort: doc.sort, offset: doc.offset };
+  } catch {
+    return null;
+  }
+}
+
+/** Recharge writes times as `2031-01-10T05:00:00+00:00`. */
+export function rechargeTime(ms: number): string {
+  return new Date(ms).toISOString().replace(/\.\d{3}Z$/, "+00:00");
+}

@@ -1,0 +1,209 @@
+/**
+ * Seeded, GraphQL-shaped shop data for the fake Admin API: orders with line items,
+ * customers, products with variants, named and nested the way the 2026-01 Admin
+ * GraphQL schema returns them (gid ids, camelCase, MoneyBag `…Set { shopMoney }`).
+ * Deterministic for a seed, so a test can predict exact row counts.
+ */
+
+export interface Money {
+  amount: string;
+  currencyCode: string;
+}
+export interface MoneyBag {
+  shopMoney: Money;
+  presentmentMoney: Money;
+}
+
+export type FakeNode = Record<string, unknown> & { id: string; updatedAt: string };
+
+export interface ShopDataOptions {
+  seed?: number;
+  orders?: number;
+  lineItemsPerOrder?: number;
+  customers?: number;
+  products?: number;
+  variantsPerProduct?: number;
+  currency?: string;
+  /** The first numeric id; ids above 2^53 check that nothing passes through a double. */
+  firstId?: bigint;
+  /** updated_at of the first entity; each next one is a minute later. */
+  since?: string;
+}
+
+export interface ShopData {
+  shop: { name: string; currencyCode: string; myshopifyDomain: string };
+  orders: FakeNode[];
+  customers: FakeNode[];
+  products: FakeNode[];
+}
+
+/** mulberry32: a tiny seeded PRNG, so fake data and line order are reproducible. */
+export function prng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+const ADDRESS = {
+  city: "Ottawa",
+  province: "Ontario",
+  provinceCode: "ON",
+  zip: "K2P 1L4",
+  country: "Canada",
+  countryCodeV2: "CA",
+};
+
+function money(amount: string, currencyCode: string): MoneyBag {
+  return { shopMoney: { amount, currencyCode }, presentmentMoney: { amount, currencyCode } };
+}
+
+function price(rand: () => number, currency: string): string {
+  const cents = 100 + Math.floor(rand() * 20000);
+  if (currency === "JPY") return String(cents);
+  return (cents / 100).toFixed(2);
+}
+
+export function makeShopData(domain: string, o: ShopDataOptions = {}): ShopData {
+  const rand = prng(o.seed ?? 1);
+  const currency = o.currency ?? "USD";
+  let next = o.firstId ?? 9007199254740993n;
+  const id = (type: string) => `gid://shopify/${type}/${(next++).toString()}`;
+  const base = Date.parse(o.since ?? "2026-01-01T00:00:00Z");
+  const at = (i: number) => new Date(base + i * 60_000).toISOString().replace(".000Z", "Z");
+
+  const customers: FakeNode[] = [];
+  for (let i = 0; i < (o.customers ?? 0); i++) {
+    customers.push({
+      id: id("Customer"),
+      firstName: `First${i}`,
+      lastName: `Last${i}`,
+      defaultEmailAddress: {
+        emailAddress: ` Customer${i}@Example.COM `,
+        marketingState: i % 2 === 0 ? "SUBSCRIBED" : "NOT_SUBSCRIBED",
+        marketingOptInLevel: i % 2 === 0 ? "SINGLE_OPT_IN" : null,
+        marketingUpdatedAt: i % 2 === 0 ? at(i) : null,
+      },
+      defaultPhoneNumber:
+        i % 3 === 0 ? { phoneNumber: `+1555000${String(i).padStart(4, "0")}`, marketingState: "NOT_SUBSCRIBED" } : null,
+      defaultAddress: {
+        city: "Montréal",
+        province: "Quebec",
+        provinceCode: "QC",
+        zip: "H2X 1Y4",
+        country: "Canada",
+        countryCodeV2: "CA",
+      },
+      taxExempt: false,
+      state: "ENABLED",
+      tags: i % 4 === 0 ? ["vip", "wholesale"] : [],
+      note: null,
+      verifiedEmail: true,
+      numberOfOrders: String(i % 7),
+      amountSpent: { amount: price(rand, currency), currencyCode: currency },
+      createdAt: at(i),
+      updatedAt: at(i),
+    });
+  }
+
+  const products: FakeNode[] = [];
+  for (let i = 0; i < (o.products ?? 0); i++) {
+    const variants = Array.from({ length: o.variantsPerProduct ?? 2 }, (_, v) => ({
+      id: id("ProductVariant"),
+      title: `Size ${v + 1}`,
+      sku: `SKU-${i}-${v}`,
+      price: price(rand, currency),
+      compareAtPrice: null,
+      barcode: null,
+      position: v + 1,
+      inventoryQuantity: Math.floor(rand() * 50),
+      inventoryItem: { id: `gid://shopify/InventoryItem/${3000 + v}` },
+      createdAt: at(i),
+      updatedAt: at(i),
+    }));
+    products.push({
+      id: id("Product"),
+      title: `Product ${i}`,
+      handle: `product-${i}`,
+      vendor: "Fake Vendor",
+      productType: "Shirts",
+      status: "ACTIVE",
+      tags: ["cotton"],
+      createdAt: at(i),
+      updatedAt: at(i),
+      publishedAt: at(i),
+      variants,
+    });
+  }
+
+  const orders: FakeNode[] = [];
+  for (let i = 0; i < (o.orders ?? 0); i++) {
+    const lineItems = Array.from({ length: o.lineItemsPerOrder ?? 3 }, (_, l) => {
+      const unit = price(rand, currency);
+      return {
+        id: id("LineItem"),
+        name: `Item ${l}`,
+        title: `Item ${l}`,
+        sku: l === 0 && i % 5 === 0 ? "SUB-BOX-1" : `SKU-${l}`,
+        variantTitle: `Size ${l + 1}`,
+        vendor: "Fake Vendor",
+        quantity: 1 + (l % 3),
+        isGiftCard: false,
+        product: { id: `gid://shopify/Product/${1000 + l}` },
+        variant: { id: `gid://shopify/ProductVariant/${2000 + l}` },
+        originalUnitPriceSet: money(unit, currency),
+        totalDiscountSet: money(currency === "JPY" ? "0" : "0.00", currency),
+      };
+    });
+    const customer = customers[i % Math.max(1, customers.length)];
+    orders.push({
+      id: id("Order"),
+      name: `#${1001 + i}`,
+      confirmationNumber: `CONF${i}`,
+      email: `Buyer${i}@Example.com`,
+      phone: null,
+      customerAcceptsMarketing: i % 2 === 0,
+      presentmentCurrencyCode: currency,
+      createdAt: at(i),
+      updatedAt: at(i),
+      processedAt: at(i),
+      closedAt: null,
+      cancelledAt: null,
+      cancelReason: null,
+      displayFinancialStatus: "PAID",
+      displayFulfillmentStatus: "UNFULFILLED",
+      test: false,
+      confirmed: true,
+      currencyCode: currency,
+      totalPriceSet: money(price(rand, currency), currency),
+      subtotalPriceSet: money(price(rand, currency), currency),
+      totalDiscountsSet: money(currency === "JPY" ? "0" : "0.00", currency),
+      totalTaxSet: money(currency === "JPY" ? "0" : "1.50", currency),
+      totalShippingPriceSet: money(currency === "JPY" ? "500" : "5.00", currency),
+      currentTotalPriceSet: money(price(rand, currency), currency),
+      discountCodes: i % 3 === 0 ? ["WELCOME10"] : [],
+      tags: i % 5 === 0 ? ["subscription"] : [],
+      note: null,
+      paymentGatewayNames: ["shopify_payments"],
+      sourceName: "web",
+      customerJourneySummary: {
+        firstVisit: {
+          landingPage: `https://shop.example/?utm_source=news&utm_medium=email&utm_campaign=c${i % 3}`,
+          referrerUrl: "https://www.google.com/",
+        },
+      },
+      shippingAddress: ADDRESS,
+      billingAddress: ADDRESS,
+      customer: customer
+        ? { id: customer.id, numberOfOrders: customer.numberOfOrders, amountSpent: customer.amountSpent }
+        : null,
+      lineItems,
+    });
+  }
+
+  return { shop: { name: domain, currencyCode: currency, myshopifyDomain: domain }, orders, customers, products };
+}
