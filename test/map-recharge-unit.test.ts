@@ -183,6 +183,17 @@ describe("Recharge mapper", () => {
     expect(rows.table === "charges" && rows.lineItems).toMatchObject([{ purchaseItemId: "5", unitPriceMinor: 10125 }]);
   });
 
+  it("maps a paid charge that carries no error key at all", () => {
+    const paid = `{"charge": {"id": 9002, "customer_id": 78, "status": "success", "type": "recurring",
+      "currency": "USD", "total_price": "25.00", "updated_at": "2023-05-30T10:00:00+00:00"}}`;
+    expect(rowsOf("charge/paid", paid).row).toMatchObject({
+      id: "9002",
+      status: "success",
+      totalPriceMinor: 2500,
+      error: null,
+    });
+  });
+
   it("maps the customer fixture (zone-less times read as UTC) and takes status from (de)activation topics", () => {
     expect(rowsOf("customer/created", customer)).toEqual({
       table: "customers",

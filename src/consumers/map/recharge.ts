@@ -238,7 +238,11 @@ const chargeSchema = z.object({
   charge_attempts: int,
   number_times_tried: int,
   // Documented as a string; anything else is kept as its JSON rather than refused.
-  error: z.unknown().transform((v) => (v == null ? null : typeof v === "string" ? v : JSON.stringify(v))),
+  // Absent on successful charges; a string or an object on failed ones.
+  error: z
+    .unknown()
+    .optional()
+    .transform((v) => (v == null ? null : typeof v === "string" ? v : JSON.stringify(v))),
   error_type: str,
   external_order_id: external,
   shopify_order_id: str,
