@@ -84,6 +84,20 @@ describe("ShopCoordinator bulk backfill", { timeout: 30_000 }, () => {
     expect(await count("shopify_customers", shop)).toBe(25);
     expect(await count("shopify_products", shop)).toBe(10);
     expect(await count("shopify_product_variants", shop)).toBe(30);
+    // Backfilled customers are linked into the identity graph, with normalized emails.
+    const linked = await env.DB.prepare(
+      `SELECT count(*) AS n, count(DISTINCT p.email) AS emails FROM customer_identities i
+       JOIN customer_profiles p ON p.id = i.profile_id WHERE i.shop = ?1 AND i.source = 'shopify'`,
+    )
+      .bind(shop)
+      .first<{ n: number; emails: number }>();
+    expect(linked).toEqual({ n: 25, emails: 25 });
+    const normalized = await env.DB.prepare(
+      "SELECT count(*) AS n FROM customer_identities WHERE shop = ?1 AND email GLOB 'customer*@example.com'",
+    )
+      .bind(shop)
+      .first<{ n: number }>();
+    expect(normalized?.n).toBe(25);
 
     const orders = await operation(shop, "orders");
     expect(orders).toMatchObject({

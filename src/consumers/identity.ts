@@ -31,7 +31,7 @@
  */
 import { parseLossless } from "../shared/json";
 import type { ApplyPlan, ArchivedEvent } from "./apply";
-import { shopifyFamily } from "./map/shopify";
+import { type ShopifyRows, shopifyFamily } from "./map/shopify";
 
 /**
  * How to find the customer an event names in the stored rows: a SELECT yielding at most one row
@@ -160,10 +160,23 @@ export function withIdentity(db: D1Database, event: ArchivedEvent, plan: ApplyPl
 /** The statements that link the customer an applied event names; empty when it names none. */
 export function identityStatements(db: D1Database, event: ArchivedEvent): D1PreparedStatement[] {
   const target = identityTarget(event);
-  if (target === null) return [];
+  return target === null ? [] : linkStatements(db, target, event.envelope.eventId);
+}
+
+/** The statements that link one stored row's customer; `eventId` is the row's `last_event_id`. */
+export function linkStatements(db: D1Database, target: IdentityTarget, eventId: string): D1PreparedStatement[] {
   return statementsFor(RESOLVERS[target.resolver]).map((text) =>
-    db.prepare(text).bind(target.shop, target.id, event.envelope.eventId),
+    db.prepare(text).bind(target.shop, target.id, eventId),
   );
+}
+
+/** The identity target of mapped Shopify rows (bulk exports, which have no webhook event to read). */
+export function shopifyRowsTarget(rows: ShopifyRows): IdentityTarget | null {
+  if (rows.kind === "customer") return { resolver: "shopifyCustomer", shop: rows.customer.shop, id: rows.customer.id };
+  if (rows.kind === "order" && rows.order.customerId) {
+    return { resolver: "shopifyOrder", shop: rows.order.shop, id: rows.order.id };
+  }
+  return null;
 }
 
 const RECHARGE_FAMILIES: Partial<Record<string, ResolverName>> = {

@@ -8,6 +8,7 @@
  * version, same rows), and the counts come from the checkpoint, so nothing is counted twice.
  */
 import { shopifyStatements } from "../consumers/apply-shopify";
+import { linkStatements, shopifyRowsTarget } from "../consumers/identity";
 import type { EventMeta, MapContext, ShopifyRows } from "../consumers/map/shopify";
 import { toUtcIso } from "../shared/time";
 import { mapBulkEntity } from "./bulk-map";
@@ -68,6 +69,9 @@ export async function applyBatch(deps: ApplyDeps, job: Job): Promise<ApplyOutcom
       continue;
     }
     statements.push(...shopifyStatements(deps.db, mapped.rows));
+    // Backfilled customers and orders join the cross-source identity graph like webhook ones.
+    const target = shopifyRowsTarget(mapped.rows);
+    if (target) statements.push(...linkStatements(deps.db, target, meta.eventId));
     entitiesApplied++;
     rowsApplied += 1 + childRowCount(mapped.rows);
   }
