@@ -287,6 +287,40 @@ describe("Shopify events through the consumer", () => {
     }
   });
 
+  it("keeps tokens and the order number when a reconciled version cannot supply them", async () => {
+    const shop = newShop();
+    await deliver([
+      envelope(
+        shop,
+        "orders/create",
+        order({ checkout_token: "chk-1", cart_token: "cart-1", landing_site_ref: "ref-1" }),
+      ),
+    ]);
+    const repaired = envelope(
+      shop,
+      "orders/updated",
+      order({
+        updated_at: "2026-05-03T09:00:00Z",
+        order_number: null,
+        checkout_token: null,
+        cart_token: null,
+        landing_site_ref: null,
+        financial_status: "refunded",
+      }),
+      { origin: "reconcile" },
+    );
+    await deliver([repaired]);
+    expect(await one("shopify_orders", shop, ORDER_ID)).toMatchObject({
+      order_number: 2001,
+      checkout_token: "chk-1",
+      cart_token: "cart-1",
+      landing_site_ref: "ref-1",
+      financial_status: "refunded",
+      origin: "reconcile",
+      last_event_id: repaired.eventId,
+    });
+  });
+
   it("replaces line items with the order: a later version with fewer lines leaves no leftovers", async () => {
     const shop = newShop();
     await deliver([envelope(shop, "orders/create", order({ line_items: [line(1), line(2), line(3)] }))]);

@@ -201,15 +201,27 @@ const DELETABLE = {
 
 const NEEDS_SHOP_CURRENCY: ReadonlySet<ShopifyFamily> = new Set<ShopifyFamily>(["product", "refund"]);
 
+/**
+ * Order columns that never change once set, and that GraphQL (bulk exports, reconciliation)
+ * cannot supply: a null from those paths must not erase what a webhook stored.
+ */
+const IMMUTABLE_ONCE_SET = new Set(["order_number", "checkout_token", "cart_token", "landing_site_ref"]);
+
 /** Insert, or overwrite every column but the key and deleted_at when the row is not older. */
 function upsertFresh<T extends VersionedTable>(d: D, table: T, row: T["$inferInsert"]) {
+  // Snapshots never clear a soft delete: deleted_at is only written by deletes.
+  const set = excludedColumns(table, "deleted_at");
+  if ((table as SQLiteTable) === shopifyOrders) {
+    for (const [key, col] of Object.entries(getTableColumns(shopifyOrders))) {
+      if (IMMUTABLE_ONCE_SET.has(col.name)) set[key] = sql`coalesce(excluded.${sql.identifier(col.name)}, ${col})`;
+    }
+  }
   return d
     .insert(table)
     .values(row as SQLiteInsertValue<T>)
     .onConflictDoUpdate({
       target: [table.shop, table.id],
-      // Snapshots never clear a soft delete: deleted_at is only written by deletes.
-      set: excludedColumns(table, "deleted_at") as SQLiteUpdateSetSource<T>,
+      set: set as SQLiteUpdateSetSource<T>,
       setWhere: sql`excluded.updated_at >= ${table.updatedAt}`,
     });
 }
