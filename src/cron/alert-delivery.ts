@@ -10,8 +10,7 @@
  */
 import { log } from "../shared/log";
 import { recordAlertMetric } from "../shared/metrics";
-import type { AlertSeverity } from "../shared/schema/cron";
-import { slackMessage } from "./alert-message";
+import { type AlertForMessage, slackMessage } from "./alert-message";
 
 export const MAX_ATTEMPTS = 12;
 const CLAIM_MS = 2 * 60 * 1000;
@@ -27,15 +26,8 @@ export interface DeliveryResult {
   expired: number;
 }
 
-interface ClaimedAlert {
+interface ClaimedAlert extends AlertForMessage {
   id: string;
-  rule: string;
-  alertKey: string;
-  severity: AlertSeverity;
-  title: string;
-  fields: string;
-  createdAt: string;
-  occurrences: number;
   attempts: number;
   source: string | null;
 }
