@@ -15,3 +15,13 @@ describe("parseLossless", () => {
     expect(() => parseLossless("{")).toThrow();
   });
 });
+
+describe("parseLossless reuse", () => {
+  it("returns the same document for the same text, and a fresh one for other text", () => {
+    const a = parseLossless('{"id": 820982911946154508}');
+    expect(parseLossless('{"id": 820982911946154508}')).toBe(a);
+    const b = parseLossless('{"id": 820982911946154509}');
+    expect(b).toEqual({ id: "820982911946154509" });
+    expect(parseLossless('{"id": 820982911946154508}')).toEqual(a);
+  });
+});

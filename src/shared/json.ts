@@ -9,7 +9,20 @@ export type LosslessJson = string | boolean | null | LosslessJson[] | { [key: st
 
 type SourceContext = { source?: string };
 
+/**
+ * The mapper, the identity linker and the alert rules all read the same payload in turn; the
+ * last document is kept so it is parsed once. Callers must treat the result as read-only.
+ */
+let last: { text: string; doc: LosslessJson } | null = null;
+
 export function parseLossless(text: string): LosslessJson {
+  if (last !== null && last.text === text) return last.doc;
+  const doc = parse(text);
+  last = { text, doc };
+  return doc;
+}
+
+function parse(text: string): LosslessJson {
   return JSON.parse(text, function reviveNumber(this: unknown, _key: string, value: unknown, context?: SourceContext) {
     if (typeof value === "number") {
       if (typeof context?.source !== "string") throw new Error("JSON source text access is not available");
