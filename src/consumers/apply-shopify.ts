@@ -12,7 +12,7 @@
  * cannot overwrite or resurrect the row. A delete for an id never seen inserts a tombstone
  * for the same reason. Snapshots never clear `deleted_at`; children mirror the parent's.
  */
-import { and, desc, eq, exists, getTableColumns, isNotNull, type SQL, sql } from "drizzle-orm";
+import { and, desc, eq, exists, getTableColumns, getTableName, isNotNull, type SQL, sql } from "drizzle-orm";
 import { type DrizzleD1Database, drizzle } from "drizzle-orm/d1";
 import type { SQLiteColumn, SQLiteInsertValue, SQLiteTable, SQLiteUpdateSetSource } from "drizzle-orm/sqlite-core";
 import {
@@ -37,7 +37,7 @@ import {
 } from "../shared/schema/shopify";
 import { toUtcIso } from "../shared/time";
 import type { Planner } from "./apply";
-import { MAX_BOUND_PARAMETERS, toD1 } from "./d1";
+import { cachedStatement, driverValue, MAX_BOUND_PARAMETERS, toD1 } from "./d1";
 import {
   type DeletableEntity,
   type EventMeta,
@@ -96,11 +96,11 @@ export function orderStatements(
   lineItems: readonly ShopifyOrderLineItemRow[],
 ): D1PreparedStatement[] {
   const d = drizzle(db);
-  return [toD1(db, upsertFresh(d, shopifyOrders, order)), ...replaceChildren(db, d, ORDER_LINES, order, lineItems)];
+  return [upsertStatement(db, shopifyOrders, order), ...replaceChildren(db, d, ORDER_LINES, order, lineItems)];
 }
 
 export function customerStatements(db: D1Database, customer: ShopifyCustomerRow): D1PreparedStatement[] {
-  return [toD1(db, upsertFresh(drizzle(db), shopifyCustomers, customer))];
+  return [upsertStatement(db, shopifyCustomers, customer)];
 }
 
 export function productStatements(
@@ -110,13 +110,13 @@ export function productStatements(
 ): D1PreparedStatement[] {
   const d = drizzle(db);
   return [
-    toD1(db, upsertFresh(d, shopifyProducts, product)),
+    upsertStatement(db, shopifyProducts, product),
     ...replaceChildren(db, d, PRODUCT_VARIANTS, product, variants),
   ];
 }
 
 export function fulfillmentStatements(db: D1Database, fulfillment: ShopifyFulfillmentRow): D1PreparedStatement[] {
-  return [toD1(db, upsertFresh(drizzle(db), shopifyFulfillments, fulfillment))];
+  return [upsertStatement(db, shopifyFulfillments, fulfillment)];
 }
 
 export function refundStatements(
@@ -125,11 +125,11 @@ export function refundStatements(
   lineItems: readonly ShopifyRefundLineItemRow[],
 ): D1PreparedStatement[] {
   const d = drizzle(db);
-  return [toD1(db, upsertFresh(d, shopifyRefunds, refund)), ...replaceChildren(db, d, REFUND_LINES, refund, lineItems)];
+  return [upsertStatement(db, shopifyRefunds, refund), ...replaceChildren(db, d, REFUND_LINES, refund, lineItems)];
 }
 
 export function checkoutStatements(db: D1Database, checkout: ShopifyCheckoutRow): D1PreparedStatement[] {
-  return [toD1(db, upsertFresh(drizzle(db), shopifyCheckouts, checkout))];
+  return [upsertStatement(db, shopifyCheckouts, checkout)];
 }
 
 /** Soft delete (or tombstone) of an entity, and of its children when it has any. */
@@ -206,6 +206,22 @@ const NEEDS_SHOP_CURRENCY: ReadonlySet<ShopifyFamily> = new Set<ShopifyFamily>([
  * cannot supply: a null from those paths must not erase what a webhook stored.
  */
 const IMMUTABLE_ONCE_SET = new Set(["order_number", "checkout_token", "cart_token", "landing_site_ref"]);
+
+/** `upsertFresh` as a D1 statement, its SQL text reused for rows of the same shape. */
+function upsertStatement<T extends VersionedTable>(
+  db: D1Database,
+  table: T,
+  row: T["$inferInsert"],
+): D1PreparedStatement {
+  const values = row as Record<string, unknown>;
+  const columns = Object.entries(getTableColumns(table)).filter(([key]) => values[key] !== undefined);
+  return cachedStatement(
+    db,
+    `upsert:${getTableName(table)}:${columns.map(([key]) => key).join(",")}`,
+    () => columns.map(([key, col]) => driverValue(col, values[key])),
+    () => upsertFresh(drizzle(db), table, row),
+  );
+}
 
 /** Insert, or overwrite every column but the key and deleted_at when the row is not older. */
 function upsertFresh<T extends VersionedTable>(d: D, table: T, row: T["$inferInsert"]) {
@@ -329,20 +345,29 @@ function replaceChildren(
   const guardParams = 3;
   const perChunk = Math.max(1, Math.floor((MAX_BOUND_PARAMETERS - guardParams) / own.length));
   for (let i = 0; i < rows.length; i += perChunk) {
-    const tuples = rows.slice(i, i + perChunk).map(
-      (row) =>
-        sql`(${sql.join(
-          own.map(([key, col]) => sql.param(row[key] ?? null, col)),
-          sql`, `,
-        )})`,
-    );
-    // `where`, not `join ... on`: SQLite needs a WHERE before ON CONFLICT in INSERT ... SELECT.
-    const select = sql`select ${sql.join(selectList, sql`, `)} from (values ${sql.join(tuples, sql`, `)}) as v, ${parent} where ${holdsEvent}`;
-    const insert = d
-      .insert(child)
-      .select(select)
-      .onConflictDoUpdate({ target: [set.childShop, set.childId], set: excludedColumns(child) });
-    out.push(toD1(db, insert));
+    const chunk = rows.slice(i, i + perChunk);
+    const build = () => {
+      const tuples = chunk.map(
+        (row) =>
+          sql`(${sql.join(
+            own.map(([key, col]) => sql.param(row[key] ?? null, col)),
+            sql`, `,
+          )})`,
+      );
+      // `where`, not `join ... on`: SQLite needs a WHERE before ON CONFLICT in INSERT ... SELECT.
+      const select = sql`select ${sql.join(selectList, sql`, `)} from (values ${sql.join(tuples, sql`, `)}) as v, ${parent} where ${holdsEvent}`;
+      return d
+        .insert(child)
+        .select(select)
+        .onConflictDoUpdate({ target: [set.childShop, set.childId], set: excludedColumns(child) });
+    };
+    const params = () => [
+      ...chunk.flatMap((row) => own.map(([key, col]) => driverValue(col, row[key]))),
+      parentRow.shop,
+      parentRow.id,
+      parentRow.lastEventId,
+    ];
+    out.push(cachedStatement(db, `children:${getTableName(child)}:${chunk.length}`, params, build));
   }
   return out;
 }

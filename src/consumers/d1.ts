@@ -3,7 +3,7 @@
  * with drizzle's query builder and turned into plain `D1PreparedStatement`s, so
  * the consumer can run an event's rows and its ledger row in one `DB.batch`.
  */
-import { and, eq, exists, getTableColumns, type SQL, sql } from "drizzle-orm";
+import { and, eq, exists, getTableColumns, getTableName, type SQL, sql } from "drizzle-orm";
 import { type DrizzleD1Database, drizzle } from "drizzle-orm/d1";
 import type { SQLiteColumn, SQLiteTable, SQLiteUpdateSetSource } from "drizzle-orm/sqlite-core";
 
@@ -19,6 +19,37 @@ export function orm(db: D1Database): DrizzleD1Database {
     orms.set(db, d);
   }
   return d;
+}
+
+/**
+ * SQL text by statement shape. Building a 70-column upsert with drizzle costs far more than
+ * running it (most of the consumer's CPU per order), yet its text depends only on the shape:
+ * the table and which columns have a value. The first statement of each shape is built by
+ * drizzle and its parameters are checked against `params()`; only when they agree is the text
+ * reused, with `params()` as the values. A shape whose parameters disagree is never cached.
+ */
+const textByShape = new Map<string, string | null>();
+
+export function cachedStatement(
+  db: D1Database,
+  shape: string,
+  params: () => unknown[],
+  build: () => { toSQL(): { sql: string; params: unknown[] } },
+): D1PreparedStatement {
+  const text = textByShape.get(shape);
+  if (text) return db.prepare(text).bind(...params());
+  const query = build().toSQL();
+  if (text === undefined) {
+    const ours = params();
+    const same = ours.length === query.params.length && ours.every((v, i) => Object.is(v, query.params[i]));
+    textByShape.set(shape, same ? query.sql : null);
+  }
+  return db.prepare(query.sql).bind(...query.params);
+}
+
+/** A row's value as drizzle binds it for a column (booleans as 0/1, JSON as text, ...). */
+export function driverValue(column: SQLiteColumn, value: unknown): unknown {
+  return value === null || value === undefined ? null : column.mapToDriverValue(value);
 }
 
 /** A drizzle query as a raw D1 statement, so the consumer can batch it with the ledger row. */
@@ -42,25 +73,35 @@ export function upsertNotOlder<T extends SQLiteTable>(
   keepOnNull: boolean | readonly SQLiteColumn[] = false,
 ): D1PreparedStatement {
   const columns: Record<string, SQLiteColumn> = getTableColumns(table);
-  const excluded = (c: SQLiteColumn) => sql`excluded.${sql.identifier(c.name)}`;
-  const target = Object.values(columns).filter((c) => c.primary);
-  const set: Record<string, SQL> = {};
-  for (const [key, column] of Object.entries(columns)) {
-    if (column.primary) continue;
-    const keep = keepOnNull === true || (Array.isArray(keepOnNull) && keepOnNull.includes(column));
-    if (column.name === "deleted_at") set[key] = sql`coalesce(${column}, ${excluded(column)})`;
-    else if (keep) set[key] = sql`coalesce(${excluded(column)}, ${column})`;
-    else set[key] = excluded(column);
-  }
-  const query = orm(db)
-    .insert(table)
-    .values(row)
-    .onConflictDoUpdate({
-      target,
-      set: set as SQLiteUpdateSetSource<T>,
-      setWhere: sql`${excluded(order)} >= ${order}`,
-    });
-  return toD1(db, query);
+  const values = row as Record<string, unknown>;
+  const defined = Object.entries(columns).filter(([key]) => values[key] !== undefined);
+  const kept = keepOnNull === true ? "all" : keepOnNull === false ? "" : keepOnNull.map((c) => c.name).join(",");
+  const build = () => {
+    const excluded = (c: SQLiteColumn) => sql`excluded.${sql.identifier(c.name)}`;
+    const target = Object.values(columns).filter((c) => c.primary);
+    const set: Record<string, SQL> = {};
+    for (const [key, column] of Object.entries(columns)) {
+      if (column.primary) continue;
+      const keep = keepOnNull === true || (Array.isArray(keepOnNull) && keepOnNull.includes(column));
+      if (column.name === "deleted_at") set[key] = sql`coalesce(${column}, ${excluded(column)})`;
+      else if (keep) set[key] = sql`coalesce(${excluded(column)}, ${column})`;
+      else set[key] = excluded(column);
+    }
+    return orm(db)
+      .insert(table)
+      .values(row)
+      .onConflictDoUpdate({
+        target,
+        set: set as SQLiteUpdateSetSource<T>,
+        setWhere: sql`${excluded(order)} >= ${order}`,
+      });
+  };
+  return cachedStatement(
+    db,
+    `not-older:${getTableName(table)}:${order.name}:${kept}:${defined.map(([key]) => key).join(",")}`,
+    () => defined.map(([key, col]) => driverValue(col, values[key])),
+    build,
+  );
 }
 
 export interface ChildReplacement<C extends SQLiteTable> {
