@@ -10,15 +10,29 @@ export type LosslessJson = string | boolean | null | LosslessJson[] | { [key: st
 type SourceContext = { source?: string };
 
 /**
- * The mapper, the identity linker and the alert rules all read the same payload in turn; the
- * last document is kept so it is parsed once. Callers must treat the result as read-only.
+ * The consumer's JSON check, the mapper, the identity linker and the alert rules all read the
+ * same payload in turn, with other messages interleaved at each await: the last few documents
+ * are kept (bounded by count and text size) so each payload is parsed once. Callers must treat
+ * the result as read-only.
  */
-let last: { text: string; doc: LosslessJson } | null = null;
+const recent = new Map<string, LosslessJson>();
+const RECENT_MAX = 8;
+const RECENT_MAX_CHARS = 2_000_000;
+let recentChars = 0;
 
 export function parseLossless(text: string): LosslessJson {
-  if (last !== null && last.text === text) return last.doc;
+  const hit = recent.get(text);
+  if (hit !== undefined) return hit;
   const doc = parse(text);
-  last = { text, doc };
+  if (text.length <= RECENT_MAX_CHARS) {
+    recent.set(text, doc);
+    recentChars += text.length;
+    for (const key of recent.keys()) {
+      if (recent.size <= RECENT_MAX && recentChars <= RECENT_MAX_CHARS) break;
+      recent.delete(key);
+      recentChars -= key.length;
+    }
+  }
   return doc;
 }
 
