@@ -25,6 +25,8 @@ export default defineConfig(async () => {
         },
       }),
     ],
+    // The stripe package ships source maps whose sources it does not ship: Vite would warn once per file.
+    logLevel: "error" as const,
     test: {
       include: ["test/**/*.test.ts"],
       setupFiles: ["./test/setup.ts"],
