@@ -422,6 +422,40 @@ describe("cross-source identity through the consumer", () => {
     expect(await ownerOf(other)).toBe(fromOrder?.profile_id);
   });
 
+  it("links the Stripe customer of a payment intent and of an invoice, by their email", async () => {
+    const dee = email("dee");
+    const [piCustomer, inCustomer] = [uid("cus_"), uid("cus_")];
+    await deliver(
+      stripe("payment_intent.succeeded", {
+        id: uid("pi_"),
+        object: "payment_intent",
+        customer: piCustomer,
+        receipt_email: dee,
+        amount: 2500,
+        currency: "usd",
+        status: "succeeded",
+        livemode: true,
+        created: T0,
+      }),
+      stripe("invoice.paid", {
+        id: uid("in_"),
+        object: "invoice",
+        customer: inCustomer,
+        customer_email: ` ${dee.toUpperCase()}`,
+        currency: "usd",
+        amount_paid: 2500,
+        status: "paid",
+        livemode: true,
+        created: T0,
+      }),
+    );
+    const fromIntent = await identity("stripe", piCustomer);
+    const fromInvoice = await identity("stripe", inCustomer);
+    expect(fromIntent).toMatchObject({ email: dee, matched_by: "email" });
+    expect(fromInvoice).toMatchObject({ email: dee, profile_id: fromIntent?.profile_id });
+    expect(await ownerOf(dee)).toBe(fromIntent?.profile_id);
+  });
+
   it("keeps the profile when an email changes: the new email joins it, the old one stays", async () => {
     const shop = newShop();
     const sc = shopifyId();

@@ -95,6 +95,22 @@ const RESOLVERS = {
     owner: false,
     relink: false,
   },
+  stripePaymentIntent: {
+    candidate: `SELECT 'stripe' AS source, ?1 AS shop, s.customer_id AS ext, coalesce(k.email, s.email) AS email,
+        NULL AS link
+      FROM stripe_payment_intents s LEFT JOIN stripe_customers k ON k.id = s.customer_id
+      WHERE s.id = ?2 AND s.customer_id IS NOT NULL`,
+    owner: false,
+    relink: false,
+  },
+  stripeInvoice: {
+    candidate: `SELECT 'stripe' AS source, ?1 AS shop, s.customer_id AS ext, coalesce(k.email, s.email) AS email,
+        NULL AS link
+      FROM stripe_invoices s LEFT JOIN stripe_customers k ON k.id = s.customer_id
+      WHERE s.id = ?2 AND s.customer_id IS NOT NULL`,
+    owner: false,
+    relink: false,
+  },
   stripeCheckoutSession: {
     candidate: `SELECT 'stripe' AS source, ?1 AS shop, s.customer_id AS ext, coalesce(k.email, s.email) AS email,
         NULL AS link
@@ -189,6 +205,8 @@ const RECHARGE_FAMILIES: Partial<Record<string, ResolverName>> = {
 const STRIPE_OBJECTS: Partial<Record<string, ResolverName>> = {
   customer: "stripeCustomer",
   charge: "stripeCharge",
+  payment_intent: "stripePaymentIntent",
+  invoice: "stripeInvoice",
   "checkout.session": "stripeCheckoutSession",
 };
 
