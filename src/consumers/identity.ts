@@ -24,8 +24,9 @@
  *    emails move with it and the emptied profile is deleted; otherwise they stay.
  * 5. Only the customer object's own events (Shopify customers/*, Recharge customer/*, Stripe
  *    customer.*) move an identity's email. Events that only reference a customer (orders,
- *    subscriptions, charges, payment intents, invoices, checkout sessions) create its identity when it is missing (with the
- *    stored customer's email, else their own) and may attach a Recharge link; they never re-email it.
+ *    subscriptions, charges, payment intents, invoices, checkout sessions) create its identity
+ *    when it is missing (with the stored customer's email, else their own) and may attach a
+ *    Recharge link; they never re-email it.
  * 6. Orders and charges with no customer object get no identity: `customer_activity` attributes
  *    them at read time to the profile owning their email.
  */
