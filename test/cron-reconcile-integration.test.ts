@@ -397,7 +397,14 @@ describe("scheduling", () => {
       );
     const compact = await call("/admin/jobs/compact");
     expect(compact.status).toBe(200);
-    expect(await compact.json()).toMatchObject({ ok: true, job: "compact", result: { implemented: false } });
+    expect(await compact.json()).toMatchObject({
+      ok: true,
+      job: "compact",
+      result: { skipped: false, reportKey: expect.stringMatching(/^metadata\/compact\//) },
+    });
+    const oneDay = await call("/admin/jobs/compact", JSON.stringify({ day: "2031-03-05" }));
+    expect(oneDay.status).toBe(200);
+    expect((await call("/admin/jobs/compact", JSON.stringify({ day: "yesterday" }))).status).toBe(400);
 
     const rec = await call("/admin/jobs/reconcile", JSON.stringify({ sources: ["stripe"] }));
     expect(rec.status).toBe(200);

@@ -7,7 +7,7 @@
  */
 import { describeError, log } from "../shared/log";
 import { type DeliveryResult, deliverAlerts } from "./alert-delivery";
-import { type CompactResult, runCompact } from "./compact";
+import { type CompactOptions, type CompactResult, runCompact } from "./compact";
 import { type DataQualityOptions, type DataQualityResult, runDataQuality } from "./data-quality";
 import { type ReconcileOptions, type ReconcileResult, runReconcile } from "./reconcile";
 import { newRunId } from "./reports";
@@ -26,7 +26,7 @@ export function isJobName(name: string): name is JobName {
   return (JOB_NAMES as readonly string[]).includes(name);
 }
 
-export type JobOptions = ReconcileOptions & DataQualityOptions;
+export type JobOptions = ReconcileOptions & DataQualityOptions & CompactOptions;
 
 export type JobOutcome =
   | { job: "reconcile"; result: ReconcileResult }
@@ -73,7 +73,7 @@ async function dispatch(
     case "data-quality":
       return { job: name, result: await runDataQuality(env, run, options) };
     case "compact":
-      return { job: name, result: await runCompact(run) };
+      return { job: name, result: await runCompact(env, run, options) };
     case "alerts":
       return { job: name, result: null };
   }

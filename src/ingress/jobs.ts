@@ -1,11 +1,12 @@
 /**
  * `POST /admin/jobs/:name` (admin token): runs a scheduled job now and answers with its
  * report. Optional JSON body, validated with zod: `{"sources": ["stripe"], "shops":
- * ["x.myshopify.com"], "checks": ["freshness"]}` narrows what runs. The job runs inside
+ * ["x.myshopify.com"], "checks": ["freshness"], "day": "2026-11-20"}` narrows what runs. The job runs inside
  * the request (the answer is the report); a long reconciliation keeps the connection
  * open, and the same leases apply as for scheduled runs, so an overlap skips.
  */
 import { z } from "zod";
+import { compactOptionsSchema } from "../cron/compact";
 import { isJobName, JOB_NAMES, type JobRun, runJob } from "../cron/jobs";
 import { SHOP_DOMAIN } from "../durable/shop-access";
 import { SOURCES } from "../shared/envelope";
@@ -20,6 +21,7 @@ const bodySchema = z
       .min(1)
       .max(20)
       .optional(),
+    day: compactOptionsSchema.shape.day,
   })
   .strict();
 
@@ -40,7 +42,7 @@ export async function runJobRequest(env: Env, name: string, bodyText: string): P
     throw new AppError(
       400,
       "bad_request",
-      'Optional body: {"sources": ["shopify"|"stripe"|"recharge"], "shops": ["<shop>.myshopify.com"], "checks": ["<check name>"]}.',
+      'Optional body: {"sources": ["shopify"|"stripe"|"recharge"], "shops": ["<shop>.myshopify.com"], "checks": ["<check name>"], "day": "YYYY-MM-DD" (compact)}.',
     );
   }
   return runJob(env, name, { now: new Date(), options: parsed.data });
