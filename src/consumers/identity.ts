@@ -45,6 +45,26 @@ interface Resolver {
   relink: boolean;
 }
 
+/** A Recharge object that references a customer: the customer row's email and Shopify link, else its own. */
+const rechargeReference = (table: string): Resolver => ({
+  candidate: `SELECT 'recharge' AS source, ?1 AS shop, s.customer_id AS ext, coalesce(k.email, s.email) AS email,
+      coalesce(k.shopify_customer_id, s.shopify_customer_id) AS link
+    FROM ${table} s LEFT JOIN recharge_customers k ON k.id = s.customer_id
+    WHERE s.id = ?2 AND s.customer_id IS NOT NULL`,
+  owner: false,
+  relink: true,
+});
+
+/** A Stripe object that references a customer: the customer row's email, else the object's own. */
+const stripeReference = (table: string): Resolver => ({
+  candidate: `SELECT 'stripe' AS source, ?1 AS shop, s.customer_id AS ext, coalesce(k.email, s.email) AS email,
+      NULL AS link
+    FROM ${table} s LEFT JOIN stripe_customers k ON k.id = s.customer_id
+    WHERE s.id = ?2 AND s.customer_id IS NOT NULL`,
+  owner: false,
+  relink: false,
+});
+
 const RESOLVERS = {
   shopifyCustomer: {
     candidate: `SELECT 'shopify' AS source, shop, id AS ext, email, id AS link
@@ -66,60 +86,18 @@ const RESOLVERS = {
     owner: true,
     relink: true,
   },
-  rechargeSubscription: {
-    candidate: `SELECT 'recharge' AS source, ?1 AS shop, s.customer_id AS ext, coalesce(k.email, s.email) AS email,
-        coalesce(k.shopify_customer_id, s.shopify_customer_id) AS link
-      FROM recharge_subscriptions s LEFT JOIN recharge_customers k ON k.id = s.customer_id
-      WHERE s.id = ?2 AND s.customer_id IS NOT NULL`,
-    owner: false,
-    relink: true,
-  },
-  rechargeCharge: {
-    candidate: `SELECT 'recharge' AS source, ?1 AS shop, s.customer_id AS ext, coalesce(k.email, s.email) AS email,
-        coalesce(k.shopify_customer_id, s.shopify_customer_id) AS link
-      FROM recharge_charges s LEFT JOIN recharge_customers k ON k.id = s.customer_id
-      WHERE s.id = ?2 AND s.customer_id IS NOT NULL`,
-    owner: false,
-    relink: true,
-  },
+  rechargeSubscription: rechargeReference("recharge_subscriptions"),
+  rechargeCharge: rechargeReference("recharge_charges"),
   stripeCustomer: {
     candidate: `SELECT 'stripe' AS source, ?1 AS shop, id AS ext, email, NULL AS link
       FROM stripe_customers WHERE id = ?2`,
     owner: true,
     relink: false,
   },
-  stripeCharge: {
-    candidate: `SELECT 'stripe' AS source, ?1 AS shop, s.customer_id AS ext, coalesce(k.email, s.email) AS email,
-        NULL AS link
-      FROM stripe_charges s LEFT JOIN stripe_customers k ON k.id = s.customer_id
-      WHERE s.id = ?2 AND s.customer_id IS NOT NULL`,
-    owner: false,
-    relink: false,
-  },
-  stripePaymentIntent: {
-    candidate: `SELECT 'stripe' AS source, ?1 AS shop, s.customer_id AS ext, coalesce(k.email, s.email) AS email,
-        NULL AS link
-      FROM stripe_payment_intents s LEFT JOIN stripe_customers k ON k.id = s.customer_id
-      WHERE s.id = ?2 AND s.customer_id IS NOT NULL`,
-    owner: false,
-    relink: false,
-  },
-  stripeInvoice: {
-    candidate: `SELECT 'stripe' AS source, ?1 AS shop, s.customer_id AS ext, coalesce(k.email, s.email) AS email,
-        NULL AS link
-      FROM stripe_invoices s LEFT JOIN stripe_customers k ON k.id = s.customer_id
-      WHERE s.id = ?2 AND s.customer_id IS NOT NULL`,
-    owner: false,
-    relink: false,
-  },
-  stripeCheckoutSession: {
-    candidate: `SELECT 'stripe' AS source, ?1 AS shop, s.customer_id AS ext, coalesce(k.email, s.email) AS email,
-        NULL AS link
-      FROM stripe_checkout_sessions s LEFT JOIN stripe_customers k ON k.id = s.customer_id
-      WHERE s.id = ?2 AND s.customer_id IS NOT NULL`,
-    owner: false,
-    relink: false,
-  },
+  stripeCharge: stripeReference("stripe_charges"),
+  stripePaymentIntent: stripeReference("stripe_payment_intents"),
+  stripeInvoice: stripeReference("stripe_invoices"),
+  stripeCheckoutSession: stripeReference("stripe_checkout_sessions"),
 } as const satisfies Record<string, Resolver>;
 
 export type ResolverName = keyof typeof RESOLVERS;
