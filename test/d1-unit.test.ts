@@ -1,21 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { cachedStatement } from "../src/consumers/d1";
-
-/** A stand-in D1 that records the SQL and bound values of every prepared statement. */
-function recordingDb() {
-  const statements: Array<{ sql: string; params: unknown[] }> = [];
-  const db = {
-    prepare(sql: string) {
-      return {
-        bind(...params: unknown[]) {
-          statements.push({ sql, params });
-          return {} as D1PreparedStatement;
-        },
-      };
-    },
-  } as unknown as D1Database;
-  return { db, statements };
-}
+import { recordingDb } from "./helpers/recording-db";
 
 describe("cachedStatement", () => {
   it("builds the first statement of a shape, then reuses its text with the given params", () => {

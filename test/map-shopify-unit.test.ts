@@ -20,6 +20,7 @@ import fulfillmentFixture from "./fixtures/shopify/fulfillments__create.json?raw
 import orderFixture from "./fixtures/shopify/orders__create.json?raw";
 import productFixture from "./fixtures/shopify/products__create.json?raw";
 import refundFixture from "./fixtures/shopify/refunds__create.json?raw";
+import { recordingDb } from "./helpers/recording-db";
 
 const meta: EventMeta = {
   shop: "unit-shop.myshopify.com",
@@ -457,22 +458,6 @@ describe("helpers", () => {
 });
 
 describe("statement builders", () => {
-  /** A stand-in D1 that records the SQL and bound values of every prepared statement. */
-  function recordingDb() {
-    const statements: Array<{ sql: string; params: unknown[] }> = [];
-    const db = {
-      prepare(sql: string) {
-        return {
-          bind(...params: unknown[]) {
-            statements.push({ sql, params });
-            return {} as D1PreparedStatement;
-          },
-        };
-      },
-    } as unknown as D1Database;
-    return { db, statements };
-  }
-
   it("chunks 520 line items so no statement binds more than D1's 100 parameters", () => {
     const lines = Array.from({ length: 520 }, (_, i) => line(i + 1));
     const { order: row, lineItems } = rowsOf(map("order", toJson(order({ line_items: lines }))), "order");
