@@ -33,3 +33,34 @@ describe("toMinor", () => {
     expect(toMinor("1.2.3", "USD")).toBeNull();
   });
 });
+
+describe("toMinor fast path", () => {
+  /** Reference: exact decimal shift with BigInt, rounding half away from zero. */
+  function reference(text: string, exponent: number): number {
+    const negative = text.startsWith("-");
+    const [whole = "0", frac = ""] = text.replace("-", "").split(".");
+    const digits = `${whole}${frac.padEnd(exponent + 1, "0")}`;
+    const cut = whole.length + exponent;
+    let minor = BigInt(digits.slice(0, cut));
+    if ((digits[cut] ?? "0") >= "5") minor += 1n;
+    const n = Number(minor);
+    return negative && n !== 0 ? -n : n;
+  }
+
+  it("agrees with exact decimal arithmetic on random amounts in USD, JPY and KWD", () => {
+    for (let i = 0; i < 5000; i++) {
+      const whole = String(Math.floor(Math.random() * 10 ** (1 + (i % 12))));
+      const fracDigits = i % 5;
+      const frac =
+        fracDigits === 0 ? "" : `.${String(Math.floor(Math.random() * 10 ** fracDigits)).padStart(fracDigits, "0")}`;
+      const text = `${i % 7 === 0 ? "-" : ""}${whole}${frac}`;
+      for (const [currency, exponent] of [
+        ["USD", 2],
+        ["JPY", 0],
+        ["KWD", 3],
+      ] as const) {
+        expect(toMinor(text, currency), `${text} ${currency}`).toBe(reference(text, exponent));
+      }
+    }
+  });
+});
