@@ -15,6 +15,7 @@ import orderFixture from "./fixtures/shopify/orders__create.json?raw";
 import productFixture from "./fixtures/shopify/products__create.json?raw";
 import refundFixture from "./fixtures/shopify/refunds__create.json?raw";
 import shopRedactFixture from "./fixtures/shopify/shop__redact.json?raw";
+import { expectMatchesMigration } from "./helpers/schema-match";
 
 // Tests share one local D1: every test uses its own shop domain.
 let seq = 0;
@@ -106,32 +107,7 @@ function order(over: Record<string, unknown> = {}) {
 
 describe("drizzle schema", () => {
   it("matches every migrated table: columns, types, not-null, primary key and indexes", async () => {
-    for (const table of SHOPIFY_TABLES) {
-      const config = getTableConfig(table);
-      const info = await env.DB.prepare(`PRAGMA table_info(${config.name})`).all<{
-        name: string;
-        type: string;
-        notnull: number;
-        pk: number;
-      }>();
-      const pk = config.primaryKeys[0]?.columns.map((c) => c.name) ?? [];
-      expect(
-        info.results.map((c) => [c.name, c.type.toLowerCase(), c.notnull === 1, c.pk]),
-        config.name,
-      ).toEqual(config.columns.map((c) => [c.name, c.getSQLType(), c.notNull, pk.indexOf(c.name) + 1]));
-
-      const indexes = await env.DB.prepare(`PRAGMA index_list(${config.name})`).all<{ name: string; origin: string }>();
-      const declared = indexes.results.filter((i) => i.origin === "c").map((i) => i.name);
-      expect(declared.sort(), config.name).toEqual(config.indexes.map((i) => i.config.name).sort());
-      for (const index of config.indexes) {
-        const cols = await env.DB.prepare(`PRAGMA index_info(${index.config.name})`).all<{ name: string }>();
-        const expected = index.config.columns.map((c) => ("name" in c ? c.name : ""));
-        expect(
-          cols.results.map((c) => c.name),
-          index.config.name,
-        ).toEqual(expected);
-      }
-    }
+    for (const table of SHOPIFY_TABLES) await expectMatchesMigration(table);
   });
 });
 

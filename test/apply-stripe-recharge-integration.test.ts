@@ -1,7 +1,6 @@
 import { createExecutionContext, createMessageBatch, getQueueResult } from "cloudflare:test";
 import { env } from "cloudflare:workers";
-import { getTableColumns } from "drizzle-orm";
-import { getTableConfig, type SQLiteTable } from "drizzle-orm/sqlite-core";
+import type { SQLiteTable } from "drizzle-orm/sqlite-core";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { rechargeTime } from "../src/consumers/map/recharge";
 import worker from "../src/index";
@@ -22,6 +21,7 @@ import invoice from "./fixtures/stripe/invoice.json";
 import paymentIntent from "./fixtures/stripe/payment_intent.json";
 import refund from "./fixtures/stripe/refund.json";
 import subscription from "./fixtures/stripe/subscription.json";
+import { expectMatchesMigration } from "./helpers/schema-match";
 
 afterEach(() => vi.restoreAllMocks());
 
@@ -97,31 +97,7 @@ async function ledger(source: string, eventId: string): Promise<Row | null> {
 
 describe("drizzle schema", () => {
   it("matches the migrated tables column for column, and their indexes", async () => {
-    for (const table of [...STRIPE_TABLES, ...RECHARGE_TABLES] as SQLiteTable[]) {
-      const config = getTableConfig(table);
-      const pkColumns = config.primaryKeys[0]?.columns.map((c) => c.name) ?? [];
-      const expected = Object.values(getTableColumns(table)).map((c) => ({
-        name: c.name,
-        type: c.getSQLType().toUpperCase(),
-        notnull: c.notNull ? 1 : 0,
-        pk: c.primary ? 1 : pkColumns.indexOf(c.name) + 1,
-      }));
-      const info = await env.DB.prepare(`PRAGMA table_info(${config.name})`).all<Row>();
-      const actual = info.results.map((r) => ({ name: r.name, type: r.type, notnull: r.notnull, pk: r.pk }));
-      expect(actual, config.name).toEqual(expected);
-
-      const indexes = await env.DB.prepare(`PRAGMA index_list(${config.name})`).all<{ name: string; origin: string }>();
-      const created = indexes.results.filter((i) => i.origin === "c").map((i) => i.name);
-      expect(created.sort(), config.name).toEqual(config.indexes.map((i) => i.config.name).sort());
-      for (const index of config.indexes) {
-        const cols = await env.DB.prepare(`PRAGMA index_info(${index.config.name})`).all<{ name: string }>();
-        const names = index.config.columns.map((c) => ("name" in c ? c.name : ""));
-        expect(
-          cols.results.map((c) => c.name),
-          index.config.name,
-        ).toEqual(names);
-      }
-    }
+    for (const table of [...STRIPE_TABLES, ...RECHARGE_TABLES] as SQLiteTable[]) await expectMatchesMigration(table);
   });
 });
 

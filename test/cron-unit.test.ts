@@ -1,6 +1,5 @@
 import { env } from "cloudflare:workers";
-import { getTableColumns } from "drizzle-orm";
-import { getTableConfig, type SQLiteTable } from "drizzle-orm/sqlite-core";
+import type { SQLiteTable } from "drizzle-orm/sqlite-core";
 import { describe, expect, it } from "vitest";
 import { mapShopifyEvent } from "../src/consumers/map/shopify";
 import { reconcileEventId } from "../src/cron/emit";
@@ -12,6 +11,7 @@ import { orderBody, productBody } from "../src/cron/shopify-rest";
 import { drift } from "../src/cron/stored-versions";
 import { alerts, dqResults, dqRuns, jobLeases, reconcileRuns } from "../src/shared/schema/cron";
 import { makeShopData } from "./fakes/shopify-data";
+import { expectMatchesMigration } from "./helpers/schema-match";
 
 describe("raw JSON", () => {
   it("re-emits number tokens exactly, whatever their size", () => {
@@ -116,29 +116,8 @@ describe("GraphQL records as REST webhook bodies", () => {
 });
 
 describe("drizzle schema of the operations tables", () => {
-  it("matches migrations/0005_operations.sql column for column", async () => {
-    for (const table of [jobLeases, reconcileRuns, dqRuns, dqResults, alerts] as SQLiteTable[]) {
-      const config = getTableConfig(table);
-      const pk = config.primaryKeys[0]?.columns.map((c) => c.name) ?? [];
-      const expected = Object.values(getTableColumns(table)).map((c) => ({
-        name: c.name,
-        type: c.getSQLType().toUpperCase(),
-        notnull: c.notNull ? 1 : 0,
-        pk: c.primary ? 1 : pk.indexOf(c.name) + 1,
-      }));
-      const info = await env.DB.prepare(`PRAGMA table_info(${config.name})`).all<Record<string, unknown>>();
-      expect(
-        info.results.map((r) => ({ name: r.name, type: r.type, notnull: r.notnull, pk: r.pk })),
-        config.name,
-      ).toEqual(expected);
-      const indexes = await env.DB.prepare(`PRAGMA index_list(${config.name})`).all<{ name: string; origin: string }>();
-      expect(
-        indexes.results
-          .filter((i) => i.origin === "c")
-          .map((i) => i.name)
-          .sort(),
-        config.name,
-      ).toEqual(config.indexes.map((i) => i.config.name).sort());
-    }
+  it("matches migrations/0005_operations.sql column for column, and its indexes", async () => {
+    for (const table of [jobLeases, reconcileRuns, dqRuns, dqResults, alerts] as SQLiteTable[])
+      await expectMatchesMigration(table);
   });
 });

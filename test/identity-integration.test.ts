@@ -1,10 +1,10 @@
 import { createExecutionContext, createMessageBatch, getQueueResult } from "cloudflare:test";
 import { env } from "cloudflare:workers";
-import { getTableConfig } from "drizzle-orm/sqlite-core";
 import { describe, expect, it } from "vitest";
 import worker from "../src/index";
 import type { Envelope } from "../src/shared/envelope";
 import { IDENTITY_TABLES } from "../src/shared/schema/identity";
+import { expectMatchesMigration } from "./helpers/schema-match";
 
 // Tests share one local D1: ids, emails and shops carry this run's stamp and a counter.
 const run = `${Date.now()}`;
@@ -224,33 +224,7 @@ async function activityByEmail(mail: string) {
 
 describe("identity schema", () => {
   it("drizzle definitions match the migrated tables: columns, types, not-null, keys and indexes", async () => {
-    for (const table of IDENTITY_TABLES) {
-      const config = getTableConfig(table);
-      const info = await env.DB.prepare(`PRAGMA table_info(${config.name})`).all<{
-        name: string;
-        type: string;
-        notnull: number;
-        pk: number;
-      }>();
-      const pk =
-        config.primaryKeys[0]?.columns.map((c) => c.name) ?? config.columns.filter((c) => c.primary).map((c) => c.name);
-      expect(
-        info.results.map((c) => [c.name, c.type.toLowerCase(), c.notnull === 1, c.pk]),
-        config.name,
-      ).toEqual(config.columns.map((c) => [c.name, c.getSQLType(), c.notNull, pk.indexOf(c.name) + 1]));
-      const indexes = await env.DB.prepare(`PRAGMA index_list(${config.name})`).all<{
-        name: string;
-        origin: string;
-        unique: number;
-      }>();
-      const declared = indexes.results.filter((i) => i.origin === "c");
-      expect(declared.map((i) => i.name).sort(), config.name).toEqual(config.indexes.map((i) => i.config.name).sort());
-      for (const index of config.indexes) {
-        expect(declared.find((i) => i.name === index.config.name)?.unique === 1, index.config.name).toBe(
-          index.config.unique,
-        );
-      }
-    }
+    for (const table of IDENTITY_TABLES) await expectMatchesMigration(table);
   });
 });
 
