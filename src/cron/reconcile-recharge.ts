@@ -20,6 +20,7 @@ import {
   emptyTally,
   type ReconcileContext,
   type ScopeReport,
+  scopeReport,
   type Tally,
 } from "./reconcile-types";
 import { drift, storedVersions, type VersionedTable } from "./stored-versions";
@@ -82,18 +83,7 @@ const normalized = (v: string) => toUtcIso(v) ?? toUtcIso(`${v}Z`);
 
 export async function reconcileRecharge(ctx: ReconcileContext, token: string): Promise<ScopeReport> {
   const counter: CallCounter = { calls: 0 };
-  const report: ScopeReport = {
-    source: "recharge",
-    scope: "subscriptions+charges",
-    status: "ok",
-    windowFrom: null,
-    windowTo: null,
-    apiCalls: 0,
-    apiCost: 0,
-    resources: {},
-    error: null,
-    note: null,
-  };
+  const report = scopeReport("recharge", "subscriptions+charges");
   const notes: string[] = [];
   for (const r of RESOURCES) {
     const tally = emptyTally();

@@ -14,7 +14,7 @@ import { fromUnixSeconds } from "../shared/time";
 import { readCursor, writeCursor } from "./cursors";
 import { type RepairEvent, sendRepairs } from "./emit";
 import { losslessView, parseRaw, rawArray, stringifyRaw } from "./raw-json";
-import { emptyTally, type ReconcileContext, type ScopeReport, SETTLE_MS } from "./reconcile-types";
+import { emptyTally, type ReconcileContext, type ScopeReport, SETTLE_MS, scopeReport } from "./reconcile-types";
 import { seenEventIds } from "./stored-versions";
 import { type CallCounter, getText } from "./upstream";
 
@@ -65,18 +65,7 @@ export async function reconcileStripe(ctx: ReconcileContext, key: string): Promi
     ).toISOString();
   const windowTo = stored.partial?.windowTo ?? new Date(Math.max(cursorMs ?? 0, nowMs - SETTLE_MS)).toISOString();
   const to = stored.partial?.reachedDown ?? windowTo;
-  const report: ScopeReport = {
-    source: "stripe",
-    scope: "events",
-    status: "ok",
-    windowFrom: from,
-    windowTo,
-    apiCalls: 0,
-    apiCost: 0,
-    resources: { events: tally },
-    error: null,
-    note: null,
-  };
+  const report = scopeReport("stripe", "events", { windowFrom: from, windowTo, resources: { events: tally } });
 
   const base = (env.STRIPE_API_BASE || "https://api.stripe.com").replace(/\/+$/, "");
   let startingAfter: string | null = null;

@@ -38,6 +38,23 @@ export interface ScopeReport {
   note: string | null;
 }
 
+/** A scope's report before any work: status ok, nothing counted; `fields` override the defaults. */
+export function scopeReport(source: Source, scope: string, fields: Partial<ScopeReport> = {}): ScopeReport {
+  return {
+    source,
+    scope,
+    status: "ok",
+    windowFrom: null,
+    windowTo: null,
+    apiCalls: 0,
+    apiCost: 0,
+    resources: {},
+    error: null,
+    note: null,
+    ...fields,
+  };
+}
+
 export const emptyTally = (): Tally => ({ lookedAt: 0, missing: 0, stale: 0, repaired: 0 });
 
 export function totals(report: ScopeReport): Tally {

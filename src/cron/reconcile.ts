@@ -12,7 +12,7 @@ import { withLease } from "./lease";
 import { reconcileRecharge } from "./reconcile-recharge";
 import { reconcileShopifyShop } from "./reconcile-shopify";
 import { reconcileStripe } from "./reconcile-stripe";
-import { errorText, type ReconcileContext, type ScopeReport, totals } from "./reconcile-types";
+import { errorText, type ReconcileContext, type ScopeReport, scopeReport, totals } from "./reconcile-types";
 import { storeReconcileReport } from "./reports";
 import { cronSettings } from "./settings";
 import { configuredShops, coordinatorConnector, type ShopifyConnector } from "./shopify-port";
@@ -31,18 +31,7 @@ export interface ReconcileResult {
 }
 
 function skipped(source: Source, scope: string, note: string): ScopeReport {
-  return {
-    source,
-    scope,
-    status: "skipped",
-    windowFrom: null,
-    windowTo: null,
-    apiCalls: 0,
-    apiCost: 0,
-    resources: {},
-    error: null,
-    note,
-  };
+  return scopeReport(source, scope, { status: "skipped", note });
 }
 
 async function guarded(
