@@ -15,6 +15,7 @@ import orderFixture from "./fixtures/shopify/orders__create.json?raw";
 import productFixture from "./fixtures/shopify/products__create.json?raw";
 import refundFixture from "./fixtures/shopify/refunds__create.json?raw";
 import shopRedactFixture from "./fixtures/shopify/shop__redact.json?raw";
+import { num, toJson } from "./helpers/json-text";
 import { expectMatchesMigration } from "./helpers/schema-match";
 
 // Tests share one local D1: every test uses its own shop domain.
@@ -71,8 +72,6 @@ async function ledger(eventId: string) {
     .first<{ status: string; note: string | null; deliveries: number; r2_key: string | null }>();
 }
 
-const num = (text: string) => `#num:${text}`;
-const toJson = (value: unknown) => JSON.stringify(value).replace(/"#num:([-+0-9.eE]+)"/g, "$1");
 const ORDER_ID = "950000000000000001";
 
 function line(n: number, over: Record<string, unknown> = {}) {

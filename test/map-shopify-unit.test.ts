@@ -20,6 +20,7 @@ import fulfillmentFixture from "./fixtures/shopify/fulfillments__create.json?raw
 import orderFixture from "./fixtures/shopify/orders__create.json?raw";
 import productFixture from "./fixtures/shopify/products__create.json?raw";
 import refundFixture from "./fixtures/shopify/refunds__create.json?raw";
+import { num, toJson } from "./helpers/json-text";
 import { recordingDb } from "./helpers/recording-db";
 
 const meta: EventMeta = {
@@ -33,10 +34,6 @@ const rules = parseSubscriptionRules(
   "SUB-*=sku-subscription,*-BOX",
 );
 const ctx: MapContext = { subscriptions: rules, shopCurrency: null };
-
-/** JSON text in which `#num:<digits>` strings become bare numbers, as Shopify writes ids and amounts. */
-const num = (text: string) => `#num:${text}`;
-const toJson = (value: unknown) => JSON.stringify(value).replace(/"#num:([-+0-9.eE]+)"/g, "$1");
 
 function line(n: number, over: Record<string, unknown> = {}) {
   return {
