@@ -1,35 +1,52 @@
 import { cloudflareTest, readD1Migrations } from "@cloudflare/vitest-plugin";
 import { defineConfig } from "vitest/config";
 
-// Tests run inside workerd with the real local bindings from wrangler.toml; secrets
-// are test values here because CI has no .dev.vars.
+// Two projects. `workers`: tests run inside workerd with the real local bindings from wrangler.toml;
+// secrets are test values here because CI has no .dev.vars. `node`: tests of what runs outside the
+// Worker (the code's dependency rules, tools that read the lake), in test/node/.
 export default defineConfig(async () => {
   const migrations = await readD1Migrations(new URL("./migrations", import.meta.url).pathname);
   return {
-    plugins: [
-      cloudflareTest({
-        wrangler: { configPath: "./wrangler.toml" },
-        miniflare: {
-          bindings: {
-            TEST_MIGRATIONS: migrations,
-            SHOPIFY_WEBHOOK_SECRET: "shpss_test_current,shpss_test_previous",
-            STRIPE_WEBHOOK_SECRET: "whsec_test_current,whsec_test_previous",
-            RECHARGE_WEBHOOK_SECRET: "rc_test_secret",
-            ADMIN_TOKEN: "test-admin-token",
-            SHOPIFY_ACCESS_TOKENS: "{}",
-            STRIPE_API_KEY: "",
-            RECHARGE_API_TOKEN: "",
-            ALERT_WEBHOOK_URL: "",
-            MAX_BODY_BYTES: "1048576",
-          },
-        },
-      }),
-    ],
     // The stripe package ships source maps whose sources it does not ship: Vite would warn once per file.
     logLevel: "error" as const,
     test: {
-      include: ["test/**/*.test.ts"],
-      setupFiles: ["./test/setup.ts"],
+      projects: [
+        {
+          plugins: [
+            cloudflareTest({
+              wrangler: { configPath: "./wrangler.toml" },
+              miniflare: {
+                bindings: {
+                  TEST_MIGRATIONS: migrations,
+                  SHOPIFY_WEBHOOK_SECRET: "shpss_test_current,shpss_test_previous",
+                  STRIPE_WEBHOOK_SECRET: "whsec_test_current,whsec_test_previous",
+                  RECHARGE_WEBHOOK_SECRET: "rc_test_secret",
+                  ADMIN_TOKEN: "test-admin-token",
+                  SHOPIFY_ACCESS_TOKENS: "{}",
+                  STRIPE_API_KEY: "",
+                  RECHARGE_API_TOKEN: "",
+                  ALERT_WEBHOOK_URL: "",
+                  MAX_BODY_BYTES: "1048576",
+                },
+              },
+            }),
+          ],
+          logLevel: "error" as const,
+          test: {
+            name: "workers",
+            include: ["test/**/*.test.ts"],
+            exclude: ["test/node/**"],
+            setupFiles: ["./test/setup.ts"],
+          },
+        },
+        {
+          test: {
+            name: "node",
+            include: ["test/node/**/*.test.ts"],
+            environment: "node",
+          },
+        },
+      ],
     },
   };
 });

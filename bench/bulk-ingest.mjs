@@ -162,13 +162,13 @@ async function baselineStream(file, m) {
 }
 
 const MODULES = {
-  gunzipIfNeeded: "src/durable/bulk-stream.ts#gunzipIfNeeded",
-  jsonlLines: "src/durable/bulk-stream.ts#jsonlLines",
-  lineIds: "src/durable/bulk-stream.ts#lineIds",
+  gunzipIfNeeded: "src/durable/bulk/stream.ts#gunzipIfNeeded",
+  jsonlLines: "src/durable/bulk/stream.ts#jsonlLines",
+  lineIds: "src/durable/bulk/stream.ts#lineIds",
   JobStore: "src/durable/job-store.ts#JobStore",
   newJob: "src/durable/job.ts#newJob",
-  mapBulkEntity: "src/durable/bulk-map.ts#mapBulkEntity",
-  parseSubscriptionRules: "src/consumers/map/shopify.ts#parseSubscriptionRules",
+  mapBulkEntity: "src/durable/bulk/map.ts#mapBulkEntity",
+  parseSubscriptionRules: "src/mapping/shopify.ts#parseSubscriptionRules",
 };
 
 async function ours(file, m) {

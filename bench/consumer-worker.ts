@@ -13,13 +13,13 @@ import { and, eq, getTableColumns, type SQL, sql } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/d1";
 import type { SQLiteTable } from "drizzle-orm/sqlite-core";
 import { consumeEvents } from "../src/consumers/events";
-import { identityStatements } from "../src/consumers/identity";
 import { ledgerUpsert } from "../src/consumers/ledger";
-import { mapShopifyEvent, parseSubscriptionRules } from "../src/consumers/map/shopify";
+import { mapShopifyEvent, parseSubscriptionRules } from "../src/mapping/shopify";
 import { putOnce, rawEventObject } from "../src/shared/archive";
 import { type Envelope, envelopeSchema } from "../src/shared/envelope";
 import { shopifyOrderLineItems, shopifyOrders } from "../src/shared/schema/shopify";
 import { resourceFor } from "../src/shared/topics";
+import { identityStatements } from "../src/tables/identity";
 
 interface RunRequest {
   mode: "pipeline" | "naive";

@@ -1,6 +1,6 @@
 // Reconciliation benchmark: a window of 10,000 changed orders in one shop, of which a few hundred
 // never reached the pipeline (never delivered: missing in D1; or an update lost: stale in D1).
-// The real reconcile code (src/cron/reconcile-shopify.ts, bundled with esbuild) runs against the
+// The real reconcile code (src/cron/reconcile/shopify.ts, bundled with esbuild) runs against the
 // fake Admin API through the coordinator's ShopifyAdmin client and RateBudget, with D1 played by
 // node:sqlite carrying the real migrations. Time on the API side is simulated: a virtual clock
 // advances when the rate budget waits, so the run takes CPU time only and "API time" is what the
@@ -24,14 +24,14 @@ const root = join(fileURLToPath(new URL(".", import.meta.url)), "..");
 
 export async function run() {
   const m = await bundle("reconcile", {
-    reconcileShopifyShop: "src/cron/reconcile-shopify.ts#reconcileShopifyShop",
-    cronSettings: "src/cron/settings.ts#cronSettings",
+    reconcileShopifyShop: "src/cron/reconcile/shopify.ts#reconcileShopifyShop",
+    cronSettings: "src/shared/settings.ts#cronSettings",
     ShopifyAdmin: "src/durable/admin-graphql.ts#ShopifyAdmin",
     RateBudget: "src/durable/rate-budget.ts#RateBudget",
     FakeShopifyAdmin: "test/fakes/shopify-admin.ts#FakeShopifyAdmin",
     makeShopData: "test/fakes/shopify-data.ts#makeShopData",
-    mapShopifyEvent: "src/consumers/map/shopify.ts#mapShopifyEvent",
-    shopifyStatements: "src/consumers/apply-shopify.ts#shopifyStatements",
+    mapShopifyEvent: "src/mapping/shopify.ts#mapShopifyEvent",
+    shopifyStatements: "src/tables/shopify.ts#shopifyStatements",
   });
 
   const data = m.makeShopData(SHOP, { orders: ORDERS, lineItemsPerOrder: 3 });

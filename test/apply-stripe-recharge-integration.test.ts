@@ -2,8 +2,8 @@ import { createExecutionContext, createMessageBatch, getQueueResult } from "clou
 import { env } from "cloudflare:workers";
 import type { SQLiteTable } from "drizzle-orm/sqlite-core";
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { rechargeTime } from "../src/consumers/map/recharge";
 import worker from "../src/index";
+import { rechargeTime } from "../src/mapping/recharge";
 import type { Envelope } from "../src/shared/envelope";
 import { RECHARGE_TABLES } from "../src/shared/schema/recharge";
 import { STRIPE_TABLES } from "../src/shared/schema/stripe";

@@ -7,9 +7,9 @@ import {
 } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { toMinor } from "../src/consumers/map/money";
 import type { ShopCoordinator } from "../src/durable/shop-coordinator";
 import worker from "../src/index";
+import { toMinor } from "../src/mapping/money";
 import type { Envelope } from "../src/shared/envelope";
 import {
   adminRequest,

@@ -1,9 +1,9 @@
 import { describe, expect, it } from "vitest";
-import type { EventMeta, MapContext } from "../src/consumers/map/shopify";
-import { parseSubscriptionRules } from "../src/consumers/map/shopify";
-import { mapBulkEntity } from "../src/durable/bulk-map";
-import { bulkQuery } from "../src/durable/bulk-queries";
-import { gunzipIfNeeded, jsonlLines, lineIds, skipBytes } from "../src/durable/bulk-stream";
+import { mapBulkEntity } from "../src/durable/bulk/map";
+import { bulkQuery } from "../src/durable/bulk/queries";
+import { gunzipIfNeeded, jsonlLines, lineIds, skipBytes } from "../src/durable/bulk/stream";
+import type { EventMeta, MapContext } from "../src/mapping/shopify";
+import { parseSubscriptionRules } from "../src/mapping/shopify";
 import bulkProducts from "./fixtures/shopify/bulk_products.jsonl?raw";
 
 function streamOf(...chunks: Array<string | Uint8Array>): ReadableStream<Uint8Array> {

@@ -1,9 +1,9 @@
 import { env } from "cloudflare:workers";
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { deliverAlerts, MAX_ATTEMPTS } from "../src/cron/alert-delivery";
-import { eventAlerts, formatMinor } from "../src/cron/alert-rules";
-import { type AlertDraft, raiseAlert } from "../src/cron/alerts";
+import { eventAlerts, formatMinor } from "../src/consumers/alert-rules";
+import { deliverAlerts, MAX_ATTEMPTS } from "../src/cron/alerts/delivery";
 import { runJob } from "../src/cron/jobs";
+import { type AlertDraft, raiseAlert } from "../src/shared/alerts";
 import type { Envelope } from "../src/shared/envelope";
 import { consumeBodies, HOUR, iso, MINUTE, routeFetch } from "./cron-helpers";
 import rechargeChargeFixture from "./fixtures/recharge/charge.json";

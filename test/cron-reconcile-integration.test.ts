@@ -2,7 +2,7 @@ import { createExecutionContext, createScheduledController } from "cloudflare:te
 import { env } from "cloudflare:workers";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { runJob } from "../src/cron/jobs";
-import type { ReconcileResult } from "../src/cron/reconcile";
+import type { ReconcileResult } from "../src/cron/reconcile/reconcile";
 import worker from "../src/index";
 import {
   CaptureQueue,

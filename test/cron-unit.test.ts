@@ -1,15 +1,15 @@
 import { env } from "cloudflare:workers";
 import type { SQLiteTable } from "drizzle-orm/sqlite-core";
 import { describe, expect, it } from "vitest";
-import { mapShopifyEvent } from "../src/consumers/map/shopify";
-import { reconcileEventId } from "../src/cron/emit";
-import { parseRaw, stringifyRaw } from "../src/cron/raw-json";
-import { ascendingWindow } from "../src/cron/reconcile-types";
-import { cronSettings } from "../src/cron/settings";
-import { orderNode, productNode } from "../src/cron/shopify-queries";
-import { orderBody, productBody } from "../src/cron/shopify-rest";
-import { drift } from "../src/cron/stored-versions";
+import { reconcileEventId } from "../src/cron/reconcile/emit";
+import { parseRaw, stringifyRaw } from "../src/cron/reconcile/raw-json";
+import { orderNode, productNode } from "../src/cron/reconcile/shopify-queries";
+import { orderBody, productBody } from "../src/cron/reconcile/shopify-rest";
+import { drift } from "../src/cron/reconcile/stored-versions";
+import { ascendingWindow } from "../src/cron/reconcile/types";
+import { mapShopifyEvent } from "../src/mapping/shopify";
 import { alerts, dqResults, dqRuns, jobLeases, reconcileRuns } from "../src/shared/schema/cron";
+import { cronSettings } from "../src/shared/settings";
 import { makeShopData } from "./fakes/shopify-data";
 import { expectMatchesMigration } from "./helpers/schema-match";
 

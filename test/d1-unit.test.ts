@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { cachedStatement } from "../src/consumers/d1";
+import { cachedStatement } from "../src/tables/d1";
 import { recordingDb } from "./helpers/recording-db";
 
 describe("cachedStatement", () => {

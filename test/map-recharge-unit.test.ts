@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { mapRechargeEvent, type RechargeMapping, rechargeTime } from "../src/consumers/map/recharge";
+import { mapRechargeEvent, type RechargeMapping, rechargeTime } from "../src/mapping/recharge";
 import charge from "./fixtures/recharge/charge.json";
 import customer from "./fixtures/recharge/customer.json";
 import order from "./fixtures/recharge/order.json";

@@ -1,7 +1,5 @@
 /// <reference types="vite/client" />
 import { describe, expect, it } from "vitest";
-import { orderStatements, productStatements } from "../src/consumers/apply-shopify";
-import { MAX_BOUND_PARAMETERS } from "../src/consumers/d1";
 import {
   detectSubscription,
   type EventMeta,
@@ -13,7 +11,9 @@ import {
   type ShopifyRows,
   shopifyFamily,
   utmFromLandingSite,
-} from "../src/consumers/map/shopify";
+} from "../src/mapping/shopify";
+import { MAX_BOUND_PARAMETERS } from "../src/tables/d1";
+import { orderStatements, productStatements } from "../src/tables/shopify";
 import checkoutFixture from "./fixtures/shopify/checkouts__create.json?raw";
 import customerFixture from "./fixtures/shopify/customers__create.json?raw";
 import fulfillmentFixture from "./fixtures/shopify/fulfillments__create.json?raw";

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { mapStripeEvent, parseLineItemsPage, type StripeMapping } from "../src/consumers/map/stripe";
+import { mapStripeEvent, parseLineItemsPage, type StripeMapping } from "../src/mapping/stripe";
 import charge from "./fixtures/stripe/charge.json";
 import checkoutSession from "./fixtures/stripe/checkout.session.json";
 import customer from "./fixtures/stripe/customer.json";

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { currencyExponent, toMinor } from "../src/consumers/map/money";
+import { currencyExponent, toMinor } from "../src/mapping/money";
 
 describe("toMinor", () => {
   it("uses the currency's exponent", () => {

@@ -6,7 +6,7 @@
  * message is retried (the coordinator's own polling would catch up regardless).
  */
 import { z } from "zod";
-import type { ApplyPlan, ArchivedEvent, Planner } from "./apply";
+import type { ApplyPlan, ArchivedEvent, Planner } from "../tables/plan";
 
 export const BULK_FINISH_TOPIC = "bulk_operations/finish";
 

@@ -6,10 +6,10 @@
  * Jobs are idempotent and take leases per scope, so overlapping runs skip, not collide.
  */
 import { describeError, log } from "../shared/log";
-import { type DeliveryResult, deliverAlerts } from "./alert-delivery";
-import { type CompactOptions, type CompactResult, runCompact } from "./compact";
-import { type DataQualityOptions, type DataQualityResult, runDataQuality } from "./data-quality";
-import { type ReconcileOptions, type ReconcileResult, runReconcile } from "./reconcile";
+import { type DeliveryResult, deliverAlerts } from "./alerts/delivery";
+import { type CompactOptions, type CompactResult, runCompact } from "./compact/compact";
+import { type DataQualityOptions, type DataQualityResult, runDataQuality } from "./quality/data-quality";
+import { type ReconcileOptions, type ReconcileResult, runReconcile } from "./reconcile/reconcile";
 import { newRunId } from "./reports";
 
 export const JOB_NAMES = ["reconcile", "data-quality", "compact", "alerts"] as const;

@@ -8,7 +8,7 @@ import { drizzle } from "drizzle-orm/d1";
 import { recordReconcileMetric } from "../shared/metrics";
 import { reconcileRuns } from "../shared/schema/cron";
 import { partitionOf } from "../shared/time";
-import { type ScopeReport, totals } from "./reconcile-types";
+import { type ScopeReport, totals } from "./reconcile/types";
 
 export function reconcileReportKey(runId: string, startedAt: string): string {
   return `metadata/reconcile/dt=${partitionOf(startedAt).dt}/${runId}.json`;

@@ -8,15 +8,15 @@
  */
 import { DurableObject } from "cloudflare:workers";
 import { z } from "zod";
-import { parseSubscriptionRules } from "../consumers/map/shopify";
+import { parseSubscriptionRules } from "../mapping/shopify";
 import { intVar } from "../shared/config";
 import { describeError, log } from "../shared/log";
 import { BULK_RESOURCES } from "../shared/schema/operations";
 import type { AdminGraphqlOptions, AdminGraphqlResult, JsonValue } from "./admin-graphql";
 import { ShopifyAdmin } from "./admin-graphql";
 import { type BackfillRequest, backfillRequestSchema, type StartBackfillResult } from "./backfill-request";
-import { DEFAULT_PART_BYTES, MIN_PART_BYTES } from "./bulk-archive";
-import { type FaultPoint, type RunnerConfig, runBulkWork } from "./bulk-runner";
+import { DEFAULT_PART_BYTES, MIN_PART_BYTES } from "./bulk/archive";
+import { type FaultPoint, type RunnerConfig, runBulkWork } from "./bulk/runner";
 import { ACTIVE_STATUSES, type Job, mirrorRow, newJob } from "./job";
 import { durableSql, JobStore } from "./job-store";
 import { mirrorStatement, syncCursorStatement } from "./operations-table";

@@ -2,15 +2,15 @@
 import { Hono } from "hono";
 import { AppError, errorBody } from "../shared/errors";
 import { describeError, log } from "../shared/log";
-import { adminAuth } from "./admin-auth";
-import { backfillStatus, startBackfill } from "./backfill";
-import { runJobRequest } from "./jobs";
-import { opsPage } from "./ops-page";
-import { recentEvents } from "./recent-events";
+import { adminAuth } from "./admin/auth";
+import { backfillStatus, startBackfill } from "./admin/backfill";
+import { runJobRequest } from "./admin/jobs";
+import { opsPage } from "./admin/ops-page";
+import { recentEvents } from "./admin/recent-events";
+import { replayDeadLetter } from "./admin/replay";
+import { pipelineStatus } from "./admin/status";
 import { rechargeIntake } from "./recharge";
-import { replayDeadLetter } from "./replay";
 import { shopifyIntake } from "./shopify";
-import { pipelineStatus } from "./status";
 import { stripeIntake } from "./stripe";
 import { webhookRoute } from "./webhook";
 

@@ -2,7 +2,7 @@
  * Drizzle definitions of the cross-source identity tables; they must match
  * migrations/0006_identity.sql exactly (a test compares them with `PRAGMA table_info`).
  * The SQL file is the source of truth, because wrangler applies it; these give typed rows
- * to readers. The consumer writes these tables with raw SQL (src/consumers/identity.ts):
+ * to readers. The consumer writes these tables with raw SQL (src/tables/identity.ts):
  * its statements are INSERT … SELECT over CTEs, which drizzle's builder does not express.
  */
 import { index, primaryKey, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";

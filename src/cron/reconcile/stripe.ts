@@ -1,0 +1,131 @@
+/**
+ * Stripe reconciliation: list events created in the window with the Events API
+ * (`GET /v1/events?created[gt]&created[lte]`, 100 per page, newest first, paged with
+ * `starting_after`) and send each event the ledger has never seen down the normal path,
+ * under its own Stripe id, so a webhook that arrives late is still a duplicate of it,
+ * not a second event. Events are immutable, so there is no "stale" here. Newest-first
+ * order means a page-limited run has covered the top of its window: it records how far
+ * down it reached and the next run finishes the rest before the cursor moves.
+ * The Events API keeps 30 days; a cursor older than that only loses what Stripe dropped.
+ */
+import { z } from "zod";
+import { EVENT_ID_PATTERN } from "../../shared/envelope";
+import { fromUnixSeconds } from "../../shared/time";
+import { readCursor, writeCursor } from "./cursors";
+import { type RepairEvent, sendRepairs } from "./emit";
+import { losslessView, parseRaw, rawArray, stringifyRaw } from "./raw-json";
+import { seenEventIds } from "./stored-versions";
+import { emptyTally, type ReconcileContext, type ScopeReport, SETTLE_MS, scopeReport } from "./types";
+import { type CallCounter, getText } from "./upstream";
+
+const digits = z.string().regex(/^\d{1,12}$/);
+const eventSchema = z.object({
+  id: z.string().regex(EVENT_ID_PATTERN),
+  object: z.literal("event"),
+  type: z.string().regex(/^[a-z0-9_]+(\.[a-z0-9_]+)+$/),
+  created: digits,
+  api_version: z.string().max(32).nullish(),
+  data: z.object({ object: z.record(z.string(), z.unknown()) }),
+});
+/** The lossless view: numbers arrive as their source text. */
+const listSchema = z.object({ object: z.literal("list"), data: z.array(eventSchema), has_more: z.boolean() });
+
+/** A window stopped at its page limit: (windowFrom, reachedDown] is still to do, then the cursor moves to windowTo. */
+const stripePartial = z.object({
+  windowFrom: z.iso.datetime(),
+  windowTo: z.iso.datetime(),
+  reachedDown: z.iso.datetime(),
+});
+type StripePartial = z.infer<typeof stripePartial>;
+
+const SCOPE = { source: "stripe" as const, shop: "", resource: "events" };
+/**
+ * Stripe lists an event as soon as it exists and never changes it, so a window only
+ * needs a short overlap with the previous one, not Shopify's search-index lookback:
+ * re-listing an hour of a busy account every 15 minutes would cost pages for nothing.
+ */
+const OVERLAP_MS = 5 * 60 * 1000;
+const PAGE_SIZE = 100;
+
+/** Whole seconds of an ISO time (Stripe filters on unix seconds). */
+const seconds = (iso: string) => Math.floor(Date.parse(iso) / 1000);
+
+export async function reconcileStripe(ctx: ReconcileContext, key: string): Promise<ScopeReport> {
+  const { env, settings, now } = ctx;
+  const tally = emptyTally();
+  const counter: CallCounter = { calls: 0 };
+  const stored = await readCursor(env.DB, SCOPE, stripePartial);
+  const nowMs = now.getTime();
+  const cursorMs = stored.cursor === null ? null : Math.min(Date.parse(stored.cursor), nowMs);
+  // A first run starts one lookback back; later runs overlap the previous window briefly.
+  const from =
+    stored.partial?.windowFrom ??
+    new Date(
+      cursorMs === null ? nowMs - settings.lookbackMs : cursorMs - Math.min(settings.lookbackMs, OVERLAP_MS),
+    ).toISOString();
+  const windowTo = stored.partial?.windowTo ?? new Date(Math.max(cursorMs ?? 0, nowMs - SETTLE_MS)).toISOString();
+  const to = stored.partial?.reachedDown ?? windowTo;
+  const report = scopeReport("stripe", "events", { windowFrom: from, windowTo, resources: { events: tally } });
+
+  const base = (env.STRIPE_API_BASE || "https://api.stripe.com").replace(/\/+$/, "");
+  let startingAfter: string | null = null;
+  let lowest = seconds(to);
+  let complete = false;
+  for (let page = 0; page < settings.maxPages; page++) {
+    const url = new URL(`${base}/v1/events`);
+    url.searchParams.set("created[gt]", String(seconds(from)));
+    url.searchParams.set("created[lte]", String(seconds(to)));
+    url.searchParams.set("limit", String(PAGE_SIZE));
+    for (const type of settings.stripeTypes) url.searchParams.append("types[]", type);
+    if (startingAfter !== null) url.searchParams.set("starting_after", startingAfter);
+    const text = await getText(url, { Authorization: `Bearer ${key}` }, counter);
+    const raw = parseRaw(text);
+    const list = listSchema.parse(losslessView(raw));
+    const items = rawArray(raw, "data") ?? [];
+
+    tally.lookedAt += list.data.length;
+    const seen = await seenEventIds(
+      env.DB,
+      "stripe",
+      list.data.map((e) => e.id),
+    );
+    const repairs: RepairEvent[] = [];
+    list.data.forEach((e, i) => {
+      lowest = Math.min(lowest, Number(e.created));
+      const item = items[i];
+      if (seen.has(e.id) || item === undefined) return;
+      tally.missing++;
+      repairs.push({
+        source: "stripe",
+        topic: e.type,
+        eventId: e.id,
+        shop: null,
+        eventAt: fromUnixSeconds(Number(e.created)) ?? now.toISOString(),
+        apiVersion: e.api_version ?? null,
+        body: stringifyRaw(item),
+      });
+    });
+    tally.repaired += await sendRepairs(env, repairs, now.toISOString());
+    const last = list.data.at(-1);
+    if (!list.has_more || last === undefined) {
+      complete = true;
+      break;
+    }
+    startingAfter = last.id;
+  }
+
+  report.apiCalls = counter.calls;
+  report.apiCost = counter.calls;
+  let partial: StripePartial | null = null;
+  if (!complete) {
+    // Events of the lowest second may continue on the next page: keep that second in the rest.
+    const reachedDown = new Date(Math.max(lowest, seconds(from) + 1) * 1000).toISOString();
+    partial = { windowFrom: from, windowTo, reachedDown };
+    report.status = "partial";
+    report.note = `page limit (${settings.maxPages}) reached; the next run continues below ${reachedDown}`;
+  }
+  // While a window is unfinished the cursor stays (a first run has none yet: its window's start stands in).
+  const cursor = partial === null ? windowTo : (stored.cursor ?? from);
+  await env.DB.batch(writeCursor(env.DB, SCOPE, { cursor, partial, now: now.toISOString() }));
+  return report;
+}

@@ -1,0 +1,119 @@
+/**
+ * Stage 3 of ingest: read staged parents in file order with all their children (joined
+ * in SQLite, however far apart they were in the file), map them with the webhook
+ * mappers and write them with the webhook path's statement builders — so bulk rows obey
+ * the same not-older-than rule and child-set replacement — plus the job's D1 mirror row,
+ * in one D1 batch. The checkpoint (`applyAfterLine`) moves only after the batch commits;
+ * a crash in between re-applies the same batch, which the builders make idempotent (same
+ * version, same rows), and the counts come from the checkpoint, so nothing is counted twice.
+ */
+
+import type { EventMeta, MapContext, ShopifyRows } from "../../mapping/shopify";
+import { toUtcIso } from "../../shared/time";
+import { linkStatements, shopifyRowsTarget } from "../../tables/identity";
+import { shopifyStatements } from "../../tables/shopify";
+import { type Job, mirrorRow } from "../job";
+import type { JobStore } from "../job-store";
+import { mirrorStatement } from "../operations-table";
+import { mapBulkEntity } from "./map";
+
+export interface ApplyDeps {
+  db: D1Database;
+  store: JobStore;
+  mapContext: MapContext;
+  /** Parents per D1 batch; a batch also closes early once it holds `maxStatements`. */
+  parentsPerBatch: number;
+  maxStatements: number;
+  now: () => string;
+  fault?: (point: "apply:afterD1", job: Job) => void;
+}
+
+export type ApplyOutcome = { kind: "more" | "done"; job: Job };
+
+/** The event identity bulk rows carry: one per Shopify operation, at the operation's start. */
+export function bulkMeta(job: Job): EventMeta {
+  const number = /\/(\d+)$/.exec(job.shopifyId ?? "")?.[1] ?? job.id;
+  return {
+    shop: job.shop,
+    eventId: `bulk-${number}`,
+    eventAt: toUtcIso(job.shopifyCreatedAt ?? "") ?? job.requestedAt,
+    origin: "bulk",
+  };
+}
+
+export async function applyBatch(deps: ApplyDeps, job: Job): Promise<ApplyOutcome> {
+  const parents = deps.store.parents(job.id, job.applyAfterLine, deps.parentsPerBatch);
+  const last = parents[parents.length - 1];
+  if (!last) return { kind: "done", job };
+
+  const byParent = new Map<string, string[]>();
+  for (const c of deps.store.childrenOf(job.id, job.applyAfterLine, last.line)) {
+    const list = byParent.get(c.parentId ?? "");
+    if (list) list.push(c.body);
+    else byParent.set(c.parentId ?? "", [c.body]);
+  }
+
+  const meta = bulkMeta(job);
+  const ctx: MapContext = { ...deps.mapContext, shopCurrency: job.shopCurrency ?? deps.mapContext.shopCurrency };
+  const statements: D1PreparedStatement[] = [];
+  let { entitiesApplied, rowsApplied, childrenJoined, invalid, firstInvalid } = job;
+  let applyAfterLine = job.applyAfterLine;
+  for (const p of parents) {
+    if (statements.length >= deps.maxStatements) break;
+    const kids = byParent.get(p.id) ?? [];
+    childrenJoined += kids.length;
+    applyAfterLine = p.line;
+    const mapped = mapBulkEntity(job.resource, p.body, kids, meta, ctx);
+    if (!mapped.ok) {
+      invalid++;
+      firstInvalid ??= `line ${p.line + 1}: ${mapped.detail}`;
+      continue;
+    }
+    statements.push(...shopifyStatements(deps.db, mapped.rows));
+    // Backfilled customers and orders join the cross-source identity graph like webhook ones.
+    const target = shopifyRowsTarget(mapped.rows);
+    if (target) statements.push(...linkStatements(deps.db, target, meta.eventId));
+    entitiesApplied++;
+    rowsApplied += 1 + childRowCount(mapped.rows);
+  }
+
+  const next: Job = {
+    ...job,
+    applyAfterLine,
+    entitiesApplied,
+    rowsApplied,
+    childrenJoined,
+    invalid,
+    firstInvalid,
+    failures: 0,
+    updatedAt: deps.now(),
+  };
+  statements.push(mirrorStatement(deps.db, mirrorRow(next)));
+  await deps.db.batch(statements);
+  deps.fault?.("apply:afterD1", next);
+  deps.store.put(next);
+  return { kind: "more", job: next };
+}
+
+function childRowCount(rows: ShopifyRows): number {
+  switch (rows.kind) {
+    case "order":
+      return rows.lineItems.length;
+    case "product":
+      return rows.variants.length;
+    default:
+      return 0;
+  }
+}
+
+/** Staged lines are released once every parent is applied. */
+export function finishApply(store: JobStore, job: Job, now: string): Job {
+  store.clearStaged(job.id);
+  return {
+    ...job,
+    orphans: Math.max(0, job.children - job.childrenJoined),
+    status: job.partial ? "failed" : "completed",
+    finishedAt: now,
+    updatedAt: now,
+  };
+}

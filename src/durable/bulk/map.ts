@@ -1,0 +1,247 @@
+/**
+ * Bulk-export lines (GraphQL-shaped: gid ids, camelCase, `…Set { shopMoney }`, enums in
+ * capitals) → the same rows the webhook path writes. Each node is renamed into the REST
+ * webhook shape and handed to the webhook mappers (`mapOrder`, `mapCustomer`,
+ * `mapProduct`), so both paths share one zod validation, one money conversion and one
+ * set of derived columns (subscription rules, UTM, email normalization). Values are
+ * passed through unconverted, so a field of the wrong type still fails that validation.
+ *
+ * Lines are read with JSON.parse, not the lossless reader: every field the bulk queries
+ * select is a string (gid ids, Decimal and Money amounts, UnsignedInt64 counts), a
+ * boolean or a GraphQL Int (32-bit by the spec), so no digit can be lost, and it is
+ * several times faster on multi-GB exports.
+ */
+import { currencyExponent, toMinor } from "../../mapping/money";
+import {
+  type EventMeta,
+  type MapContext,
+  type MapResult,
+  mapCustomer,
+  mapOrder,
+  mapProduct,
+} from "../../mapping/shopify";
+import type { BulkResource } from "../../shared/schema/operations";
+
+type Obj = Record<string, unknown>;
+
+function asObj(v: unknown): Obj | null {
+  return typeof v === "object" && v !== null && !Array.isArray(v) ? (v as Obj) : null;
+}
+
+/** REST sends counts as JSON numbers, which the webhook mappers receive as their source text. */
+function intText(v: unknown): unknown {
+  return typeof v === "number" && Number.isInteger(v) ? String(v) : v;
+}
+
+function lower(v: unknown): unknown {
+  return typeof v === "string" ? v.toLowerCase() : v;
+}
+
+function amount(set: unknown): unknown {
+  return asObj(asObj(set)?.shopMoney)?.amount ?? null;
+}
+
+function idOf(v: unknown): unknown {
+  return asObj(v)?.id ?? null;
+}
+
+function address(v: unknown): Obj | null {
+  const a = asObj(v);
+  if (!a) return null;
+  return {
+    city: a.city,
+    province: a.province,
+    province_code: a.provinceCode,
+    zip: a.zip,
+    country: a.country,
+    country_code: a.countryCodeV2,
+  };
+}
+
+/** GraphQL OrderDisplayFulfillmentStatus → REST fulfillment_status (null means unfulfilled). */
+function fulfillmentStatus(v: unknown): unknown {
+  if (typeof v !== "string") return v;
+  switch (v) {
+    case "UNFULFILLED":
+      return null;
+    case "FULFILLED":
+      return "fulfilled";
+    case "PARTIALLY_FULFILLED":
+      return "partial";
+    default:
+      return v.toLowerCase();
+  }
+}
+
+/** Σ unit price × quantity in the order's currency, as decimal text (REST total_line_items_price). */
+function lineItemsTotal(lines: Obj[], currency: unknown): string | null {
+  if (typeof currency !== "string" || lines.length === 0) return null;
+  let total = 0;
+  for (const l of lines) {
+    const unit = amount(l.originalUnitPriceSet);
+    const minor = typeof unit === "string" ? toMinor(unit, currency) : null;
+    if (minor === null || typeof l.quantity !== "number") return null;
+    total += minor * l.quantity;
+  }
+  const e = currencyExponent(currency);
+  const digits = String(Math.abs(total)).padStart(e + 1, "0");
+  const text = e === 0 ? digits : `${digits.slice(0, -e)}.${digits.slice(-e)}`;
+  return total < 0 ? `-${text}` : text;
+}
+
+export function restOrder(node: Obj, lines: Obj[]): Obj {
+  const visit = asObj(asObj(node.customerJourneySummary)?.firstVisit);
+  const customer = asObj(node.customer);
+  const spent = asObj(customer?.amountSpent);
+  const name = typeof node.name === "string" ? node.name : null;
+  const number = name ? /^\D*(\d{1,15})\D*$/.exec(name)?.[1] : undefined;
+  return {
+    id: node.id,
+    name: node.name,
+    order_number: number,
+    confirmation_number: node.confirmationNumber,
+    email: node.email,
+    phone: node.phone,
+    customer: customer
+      ? {
+          id: customer.id,
+          orders_count: intText(customer.numberOfOrders),
+          total_spent: spent?.amount,
+          currency: spent?.currencyCode,
+        }
+      : null,
+    created_at: node.createdAt,
+    updated_at: node.updatedAt,
+    processed_at: node.processedAt,
+    closed_at: node.closedAt,
+    cancelled_at: node.cancelledAt,
+    cancel_reason: lower(node.cancelReason),
+    financial_status: lower(node.displayFinancialStatus),
+    fulfillment_status: fulfillmentStatus(node.displayFulfillmentStatus),
+    test: node.test,
+    confirmed: node.confirmed,
+    buyer_accepts_marketing: node.customerAcceptsMarketing,
+    currency: node.currencyCode,
+    presentment_currency: node.presentmentCurrencyCode,
+    total_price: amount(node.totalPriceSet),
+    subtotal_price: amount(node.subtotalPriceSet),
+    total_line_items_price: lineItemsTotal(lines, node.currencyCode),
+    total_discounts: amount(node.totalDiscountsSet),
+    total_tax: amount(node.totalTaxSet),
+    current_total_price: amount(node.currentTotalPriceSet),
+    total_shipping_price_set: asObj(node.totalShippingPriceSet)
+      ? { shop_money: { amount: amount(node.totalShippingPriceSet), currency_code: node.currencyCode } }
+      : null,
+    discount_codes: Array.isArray(node.discountCodes) ? node.discountCodes.map((code) => ({ code })) : null,
+    tags: node.tags,
+    note: node.note,
+    payment_gateway_names: node.paymentGatewayNames,
+    source_name: node.sourceName,
+    referring_site: visit?.referrerUrl ?? null,
+    landing_site: visit?.landingPage ?? null,
+    shipping_address: address(node.shippingAddress),
+    billing_address: address(node.billingAddress),
+    line_items: lines.map((l) => ({
+      id: l.id,
+      product_id: idOf(l.product),
+      variant_id: idOf(l.variant),
+      sku: l.sku,
+      title: l.title,
+      variant_title: l.variantTitle,
+      vendor: l.vendor,
+      quantity: intText(l.quantity),
+      price: amount(l.originalUnitPriceSet),
+      total_discount: amount(l.totalDiscountSet),
+      gift_card: l.isGiftCard,
+    })),
+  };
+}
+
+export function restCustomer(node: Obj): Obj {
+  const email = asObj(node.defaultEmailAddress);
+  const phone = asObj(node.defaultPhoneNumber);
+  const spent = asObj(node.amountSpent);
+  return {
+    id: node.id,
+    email: email?.emailAddress ?? null,
+    first_name: node.firstName,
+    last_name: node.lastName,
+    phone: phone?.phoneNumber ?? null,
+    state: lower(node.state),
+    verified_email: node.verifiedEmail,
+    tax_exempt: node.taxExempt,
+    tags: node.tags,
+    currency: spent?.currencyCode ?? null,
+    orders_count: intText(node.numberOfOrders),
+    total_spent: spent?.amount ?? null,
+    email_marketing_consent: email
+      ? {
+          state: lower(email.marketingState),
+          opt_in_level: lower(email.marketingOptInLevel),
+          consent_updated_at: email.marketingUpdatedAt,
+        }
+      : null,
+    sms_marketing_consent: phone ? { state: lower(phone.marketingState) } : null,
+    default_address: address(node.defaultAddress),
+    created_at: node.createdAt,
+    updated_at: node.updatedAt,
+  };
+}
+
+export function restProduct(node: Obj, variants: Obj[]): Obj {
+  return {
+    id: node.id,
+    title: node.title,
+    handle: node.handle,
+    product_type: node.productType,
+    vendor: node.vendor,
+    status: lower(node.status),
+    tags: node.tags,
+    published_at: node.publishedAt,
+    created_at: node.createdAt,
+    updated_at: node.updatedAt,
+    variants: variants.map((v) => ({
+      id: v.id,
+      position: intText(v.position),
+      title: v.title,
+      sku: v.sku,
+      barcode: v.barcode,
+      price: v.price,
+      compare_at_price: v.compareAtPrice,
+      inventory_item_id: idOf(v.inventoryItem),
+      inventory_quantity: intText(v.inventoryQuantity),
+      created_at: v.createdAt,
+      updated_at: v.updatedAt,
+    })),
+  };
+}
+
+/** Maps one parent line and its child lines to rows, via the webhook mappers. */
+export function mapBulkEntity(
+  resource: BulkResource,
+  parentLine: string,
+  childLines: readonly string[],
+  meta: EventMeta,
+  ctx: MapContext,
+): MapResult {
+  let node: Obj | null;
+  const children: Obj[] = [];
+  try {
+    node = asObj(JSON.parse(parentLine));
+    for (const c of childLines) {
+      const child = asObj(JSON.parse(c));
+      if (child) children.push(child);
+    }
+  } catch (err) {
+    return { ok: false, detail: `not JSON: ${err instanceof Error ? err.message : String(err)}`.slice(0, 300) };
+  }
+  if (!node) return { ok: false, detail: "line is not a JSON object" };
+  switch (resource) {
+    case "orders":
+      return mapOrder(restOrder(node, children), meta, ctx);
+    case "customers":
+      return mapCustomer(restCustomer(node), meta);
+    case "products":
+      return mapProduct(restProduct(node, children), meta, ctx);
+  }
+}

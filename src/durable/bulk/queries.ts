@@ -1,0 +1,63 @@
+/**
+ * The GraphQL sent for bulk exports: one query per resource (its nested connection
+ * becomes `__parentId` child lines) and the mutations that run and read operations.
+ * The selections name exactly what `./map.ts` reads; an incremental run adds
+ * Shopify's search filter `updated_at:>'…'`.
+ */
+import type { BulkResource } from "../../shared/schema/operations";
+
+const MONEY = "shopMoney { amount currencyCode }";
+const ADDRESS = "city province provinceCode zip country countryCodeV2";
+
+const NODES: Record<BulkResource, string> = {
+  orders: `id name confirmationNumber email phone createdAt updatedAt processedAt closedAt cancelledAt cancelReason
+    displayFinancialStatus displayFulfillmentStatus test confirmed customerAcceptsMarketing
+    currencyCode presentmentCurrencyCode
+    totalPriceSet { ${MONEY} } subtotalPriceSet { ${MONEY} } totalDiscountsSet { ${MONEY} }
+    totalTaxSet { ${MONEY} } totalShippingPriceSet { ${MONEY} } currentTotalPriceSet { ${MONEY} }
+    discountCodes tags note paymentGatewayNames sourceName
+    customerJourneySummary { firstVisit { landingPage referrerUrl } }
+    shippingAddress { ${ADDRESS} } billingAddress { ${ADDRESS} }
+    customer { id numberOfOrders amountSpent { amount currencyCode } }
+    lineItems { edges { node {
+      id sku title variantTitle vendor quantity isGiftCard product { id } variant { id }
+      originalUnitPriceSet { ${MONEY} } totalDiscountSet { ${MONEY} }
+    } } }`,
+  customers: `id firstName lastName state verifiedEmail taxExempt tags createdAt updatedAt numberOfOrders
+    amountSpent { amount currencyCode }
+    defaultEmailAddress { emailAddress marketingState marketingOptInLevel marketingUpdatedAt }
+    defaultPhoneNumber { phoneNumber marketingState }
+    defaultAddress { ${ADDRESS} }`,
+  products: `id title handle productType vendor status tags createdAt updatedAt publishedAt
+    variants { edges { node {
+      id title sku barcode price compareAtPrice position inventoryQuantity createdAt updatedAt inventoryItem { id }
+    } } }`,
+};
+
+/** The bulk query for a resource; `since` (UTC ISO) limits it to records updated after that time. */
+export function bulkQuery(resource: BulkResource, since: string | null): string {
+  const filter = since ? `(query: ${JSON.stringify(`updated_at:>'${since}'`)})` : "";
+  return `{ ${resource}${filter} { edges { node { ${NODES[resource].replace(/\s+/g, " ")} } } } }`;
+}
+
+/** `groupObjects` exists from 2025-10; false lets Shopify write children as they come (faster). */
+export function runQueryMutation(apiVersion: string): string {
+  const grouping = apiVersion === "unstable" || apiVersion >= "2025-10" ? ", groupObjects: false" : "";
+  return `mutation RunBulkExport($query: String!) {
+  bulkOperationRunQuery(query: $query${grouping}) {
+    bulkOperation { id status createdAt }
+    userErrors { field message code }
+  }
+}`;
+}
+
+export const BULK_OPERATION_QUERY = `query BulkOperationStatus($id: ID!) {
+  bulkOperation(id: $id) {
+    id status errorCode createdAt completedAt objectCount rootObjectCount fileSize url partialDataUrl
+  }
+}`;
+
+export const SHOP_CURRENCY_QUERY = "query ShopCurrency { shop { currencyCode } }";
+
+/** Costs by Shopify's formula (mutation 10; bulkOperation object 1), so no first-call over-reservation. */
+export const COSTS = { run: 10, status: 1, shop: 1 } as const;

@@ -1,0 +1,220 @@
+/**
+ * One pass of the coordinator's bulk work, run from its alarm: poll operations that are
+ * due (or whose finish webhook arrived), start queued exports while Shopify's per-shop
+ * concurrency allows, then push ingest forward — archive, stage, apply — oldest job
+ * first, until the pass's time and D1-batch budget is spent. Returns when the alarm
+ * should fire next (now when work remains, the next poll otherwise, null when idle).
+ *
+ * A failing step never loses work: the job is reloaded from its last committed
+ * checkpoint, its failure counted, and retried — at once the first time (a crash or
+ * eviction), then with exponential backoff — until `maxFailures`, when it is failed
+ * with the error. A real crash skips this path, and the watchdog alarm set by the
+ * caller before the pass resumes from the same checkpoint.
+ */
+import { describeError, log } from "../../shared/log";
+import { ACTIVE_STATUSES, INGEST_STATUSES, type Job } from "../job";
+import type { JobStore } from "../job-store";
+import { type ApplyDeps, applyBatch, finishApply } from "./apply";
+import { type ArchiveDeps, archiveResult } from "./archive";
+import { type AdminCall, type LifecycleDeps, PermanentError, poll, rerun, submit, TransientError } from "./lifecycle";
+import { type StageDeps, stageArchive } from "./stage";
+
+export type FaultPoint = "archive:afterPart" | "stage:beforeCommit" | "apply:afterD1";
+
+export interface RunnerConfig {
+  concurrency: number;
+  pollBaseMs: number;
+  pollMaxMs: number;
+  partBytes: number;
+  maxPartsPerRun: number;
+  stageChunkLines: number;
+  parentsPerBatch: number;
+  maxStatements: number;
+  maxApplyBatchesPerRun: number;
+  runBudgetMs: number;
+  maxFailures: number;
+}
+
+export interface RunnerDeps {
+  store: JobStore;
+  admin: AdminCall;
+  apiVersion: string;
+  bucket: R2Bucket;
+  db: D1Database;
+  fetch: typeof fetch;
+  mapContext: ApplyDeps["mapContext"];
+  config: RunnerConfig;
+  nowMs: () => number;
+  /** Writes the job's D1 mirror row (and, when it completed, its sync cursor). */
+  mirror: (job: Job) => Promise<void>;
+  fault?: ((point: FaultPoint, job: Job) => void) | null;
+}
+
+export async function runBulkWork(deps: RunnerDeps): Promise<number | null> {
+  const started = deps.nowMs();
+  const { store, config } = deps;
+  const iso = () => new Date(deps.nowMs()).toISOString();
+  const lifecycle: LifecycleDeps = {
+    admin: deps.admin,
+    apiVersion: deps.apiVersion,
+    nowMs: deps.nowMs,
+    pollBaseMs: config.pollBaseMs,
+    pollMaxMs: config.pollMaxMs,
+  };
+  let applyBatches = 0;
+  const overBudget = () => deps.nowMs() - started > config.runBudgetMs || applyBatches >= config.maxApplyBatchesPerRun;
+
+  const save = async (job: Job, mirror = true) => {
+    store.put(job);
+    if (mirror) await deps.mirror(job);
+  };
+
+  /** Runs one step; on failure the job goes back to its last checkpoint with a retry time. */
+  const step = async (job: Job, work: (job: Job) => Promise<Job | null>): Promise<Job | null> => {
+    try {
+      // A retry starts without the error its failed attempt left; notes the step writes stay.
+      const next = await work(job.failures > 0 ? { ...job, error: null } : job);
+      if (!next) return null;
+      const saved: Job = { ...next, failures: 0 };
+      // An apply batch carried its mirror row in its own D1 batch.
+      await save(saved, !(job.status === "applying" && next.status === "applying"));
+      return saved;
+    } catch (err) {
+      const saved = store.get(job.id) ?? job;
+      const failures = saved.failures + 1;
+      const error = describeError(err);
+      log.warn("bulk step failed", { job: job.id, shop: job.shop, status: saved.status, failures, error });
+      const giveUp =
+        err instanceof PermanentError ||
+        (failures > config.maxFailures && !(err instanceof TransientError && saved.status === "submitted"));
+      const next: Job = giveUp
+        ? {
+            ...saved,
+            failures,
+            status: "failed",
+            error: err instanceof PermanentError ? error : `gave up after ${failures} failed attempts: ${error}`,
+            finishedAt: iso(),
+            updatedAt: iso(),
+          }
+        : { ...saved, failures, error, nextPollAt: deps.nowMs() + backoffMs(failures), updatedAt: iso() };
+      await save(next).catch((e) =>
+        log.error("could not record bulk failure", { job: job.id, error: describeError(e) }),
+      );
+      return null;
+    }
+  };
+
+  // 1. Status polls that are due, or whose finish webhook arrived.
+  const notices = store.notices();
+  for (const job of store.withStatus("submitted")) {
+    if (job.nextPollAt > deps.nowMs() && !notices.has(job.id)) continue;
+    store.clearNotice(job.id);
+    await step(job, (j) => poll(lifecycle, j));
+  }
+
+  // 2. Start queued exports while Shopify's concurrency allows.
+  let running = store.withStatus("submitted").length;
+  for (const job of store.withStatus("queued")) {
+    if (running >= config.concurrency) break;
+    if (job.nextPollAt > deps.nowMs()) continue;
+    const next = await step(job, (j) => submit(lifecycle, j));
+    if (next?.status === "submitted") running++;
+    else if (next?.status === "queued") break; // Shopify is at its limit: try again at the next poll.
+  }
+
+  // 3. Ingest, oldest job first.
+  for (const listed of store.withStatus("archiving", "staging", "applying")) {
+    let job = store.get(listed.id);
+    while (job && INGEST_STATUSES.has(job.status) && job.nextPollAt <= deps.nowMs() && !overBudget()) {
+      const before: Job = job;
+      const next = await step(before, (j) => ingestStep(deps, j, iso, () => applyBatches++));
+      if (!next) break; // failed: retried per backoff
+      if (before.status === "archiving" && next.status === "archiving") break; // yielded: next pass
+      job = next;
+    }
+  }
+
+  return nextWake(store, deps.nowMs(), config.concurrency);
+}
+
+async function ingestStep(deps: RunnerDeps, job: Job, iso: () => string, countBatch: () => void): Promise<Job> {
+  const { store, config } = deps;
+  switch (job.status) {
+    case "archiving": {
+      const archive: ArchiveDeps = {
+        bucket: deps.bucket,
+        fetch: deps.fetch,
+        partBytes: config.partBytes,
+        maxParts: config.maxPartsPerRun,
+        save: (j) => store.put(j),
+        now: iso,
+        fault: deps.fault ? (p, j) => deps.fault?.(p, j) : undefined,
+      };
+      const out = await archiveResult(archive, job);
+      if (out.kind === "expired") {
+        if (out.job.upload)
+          await deps.bucket.resumeMultipartUpload(out.job.r2Key ?? "", out.job.upload.uploadId).abort();
+        store.clearStaged(job.id);
+        return rerun(out.job, out.detail, iso());
+      }
+      return out.job;
+    }
+    case "staging": {
+      let lastMirror = deps.nowMs();
+      const stage: StageDeps = {
+        bucket: deps.bucket,
+        store,
+        chunkLines: config.stageChunkLines,
+        now: iso,
+        progress: async (j) => {
+          if (deps.nowMs() - lastMirror < 2000) return;
+          lastMirror = deps.nowMs();
+          await deps.mirror(j);
+        },
+        fault: deps.fault ? (p, j) => deps.fault?.(p, j) : undefined,
+      };
+      const out = await stageArchive(stage, job);
+      if (out.kind === "missing") {
+        // The archive copy is gone (deleted by hand?): fetch it again while the URL lives.
+        return { ...out.job, status: "archiving", upload: null, sourceGzip: null, bytesArchived: 0, updatedAt: iso() };
+      }
+      return out.job;
+    }
+    case "applying": {
+      const apply: ApplyDeps = {
+        db: deps.db,
+        store,
+        mapContext: deps.mapContext,
+        parentsPerBatch: config.parentsPerBatch,
+        maxStatements: config.maxStatements,
+        now: iso,
+        fault: deps.fault ? (p, j) => deps.fault?.(p, j) : undefined,
+      };
+      const out = await applyBatch(apply, job);
+      countBatch();
+      return out.kind === "done" ? finishApply(store, out.job, iso()) : out.job;
+    }
+    default:
+      return job;
+  }
+}
+
+/** Immediately once, then 1 s, 2 s, 4 s … capped at 5 minutes. */
+export function backoffMs(failures: number): number {
+  if (failures <= 1) return 0;
+  return Math.min(5 * 60 * 1000, 1000 * 2 ** (failures - 2));
+}
+
+function nextWake(store: JobStore, now: number, concurrency: number): number | null {
+  const active = store.withStatus(...ACTIVE_STATUSES);
+  if (active.length === 0) return null;
+  const notices = store.notices();
+  const running = active.filter((j) => j.status === "submitted").length;
+  let wake = Number.POSITIVE_INFINITY;
+  for (const job of active) {
+    if (job.status === "queued" && running >= concurrency) continue;
+    const at = notices.has(job.id) ? now : job.nextPollAt;
+    wake = Math.min(wake, Math.max(now, at));
+  }
+  return Number.isFinite(wake) ? wake : null;
+}

@@ -1,0 +1,83 @@
+/**
+ * Operator API for bulk backfills (behind the admin token):
+ *   POST /admin/backfill {shop, resources, since?} → 202 {backfillId, operations}; 409 if a
+ *        requested resource is already being exported for that shop (nothing is duplicated)
+ *   GET  /admin/backfill/:id → the backfill's operations with their progress
+ * Starting goes to the shop's coordinator, which owns the decision; progress is read from
+ * the D1 `bulk_operations` mirror, so a status check never wakes or waits on the object.
+ */
+import type { Context } from "hono";
+import { BACKFILL_ID, backfillRequestSchema } from "../../durable/backfill-request";
+import { operationsOfBackfill } from "../../durable/operations-table";
+import { shopAccess } from "../../durable/shop-access";
+import { AppError, errorBody } from "../../shared/errors";
+import type { BulkOperationRow } from "../../shared/schema/operations";
+
+type Ctx = Context<{ Bindings: Env }>;
+
+export async function startBackfill(c: Ctx): Promise<Response> {
+  const body: unknown = await c.req.json().catch(() => {
+    throw new AppError(
+      400,
+      "bad_request",
+      'Send a JSON body: {"shop", "resources": ["orders"|"customers"|"products"], "since"?}.',
+    );
+  });
+  const parsed = backfillRequestSchema.safeParse(body);
+  if (!parsed.success) {
+    const detail = parsed.error.issues.map((i) => `${i.path.join(".") || "body"}: ${i.message}`).join("; ");
+    throw new AppError(400, "bad_request", `Invalid backfill request: ${detail}`);
+  }
+  const { shop } = parsed.data;
+  const access = shopAccess(c.env, shop);
+  // Checked here too so a misconfigured shop never wakes a coordinator.
+  if (!access.ok) throw new AppError(503, "not_configured", access.message);
+
+  const result = await c.env.SHOP.getByName(shop).startBackfill(parsed.data);
+  if (result.ok) {
+    return c.json(
+      {
+        ok: true,
+        backfillId: result.backfillId,
+        status: `/admin/backfill/${result.backfillId}`,
+        operations: result.operations,
+      },
+      202,
+    );
+  }
+  switch (result.reason) {
+    case "already_running":
+      return c.json(
+        { ok: false, error: { code: "already_running", message: result.message }, running: result.running },
+        409,
+      );
+    case "not_configured":
+      throw new AppError(503, "not_configured", result.message);
+    case "invalid":
+      throw new AppError(400, "bad_request", result.message);
+  }
+}
+
+export async function backfillStatus(c: Ctx): Promise<Response> {
+  const id = c.req.param("id") ?? "";
+  const operations = BACKFILL_ID.test(id) ? await operationsOfBackfill(c.env.DB, id) : [];
+  if (operations.length === 0) return c.json(errorBody("not_found", `No backfill ${id}.`), 404);
+  return c.json({
+    ok: true,
+    backfill: {
+      id,
+      shop: operations[0]?.shop,
+      status: overallStatus(operations),
+      requestedAt: operations[0]?.requestedAt,
+      operations,
+    },
+  });
+}
+
+/** running while any export is active; otherwise failed, canceled or completed, worst first. */
+function overallStatus(ops: BulkOperationRow[]): "running" | "failed" | "canceled" | "completed" {
+  if (ops.some((o) => !["completed", "failed", "canceled"].includes(o.status))) return "running";
+  if (ops.some((o) => o.status === "failed")) return "failed";
+  if (ops.some((o) => o.status === "canceled")) return "canceled";
+  return "completed";
+}

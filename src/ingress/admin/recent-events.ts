@@ -1,0 +1,46 @@
+/** `GET /admin/events`: the newest ledger rows, optionally for one source or status, for operators and the demo. */
+import { z } from "zod";
+import { SOURCES } from "../../shared/envelope";
+import { AppError } from "../../shared/errors";
+
+const querySchema = z.object({
+  source: z.enum(SOURCES).optional(),
+  status: z.enum(["retrying", "archived", "applied", "quarantined", "failed"]).optional(),
+  limit: z.coerce.number().int().min(1).max(500).default(50),
+});
+
+export interface RecentEvent {
+  source: string;
+  event_id: string;
+  topic: string;
+  shop: string | null;
+  status: string;
+  r2_key: string | null;
+  received_at: string;
+  event_at: string;
+  deliveries: number;
+  attempts: number;
+  error: string | null;
+  note: string | null;
+}
+
+export async function recentEvents(env: Env, query: Record<string, string>): Promise<RecentEvent[]> {
+  const parsed = querySchema.safeParse(query);
+  if (!parsed.success) {
+    throw new AppError(
+      400,
+      "bad_request",
+      `Invalid query: ${parsed.error.issues.map((i) => i.path.join(".")).join(", ")}.`,
+    );
+  }
+  const { source, status, limit } = parsed.data;
+  const rows = await env.DB.prepare(
+    `SELECT source, event_id, topic, shop, status, r2_key, received_at, event_at, deliveries, attempts, error, note
+     FROM webhook_events
+     WHERE (?1 IS NULL OR source = ?1) AND (?2 IS NULL OR status = ?2)
+     ORDER BY received_at DESC, event_id LIMIT ?3`,
+  )
+    .bind(source ?? null, status ?? null, limit)
+    .all<RecentEvent>();
+  return rows.results;
+}

@@ -1,0 +1,808 @@
+/**
+ * Shopify REST webhook payload → `shopify_*` rows. Pure: no I/O, so it is unit-tested
+ * without bindings and a bulk-export ingester can build the same row types.
+ * The body is read with `parseLossless`, so every JSON number arrives as its source
+ * text: ids keep all 18+ digits and money converts to minor units without a float.
+ * Validation is deliberately narrow: only the fields we store are checked (unknown
+ * fields stay in the raw archive), but a stored field of the wrong shape fails the
+ * whole event, which is then quarantined rather than half-written.
+ * Row rules: a row's version (`updated_at`) is the payload's, else the event time;
+ * refunds never change, so theirs is `created_at`. Checkouts are keyed by `id`, else the
+ * digits of their "#<id>" name. Amounts use the payload's currency; variants (and refunds
+ * naming none) use the shop currency from the context, and stay NULL when it is unknown.
+ * Timestamps in rows are always `toUtcIso` output, so text comparison is time order.
+ */
+import { z } from "zod";
+import type { Origin } from "../shared/envelope";
+import { parseLossless } from "../shared/json";
+import type {
+  ShopifyCheckoutRow,
+  ShopifyCustomerRow,
+  ShopifyFulfillmentRow,
+  ShopifyOrderLineItemRow,
+  ShopifyOrderRow,
+  ShopifyProductRow,
+  ShopifyProductVariantRow,
+  ShopifyRefundLineItemRow,
+  ShopifyRefundRow,
+} from "../shared/schema/shopify";
+import { toUtcIso } from "../shared/time";
+import { normalizeEmail } from "./common";
+import { toMinor } from "./money";
+
+/** The event a row version comes from. `eventAt` must already be UTC ISO with milliseconds. */
+export interface EventMeta {
+  shop: string;
+  eventId: string;
+  eventAt: string;
+  origin: Origin;
+}
+
+export interface SubscriptionRules {
+  /** Order tags (case-insensitive, exact) → subscription type; first rule that matches wins. */
+  tags: Array<{ tag: string; type: string }>;
+  /** Line-item SKU globs (`*` = anything, case-insensitive) → type; tried after the tag rules. */
+  skus: Array<{ pattern: RegExp; type: string }>;
+}
+
+export interface MapContext {
+  subscriptions: SubscriptionRules;
+  /** The shop's currency as stored orders show it; products and some refunds do not name one. */
+  shopCurrency: string | null;
+}
+
+export type DeletableEntity = "orders" | "customers" | "products" | "checkouts";
+
+export type ShopifyRows =
+  | { kind: "order"; order: ShopifyOrderRow; lineItems: ShopifyOrderLineItemRow[] }
+  | { kind: "customer"; customer: ShopifyCustomerRow }
+  | { kind: "product"; product: ShopifyProductRow; variants: ShopifyProductVariantRow[] }
+  | { kind: "fulfillment"; fulfillment: ShopifyFulfillmentRow }
+  | { kind: "refund"; refund: ShopifyRefundRow; lineItems: ShopifyRefundLineItemRow[] }
+  | { kind: "checkout"; checkout: ShopifyCheckoutRow }
+  | { kind: "delete"; entity: DeletableEntity; id: string; meta: EventMeta };
+
+export type MapResult = { ok: true; rows: ShopifyRows } | { ok: false; detail: string };
+
+export type ShopifyFamily = Exclude<ShopifyRows["kind"], "delete"> | `delete:${DeletableEntity}`;
+
+/** Topics with a table. Every other Shopify topic (compliance, app, carts, inventory, ...) is archive-only. */
+const FAMILIES: Record<string, ShopifyFamily> = {
+  "orders/create": "order",
+  "orders/updated": "order",
+  "orders/paid": "order",
+  "orders/fulfilled": "order",
+  "orders/partially_fulfilled": "order",
+  "orders/cancelled": "order",
+  "orders/delete": "delete:orders",
+  "customers/create": "customer",
+  "customers/update": "customer",
+  "customers/enable": "customer",
+  "customers/disable": "customer",
+  "customers/delete": "delete:customers",
+  "products/create": "product",
+  "products/update": "product",
+  "products/delete": "delete:products",
+  "fulfillments/create": "fulfillment",
+  "fulfillments/update": "fulfillment",
+  "refunds/create": "refund",
+  "checkouts/create": "checkout",
+  "checkouts/update": "checkout",
+  "checkouts/delete": "delete:checkouts",
+};
+
+export function shopifyFamily(topic: string): ShopifyFamily | null {
+  return FAMILIES[topic] ?? null;
+}
+
+export function mapShopifyEvent(family: ShopifyFamily, body: string, meta: EventMeta, ctx: MapContext): MapResult {
+  let doc: unknown;
+  try {
+    doc = parseLossless(body);
+  } catch (err) {
+    if (err instanceof SyntaxError) return { ok: false, detail: `not JSON: ${err.message}` };
+    throw err; // a runtime without JSON source text access: retry, do not quarantine good events
+  }
+  switch (family) {
+    case "order":
+      return mapOrder(doc, meta, ctx);
+    case "customer":
+      return mapCustomer(doc, meta);
+    case "product":
+      return mapProduct(doc, meta, ctx);
+    case "fulfillment":
+      return mapFulfillment(doc, meta);
+    case "refund":
+      return mapRefund(doc, meta, ctx);
+    case "checkout":
+      return mapCheckout(doc, meta);
+    default:
+      return mapDelete(family.slice("delete:".length) as DeletableEntity, doc, meta);
+  }
+}
+
+// ---- field schemas: numbers arrive as their JSON source text -------------------------------
+
+const GID = /^gid:\/\/shopify\/\w+\/(\d+)$/;
+const id = z.string().transform((s, ctx) => {
+  const digits = /^\d{1,32}$/.test(s) ? s : GID.exec(s)?.[1];
+  if (digits === undefined) {
+    ctx.addIssue({ code: "custom", message: "expected a numeric Shopify id" });
+    return z.NEVER;
+  }
+  return digits;
+});
+const ts = z.string().transform((s, ctx) => {
+  const iso = toUtcIso(s);
+  if (iso === null) {
+    ctx.addIssue({ code: "custom", message: "expected an ISO-8601 timestamp with a zone" });
+    return z.NEVER;
+  }
+  return iso;
+});
+const str = z.string().nullish();
+const bool = z.boolean().nullish();
+const decimal = z.string().regex(/^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/, "expected a decimal amount");
+const int = z
+  .string()
+  .regex(/^-?\d+$/, "expected an integer")
+  .transform(Number)
+  .refine(Number.isSafeInteger, "integer out of range");
+const currency = z
+  .string()
+  .regex(/^[A-Za-z]{3}$/, "expected an ISO 4217 code")
+  .transform((s) => s.toUpperCase());
+const moneySet = z.object({ shop_money: z.object({ amount: decimal, currency_code: currency.nullish() }) }).nullish();
+const address = z
+  .object({ city: str, province: str, province_code: str, zip: str, country: str, country_code: str })
+  .nullish();
+/** REST sends "a, b"; GraphQL-shaped input sends an array. */
+const tags = z.union([z.string(), z.array(z.string())]).nullish();
+const discountCodes = z.array(z.object({ code: z.string() })).nullish();
+const quantities = z.array(z.object({ quantity: int })).nullish();
+
+// ---- orders ---------------------------------------------------------------------------------
+
+const orderLineSchema = z.object({
+  id,
+  product_id: id.nullish(),
+  variant_id: id.nullish(),
+  sku: str,
+  title: str,
+  variant_title: str,
+  vendor: str,
+  quantity: int,
+  price: decimal.nullish(),
+  total_discount: decimal.nullish(),
+  discount_allocations: z.array(z.object({ amount: decimal })).nullish(),
+  gift_card: bool,
+  fulfillment_status: str,
+});
+
+const orderSchema = z.object({
+  id,
+  name: str,
+  order_number: int.nullish(),
+  confirmation_number: str,
+  email: str,
+  contact_email: str,
+  phone: str,
+  customer: z
+    .object({
+      id: id.nullish(),
+      orders_count: int.nullish(),
+      total_spent: decimal.nullish(),
+      currency: currency.nullish(),
+    })
+    .nullish(),
+  created_at: ts.nullish(),
+  updated_at: ts.nullish(),
+  processed_at: ts.nullish(),
+  closed_at: ts.nullish(),
+  cancelled_at: ts.nullish(),
+  cancel_reason: str,
+  financial_status: str,
+  fulfillment_status: str,
+  test: bool,
+  confirmed: bool,
+  buyer_accepts_marketing: bool,
+  currency,
+  presentment_currency: currency.nullish(),
+  total_price: decimal.nullish(),
+  subtotal_price: decimal.nullish(),
+  total_line_items_price: decimal.nullish(),
+  total_discounts: decimal.nullish(),
+  total_tax: decimal.nullish(),
+  current_total_price: decimal.nullish(),
+  total_shipping_price_set: moneySet,
+  shipping_lines: z.array(z.object({ price: decimal })).nullish(),
+  discount_codes: discountCodes,
+  tags,
+  note: str,
+  payment_gateway_names: z.array(z.string()).nullish(),
+  source_name: str,
+  referring_site: str,
+  landing_site: str,
+  landing_site_ref: str,
+  checkout_token: str,
+  cart_token: str,
+  shipping_address: address,
+  billing_address: address,
+  line_items: z.array(orderLineSchema),
+});
+
+export function mapOrder(doc: unknown, meta: EventMeta, ctx: MapContext): MapResult {
+  const parsed = orderSchema.safeParse(doc);
+  if (!parsed.success) return invalid("order", parsed.error);
+  const o = parsed.data;
+  const cur = o.currency;
+  const v = version(meta, o.updated_at);
+  const lines = uniqueById(o.line_items);
+  const tagList = splitTags(o.tags);
+  const subscription = detectSubscription(
+    tagList,
+    lines.map((l) => l.sku ?? null),
+    ctx.subscriptions,
+  );
+  const ship = o.shipping_address;
+  const bill = o.billing_address;
+  const order: ShopifyOrderRow = {
+    shop: meta.shop,
+    id: o.id,
+    name: o.name ?? null,
+    orderNumber: o.order_number ?? null,
+    confirmationNumber: o.confirmation_number ?? null,
+    email: normalizeEmail(o.email) ?? normalizeEmail(o.contact_email),
+    phone: o.phone ?? null,
+    customerId: o.customer?.id ?? null,
+    customerOrdersCount: o.customer?.orders_count ?? null,
+    customerTotalSpentMinor: minor(o.customer?.total_spent, o.customer?.currency ?? cur),
+    createdAt: o.created_at ?? null,
+    processedAt: o.processed_at ?? null,
+    closedAt: o.closed_at ?? null,
+    cancelledAt: o.cancelled_at ?? null,
+    cancelReason: o.cancel_reason ?? null,
+    financialStatus: o.financial_status ?? null,
+    fulfillmentStatus: o.fulfillment_status ?? null,
+    test: o.test ?? null,
+    confirmed: o.confirmed ?? null,
+    buyerAcceptsMarketing: o.buyer_accepts_marketing ?? null,
+    currency: cur,
+    presentmentCurrency: o.presentment_currency ?? null,
+    totalPriceMinor: minor(o.total_price, cur),
+    subtotalPriceMinor: minor(o.subtotal_price, cur),
+    totalLineItemsPriceMinor: minor(o.total_line_items_price, cur),
+    totalDiscountsMinor: minor(o.total_discounts, cur),
+    totalTaxMinor: minor(o.total_tax, cur),
+    totalShippingMinor: o.total_shipping_price_set
+      ? minor(o.total_shipping_price_set.shop_money.amount, cur)
+      : sumMinor(
+          o.shipping_lines?.map((s) => s.price),
+          cur,
+        ),
+    currentTotalPriceMinor: minor(o.current_total_price, cur),
+    discountCodes: (o.discount_codes ?? []).map((d) => d.code),
+    tags: tagList,
+    note: o.note ?? null,
+    paymentGatewayNames: o.payment_gateway_names ?? [],
+    sourceName: o.source_name ?? null,
+    referringSite: o.referring_site ?? null,
+    landingSite: o.landing_site ?? null,
+    landingSiteRef: o.landing_site_ref ?? null,
+    ...utmFromLandingSite(o.landing_site),
+    checkoutToken: o.checkout_token ?? null,
+    cartToken: o.cart_token ?? null,
+    shippingCity: ship?.city ?? null,
+    shippingProvince: ship?.province ?? null,
+    shippingProvinceCode: ship?.province_code ?? null,
+    shippingZip: ship?.zip ?? null,
+    shippingCountry: ship?.country ?? null,
+    shippingCountryCode: ship?.country_code ?? null,
+    billingCity: bill?.city ?? null,
+    billingProvince: bill?.province ?? null,
+    billingProvinceCode: bill?.province_code ?? null,
+    billingZip: bill?.zip ?? null,
+    billingCountry: bill?.country ?? null,
+    billingCountryCode: bill?.country_code ?? null,
+    lineItemCount: lines.length,
+    totalQuantity: lines.reduce((n, l) => n + l.quantity, 0),
+    isSubscription: subscription.isSubscription,
+    subscriptionType: subscription.type,
+    ...v,
+  };
+  const lineItems = lines.map(
+    (l, i): ShopifyOrderLineItemRow => ({
+      shop: meta.shop,
+      id: l.id,
+      orderId: o.id,
+      position: i + 1,
+      productId: l.product_id ?? null,
+      variantId: l.variant_id ?? null,
+      sku: l.sku ?? null,
+      title: l.title ?? null,
+      variantTitle: l.variant_title ?? null,
+      vendor: l.vendor ?? null,
+      quantity: l.quantity,
+      currency: cur,
+      priceMinor: minor(l.price, cur),
+      // Shopify reports discounts as allocations; total_discount stays 0 for those.
+      discountMinor: l.discount_allocations?.length
+        ? sumMinor(
+            l.discount_allocations.map((d) => d.amount),
+            cur,
+          )
+        : minor(l.total_discount, cur),
+      giftCard: l.gift_card ?? null,
+      fulfillmentStatus: l.fulfillment_status ?? null,
+      ...v,
+    }),
+  );
+  return { ok: true, rows: { kind: "order", order, lineItems } };
+}
+
+// ---- customers ------------------------------------------------------------------------------
+
+const customerSchema = z.object({
+  id,
+  email: str,
+  first_name: str,
+  last_name: str,
+  phone: str,
+  state: str,
+  verified_email: bool,
+  tax_exempt: bool,
+  tags,
+  currency: currency.nullish(),
+  orders_count: int.nullish(),
+  total_spent: decimal.nullish(),
+  accepts_marketing: bool,
+  email_marketing_consent: z.object({ state: str, opt_in_level: str, consent_updated_at: ts.nullish() }).nullish(),
+  sms_marketing_consent: z.object({ state: str }).nullish(),
+  default_address: address,
+  created_at: ts.nullish(),
+  updated_at: ts.nullish(),
+});
+
+export function mapCustomer(doc: unknown, meta: EventMeta): MapResult {
+  const parsed = customerSchema.safeParse(doc);
+  if (!parsed.success) return invalid("customer", parsed.error);
+  const c = parsed.data;
+  const consent = c.email_marketing_consent;
+  const addr = c.default_address;
+  const customer: ShopifyCustomerRow = {
+    shop: meta.shop,
+    id: c.id,
+    email: normalizeEmail(c.email),
+    firstName: c.first_name ?? null,
+    lastName: c.last_name ?? null,
+    phone: c.phone ?? null,
+    state: c.state ?? null,
+    verifiedEmail: c.verified_email ?? null,
+    taxExempt: c.tax_exempt ?? null,
+    tags: splitTags(c.tags),
+    currency: c.currency ?? null,
+    ordersCount: c.orders_count ?? null,
+    totalSpentMinor: minor(c.total_spent, c.currency),
+    // Newer API versions dropped accepts_marketing in favour of the consent object.
+    acceptsMarketing: c.accepts_marketing ?? (consent?.state ? consent.state === "subscribed" : null),
+    emailMarketingState: consent?.state ?? null,
+    emailMarketingOptInLevel: consent?.opt_in_level ?? null,
+    emailMarketingUpdatedAt: consent?.consent_updated_at ?? null,
+    smsMarketingState: c.sms_marketing_consent?.state ?? null,
+    city: addr?.city ?? null,
+    province: addr?.province ?? null,
+    provinceCode: addr?.province_code ?? null,
+    zip: addr?.zip ?? null,
+    country: addr?.country ?? null,
+    countryCode: addr?.country_code ?? null,
+    createdAt: c.created_at ?? null,
+    ...version(meta, c.updated_at),
+  };
+  return { ok: true, rows: { kind: "customer", customer } };
+}
+
+// ---- products -------------------------------------------------------------------------------
+
+const variantSchema = z.object({
+  id,
+  position: int.nullish(),
+  title: str,
+  sku: str,
+  barcode: str,
+  price: decimal.nullish(),
+  compare_at_price: decimal.nullish(),
+  inventory_item_id: id.nullish(),
+  inventory_quantity: int.nullish(),
+  created_at: ts.nullish(),
+  updated_at: ts.nullish(),
+});
+
+const productSchema = z.object({
+  id,
+  title: str,
+  handle: str,
+  product_type: str,
+  vendor: str,
+  status: str,
+  tags,
+  published_at: ts.nullish(),
+  created_at: ts.nullish(),
+  updated_at: ts.nullish(),
+  variants: z.array(variantSchema).nullish(),
+});
+
+export function mapProduct(doc: unknown, meta: EventMeta, ctx: MapContext): MapResult {
+  const parsed = productSchema.safeParse(doc);
+  if (!parsed.success) return invalid("product", parsed.error);
+  const p = parsed.data;
+  const v = version(meta, p.updated_at);
+  const cur = ctx.shopCurrency;
+  const product: ShopifyProductRow = {
+    shop: meta.shop,
+    id: p.id,
+    title: p.title ?? null,
+    handle: p.handle ?? null,
+    productType: p.product_type ?? null,
+    vendor: p.vendor ?? null,
+    status: p.status ?? null,
+    tags: splitTags(p.tags),
+    publishedAt: p.published_at ?? null,
+    createdAt: p.created_at ?? null,
+    ...v,
+  };
+  const variants = uniqueById(p.variants ?? []).map(
+    (x): ShopifyProductVariantRow => ({
+      shop: meta.shop,
+      id: x.id,
+      productId: p.id,
+      position: x.position ?? null,
+      title: x.title ?? null,
+      sku: x.sku ?? null,
+      barcode: x.barcode ?? null,
+      currency: cur,
+      priceMinor: cur === null ? null : minor(x.price, cur),
+      compareAtPriceMinor: cur === null ? null : minor(x.compare_at_price, cur),
+      inventoryItemId: x.inventory_item_id ?? null,
+      inventoryQuantity: x.inventory_quantity ?? null,
+      createdAt: x.created_at ?? null,
+      ...v,
+      // A variant keeps its own updated_at; the product's version guards the set.
+      updatedAt: x.updated_at ?? v.updatedAt,
+    }),
+  );
+  return { ok: true, rows: { kind: "product", product, variants } };
+}
+
+// ---- fulfillments ---------------------------------------------------------------------------
+
+const fulfillmentSchema = z.object({
+  id,
+  order_id: id,
+  name: str,
+  status: str,
+  shipment_status: str,
+  service: str,
+  location_id: id.nullish(),
+  tracking_company: str,
+  tracking_number: str,
+  tracking_numbers: z.array(z.string()).nullish(),
+  tracking_url: str,
+  tracking_urls: z.array(z.string()).nullish(),
+  line_items: quantities,
+  created_at: ts.nullish(),
+  updated_at: ts.nullish(),
+});
+
+export function mapFulfillment(doc: unknown, meta: EventMeta): MapResult {
+  const parsed = fulfillmentSchema.safeParse(doc);
+  if (!parsed.success) return invalid("fulfillment", parsed.error);
+  const f = parsed.data;
+  const numbers = f.tracking_numbers ?? (f.tracking_number ? [f.tracking_number] : []);
+  const fulfillment: ShopifyFulfillmentRow = {
+    shop: meta.shop,
+    id: f.id,
+    orderId: f.order_id,
+    name: f.name ?? null,
+    status: f.status ?? null,
+    shipmentStatus: f.shipment_status ?? null,
+    service: f.service ?? null,
+    locationId: f.location_id ?? null,
+    trackingCompany: f.tracking_company ?? null,
+    trackingNumber: f.tracking_number ?? numbers[0] ?? null,
+    trackingUrl: f.tracking_url ?? f.tracking_urls?.[0] ?? null,
+    trackingNumbers: numbers,
+    lineItemCount: f.line_items?.length ?? null,
+    totalQuantity: f.line_items ? f.line_items.reduce((n, l) => n + l.quantity, 0) : null,
+    createdAt: f.created_at ?? null,
+    ...version(meta, f.updated_at),
+  };
+  return { ok: true, rows: { kind: "fulfillment", fulfillment } };
+}
+
+// ---- refunds --------------------------------------------------------------------------------
+
+const refundSchema = z.object({
+  id,
+  order_id: id,
+  note: str,
+  restock: bool,
+  created_at: ts.nullish(),
+  processed_at: ts.nullish(),
+  total_duties_set: moneySet,
+  refund_line_items: z
+    .array(
+      z.object({
+        id,
+        line_item_id: id.nullish(),
+        quantity: int,
+        restock_type: str,
+        location_id: id.nullish(),
+        subtotal: decimal.nullish(),
+        total_tax: decimal.nullish(),
+        subtotal_set: moneySet,
+      }),
+    )
+    .nullish(),
+  transactions: z
+    .array(z.object({ kind: str, status: str, amount: decimal.nullish(), currency: currency.nullish() }))
+    .nullish(),
+});
+
+export function mapRefund(doc: unknown, meta: EventMeta, ctx: MapContext): MapResult {
+  const parsed = refundSchema.safeParse(doc);
+  if (!parsed.success) return invalid("refund", parsed.error);
+  const r = parsed.data;
+  const lines = uniqueById(r.refund_line_items ?? []);
+  // Sample refunds leave transaction currency null; the *_set shop money names the shop currency.
+  const cur =
+    lines.find((l) => l.subtotal_set?.shop_money.currency_code)?.subtotal_set?.shop_money.currency_code ??
+    r.total_duties_set?.shop_money.currency_code ??
+    r.transactions?.find((t) => t.currency)?.currency ??
+    ctx.shopCurrency;
+  const refunded = r.transactions
+    ?.filter((t) => t.kind === "refund" && t.status === "success" && (t.currency ?? cur) === cur)
+    .map((t) => t.amount);
+  // Refunds are immutable once created, so their creation time is their version.
+  const v = version(meta, r.created_at ?? r.processed_at);
+  const refund: ShopifyRefundRow = {
+    shop: meta.shop,
+    id: r.id,
+    orderId: r.order_id,
+    note: r.note ?? null,
+    restock: r.restock ?? null,
+    currency: cur,
+    refundedAmountMinor: refunded === undefined ? null : sumMinor(refunded, cur),
+    lineSubtotalMinor: sumMinor(
+      lines.map((l) => l.subtotal_set?.shop_money.amount ?? l.subtotal),
+      cur,
+    ),
+    lineTaxMinor: sumMinor(
+      lines.map((l) => l.total_tax),
+      cur,
+    ),
+    lineCount: lines.length,
+    createdAt: r.created_at ?? null,
+    processedAt: r.processed_at ?? null,
+    ...v,
+  };
+  const lineItems = lines.map(
+    (l): ShopifyRefundLineItemRow => ({
+      shop: meta.shop,
+      id: l.id,
+      refundId: r.id,
+      orderId: r.order_id,
+      lineItemId: l.line_item_id ?? null,
+      quantity: l.quantity,
+      restockType: l.restock_type ?? null,
+      locationId: l.location_id ?? null,
+      currency: cur,
+      subtotalMinor: minor(l.subtotal_set?.shop_money.amount ?? l.subtotal, cur),
+      totalTaxMinor: minor(l.total_tax, cur),
+      ...v,
+    }),
+  );
+  return { ok: true, rows: { kind: "refund", refund, lineItems } };
+}
+
+// ---- checkouts ------------------------------------------------------------------------------
+
+const checkoutSchema = z.object({
+  id: id.nullish(),
+  token: str,
+  cart_token: str,
+  name: str,
+  email: str,
+  phone: str,
+  customer: z.object({ id: id.nullish() }).nullish(),
+  abandoned_checkout_url: str,
+  source_name: str,
+  referring_site: str,
+  landing_site: str,
+  buyer_accepts_marketing: bool,
+  currency: currency.nullish(),
+  presentment_currency: currency.nullish(),
+  total_price: decimal.nullish(),
+  subtotal_price: decimal.nullish(),
+  total_line_items_price: decimal.nullish(),
+  total_discounts: decimal.nullish(),
+  total_tax: decimal.nullish(),
+  discount_codes: discountCodes,
+  line_items: quantities,
+  shipping_address: address,
+  created_at: ts.nullish(),
+  completed_at: ts.nullish(),
+  closed_at: ts.nullish(),
+  updated_at: ts.nullish(),
+});
+
+export function mapCheckout(doc: unknown, meta: EventMeta): MapResult {
+  const parsed = checkoutSchema.safeParse(doc);
+  if (!parsed.success) return invalid("checkout", parsed.error);
+  const c = parsed.data;
+  // Shopify names a checkout "#<id>"; the docs sample omits `id` but keeps that name.
+  const checkoutId = c.id ?? /^#(\d+)$/.exec(c.name ?? "")?.[1];
+  if (checkoutId === undefined) return { ok: false, detail: "checkout: no id (and no #<id> name)" };
+  const cur = c.currency ?? c.presentment_currency ?? null;
+  const m = (amount: string | null | undefined) => (cur === null ? null : minor(amount, cur));
+  const checkout: ShopifyCheckoutRow = {
+    shop: meta.shop,
+    id: checkoutId,
+    token: c.token ?? null,
+    cartToken: c.cart_token ?? null,
+    name: c.name ?? null,
+    email: normalizeEmail(c.email),
+    phone: c.phone ?? null,
+    customerId: c.customer?.id ?? null,
+    abandonedCheckoutUrl: c.abandoned_checkout_url ?? null,
+    sourceName: c.source_name ?? null,
+    referringSite: c.referring_site ?? null,
+    landingSite: c.landing_site ?? null,
+    ...utmFromLandingSite(c.landing_site),
+    buyerAcceptsMarketing: c.buyer_accepts_marketing ?? null,
+    currency: cur,
+    presentmentCurrency: c.presentment_currency ?? null,
+    totalPriceMinor: m(c.total_price),
+    subtotalPriceMinor: m(c.subtotal_price),
+    totalLineItemsPriceMinor: m(c.total_line_items_price),
+    totalDiscountsMinor: m(c.total_discounts),
+    totalTaxMinor: m(c.total_tax),
+    discountCodes: (c.discount_codes ?? []).map((d) => d.code),
+    lineItemCount: c.line_items?.length ?? null,
+    totalQuantity: c.line_items ? c.line_items.reduce((n, l) => n + l.quantity, 0) : null,
+    shippingCountryCode: c.shipping_address?.country_code ?? null,
+    shippingProvinceCode: c.shipping_address?.province_code ?? null,
+    createdAt: c.created_at ?? null,
+    completedAt: c.completed_at ?? null,
+    closedAt: c.closed_at ?? null,
+    ...version(meta, c.updated_at),
+  };
+  return { ok: true, rows: { kind: "checkout", checkout } };
+}
+
+// ---- deletes --------------------------------------------------------------------------------
+
+const deleteSchema = z.object({ id });
+
+/** Delete topics carry little more than the id; the statement builder turns this into a tombstone. */
+export function mapDelete(entity: DeletableEntity, doc: unknown, meta: EventMeta): MapResult {
+  const parsed = deleteSchema.safeParse(doc);
+  if (!parsed.success) return invalid(`${entity} delete`, parsed.error);
+  return { ok: true, rows: { kind: "delete", entity, id: parsed.data.id, meta } };
+}
+
+// ---- helpers --------------------------------------------------------------------------------
+
+function invalid(what: string, error: z.ZodError): MapResult {
+  return { ok: false, detail: `${what}: ${z.prettifyError(error)}`.slice(0, 1000) };
+}
+
+/** The version columns of a row: the payload's updated_at, else the event's time. */
+function version(meta: EventMeta, updatedAt: string | null | undefined) {
+  return {
+    updatedAt: updatedAt ?? meta.eventAt,
+    deletedAt: null,
+    lastEventId: meta.eventId,
+    eventAt: meta.eventAt,
+    origin: meta.origin,
+  };
+}
+
+function minor(amount: string | null | undefined, cur: string | null | undefined): number | null {
+  return cur ? toMinor(amount, cur) : null;
+}
+
+/** Sum in minor units; null when there is nothing to sum or any part is unknown. */
+function sumMinor(amounts: Array<string | null | undefined> | undefined, cur: string | null): number | null {
+  if (!amounts) return null;
+  let total = 0;
+  for (const a of amounts) {
+    const m = minor(a, cur);
+    if (m === null) return null;
+    total += m;
+  }
+  return total;
+}
+
+/** Later duplicates win: a repeated child id must not fail the batch on its primary key. */
+function uniqueById<T extends { id: string }>(items: T[]): T[] {
+  return [...new Map(items.map((x) => [x.id, x])).values()];
+}
+
+export function splitTags(value: string | string[] | null | undefined): string[] {
+  const parts = typeof value === "string" ? value.split(",") : (value ?? []);
+  return parts.map((t) => t.trim()).filter((t) => t !== "");
+}
+
+export interface Utm {
+  utmSource: string | null;
+  utmMedium: string | null;
+  utmCampaign: string | null;
+  utmContent: string | null;
+  utmTerm: string | null;
+}
+
+/** utm_* from a landing site, which Shopify sends as a path with query ("/?utm_source=x") or a full URL. */
+export function utmFromLandingSite(landingSite: string | null | undefined): Utm {
+  const found = new Map<string, string>();
+  if (landingSite) {
+    try {
+      for (const [key, value] of new URL(landingSite, "https://landing.invalid").searchParams) {
+        const k = key.toLowerCase();
+        if (!found.has(k) && value.trim() !== "") found.set(k, value.trim());
+      }
+    } catch {
+      // An unparsable landing site has no attribution; the raw text is still stored.
+    }
+  }
+  const get = (k: string) => found.get(k) ?? null;
+  return {
+    utmSource: get("utm_source"),
+    utmMedium: get("utm_medium"),
+    utmCampaign: get("utm_campaign"),
+    utmContent: get("utm_content"),
+    utmTerm: get("utm_term"),
+  };
+}
+
+/**
+ * Rules from vars: comma-separated `pattern` or `pattern=type` entries (type defaults to
+ * "subscription"). Tags match whole and case-insensitively; SKU patterns are globs with `*`.
+ */
+export function parseSubscriptionRules(tagsVar: string | undefined, skusVar: string | undefined): SubscriptionRules {
+  return {
+    tags: ruleEntries(tagsVar).map(({ pattern, type }) => ({ tag: pattern.toLowerCase(), type })),
+    skus: ruleEntries(skusVar).map(({ pattern, type }) => ({
+      pattern: new RegExp(`^${pattern.split("*").map(escapeRegExp).join(".*")}$`, "i"),
+      type,
+    })),
+  };
+}
+
+function ruleEntries(value: string | undefined): Array<{ pattern: string; type: string }> {
+  return (value ?? "")
+    .split(",")
+    .map((entry) => {
+      const eq = entry.lastIndexOf("=");
+      const pattern = (eq < 0 ? entry : entry.slice(0, eq)).trim();
+      const type = eq < 0 ? "" : entry.slice(eq + 1).trim();
+      return { pattern, type: type || "subscription" };
+    })
+    .filter((r) => r.pattern !== "");
+}
+
+function escapeRegExp(s: string): string {
+  return s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+}
+
+export function detectSubscription(
+  orderTags: string[],
+  skus: Array<string | null>,
+  rules: SubscriptionRules,
+): { isSubscription: boolean; type: string | null } {
+  const tagSet = new Set(orderTags.map((t) => t.toLowerCase()));
+  const byTag = rules.tags.find((r) => tagSet.has(r.tag));
+  if (byTag) return { isSubscription: true, type: byTag.type };
+  const bySku = rules.skus.find((r) => skus.some((s) => s !== null && r.pattern.test(s)));
+  if (bySku) return { isSubscription: true, type: bySku.type };
+  return { isSubscription: false, type: null };
+}

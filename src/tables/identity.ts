@@ -1,0 +1,328 @@
+/**
+ * Cross-source identity: after an event's source rows are written, link the customer it names to
+ * a person (`customer_profiles`) through `customer_identities`. The statements are plain
+ * INSERT … SELECT / UPDATE over the rows *as stored*, appended to the event's own D1 batch: the
+ * link commits with the rows, and a late or repeated event re-derives it from the newest stored
+ * state instead of from its own payload, so out-of-order delivery cannot create a second profile.
+ * The price is 4 to 9 small statements per customer-bearing event, and rules limited to what one
+ * batch of SQL can decide; merging two profiles that both hold identities is never automatic.
+ *
+ * Rules (emails are compared normalized: trimmed and lower-cased, as the mappers store them):
+ * 1. Each email belongs to at most one profile (`customer_profile_emails`). A profile is created
+ *    for an email nobody has, and is keyed by it for good.
+ * 2. A new identity joins, in this order: the profile of an identity with the same Shopify
+ *    customer id (a Recharge customer carrying it, or the Shopify customer itself: the link wins
+ *    over email); else the profile owning its email, so identities with one email share a
+ *    profile, whatever their source; else a new profile. With neither email nor link, no identity
+ *    is recorded until an event brings one.
+ * 3. An identity keeps its profile when its email changes. The new email is added to the profile
+ *    when nobody owns it; when another profile owns it, the identity stays, the email stays, and
+ *    an `email_in_other_profile` conflict is recorded. Old emails stay with the profile. An email
+ *    removed at the source changes nothing.
+ * 4. A Recharge customer whose Shopify customer id points at another profile moves there
+ *    (`moved_by_shopify_link` is recorded). If it was alone on its old profile, that profile's
+ *    emails move with it and the emptied profile is deleted; otherwise they stay.
+ * 5. Only the customer object's own events (Shopify customers/*, Recharge customer/*, Stripe
+ *    customer.*) move an identity's email. Events that only reference a customer (orders,
+ *    subscriptions, charges, payment intents, invoices, checkout sessions) create its identity
+ *    when it is missing (with the stored customer's email, else their own) and may attach a
+ *    Recharge link; they never re-email it.
+ * 6. Orders and charges with no customer object get no identity: `customer_activity` attributes
+ *    them at read time to the profile owning their email.
+ */
+
+import { type ShopifyRows, shopifyFamily } from "../mapping/shopify";
+import { parseLossless } from "../shared/json";
+import type { ApplyPlan, ArchivedEvent } from "./plan";
+
+/**
+ * How to find the customer an event names in the stored rows: a SELECT yielding at most one row
+ * `(source, shop, ext, email, link)` from the parameters ?1 shop ('' outside Shopify), ?2 the
+ * object id. `owner`: the row is the customer itself (rule 5). `relink`: the link may move it (rule 4).
+ */
+interface Resolver {
+  candidate: string;
+  owner: boolean;
+  relink: boolean;
+}
+
+/** A Recharge object that references a customer: the customer row's email and Shopify link, else its own. */
+const rechargeReference = (table: string): Resolver => ({
+  candidate: `SELECT 'recharge' AS source, ?1 AS shop, s.customer_id AS ext, coalesce(k.email, s.email) AS email,
+      coalesce(k.shopify_customer_id, s.shopify_customer_id) AS link
+    FROM ${table} s LEFT JOIN recharge_customers k ON k.id = s.customer_id
+    WHERE s.id = ?2 AND s.customer_id IS NOT NULL`,
+  owner: false,
+  relink: true,
+});
+
+/** A Stripe object that references a customer: the customer row's email, else the object's own. */
+const stripeReference = (table: string): Resolver => ({
+  candidate: `SELECT 'stripe' AS source, ?1 AS shop, s.customer_id AS ext, coalesce(k.email, s.email) AS email,
+      NULL AS link
+    FROM ${table} s LEFT JOIN stripe_customers k ON k.id = s.customer_id
+    WHERE s.id = ?2 AND s.customer_id IS NOT NULL`,
+  owner: false,
+  relink: false,
+});
+
+const RESOLVERS = {
+  shopifyCustomer: {
+    candidate: `SELECT 'shopify' AS source, shop, id AS ext, email, id AS link
+      FROM shopify_customers WHERE shop = ?1 AND id = ?2`,
+    owner: true,
+    relink: false,
+  },
+  shopifyOrder: {
+    candidate: `SELECT 'shopify' AS source, o.shop, o.customer_id AS ext, coalesce(k.email, o.email) AS email,
+        o.customer_id AS link
+      FROM shopify_orders o LEFT JOIN shopify_customers k ON k.shop = o.shop AND k.id = o.customer_id
+      WHERE o.shop = ?1 AND o.id = ?2 AND o.customer_id IS NOT NULL`,
+    owner: false,
+    relink: false,
+  },
+  rechargeCustomer: {
+    candidate: `SELECT 'recharge' AS source, ?1 AS shop, id AS ext, email, shopify_customer_id AS link
+      FROM recharge_customers WHERE id = ?2`,
+    owner: true,
+    relink: true,
+  },
+  rechargeSubscription: rechargeReference("recharge_subscriptions"),
+  rechargeCharge: rechargeReference("recharge_charges"),
+  stripeCustomer: {
+    candidate: `SELECT 'stripe' AS source, ?1 AS shop, id AS ext, email, NULL AS link
+      FROM stripe_customers WHERE id = ?2`,
+    owner: true,
+    relink: false,
+  },
+  stripeCharge: stripeReference("stripe_charges"),
+  stripePaymentIntent: stripeReference("stripe_payment_intents"),
+  stripeInvoice: stripeReference("stripe_invoices"),
+  stripeCheckoutSession: stripeReference("stripe_checkout_sessions"),
+} as const satisfies Record<string, Resolver>;
+
+export type ResolverName = keyof typeof RESOLVERS;
+
+/** The stored row an applied event wrote that names a customer. */
+export interface IdentityTarget {
+  resolver: ResolverName;
+  /** Shopify shop domain; '' for Stripe and Recharge. */
+  shop: string;
+  id: string;
+}
+
+/**
+ * Which row to resolve for an applied event, or null when it names no customer. Pure. Deletes
+ * are skipped: a soft-deleted customer keeps its identity, and a tombstone teaches nothing.
+ */
+export function identityTarget(event: ArchivedEvent): IdentityTarget | null {
+  const { source, topic, shop } = event.envelope;
+  switch (source) {
+    case "shopify": {
+      const family = shopifyFamily(topic);
+      if (shop === null || (family !== "customer" && family !== "order")) return null;
+      const [id, customerId] = readIds(event.payload, (doc) => [field(doc, "id"), field(field(doc, "customer"), "id")]);
+      const objectId = shopifyId(id);
+      // A guest order (no customer object) is attributed by email at read time (rule 6).
+      if (objectId === null || (family === "order" && shopifyId(customerId) === null)) return null;
+      return { resolver: family === "customer" ? "shopifyCustomer" : "shopifyOrder", shop, id: objectId };
+    }
+    case "recharge": {
+      const [family = "", action = ""] = topic.split("/");
+      const resolver = RECHARGE_FAMILIES[family];
+      if (resolver === undefined || action === "deleted") return null;
+      const [id] = readIds(event.payload, (doc) => [field(field(doc, family), "id")]);
+      return id === null || id === undefined ? null : { resolver, shop: "", id };
+    }
+    case "stripe": {
+      if (topic.endsWith(".deleted")) return null;
+      const [kind, id] = readIds(event.payload, (doc) => {
+        const object = field(field(doc, "data"), "object");
+        return [field(object, "object"), field(object, "id")];
+      });
+      const resolver = kind === null || kind === undefined ? undefined : STRIPE_OBJECTS[kind];
+      return resolver === undefined || id === null || id === undefined ? null : { resolver, shop: "", id };
+    }
+  }
+}
+
+/** An applied plan with the identity statements after the source rows they read. */
+export function withIdentity(db: D1Database, event: ArchivedEvent, plan: ApplyPlan): ApplyPlan {
+  if (plan.kind !== "apply") return plan;
+  const statements = identityStatements(db, event);
+  return statements.length === 0 ? plan : { ...plan, statements: [...plan.statements, ...statements] };
+}
+
+/** The statements that link the customer an applied event names; empty when it names none. */
+export function identityStatements(db: D1Database, event: ArchivedEvent): D1PreparedStatement[] {
+  const target = identityTarget(event);
+  return target === null ? [] : linkStatements(db, target, event.envelope.eventId);
+}
+
+/** The statements that link one stored row's customer; `eventId` is the row's `last_event_id`. */
+export function linkStatements(db: D1Database, target: IdentityTarget, eventId: string): D1PreparedStatement[] {
+  return statementsFor(RESOLVERS[target.resolver]).map((text) =>
+    db.prepare(text).bind(target.shop, target.id, eventId),
+  );
+}
+
+/** The identity target of mapped Shopify rows (bulk exports, which have no webhook event to read). */
+export function shopifyRowsTarget(rows: ShopifyRows): IdentityTarget | null {
+  if (rows.kind === "customer") return { resolver: "shopifyCustomer", shop: rows.customer.shop, id: rows.customer.id };
+  if (rows.kind === "order" && rows.order.customerId) {
+    return { resolver: "shopifyOrder", shop: rows.order.shop, id: rows.order.id };
+  }
+  return null;
+}
+
+const RECHARGE_FAMILIES: Partial<Record<string, ResolverName>> = {
+  customer: "rechargeCustomer",
+  subscription: "rechargeSubscription",
+  charge: "rechargeCharge",
+};
+
+/** Keyed by `data.object.object`, as the Stripe mapper picks its table. */
+const STRIPE_OBJECTS: Partial<Record<string, ResolverName>> = {
+  customer: "stripeCustomer",
+  charge: "stripeCharge",
+  payment_intent: "stripePaymentIntent",
+  invoice: "stripeInvoice",
+  "checkout.session": "stripeCheckoutSession",
+};
+
+// ---- payload reading ------------------------------------------------------------------------
+
+function field(doc: unknown, key: string): unknown {
+  return typeof doc === "object" && doc !== null && !Array.isArray(doc)
+    ? (doc as Record<string, unknown>)[key]
+    : undefined;
+}
+
+/** A few values of a payload the mapper already accepted (and parsed: the parse is reused), as text. */
+function readIds(payload: string, pick: (doc: unknown) => unknown[]): Array<string | null | undefined> {
+  const values = pick(parseLossless(payload));
+  return values.map((v) => {
+    if (typeof v === "string") return v.trim() === "" ? null : v;
+    if (typeof v === "number") return String(v);
+    return v === null ? null : undefined;
+  });
+}
+
+const GID = /^gid:\/\/shopify\/\w+\/(\d+)$/;
+/** Digits, as the Shopify mapper stores ids (a GraphQL gid is reduced to its number). */
+function shopifyId(value: string | null | undefined): string | null {
+  if (value === null || value === undefined) return null;
+  return /^\d{1,32}$/.test(value) ? value : (GID.exec(value)?.[1] ?? null);
+}
+
+// ---- statements -----------------------------------------------------------------------------
+
+const NOW = "strftime('%Y-%m-%dT%H:%M:%fZ', 'now')";
+/** `i` is the identity the candidate `c` names. */
+const IS_C = "i.source = c.source AND i.external_id = c.ext AND i.shop = c.shop";
+const C_KEY = "(source, external_id, shop) IN (SELECT source, ext, shop FROM c)";
+/** The profile the candidate's Shopify link points at (another identity's), Shopify's own first. */
+const LINK = `link AS (SELECT (SELECT l.profile_id FROM customer_identities l
+  WHERE l.shopify_customer_id = c.link AND NOT (l.source = c.source AND l.external_id = c.ext AND l.shop = c.shop)
+  ORDER BY l.source = 'shopify' DESC, l.created_at, l.external_id LIMIT 1) AS profile_id FROM c)`;
+const CONFLICT_COLUMNS =
+  "(source, external_id, shop, kind, other_profile_id, profile_id, email, first_seen_at, last_seen_at, last_event_id)";
+const ON_CONFLICT_SEEN_AGAIN = `ON CONFLICT (source, external_id, shop, kind, other_profile_id) DO UPDATE SET
+  profile_id = excluded.profile_id, email = excluded.email, last_seen_at = excluded.last_seen_at,
+  last_event_id = excluded.last_event_id`;
+
+const cache = new Map<Resolver, string[]>();
+
+/** The SQL texts for a resolver, in order; built once per isolate. */
+function statementsFor(r: Resolver): string[] {
+  let texts = cache.get(r);
+  if (texts === undefined) {
+    texts = buildStatements(r);
+    cache.set(r, texts);
+  }
+  return texts;
+}
+
+function buildStatements(r: Resolver): string[] {
+  const c = `WITH c AS (${r.candidate})`;
+  // Reference events act on an identity only when this event created or moved it (rule 5).
+  const mine = r.owner ? "" : "AND i.last_event_id = ?3";
+  const out = [
+    // Rule 1: a profile for an email nobody owns, unless the identity exists or a link decides.
+    `${c}, ${LINK}
+    INSERT INTO customer_profiles (id, email, created_at, updated_at, last_event_id)
+    SELECT 'cp_' || lower(hex(randomblob(8))), c.email, ${NOW}, ${NOW}, ?3 FROM c, link
+    WHERE c.email IS NOT NULL AND link.profile_id IS NULL
+      AND NOT EXISTS (SELECT 1 FROM customer_profile_emails e WHERE e.email = c.email)
+      AND NOT EXISTS (SELECT 1 FROM customer_identities i WHERE ${IS_C})
+    ON CONFLICT (email) DO NOTHING`,
+    // Rule 2: link first, then email (a profile just made for it owns its email from the last statement on).
+    `${c}, ${LINK}
+    INSERT INTO customer_identities (source, external_id, shop, profile_id, email, shopify_customer_id, matched_by,
+      created_at, updated_at, last_event_id)
+    SELECT c.source, c.ext, c.shop, coalesce(link.profile_id, e.profile_id, p.id), c.email, c.link,
+      CASE WHEN link.profile_id IS NULL THEN 'email' ELSE 'shopify_customer_id' END, ${NOW}, ${NOW}, ?3
+    FROM c JOIN link LEFT JOIN customer_profile_emails e ON e.email = c.email
+      LEFT JOIN customer_profiles p ON p.email = c.email
+    WHERE coalesce(link.profile_id, e.profile_id, p.id) IS NOT NULL
+    ON CONFLICT (source, external_id, shop) DO NOTHING`,
+  ];
+  if (r.relink) out.push(...relinkStatements(c));
+  if (r.owner) {
+    out.push(`${c}
+    UPDATE customer_identities SET email = coalesce((SELECT email FROM c), email),
+      shopify_customer_id = coalesce((SELECT link FROM c), shopify_customer_id), updated_at = ${NOW}, last_event_id = ?3
+    WHERE ${C_KEY} AND (email IS NOT coalesce((SELECT email FROM c), email)
+      OR shopify_customer_id IS NOT coalesce((SELECT link FROM c), shopify_customer_id))`);
+  } else if (r.relink) {
+    // A subscription or charge may carry the Recharge link its customer row lacked (rule 5).
+    out.push(`${c}
+    UPDATE customer_identities SET shopify_customer_id = (SELECT link FROM c), updated_at = ${NOW}, last_event_id = ?3
+    WHERE ${C_KEY} AND (SELECT link FROM c) IS NOT NULL AND shopify_customer_id IS NOT (SELECT link FROM c)`);
+  }
+  out.push(
+    // Rule 3: an email another profile owns is a conflict, never a merge.
+    `${c}
+    INSERT INTO customer_identity_conflicts ${CONFLICT_COLUMNS}
+    SELECT c.source, c.ext, c.shop, 'email_in_other_profile', e.profile_id, i.profile_id, c.email, ${NOW}, ${NOW}, ?3
+    FROM c JOIN customer_identities i ON ${IS_C} JOIN customer_profile_emails e ON e.email = c.email
+    WHERE e.profile_id <> i.profile_id ${mine}
+    ${ON_CONFLICT_SEEN_AGAIN}`,
+    // Rule 3: an email nobody owns joins the identity's profile; so does a new profile's key email.
+    `${c}
+    INSERT INTO customer_profile_emails (email, profile_id, created_at, last_event_id)
+    SELECT c.email, i.profile_id, ${NOW}, ?3 FROM c JOIN customer_identities i ON ${IS_C}
+    WHERE c.email IS NOT NULL ${mine}
+    ON CONFLICT (email) DO NOTHING`,
+  );
+  return out;
+}
+
+/** Rule 4, in order: record the move, carry a lone identity's emails, move it, drop what it left empty. */
+function relinkStatements(c: string): string[] {
+  const cur = `cur AS (SELECT i.profile_id FROM c JOIN customer_identities i ON ${IS_C})`;
+  return [
+    `${c}, ${LINK}
+    INSERT INTO customer_identity_conflicts ${CONFLICT_COLUMNS}
+    SELECT c.source, c.ext, c.shop, 'moved_by_shopify_link', i.profile_id, link.profile_id, c.email, ${NOW}, ${NOW}, ?3
+    FROM c JOIN link JOIN customer_identities i ON ${IS_C}
+    WHERE link.profile_id IS NOT NULL AND link.profile_id <> i.profile_id
+    ${ON_CONFLICT_SEEN_AGAIN}`,
+    `${c}, ${LINK}, ${cur}
+    UPDATE customer_profile_emails SET profile_id = (SELECT profile_id FROM link), last_event_id = ?3
+    WHERE profile_id = (SELECT profile_id FROM cur) AND (SELECT profile_id FROM link) <> (SELECT profile_id FROM cur)
+      AND NOT EXISTS (SELECT 1 FROM c, customer_identities x WHERE x.profile_id = (SELECT profile_id FROM cur)
+        AND NOT (x.source = c.source AND x.external_id = c.ext AND x.shop = c.shop))`,
+    `${c}, ${LINK}
+    UPDATE customer_identities SET profile_id = (SELECT profile_id FROM link), matched_by = 'shopify_customer_id',
+      updated_at = ${NOW}, last_event_id = ?3
+    WHERE ${C_KEY} AND (SELECT profile_id FROM link) IS NOT NULL AND profile_id <> (SELECT profile_id FROM link)`,
+    `${c}
+    DELETE FROM customer_profiles WHERE id IN (
+      SELECT k.other_profile_id FROM c JOIN customer_identity_conflicts k
+        ON k.source = c.source AND k.external_id = c.ext AND k.shop = c.shop AND k.kind = 'moved_by_shopify_link'
+      WHERE k.last_event_id = ?3)
+    AND NOT EXISTS (SELECT 1 FROM customer_identities x WHERE x.profile_id = customer_profiles.id)
+    AND NOT EXISTS (SELECT 1 FROM customer_profile_emails e WHERE e.profile_id = customer_profiles.id)`,
+  ];
+}

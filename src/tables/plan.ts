@@ -1,0 +1,28 @@
+/**
+ * What applying an archived event means, shared by the consumer (src/consumers), which runs a plan
+ * in one D1 batch with the event's ledger row, and the bulk path (src/durable/bulk), which reuses the
+ * planners' statements. Types only: this module imports none of the planners.
+ */
+import type { QuarantineReason } from "../shared/archive";
+import type { Envelope } from "../shared/envelope";
+
+export interface ArchivedEvent {
+  envelope: Envelope;
+  resource: string;
+  /** The verbatim body text (valid JSON). */
+  payload: string;
+  r2Key: string;
+}
+
+export type ApplyPlan =
+  /**
+   * Statements that write the event's rows; the ledger row becomes `applied`. The first one is
+   * the versioned parent write: when it changes no row, the consumer notes the event as superseded.
+   */
+  | { kind: "apply"; statements: D1PreparedStatement[]; note?: string }
+  /** Nothing to write for this topic (kept in the raw archive); the ledger row stays `archived`. */
+  | { kind: "archive-only"; note?: string }
+  /** The payload failed validation: quarantined, nothing half-written. */
+  | { kind: "quarantine"; reason: QuarantineReason; detail: string };
+
+export type Planner = (env: Env, event: ArchivedEvent) => Promise<ApplyPlan>;
