@@ -228,6 +228,42 @@ describe("Stripe events applied by the consumer", () => {
     });
   });
 
+  it("records the MRR history of a subscription from the events that apply, not from late or repeated ones", async () => {
+    const id = `sub_${uid()}`;
+    const item = subscription.items.data[0];
+    const withQuantity = (quantity: number) => ({
+      ...subscription,
+      id,
+      items: { ...subscription.items, data: [{ ...item, quantity }] },
+    });
+    const update = stripe("customer.subscription.updated", withQuantity(3), T0 + 120);
+    await consume([stripe("customer.subscription.created", withQuantity(1), T0)]);
+    await consume([update]);
+    await consume([update]); // a redelivery
+    await consume([stripe("customer.subscription.updated", withQuantity(2), T0 + 60)]); // older, arriving late
+    expect(await rows("subscription_mrr_history", "subscription_id = ? ORDER BY effective_at", id)).toEqual([
+      // The fixture starts (and ends its trial) at 2009-02-13T23:31:30Z, 2000 a month.
+      {
+        source: "stripe",
+        subscription_id: id,
+        effective_at: "2009-02-13T23:31:30.000Z",
+        paying: 1,
+        amount_minor: 2000,
+        interval_unit: "month",
+        interval_count: 1,
+      },
+      {
+        source: "stripe",
+        subscription_id: id,
+        effective_at: "2025-11-20T12:02:00.000Z",
+        paying: 1,
+        amount_minor: 6000,
+        interval_unit: "month",
+        interval_count: 1,
+      },
+    ]);
+  });
+
   it("quarantines a payload that fails validation and writes no row", async () => {
     const id = `ch_${uid()}`;
     const e = stripe("charge.succeeded", { ...charge, id, amount: "one hundred" });

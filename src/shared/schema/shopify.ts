@@ -91,6 +91,8 @@ export const shopifyOrders = sqliteTable(
     index("shopify_orders_by_customer").on(t.shop, t.customerId),
     index("shopify_orders_by_created").on(t.shop, t.createdAt),
     index("shopify_orders_by_status").on(t.shop, t.financialStatus, t.fulfillmentStatus),
+    // migrations/0060: Recharge and Stripe charges name a Shopify order by id alone.
+    index("shopify_orders_by_id").on(t.id),
   ],
 );
 
