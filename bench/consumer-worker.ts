@@ -48,7 +48,7 @@ export default {
     // one info line per event would be most of what this measured. Warnings still print.
     const info = console.log;
     console.log = () => {};
-    const clock = { d1: 0 };
+    const clock: Clock = { d1: 0, statements: 0 };
     const started = Date.now();
     let acked = 0;
     try {
@@ -63,7 +63,7 @@ export default {
     const ms = Date.now() - started;
     const events = req.batches * req.size;
     if (acked !== events) return Response.json({ error: `${events - acked} messages not acked` }, { status: 500 });
-    return Response.json({ mode: req.mode, events, ms, d1Ms: clock.d1 });
+    return Response.json({ mode: req.mode, events, ms, d1Ms: clock.d1, statements: clock.statements });
   },
 } satisfies ExportedHandler<Env>;
 
@@ -131,9 +131,12 @@ function order(digits: string, i: number, at: string): string {
 /** Time spent waiting on D1, kept apart so the report can show what batching changes. */
 interface Clock {
   d1: number;
+  /** D1 statements run. */
+  statements: number;
 }
 
-async function timed<T>(clock: Clock, call: () => Promise<T>): Promise<T> {
+async function timed<T>(clock: Clock, call: () => Promise<T>, statements = 1): Promise<T> {
+  clock.statements += statements;
   const started = Date.now();
   try {
     return await call();
@@ -147,7 +150,7 @@ function timedBatches(db: D1Database, clock: Clock): D1Database {
   return new Proxy(db, {
     get(target, prop) {
       if (prop === "batch") {
-        return (statements: D1PreparedStatement[]) => timed(clock, () => target.batch(statements));
+        return (statements: D1PreparedStatement[]) => timed(clock, () => target.batch(statements), statements.length);
       }
       const value: unknown = Reflect.get(target, prop);
       return typeof value === "function" ? value.bind(target) : value;

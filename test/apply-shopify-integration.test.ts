@@ -262,6 +262,67 @@ describe("Shopify events through the consumer", () => {
     }
   });
 
+  it("writes a batch's line items in one DELETE and one INSERT, ending as one event per batch would", async () => {
+    const A = "950000000000000201";
+    const B = "950000000000000202";
+    const C = "950000000000000203";
+    const at = (h: number) => `2026-05-0${h}T00:00:00Z`;
+    // Versions out of order, repeats, a shrinking set, and a line id that moves between orders.
+    const bodies: Array<[topic: string, body: string]> = [
+      ["orders/create", order({ id: num(A), updated_at: at(1), line_items: [line(1), line(2), line(3)] })],
+      ["orders/create", order({ id: num(B), updated_at: at(3), line_items: [line(4), line(5)] })],
+      ["orders/updated", order({ id: num(A), updated_at: at(2), line_items: [line(2, { quantity: num("7") })] })],
+      ["orders/updated", order({ id: num(B), updated_at: at(2), line_items: [line(6)] })],
+      ["orders/create", order({ id: num(C), updated_at: at(1), line_items: [line(8), line(9)] })],
+      ["orders/updated", order({ id: num(A), updated_at: at(2), line_items: [line(2), line(9)] })],
+      ["orders/updated", order({ id: num(C), updated_at: at(4), line_items: [] })],
+    ];
+    const shapes = async (shop: string, events: Envelope[]) => {
+      const index = new Map(events.map((e, i) => [e.eventId, i]));
+      const lines = await env.DB.prepare(
+        "SELECT * FROM shopify_order_line_items WHERE shop = ? ORDER BY order_id, position",
+      )
+        .bind(shop)
+        .all<Row>();
+      const orders = await rows("shopify_orders", shop);
+      const strip = (r: Row): Row => ({ ...r, shop: null, last_event_id: index.get(String(r.last_event_id)) });
+      return { lines: lines.results.map(strip), orders: orders.map(strip) };
+    };
+
+    const together = newShop();
+    const batchEvents = bodies.map(([topic, body]) => envelope(together, topic, body));
+    const prepared: string[] = [];
+    const counting = new Proxy(env.DB, {
+      get(target, prop) {
+        if (prop === "prepare") {
+          return (text: string) => {
+            prepared.push(text);
+            return target.prepare(text);
+          };
+        }
+        const value: unknown = Reflect.get(target, prop);
+        return typeof value === "function" ? value.bind(target) : value;
+      },
+    });
+    await deliver([...batchEvents, batchEvents[1] as Envelope], { ...env, DB: counting });
+    const childWrites = prepared.filter((t) => /^(DELETE FROM|INSERT INTO) "shopify_order_line_items"/.test(t));
+    expect(childWrites).toHaveLength(2);
+
+    const alone = newShop();
+    const singleEvents = bodies.map(([topic, body]) => envelope(alone, topic, body));
+    for (const e of [...singleEvents, singleEvents[1] as Envelope]) await deliver([e]);
+
+    const expected = await shapes(alone, singleEvents);
+    expect(await shapes(together, batchEvents)).toEqual(expected);
+    // And that state is the newest version of each order, with exactly its lines.
+    expect(expected.lines.map((l) => [l.order_id, l.id, l.quantity, l.last_event_id])).toEqual([
+      [A, "960000000000000002", 1, 5],
+      [A, "960000000000000009", 1, 5],
+      [B, "960000000000000004", 1, 1],
+      [B, "960000000000000005", 1, 1],
+    ]);
+  });
+
   it("keeps tokens and the order number when a reconciled version cannot supply them", async () => {
     const shop = newShop();
     await deliver([

@@ -455,25 +455,28 @@ describe("helpers", () => {
 });
 
 describe("statement builders", () => {
-  it("chunks 520 line items so no statement binds more than D1's 100 parameters", () => {
+  it("writes 520 line items in one statement binding one JSON value, guarded by the parent's event", () => {
     const lines = Array.from({ length: 520 }, (_, i) => line(i + 1));
     const { order: row, lineItems } = rowsOf(map("order", toJson(order({ line_items: lines }))), "order");
     const { db, statements } = recordingDb();
     expect(orderStatements(db, row, lineItems)).toHaveLength(statements.length);
     for (const s of statements) expect(s.params.length).toBeLessThanOrEqual(MAX_BOUND_PARAMETERS);
-    const [upsert, del, ...inserts] = statements;
+    const [upsert, del, insert, ...rest] = statements;
+    expect(rest).toEqual([]);
     expect(upsert?.sql).toMatch(/^insert into "shopify_orders" .* on conflict .* where excluded\.updated_at >= /);
-    expect(del?.sql).toMatch(/^delete from "shopify_order_line_items" .* exists/);
-    expect(inserts.length).toBeGreaterThan(1);
-    // Every inserted line is bound exactly once, by its exact id.
-    const boundIds = inserts.flatMap((s) => s.params.filter((p) => typeof p === "string" && /^9100/.test(p)));
-    expect(new Set(boundIds).size).toBe(520);
-    for (const s of inserts) {
-      expect(s.sql).toMatch(
-        /, "shopify_orders" where .* on conflict \("shopify_order_line_items"\."shop", "shopify_order_line_items"\."id"\) do update/,
-      );
-      expect(s.params.slice(-3)).toEqual([meta.shop, "900000000000000001", meta.eventId]);
-    }
+    expect(del?.sql).toMatch(/^DELETE FROM "shopify_order_line_items" .* JOIN "shopify_orders" p ON .*"last_event_id"/);
+    expect(del?.params).toEqual([JSON.stringify([[meta.shop, "900000000000000001", meta.eventId]])]);
+    expect(insert?.sql).toMatch(
+      /^INSERT INTO "shopify_order_line_items" .* FROM json_each\(\?1\) j JOIN "shopify_orders" p ON .* ON CONFLICT \("shop", "id"\) DO UPDATE/,
+    );
+    expect(insert?.params).toHaveLength(1);
+    // Every line is carried exactly once, by its exact id as text, after its parent's key.
+    const tuples = JSON.parse(String(insert?.params[0])) as unknown[][];
+    expect(tuples).toHaveLength(520);
+    for (const t of tuples) expect(t.slice(0, 3)).toEqual([meta.shop, "900000000000000001", meta.eventId]);
+    const ids = tuples.map((t) => t[3]);
+    expect(ids.every((id) => typeof id === "string" && /^9100/.test(id))).toBe(true);
+    expect(new Set(ids).size).toBe(520);
   });
 
   it("binds booleans as 0/1 and lists as JSON text", () => {

@@ -13,6 +13,7 @@ import { parseLossless } from "../shared/json";
 import { describeError, log } from "../shared/log";
 import { recordMetric } from "../shared/metrics";
 import { resourceFor } from "../shared/topics";
+import { type ChildWrite, childStatements } from "../tables/children";
 import { planApply } from "./apply";
 import { archiveInvalidMessage } from "./dead-letter";
 import { type LedgerStatus, ledgerUpsert } from "./ledger";
@@ -25,6 +26,8 @@ type Prepared =
       envelope: Envelope;
       status: LedgerStatus;
       statements: D1PreparedStatement[];
+      /** Child sets, written after the statements of every event in the D1 batch. */
+      children: ChildWrite[];
       /** True when statements[0] is the versioned parent write: 0 rows changed means a newer version was stored. */
       versioned?: boolean;
     }
@@ -51,7 +54,12 @@ export async function consumeEvents(batch: MessageBatch<unknown>, env: Env): Pro
   let batchOk = writes.length === 0;
   if (!batchOk) {
     try {
-      const results = await env.DB.batch(writes.flatMap((w) => w.result.statements));
+      // One DELETE and one INSERT per child table for the whole batch, after all parent writes.
+      const children = childStatements(
+        env.DB,
+        writes.flatMap((w) => w.result.children),
+      );
+      const results = await env.DB.batch([...writes.flatMap((w) => w.result.statements), ...children]);
       superseded.push(...findSuperseded(writes, results));
       batchOk = true;
     } catch (err) {
@@ -67,7 +75,7 @@ export async function consumeEvents(batch: MessageBatch<unknown>, env: Env): Pro
     const result = p.result as Prepared;
     if (result.kind === "write" && !batchOk) {
       try {
-        const results = await env.DB.batch(result.statements);
+        const results = await env.DB.batch([...result.statements, ...childStatements(env.DB, result.children)]);
         superseded.push(...findSuperseded([{ msg: p.msg, result }], results));
       } catch (err) {
         await retry(env, p.msg, err, now);
@@ -147,17 +155,19 @@ async function prepare(env: Env, msg: Message<unknown>, now: string): Promise<Pr
     if (key.startsWith("quarantine/")) {
       const note = stored.customMetadata?.reason ?? "quarantined at ingress";
       const st = ledgerUpsert(env.DB, { ...base, resource, status: "quarantined", r2Key: key, note });
-      return { kind: "write", envelope, status: "quarantined", statements: [st] };
+      return { kind: "write", envelope, status: "quarantined", statements: [st], children: [] };
     }
     payload = payloadOfRawObject(text, stored.customMetadata);
     rawKey = key;
   }
 
   if (resource === null) {
-    return { kind: "write", envelope, status: "quarantined", statements: [await quarantine("unknown_topic", payload)] };
+    const st = await quarantine("unknown_topic", payload);
+    return { kind: "write", envelope, status: "quarantined", statements: [st], children: [] };
   }
   if (!isLosslessJson(payload)) {
-    return { kind: "write", envelope, status: "quarantined", statements: [await quarantine("invalid_json", payload)] };
+    const st = await quarantine("invalid_json", payload);
+    return { kind: "write", envelope, status: "quarantined", statements: [st], children: [] };
   }
 
   if (rawKey === null) {
@@ -168,7 +178,7 @@ async function prepare(env: Env, msg: Message<unknown>, now: string): Promise<Pr
   const plan = await planApply(env, { envelope, resource, payload, r2Key: rawKey });
   if (plan.kind === "quarantine") {
     const st = await quarantine(plan.reason, payload, plan.detail);
-    return { kind: "write", envelope, status: "quarantined", statements: [st] };
+    return { kind: "write", envelope, status: "quarantined", statements: [st], children: [] };
   }
   const status: LedgerStatus = plan.kind === "apply" ? "applied" : "archived";
   const ledger = ledgerUpsert(env.DB, { ...base, resource, status, r2Key: rawKey, note: plan.note ?? null });
@@ -177,6 +187,7 @@ async function prepare(env: Env, msg: Message<unknown>, now: string): Promise<Pr
     envelope,
     status,
     statements: plan.kind === "apply" ? [...plan.statements, ledger] : [ledger],
+    children: plan.kind === "apply" ? (plan.children ?? []) : [],
     versioned: plan.kind === "apply" && plan.statements.length > 0,
   };
 }

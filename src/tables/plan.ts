@@ -5,6 +5,7 @@
  */
 import type { QuarantineReason } from "../shared/archive";
 import type { Envelope } from "../shared/envelope";
+import type { ChildWrite } from "./children";
 
 export interface ArchivedEvent {
   envelope: Envelope;
@@ -19,7 +20,16 @@ export type ApplyPlan =
    * Statements that write the event's rows; the ledger row becomes `applied`. The first one is
    * the versioned parent write: when it changes no row, the consumer notes the event as superseded.
    */
-  | { kind: "apply"; statements: D1PreparedStatement[]; note?: string }
+  | {
+      kind: "apply";
+      statements: D1PreparedStatement[];
+      /**
+       * Child sets to replace once the parent statements ran; the runner writes those of a whole
+       * D1 batch together (`childStatements`), after every event's statements.
+       */
+      children?: ChildWrite[];
+      note?: string;
+    }
   /** Nothing to write for this topic (kept in the raw archive); the ledger row stays `archived`. */
   | { kind: "archive-only"; note?: string }
   /** The payload failed validation: quarantined, nothing half-written. */

@@ -7,12 +7,14 @@
  * the same values). Children (line items, variants, refund lines) are deleted and
  * re-inserted in the same batch, joined to the parent row *holding this event*
  * (`last_event_id`), so a stale event changes neither parent nor children and a reader
- * never sees half a set. Deletes never erase: they set `deleted_at` (first deletion wins)
+ * never sees half a set. Child sets are returned as data (`ShopifyWrites.children`), so the
+ * consumer and the bulk path write all of a D1 batch's sets in one DELETE and one INSERT per child
+ * table (./children.ts). Deletes never erase: they set `deleted_at` (first deletion wins)
  * and count as a version at the delete's event time, so an older snapshot delivered late
  * cannot overwrite or resurrect the row. A delete for an id never seen inserts a tombstone
  * for the same reason. Snapshots never clear `deleted_at`; children mirror the parent's.
  */
-import { and, desc, eq, exists, getTableColumns, getTableName, isNotNull, type SQL, sql } from "drizzle-orm";
+import { and, desc, eq, getTableColumns, getTableName, isNotNull, type SQL, sql } from "drizzle-orm";
 import { type DrizzleD1Database, drizzle } from "drizzle-orm/d1";
 import type { SQLiteColumn, SQLiteInsertValue, SQLiteTable, SQLiteUpdateSetSource } from "drizzle-orm/sqlite-core";
 import {
@@ -26,15 +28,10 @@ import {
   shopifyFamily,
 } from "../mapping/shopify";
 import {
-  type ShopifyCheckoutRow,
-  type ShopifyCustomerRow,
-  type ShopifyFulfillmentRow,
   type ShopifyOrderLineItemRow,
   type ShopifyOrderRow,
   type ShopifyProductRow,
   type ShopifyProductVariantRow,
-  type ShopifyRefundLineItemRow,
-  type ShopifyRefundRow,
   shopifyCheckouts,
   shopifyCustomers,
   shopifyFulfillments,
@@ -46,7 +43,8 @@ import {
   shopifyRefunds,
 } from "../shared/schema/shopify";
 import { toUtcIso } from "../shared/time";
-import { cachedStatement, driverValue, MAX_BOUND_PARAMETERS, toD1 } from "./d1";
+import { type ChildSet, type ChildWrite, childStatements } from "./children";
+import { cachedStatement, driverValue, toD1 } from "./d1";
 import type { Planner } from "./plan";
 
 export const planShopify: Planner = async (env, event) => {
@@ -67,27 +65,45 @@ export const planShopify: Planner = async (env, event) => {
   };
   const mapped = mapShopifyEvent(family, event.payload, meta, ctx);
   if (!mapped.ok) return { kind: "quarantine", reason: "invalid_payload", detail: mapped.detail };
-  return { kind: "apply", statements: shopifyStatements(env.DB, mapped.rows) };
+  const writes = shopifyWrites(env.DB, mapped.rows);
+  return { kind: "apply", statements: writes.statements, children: writes.children };
 };
 
-/** The statements that apply one mapped event. Exported for other ingesters (bulk exports). */
-export function shopifyStatements(db: D1Database, rows: ShopifyRows): D1PreparedStatement[] {
+/** What applying one mapped event writes: parent statements, and child sets run after the batch's parents. */
+export interface ShopifyWrites {
+  statements: D1PreparedStatement[];
+  children: ChildWrite[];
+}
+
+/** The writes of one mapped event, child sets as data (see ./children.ts). Exported for bulk exports. */
+export function shopifyWrites(db: D1Database, rows: ShopifyRows): ShopifyWrites {
   switch (rows.kind) {
     case "order":
-      return orderStatements(db, rows.order, rows.lineItems);
+      return withChildren(upsertStatement(db, shopifyOrders, rows.order), ORDER_LINES, rows.order, rows.lineItems);
     case "customer":
-      return customerStatements(db, rows.customer);
+      return { statements: [upsertStatement(db, shopifyCustomers, rows.customer)], children: [] };
     case "product":
-      return productStatements(db, rows.product, rows.variants);
+      return withChildren(
+        upsertStatement(db, shopifyProducts, rows.product),
+        PRODUCT_VARIANTS,
+        rows.product,
+        rows.variants,
+      );
     case "fulfillment":
-      return fulfillmentStatements(db, rows.fulfillment);
+      return { statements: [upsertStatement(db, shopifyFulfillments, rows.fulfillment)], children: [] };
     case "refund":
-      return refundStatements(db, rows.refund, rows.lineItems);
+      return withChildren(upsertStatement(db, shopifyRefunds, rows.refund), REFUND_LINES, rows.refund, rows.lineItems);
     case "checkout":
-      return checkoutStatements(db, rows.checkout);
+      return { statements: [upsertStatement(db, shopifyCheckouts, rows.checkout)], children: [] };
     case "delete":
-      return deleteStatements(db, rows.entity, rows.id, rows.meta);
+      return { statements: deleteStatements(db, rows.entity, rows.id, rows.meta), children: [] };
   }
+}
+
+/** The statements that apply one mapped event on their own (children included). */
+export function shopifyStatements(db: D1Database, rows: ShopifyRows): D1PreparedStatement[] {
+  const w = shopifyWrites(db, rows);
+  return [...w.statements, ...childStatements(db, w.children)];
 }
 
 export function orderStatements(
@@ -95,12 +111,7 @@ export function orderStatements(
   order: ShopifyOrderRow,
   lineItems: readonly ShopifyOrderLineItemRow[],
 ): D1PreparedStatement[] {
-  const d = drizzle(db);
-  return [upsertStatement(db, shopifyOrders, order), ...replaceChildren(db, d, ORDER_LINES, order, lineItems)];
-}
-
-export function customerStatements(db: D1Database, customer: ShopifyCustomerRow): D1PreparedStatement[] {
-  return [upsertStatement(db, shopifyCustomers, customer)];
+  return shopifyStatements(db, { kind: "order", order, lineItems: [...lineItems] });
 }
 
 export function productStatements(
@@ -108,28 +119,7 @@ export function productStatements(
   product: ShopifyProductRow,
   variants: readonly ShopifyProductVariantRow[],
 ): D1PreparedStatement[] {
-  const d = drizzle(db);
-  return [
-    upsertStatement(db, shopifyProducts, product),
-    ...replaceChildren(db, d, PRODUCT_VARIANTS, product, variants),
-  ];
-}
-
-export function fulfillmentStatements(db: D1Database, fulfillment: ShopifyFulfillmentRow): D1PreparedStatement[] {
-  return [upsertStatement(db, shopifyFulfillments, fulfillment)];
-}
-
-export function refundStatements(
-  db: D1Database,
-  refund: ShopifyRefundRow,
-  lineItems: readonly ShopifyRefundLineItemRow[],
-): D1PreparedStatement[] {
-  const d = drizzle(db);
-  return [upsertStatement(db, shopifyRefunds, refund), ...replaceChildren(db, d, REFUND_LINES, refund, lineItems)];
-}
-
-export function checkoutStatements(db: D1Database, checkout: ShopifyCheckoutRow): D1PreparedStatement[] {
-  return [upsertStatement(db, shopifyCheckouts, checkout)];
+  return shopifyStatements(db, { kind: "product", product, variants: [...variants] });
 }
 
 /** Soft delete (or tombstone) of an entity, and of its children when it has any. */
@@ -253,14 +243,9 @@ function excludedColumns(table: SQLiteTable, ...except: string[]): Record<string
   return set;
 }
 
-interface ChildSet {
-  child: SQLiteTable;
-  parent: VersionedTable;
+/** A child set, with the child's shop column (deletes cascade to children by it). */
+interface ShopifyChildSet extends ChildSet {
   childShop: SQLiteColumn;
-  childId: SQLiteColumn;
-  childParentId: SQLiteColumn;
-  /** Child columns taken from the parent row at insert time (child column name → parent column). */
-  inherit: ReadonlyMap<string, SQLiteColumn>;
 }
 
 const versionOf = (p: typeof shopifyOrders | typeof shopifyProducts | typeof shopifyRefunds) =>
@@ -272,11 +257,10 @@ const versionOf = (p: typeof shopifyOrders | typeof shopifyProducts | typeof sho
     ["origin", p.origin],
   ]);
 
-const ORDER_LINES: ChildSet = {
+const ORDER_LINES: ShopifyChildSet = {
   child: shopifyOrderLineItems,
   parent: shopifyOrders,
   childShop: shopifyOrderLineItems.shop,
-  childId: shopifyOrderLineItems.id,
   childParentId: shopifyOrderLineItems.orderId,
   inherit: new Map([
     ...versionOf(shopifyOrders),
@@ -285,21 +269,19 @@ const ORDER_LINES: ChildSet = {
   ]),
 };
 
-const PRODUCT_VARIANTS: ChildSet = {
+const PRODUCT_VARIANTS: ShopifyChildSet = {
   child: shopifyProductVariants,
   parent: shopifyProducts,
   childShop: shopifyProductVariants.shop,
-  childId: shopifyProductVariants.id,
   childParentId: shopifyProductVariants.productId,
   // Variants keep their own updated_at.
   inherit: new Map([...versionOf(shopifyProducts), ["product_id", shopifyProducts.id]]),
 };
 
-const REFUND_LINES: ChildSet = {
+const REFUND_LINES: ShopifyChildSet = {
   child: shopifyRefundLineItems,
   parent: shopifyRefunds,
   childShop: shopifyRefundLineItems.shop,
-  childId: shopifyRefundLineItems.id,
   childParentId: shopifyRefundLineItems.refundId,
   inherit: new Map([
     ...versionOf(shopifyRefunds),
@@ -309,67 +291,17 @@ const REFUND_LINES: ChildSet = {
   ]),
 };
 
-/**
- * Delete the parent's children, then insert the new set in chunks that stay under D1's
- * bound-parameter limit. Every statement only acts when the parent row now holds the
- * parent's event; version columns come from that parent row. A child id already stored
- * under another parent (Shopify ids are global, so only bad data does this) moves to this
- * one instead of failing the whole batch on the primary key.
- */
-function replaceChildren(
-  db: D1Database,
-  d: D,
+/** The parent's upsert, and its whole child set to replace when the parent takes this event. */
+function withChildren(
+  parentWrite: D1PreparedStatement,
   set: ChildSet,
   parentRow: { shop: string; id: string; lastEventId: string },
   rows: ReadonlyArray<Record<string, unknown>>,
-): D1PreparedStatement[] {
-  const { child, parent } = set;
-  const holdsEvent = and(
-    eq(parent.shop, parentRow.shop),
-    eq(parent.id, parentRow.id),
-    eq(parent.lastEventId, parentRow.lastEventId),
-  );
-  const guard = d.select({ one: sql`1` }).from(parent).where(holdsEvent);
-  const out = [
-    toD1(
-      db,
-      d.delete(child).where(and(eq(set.childShop, parentRow.shop), eq(set.childParentId, parentRow.id), exists(guard))),
-    ),
-  ];
-
-  // drizzle inserts into every column in table order; the select list follows that order.
-  const columns = Object.entries(getTableColumns(child));
-  const own = columns.filter(([, col]) => !set.inherit.has(col.name));
-  let position = 0;
-  const selectList = columns.map(([, col]) => set.inherit.get(col.name) ?? sql.raw(`v.column${++position}`));
-  const guardParams = 3;
-  const perChunk = Math.max(1, Math.floor((MAX_BOUND_PARAMETERS - guardParams) / own.length));
-  for (let i = 0; i < rows.length; i += perChunk) {
-    const chunk = rows.slice(i, i + perChunk);
-    const build = () => {
-      const tuples = chunk.map(
-        (row) =>
-          sql`(${sql.join(
-            own.map(([key, col]) => sql.param(row[key] ?? null, col)),
-            sql`, `,
-          )})`,
-      );
-      // `where`, not `join ... on`: SQLite needs a WHERE before ON CONFLICT in INSERT ... SELECT.
-      const select = sql`select ${sql.join(selectList, sql`, `)} from (values ${sql.join(tuples, sql`, `)}) as v, ${parent} where ${holdsEvent}`;
-      return d
-        .insert(child)
-        .select(select)
-        .onConflictDoUpdate({ target: [set.childShop, set.childId], set: excludedColumns(child) });
-    };
-    const params = () => [
-      ...chunk.flatMap((row) => own.map(([key, col]) => driverValue(col, row[key]))),
-      parentRow.shop,
-      parentRow.id,
-      parentRow.lastEventId,
-    ];
-    out.push(cachedStatement(db, `children:${getTableName(child)}:${chunk.length}`, params, build));
-  }
-  return out;
+): ShopifyWrites {
+  return {
+    statements: [parentWrite],
+    children: [{ set, shop: parentRow.shop, parentId: parentRow.id, lastEventId: parentRow.lastEventId, rows }],
+  };
 }
 
 /** The shop's currency as its stored orders show it (product and some refund payloads name none). */

@@ -10,8 +10,9 @@
 
 import type { EventMeta, MapContext, ShopifyRows } from "../../mapping/shopify";
 import { toUtcIso } from "../../shared/time";
+import { type ChildWrite, childStatements } from "../../tables/children";
 import { linkStatements, shopifyRowsTarget } from "../../tables/identity";
-import { shopifyStatements } from "../../tables/shopify";
+import { shopifyWrites } from "../../tables/shopify";
 import { type Job, mirrorRow } from "../job";
 import type { JobStore } from "../job-store";
 import { mirrorStatement } from "../operations-table";
@@ -56,6 +57,7 @@ export async function applyBatch(deps: ApplyDeps, job: Job): Promise<ApplyOutcom
   const meta = bulkMeta(job);
   const ctx: MapContext = { ...deps.mapContext, shopCurrency: job.shopCurrency ?? deps.mapContext.shopCurrency };
   const statements: D1PreparedStatement[] = [];
+  const children: ChildWrite[] = [];
   let { entitiesApplied, rowsApplied, childrenJoined, invalid, firstInvalid } = job;
   let applyAfterLine = job.applyAfterLine;
   for (const p of parents) {
@@ -69,7 +71,9 @@ export async function applyBatch(deps: ApplyDeps, job: Job): Promise<ApplyOutcom
       firstInvalid ??= `line ${p.line + 1}: ${mapped.detail}`;
       continue;
     }
-    statements.push(...shopifyStatements(deps.db, mapped.rows));
+    const writes = shopifyWrites(deps.db, mapped.rows);
+    statements.push(...writes.statements);
+    children.push(...writes.children);
     // Backfilled customers and orders join the cross-source identity graph like webhook ones.
     const target = shopifyRowsTarget(mapped.rows);
     if (target) statements.push(...linkStatements(deps.db, target, meta.eventId));
@@ -88,7 +92,8 @@ export async function applyBatch(deps: ApplyDeps, job: Job): Promise<ApplyOutcom
     failures: 0,
     updatedAt: deps.now(),
   };
-  statements.push(mirrorStatement(deps.db, mirrorRow(next)));
+  // Child sets after every parent of the batch: one DELETE and one INSERT per child table.
+  statements.push(...childStatements(deps.db, children), mirrorStatement(deps.db, mirrorRow(next)));
   await deps.db.batch(statements);
   deps.fault?.("apply:afterD1", next);
   deps.store.put(next);
