@@ -1,8 +1,8 @@
 import { env } from "cloudflare:workers";
 import type { SQLiteTable } from "drizzle-orm/sqlite-core";
 import { describe, expect, it } from "vitest";
+import { parseRaw, stringifyRaw } from "../src/cron/raw-json";
 import { reconcileEventId } from "../src/cron/reconcile/emit";
-import { parseRaw, stringifyRaw } from "../src/cron/reconcile/raw-json";
 import { orderNode, productNode } from "../src/cron/reconcile/shopify-queries";
 import { orderBody, productBody } from "../src/cron/reconcile/shopify-rest";
 import { drift } from "../src/cron/reconcile/stored-versions";

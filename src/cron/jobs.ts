@@ -7,12 +7,13 @@
  */
 import { describeError, log } from "../shared/log";
 import { type DeliveryResult, deliverAlerts } from "./alerts/delivery";
+import { type BackfillOptions, type BackfillResult, runBackfill } from "./backfill/backfill";
 import { type CompactOptions, type CompactResult, runCompact } from "./compact/compact";
 import { type DataQualityOptions, type DataQualityResult, runDataQuality } from "./quality/data-quality";
 import { type ReconcileOptions, type ReconcileResult, runReconcile } from "./reconcile/reconcile";
 import { newRunId } from "./reports";
 
-export const JOB_NAMES = ["reconcile", "data-quality", "compact", "alerts"] as const;
+export const JOB_NAMES = ["reconcile", "data-quality", "compact", "alerts", "backfill"] as const;
 export type JobName = (typeof JOB_NAMES)[number];
 
 /** The cron expressions in wrangler.toml `[triggers]` and the job each runs. */
@@ -20,19 +21,21 @@ export const SCHEDULES: Record<string, JobName> = {
   "*/15 * * * *": "reconcile",
   "5 * * * *": "data-quality",
   "30 3 * * *": "compact",
+  "* * * * *": "backfill",
 };
 
 export function isJobName(name: string): name is JobName {
   return (JOB_NAMES as readonly string[]).includes(name);
 }
 
-export type JobOptions = ReconcileOptions & DataQualityOptions & CompactOptions;
+export type JobOptions = ReconcileOptions & DataQualityOptions & CompactOptions & BackfillOptions;
 
 export type JobOutcome =
   | { job: "reconcile"; result: ReconcileResult }
   | { job: "data-quality"; result: DataQualityResult }
   | { job: "compact"; result: CompactResult }
-  | { job: "alerts"; result: null };
+  | { job: "alerts"; result: null }
+  | { job: "backfill"; result: BackfillResult };
 
 export type JobRun = JobOutcome & { runId: string; alerts: DeliveryResult | null };
 
@@ -76,6 +79,8 @@ async function dispatch(
       return { job: name, result: await runCompact(env, run, options) };
     case "alerts":
       return { job: name, result: null };
+    case "backfill":
+      return { job: name, result: await runBackfill(env, run, options) };
   }
 }
 

@@ -22,3 +22,14 @@ export function deadLetterKey(source: Source | "unknown", diedAt: string, id: st
 
 export const QUARANTINE_PREFIX = "quarantine/";
 export const DEAD_LETTER_PREFIX = "dead-letter/";
+
+/** One page of a Stripe or Recharge backfill, as listed (gzipped JSON lines), under the day it was listed. */
+export function backfillSnapshotKey(
+  source: Source,
+  resource: string,
+  listedAt: string,
+  backfillId: string,
+  page: number,
+): string {
+  return `raw/${source}/${resource}/snapshots/dt=${partitionOf(listedAt).dt}/${backfillId}-${String(page).padStart(5, "0")}.jsonl.gz`;
+}

@@ -1,5 +1,5 @@
 /**
- * A fake of Recharge's API (2021-11) list endpoints for subscriptions and charges:
+ * A fake of Recharge's API (2021-11) list endpoints for subscriptions, charges, customers and orders:
  * `X-Recharge-Access-Token` and `X-Recharge-Version: 2021-11` required,
  * `updated_at_min`/`updated_at_max` (inclusive, `YYYY-MM-DDTHH:MM:SS` read as UTC),
  * `sort_by=updated_at-asc|desc` or id order, `limit` up to 250, and cursor paging:
@@ -10,7 +10,8 @@
 
 export type RechargeObject = Record<string, unknown> & { id: number; updated_at: string };
 
-type Resource = "subscriptions" | "charges";
+type Resource = "subscriptions" | "charges" | "customers" | "orders";
+const RESOURCES: readonly string[] = ["subscriptions", "charges", "customers", "orders"];
 
 interface Query {
   min: string | null;
@@ -22,7 +23,14 @@ interface Query {
 export class FakeRechargeApi {
   readonly subscriptions: RechargeObject[] = [];
   readonly charges: RechargeObject[] = [];
+  readonly customers: RechargeObject[] = [];
+  readonly orders: RechargeObject[] = [];
   requests = 0;
+  throttled = 0;
+  bucket = 40;
+  leakPerSecond = 2;
+  private level = 0;
+  private leakedAt = Date.now();
   readonly requested: string[] = [];
 
   constructor(
@@ -44,8 +52,16 @@ export class FakeRechargeApi {
     if (request.headers.get("x-recharge-version") !== "2021-11") {
       return Response.json({ errors: "This fake speaks API version 2021-11 only" }, { status: 400 });
     }
-    const resource = url.pathname.replace(/^\//, "");
-    if (resource !== "subscriptions" && resource !== "charges") {
+    const now = Date.now();
+    this.level = Math.max(0, this.level - ((now - this.leakedAt) / 1000) * this.leakPerSecond);
+    this.leakedAt = now;
+    if (this.level + 1 > this.bucket) {
+      this.throttled++;
+      return Response.json({ errors: "Too many requests" }, { status: 429 });
+    }
+    this.level += 1;
+    const resource = url.pathname.replace(/^\//, "") as Resource;
+    if (!RESOURCES.includes(resource)) {
       return Response.json({ errors: "Not found" }, { status: 404 });
     }
     const q = url.searchParams;

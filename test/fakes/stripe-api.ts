@@ -1,9 +1,14 @@
 /**
- * A fake of Stripe's Events API (`GET /v1/events`) for reconciliation tests and the
- * bench: Bearer key check, `created[gt|gte|lt|lte]`, `types[]`, `limit` (1–100),
- * newest-first order (created desc, then id desc) and `starting_after` paging with
- * `has_more`, answering Stripe's list envelope. Every request is counted. No vitest
- * imports, so benches can bundle it for Node.
+ * A fake of Stripe's list APIs for reconciliation and backfill tests and the bench: the Events
+ * API (`GET /v1/events`) and the object lists a backfill reads (`/v1/customers`, `/v1/charges`,
+ * `/v1/payment_intents`, `/v1/invoices`, `/v1/subscriptions`, `/v1/disputes`, `/v1/refunds`,
+ * `/v1/checkout/sessions`). Bearer key check, `created[gt|gte|lt|lte]`, `types[]` (events),
+ * `limit` (1–100), newest-first order (created desc, then id desc) and `starting_after` paging
+ * with `has_more`, answering Stripe's list envelope. Like Stripe, subscriptions list only the
+ * non-canceled ones unless `status=all`, and checkout sessions carry `line_items` only with
+ * `expand[]=data.line_items`. `rateLimit` answers 429 `rate_limit_error` past N requests in a
+ * sliding window, as Stripe does past its per-second read limit. Every request is counted.
+ * No vitest imports, so benches can bundle it for Node.
  */
 
 export interface FakeStripeEvent {
@@ -20,8 +25,16 @@ export interface FakeStripeEvent {
 export class FakeStripeApi {
   readonly events: FakeStripeEvent[] = [];
   requests = 0;
+  /** Path and query of every request, in order. */
+  readonly requested: string[] = [];
   /** Status to answer instead of data (to test failures); null serves normally. */
   failWith: number | null = null;
+  /** Objects per list path (`customers`, `checkout/sessions`, ...), each with `id` and `created`. */
+  readonly objects: Record<string, StripeObject[]> = {};
+  /** At most `requests` per `windowMs`, else 429 (null: unlimited). */
+  rateLimit: { requests: number; windowMs: number } | null = null;
+  throttled = 0;
+  private recent: number[] = [];
 
   constructor(
     readonly base = "https://stripe.test",
@@ -50,10 +63,24 @@ export class FakeStripeApi {
   async handle(request: Request): Promise<Response> {
     this.requests++;
     const url = new URL(request.url);
+    this.requested.push(`${url.pathname}${url.search}`);
     if (request.headers.get("authorization") !== `Bearer ${this.key}`) {
       return error(401, "invalid_request_error", "Invalid API Key provided.");
     }
     if (this.failWith !== null) return error(this.failWith, "api_error", "Fake failure.");
+    if (this.rateLimit !== null) {
+      const now = Date.now();
+      this.recent = this.recent.filter((t) => t > now - (this.rateLimit?.windowMs ?? 0));
+      if (this.recent.length >= this.rateLimit.requests) {
+        this.throttled++;
+        return error(429, "rate_limit_error", "Too many requests hit the API too quickly.");
+      }
+      this.recent.push(now);
+    }
+    const listPath = url.pathname.replace(/^\/v1\//, "");
+    if (request.method === "GET" && listPath !== "events" && Object.hasOwn(this.objects, listPath)) {
+      return listObjects(this.objects[listPath] ?? [], url, listPath);
+    }
     if (request.method !== "GET" || url.pathname !== "/v1/events") {
       return error(404, "invalid_request_error", `Unrecognized request URL (${request.method}: ${url.pathname}).`);
     }
@@ -93,6 +120,42 @@ export class FakeStripeApi {
       url: "/v1/events",
     });
   }
+}
+
+type StripeObject = Record<string, unknown> & { id: string; created: number };
+
+function listObjects(objects: readonly StripeObject[], url: URL, path: string): Response {
+  const q = url.searchParams;
+  const limit = Number(q.get("limit") ?? "10");
+  if (!Number.isInteger(limit) || limit < 1 || limit > 100) {
+    return error(400, "invalid_request_error", "Invalid integer: limit must be between 1 and 100.");
+  }
+  const bound = (name: string) => (q.has(`created[${name}]`) ? Number(q.get(`created[${name}]`)) : null);
+  const [gt, gte, lt, lte] = [bound("gt"), bound("gte"), bound("lt"), bound("lte")];
+  const expandLines = q.getAll("expand[]").includes("data.line_items");
+  const matching = objects
+    .filter(
+      (o) =>
+        (gt === null || o.created > gt) &&
+        (gte === null || o.created >= gte) &&
+        (lt === null || o.created < lt) &&
+        (lte === null || o.created <= lte) &&
+        (path !== "subscriptions" || q.get("status") === "all" || o.status !== "canceled"),
+    )
+    .sort((a, b) => b.created - a.created || b.id.localeCompare(a.id));
+  const after = q.get("starting_after");
+  let start = 0;
+  if (after !== null) {
+    const i = matching.findIndex((o) => o.id === after);
+    if (i < 0) return error(400, "invalid_request_error", `No such object: '${after}'`);
+    start = i + 1;
+  }
+  const page = matching.slice(start, start + limit).map((o) => {
+    if (path !== "checkout/sessions" || expandLines) return o;
+    const { line_items: _lines, ...rest } = o;
+    return rest;
+  });
+  return Response.json({ object: "list", data: page, has_more: start + limit < matching.length, url: `/v1/${path}` });
 }
 
 function error(status: number, type: string, message: string): Response {

@@ -1,34 +1,12 @@
 /**
- * Sends what reconciliation found down the normal path: envelopes with origin
- * `reconcile` on `commerce-events`, validated with the same zod schema the consumer
- * uses, so a repaired event is archived and applied exactly like a webhook. Event ids
- * are derived from (resource, id, updated_at), so re-running a window re-sends the same
- * ids and the ledger and the write-once R2 key absorb them. A body too big for a queue
- * message is written to its raw R2 key first and sent as `bodyKey`, as ingress does.
+ * Sends what reconciliation found down the normal path (src/cron/send-events.ts) with origin
+ * `reconcile`. Event ids are derived from (resource, id, updated_at), so re-running a window
+ * re-sends the same ids and the ledger and the write-once R2 key absorb them.
  */
-import { putOnce, rawEventObject } from "../../shared/archive";
-import {
-  type Envelope,
-  EVENT_ID_PATTERN,
-  envelopeBytes,
-  envelopeSchema,
-  MAX_MESSAGE_BYTES,
-  type Source,
-} from "../../shared/envelope";
-import { log } from "../../shared/log";
-import { recordMetric } from "../../shared/metrics";
-import { resourceFor } from "../../shared/topics";
+import { EVENT_ID_PATTERN } from "../../shared/envelope";
+import { type OutgoingEvent, sendEvents } from "../send-events";
 
-export interface RepairEvent {
-  source: Source;
-  topic: string;
-  eventId: string;
-  shop: string | null;
-  /** UTC ISO: the object's updated_at (or the Stripe event's created). */
-  eventAt: string;
-  apiVersion: string | null;
-  body: string;
-}
+export type RepairEvent = OutgoingEvent;
 
 /** `reconcile:{resource}:{id}:{updatedAt}`, or null when that cannot be a valid event id. */
 export function reconcileEventId(resource: string, id: string, updatedAt: string): string | null {
@@ -36,49 +14,7 @@ export function reconcileEventId(resource: string, id: string, updatedAt: string
   return EVENT_ID_PATTERN.test(eventId) ? eventId : null;
 }
 
-/** Queues limits: 100 messages and 256 KB per sendBatch call. */
-const BATCH_MESSAGES = 100;
-const BATCH_BYTES = 240 * 1024;
-
-/** Sends the events; returns how many were queued (invalid ones are logged and left out). */
-export async function sendRepairs(env: Env, events: readonly RepairEvent[], receivedAt: string): Promise<number> {
-  const ready: Array<{ envelope: Envelope; bytes: number }> = [];
-  for (const e of events) {
-    const parsed = envelopeSchema.safeParse({ v: 1, ...e, receivedAt, origin: "reconcile" });
-    if (!parsed.success) {
-      log.error("reconcile envelope invalid, not sent", { source: e.source, eventId: e.eventId.slice(0, 128) });
-      continue;
-    }
-    let envelope = parsed.data;
-    if (envelopeBytes(envelope) > MAX_MESSAGE_BYTES) envelope = await claimCheck(env, envelope, e.body);
-    ready.push({ envelope, bytes: envelopeBytes(envelope) });
-  }
-
-  let batch: Envelope[] = [];
-  let bytes = 0;
-  const flush = async () => {
-    if (batch.length === 0) return;
-    await env.EVENTS.sendBatch(batch.map((body) => ({ body, contentType: "json" as const })));
-    batch = [];
-    bytes = 0;
-  };
-  for (const r of ready) {
-    if (batch.length >= BATCH_MESSAGES || bytes + r.bytes > BATCH_BYTES) await flush();
-    batch.push(r.envelope);
-    bytes += r.bytes;
-  }
-  await flush();
-  for (const r of ready) {
-    recordMetric(env, { stage: "accepted", source: r.envelope.source, topic: r.envelope.topic, origin: "reconcile" });
-  }
-  return ready.length;
-}
-
-async function claimCheck(env: Env, envelope: Envelope, body: string): Promise<Envelope> {
-  const resource = resourceFor(envelope.source, envelope.topic);
-  if (resource === null) throw new Error(`reconcile produced an unknown topic ${envelope.topic}`);
-  const obj = await rawEventObject(envelope, resource, body);
-  await putOnce(env.LAKE, obj);
-  const { body: _inline, ...head } = envelope;
-  return envelopeSchema.parse({ ...head, bodyKey: obj.key });
+/** Sends the repairs; returns how many were queued (invalid ones are logged and left out). */
+export function sendRepairs(env: Env, events: readonly RepairEvent[], receivedAt: string): Promise<number> {
+  return sendEvents(env, events, receivedAt, "reconcile");
 }

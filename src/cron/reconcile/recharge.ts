@@ -10,9 +10,9 @@
  */
 import { z } from "zod";
 import { toUtcIso } from "../../shared/time";
+import { losslessView, parseRaw, rawArray, stringifyRaw } from "../raw-json";
 import { readCursor, writeCursor } from "./cursors";
 import { type RepairEvent, reconcileEventId, sendRepairs } from "./emit";
-import { losslessView, parseRaw, rawArray, stringifyRaw } from "./raw-json";
 import { drift, storedVersions, type VersionedTable } from "./stored-versions";
 import {
   type AscendingPartial,

@@ -7,7 +7,7 @@
  * `cart_token`, `landing_site_ref`, `contact_email`, and `order_number` when the order
  * name is not the default `#1234` form; those columns are null on a repaired row.
  */
-import { type RawJson, RawNumber, stringifyRaw } from "./raw-json";
+import { type RawJson, RawNumber, stringifyRaw } from "../raw-json";
 import {
   type CustomerNode,
   type LineItemNode,

@@ -6,14 +6,19 @@
  * not a second event. Events are immutable, so there is no "stale" here. Newest-first
  * order means a page-limited run has covered the top of its window: it records how far
  * down it reached and the next run finishes the rest before the cursor moves.
- * The Events API keeps 30 days; a cursor older than that only loses what Stripe dropped.
+ * The Events API keeps 30 days: when the window would start before that (the pipeline was
+ * off, or this is the first run after a long pause), the part Stripe no longer has is handed to a
+ * history backfill of every Stripe object list created in that gap (src/cron/backfills.ts), the
+ * events window starts where the Events API still reaches, and the report's note says so.
  */
 import { z } from "zod";
 import { EVENT_ID_PATTERN } from "../../shared/envelope";
+import { API_BACKFILL_RESOURCES } from "../../shared/schema/backfills";
 import { fromUnixSeconds } from "../../shared/time";
+import { startApiBackfill } from "../backfills";
+import { losslessView, parseRaw, rawArray, stringifyRaw } from "../raw-json";
 import { readCursor, writeCursor } from "./cursors";
 import { type RepairEvent, sendRepairs } from "./emit";
-import { losslessView, parseRaw, rawArray, stringifyRaw } from "./raw-json";
 import { seenEventIds } from "./stored-versions";
 import { emptyTally, type ReconcileContext, type ScopeReport, SETTLE_MS, scopeReport } from "./types";
 import { type CallCounter, getText } from "./upstream";
@@ -46,6 +51,8 @@ const SCOPE = { source: "stripe" as const, shop: "", resource: "events" };
  */
 const OVERLAP_MS = 5 * 60 * 1000;
 const PAGE_SIZE = 100;
+/** How far back the Events API reaches (30 days), less an hour so a window never starts at its edge. */
+const EVENTS_REACH_MS = 30 * 24 * 3600 * 1000 - 3600 * 1000;
 
 /** Whole seconds of an ISO time (Stripe filters on unix seconds). */
 const seconds = (iso: string) => Math.floor(Date.parse(iso) / 1000);
@@ -58,11 +65,17 @@ export async function reconcileStripe(ctx: ReconcileContext, key: string): Promi
   const nowMs = now.getTime();
   const cursorMs = stored.cursor === null ? null : Math.min(Date.parse(stored.cursor), nowMs);
   // A first run starts one lookback back; later runs overlap the previous window briefly.
-  const from =
+  let from =
     stored.partial?.windowFrom ??
     new Date(
       cursorMs === null ? nowMs - settings.lookbackMs : cursorMs - Math.min(settings.lookbackMs, OVERLAP_MS),
     ).toISOString();
+  let gapNote: string | null = null;
+  const reach = new Date(nowMs - EVENTS_REACH_MS).toISOString();
+  if (from < reach) {
+    gapNote = await listGap(env.DB, from, reach, now);
+    from = reach;
+  }
   const windowTo = stored.partial?.windowTo ?? new Date(Math.max(cursorMs ?? 0, nowMs - SETTLE_MS)).toISOString();
   const to = stored.partial?.reachedDown ?? windowTo;
   const report = scopeReport("stripe", "events", { windowFrom: from, windowTo, resources: { events: tally } });
@@ -116,16 +129,35 @@ export async function reconcileStripe(ctx: ReconcileContext, key: string): Promi
 
   report.apiCalls = counter.calls;
   report.apiCost = counter.calls;
+  report.note = gapNote;
   let partial: StripePartial | null = null;
   if (!complete) {
     // Events of the lowest second may continue on the next page: keep that second in the rest.
     const reachedDown = new Date(Math.max(lowest, seconds(from) + 1) * 1000).toISOString();
     partial = { windowFrom: from, windowTo, reachedDown };
     report.status = "partial";
-    report.note = `page limit (${settings.maxPages}) reached; the next run continues below ${reachedDown}`;
+    report.note = [gapNote, `page limit (${settings.maxPages}) reached; the next run continues below ${reachedDown}`]
+      .filter((n) => n !== null)
+      .join("; ");
   }
   // While a window is unfinished the cursor stays (a first run has none yet: its window's start stands in).
   const cursor = partial === null ? windowTo : (stored.cursor ?? from);
   await env.DB.batch(writeCursor(env.DB, SCOPE, { cursor, partial, now: now.toISOString() }));
   return report;
+}
+
+/** Hands (since, until] to a history backfill of every Stripe list; says what was done for the report. */
+async function listGap(db: D1Database, since: string, until: string, now: Date): Promise<string> {
+  const started = await startApiBackfill(db, {
+    source: "stripe",
+    resources: [...API_BACKFILL_RESOURCES.stripe],
+    since,
+    until,
+    requestedBy: "reconcile",
+    now,
+  });
+  const gap = `cursor older than the Events API's 30 days: ${since} to ${until}`;
+  if (started.ok) return `${gap} is listed by backfill ${started.backfillId}`;
+  const running = [...new Set(started.running.map((r) => r.backfillId))].join(", ");
+  return `${gap} not listed: backfill ${running} is running for ${started.running.map((r) => r.resource).join(", ")}; start one for the gap when it is done`;
 }

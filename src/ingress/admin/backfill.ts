@@ -1,8 +1,9 @@
 /**
- * Operator API for bulk backfills (behind the admin token):
+ * Operator API for backfills (behind the admin token):
  *   POST /admin/backfill {shop, resources, since?} → 202 {backfillId, operations}; 409 if a
- *        requested resource is already being exported for that shop (nothing is duplicated)
- *   GET  /admin/backfill/:id → the backfill's operations with their progress
+ *        requested resource is already being exported for that shop (nothing is duplicated).
+ *        With `"source": "stripe"|"recharge"` it is a history backfill instead (./api-backfill.ts).
+ *   GET  /admin/backfill/:id → the backfill's operations (or resources) with their progress
  * Starting goes to the shop's coordinator, which owns the decision; progress is read from
  * the D1 `bulk_operations` mirror, so a status check never wakes or waits on the object.
  */
@@ -12,17 +13,23 @@ import { operationsOfBackfill } from "../../durable/operations-table";
 import { shopAccess } from "../../durable/shop-access";
 import { AppError, errorBody } from "../../shared/errors";
 import type { BulkOperationRow } from "../../shared/schema/operations";
+import { apiBackfillStatus, startApiBackfillRequest } from "./api-backfill";
 
 type Ctx = Context<{ Bindings: Env }>;
 
 export async function startBackfill(c: Ctx): Promise<Response> {
-  const body: unknown = await c.req.json().catch(() => {
+  let body: unknown = await c.req.json().catch(() => {
     throw new AppError(
       400,
       "bad_request",
       'Send a JSON body: {"shop", "resources": ["orders"|"customers"|"products"], "since"?}.',
     );
   });
+  if (typeof body === "object" && body !== null && "source" in body) {
+    const { source, ...rest } = body as Record<string, unknown>;
+    if (source !== "shopify") return startApiBackfillRequest(c, body);
+    body = rest;
+  }
   const parsed = backfillRequestSchema.safeParse(body);
   if (!parsed.success) {
     const detail = parsed.error.issues.map((i) => `${i.path.join(".") || "body"}: ${i.message}`).join("; ");
@@ -61,7 +68,11 @@ export async function startBackfill(c: Ctx): Promise<Response> {
 export async function backfillStatus(c: Ctx): Promise<Response> {
   const id = c.req.param("id") ?? "";
   const operations = BACKFILL_ID.test(id) ? await operationsOfBackfill(c.env.DB, id) : [];
-  if (operations.length === 0) return c.json(errorBody("not_found", `No backfill ${id}.`), 404);
+  if (operations.length === 0) {
+    const history = BACKFILL_ID.test(id) ? await apiBackfillStatus(c.env.DB, id) : null;
+    if (history === null) return c.json(errorBody("not_found", `No backfill ${id}.`), 404);
+    return c.json({ ok: true, backfill: history });
+  }
   return c.json({
     ok: true,
     backfill: {

@@ -1,0 +1,60 @@
+/**
+ * drizzle-orm definition of `backfills` (migrations/0061_backfills.sql), column for column:
+ * the Stripe and Recharge history backfills and their checkpoints.
+ */
+import { sql } from "drizzle-orm";
+import { index, integer, primaryKey, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
+
+export const API_BACKFILL_SOURCES = ["stripe", "recharge"] as const;
+export type ApiBackfillSource = (typeof API_BACKFILL_SOURCES)[number];
+
+/** What each source can list, by the resource names of the R2 layout. */
+export const API_BACKFILL_RESOURCES = {
+  stripe: [
+    "customers",
+    "charges",
+    "payment_intents",
+    "invoices",
+    "subscriptions",
+    "disputes",
+    "refunds",
+    "checkout_sessions",
+  ],
+  recharge: ["customers", "subscriptions", "charges", "orders"],
+} as const satisfies Record<ApiBackfillSource, readonly string[]>;
+
+export const API_BACKFILL_STATUSES = ["running", "completed", "failed"] as const;
+export type ApiBackfillStatus = (typeof API_BACKFILL_STATUSES)[number];
+
+export const backfills = sqliteTable(
+  "backfills",
+  {
+    backfillId: text("backfill_id").notNull(),
+    source: text("source", { enum: API_BACKFILL_SOURCES }).notNull(),
+    resource: text("resource").notNull(),
+    since: text("since"),
+    until: text("until"),
+    status: text("status", { enum: API_BACKFILL_STATUSES }).notNull(),
+    cursor: text("cursor"),
+    pages: integer("pages").notNull().default(0),
+    listed: integer("listed").notNull().default(0),
+    sent: integer("sent").notNull().default(0),
+    apiCalls: integer("api_calls").notNull().default(0),
+    throttled: integer("throttled").notNull().default(0),
+    failures: integer("failures").notNull().default(0),
+    retryAt: text("retry_at"),
+    requestedBy: text("requested_by").notNull(),
+    requestedAt: text("requested_at").notNull(),
+    startedAt: text("started_at"),
+    updatedAt: text("updated_at").notNull(),
+    finishedAt: text("finished_at"),
+    error: text("error"),
+  },
+  (t) => [
+    primaryKey({ columns: [t.backfillId, t.resource] }),
+    uniqueIndex("backfills_one_running").on(t.source, t.resource).where(sql`status = 'running'`),
+    index("backfills_by_status").on(t.status, t.requestedAt),
+  ],
+);
+
+export type BackfillRow = typeof backfills.$inferSelect;
