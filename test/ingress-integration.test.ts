@@ -131,6 +131,28 @@ describe("POST /webhooks/shopify", () => {
     expect(send).not.toHaveBeenCalled();
   });
 
+  it("answers 400 for a body that breaks off before its end, storing and queueing nothing", async () => {
+    const eventId = crypto.randomUUID();
+    const signed = await shopifyRequest('{"id":1}', { eventId });
+    let sent = false;
+    const broken = new ReadableStream<Uint8Array>({
+      pull(c) {
+        if (sent) return c.error(new Error("connection reset by peer"));
+        sent = true;
+        c.enqueue(new TextEncoder().encode('{"id":'));
+      },
+    });
+    // In-process, so the stream error reaches the handler (across a connection workerd ends the body early).
+    const res = await app.fetch(
+      new Request(signed.url, { method: "POST", headers: signed.headers, body: broken }),
+      env,
+    );
+    expect(res.status).toBe(400);
+    expect(await errorOf(res)).toMatchObject({ ok: false, error: { code: "bad_request" } });
+    expect(send).not.toHaveBeenCalled();
+    expect(await keysFor(eventId)).toEqual([]);
+  });
+
   it("answers 405 with Allow: POST for other methods", async () => {
     for (const method of ["GET", "PUT", "DELETE"]) {
       const res = await exports.default.fetch(new Request("https://pipeline.test/webhooks/shopify", { method }));

@@ -1,7 +1,9 @@
 /**
  * Reads a request body up to a byte limit. A declared `Content-Length` over the
  * limit is refused before a byte is read; an undeclared or lying length is
- * refused as soon as the stream passes the limit, so memory stays bounded.
+ * refused as soon as the stream passes the limit, so memory stays bounded. A body
+ * that breaks off (the client went away, or sent less than it declared) is a 400:
+ * nothing was verified, so nothing is stored.
  */
 import { AppError } from "../shared/errors";
 
@@ -14,7 +16,13 @@ export async function readBodyLimited(request: Request, limit: number): Promise<
   const chunks: Uint8Array[] = [];
   let total = 0;
   for (;;) {
-    const { done, value } = await reader.read();
+    let chunk: ReadableStreamReadResult<Uint8Array>;
+    try {
+      chunk = await reader.read();
+    } catch {
+      throw new AppError(400, "bad_request", "The request body ended before it was complete.");
+    }
+    const { done, value } = chunk;
     if (done) break;
     total += value.byteLength;
     if (total > limit) {
