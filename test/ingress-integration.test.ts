@@ -239,6 +239,29 @@ describe("POST /webhooks/stripe", () => {
     });
   });
 
+  it("accepts event times past year 9999 or before year 0 with the receive time in their place", async () => {
+    for (const [source, request] of [
+      [
+        "stripe",
+        await stripeRequest(stripeEvent({ id: "ch_far" }, "charge.succeeded", "evt_far_future", 300_000_000_000)),
+      ],
+      ["shopify", await shopifyRequest('{"id":1}', { triggeredAt: "9999-12-31T23:59:59-05:00" })],
+      ["shopify", await shopifyRequest('{"id":1}', { triggeredAt: "0000-01-01T00:00:00+01:00" })],
+      [
+        "recharge",
+        await rechargeRequest('{"subscription":{"id":1,"updated_at":"9999-12-31T23:30:00-01:00"}}', {
+          topic: "subscription/updated",
+        }),
+      ],
+    ] as const) {
+      send.mockClear();
+      const res = await exports.default.fetch(request);
+      expect(res.status, source).toBe(200);
+      const e = sent()[0] as Envelope;
+      expect(e.eventAt, source).toBe(e.receivedAt);
+    }
+  });
+
   it("refuses a stale timestamp and a wrong secret with 401", async () => {
     const body = stripeEvent({ id: "ch_2" }, "charge.succeeded");
     const stale = await stripeRequest(body, { timestamp: Math.floor(Date.now() / 1000) - 600 });

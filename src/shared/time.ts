@@ -15,15 +15,23 @@ export function toUtcIso(value: string): string | null {
   const millis = `${fraction.slice(1)}000`.slice(0, 3);
   const seconds = time?.length === 5 ? `${time}:00` : time;
   const offset = zone.toUpperCase() === "Z" ? "Z" : zone.includes(":") ? zone : `${zone.slice(0, 3)}:${zone.slice(3)}`;
-  const parsed = new Date(`${date}T${seconds}.${millis}${offset}`);
-  return Number.isNaN(parsed.getTime()) ? null : parsed.toISOString();
+  return fourDigitYear(new Date(`${date}T${seconds}.${millis}${offset}`));
 }
 
 /** Unix seconds (as Stripe sends them) to UTC ISO. */
 export function fromUnixSeconds(seconds: number): string | null {
   if (!Number.isFinite(seconds) || seconds <= 0) return null;
-  const d = new Date(seconds * 1000);
-  return Number.isNaN(d.getTime()) ? null : d.toISOString();
+  return fourDigitYear(new Date(seconds * 1000));
+}
+
+/**
+ * ISO text of a valid date in years 0000–9999, else null. Outside them `toISOString` writes
+ * `+010000-…` or `-000001-…`, which no envelope, partition key or text comparison accepts.
+ */
+function fourDigitYear(d: Date): string | null {
+  if (Number.isNaN(d.getTime())) return null;
+  const iso = d.toISOString();
+  return /^\d{4}-/.test(iso) ? iso : null;
 }
 
 /** `dt=YYYY-MM-DD` and `hour=HH` partition values of a UTC ISO timestamp. */
