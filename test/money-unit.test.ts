@@ -26,6 +26,19 @@ describe("toMinor", () => {
     expect(toMinor("10.6", "JPY")).toBe(11);
   });
 
+  it("answers huge and tiny exponents at once, without building their digits", () => {
+    const started = Date.now();
+    expect(toMinor("1e400000000", "USD")).toBeNull();
+    expect(toMinor("1.5e-400000000", "USD")).toBe(0);
+    expect(toMinor("-7e-3", "USD")).toBe(-1);
+    expect(toMinor("0.004e0", "USD")).toBe(0);
+    expect(toMinor("0.000", "KWD")).toBe(0);
+    expect(toMinor("00012.345", "KWD")).toBe(12345);
+    expect(toMinor("9.007199254740991e13", "USD")).toBe(9007199254740991);
+    expect(toMinor("9.007199254740992e13", "USD")).toBeNull();
+    expect(Date.now() - started).toBeLessThan(50);
+  });
+
   it("refuses what is not a number", () => {
     expect(toMinor("abc", "USD")).toBeNull();
     expect(toMinor("", "USD")).toBeNull();

@@ -50,10 +50,13 @@ export function toMinor(amount: string | null | undefined, currency: string): nu
   const shift = currencyExponent(currency) + Number(expPart);
   let digits = (intPart || "0") + fracPart;
   let point = (intPart || "0").length + shift; // position of the decimal point after shifting
-  if (point < 0) {
-    digits = "0".repeat(-point) + digits;
-    point = 0;
-  }
+  // Only significant digits count: an exponent such as e-400000000 or e400000000 must not
+  // build a string that long (the answer is known at once: 0, or too large).
+  const significant = digits.replace(/^0+/, "");
+  point -= digits.length - significant.length;
+  digits = significant;
+  if (digits === "" || point < 0) return 0;
+  if (point > 16) return null; // at least 10^16 minor units: beyond MAX_SAFE_INTEGER
   digits = digits.padEnd(point, "0");
   const whole = BigInt(digits.slice(0, point) || "0");
   const roundUp = (digits[point] ?? "0") >= "5";
