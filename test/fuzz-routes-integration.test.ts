@@ -164,8 +164,11 @@ describe("webhook routes under fuzzing", { timeout: 60_000 }, () => {
   it("signed bodies with random content and header values: 200 or a 4xx, never a 5xx", async () => {
     const signed = fc.oneof(
       fc.record({ body: fc.string({ maxLength: 400 }), headers: headersArb, at: isoish }).map(async (r) => {
-        const h = { ...r.headers, "X-Shopify-Triggered-At": r.at };
-        h["X-Shopify-Hmac-Sha256"] = await shopifySignature(r.body, SHOPIFY_SECRET);
+        const h: Record<string, string> = {
+          ...r.headers,
+          "X-Shopify-Triggered-At": r.at,
+          "X-Shopify-Hmac-Sha256": await shopifySignature(r.body, SHOPIFY_SECRET),
+        };
         return makeRequest("POST", "/webhooks/shopify", h, { kind: "bytes", bytes: new TextEncoder().encode(r.body) });
       }),
       fc
