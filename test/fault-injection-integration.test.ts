@@ -14,8 +14,9 @@ import { describe, expect, it } from "vitest";
 import { app } from "../src/ingress/app";
 import { FaultInjector, type FaultTarget, faultyEnv } from "./fakes/faulty-env";
 import { commerceDeliveries, type Delivery, runPrefix, tagMark } from "./helpers/commerce-events";
-import { drain, type Posted, postAll, SimulatedQueue } from "./helpers/pipeline-run";
+import { deliverOnce, drain, type Pending, type Posted, postAll, SimulatedQueue } from "./helpers/pipeline-run";
 import { ADMIN_TOKEN } from "./helpers/requests";
+import { keysFor } from "./helpers/storage";
 
 const SEED = 4242;
 const TABLES = [
@@ -198,4 +199,107 @@ async function expectSameEnd(clean: Run, faulty: Run, where: string) {
   console.log(
     `${faulty.tag}: ${faulty.faults} faults injected, ${faulty.deadLettered.length} dead-lettered and replayed`,
   );
+}
+
+describe("crashes at the worst moments", { timeout: 60_000 }, () => {
+  const stamp = () => Date.now().toString(36);
+
+  async function envelopesOf(tag: string, count: number) {
+    const shops = [`${tag}-a.myshopify.com`];
+    const deliveries = commerceDeliveries({
+      seed: SEED + 11,
+      count,
+      tag,
+      shops,
+      maxLineItems: 12,
+      redeliveredShare: 0,
+      invalidShare: 0,
+      largeShare: 0,
+    });
+    // As in runBurst: the shop has an order stored before (variants take its currency).
+    const opening = new SimulatedQueue();
+    const first = deliveries.find((d) => d.topic === "orders/create");
+    if (first) await postAll([first], { ...env, EVENTS: opening.binding });
+    await drain(opening, env);
+    const queue = new SimulatedQueue();
+    const posted = await postAll(deliveries, { ...env, EVENTS: queue.binding });
+    const run: Run = { tag, shops, deliveries, posted, deadLettered: [], faults: 0 };
+    return { queue, run, messages: queue.pending.map((m) => m.body) };
+  }
+
+  async function rawObjects(run: Run): Promise<number> {
+    let n = 0;
+    for (const p of run.posted) {
+      const row = await env.DB.prepare("SELECT r2_key FROM webhook_events WHERE source = ?1 AND event_id = ?2")
+        .bind(p.delivery.source, p.eventId)
+        .first<{ r2_key: string }>();
+      if (row?.r2_key && (await env.LAKE.head(row.r2_key))) n++;
+    }
+    return n;
+  }
+
+  it("the consumer dies between the R2 write and the D1 batch: the retry applies the event once", async () => {
+    const { queue, run } = await envelopesOf(`cr2${stamp()}`, 12);
+    const crash = new FaultInjector({ seed: 1, rate: 1, calls: ["DB.batch"], modes: ["throw"] });
+    const pending = queue.pending.splice(0);
+    // First delivery: every D1 batch throws after the raw objects were written.
+    expect(await deliverOnce(pending, faultyEnv(env, crash))).toBe(0);
+    expect(await rawObjectsByKey(pending)).toBe(pending.length);
+    // Nothing reached the tables (only the opening order is stored); the ledger says why.
+    expect((await snapshot(run)).shopify_orders).toHaveLength(1);
+    const opening = run.posted.find((p) => p.delivery.topic === "orders/create");
+    const ledger = await ledgerOf(run);
+    run.posted.forEach((p, i) => {
+      if (p !== opening) expect(ledger[i]?.status ?? "retrying").toBe("retrying");
+    });
+    // The retry (attempt 2) finds its raw object in place and writes everything once.
+    const retry = new SimulatedQueue();
+    retry.pending.push(...pending.map((m) => ({ ...m, attempts: 2 })));
+    await drain(retry, env);
+    expect(await rawObjects(run)).toBe(run.posted.length);
+    const final = await ledgerOf(run);
+    run.posted.forEach((p, i) => {
+      expect(final[i]).toMatchObject({ status: "applied", deliveries: p === opening ? 2 : 1 });
+    });
+    const halves = await env.DB.prepare(
+      `SELECT count(*) AS n FROM shopify_orders o WHERE o.shop = ?1 AND o.line_item_count <>
+        (SELECT count(*) FROM shopify_order_line_items l WHERE l.shop = o.shop AND l.order_id = o.id)`,
+    )
+      .bind(run.shops[0])
+      .first<{ n: number }>();
+    expect(halves?.n).toBe(0);
+  });
+
+  it("a D1 batch commits but its answer is lost, then the batch is redelivered after it was applied: nothing changes", async () => {
+    const { queue, run } = await envelopesOf(`lost${stamp()}`, 15);
+    const pending = queue.pending.splice(0);
+    const lost = new FaultInjector({ seed: 2, rate: 1, calls: ["DB.batch"], modes: ["lost"] });
+    expect(await deliverOnce(pending, faultyEnv(env, lost))).toBe(0); // committed, yet every message retried
+    const afterLost = await snapshot(run);
+    expect(afterLost.shopify_orders?.length).toBeGreaterThan(0);
+
+    // The retry applies the same versions again: same rows, same child sets.
+    expect(
+      await deliverOnce(
+        pending.map((m) => ({ ...m, attempts: 2 })),
+        env,
+      ),
+    ).toBe(pending.length);
+    expect(await snapshot(run)).toEqual(afterLost);
+
+    // Queues redelivers the batch that was already applied and acked (at-least-once).
+    expect(await deliverOnce(pending, env)).toBe(pending.length);
+    expect(await snapshot(run)).toEqual(afterLost);
+    expect(await rawObjects(run)).toBe(run.posted.length);
+    for (const row of await ledgerOf(run)) expect(row?.status).toBe("applied");
+  });
+});
+
+async function rawObjectsByKey(messages: Pending[]): Promise<number> {
+  let n = 0;
+  for (const m of messages) {
+    const id = (m.body as { eventId: string }).eventId;
+    if ((await keysFor(id)).filter((k) => k.endsWith(`/${id}.json`)).length === 1) n++;
+  }
+  return n;
 }

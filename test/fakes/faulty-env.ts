@@ -15,6 +15,8 @@ export interface FaultPlan {
   /** Share of calls that fail, 0..1. */
   rate: number;
   targets?: readonly FaultTarget[];
+  /** Only these calls fail, e.g. `DB.batch`, `LAKE.put` (default: every call of the targets). */
+  calls?: readonly string[];
   modes?: readonly FaultMode[];
 }
 
@@ -62,7 +64,7 @@ export class FaultInjector {
   async call<T>(target: FaultTarget, call: string, op: () => Promise<T>): Promise<T> {
     const name = `${target}.${call}`;
     this.calls.set(name, (this.calls.get(name) ?? 0) + 1);
-    const mode = this.decide(target);
+    const mode = this.plan.calls && !this.plan.calls.includes(name) ? null : this.decide(target);
     if (mode === "throw") throw this.record({ target, call, mode });
     const result = await op();
     if (mode === "lost") throw this.record({ target, call, mode });

@@ -15,7 +15,7 @@ export const MAX_RETRIES = 8;
 const EVENTS_QUEUE = "commerce-events";
 const DLQ = "commerce-events-dlq";
 
-interface Pending {
+export interface Pending {
   id: string;
   body: unknown;
   attempts: number;
@@ -112,6 +112,15 @@ export async function drain(queue: SimulatedQueue, env: Env, dlqEnv: Env = env, 
     }
   }
   return result;
+}
+
+/** One delivery of each message to the events consumer, nothing redelivered: how many were acked. */
+export async function deliverOnce(messages: Pending[], env: Env): Promise<number> {
+  let acked = 0;
+  for (let i = 0; i < messages.length; i += 50) {
+    acked += (await deliver(EVENTS_QUEUE, messages.slice(i, i + 50), env)).acked.size;
+  }
+  return acked;
 }
 
 async function deliver(queue: string, messages: Pending[], env: Env) {
