@@ -26,6 +26,7 @@ export default defineConfig(async () => {
                   STRIPE_API_KEY: "",
                   RECHARGE_API_TOKEN: "",
                   ALERT_WEBHOOK_URL: "",
+                  PRIVACY_HASH_KEY: "test-privacy-hash-key",
                   MAX_BODY_BYTES: "1048576",
                 },
               },

@@ -6,6 +6,7 @@
 
 import { withIdentity } from "../tables/identity";
 import type { Planner } from "../tables/plan";
+import { planCompliance } from "../tables/privacy-requests";
 import { planRecharge } from "../tables/recharge";
 import { planShopify } from "../tables/shopify";
 import { planStripe } from "../tables/stripe";
@@ -15,6 +16,8 @@ import { withEventAlerts } from "./event-alerts";
 const planEvent: Planner = (env, event) => {
   // Bulk exports belong to the shop's coordinator; this webhook only tells it one finished.
   if (isBulkFinish(event)) return planBulkFinish(env, event);
+  // Compliance webhooks are recorded as privacy requests, carried out by the `privacy` job.
+  if (event.envelope.source === "shopify" && event.resource === "compliance") return planCompliance(env, event);
   switch (event.envelope.source) {
     case "shopify":
       return planShopify(env, event);

@@ -10,8 +10,10 @@ import { deadLetterKey } from "../shared/keys";
 import { describeError, log } from "../shared/log";
 import { recordMetric } from "../shared/metrics";
 import { resourceFor } from "../shared/topics";
+import { indexStatements } from "../tables/subjects";
 import { ledgerError, ledgerUpsert } from "./ledger";
 import { retryDelaySeconds } from "./retry";
+import { payloadSubjects } from "./subjects";
 
 export async function consumeDeadLetters(batch: MessageBatch<unknown>, env: Env): Promise<void> {
   const now = new Date().toISOString();
@@ -45,15 +47,22 @@ async function deadLetterEvent(env: Env, msg: Message<unknown>, envelope: Envelo
       customMetadata: { source: envelope.source, topic: envelope.topic, event_id: envelope.eventId },
     },
   );
-  await ledgerUpsert(env.DB, {
-    envelope,
-    resource: resourceFor(envelope.source, envelope.topic),
-    status: "failed",
-    r2Key: key,
-    attempts: last?.attempts ?? msg.attempts,
-    error: last?.error ?? "dead-lettered",
-    now,
-  }).run();
+  const resource = resourceFor(envelope.source, envelope.topic);
+  // The dead letter holds the body too: it is indexed like the raw object, in the ledger's batch.
+  const subjects =
+    envelope.body === undefined ? [] : await payloadSubjects(env, envelope, resource ?? "other", envelope.body);
+  await env.DB.batch([
+    ...indexStatements(env.DB, key, envelope.source, subjects, now),
+    ledgerUpsert(env.DB, {
+      envelope,
+      resource,
+      status: "failed",
+      r2Key: key,
+      attempts: last?.attempts ?? msg.attempts,
+      error: last?.error ?? "dead-lettered",
+      now,
+    }),
+  ]);
   recordMetric(env, {
     stage: "dead_lettered",
     source: envelope.source,

@@ -6,7 +6,7 @@
  * back the rest. Every message ends acked (archived, quarantined, dead-lettered)
  * or retried with backoff; after max_retries Queues moves it to the DLQ.
  */
-import { payloadOfRawObject, putOnce, quarantineObject, rawEventObject } from "../shared/archive";
+import { payloadOfRawObject, putOnce, putRedacted, quarantineObject, rawEventObject } from "../shared/archive";
 import { utf8 } from "../shared/crypto";
 import { type Envelope, envelopeSchema } from "../shared/envelope";
 import { parseLossless } from "../shared/json";
@@ -14,10 +14,12 @@ import { describeError, log } from "../shared/log";
 import { recordMetric } from "../shared/metrics";
 import { resourceFor } from "../shared/topics";
 import { type ChildWrite, childStatements } from "../tables/children";
+import { indexStatements } from "../tables/subjects";
 import { planApply } from "./apply";
 import { archiveInvalidMessage } from "./dead-letter";
 import { type LedgerStatus, ledgerUpsert } from "./ledger";
 import { retryDelaySeconds } from "./retry";
+import { payloadSubjects, protectPayload } from "./subjects";
 
 /** The outcome of the R2 stage for one message: D1 work to do, or nothing left (already dead-lettered). */
 type Prepared =
@@ -137,10 +139,16 @@ async function prepare(env: Env, msg: Message<unknown>, now: string): Promise<Pr
   const envelope = parsed.data;
   const base = { envelope, attempts: msg.attempts, now };
   const resource = resourceFor(envelope.source, envelope.topic);
+  /** Quarantine statements: the subject index rows of the object, then its ledger row. */
   const quarantine = async (reason: Parameters<typeof quarantineObject>[1], text: string, detail?: string) => {
-    const obj = await quarantineObject(envelope, reason, utf8(text), text, detail);
-    await putOnce(env.LAKE, obj);
-    return ledgerUpsert(env.DB, { ...base, resource, status: "quarantined", r2Key: obj.key, note: reason });
+    const prot = await protectPayload(env, envelope, resource ?? "other", text);
+    const obj = await quarantineObject(envelope, reason, utf8(prot.payload), prot.payload, detail);
+    if (prot.redacted) await putRedacted(env.LAKE, obj, now);
+    else await putOnce(env.LAKE, obj);
+    return [
+      ...indexStatements(env.DB, obj.key, envelope.source, prot.subjects, now, prot.redacted),
+      ledgerUpsert(env.DB, { ...base, resource, status: "quarantined", r2Key: obj.key, note: reason }),
+    ];
   };
 
   let payload: string;
@@ -155,38 +163,45 @@ async function prepare(env: Env, msg: Message<unknown>, now: string): Promise<Pr
     if (key.startsWith("quarantine/")) {
       const note = stored.customMetadata?.reason ?? "quarantined at ingress";
       const st = ledgerUpsert(env.DB, { ...base, resource, status: "quarantined", r2Key: key, note });
-      return { kind: "write", envelope, status: "quarantined", statements: [st], children: [] };
+      const subjects = await payloadSubjects(env, envelope, resource ?? "other", text);
+      const index = indexStatements(env.DB, key, envelope.source, subjects, now);
+      return { kind: "write", envelope, status: "quarantined", statements: [...index, st], children: [] };
     }
     payload = payloadOfRawObject(text, stored.customMetadata);
     rawKey = key;
   }
 
   if (resource === null) {
-    const st = await quarantine("unknown_topic", payload);
-    return { kind: "write", envelope, status: "quarantined", statements: [st], children: [] };
+    const statements = await quarantine("unknown_topic", payload);
+    return { kind: "write", envelope, status: "quarantined", statements, children: [] };
   }
   if (!isLosslessJson(payload)) {
-    const st = await quarantine("invalid_json", payload);
-    return { kind: "write", envelope, status: "quarantined", statements: [st], children: [] };
+    const statements = await quarantine("invalid_json", payload);
+    return { kind: "write", envelope, status: "quarantined", statements, children: [] };
   }
 
-  if (rawKey === null) {
-    const obj = await rawEventObject(envelope, resource, payload);
-    await putOnce(env.LAKE, obj);
-    rawKey = obj.key;
+  // An erased person's data is redacted before it is stored anywhere (README "Privacy").
+  const prot = await protectPayload(env, envelope, resource, payload);
+  if (rawKey === null || prot.redacted) {
+    const obj = await rawEventObject(envelope, resource, prot.payload);
+    if (prot.redacted) await putRedacted(env.LAKE, { ...obj, key: rawKey ?? obj.key }, now);
+    else await putOnce(env.LAKE, obj);
+    rawKey ??= obj.key;
   }
+  payload = prot.payload;
   const plan = await planApply(env, { envelope, resource, payload, r2Key: rawKey });
   if (plan.kind === "quarantine") {
-    const st = await quarantine(plan.reason, payload, plan.detail);
-    return { kind: "write", envelope, status: "quarantined", statements: [st], children: [] };
+    const statements = await quarantine(plan.reason, payload, plan.detail);
+    return { kind: "write", envelope, status: "quarantined", statements, children: [] };
   }
   const status: LedgerStatus = plan.kind === "apply" ? "applied" : "archived";
   const ledger = ledgerUpsert(env.DB, { ...base, resource, status, r2Key: rawKey, note: plan.note ?? null });
+  const index = indexStatements(env.DB, rawKey, envelope.source, prot.subjects, now, prot.redacted);
   return {
     kind: "write",
     envelope,
     status,
-    statements: plan.kind === "apply" ? [...plan.statements, ledger] : [ledger],
+    statements: plan.kind === "apply" ? [...plan.statements, ...index, ledger] : [...index, ledger],
     children: plan.kind === "apply" ? (plan.children ?? []) : [],
     versioned: plan.kind === "apply" && plan.statements.length > 0,
   };

@@ -9,11 +9,12 @@ import { describeError, log } from "../shared/log";
 import { type DeliveryResult, deliverAlerts } from "./alerts/delivery";
 import { type BackfillOptions, type BackfillResult, runBackfill } from "./backfill/backfill";
 import { type CompactOptions, type CompactResult, runCompact } from "./compact/compact";
+import { type PrivacyOptions, type PrivacyResult, recompacted, runPrivacy } from "./privacy/privacy";
 import { type DataQualityOptions, type DataQualityResult, runDataQuality } from "./quality/data-quality";
 import { type ReconcileOptions, type ReconcileResult, runReconcile } from "./reconcile/reconcile";
 import { newRunId } from "./reports";
 
-export const JOB_NAMES = ["reconcile", "data-quality", "compact", "alerts", "backfill"] as const;
+export const JOB_NAMES = ["reconcile", "data-quality", "compact", "alerts", "backfill", "privacy"] as const;
 export type JobName = (typeof JOB_NAMES)[number];
 
 /** The cron expressions in wrangler.toml `[triggers]` and the job each runs. */
@@ -22,20 +23,25 @@ export const SCHEDULES: Record<string, JobName> = {
   "5 * * * *": "data-quality",
   "30 3 * * *": "compact",
   "* * * * *": "backfill",
+  "*/10 * * * *": "privacy",
 };
+
+/** Days of Parquet a privacy run re-compacts at most (the rest wait for the next run). */
+const RECOMPACT_DAYS_PER_RUN = 7;
 
 export function isJobName(name: string): name is JobName {
   return (JOB_NAMES as readonly string[]).includes(name);
 }
 
-export type JobOptions = ReconcileOptions & DataQualityOptions & CompactOptions & BackfillOptions;
+export type JobOptions = ReconcileOptions & DataQualityOptions & CompactOptions & BackfillOptions & PrivacyOptions;
 
 export type JobOutcome =
   | { job: "reconcile"; result: ReconcileResult }
   | { job: "data-quality"; result: DataQualityResult }
   | { job: "compact"; result: CompactResult }
   | { job: "alerts"; result: null }
-  | { job: "backfill"; result: BackfillResult };
+  | { job: "backfill"; result: BackfillResult }
+  | { job: "privacy"; result: PrivacyResult & { recompacted: string[] } };
 
 export type JobRun = JobOutcome & { runId: string; alerts: DeliveryResult | null };
 
@@ -77,11 +83,40 @@ async function dispatch(
       return { job: name, result: await runDataQuality(env, run, options) };
     case "compact":
       return { job: name, result: await runCompact(env, run, options) };
+    case "privacy": {
+      const result = await runPrivacy(env, run, options);
+      return { job: name, result: { ...result, recompacted: await recompactAfterPrivacy(env, run, result) } };
+    }
     case "alerts":
       return { job: name, result: null };
     case "backfill":
       return { job: name, result: await runBackfill(env, run, options) };
   }
+}
+
+/**
+ * Erasure reaches the Parquet parts by re-compacting the affected days with the compact job's
+ * own code (its lease too): a request completes once all its days are done. A day that fails or
+ * finds compaction busy stays on the request for the next privacy run.
+ */
+async function recompactAfterPrivacy(
+  env: Env,
+  run: { runId: string; now: Date },
+  result: PrivacyResult,
+): Promise<string[]> {
+  if (result.skipped) return [];
+  const days = [...new Set(result.recompact.flatMap((r) => r.days))].sort().slice(0, RECOMPACT_DAYS_PER_RUN);
+  const done: string[] = [];
+  for (const day of days) {
+    try {
+      const out = await runCompact(env, { runId: `${run.runId}-dt${day}`, now: run.now }, { day });
+      if (!out.skipped) done.push(day);
+    } catch (err) {
+      log.error("privacy re-compaction failed", { runId: run.runId, day, error: describeError(err) });
+    }
+  }
+  for (const r of result.recompact) await recompacted(env, r.requestId, done);
+  return done;
 }
 
 export async function runScheduled(controller: ScheduledController, env: Env): Promise<void> {

@@ -174,6 +174,19 @@ export class JobStore {
     return table;
   }
 
+  /** Everything this shop's coordinator stores (jobs, notices, staged lines): for `shop/redact`. */
+  forgetAll(): number {
+    const staged = this.sql
+      .exec("SELECT name FROM sqlite_master WHERE type = 'table' AND name LIKE 'staged_%'")
+      .map((r) => String(r.name));
+    for (const table of staged) this.sql.exec(`DROP TABLE IF EXISTS ${table}`);
+    const jobs = Number(this.sql.exec("SELECT count(*) AS n FROM jobs")[0]?.n ?? 0);
+    this.sql.exec("DELETE FROM jobs");
+    this.sql.exec("DELETE FROM notices");
+    this.created.clear();
+    return jobs;
+  }
+
   notice(jobId: string, at: number): void {
     this.sql.exec("INSERT OR REPLACE INTO notices (job_id, at) VALUES (?1, ?2)", jobId, at);
   }

@@ -156,6 +156,7 @@ export class ShopCoordinator extends DurableObject<Env> {
           shopCurrency: null,
         },
         config: this.config(),
+        privacyKey: this.env.PRIVACY_HASH_KEY,
         nowMs: () => Date.now(),
         mirror: (job) => this.mirror(job),
         fault: this.faultInjector,
@@ -222,6 +223,13 @@ export class ShopCoordinator extends DurableObject<Env> {
       this.admin.useToken(access.token);
     }
     return this.admin;
+  }
+
+  /** `shop/redact`: forgets every bulk job and staged line of this shop; the rate budget holds no data. */
+  async forgetShop(): Promise<{ jobs: number }> {
+    await this.pass?.catch(() => undefined);
+    await this.ctx.storage.deleteAlarm();
+    return { jobs: this.store.forgetAll() };
   }
 
   /** Kept for operators and older callers: what this object is and does. */

@@ -6,6 +6,7 @@ import { adminAuth } from "./admin/auth";
 import { backfillStatus, startBackfill } from "./admin/backfill";
 import { runJobRequest } from "./admin/jobs";
 import { opsPage } from "./admin/ops-page";
+import { privacyRequestStatus, requestErasure } from "./admin/privacy";
 import { recentEvents } from "./admin/recent-events";
 import { replayDeadLetter } from "./admin/replay";
 import { pipelineStatus } from "./admin/status";
@@ -35,6 +36,8 @@ app.post("/admin/replay", async (c) => {
   const body = await c.req.json().catch(() => null);
   return c.json({ ok: true, ...(await replayDeadLetter(c.env, body)) });
 });
+app.post("/admin/privacy/erase", requestErasure);
+app.get("/admin/privacy/:id", privacyRequestStatus);
 app.post("/admin/jobs/:name", async (c) =>
   c.json({ ok: true, ...(await runJobRequest(c.env, c.req.param("name"), await c.req.text())) }),
 );

@@ -20,6 +20,7 @@ export const ALERT_RULES = [
   "dead_letter_growth",
   "quarantine_growth",
   "source_silent",
+  "privacy_data_request",
 ] as const;
 export type AlertRule = (typeof ALERT_RULES)[number];
 

@@ -103,6 +103,17 @@ export async function putOnce(bucket: R2Bucket, obj: ArchiveObject): Promise<boo
   return written !== null;
 }
 
+/**
+ * Writes (or overwrites) an object whose personal data was removed, marked with `redacted_at`:
+ * the one exception to "never overwritten", for an erased person (README "Privacy").
+ */
+export async function putRedacted(bucket: R2Bucket, obj: ArchiveObject, at: string): Promise<void> {
+  await bucket.put(obj.key, obj.body, {
+    httpMetadata: { contentType: "application/json" },
+    customMetadata: { ...obj.customMetadata, redacted_at: at },
+  });
+}
+
 /** Whether a verified body is a JSON document (numbers are not kept: this only checks syntax). */
 export function isJson(text: string): boolean {
   try {

@@ -8,11 +8,15 @@
  * version, same rows), and the counts come from the checkpoint, so nothing is counted twice.
  */
 
+import { redactJson } from "../../mapping/redact";
 import type { EventMeta, MapContext, ShopifyRows } from "../../mapping/shopify";
+import { subjectsOf } from "../../mapping/subjects";
+import { parseLossless } from "../../shared/json";
 import { toUtcIso } from "../../shared/time";
 import { type ChildWrite, childStatements } from "../../tables/children";
 import { linkStatements, shopifyRowsTarget } from "../../tables/identity";
 import { shopifyWrites } from "../../tables/shopify";
+import { anyErasedSubject, hashSubjects, type IndexedSubject, indexStatements, isErased } from "../../tables/subjects";
 import { type Job, mirrorRow } from "../job";
 import type { JobStore } from "../job-store";
 import { mirrorStatement } from "../operations-table";
@@ -25,6 +29,8 @@ export interface ApplyDeps {
   /** Parents per D1 batch; a batch also closes early once it holds `maxStatements`. */
   parentsPerBatch: number;
   maxStatements: number;
+  /** PRIVACY_HASH_KEY, for the subject index rows of the snapshot's lines. */
+  privacyKey: string | undefined;
   now: () => string;
   fault?: (point: "apply:afterD1", job: Job) => void;
 }
@@ -60,6 +66,8 @@ export async function applyBatch(deps: ApplyDeps, job: Job): Promise<ApplyOutcom
   const children: ChildWrite[] = [];
   let { entitiesApplied, rowsApplied, childrenJoined, invalid, firstInvalid } = job;
   let applyAfterLine = job.applyAfterLine;
+  // One read per batch while nobody was ever erased; a look-up per line after that.
+  const anyErased = await anyErasedSubject(deps.db);
   for (const p of parents) {
     if (statements.length >= deps.maxStatements) break;
     const kids = byParent.get(p.id) ?? [];
@@ -71,14 +79,23 @@ export async function applyBatch(deps: ApplyDeps, job: Job): Promise<ApplyOutcom
       firstInvalid ??= `line ${p.line + 1}: ${mapped.detail}`;
       continue;
     }
-    const writes = shopifyWrites(deps.db, mapped.rows);
+    // The snapshot line's subjects go in the index (in this batch); an erased person's line is
+    // applied redacted, and the `privacy` job's sweep rewrites the snapshot (its row stays unredacted).
+    const subjects = await lineSubjects(deps, job, p.body);
+    let rows = mapped.rows;
+    if (anyErased && (await isErased(deps.db, job.shop, subjects))) {
+      const redacted = mapBulkEntity(job.resource, redactJson(p.body).text, kids, meta, ctx);
+      if (redacted.ok) rows = redacted.rows;
+    }
+    if (job.r2Key) statements.push(...indexStatements(deps.db, job.r2Key, "shopify", subjects, deps.now()));
+    const writes = shopifyWrites(deps.db, rows);
     statements.push(...writes.statements);
     children.push(...writes.children);
     // Backfilled customers and orders join the cross-source identity graph like webhook ones.
-    const target = shopifyRowsTarget(mapped.rows);
+    const target = shopifyRowsTarget(rows);
     if (target) statements.push(...linkStatements(deps.db, target, meta.eventId));
     entitiesApplied++;
-    rowsApplied += 1 + childRowCount(mapped.rows);
+    rowsApplied += 1 + childRowCount(rows);
   }
 
   const next: Job = {
@@ -98,6 +115,21 @@ export async function applyBatch(deps: ApplyDeps, job: Job): Promise<ApplyOutcom
   deps.fault?.("apply:afterD1", next);
   deps.store.put(next);
   return { kind: "more", job: next };
+}
+
+async function lineSubjects(deps: ApplyDeps, job: Job, line: string): Promise<IndexedSubject[]> {
+  let doc: ReturnType<typeof parseLossless>;
+  try {
+    doc = parseLossless(line);
+  } catch {
+    return [];
+  }
+  return hashSubjects(
+    { PRIVACY_HASH_KEY: deps.privacyKey ?? "" },
+    "shopify",
+    job.shop,
+    subjectsOf("shopify", job.resource, doc),
+  );
 }
 
 function childRowCount(rows: ShopifyRows): number {

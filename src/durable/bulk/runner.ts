@@ -44,6 +44,8 @@ export interface RunnerDeps {
   fetch: typeof fetch;
   mapContext: ApplyDeps["mapContext"];
   config: RunnerConfig;
+  /** PRIVACY_HASH_KEY: snapshot lines are entered in the subject index with the rows they write. */
+  privacyKey: string | undefined;
   nowMs: () => number;
   /** Writes the job's D1 mirror row (and, when it completed, its sync cursor). */
   mirror: (job: Job) => Promise<void>;
@@ -187,6 +189,7 @@ async function ingestStep(deps: RunnerDeps, job: Job, iso: () => string, countBa
         mapContext: deps.mapContext,
         parentsPerBatch: config.parentsPerBatch,
         maxStatements: config.maxStatements,
+        privacyKey: deps.privacyKey,
         now: iso,
         fault: deps.fault ? (p, j) => deps.fault?.(p, j) : undefined,
       };

@@ -22,6 +22,7 @@ const bodySchema = z
       .max(20)
       .optional(),
     day: compactOptionsSchema.shape.day,
+    batchObjects: z.number().int().min(1).max(100_000).optional(),
   })
   .strict();
 
@@ -42,7 +43,7 @@ export async function runJobRequest(env: Env, name: string, bodyText: string): P
     throw new AppError(
       400,
       "bad_request",
-      'Optional body: {"sources": ["shopify"|"stripe"|"recharge"], "shops": ["<shop>.myshopify.com"], "checks": ["<check name>"], "day": "YYYY-MM-DD" (compact)}.',
+      'Optional body: {"sources": ["shopify"|"stripe"|"recharge"], "shops": ["<shop>.myshopify.com"], "checks": ["<check name>"], "day": "YYYY-MM-DD" (compact), "batchObjects": n (privacy)}.',
     );
   }
   return runJob(env, name, { now: new Date(), options: parsed.data });

@@ -1,0 +1,162 @@
+/**
+ * Erasure in D1: the PII columns (src/mapping/pii.ts) of every row tied to the person are set to
+ * NULL (ids, money, dates and statuses stay, so revenue does not move), and their identity
+ * profile, its e-mails, identities and conflicts are deleted. Idempotent: a re-run changes
+ * nothing (the updates only touch rows that still hold a value). Also reports the UTC days
+ * of the rows it changed, whose Parquet partitions must be re-compacted.
+ */
+import { PII_TABLES, type PiiTable } from "../../mapping/pii";
+import type { Target } from "./target";
+
+export interface RowsErased {
+  rows: number;
+  days: string[];
+}
+
+interface Where {
+  sql: string;
+  params: string[];
+}
+
+const marks = (n: number) => Array.from({ length: n }, () => "?").join(", ");
+
+/** The rows of `spec` that belong to the target, or null when none can. */
+export function whereFor(spec: PiiTable, t: Target): Where | null {
+  if (t.scopeShop !== null && spec.source !== "shopify") return null;
+  const parts: string[] = [];
+  const params: string[] = [];
+  const shopScope = (sql: string, ps: string[]) => {
+    if (spec.shop && t.scopeShop !== null) {
+      parts.push(`(shop = ? AND ${sql})`);
+      params.push(t.scopeShop, ...ps);
+    } else {
+      parts.push(`(${sql})`);
+      params.push(...ps);
+    }
+  };
+  if (spec.customer !== null) {
+    if (spec.source === "shopify") {
+      for (const c of t.shopify) {
+        parts.push(`(shop = ? AND ${spec.customer} = ?)`);
+        params.push(c.shop, c.id);
+      }
+      if (spec.table === "shopify_orders") {
+        for (const o of t.orders) {
+          parts.push("(shop = ? AND id = ?)");
+          params.push(o.shop, o.id);
+        }
+      }
+    } else {
+      const ids = spec.source === "stripe" ? t.stripe : t.recharge;
+      if (ids.length > 0) {
+        parts.push(`${spec.customer} IN (${marks(ids.length)})`);
+        params.push(...ids);
+      }
+    }
+  }
+  if (spec.email !== null && t.emails.length > 0) shopScope(`${spec.email} IN (${marks(t.emails.length)})`, t.emails);
+  if (spec.parent !== undefined) {
+    const orders = PII_TABLES.find((p) => p.table === spec.parent?.table);
+    const parent = orders ? whereFor(orders, t) : null;
+    if (parent !== null) {
+      parts.push(
+        `(shop || '|' || ${spec.parent.column}) IN (SELECT shop || '|' || id FROM ${spec.parent.table} WHERE ${parent.sql})`,
+      );
+      params.push(...parent.params);
+    }
+  }
+  return parts.length === 0 ? null : { sql: parts.join(" OR "), params };
+}
+
+async function daysOf(db: D1Database, table: string, where: Where): Promise<string[]> {
+  const r = await db
+    .prepare(`SELECT DISTINCT substr(updated_at, 1, 10) AS d FROM ${table} WHERE ${where.sql}`)
+    .bind(...where.params)
+    .all<{ d: string | null }>();
+  return r.results.map((x) => x.d).filter((d): d is string => d !== null);
+}
+
+export async function eraseRows(db: D1Database, t: Target): Promise<RowsErased> {
+  let rows = 0;
+  const days = new Set<string>();
+  // Children first: their match goes through the parent's e-mail, which the parent's update clears.
+  const specs = [...PII_TABLES].sort((a, b) => Number(b.parent !== undefined) - Number(a.parent !== undefined));
+  for (const spec of specs) {
+    const where = whereFor(spec, t);
+    if (where === null) continue;
+    for (const d of await daysOf(db, spec.table, where)) days.add(d);
+    const set = spec.columns.map((c) => `${c} = NULL`).join(", ");
+    const holds = spec.columns.map((c) => `${c} IS NOT NULL`).join(" OR ");
+    const r = await db
+      .prepare(`UPDATE ${spec.table} SET ${set} WHERE (${where.sql}) AND (${holds})`)
+      .bind(...where.params)
+      .run();
+    rows += r.meta.changes;
+  }
+  const identity = await eraseIdentity(db, t);
+  for (const d of identity.days) days.add(d);
+  return { rows: rows + identity.rows, days: [...days].sort() };
+}
+
+/**
+ * The identity graph: across sources, the whole profile goes (its identities, e-mails,
+ * conflicts). Inside one shop, only that shop's Shopify identity goes, and the profile with it
+ * when nothing else holds it.
+ */
+async function eraseIdentity(db: D1Database, t: Target): Promise<RowsErased> {
+  const statements: Array<{ table: string; where: Where }> = [];
+  if (t.scopeShop === null) {
+    if (t.profiles.length > 0) {
+      const p = t.profiles;
+      const inP = `(${marks(p.length)})`;
+      statements.push(
+        {
+          table: "customer_identity_conflicts",
+          where: { sql: `profile_id IN ${inP} OR other_profile_id IN ${inP}`, params: [...p, ...p] },
+        },
+        { table: "customer_identities", where: { sql: `profile_id IN ${inP}`, params: p } },
+        { table: "customer_profile_emails", where: { sql: `profile_id IN ${inP}`, params: p } },
+        { table: "customer_profiles", where: { sql: `id IN ${inP}`, params: p } },
+      );
+    }
+    if (t.emails.length > 0) {
+      const inE = `(${marks(t.emails.length)})`;
+      statements.push(
+        { table: "customer_identity_conflicts", where: { sql: `email IN ${inE}`, params: t.emails } },
+        { table: "customer_profile_emails", where: { sql: `email IN ${inE}`, params: t.emails } },
+      );
+    }
+  } else {
+    for (const c of t.shopify) {
+      const one = { sql: "source = 'shopify' AND external_id = ? AND shop = ?", params: [c.id, c.shop] };
+      statements.push(
+        { table: "customer_identity_conflicts", where: one },
+        { table: "customer_identities", where: one },
+      );
+    }
+    for (const p of t.profiles) {
+      const orphan = "NOT EXISTS (SELECT 1 FROM customer_identities WHERE profile_id = ?)";
+      statements.push(
+        {
+          table: "customer_identity_conflicts",
+          where: { sql: `(profile_id = ? OR other_profile_id = ?) AND ${orphan}`, params: [p, p, p] },
+        },
+        { table: "customer_profile_emails", where: { sql: `profile_id = ? AND ${orphan}`, params: [p, p] } },
+        { table: "customer_profiles", where: { sql: `id = ? AND ${orphan}`, params: [p, p] } },
+      );
+    }
+  }
+  let rows = 0;
+  const days = new Set<string>();
+  for (const s of statements) {
+    if (s.table === "customer_profiles" || s.table === "customer_identities") {
+      for (const d of await daysOf(db, s.table, s.where)) days.add(d);
+    }
+    const r = await db
+      .prepare(`DELETE FROM ${s.table} WHERE ${s.where.sql}`)
+      .bind(...s.where.params)
+      .run();
+    rows += r.meta.changes;
+  }
+  return { rows, days: [...days] };
+}

@@ -1,0 +1,366 @@
+/**
+ * The `privacy` job (every 10 minutes, and `POST /admin/jobs/privacy`): carries out the recorded
+ * privacy requests oldest first, in bounded chunks (PRIVACY_BATCH_OBJECTS R2 objects per run)
+ * under the `privacy` lease, so an erasure of a shop with millions of objects finishes across
+ * runs. Each request moves through stages kept on its tombstone, every one idempotent:
+ * `start` (resolve the person, mark the subjects erased, erase their D1 rows), `objects`
+ * (rewrite or delete their R2 objects found by index), `rows` (shop: delete its D1 rows),
+ * `compact` (the dispatcher re-compacts the affected days' Parquet, then the request completes
+ * and its plaintext work row is deleted). Before requests, a sweep redacts objects indexed for
+ * an erased subject after the erasure that were stored unredacted (a claim-checked webhook body,
+ * a bulk snapshot, a dead letter).
+ */
+import { z } from "zod";
+import { describeError, log } from "../../shared/log";
+import type { PrivacyKind, PrivacySubject } from "../../tables/privacy-requests";
+import { withLease } from "../lease";
+import { eraseRows } from "./erase-rows";
+import { writeExport } from "./export";
+import { dayOfKey, type LineMatcher, rewriteObject } from "./rewrite";
+import { deleteShopObjects, deleteShopRows, shopDays } from "./shop";
+import { resolveTarget, subjectClause, type Target, targetMatcher } from "./target";
+
+export interface PrivacyOptions {
+  /** R2 objects per run (tests pass a small number to see a request resume). */
+  batchObjects?: number;
+}
+
+export interface PrivacyRequestReport {
+  requestId: string;
+  kind: PrivacyKind;
+  stage: string;
+  status: string;
+  objectsRewritten: number;
+  objectsDeleted: number;
+  rowsChanged: number;
+  error: string | null;
+}
+
+/** Days whose Parquet partitions the dispatcher must re-compact before the request completes. */
+export interface Recompaction {
+  requestId: string;
+  days: string[];
+}
+
+export type PrivacyResult =
+  | { skipped: true; runId: string; heldBy: string | null }
+  | { skipped: false; runId: string; swept: number; requests: PrivacyRequestReport[]; recompact: Recompaction[] };
+
+interface RequestRow {
+  request_id: string;
+  kind: PrivacyKind;
+  shop: string | null;
+  stage: string;
+  status: string;
+  objects_rewritten: number;
+  objects_deleted: number;
+  rows_changed: number;
+  subject: string;
+  days: string;
+}
+
+const workSchema = z.object({
+  shop: z.string().nullable(),
+  email: z.string().nullable(),
+  shopifyCustomerId: z.string().nullable(),
+  orders: z.array(z.string()),
+  target: z.unknown().optional(),
+});
+
+const MAX_REQUESTS_PER_RUN = 20;
+const KEYS_PER_QUERY = 100;
+
+function batchObjects(env: Env, options: PrivacyOptions): number {
+  const n = options.batchObjects ?? Number(env.PRIVACY_BATCH_OBJECTS);
+  return Number.isInteger(n) && n > 0 ? Math.min(n, 100_000) : 500;
+}
+
+export async function runPrivacy(
+  env: Env,
+  run: { runId: string; now: Date },
+  options: PrivacyOptions = {},
+): Promise<PrivacyResult> {
+  const outcome = await withLease(env.DB, "privacy", run.runId, run.now, async () => {
+    const budget = { left: batchObjects(env, options) };
+    const now = new Date().toISOString();
+    const swept = await sweep(env, budget, now);
+    const pending = await env.DB.prepare(
+      `SELECT r.request_id, r.kind, r.shop, r.stage, r.status, r.objects_rewritten, r.objects_deleted, r.rows_changed,
+         w.subject, w.days
+       FROM privacy_requests r JOIN privacy_work w ON w.request_id = r.request_id
+       WHERE r.status IN ('pending', 'running') ORDER BY r.received_at, r.request_id LIMIT ?1`,
+    )
+      .bind(MAX_REQUESTS_PER_RUN)
+      .all<RequestRow>();
+    const requests: PrivacyRequestReport[] = [];
+    const recompact: Recompaction[] = [];
+    for (const row of pending.results) {
+      if (budget.left <= 0) break;
+      const report = await carryOut(env, row, budget, now).catch(async (err: unknown) => {
+        const error = describeError(err);
+        log.error("privacy request failed, retried next run", { requestId: row.request_id, error });
+        await env.DB.prepare("UPDATE privacy_requests SET error = ?2 WHERE request_id = ?1")
+          .bind(row.request_id, error.slice(0, 1000))
+          .run();
+        return { ...reportOf(row), error };
+      });
+      requests.push(report);
+      if (report.stage === "compact") {
+        const days = (await workDays(env.DB, row.request_id)) ?? [];
+        recompact.push({ requestId: row.request_id, days });
+      }
+    }
+    return { swept, requests, recompact };
+  });
+  if (outcome.skipped) {
+    log.info("privacy skipped: another run is in progress", { runId: run.runId, heldBy: outcome.heldBy });
+    return { skipped: true, runId: run.runId, heldBy: outcome.heldBy };
+  }
+  return { skipped: false, runId: run.runId, ...outcome.value };
+}
+
+function reportOf(row: RequestRow): PrivacyRequestReport {
+  return {
+    requestId: row.request_id,
+    kind: row.kind,
+    stage: row.stage,
+    status: row.status,
+    objectsRewritten: row.objects_rewritten,
+    objectsDeleted: row.objects_deleted,
+    rowsChanged: row.rows_changed,
+    error: null,
+  };
+}
+
+async function workDays(db: D1Database, requestId: string): Promise<string[] | null> {
+  const r = await db
+    .prepare("SELECT days FROM privacy_work WHERE request_id = ?1")
+    .bind(requestId)
+    .first<{ days: string }>();
+  return r ? (JSON.parse(r.days) as string[]) : null;
+}
+
+async function addDays(db: D1Database, requestId: string, days: Iterable<string>): Promise<void> {
+  const known = new Set((await workDays(db, requestId)) ?? []);
+  for (const d of days) known.add(d);
+  await db
+    .prepare("UPDATE privacy_work SET days = ?2 WHERE request_id = ?1")
+    .bind(requestId, JSON.stringify([...known].sort()))
+    .run();
+}
+
+async function save(
+  db: D1Database,
+  row: RequestRow,
+  patch: Partial<RequestRow> & { error?: null },
+): Promise<RequestRow> {
+  const next = { ...row, ...patch };
+  await db
+    .prepare(
+      `UPDATE privacy_requests SET status = ?2, stage = ?3, objects_rewritten = ?4, objects_deleted = ?5,
+         rows_changed = ?6, error = NULL WHERE request_id = ?1`,
+    )
+    .bind(next.request_id, next.status, next.stage, next.objects_rewritten, next.objects_deleted, next.rows_changed)
+    .run();
+  return next;
+}
+
+async function carryOut(
+  env: Env,
+  start: RequestRow,
+  budget: { left: number },
+  now: string,
+): Promise<PrivacyRequestReport> {
+  const db = env.DB;
+  let row = start.status === "pending" ? await save(db, start, { status: "running" }) : start;
+  const work = workSchema.parse(JSON.parse(row.subject));
+  const subject: PrivacySubject = {
+    shop: work.shop,
+    email: work.email,
+    shopifyCustomerId: work.shopifyCustomerId,
+    orders: work.orders,
+  };
+
+  if (row.kind === "data_request") {
+    const target = await resolveTarget(env, "erase", subject);
+    const key = await writeExport(env, row.request_id, subject.shop ?? "unknown", target, now);
+    await db
+      .prepare("UPDATE privacy_requests SET export_key = ?2 WHERE request_id = ?1")
+      .bind(row.request_id, key)
+      .run();
+    row = await complete(db, row, now);
+    return reportOf(row);
+  }
+
+  if (row.kind === "shop_redact") {
+    const shop = subject.shop as string;
+    if (row.stage === "start") {
+      await db
+        .prepare(
+          `INSERT INTO erased_subjects (subject_kind, subject_id, shop, request_id, erased_at) VALUES ('shop', ?1, ?1, ?2, ?3)
+           ON CONFLICT DO NOTHING`,
+        )
+        .bind(shop, row.request_id, now)
+        .run();
+      await addDays(db, row.request_id, await shopDays(db, shop));
+      row = await save(db, row, { stage: "objects" });
+    }
+    while (row.stage === "objects" && budget.left > 0) {
+      const out = await deleteShopObjects(env, shop, Math.min(budget.left, 1000));
+      budget.left -= Math.max(1, out.deleted);
+      await addDays(db, row.request_id, out.days);
+      row = await save(db, row, { objects_deleted: row.objects_deleted + out.deleted });
+      if (out.deleted === 0) row = await save(db, row, { stage: "rows" });
+    }
+    if (row.stage === "rows") {
+      const rows = await deleteShopRows(env, shop);
+      row = await save(db, row, { stage: "compact", rows_changed: row.rows_changed + rows });
+    }
+    return finishOrCompact(db, row, now);
+  }
+
+  // customer_redact and erase
+  let target: Target;
+  if (row.stage === "start") {
+    target = await resolveTarget(env, row.kind, subject);
+    await db
+      .prepare("UPDATE privacy_work SET subject = ?2 WHERE request_id = ?1")
+      .bind(row.request_id, JSON.stringify({ ...work, target }))
+      .run();
+    // Erased first, so events arriving from now on are stored redacted.
+    const marks = target.subjects.map((s) =>
+      db
+        .prepare(
+          `INSERT INTO erased_subjects (subject_kind, subject_id, shop, request_id, erased_at) VALUES (?1, ?2, ?3, ?4, ?5)
+           ON CONFLICT DO NOTHING`,
+        )
+        .bind(s.kind, s.id, s.shop, row.request_id, now),
+    );
+    if (marks.length > 0) await db.batch(marks);
+    const erased = await eraseRows(db, target);
+    await addDays(db, row.request_id, erased.days);
+    row = await save(db, row, { stage: "objects", rows_changed: row.rows_changed + erased.rows });
+  } else {
+    target = work.target as Target;
+  }
+  if (row.stage === "objects") {
+    const matches = targetMatcher(target.subjects);
+    while (budget.left > 0) {
+      const keys = await nextKeys(db, target, Math.min(budget.left, KEYS_PER_QUERY));
+      if (keys.length === 0) {
+        row = await save(db, row, { stage: "compact" });
+        break;
+      }
+      let rewritten = 0;
+      const days = new Set<string>();
+      for (const key of keys) {
+        if ((await rewriteObject(env, key, matches, now)) === "rewritten") rewritten++;
+        const d = dayOfKey(key);
+        if (d && key.startsWith("raw/")) days.add(d);
+        await markRedacted(db, key, target);
+      }
+      budget.left -= keys.length;
+      await addDays(db, row.request_id, days);
+      row = await save(db, row, { objects_rewritten: row.objects_rewritten + rewritten });
+    }
+  }
+  return finishOrCompact(db, row, now);
+}
+
+async function finishOrCompact(db: D1Database, row: RequestRow, now: string): Promise<PrivacyRequestReport> {
+  if (row.stage === "compact" && ((await workDays(db, row.request_id)) ?? []).length === 0) {
+    return reportOf(await complete(db, row, now));
+  }
+  return reportOf(row);
+}
+
+async function complete(db: D1Database, row: RequestRow, now: string): Promise<RequestRow> {
+  await db.batch([
+    db
+      .prepare(
+        "UPDATE privacy_requests SET status = 'completed', stage = 'done', completed_at = ?2, error = NULL WHERE request_id = ?1",
+      )
+      .bind(row.request_id, now),
+    db.prepare("DELETE FROM privacy_work WHERE request_id = ?1").bind(row.request_id),
+  ]);
+  return { ...row, status: "completed", stage: "done" };
+}
+
+/**
+ * After the dispatcher re-compacted `days`: they leave the request's list, and a request whose
+ * list is empty completes.
+ */
+export async function recompacted(env: Env, requestId: string, days: readonly string[]): Promise<void> {
+  const left = ((await workDays(env.DB, requestId)) ?? []).filter((d) => !days.includes(d));
+  await env.DB.prepare("UPDATE privacy_work SET days = ?2 WHERE request_id = ?1")
+    .bind(requestId, JSON.stringify(left))
+    .run();
+  const row = await env.DB.prepare("SELECT stage FROM privacy_requests WHERE request_id = ?1")
+    .bind(requestId)
+    .first<{ stage: string }>();
+  if (left.length === 0 && row?.stage === "compact") {
+    await complete(env.DB, { request_id: requestId } as RequestRow, new Date().toISOString());
+  }
+}
+
+/** The target's objects not yet rewritten, in key order. */
+async function nextKeys(db: D1Database, t: Target, limit: number): Promise<string[]> {
+  const keys = new Set<string>();
+  for (let i = 0; i < t.subjects.length && keys.size < limit; i += 30) {
+    const clause = subjectClause(t.subjects.slice(i, i + 30));
+    const r = await db
+      .prepare(
+        `SELECT DISTINCT r2_key FROM archive_subjects WHERE redacted = 0 AND (${clause.sql}) ORDER BY r2_key LIMIT ?`,
+      )
+      .bind(...clause.params, limit - keys.size)
+      .all<{ r2_key: string }>();
+    for (const x of r.results) keys.add(x.r2_key);
+  }
+  return [...keys];
+}
+
+/** A whole object is redacted for every subject it names; a snapshot only for the target's lines. */
+async function markRedacted(db: D1Database, key: string, t: Target): Promise<void> {
+  if (!key.includes("/snapshots/")) {
+    await db.prepare("UPDATE archive_subjects SET redacted = 1 WHERE r2_key = ?1").bind(key).run();
+    return;
+  }
+  for (let i = 0; i < t.subjects.length; i += 30) {
+    const clause = subjectClause(t.subjects.slice(i, i + 30));
+    await db
+      .prepare(`UPDATE archive_subjects SET redacted = 1 WHERE r2_key = ? AND (${clause.sql})`)
+      .bind(key, ...clause.params)
+      .run();
+  }
+}
+
+/** Objects indexed for an erased subject after its erasure and stored unredacted: rewritten now. */
+async function sweep(env: Env, budget: { left: number }, now: string): Promise<number> {
+  const db = env.DB;
+  const r = await db
+    .prepare(
+      `SELECT DISTINCT a.r2_key FROM archive_subjects a JOIN erased_subjects e
+         ON e.subject_kind = a.subject_kind AND e.subject_id = a.subject_id AND (e.shop = a.shop OR e.shop = '*')
+       WHERE a.redacted = 0 AND a.indexed_at >= e.erased_at LIMIT ?1`,
+    )
+    .bind(Math.min(budget.left, KEYS_PER_QUERY))
+    .all<{ r2_key: string }>();
+  let rewritten = 0;
+  for (const { r2_key: key } of r.results) {
+    const erased = await db
+      .prepare(
+        `SELECT a.subject_kind AS kind, a.subject_id AS id, a.shop AS shop FROM archive_subjects a JOIN erased_subjects e
+           ON e.subject_kind = a.subject_kind AND e.subject_id = a.subject_id AND (e.shop = a.shop OR e.shop = '*')
+         WHERE a.r2_key = ?1`,
+      )
+      .bind(key)
+      .all<{ kind: Target["subjects"][number]["kind"]; id: string; shop: string }>();
+    const subjects = erased.results;
+    const matches: LineMatcher = targetMatcher(subjects);
+    if ((await rewriteObject(env, key, matches, now)) === "rewritten") rewritten++;
+    await markRedacted(db, key, { subjects } as Target);
+  }
+  budget.left -= r.results.length;
+  if (rewritten > 0) log.info("privacy sweep rewrote objects", { rewritten });
+  return rewritten;
+}

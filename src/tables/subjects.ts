@@ -1,0 +1,123 @@
+/**
+ * The subject index (`archive_subjects`) and the erased-subject check. Every stored object
+ * (raw event, bulk snapshot, quarantine, dead letter) gets one row per data subject it names,
+ * written in the same D1 batch as the event's own rows, so erasure finds a person's objects
+ * by index and never scans the bucket. E-mails are stored as a keyed HMAC (PRIVACY_HASH_KEY),
+ * never in plaintext: the index proves where a person is without being a copy of them.
+ * Trade-off: rotating the key orphans the e-mail rows (customer-id rows still match).
+ */
+
+import { normalizeEmail } from "../mapping/common";
+import type { SubjectKind, SubjectRef } from "../mapping/subjects";
+import { hmacSha256, toHex, utf8 } from "../shared/crypto";
+import type { Source } from "../shared/envelope";
+
+export class PrivacyKeyMissingError extends Error {
+  override readonly name = "PrivacyKeyMissingError";
+  constructor() {
+    super("PRIVACY_HASH_KEY is not set: the subject index cannot be written (set it with `wrangler secret put`)");
+  }
+}
+
+/** A subject as the index holds it: e-mails hashed, customers by id, Shopify ones per shop. */
+export interface IndexedSubject {
+  kind: SubjectKind;
+  id: string;
+  shop: string;
+}
+
+function hashKey(env: Pick<Env, "PRIVACY_HASH_KEY">): string {
+  const key = env.PRIVACY_HASH_KEY?.trim() ?? "";
+  if (key === "") throw new PrivacyKeyMissingError();
+  return key;
+}
+
+/** The keyed hash of a normalized e-mail: what the index and the tombstones keep instead of it. */
+export async function emailHash(env: Pick<Env, "PRIVACY_HASH_KEY">, email: string): Promise<string> {
+  return toHex(await hmacSha256(hashKey(env), utf8(normalizeEmail(email) ?? "")));
+}
+
+/** `shop` of an index row: the Shopify domain, '' for Stripe and Recharge. */
+export function subjectShop(source: Source, shop: string | null): string {
+  return source === "shopify" ? (shop ?? "") : "";
+}
+
+export async function hashSubjects(
+  env: Pick<Env, "PRIVACY_HASH_KEY">,
+  source: Source,
+  shop: string | null,
+  refs: readonly SubjectRef[],
+): Promise<IndexedSubject[]> {
+  const s = subjectShop(source, shop);
+  return Promise.all(
+    refs.map(async (r) => ({ kind: r.kind, id: r.kind === "email" ? await emailHash(env, r.id) : r.id, shop: s })),
+  );
+}
+
+const ROW_PARAMS = 7;
+/** D1 allows 100 bound parameters per statement. */
+const ROWS_PER_STATEMENT = Math.floor(100 / ROW_PARAMS);
+
+/** Index rows for one object; `redacted` when the object was written without their PII already. */
+export function indexStatements(
+  db: D1Database,
+  r2Key: string,
+  source: Source | "unknown",
+  subjects: readonly IndexedSubject[],
+  now: string,
+  redacted = false,
+): D1PreparedStatement[] {
+  const out: D1PreparedStatement[] = [];
+  for (let i = 0; i < subjects.length; i += ROWS_PER_STATEMENT) {
+    const chunk = subjects.slice(i, i + ROWS_PER_STATEMENT);
+    const values = chunk.map(() => "(?, ?, ?, ?, ?, ?, ?)").join(", ");
+    out.push(
+      db
+        .prepare(
+          `INSERT INTO archive_subjects (subject_kind, subject_id, shop, r2_key, source, indexed_at, redacted)
+           VALUES ${values}
+           ON CONFLICT (subject_kind, subject_id, shop, r2_key) DO UPDATE SET
+             redacted = max(archive_subjects.redacted, excluded.redacted)`,
+        )
+        .bind(...chunk.flatMap((s) => [s.kind, s.id, s.shop, r2Key, source, now, redacted ? 1 : 0])),
+    );
+  }
+  return out;
+}
+
+/**
+ * Whether any of `subjects` (or the shop itself) was erased, so what is stored about them
+ * must be redacted first. One indexed read; none when there is nothing to look for.
+ */
+export async function isErased(
+  db: D1Database,
+  shop: string | null,
+  subjects: readonly IndexedSubject[],
+): Promise<boolean> {
+  if (subjects.length === 0 && shop === null) return false;
+  // 30 subjects per read keeps each statement under D1's 100 bound parameters.
+  for (let i = 0; i === 0 || i < subjects.length; i += 30) {
+    const clauses: string[] = [];
+    const params: string[] = [];
+    if (shop !== null && i === 0) {
+      clauses.push("(subject_kind = 'shop' AND subject_id = ?)");
+      params.push(shop);
+    }
+    for (const s of subjects.slice(i, i + 30)) {
+      clauses.push("(subject_kind = ? AND subject_id = ? AND shop IN (?, '*'))");
+      params.push(s.kind, s.id, s.shop);
+    }
+    if (clauses.length === 0) break;
+    const row = await db
+      .prepare(`SELECT 1 AS hit FROM erased_subjects WHERE ${clauses.join(" OR ")} LIMIT 1`)
+      .bind(...params)
+      .first<{ hit: number }>();
+    if (row !== null) return true;
+  }
+  return false;
+}
+
+/** Whether any subject was ever erased (bulk ingest skips the per-line check until then). */
+export async function anyErasedSubject(db: D1Database): Promise<boolean> {
+  return (await db.prepare("SELECT 1 AS hit FROM erased_subjects LIMIT 1").first<{ hit: number }>()) !== null;
+}

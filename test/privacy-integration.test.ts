@@ -1,0 +1,525 @@
+import { createExecutionContext, createMessageBatch, getQueueResult } from "cloudflare:test";
+import { env } from "cloudflare:workers";
+import { describe, expect, it } from "vitest";
+import { runJob } from "../src/cron/jobs";
+import worker from "../src/index";
+import type { Envelope } from "../src/shared/envelope";
+import { hashSubjects, indexStatements } from "../src/tables/subjects";
+import { allKeys, scanD1, scanR2, snapshotObjects } from "./helpers/privacy-scan";
+import { ADMIN_TOKEN, adminRequest } from "./helpers/requests";
+
+// Tests share one local D1 and R2: every id, e-mail and name carries this run's stamp.
+const run = `${Date.now()}`;
+let seq = 0;
+const next = () => ++seq;
+const shopifyId = () => `8${run.slice(-9)}${String(next()).padStart(8, "0")}`;
+const newShop = () => `pv-${run}-${next()}.myshopify.com`;
+
+interface Person {
+  email: string;
+  phone: string;
+  first: string;
+  last: string;
+  address: string;
+}
+function person(tag: string): Person {
+  const n = next();
+  return {
+    email: `${tag}.${run}.${n}@Example.com`,
+    phone: `+1555${run.slice(-6)}${String(n).padStart(2, "0")}`,
+    first: `Zelda${tag}${n}x${run.slice(-5)}`,
+    last: `Quixote${tag}${n}y${run.slice(-5)}`,
+    address: `${n}${run.slice(-4)} Privet Drive ${tag}`,
+  };
+}
+const needles = (p: Person) => [p.email, p.phone, p.first, p.last, p.address];
+
+function envelope(
+  source: Envelope["source"],
+  topic: string,
+  body: string,
+  shop: string | null,
+  at: string,
+  origin: Envelope["origin"] = "webhook",
+): Envelope {
+  return {
+    v: 1,
+    source,
+    topic,
+    eventId: `${source}-pv-${run}-${next()}`,
+    shop,
+    receivedAt: at,
+    eventAt: at,
+    apiVersion: null,
+    origin,
+    body,
+  };
+}
+
+const address = (p: Person) =>
+  JSON.stringify({
+    first_name: p.first,
+    last_name: p.last,
+    name: `${p.first} ${p.last}`,
+    address1: p.address,
+    address2: "Flat 2",
+    city: "Springfield",
+    zip: "62704",
+    province_code: "IL",
+    country_code: "US",
+    phone: p.phone,
+  });
+
+function shopifyCustomer(shop: string, id: string, p: Person, at = "2027-02-10T10:00:00Z") {
+  const body = `{"id":${id},"email":${JSON.stringify(p.email)},"first_name":${JSON.stringify(p.first)},"last_name":${JSON.stringify(p.last)},"phone":${JSON.stringify(p.phone)},"note":"VIP ${p.first}","created_at":"2027-01-01T10:00:00Z","updated_at":"${at}","default_address":${address(p)},"addresses":[${address(p)}]}`;
+  return envelope("shopify", "customers/create", body, shop, at);
+}
+
+function shopifyOrder(
+  shop: string,
+  id: string,
+  customerId: string,
+  p: Person,
+  total: string,
+  at = "2027-02-10T11:00:00Z",
+  origin: Envelope["origin"] = "webhook",
+) {
+  const customer = `{"id":${customerId},"email":${JSON.stringify(p.email)},"first_name":${JSON.stringify(p.first)},"last_name":${JSON.stringify(p.last)},"phone":${JSON.stringify(p.phone)},"default_address":${address(p)}}`;
+  const body = `{"id":${id},"name":"#${id.slice(-4)}","email":${JSON.stringify(p.email)},"phone":${JSON.stringify(p.phone)},"customer":${customer},"currency":"USD","total_price":"${total}","subtotal_price":"${total}","financial_status":"paid","source_name":"web","note":"Gift for ${p.first}","browser_ip":"203.0.113.9","client_details":{"browser_ip":"203.0.113.9","user_agent":"Mozilla/5.0 ${p.last}"},"created_at":"2027-02-10T11:00:00Z","updated_at":"${at}","shipping_address":${address(p)},"billing_address":${address(p)},"line_items":[{"id":${shopifyId()},"title":"Coffee","name":"Coffee - 1kg","quantity":1,"price":"${total}","sku":"COF-1"}]}`;
+  return envelope("shopify", "orders/create", body, shop, at, origin);
+}
+
+async function deliver(...envelopes: Envelope[]) {
+  const batch = createMessageBatch(
+    "commerce-events",
+    envelopes.map((body, i) => ({ id: `pv-${run}-${next()}-${i}`, timestamp: new Date(), attempts: 1, body })),
+  );
+  const ctx = createExecutionContext();
+  await worker.queue(batch, env);
+  const result = await getQueueResult(batch, ctx);
+  expect(result.retryMessages).toEqual([]);
+  expect(result.explicitAcks).toHaveLength(envelopes.length);
+}
+
+async function deadLetter(e: Envelope) {
+  const batch = createMessageBatch("commerce-events-dlq", [
+    { id: `dlq-${run}-${next()}`, timestamp: new Date(), attempts: 9, body: e },
+  ]);
+  const ctx = createExecutionContext();
+  await worker.queue(batch, env);
+  const result = await getQueueResult(batch, ctx);
+  expect(result.explicitAcks).toHaveLength(1);
+}
+
+async function ledger(e: Envelope) {
+  return env.DB.prepare("SELECT status, r2_key, note FROM webhook_events WHERE source = ? AND event_id = ?")
+    .bind(e.source, e.eventId)
+    .first<{ status: string; r2_key: string; note: string | null }>();
+}
+
+interface Tombstone {
+  request_id: string;
+  kind: string;
+  shop: string | null;
+  subject_hash: string | null;
+  status: string;
+  stage: string;
+  completed_at: string | null;
+  objects_rewritten: number;
+  objects_deleted: number;
+  rows_changed: number;
+  error: string | null;
+}
+
+/** Runs the privacy job (a few objects per run, so requests resume) until the request completes. */
+async function runPrivacyUntilDone(requestId: string, batchObjects = 3): Promise<Tombstone> {
+  for (let i = 0; i < 60; i++) {
+    await runJob(env, "privacy", { now: new Date(), options: { batchObjects } });
+    const row = await env.DB.prepare("SELECT * FROM privacy_requests WHERE request_id = ?")
+      .bind(requestId)
+      .first<Tombstone>();
+    expect(row?.error ?? null).toBeNull();
+    if (row?.status === "completed") return row;
+  }
+  throw new Error(`privacy request ${requestId} did not complete`);
+}
+
+async function revenue(shop: string) {
+  return (
+    await env.DB.prepare(
+      "SELECT source_name, currency, orders, revenue_minor FROM analytics_revenue_by_source WHERE shop = ? ORDER BY source_name, currency",
+    )
+      .bind(shop)
+      .all()
+  ).results;
+}
+
+async function gzip(text: string): Promise<ArrayBuffer> {
+  return new Response(new Blob([text]).stream().pipeThrough(new CompressionStream("gzip"))).arrayBuffer();
+}
+
+/** A bulk snapshot of two customers, stored and indexed line by line as the bulk apply stage does. */
+async function storeSnapshot(shop: string, lines: Array<{ id: string; p: Person }>) {
+  const key = `raw/shopify/customers/snapshots/dt=2027-02-10/${run}${next()}.jsonl.gz`;
+  const text = lines
+    .map(
+      ({ id, p }) =>
+        `{"id":"gid://shopify/Customer/${id}","email":${JSON.stringify(p.email)},"firstName":${JSON.stringify(p.first)},"lastName":${JSON.stringify(p.last)},"phone":${JSON.stringify(p.phone)},"defaultAddress":{"address1":${JSON.stringify(p.address)},"countryCodeV2":"US"}}`,
+    )
+    .join("\n");
+  await env.LAKE.put(key, await gzip(text), {
+    httpMetadata: { contentType: "application/gzip" },
+    customMetadata: { shop, resource: "customers" },
+  });
+  const statements: D1PreparedStatement[] = [];
+  for (const { id, p } of lines) {
+    const subjects = await hashSubjects(env, "shopify", shop, [
+      { kind: "shopify_customer", id },
+      { kind: "email", id: p.email.toLowerCase() },
+    ]);
+    statements.push(...indexStatements(env.DB, key, "shopify", subjects, new Date().toISOString()));
+  }
+  await env.DB.batch(statements);
+  return key;
+}
+
+async function snapshotLines(key: string): Promise<string[]> {
+  const obj = await env.LAKE.get(key);
+  if (!obj) throw new Error(`${key} missing`);
+  return (await new Response(obj.body.pipeThrough(new DecompressionStream("gzip"))).text()).split("\n");
+}
+
+describe("customers/redact", () => {
+  it("erases the person from every R2 object and D1 row of that shop, leaves the rest byte for byte", async () => {
+    const shop = newShop();
+    const p = person("ann");
+    const q = person("bob");
+    const pId = shopifyId();
+    const qId = shopifyId();
+    const pEvents = [
+      shopifyCustomer(shop, pId, p),
+      shopifyOrder(shop, shopifyId(), pId, p, "50.00"),
+      shopifyOrder(shop, shopifyId(), pId, p, "20.00", "2027-02-10T12:00:00Z"),
+    ];
+    const qEvents = [shopifyCustomer(shop, qId, q), shopifyOrder(shop, shopifyId(), qId, q, "30.00")];
+    await deliver(...pEvents, ...qEvents);
+    // A quarantined event (unknown topic) and a dead letter about the person are indexed too.
+    const quarantined = envelope(
+      "shopify",
+      "loyalty/points",
+      `{"customer":{"id":${pId},"email":"${p.email}","phone":"${p.phone}"}}`,
+      shop,
+      "2027-02-10T13:00:00Z",
+    );
+    await deliver(quarantined);
+    expect((await ledger(quarantined))?.status).toBe("quarantined");
+    await deadLetter(shopifyOrder(shop, shopifyId(), pId, p, "5.00"));
+    const snapshot = await storeSnapshot(shop, [
+      { id: pId, p },
+      { id: qId, p: q },
+    ]);
+    // Parquet of that day holds the person before the erasure.
+    await runJob(env, "compact", { now: new Date("2027-02-11T03:30:00Z"), options: { day: "2027-02-10" } });
+
+    expect((await scanR2(needles(p))).length).toBeGreaterThan(10);
+    expect((await scanD1(needles(p))).length).toBeGreaterThan(3);
+    expect((await allKeys("processed/shopify/shopify_orders/dt=2027-02-10/")).length).toBeGreaterThan(0);
+    const qKeys = await Promise.all(qEvents.map(async (e) => (await ledger(e))?.r2_key as string));
+    const qBefore = await snapshotObjects(qKeys);
+    const revenueBefore = await revenue(shop);
+    expect(revenueBefore).toEqual([{ source_name: "web", currency: "USD", orders: 3, revenue_minor: 10000 }]);
+
+    const redact = envelope(
+      "shopify",
+      "customers/redact",
+      `{"shop_id":954889,"shop_domain":"${shop}","customer":{"id":${pId},"email":"${p.email}","phone":"${p.phone}"},"orders_to_redact":[]}`,
+      shop,
+      "2027-03-01T00:00:00Z",
+    );
+    await deliver(redact);
+    expect((await ledger(redact))?.status).toBe("applied");
+    const tombstone = await runPrivacyUntilDone(`pr-${redact.eventId}`);
+
+    expect(await scanR2(needles(p))).toEqual([]);
+    expect(await scanD1(needles(p))).toEqual([]);
+    // The other customer's objects are untouched, and so is their line of the snapshot.
+    expect(await snapshotObjects(qKeys)).toEqual(qBefore);
+    const lines = await snapshotLines(snapshot);
+    expect(lines[1]).toContain(q.email);
+    expect(lines[0]).toContain(`gid://shopify/Customer/${pId}`);
+    expect((await scanR2(needles(q))).length).toBeGreaterThan(0);
+    // Money, ids and statuses stay: the revenue view does not move.
+    expect(await revenue(shop)).toEqual(revenueBefore);
+    const order = await env.DB.prepare(
+      "SELECT id, email, total_price_minor, financial_status, shipping_country_code FROM shopify_orders WHERE shop = ? AND customer_id = ? ORDER BY id",
+    )
+      .bind(shop, pId)
+      .all();
+    expect(order.results).toHaveLength(2);
+    expect(order.results[0]).toMatchObject({ email: null, financial_status: "paid", shipping_country_code: "US" });
+    // Rewritten objects say so.
+    const raw = await env.LAKE.head((await ledger(pEvents[1] as Envelope))?.r2_key as string);
+    expect(raw?.customMetadata?.redacted_at).toMatch(/Z$/);
+    // The tombstone proves it without keeping the person.
+    expect(tombstone).toMatchObject({ kind: "customer_redact", shop, status: "completed", stage: "done" });
+    expect(tombstone.rows_changed).toBeGreaterThan(3);
+    expect(tombstone.objects_rewritten).toBeGreaterThanOrEqual(6);
+    expect(tombstone.subject_hash).toMatch(/^[0-9a-f]{64}$/);
+    expect(JSON.stringify(tombstone).toLowerCase()).not.toContain(p.email.toLowerCase());
+    const work = await env.DB.prepare("SELECT count(*) AS n FROM privacy_work WHERE request_id = ?")
+      .bind(tombstone.request_id)
+      .first<{ n: number }>();
+    expect(work?.n).toBe(0);
+
+    // Later events about the person (a late webhook, a reconcile repair) are stored redacted.
+    const late = shopifyOrder(shop, shopifyId(), pId, p, "7.00", "2027-03-02T10:00:00Z");
+    const repair = shopifyOrder(shop, shopifyId(), pId, p, "8.00", "2027-03-02T11:00:00Z", "reconcile");
+    await deliver(late, repair);
+    expect((await ledger(late))?.status).toBe("applied");
+    expect(await scanR2(needles(p))).toEqual([]);
+    expect(await scanD1(needles(p))).toEqual([]);
+    const lateRaw = await env.LAKE.get((await ledger(late))?.r2_key as string);
+    expect(lateRaw?.customMetadata?.redacted_at).toBeDefined();
+    expect(await lateRaw?.text()).toContain('"total_price":"7.00"');
+  });
+
+  it("an unknown customer completes with no rows changed; a malformed request is quarantined", async () => {
+    const shop = newShop();
+    const ghost = person("ghost");
+    const redact = envelope(
+      "shopify",
+      "customers/redact",
+      `{"shop_id":1,"shop_domain":"${shop}","customer":{"id":${shopifyId()},"email":"${ghost.email}","phone":null},"orders_to_redact":[]}`,
+      shop,
+      "2027-03-01T00:00:00Z",
+    );
+    await deliver(redact);
+    const tombstone = await runPrivacyUntilDone(`pr-${redact.eventId}`);
+    expect(tombstone).toMatchObject({ status: "completed", rows_changed: 0 });
+    // Only the request's own webhook object named them, and it no longer does.
+    expect(tombstone.objects_rewritten).toBe(1);
+    expect(await scanR2([ghost.email])).toEqual([]);
+
+    const malformed = envelope(
+      "shopify",
+      "customers/redact",
+      `{"shop_domain":"${shop}","customer":{"email":"x@y.z"}}`,
+      shop,
+      "2027-03-01T00:00:00Z",
+    );
+    const wrongShop = envelope(
+      "shopify",
+      "shop/redact",
+      `{"shop_domain":"other-${shop}"}`,
+      shop,
+      "2027-03-01T00:00:00Z",
+    );
+    await deliver(malformed, wrongShop);
+    for (const e of [malformed, wrongShop]) {
+      expect((await ledger(e))?.status).toBe("quarantined");
+      const recorded = await env.DB.prepare("SELECT count(*) AS n FROM privacy_requests WHERE request_id = ?")
+        .bind(`pr-${e.eventId}`)
+        .first<{ n: number }>();
+      expect(recorded?.n).toBe(0);
+    }
+  });
+});
+
+describe("shop/redact", () => {
+  it("removes every object and row of the shop and leaves other shops untouched", async () => {
+    const shop = newShop();
+    const other = newShop();
+    const p = person("cat");
+    const o = person("dan");
+    const pId = shopifyId();
+    const oId = shopifyId();
+    const product = envelope(
+      "shopify",
+      "products/create",
+      `{"id":${shopifyId()},"title":"Beans ${run}","status":"active","created_at":"2027-02-12T10:00:00Z","updated_at":"2027-02-12T10:00:00Z","variants":[]}`,
+      shop,
+      "2027-02-12T10:00:00Z",
+    );
+    const shopEvents = [
+      shopifyCustomer(shop, pId, p, "2027-02-12T10:00:00Z"),
+      shopifyOrder(shop, shopifyId(), pId, p, "40.00", "2027-02-12T11:00:00Z"),
+      product,
+    ];
+    const otherEvents = [
+      shopifyCustomer(other, oId, o, "2027-02-12T10:00:00Z"),
+      shopifyOrder(other, shopifyId(), oId, o, "60.00", "2027-02-12T11:00:00Z"),
+    ];
+    await deliver(...shopEvents, ...otherEvents);
+    await runJob(env, "compact", { now: new Date("2027-02-13T03:30:00Z"), options: { day: "2027-02-12" } });
+    const shopKeys = await Promise.all(shopEvents.map(async (e) => (await ledger(e))?.r2_key as string));
+    const otherKeys = await Promise.all(otherEvents.map(async (e) => (await ledger(e))?.r2_key as string));
+    const otherBefore = await snapshotObjects(otherKeys);
+    const otherRevenue = await revenue(other);
+
+    const redact = envelope(
+      "shopify",
+      "shop/redact",
+      `{"shop_id":2,"shop_domain":"${shop}"}`,
+      shop,
+      "2027-04-01T00:00:00Z",
+    );
+    await deliver(redact);
+    const tombstone = await runPrivacyUntilDone(`pr-${redact.eventId}`, 2);
+
+    expect(tombstone).toMatchObject({ kind: "shop_redact", status: "completed" });
+    expect(tombstone.objects_deleted).toBeGreaterThanOrEqual(shopKeys.length);
+    for (const k of shopKeys) expect(await env.LAKE.head(k)).toBeNull();
+    expect(await scanR2([...needles(p), `Beans ${run}`])).toEqual([]);
+    expect(await scanD1([...needles(p), `Beans ${run}`])).toEqual([]);
+    // No row of any table but the privacy proof names the shop.
+    const left = (await scanD1([shop])).filter((h) => !/^(privacy_requests|erased_subjects):/.test(h.where));
+    expect(left).toEqual([]);
+    expect(await snapshotObjects(otherKeys)).toEqual(otherBefore);
+    expect(await revenue(other)).toEqual(otherRevenue);
+    expect((await scanD1(needles(o))).length).toBeGreaterThan(0);
+  });
+});
+
+describe("POST /admin/privacy/erase", () => {
+  it("erases one person across Shopify, Stripe and Recharge through the identity graph", async () => {
+    const shop = newShop();
+    const p = person("eve");
+    const q = person("fay");
+    const pId = shopifyId();
+    const stripeCustomer = `cus_pv${run}${next()}`;
+    const rcCustomer = `${run.slice(-8)}${next()}`;
+    const T = 1_802_000_000; // 2027-02-08
+    const stripe = (type: string, object: Record<string, unknown>) => {
+      const id = `evt_pv${run}${next()}`;
+      const body = JSON.stringify({ id, object: "event", type, created: T, livemode: true, data: { object } });
+      return { ...envelope("stripe", type, body, null, new Date(T * 1000).toISOString()), eventId: id };
+    };
+    const stripeAddress = {
+      line1: p.address,
+      line2: null,
+      city: "Springfield",
+      postal_code: "62704",
+      state: "IL",
+      country: "US",
+    };
+    const events = [
+      shopifyCustomer(shop, pId, p),
+      shopifyOrder(shop, shopifyId(), pId, p, "25.00"),
+      stripe("customer.created", {
+        id: stripeCustomer,
+        object: "customer",
+        email: p.email,
+        name: `${p.first} ${p.last}`,
+        phone: p.phone,
+        address: stripeAddress,
+        shipping: { name: `${p.first} ${p.last}`, phone: p.phone, address: stripeAddress },
+        livemode: true,
+        created: T,
+      }),
+      stripe("charge.succeeded", {
+        id: `ch_pv${run}${next()}`,
+        object: "charge",
+        customer: stripeCustomer,
+        billing_details: { email: p.email, name: `${p.first} ${p.last}`, phone: p.phone, address: stripeAddress },
+        receipt_email: p.email,
+        description: `Order for ${p.email}`,
+        amount: 2500,
+        currency: "usd",
+        status: "succeeded",
+        paid: true,
+        livemode: true,
+        created: T,
+      }),
+      envelope(
+        "recharge",
+        "customer/created",
+        JSON.stringify({
+          customer: {
+            id: rcCustomer,
+            email: p.email,
+            first_name: p.first,
+            last_name: p.last,
+            phone: p.phone,
+            billing_address1: p.address,
+            created_at: "2027-02-09T10:00:00",
+            updated_at: "2027-02-09T10:00:00",
+          },
+        }),
+        null,
+        "2027-02-09T10:00:00Z",
+      ),
+      envelope(
+        "recharge",
+        "subscription/created",
+        JSON.stringify({
+          subscription: {
+            id: `${run.slice(-7)}${next()}`,
+            customer_id: rcCustomer,
+            email: p.email,
+            status: "ACTIVE",
+            sku: "COF-1",
+            price: "20.00",
+            currency: "USD",
+            quantity: 1,
+            created_at: "2027-02-09T11:00:00",
+            updated_at: "2027-02-09T11:00:00",
+          },
+        }),
+        null,
+        "2027-02-09T11:00:00Z",
+      ),
+      shopifyCustomer(shop, shopifyId(), q),
+    ];
+    await deliver(...events);
+    const profile = await env.DB.prepare("SELECT profile_id FROM customer_profile_emails WHERE email = ?")
+      .bind(p.email.toLowerCase())
+      .first<{ profile_id: string }>();
+    const linked = await env.DB.prepare("SELECT source FROM customer_identities WHERE profile_id = ? ORDER BY source")
+      .bind(profile?.profile_id)
+      .all<{ source: string }>();
+    expect(linked.results.map((r) => r.source)).toEqual(["recharge", "shopify", "stripe"]);
+    expect((await scanR2(needles(p))).length).toBeGreaterThan(4);
+
+    const bad = await worker.fetch(
+      adminRequest("/admin/privacy/erase", ADMIN_TOKEN, { method: "POST", body: '{"email":"not-an-email"}' }),
+      env,
+      createExecutionContext(),
+    );
+    expect(bad.status).toBe(400);
+    const res = await worker.fetch(
+      adminRequest("/admin/privacy/erase", ADMIN_TOKEN, {
+        method: "POST",
+        body: JSON.stringify({ email: p.email.toUpperCase() }),
+      }),
+      env,
+      createExecutionContext(),
+    );
+    expect(res.status).toBe(202);
+    const { requestId } = (await res.json()) as { requestId: string };
+    const pending = await worker.fetch(adminRequest(`/admin/privacy/${requestId}`), env, createExecutionContext());
+    expect(((await pending.json()) as { request: { status: string } }).request.status).toBe("pending");
+
+    const tombstone = await runPrivacyUntilDone(requestId);
+    expect(tombstone).toMatchObject({ kind: "erase", status: "completed" });
+    expect(tombstone.rows_changed).toBeGreaterThan(5);
+    expect(await scanR2(needles(p))).toEqual([]);
+    expect(await scanD1(needles(p))).toEqual([]);
+    expect((await scanD1(needles(q))).length).toBeGreaterThan(0);
+    const identities = await env.DB.prepare("SELECT count(*) AS n FROM customer_identities WHERE profile_id = ?")
+      .bind(profile?.profile_id)
+      .first<{ n: number }>();
+    expect(identities?.n).toBe(0);
+    const charge = await env.DB.prepare(
+      "SELECT amount_minor, currency, status, email FROM stripe_charges WHERE customer_id = ?",
+    )
+      .bind(stripeCustomer)
+      .first();
+    expect(charge).toEqual({ amount_minor: 2500, currency: "USD", status: "succeeded", email: null });
+
+    // A replayed Stripe event for the erased person stores no PII either.
+    const replayed = { ...(events[3] as Envelope), origin: "replay" as const };
+    await deliver(replayed);
+    expect(await scanR2(needles(p))).toEqual([]);
+    expect(await scanD1(needles(p))).toEqual([]);
+  });
+});
