@@ -523,3 +523,45 @@ describe("POST /admin/privacy/erase", () => {
     expect(await scanD1(needles(p))).toEqual([]);
   });
 });
+
+describe("customers/data_request", () => {
+  it("writes an export of the person's rows and objects, and raises an alert for the operator", async () => {
+    const shop = newShop();
+    const p = person("gus");
+    const pId = shopifyId();
+    const events = [shopifyCustomer(shop, pId, p), shopifyOrder(shop, shopifyId(), pId, p, "12.00")];
+    await deliver(...events);
+    const request = envelope(
+      "shopify",
+      "customers/data_request",
+      `{"shop_id":3,"shop_domain":"${shop}","customer":{"id":${pId},"email":"${p.email}","phone":null},"orders_requested":[],"data_request":{"id":9}}`,
+      shop,
+      "2027-03-01T00:00:00Z",
+    );
+    await deliver(request);
+    const requestId = `pr-${request.eventId}`;
+    const tombstone = await runPrivacyUntilDone(requestId);
+    expect(tombstone).toMatchObject({ kind: "data_request", status: "completed" });
+    const key = `exports/${shop}/${requestId}.json`;
+    const doc = (await (await env.LAKE.get(key))?.json()) as {
+      tables: Record<string, Array<Record<string, unknown>>>;
+      raw_objects: string[];
+      profiles: unknown[];
+    };
+    expect(doc.tables.shopify_customers?.[0]).toMatchObject({
+      id: pId,
+      email: p.email.toLowerCase(),
+      first_name: p.first,
+    });
+    expect(doc.tables.shopify_orders).toHaveLength(1);
+    expect(doc.profiles).toHaveLength(1);
+    for (const e of events) expect(doc.raw_objects).toContain((await ledger(e))?.r2_key);
+    const alert = await env.DB.prepare("SELECT rule, status, fields FROM alerts WHERE alert_key = ?")
+      .bind(`privacy_data_request:${requestId}`)
+      .first<{ rule: string; fields: string }>();
+    expect(alert?.rule).toBe("privacy_data_request");
+    expect(alert?.fields).toContain(key);
+    // Nothing was erased: the data request only reads.
+    expect((await scanD1([p.email])).length).toBeGreaterThan(0);
+  });
+});

@@ -2,8 +2,9 @@
  * The PII policy for the D1 tables: which columns of which table hold personal data, and how a
  * table's rows are tied to a person (its customer-id column, its e-mail column). Erasure sets
  * these columns to NULL and leaves every other column (ids, money, dates, statuses, country and
- * province codes) as it was, so revenue figures do not move. test/privacy-unit.test.ts holds
- * every text column of every table to this list or to the list of columns that are not personal.
+ * province codes) as it was, so revenue figures do not move. test/privacy-unit.test.ts fails when
+ * a source table gains a column that looks personal (e-mail, phone, names, zip, city, notes) and
+ * is not listed here.
  */
 import type { Source } from "../shared/envelope";
 
