@@ -9,12 +9,13 @@ import { describeError, log } from "../shared/log";
 import { type DeliveryResult, deliverAlerts } from "./alerts/delivery";
 import { type BackfillOptions, type BackfillResult, runBackfill } from "./backfill/backfill";
 import { type CompactOptions, type CompactResult, runCompact } from "./compact/compact";
+import { type HealthResult, runHealth } from "./health/health";
 import { type PrivacyOptions, type PrivacyResult, recompacted, runPrivacy } from "./privacy/privacy";
 import { type DataQualityOptions, type DataQualityResult, runDataQuality } from "./quality/data-quality";
 import { type ReconcileOptions, type ReconcileResult, runReconcile } from "./reconcile/reconcile";
 import { newRunId } from "./reports";
 
-export const JOB_NAMES = ["reconcile", "data-quality", "compact", "alerts", "backfill", "privacy"] as const;
+export const JOB_NAMES = ["reconcile", "data-quality", "compact", "alerts", "backfill", "privacy", "health"] as const;
 export type JobName = (typeof JOB_NAMES)[number];
 
 /** The cron expressions in wrangler.toml `[triggers]` and the job each runs. */
@@ -24,6 +25,7 @@ export const SCHEDULES: Record<string, JobName> = {
   "30 3 * * *": "compact",
   "* * * * *": "backfill",
   "*/10 * * * *": "privacy",
+  "*/5 * * * *": "health",
 };
 
 /** Days of Parquet a privacy run re-compacts at most (the rest wait for the next run). */
@@ -41,7 +43,8 @@ export type JobOutcome =
   | { job: "compact"; result: CompactResult }
   | { job: "alerts"; result: null }
   | { job: "backfill"; result: BackfillResult }
-  | { job: "privacy"; result: PrivacyResult & { recompacted: string[] } };
+  | { job: "privacy"; result: PrivacyResult & { recompacted: string[] } }
+  | { job: "health"; result: HealthResult };
 
 export type JobRun = JobOutcome & { runId: string; alerts: DeliveryResult | null };
 
@@ -91,6 +94,8 @@ async function dispatch(
       return { job: name, result: null };
     case "backfill":
       return { job: name, result: await runBackfill(env, run, options) };
+    case "health":
+      return { job: name, result: await runHealth(env, run) };
   }
 }
 

@@ -21,6 +21,13 @@ export const ALERT_RULES = [
   "quarantine_growth",
   "source_silent",
   "privacy_data_request",
+  "retry_backlog",
+  "error_rate",
+  "pipeline_lag",
+  "source_silent_active_hours",
+  "bulk_failed",
+  "backfill_failed",
+  "recharge_webhook_failing",
 ] as const;
 export type AlertRule = (typeof ALERT_RULES)[number];
 
