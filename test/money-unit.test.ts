@@ -1,3 +1,4 @@
+import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { currencyExponent, toMinor } from "../src/mapping/money";
 
@@ -75,5 +76,19 @@ describe("toMinor fast path", () => {
         expect(toMinor(text, currency), `${text} ${currency}`).toBe(reference(text, exponent));
       }
     }
+  });
+});
+
+describe("toMinor's shortcut for plain amounts", () => {
+  it("agrees with the general conversion (a leading space takes that path) on any plain amount", () => {
+    const amount = fc
+      .tuple(fc.boolean(), fc.bigInt({ min: 0n, max: 999_999_999_999n }), fc.option(fc.stringMatching(/^\d{0,4}$/)))
+      .map(([neg, int, frac]) => `${neg ? "-" : ""}${int}${frac === null ? "" : `.${frac}`}`);
+    fc.assert(
+      fc.property(amount, fc.constantFrom("USD", "JPY", "KWD"), (a, cur) => {
+        expect(toMinor(a, cur)).toBe(toMinor(` ${a}`, cur));
+      }),
+      { numRuns: 2000 },
+    );
   });
 });

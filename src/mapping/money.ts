@@ -42,8 +42,21 @@ const DECIMAL = /^([+-]?)(\d*)(?:\.(\d*))?(?:[eE]([+-]?\d+))?$/;
  * to minor units. Digits beyond the currency's exponent are rounded half away
  * from zero. Returns null for anything that is not a decimal number.
  */
+/** Plain amounts ("129.95", "-5", "0.5"): digits, an optional point, at most 3 decimals. */
+const PLAIN = /^(-?)(\d{1,12})(?:\.(\d{0,3}))?$/;
+
 export function toMinor(amount: string | null | undefined, currency: string): number | null {
   if (amount === null || amount === undefined) return null;
+  // Most amounts fit in a double exactly once scaled: no rounding, no BigInt needed.
+  const plain = PLAIN.exec(amount);
+  if (plain) {
+    const e = currencyExponent(currency);
+    const frac = plain[3] ?? "";
+    if (frac.length <= e) {
+      const n = Number((plain[2] as string) + frac.padEnd(e, "0"));
+      return plain[1] === "-" && n !== 0 ? -n : n;
+    }
+  }
   const m = DECIMAL.exec(amount.trim());
   if (!m || (m[2] === "" && (m[3] ?? "") === "")) return null;
   const [, sign = "", intPart = "", fracPart = "", expPart = "0"] = m;

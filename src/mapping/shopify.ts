@@ -231,10 +231,17 @@ const orderSchema = z.object({
   line_items: z.array(orderLineSchema),
 });
 
+/** An order payload as the order schema validates it: what `orderRows` reads. */
+export type OrderDoc = z.output<typeof orderSchema>;
+
 export function mapOrder(doc: unknown, meta: EventMeta, ctx: MapContext): MapResult {
   const parsed = orderSchema.safeParse(doc);
   if (!parsed.success) return invalid("order", parsed.error);
-  const o = parsed.data;
+  return { ok: true, rows: orderRows(parsed.data, meta, ctx) };
+}
+
+/** The rows of a validated order (bulk exports build the document without zod: src/durable/bulk/fast-order.ts). */
+export function orderRows(o: OrderDoc, meta: EventMeta, ctx: MapContext): Extract<ShopifyRows, { kind: "order" }> {
   const cur = o.currency;
   const v = version(meta, o.updated_at);
   const lines = uniqueById(o.line_items);
@@ -337,7 +344,7 @@ export function mapOrder(doc: unknown, meta: EventMeta, ctx: MapContext): MapRes
       ...v,
     }),
   );
-  return { ok: true, rows: { kind: "order", order, lineItems } };
+  return { kind: "order", order, lineItems };
 }
 
 // ---- customers ------------------------------------------------------------------------------

@@ -204,13 +204,31 @@ function upsertStatement<T extends VersionedTable>(
   row: T["$inferInsert"],
 ): D1PreparedStatement {
   const values = row as Record<string, unknown>;
-  const columns = Object.entries(getTableColumns(table)).filter(([key]) => values[key] !== undefined);
+  const all = columnsOf(table);
+  const columns: Array<[string, SQLiteColumn]> = [];
+  let shape = `upsert:${getTableName(table)}:`;
+  for (const entry of all) {
+    if (values[entry[0]] === undefined) continue;
+    columns.push(entry);
+    shape += `${entry[0]},`;
+  }
   return cachedStatement(
     db,
-    `upsert:${getTableName(table)}:${columns.map(([key]) => key).join(",")}`,
+    shape,
     () => columns.map(([key, col]) => driverValue(col, values[key])),
     () => upsertFresh(drizzle(db), table, row),
   );
+}
+
+/** A table's [key, column] pairs, listed once: every upsert walks them. */
+const columnLists = new WeakMap<SQLiteTable, Array<[string, SQLiteColumn]>>();
+function columnsOf(table: SQLiteTable): Array<[string, SQLiteColumn]> {
+  let list = columnLists.get(table);
+  if (!list) {
+    list = Object.entries(getTableColumns(table));
+    columnLists.set(table, list);
+  }
+  return list;
 }
 
 /** Insert, or overwrite every column but the key and deleted_at when the row is not older. */

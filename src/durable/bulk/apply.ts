@@ -18,7 +18,7 @@ import { linkStatements, shopifyRowsTarget } from "../../tables/identity";
 import { shopifyWrites } from "../../tables/shopify";
 import { anyErasedSubject, hashSubjects, type IndexedSubject, indexStatements, isErased } from "../../tables/subjects";
 import { type Job, mirrorRow } from "../job";
-import type { JobStore } from "../job-store";
+import type { JobStore, StagedLine } from "../job-store";
 import { mirrorStatement } from "../operations-table";
 import { mapBulkEntity } from "./map";
 
@@ -53,11 +53,12 @@ export async function applyBatch(deps: ApplyDeps, job: Job): Promise<ApplyOutcom
   const last = parents[parents.length - 1];
   if (!last) return { kind: "done", job };
 
-  const byParent = new Map<string, string[]>();
+  // Children with rows of their own (far from their parent in the file), in file order.
+  const byParent = new Map<string, StagedLine[]>();
   for (const c of deps.store.childrenOf(job.id, job.applyAfterLine, last.line)) {
     const list = byParent.get(c.parentId ?? "");
-    if (list) list.push(c.body);
-    else byParent.set(c.parentId ?? "", [c.body]);
+    if (list) list.push(c);
+    else byParent.set(c.parentId ?? "", [c]);
   }
 
   const meta = bulkMeta(job);
@@ -70,10 +71,10 @@ export async function applyBatch(deps: ApplyDeps, job: Job): Promise<ApplyOutcom
   const anyErased = await anyErasedSubject(deps.db);
   for (const p of parents) {
     if (statements.length >= deps.maxStatements) break;
-    const kids = byParent.get(p.id) ?? [];
+    const { parentLine, kids } = childLines(p, byParent.get(p.id));
     childrenJoined += kids.length;
     applyAfterLine = p.line;
-    const mapped = mapBulkEntity(job.resource, p.body, kids, meta, ctx);
+    const mapped = mapBulkEntity(job.resource, parentLine, kids, meta, ctx);
     if (!mapped.ok) {
       invalid++;
       firstInvalid ??= `line ${p.line + 1}: ${mapped.detail}`;
@@ -81,10 +82,10 @@ export async function applyBatch(deps: ApplyDeps, job: Job): Promise<ApplyOutcom
     }
     // The snapshot line's subjects go in the index (in this batch); an erased person's line is
     // applied redacted, and the `privacy` job's sweep rewrites the snapshot (its row stays unredacted).
-    const subjects = await lineSubjects(deps, job, p.body);
+    const subjects = await lineSubjects(deps, job, parentLine);
     let rows = mapped.rows;
     if (anyErased && (await isErased(deps.db, job.shop, subjects))) {
-      const redacted = mapBulkEntity(job.resource, redactJson(p.body).text, kids, meta, ctx);
+      const redacted = mapBulkEntity(job.resource, redactJson(parentLine).text, kids, meta, ctx);
       if (redacted.ok) rows = redacted.rows;
     }
     if (job.r2Key) statements.push(...indexStatements(deps.db, job.r2Key, "shopify", subjects, deps.now()));
@@ -130,6 +131,23 @@ async function lineSubjects(deps: ApplyDeps, job: Job, line: string): Promise<In
     job.shop,
     subjectsOf("shopify", job.resource, doc),
   );
+}
+
+/**
+ * A parent's line and all its children's in file order: those staged before it, those that rode
+ * in its row (they followed it within the staging window), then those staged after the window.
+ */
+export function childLines(
+  parent: StagedLine,
+  separate: readonly StagedLine[] | undefined,
+): { parentLine: string; kids: string[] } {
+  const [parentLine = "", ...riders] = parent.body.split("\n");
+  if (!separate || separate.length === 0) return { parentLine, kids: riders };
+  const kids: string[] = [];
+  for (const c of separate) if (c.line < parent.line) kids.push(c.body);
+  kids.push(...riders);
+  for (const c of separate) if (c.line > parent.line) kids.push(c.body);
+  return { parentLine, kids };
 }
 
 function childRowCount(rows: ShopifyRows): number {

@@ -5,13 +5,14 @@
  * `mapProduct`), so both paths share one zod validation, one money conversion and one
  * set of derived columns (subscription rules, UTM, email normalization). Values are
  * passed through unconverted, so a field of the wrong type still fails that validation.
+ * Orders first try `bulkOrderDoc` (./fast-order.ts), which builds the validated document
+ * straight from the node, and fall back to this rename + validation for anything it refuses.
  *
  * Lines are read with JSON.parse, not the lossless reader: every field the bulk queries
  * select is a string (gid ids, Decimal and Money amounts, UnsignedInt64 counts), a
  * boolean or a GraphQL Int (32-bit by the spec), so no digit can be lost, and it is
  * several times faster on multi-GB exports.
  */
-import { currencyExponent, toMinor } from "../../mapping/money";
 import {
   type EventMeta,
   type MapContext,
@@ -19,8 +20,11 @@ import {
   mapCustomer,
   mapOrder,
   mapProduct,
+  orderRows,
 } from "../../mapping/shopify";
 import type { BulkResource } from "../../shared/schema/operations";
+import { bulkOrderDoc } from "./fast-order";
+import { lineItemsTotal } from "./line-total";
 
 type Obj = Record<string, unknown>;
 
@@ -71,22 +75,6 @@ function fulfillmentStatus(v: unknown): unknown {
     default:
       return v.toLowerCase();
   }
-}
-
-/** Σ unit price × quantity in the order's currency, as decimal text (REST total_line_items_price). */
-function lineItemsTotal(lines: Obj[], currency: unknown): string | null {
-  if (typeof currency !== "string" || lines.length === 0) return null;
-  let total = 0;
-  for (const l of lines) {
-    const unit = amount(l.originalUnitPriceSet);
-    const minor = typeof unit === "string" ? toMinor(unit, currency) : null;
-    if (minor === null || typeof l.quantity !== "number") return null;
-    total += minor * l.quantity;
-  }
-  const e = currencyExponent(currency);
-  const digits = String(Math.abs(total)).padStart(e + 1, "0");
-  const text = e === 0 ? digits : `${digits.slice(0, -e)}.${digits.slice(-e)}`;
-  return total < 0 ? `-${text}` : text;
 }
 
 export function restOrder(node: Obj, lines: Obj[]): Obj {
@@ -237,8 +225,11 @@ export function mapBulkEntity(
   }
   if (!node) return { ok: false, detail: "line is not a JSON object" };
   switch (resource) {
-    case "orders":
-      return mapOrder(restOrder(node, children), meta, ctx);
+    case "orders": {
+      // The bulk-shaped reader when it can decide; the webhook path for anything else (same answer).
+      const doc = bulkOrderDoc(node, children);
+      return doc ? { ok: true, rows: orderRows(doc, meta, ctx) } : mapOrder(restOrder(node, children), meta, ctx);
+    }
     case "customers":
       return mapCustomer(restCustomer(node), meta);
     case "products":
