@@ -240,7 +240,7 @@ async function ours(file, m) {
   // Apply: the coordinator's own applyBatch (join, parse, map, statements), against a D1 that only counts.
   const d1 = countingD1();
   const mapContext = { subscriptions: m.parseSubscriptionRules("Subscription", ""), shopCurrency: "USD" };
-  const apply = { db: d1, store, mapContext, parentsPerBatch: 50, maxStatements: 400, now };
+  const apply = { db: d1, store, mapContext, parentsPerBatch: 50, maxStatements: 400, now, privacyKey: "bench-key" };
   for (;;) {
     const out = await m.applyBatch(apply, job);
     job = out.job;

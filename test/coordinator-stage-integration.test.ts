@@ -63,7 +63,7 @@ describe("bulk staging window", () => {
         const mapContext = { subscriptions: parseSubscriptionRules("", ""), shopCurrency: "USD" };
         for (;;) {
           const out = await applyBatch(
-            { db: env.DB, store, mapContext, parentsPerBatch: 2, maxStatements: 400, now },
+            { db: env.DB, store, mapContext, parentsPerBatch: 2, maxStatements: 400, now, privacyKey: "test-key" },
             j,
           );
           j = out.job;
