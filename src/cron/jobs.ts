@@ -14,8 +14,18 @@ import { type PrivacyOptions, type PrivacyResult, recompacted, runPrivacy } from
 import { type DataQualityOptions, type DataQualityResult, runDataQuality } from "./quality/data-quality";
 import { type ReconcileOptions, type ReconcileResult, runReconcile } from "./reconcile/reconcile";
 import { newRunId } from "./reports";
+import { type RetentionOptions, type RetentionResult, runRetention } from "./retention/retention";
 
-export const JOB_NAMES = ["reconcile", "data-quality", "compact", "alerts", "backfill", "privacy", "health"] as const;
+export const JOB_NAMES = [
+  "reconcile",
+  "data-quality",
+  "compact",
+  "alerts",
+  "backfill",
+  "privacy",
+  "health",
+  "retention",
+] as const;
 export type JobName = (typeof JOB_NAMES)[number];
 
 /** The cron expressions in wrangler.toml `[triggers]` and the job each runs. */
@@ -26,6 +36,7 @@ export const SCHEDULES: Record<string, JobName> = {
   "* * * * *": "backfill",
   "*/10 * * * *": "privacy",
   "*/5 * * * *": "health",
+  "45 4 * * *": "retention",
 };
 
 /** Days of Parquet a privacy run re-compacts at most (the rest wait for the next run). */
@@ -35,7 +46,12 @@ export function isJobName(name: string): name is JobName {
   return (JOB_NAMES as readonly string[]).includes(name);
 }
 
-export type JobOptions = ReconcileOptions & DataQualityOptions & CompactOptions & BackfillOptions & PrivacyOptions;
+export type JobOptions = ReconcileOptions &
+  DataQualityOptions &
+  CompactOptions &
+  BackfillOptions &
+  PrivacyOptions &
+  RetentionOptions;
 
 export type JobOutcome =
   | { job: "reconcile"; result: ReconcileResult }
@@ -44,7 +60,8 @@ export type JobOutcome =
   | { job: "alerts"; result: null }
   | { job: "backfill"; result: BackfillResult }
   | { job: "privacy"; result: PrivacyResult & { recompacted: string[] } }
-  | { job: "health"; result: HealthResult };
+  | { job: "health"; result: HealthResult }
+  | { job: "retention"; result: RetentionResult };
 
 export type JobRun = JobOutcome & { runId: string; alerts: DeliveryResult | null };
 
@@ -96,6 +113,8 @@ async function dispatch(
       return { job: name, result: await runBackfill(env, run, options) };
     case "health":
       return { job: name, result: await runHealth(env, run) };
+    case "retention":
+      return { job: name, result: await runRetention(env, run, options) };
   }
 }
 

@@ -30,6 +30,10 @@ td,th{border:1px solid #ccc;padding:.3rem .6rem;text-align:left}th{background:#f
     [
       ["quarantine/", count(s.quarantine)],
       ["dead-letter/", count(s.deadLetter)],
+      [
+        "D1 size",
+        s.d1.bytes === null ? "unknown" : `${(s.d1.bytes / 1e6).toFixed(1)} MB of ${s.d1.limitBytes / 1e9} GB`,
+      ],
     ],
   )}
 </body></html>`;

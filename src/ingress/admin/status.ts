@@ -1,6 +1,7 @@
 /**
  * The operator's view of the pipeline: ledger counts per source and status, the
- * last event per source, and how many objects sit in quarantine and dead-letter.
+ * last event per source, how many objects sit in quarantine and dead-letter, and how
+ * much of D1's database size limit is used (the retention job keeps that in check).
  */
 import { DEAD_LETTER_PREFIX, QUARANTINE_PREFIX } from "../../shared/keys";
 
@@ -9,7 +10,19 @@ export interface PipelineStatus {
   lastEvents: Array<{ source: string; lastReceivedAt: string; lastEventAt: string }>;
   quarantine: ObjectCount;
   deadLetter: ObjectCount;
+  d1: D1Size;
 }
+
+export interface D1Size {
+  /** The database's size as D1 reports it after a query (`meta.size_after`); null when not reported. */
+  bytes: number | null;
+  limitBytes: number;
+  /** bytes / limitBytes, 4 decimals. */
+  share: number | null;
+}
+
+/** D1's maximum database size (Workers Paid): 10 GB. */
+export const D1_LIMIT_BYTES = 10_000_000_000;
 
 interface ObjectCount {
   objects: number;
@@ -20,7 +33,7 @@ interface ObjectCount {
 const MAX_LIST_PAGES = 10;
 
 export async function pipelineStatus(env: Env): Promise<PipelineStatus> {
-  const [ledger, last, quarantine, deadLetter] = await Promise.all([
+  const [ledger, last, quarantine, deadLetter, d1] = await Promise.all([
     env.DB.prepare(
       "SELECT source, status, count(*) AS count FROM webhook_events GROUP BY source, status ORDER BY source, status",
     ).all<{ source: string; status: string; count: number }>(),
@@ -29,8 +42,19 @@ export async function pipelineStatus(env: Env): Promise<PipelineStatus> {
     ).all<{ source: string; lastReceivedAt: string; lastEventAt: string }>(),
     countObjects(env.LAKE, QUARANTINE_PREFIX),
     countObjects(env.LAKE, DEAD_LETTER_PREFIX),
+    d1Size(env.DB),
   ]);
-  return { ledger: ledger.results, lastEvents: last.results, quarantine, deadLetter };
+  return { ledger: ledger.results, lastEvents: last.results, quarantine, deadLetter, d1 };
+}
+
+async function d1Size(db: D1Database): Promise<D1Size> {
+  const { meta } = await db.prepare("SELECT 1").run();
+  const bytes = typeof meta.size_after === "number" && meta.size_after > 0 ? meta.size_after : null;
+  return {
+    bytes,
+    limitBytes: D1_LIMIT_BYTES,
+    share: bytes === null ? null : Math.round((bytes / D1_LIMIT_BYTES) * 10_000) / 10_000,
+  };
 }
 
 async function countObjects(bucket: R2Bucket, prefix: string): Promise<ObjectCount> {

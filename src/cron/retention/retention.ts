@@ -1,0 +1,253 @@
+/**
+ * The `retention` job (daily): keeps D1's operational tables from growing toward its size limit.
+ * Ledger rows received before the retention window move to R2 as Parquet
+ * (`metadata/ledger/dt={received day}/{runId}-part-NNNNN.parquet`, same writer as `compact`) and
+ * leave D1, except what dedupe needs: a row is kept while its source can still deliver the event
+ * again (Shopify 48 h of retries plus the reconciliation lookback, Stripe 30 days of Events API
+ * that reconciliation re-lists, Recharge 48 h), however short the window is set, and while it is
+ * still `retrying`. `dq_results` (by their run's start), `alerts` (sent, failed or expired),
+ * `reconcile_runs` and finished `bulk_operations` older than the window go to
+ * `metadata/{table}/dt=…/{runId}.jsonl.gz` and leave D1 too.
+ * Rows are deleted only after the object holding them is written, and only the rows it holds
+ * (by rowid, with the condition checked again), so nothing is deleted unarchived. A run that
+ * dies between the two leaves its rows in D1, and the next run archives them again under its own
+ * run id: a reader of the archive may see a row twice (dedupe on the key), never lose one.
+ * One lease (`retention`); at most `RETENTION_MAX_DAYS` days per table per run.
+ */
+
+import { log } from "../../shared/log";
+import { webhookEvents } from "../../shared/schema/ledger";
+import { cronSettings } from "../../shared/settings";
+import { withLease } from "../lease";
+import { type CompactTable, compactTableOf, PartBuffer } from "../parquet";
+
+export interface RetentionOptions {
+  /** First day (YYYY-MM-DD) the run may touch; earlier rows stay. */
+  fromDay?: string;
+}
+
+export interface RetentionTableReport {
+  table: string;
+  days: number;
+  archived: number;
+  deleted: number;
+  objects: string[];
+}
+
+export interface RetentionResult {
+  skipped: boolean;
+  cutoffs: Record<string, string>;
+  tables: RetentionTableReport[];
+}
+
+const DAY = 24 * 3600 * 1000;
+const HOUR = 3600 * 1000;
+const PAGE_ROWS = 1000;
+const PART_ROWS = 10_000;
+
+const LEDGER: CompactTable = compactTableOf("identity", webhookEvents);
+
+function num(value: string | undefined, fallback: number, min: number, max: number): number {
+  const n = Number(value);
+  return value !== undefined && value.trim() !== "" && Number.isFinite(n) && n >= min && n <= max ? n : fallback;
+}
+const dayOf = (ms: number) => new Date(ms).toISOString().slice(0, 10);
+const nextDay = (day: string) => dayOf(Date.parse(`${day}T00:00:00Z`) + DAY);
+
+/** Per source: rows received before this day may go (whole UTC days, so a day is archived once). */
+export function ledgerCutoffs(now: Date, windowDays: number, shopifyLookbackMs: number): Record<string, string> {
+  const horizon = { shopify: 48 * HOUR + shopifyLookbackMs, stripe: 30 * DAY, recharge: 48 * HOUR };
+  const out: Record<string, string> = {};
+  for (const [source, ms] of Object.entries(horizon))
+    out[source] = dayOf(now.getTime() - Math.max(windowDays * DAY, ms));
+  return out;
+}
+
+export async function runRetention(
+  env: Env,
+  run: { runId: string; now: Date },
+  options: RetentionOptions = {},
+): Promise<RetentionResult> {
+  const windowDays = num(env.RETENTION_DAYS, 90, 1, 36_500);
+  const maxDays = num(env.RETENTION_MAX_DAYS, 31, 1, 3650);
+  const cutoffs = ledgerCutoffs(run.now, windowDays, cronSettings(env).lookbackMs);
+  const reportCutoff = dayOf(run.now.getTime() - windowDays * DAY);
+  const outcome = await withLease(env.DB, "retention", run.runId, run.now, async () => {
+    const tables = [await archiveLedger(env, run.runId, cutoffs, maxDays, options.fromDay ?? "0000-00-00")];
+    for (const t of OPERATIONAL)
+      tables.push(await archiveRows(env, run.runId, t, reportCutoff, maxDays, options.fromDay ?? "0000-00-00"));
+    return tables;
+  });
+  if (outcome.skipped) return { skipped: true, cutoffs, tables: [] };
+  log.info("retention done", {
+    runId: run.runId,
+    ...Object.fromEntries(outcome.value.map((t) => [t.table, t.deleted])),
+  });
+  return { skipped: false, cutoffs: { ...cutoffs, reports: reportCutoff }, tables: outcome.value };
+}
+
+const quote = (name: string) => `"${name}"`;
+const LEDGER_SELECT = LEDGER.columns
+  .map((c) => (c.kind === "string" ? quote(c.name) : `CAST(${quote(c.name)} AS TEXT) AS ${quote(c.name)}`))
+  .join(", ");
+/** ?1 day, ?2 next day, ?3..?5 the per-source cutoffs, ?6/?7 the last key of the previous page. */
+const LEDGER_ELIGIBLE = `received_at >= ?1 AND received_at < ?2 AND status <> 'retrying'
+  AND ((source = 'shopify' AND received_at < ?3) OR (source = 'stripe' AND received_at < ?4)
+    OR (source = 'recharge' AND received_at < ?5))`;
+
+async function archiveLedger(
+  env: Env,
+  runId: string,
+  cutoffs: Record<string, string>,
+  maxDays: number,
+  fromDay: string,
+): Promise<RetentionTableReport> {
+  const report: RetentionTableReport = { table: "webhook_events", days: 0, archived: 0, deleted: 0, objects: [] };
+  const latest = [cutoffs.shopify ?? "", cutoffs.stripe ?? "", cutoffs.recharge ?? ""].sort().at(-1) ?? "";
+  const cut = [cutoffs.shopify, cutoffs.stripe, cutoffs.recharge];
+  let day = await oldestDay(
+    env.DB,
+    "SELECT min(received_at) AS d FROM webhook_events WHERE received_at >= ?1 AND status <> 'retrying'",
+    fromDay,
+  );
+  while (day !== null && day < latest && report.days < maxDays) {
+    report.days++;
+    const buffer = new PartBuffer(LEDGER);
+    let rowids: string[] = [];
+    let part = 0;
+    let after: [string, string] | null = null;
+    const flush = async () => {
+      if (buffer.rows === 0) return;
+      const key = `metadata/ledger/dt=${day}/${runId}-part-${String(part++).padStart(5, "0")}.parquet`;
+      const rows = buffer.rows;
+      const bytes = buffer.encode({
+        "commerce.table": "webhook_events",
+        "commerce.dt": String(day),
+        "commerce.run_id": runId,
+      });
+      await env.LAKE.put(key, bytes, { httpMetadata: { contentType: "application/vnd.apache.parquet" } });
+      report.objects.push(key);
+      report.archived += rows;
+      report.deleted += await deleteRowids(
+        env.DB,
+        "webhook_events",
+        LEDGER_ELIGIBLE,
+        [day, nextDay(String(day)), ...cut],
+        rowids,
+      );
+      rowids = [];
+    };
+    for (;;) {
+      const page: { results: Array<Record<string, string | null>> } = await env.DB.prepare(
+        `SELECT CAST(rowid AS TEXT) AS _rowid, ${LEDGER_SELECT} FROM webhook_events WHERE ${LEDGER_ELIGIBLE}
+         ${after ? "AND (source, event_id) > (?6, ?7)" : ""} ORDER BY source, event_id LIMIT ${PAGE_ROWS}`,
+      )
+        .bind(day, nextDay(day), ...cut, ...(after ?? []))
+        .all<Record<string, string | null>>();
+      for (const row of page.results) {
+        buffer.push(row);
+        rowids.push(String(row._rowid));
+        if (buffer.rows >= PART_ROWS) await flush();
+      }
+      const last = page.results.at(-1);
+      if (page.results.length < PAGE_ROWS || !last) break;
+      after = [String(last.source), String(last.event_id)];
+    }
+    await flush();
+    day = await oldestDay(
+      env.DB,
+      "SELECT min(received_at) AS d FROM webhook_events WHERE received_at >= ?1 AND status <> 'retrying'",
+      nextDay(day),
+    );
+  }
+  return report;
+}
+
+interface Operational {
+  table: string;
+  /** The row's day and the rows that may go, `?1`..`?2` the day's bounds, `?3` the cutoff day. */
+  dayColumn: string;
+  from: string;
+  eligible: string;
+}
+const OPERATIONAL: readonly Operational[] = [
+  {
+    table: "dq_results",
+    dayColumn: "(SELECT started_at FROM dq_runs u WHERE u.run_id = dq_results.run_id)",
+    from: "dq_results",
+    eligible: "1 = 1",
+  },
+  { table: "alerts", dayColumn: "created_at", from: "alerts", eligible: "status IN ('sent', 'failed', 'expired')" },
+  { table: "reconcile_runs", dayColumn: "started_at", from: "reconcile_runs", eligible: "1 = 1" },
+  {
+    table: "bulk_operations",
+    dayColumn: "requested_at",
+    from: "bulk_operations",
+    eligible: "status IN ('completed', 'failed', 'canceled')",
+  },
+];
+
+async function archiveRows(
+  env: Env,
+  runId: string,
+  t: Operational,
+  cutoff: string,
+  maxDays: number,
+  fromDay: string,
+): Promise<RetentionTableReport> {
+  const report: RetentionTableReport = { table: t.table, days: 0, archived: 0, deleted: 0, objects: [] };
+  const condition = `${t.dayColumn} >= ?1 AND ${t.dayColumn} < ?2 AND ${t.dayColumn} < ?3 AND ${t.eligible}`;
+  const oldest = `SELECT min(${t.dayColumn}) AS d FROM ${t.from} WHERE ${t.dayColumn} >= ?1 AND ${t.eligible}`;
+  let day = await oldestDay(env.DB, oldest, fromDay);
+  while (day !== null && day < cutoff && report.days < maxDays) {
+    report.days++;
+    const rows = await env.DB.prepare(`SELECT rowid AS _rowid, * FROM ${t.from} WHERE ${condition} LIMIT 50000`)
+      .bind(day, nextDay(day), cutoff)
+      .all<Record<string, unknown>>();
+    if (rows.results.length > 0) {
+      const lines = rows.results.map(({ _rowid, ...r }) => JSON.stringify(r));
+      const gz = new Blob([`${lines.join("\n")}\n`]).stream().pipeThrough(new CompressionStream("gzip"));
+      const key = `metadata/${t.table}/dt=${day}/${runId}.jsonl.gz`;
+      await env.LAKE.put(key, await new Response(gz).arrayBuffer(), {
+        httpMetadata: { contentType: "application/x-ndjson", contentEncoding: "gzip" },
+      });
+      report.objects.push(key);
+      report.archived += rows.results.length;
+      report.deleted += await deleteRowids(
+        env.DB,
+        t.table,
+        condition,
+        [day, nextDay(day), cutoff],
+        rows.results.map((r) => String(r._rowid)),
+      );
+    }
+    day = await oldestDay(env.DB, oldest, nextDay(day));
+  }
+  return report;
+}
+
+async function oldestDay(db: D1Database, sql: string, from: string): Promise<string | null> {
+  const row = await db.prepare(sql).bind(from).first<{ d: string | null }>();
+  return row?.d ? row.d.slice(0, 10) : null;
+}
+
+/** Deletes the archived rows (by rowid, condition checked again), in chunks D1 accepts. */
+async function deleteRowids(
+  db: D1Database,
+  table: string,
+  condition: string,
+  binds: unknown[],
+  rowids: string[],
+): Promise<number> {
+  let deleted = 0;
+  const n = binds.length;
+  for (let i = 0; i < rowids.length; i += 5000) {
+    const chunk = JSON.stringify(rowids.slice(i, i + 5000).map(Number));
+    const result = await db
+      .prepare(`DELETE FROM ${table} WHERE rowid IN (SELECT value FROM json_each(?${n + 1})) AND ${condition}`)
+      .bind(...binds, chunk)
+      .run();
+    deleted += result.meta.changes ?? 0;
+  }
+  return deleted;
+}
