@@ -4,6 +4,7 @@ import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { runJob } from "../src/cron/jobs";
 import worker from "../src/index";
 import { backfills } from "../src/shared/schema/backfills";
+import { emailHash } from "../src/tables/subjects";
 import { CaptureQueue, consumeCaptured, routeFetch } from "./cron-helpers";
 import { FakeRechargeApi, rechargeTime } from "./fakes/recharge-api";
 import { FakeStripeApi } from "./fakes/stripe-api";
@@ -156,6 +157,14 @@ describe("Stripe history backfill", () => {
     const lines = await gunzipLines(listed.objects[2]?.key ?? "");
     expect(lines).toHaveLength(30);
     expect(JSON.parse(lines[0] ?? "{}")).toMatchObject({ id: "cus_bkf0029", email: "bkf29@example.com" });
+    // Each snapshot is in the privacy index under the people it names, so an erasure finds it.
+    const indexed = await env.DB.prepare(
+      `SELECT r2_key FROM archive_subjects WHERE subject_kind = 'email' AND subject_id = ?1
+       AND r2_key LIKE 'raw/stripe/customers/snapshots/%'`,
+    )
+      .bind(await emailHash(env, "bkf29@example.com"))
+      .all();
+    expect(indexed.results).toEqual([{ r2_key: listed.objects[2]?.key }]);
 
     // A customer already stored from a newer webhook keeps it: the listing is older than that event.
     await env.DB.prepare(

@@ -8,9 +8,12 @@
  * up to 30 minutes); a 4xx other than 429, an unreadable page, or 5 such deferrals in a row fail it.
  * One lease per source and resource, so overlapping runs never page the same list twice.
  */
+import { type SubjectRef, subjectsOf } from "../../mapping/subjects";
+import { parseLossless } from "../../shared/json";
 import { backfillSnapshotKey } from "../../shared/keys";
 import { describeError, log } from "../../shared/log";
 import type { BackfillRow } from "../../shared/schema/backfills";
+import { hashSubjects, indexStatements } from "../../tables/subjects";
 import { withLease } from "../lease";
 import { sendEvents } from "../send-events";
 import { firstUrl, type ListTarget, RECHARGE_API_VERSION, readPage } from "./lists";
@@ -185,17 +188,26 @@ function credentials(env: Env, source: "stripe" | "recharge"): Record<string, st
     : null;
 }
 
+/**
+ * Writes a page's snapshot, entering each line's data subjects in the privacy index first (as the
+ * Shopify bulk path does), so an erasure finds the snapshot by index, and the `privacy` job's sweep
+ * rewrites it if it names someone already erased.
+ */
 async function putSnapshot(env: Env, row: DueRow, listedAt: Date, page: number, lines: string[]): Promise<void> {
+  const key = backfillSnapshotKey(row.source, row.resource, listedAt.toISOString(), row.backfillId, page);
+  const refs = new Map<string, SubjectRef>();
+  for (const line of lines) {
+    for (const ref of subjectsOf(row.source, row.resource, parseLossless(line))) refs.set(`${ref.kind}:${ref.id}`, ref);
+  }
+  const subjects = await hashSubjects(env, row.source, null, [...refs.values()]);
+  const index = indexStatements(env.DB, key, row.source, subjects, new Date().toISOString());
+  if (index.length > 0) await env.DB.batch(index);
   const gz = new Blob([`${lines.join("\n")}\n`]).stream().pipeThrough(new CompressionStream("gzip"));
   const bytes = await new Response(gz).arrayBuffer();
-  await env.LAKE.put(
-    backfillSnapshotKey(row.source, row.resource, listedAt.toISOString(), row.backfillId, page),
-    bytes,
-    {
-      httpMetadata: { contentType: "application/x-ndjson", contentEncoding: "gzip" },
-      customMetadata: { backfill_id: row.backfillId, source: row.source, resource: row.resource, page: String(page) },
-    },
-  );
+  await env.LAKE.put(key, bytes, {
+    httpMetadata: { contentType: "application/x-ndjson", contentEncoding: "gzip" },
+    customMetadata: { backfill_id: row.backfillId, source: row.source, resource: row.resource, page: String(page) },
+  });
 }
 
 /** Still throttled (or unreachable) after the retries: come back later, doubling the wait; fail after a few. */
