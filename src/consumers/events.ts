@@ -45,7 +45,15 @@ export async function consumeEvents(batch: MessageBatch<unknown>, env: Env): Pro
   const now = new Date().toISOString();
   const prepared = await mapLimit(batch.messages, R2_CONCURRENCY, async (msg) => {
     try {
-      return { msg, result: await prepare(env, msg, now) };
+      const result = await prepare(env, msg, now);
+      // A replayed event counts towards its replay's progress in the same batch (at the end, so
+      // statements[0] stays the versioned write).
+      if (result.kind === "write" && result.envelope.replayId !== undefined) {
+        result.statements.push(
+          env.DB.prepare("UPDATE replay_runs SET applied = applied + 1 WHERE id = ?1").bind(result.envelope.replayId),
+        );
+      }
+      return { msg, result };
     } catch (err) {
       return { msg, error: err };
     }

@@ -8,7 +8,7 @@ import { runJobRequest } from "./admin/jobs";
 import { opsPage } from "./admin/ops-page";
 import { privacyRequestStatus, requestErasure } from "./admin/privacy";
 import { recentEvents } from "./admin/recent-events";
-import { replayDeadLetter } from "./admin/replay";
+import { replayProgress, replayRoute } from "./admin/replay";
 import { pipelineStatus } from "./admin/status";
 import { rechargeIntake } from "./recharge";
 import { shopifyIntake } from "./shopify";
@@ -32,10 +32,8 @@ app.get("/admin/backfill/:id", backfillStatus);
 app.use("/ops", adminAuth());
 app.get("/admin/status", async (c) => c.json({ ok: true, ...(await pipelineStatus(c.env)) }));
 app.get("/admin/events", async (c) => c.json({ ok: true, events: await recentEvents(c.env, c.req.query()) }));
-app.post("/admin/replay", async (c) => {
-  const body = await c.req.json().catch(() => null);
-  return c.json({ ok: true, ...(await replayDeadLetter(c.env, body)) });
-});
+app.post("/admin/replay", replayRoute);
+app.get("/admin/replay/:id", replayProgress);
 app.post("/admin/privacy/erase", requestErasure);
 app.get("/admin/privacy/:id", privacyRequestStatus);
 app.post("/admin/jobs/:name", async (c) =>

@@ -28,6 +28,11 @@ export const envelopeSchema = z
     origin: z.enum(ORIGINS),
     body: z.string().optional(),
     bodyKey: z.string().min(1).max(1024).optional(),
+    /** Set by the `replay` job: the consumer counts the event as applied on that replay. */
+    replayId: z
+      .string()
+      .regex(/^rp-[A-Za-z0-9-]{1,64}$/)
+      .optional(),
   })
   .strict()
   .refine((e) => (e.body === undefined) !== (e.bodyKey === undefined), {
