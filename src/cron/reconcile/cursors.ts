@@ -4,7 +4,10 @@
  * per (source, shop, resource); `shop` is '' for Stripe and Recharge. A window that
  * stopped at its page limit leaves its progress under `reconcile_partial` (JSON,
  * validated with zod on read, so a row from an older deploy is ignored, not trusted).
- * Both are written only by a run that succeeded, so a failed run is simply redone.
+ * Both are written only by a run that succeeded, so a failed run is simply redone; the one
+ * exception is a scope's very first window, kept as partial progress before any work
+ * (`rememberFirstWindow`): without it a first run that fails would be redone from a lookback
+ * before the next run's time, and what changed before that would never be looked at.
  */
 import { and, eq } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/d1";
@@ -69,4 +72,16 @@ export function writeCursor<S>(
       db.prepare(UPSERT).bind(at.source, at.shop, at.resource, PARTIAL, JSON.stringify(value.partial), value.now),
     );
   return out;
+}
+
+/** Keeps a scope's first window as partial progress, so a failing first run is resumed from its start. */
+export async function rememberFirstWindow<S>(
+  db: D1Database,
+  at: CursorScope,
+  stored: StoredCursor<S>,
+  partial: S,
+  now: string,
+): Promise<void> {
+  if (stored.cursor !== null || stored.partial !== null) return;
+  await db.prepare(UPSERT).bind(at.source, at.shop, at.resource, PARTIAL, JSON.stringify(partial), now).run();
 }

@@ -11,7 +11,7 @@
 import { z } from "zod";
 import { toUtcIso } from "../../shared/time";
 import { losslessView, parseRaw, rawArray, stringifyRaw } from "../raw-json";
-import { readCursor, writeCursor } from "./cursors";
+import { readCursor, rememberFirstWindow, writeCursor } from "./cursors";
 import { type RepairEvent, reconcileEventId, sendRepairs } from "./emit";
 import { drift, storedVersions, type VersionedTable } from "./stored-versions";
 import {
@@ -85,6 +85,19 @@ export async function reconcileRecharge(ctx: ReconcileContext, token: string): P
   const counter: CallCounter = { calls: 0 };
   const report = scopeReport("recharge", "subscriptions+charges");
   const notes: string[] = [];
+  // Before any upstream call: a first run failing on subscriptions must not lose the charges' first window.
+  for (const r of RESOURCES) {
+    const scope = { source: "recharge" as const, shop: "", resource: r.resource };
+    const stored = await readCursor(ctx.env.DB, scope, ascendingPartial);
+    const window = ascendingWindow(stored.cursor, stored.partial, ctx.now, ctx.settings.lookbackMs);
+    await rememberFirstWindow(
+      ctx.env.DB,
+      scope,
+      stored,
+      { windowTo: window.to, resumeFrom: window.from },
+      ctx.now.toISOString(),
+    );
+  }
   for (const r of RESOURCES) {
     const tally = emptyTally();
     report.resources[r.resource] = tally;

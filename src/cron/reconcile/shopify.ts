@@ -11,7 +11,7 @@
 import type { JsonValue } from "../../durable/admin-graphql";
 import { toUtcIso } from "../../shared/time";
 import type { ShopifyGraphql } from "../shopify-port";
-import { readCursor, writeCursor } from "./cursors";
+import { readCursor, rememberFirstWindow, writeCursor } from "./cursors";
 import { type RepairEvent, reconcileEventId, sendRepairs } from "./emit";
 import {
   customerNode,
@@ -97,10 +97,19 @@ export async function reconcileShopifyShop(
   const api = new Metered(graphql);
   const runs: ResourceRun[] = [];
   for (const resource of SHOPIFY_RESOURCES) {
-    const stored = await readCursor(env.DB, { source: "shopify", shop, resource }, ascendingPartial);
+    const scope = { source: "shopify" as const, shop, resource };
+    const stored = await readCursor(env.DB, scope, ascendingPartial);
+    const window = ascendingWindow(stored.cursor, stored.partial, now, settings.lookbackMs);
+    await rememberFirstWindow(
+      env.DB,
+      scope,
+      stored,
+      { windowTo: window.to, resumeFrom: window.from },
+      now.toISOString(),
+    );
     runs.push({
       resource,
-      window: ascendingWindow(stored.cursor, stored.partial, now, settings.lookbackMs),
+      window,
       storedCursor: stored.cursor,
       after: null,
       done: false,

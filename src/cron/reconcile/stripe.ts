@@ -17,7 +17,7 @@ import { API_BACKFILL_RESOURCES } from "../../shared/schema/backfills";
 import { fromUnixSeconds } from "../../shared/time";
 import { startApiBackfill } from "../backfills";
 import { losslessView, parseRaw, rawArray, stringifyRaw } from "../raw-json";
-import { readCursor, writeCursor } from "./cursors";
+import { readCursor, rememberFirstWindow, writeCursor } from "./cursors";
 import { type RepairEvent, sendRepairs } from "./emit";
 import { seenEventIds } from "./stored-versions";
 import { emptyTally, type ReconcileContext, type ScopeReport, SETTLE_MS, scopeReport } from "./types";
@@ -78,6 +78,13 @@ export async function reconcileStripe(ctx: ReconcileContext, key: string): Promi
   }
   const windowTo = stored.partial?.windowTo ?? new Date(Math.max(cursorMs ?? 0, nowMs - SETTLE_MS)).toISOString();
   const to = stored.partial?.reachedDown ?? windowTo;
+  await rememberFirstWindow(
+    env.DB,
+    SCOPE,
+    stored,
+    { windowFrom: from, windowTo, reachedDown: windowTo },
+    now.toISOString(),
+  );
   const report = scopeReport("stripe", "events", { windowFrom: from, windowTo, resources: { events: tally } });
 
   const base = (env.STRIPE_API_BASE || "https://api.stripe.com").replace(/\/+$/, "");
