@@ -1,0 +1,76 @@
+// D1 ceiling: a simulated shop's history (orders with 5 line items, a new customer every third
+// order, a refund every tenth) applied to local D1 by the real consumer, batched as the queue
+// delivers it. At each size: the database's bytes per order, the fill rate, and the time of the
+// hot queries (status page, reconciliation's stored-versions lookup, the analytics views, one
+// person's activity), median of 3. Then the bytes per table (SQLite dbstat) and where D1's 10 GB
+// limit falls. `npm run bench -- d1-ceiling`; D1_CEILING_ORDERS (default 25000,50000,100000)
+// sets the sizes measured, cumulatively; the full 1,000,000 takes hours on a laptop.
+import { readdirSync, statSync } from "node:fs";
+import { delimiter, dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { startWrangler } from "./lib/server.mjs";
+
+const here = dirname(fileURLToPath(import.meta.url));
+const SIZES = (process.env.D1_CEILING_ORDERS ?? "25000,50000,100000").split(",").map(Number);
+const CHUNK = 2000;
+const LIMIT = 10 * 1000 ** 3; // D1's per-database limit, 10 GB
+
+export async function run() {
+  process.env.PATH = [join(here, "..", "node_modules", ".bin"), process.env.PATH].join(delimiter);
+  const server = await startWrangler({ config: join(here, "d1-ceiling.wrangler.toml"), migrate: true });
+  const rows = [];
+  let orders = 0;
+  let fillMs = 0;
+  let events = 0;
+  let bytes = 0;
+  try {
+    const baseline = await post(server, "/queries", { from: 0, orders: 1 });
+    for (const target of SIZES) {
+      while (orders < target) {
+        const n = Math.min(CHUNK, target - orders);
+        const r = await post(server, "/fill", { from: orders, orders: n });
+        orders += n;
+        fillMs += r.ms;
+        events += r.events;
+        bytes = r.bytes;
+      }
+      const q = await post(server, "/queries", { from: 0, orders });
+      const median = Object.fromEntries(Object.entries(q.ms).map(([k, v]) => [k, [...v].sort((a, b) => a - b)[1]]));
+      rows.push({ orders, bytes: q.bytes, eventsPerSecond: Math.round((events * 1000) / fillMs), ...median });
+      console.log(
+        `  ${String(orders).padStart(8)} orders  ${(q.bytes / 1e6).toFixed(1).padStart(8)} MB  ${String(Math.round(q.bytes / orders)).padStart(5)} B/order  ` +
+          `fill ${Math.round((events * 1000) / fillMs)} events/s  ` +
+          Object.entries(median)
+            .map(([k, v]) => `${k} ${v} ms`)
+            .join(", "),
+      );
+    }
+    console.log(
+      `  baseline (empty database): ${Object.entries(baseline.ms)
+        .map(([k, v]) => `${k} ${[...v].sort((a, b) => a - b)[1]} ms`)
+        .join(", ")}`,
+    );
+  } finally {
+    await server.stop();
+  }
+  const last = rows.at(-1);
+  const perOrder = last.bytes / last.orders;
+  console.log(
+    `  ${Math.round(perOrder)} bytes per order (with its 5 line items, ledger row, a third of a customer, a tenth of a refund, identity rows, indexes)`,
+  );
+  console.log(`  D1's 10 GB limit falls at about ${(LIMIT / perOrder / 1e6).toFixed(1)} million orders per database`);
+  const growth = rows.length > 1 ? (last.bytes - rows[0].bytes) / (last.orders - rows[0].orders) : perOrder;
+  console.log(`  marginal bytes per order between the first and last size: ${Math.round(growth)}`);
+  console.log(
+    `  at 1,000,000 orders (extrapolated from ${last.orders}): ${((rows[0].bytes + growth * (1e6 - rows[0].orders)) / 1e9).toFixed(2)} GB`,
+  );
+}
+
+async function post(server, path, body) {
+  const res = await fetch(`${server.url}${path}`, { method: "POST", body: JSON.stringify(body) });
+  const text = await res.text();
+  if (!res.ok) throw new Error(`${path}: HTTP ${res.status}: ${text.slice(0, 2000)}`);
+  return JSON.parse(text);
+}
+
+if (process.argv[1] === fileURLToPath(import.meta.url)) await run();
