@@ -5,7 +5,7 @@
 // person's activity), median of 3. Then the bytes per table (SQLite dbstat) and where D1's 10 GB
 // limit falls. `npm run bench -- d1-ceiling`; D1_CEILING_ORDERS (default 25000,50000,100000)
 // sets the sizes measured, cumulatively; the full 1,000,000 takes hours on a laptop.
-import { readdirSync, statSync } from "node:fs";
+import { readdirSync, rmSync, statSync } from "node:fs";
 import { delimiter, dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { startWrangler } from "./lib/server.mjs";
@@ -22,7 +22,6 @@ export async function run() {
   let orders = 0;
   let fillMs = 0;
   let events = 0;
-  let bytes = 0;
   try {
     const baseline = await post(server, "/queries", { from: 0, orders: 1 });
     for (const target of SIZES) {
@@ -32,7 +31,6 @@ export async function run() {
         orders += n;
         fillMs += r.ms;
         events += r.events;
-        bytes = r.bytes;
       }
       const q = await post(server, "/queries", { from: 0, orders });
       const median = Object.fromEntries(Object.entries(q.ms).map(([k, v]) => [k, [...v].sort((a, b) => a - b)[1]]));
@@ -53,6 +51,8 @@ export async function run() {
   } finally {
     await server.stop();
   }
+  printTableSizes(server.persist);
+  rmSync(server.persist, { recursive: true, force: true });
   const last = rows.at(-1);
   const perOrder = last.bytes / last.orders;
   console.log(
@@ -64,6 +64,42 @@ export async function run() {
   console.log(
     `  at 1,000,000 orders (extrapolated from ${last.orders}): ${((rows[0].bytes + growth * (1e6 - rows[0].orders)) / 1e9).toFixed(2)} GB`,
   );
+}
+
+/** Bytes per table and index, from SQLite's dbstat over the D1 file wrangler dev left. */
+function printTableSizes(persist) {
+  const file = findSqlite(join(persist, "v3", "d1"));
+  if (!file) return;
+  let DatabaseSync;
+  try {
+    ({ DatabaseSync } = process.getBuiltinModule("node:sqlite"));
+  } catch {
+    return; // Node without node:sqlite
+  }
+  const db = new DatabaseSync(file, { readOnly: true });
+  try {
+    const rows = db
+      .prepare("SELECT name, sum(pgsize) AS bytes FROM dbstat GROUP BY name ORDER BY bytes DESC LIMIT 12")
+      .all();
+    console.log(
+      `  largest tables and indexes: ${rows.map((r) => `${r.name} ${(r.bytes / 1e6).toFixed(1)} MB`).join(", ")}`,
+    );
+  } catch {
+    // a SQLite build without dbstat
+  } finally {
+    db.close();
+  }
+}
+
+function findSqlite(dir) {
+  for (const name of readdirSync(dir)) {
+    const p = join(dir, name);
+    if (statSync(p).isDirectory()) {
+      const hit = findSqlite(p);
+      if (hit) return hit;
+    } else if (name.endsWith(".sqlite") && !name.startsWith("metadata")) return p;
+  }
+  return null;
 }
 
 async function post(server, path, body) {

@@ -132,6 +132,8 @@ export async function startWrangler({ config = "wrangler.toml", envFile, migrate
   return {
     url,
     pid: child.pid,
+    /** The local state directory (D1, R2 files), left in place for the caller to read. */
+    persist,
     /** CPU ms used by this server's workerd so far (see workerdCpuMs). */
     cpuMs: () => workerdCpuMs(child.pid),
     stop: () =>
