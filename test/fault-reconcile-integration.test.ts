@@ -1,6 +1,6 @@
 /**
  * Reconciliation with failing bindings: Stripe and Recharge hold objects whose webhooks never
- * arrived; runs every 15 minutes with 20 % of D1, R2, Queue and upstream fetch calls failing
+ * arrived since the last run; runs every 15 minutes with 20 % of D1, R2, Queue and upstream fetch calls failing
  * (thrown, or done with the answer lost) must, once the faults stop and one more run settles,
  * leave every object in D1 at its upstream version, each event applied once, and a quiet run
  * that finds nothing left to repair. Lives in 2034, away from every other test's rows.
@@ -75,6 +75,10 @@ describe("reconciliation under faults", { timeout: 120_000 }, () => {
       },
       injector,
     );
+    // Reconciliation has run before (its cursors exist), then the objects changed and the faults began.
+    injector.setEnabled(false);
+    await runJob(faulty, "reconcile", { now: new Date(NOW - 45 * MINUTE), options: { sources: ["stripe", "recharge"] } });
+    injector.setEnabled(true);
     const dead: unknown[] = [];
     let now = NOW;
     for (let run = 0; run < 4; run++, now += 15 * MINUTE) {
