@@ -77,7 +77,10 @@ describe("reconciliation under faults", { timeout: 120_000 }, () => {
     );
     // Reconciliation has run before (its cursors exist), then the objects changed and the faults began.
     injector.setEnabled(false);
-    await runJob(faulty, "reconcile", { now: new Date(NOW - 45 * MINUTE), options: { sources: ["stripe", "recharge"] } });
+    await runJob(faulty, "reconcile", {
+      now: new Date(NOW - 45 * MINUTE),
+      options: { sources: ["stripe", "recharge"] },
+    });
     injector.setEnabled(true);
     const dead: unknown[] = [];
     let now = NOW;
