@@ -565,3 +565,42 @@ describe("customers/data_request", () => {
     expect((await scanD1([p.email])).length).toBeGreaterThan(0);
   });
 });
+
+describe("the subject index backfill", () => {
+  it("enters objects stored before the index existed, so an erasure finds them", async () => {
+    const shop = newShop();
+    const p = person("hal");
+    const pId = shopifyId();
+    const events = [shopifyCustomer(shop, pId, p), shopifyOrder(shop, shopifyId(), pId, p, "9.00")];
+    await deliver(...events);
+    const keys = await Promise.all(events.map(async (e) => (await ledger(e))?.r2_key as string));
+    // As if stored before the index: no rows for these objects, and the ledger walk still ahead.
+    for (const k of keys) await env.DB.prepare("DELETE FROM archive_subjects WHERE r2_key = ?").bind(k).run();
+    await env.DB.prepare(
+      "UPDATE subject_index_backfill SET after_rowid = 0, until_rowid = (SELECT max(rowid) FROM webhook_events) WHERE id = 1",
+    ).run();
+    for (let i = 0; i < 30; i++) {
+      const state = await env.DB.prepare("SELECT after_rowid < until_rowid AS left FROM subject_index_backfill").first<{
+        left: number;
+      }>();
+      if (state?.left === 0) break;
+      await runJob(env, "privacy", { now: new Date(), options: { batchObjects: 50 } });
+    }
+    for (const k of keys) {
+      const n = await env.DB.prepare("SELECT count(*) AS n FROM archive_subjects WHERE r2_key = ?")
+        .bind(k)
+        .first<{ n: number }>();
+      expect(n?.n, k).toBeGreaterThanOrEqual(2);
+    }
+    const redact = envelope(
+      "shopify",
+      "customers/redact",
+      `{"shop_id":5,"shop_domain":"${shop}","customer":{"id":${pId},"email":"${p.email}","phone":null},"orders_to_redact":[]}`,
+      shop,
+      "2027-03-01T00:00:00Z",
+    );
+    await deliver(redact);
+    await runPrivacyUntilDone(`pr-${redact.eventId}`, 50);
+    expect(await scanR2(needles(p))).toEqual([]);
+  });
+});

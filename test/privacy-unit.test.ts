@@ -4,6 +4,8 @@ import { PII_TABLES } from "../src/mapping/pii";
 import { redactJson } from "../src/mapping/redact";
 import { subjectsOf } from "../src/mapping/subjects";
 import { parseLossless } from "../src/shared/json";
+import { PRIVACY_TABLES } from "../src/shared/schema/privacy";
+import { expectMatchesMigration } from "./helpers/schema-match";
 
 describe("redactJson", () => {
   it("nulls personal values and copies every other byte, 18-digit ids and number text included", () => {
@@ -85,5 +87,11 @@ describe("the PII policy of the D1 tables", () => {
         expect(cols.has(c), `${t.table}.${c}`).toBe(true);
       }
     }
+  });
+});
+
+describe("drizzle schema of the privacy tables", () => {
+  it("matches the migrations column for column, and their indexes", async () => {
+    for (const table of PRIVACY_TABLES) await expectMatchesMigration(table);
   });
 });

@@ -6,10 +6,8 @@
  * subject.
  */
 import { redactJson } from "../mapping/redact";
-import { subjectsOf } from "../mapping/subjects";
 import type { Envelope } from "../shared/envelope";
-import { type LosslessJson, parseLossless } from "../shared/json";
-import { hashSubjects, type IndexedSubject, isErased } from "../tables/subjects";
+import { type IndexedSubject, isErased, subjectsOfText } from "../tables/subjects";
 
 export interface Protected {
   payload: string;
@@ -18,23 +16,9 @@ export interface Protected {
   redacted: boolean;
 }
 
-const EMAILS_IN_TEXT = /[^\s@"<>\\,;:]+@[^\s@"<>\\,;:]+\.[a-z]{2,}/gi;
-
 /** Subjects of a payload; for text that is not JSON (quarantine), the e-mail addresses it contains. */
-export async function payloadSubjects(env: Env, e: Envelope, resource: string, payload: string) {
-  let doc: LosslessJson | undefined;
-  try {
-    doc = parseLossless(payload);
-  } catch {
-    const emails = [...new Set(payload.match(EMAILS_IN_TEXT) ?? [])].slice(0, 50);
-    return hashSubjects(
-      env,
-      e.source,
-      e.shop,
-      emails.map((id) => ({ kind: "email" as const, id })),
-    );
-  }
-  return hashSubjects(env, e.source, e.shop, subjectsOf(e.source, resource, doc));
+export function payloadSubjects(env: Env, e: Envelope, resource: string, payload: string): Promise<IndexedSubject[]> {
+  return subjectsOfText(env, e.source, e.shop, resource, payload);
 }
 
 /** The payload as it may be stored: redacted when it names an erased subject or an erased shop. */

@@ -8,9 +8,10 @@
  */
 
 import { normalizeEmail } from "../mapping/common";
-import type { SubjectKind, SubjectRef } from "../mapping/subjects";
+import { type SubjectKind, type SubjectRef, subjectsOf } from "../mapping/subjects";
 import { hmacSha256, toHex, utf8 } from "../shared/crypto";
 import type { Source } from "../shared/envelope";
+import { type LosslessJson, parseLossless } from "../shared/json";
 
 export class PrivacyKeyMissingError extends Error {
   override readonly name = "PrivacyKeyMissingError";
@@ -120,4 +121,29 @@ export async function isErased(
 /** Whether any subject was ever erased (bulk ingest skips the per-line check until then). */
 export async function anyErasedSubject(db: D1Database): Promise<boolean> {
   return (await db.prepare("SELECT 1 AS hit FROM erased_subjects LIMIT 1").first<{ hit: number }>()) !== null;
+}
+
+const EMAILS_IN_TEXT = /[^\s@"<>\\,;:]+@[^\s@"<>\\,;:]+\.[a-z]{2,}/gi;
+
+/** Subjects of a stored payload; for text that is not JSON (quarantine), the e-mail addresses in it. */
+export async function subjectsOfText(
+  env: Pick<Env, "PRIVACY_HASH_KEY">,
+  source: Source,
+  shop: string | null,
+  resource: string,
+  text: string,
+): Promise<IndexedSubject[]> {
+  let doc: LosslessJson;
+  try {
+    doc = parseLossless(text);
+  } catch {
+    const emails = [...new Set(text.match(EMAILS_IN_TEXT) ?? [])].slice(0, 50);
+    return hashSubjects(
+      env,
+      source,
+      shop,
+      emails.map((id) => ({ kind: "email" as const, id })),
+    );
+  }
+  return hashSubjects(env, source, shop, subjectsOf(source, resource, doc));
 }

@@ -6,14 +6,16 @@
  * `start` (resolve the person, mark the subjects erased, erase their D1 rows), `objects`
  * (rewrite or delete their R2 objects found by index), `rows` (shop: delete its D1 rows),
  * `compact` (the dispatcher re-compacts the affected days' Parquet, then the request completes
- * and its plaintext work row is deleted). Before requests, a sweep redacts objects indexed for
- * an erased subject after the erasure that were stored unredacted (a claim-checked webhook body,
- * a bulk snapshot, a dead letter).
+ * and its plaintext work row is deleted). Before requests, the index backfill enters a chunk of
+ * what was stored before the index existed, and a sweep redacts objects indexed for an erased
+ * subject after the erasure that were stored unredacted (a claim-checked webhook body, a bulk
+ * snapshot, a dead letter, a backfilled old object).
  */
 import { z } from "zod";
 import { describeError, log } from "../../shared/log";
 import type { PrivacyKind, PrivacySubject } from "../../tables/privacy-requests";
 import { withLease } from "../lease";
+import { backfillIndex } from "./backfill-index";
 import { eraseRows } from "./erase-rows";
 import { writeExport } from "./export";
 import { dayOfKey, type LineMatcher, rewriteObject } from "./rewrite";
@@ -44,7 +46,15 @@ export interface Recompaction {
 
 export type PrivacyResult =
   | { skipped: true; runId: string; heldBy: string | null }
-  | { skipped: false; runId: string; swept: number; requests: PrivacyRequestReport[]; recompact: Recompaction[] };
+  | {
+      skipped: false;
+      runId: string;
+      /** Ledger rows whose objects were entered in the subject index this run (the backfill). */
+      backfilled: number;
+      swept: number;
+      requests: PrivacyRequestReport[];
+      recompact: Recompaction[];
+    };
 
 interface RequestRow {
   request_id: string;
@@ -83,6 +93,8 @@ export async function runPrivacy(
   const outcome = await withLease(env.DB, "privacy", run.runId, run.now, async () => {
     const budget = { left: batchObjects(env, options) };
     const now = new Date().toISOString();
+    // What was stored before the index existed is entered first, so erasures find it too.
+    const backfilled = await backfillIndex(env, budget, now);
     const swept = await sweep(env, budget, now);
     const pending = await env.DB.prepare(
       `SELECT r.request_id, r.kind, r.shop, r.stage, r.status, r.objects_rewritten, r.objects_deleted, r.rows_changed,
@@ -110,7 +122,7 @@ export async function runPrivacy(
         recompact.push({ requestId: row.request_id, days });
       }
     }
-    return { swept, requests, recompact };
+    return { backfilled, swept, requests, recompact };
   });
   if (outcome.skipped) {
     log.info("privacy skipped: another run is in progress", { runId: run.runId, heldBy: outcome.heldBy });

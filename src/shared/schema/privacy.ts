@@ -1,0 +1,100 @@
+/**
+ * drizzle-orm definitions of the privacy and replay tables (`migrations/0010_privacy.sql`,
+ * `migrations/0011_subject_index_backfill.sql`), column for column (test/privacy-unit.test.ts
+ * compares them with `PRAGMA table_info`). The SQL files are the source of truth.
+ */
+import { index, integer, primaryKey, sqliteTable, text } from "drizzle-orm/sqlite-core";
+
+export const SUBJECT_KINDS = ["shopify_customer", "stripe_customer", "recharge_customer", "email"] as const;
+
+export const archiveSubjects = sqliteTable(
+  "archive_subjects",
+  {
+    subjectKind: text("subject_kind", { enum: SUBJECT_KINDS }).notNull(),
+    subjectId: text("subject_id").notNull(),
+    shop: text("shop").notNull(),
+    r2Key: text("r2_key").notNull(),
+    source: text("source").notNull(),
+    indexedAt: text("indexed_at").notNull(),
+    redacted: integer("redacted").notNull().default(0),
+  },
+  (t) => [
+    primaryKey({ columns: [t.subjectKind, t.subjectId, t.shop, t.r2Key] }),
+    index("archive_subjects_by_shop").on(t.shop, t.r2Key),
+    index("archive_subjects_by_key").on(t.r2Key),
+  ],
+);
+
+export const erasedSubjects = sqliteTable(
+  "erased_subjects",
+  {
+    subjectKind: text("subject_kind", { enum: [...SUBJECT_KINDS, "shop"] }).notNull(),
+    subjectId: text("subject_id").notNull(),
+    shop: text("shop").notNull(),
+    requestId: text("request_id").notNull(),
+    erasedAt: text("erased_at").notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.subjectKind, t.subjectId, t.shop] })],
+);
+
+export const privacyRequests = sqliteTable(
+  "privacy_requests",
+  {
+    requestId: text("request_id").primaryKey().notNull(),
+    kind: text("kind", { enum: ["customer_redact", "shop_redact", "erase", "data_request"] }).notNull(),
+    shop: text("shop"),
+    subjectHash: text("subject_hash"),
+    sourceEventId: text("source_event_id"),
+    status: text("status", { enum: ["pending", "running", "completed", "failed"] }).notNull(),
+    stage: text("stage").notNull(),
+    receivedAt: text("received_at").notNull(),
+    completedAt: text("completed_at"),
+    objectsRewritten: integer("objects_rewritten").notNull().default(0),
+    objectsDeleted: integer("objects_deleted").notNull().default(0),
+    rowsChanged: integer("rows_changed").notNull().default(0),
+    exportKey: text("export_key"),
+    error: text("error"),
+  },
+  (t) => [index("privacy_requests_by_status").on(t.status, t.receivedAt)],
+);
+
+export const privacyWork = sqliteTable("privacy_work", {
+  requestId: text("request_id").primaryKey().notNull(),
+  subject: text("subject").notNull(),
+  days: text("days").notNull().default("[]"),
+});
+
+export const replayRuns = sqliteTable(
+  "replay_runs",
+  {
+    id: text("id").primaryKey().notNull(),
+    filter: text("filter").notNull(),
+    status: text("status", { enum: ["pending", "running", "completed", "failed"] }).notNull(),
+    cursor: text("cursor"),
+    listed: integer("listed").notNull().default(0),
+    sent: integer("sent").notNull().default(0),
+    applied: integer("applied").notNull().default(0),
+    createdAt: text("created_at").notNull(),
+    updatedAt: text("updated_at").notNull(),
+    completedAt: text("completed_at"),
+    error: text("error"),
+  },
+  (t) => [index("replay_runs_by_status").on(t.status, t.createdAt)],
+);
+
+export const subjectIndexBackfill = sqliteTable("subject_index_backfill", {
+  id: integer("id").primaryKey().notNull(),
+  afterRowid: integer("after_rowid").notNull(),
+  untilRowid: integer("until_rowid").notNull(),
+  indexed: integer("indexed").notNull().default(0),
+  updatedAt: text("updated_at").notNull(),
+});
+
+export const PRIVACY_TABLES = [
+  archiveSubjects,
+  erasedSubjects,
+  privacyRequests,
+  privacyWork,
+  replayRuns,
+  subjectIndexBackfill,
+] as const;
