@@ -168,8 +168,9 @@ describe("Shopify events through the consumer", () => {
     ];
     const es = cases.map(([topic, body]) => envelope(shop, topic, body));
     await deliver(es);
-    // Compliance topics write no table rows either: they are recorded as privacy requests (privacy tests).
-    const compliance = new Set(["customers/redact", "customers/data_request", "shop/redact"]);
+    // Compliance topics and app/uninstalled write no entity rows either: they record a privacy request or
+    // mark the shop (tests of their own).
+    const compliance = new Set(["customers/redact", "customers/data_request", "shop/redact", "app/uninstalled"]);
     for (const e of es) {
       const status = compliance.has(e.topic) ? "applied" : "archived";
       expect(await ledger(e.eventId), e.topic).toMatchObject({ status });

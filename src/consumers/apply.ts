@@ -8,6 +8,7 @@ import { withIdentity } from "../tables/identity";
 import type { Planner } from "../tables/plan";
 import { planCompliance } from "../tables/privacy-requests";
 import { planRecharge } from "../tables/recharge";
+import { planUninstalled } from "../tables/shop-installs";
 import { planShopify } from "../tables/shopify";
 import { planStripe } from "../tables/stripe";
 import { isBulkFinish, planBulkFinish } from "./bulk-finish";
@@ -18,6 +19,8 @@ const planEvent: Planner = (env, event) => {
   if (isBulkFinish(event)) return planBulkFinish(env, event);
   // Compliance webhooks are recorded as privacy requests, carried out by the `privacy` job.
   if (event.envelope.source === "shopify" && event.resource === "compliance") return planCompliance(env, event);
+  if (event.envelope.source === "shopify" && event.envelope.topic === "app/uninstalled")
+    return planUninstalled(env, event);
   switch (event.envelope.source) {
     case "shopify":
       return planShopify(env, event);

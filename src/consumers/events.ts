@@ -14,6 +14,7 @@ import { describeError, log } from "../shared/log";
 import { recordMetric } from "../shared/metrics";
 import { resourceFor } from "../shared/topics";
 import { type ChildWrite, childStatements } from "../tables/children";
+import { reinstallStatement } from "../tables/shop-installs";
 import { indexStatements } from "../tables/subjects";
 import { planApply } from "./apply";
 import { archiveInvalidMessage } from "./dead-letter";
@@ -48,6 +49,9 @@ export async function consumeEvents(batch: MessageBatch<unknown>, env: Env): Pro
       const result = await prepare(env, msg, now);
       // A replayed event counts towards its replay's progress in the same batch (at the end, so
       // statements[0] stays the versioned write).
+      // A webhook of a shop marked uninstalled means the app was installed again.
+      const reinstall = result.kind === "write" ? reinstallStatement(env.DB, result.envelope) : null;
+      if (result.kind === "write" && reinstall !== null) result.statements.push(reinstall);
       if (result.kind === "write" && result.envelope.replayId !== undefined) {
         result.statements.push(
           env.DB.prepare("UPDATE replay_runs SET applied = applied + 1 WHERE id = ?1").bind(result.envelope.replayId),

@@ -10,6 +10,7 @@ import { z } from "zod";
 import type { AdminGraphqlOptions, AdminGraphqlResult, JsonValue } from "../durable/admin-graphql";
 import { SHOP_DOMAIN } from "../durable/shop-access";
 import { log } from "../shared/log";
+import { uninstalledShops } from "../tables/shop-installs";
 
 export type ShopifyGraphql = (
   query: string,
@@ -56,4 +57,10 @@ export function configuredShops(env: Pick<Env, "SHOPIFY_ACCESS_TOKENS">): string
   return Object.keys(parsed.data)
     .filter((shop) => SHOP_DOMAIN.test(shop))
     .sort();
+}
+
+/** The configured shops that still have the app installed (`app/uninstalled` marks the others). */
+export async function activeShops(env: Pick<Env, "SHOPIFY_ACCESS_TOKENS" | "DB">): Promise<string[]> {
+  const gone = await uninstalledShops(env.DB);
+  return configuredShops(env).filter((s) => !gone.has(s));
 }

@@ -13,6 +13,7 @@ export type ErrorCode =
   | "not_found"
   | "not_configured"
   | "unavailable"
+  | "uninstalled"
   | "internal";
 
 export type HttpStatus = 400 | 401 | 404 | 405 | 413 | 500 | 503;

@@ -15,7 +15,7 @@ import { dqResults, dqRuns } from "../../shared/schema/cron";
 import { cronSettings } from "../../shared/settings";
 import { withLease } from "../lease";
 import { dataQualityReportKey, putJson } from "../reports";
-import { configuredShops, coordinatorConnector, type ShopifyConnector } from "../shopify-port";
+import { activeShops, coordinatorConnector, type ShopifyConnector } from "../shopify-port";
 import { moneyIntegrity, referentialIntegrity } from "./integrity";
 import { deadLetters, duplicateDeliveries, quarantine } from "./ledger";
 import { countParity } from "./parity";
@@ -76,7 +76,7 @@ async function dataQuality(
     settings,
     now: run.now,
     connector: options.connector ?? coordinatorConnector(env),
-    shops: options.shops ?? configuredShops(env),
+    shops: options.shops ?? (await activeShops(env)),
   };
   const results: DqResult[] = [];
   for (const [name, check] of Object.entries(CHECKS)) {

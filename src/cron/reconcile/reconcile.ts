@@ -11,7 +11,7 @@ import { log } from "../../shared/log";
 import { cronSettings } from "../../shared/settings";
 import { withLease } from "../lease";
 import { storeReconcileReport } from "../reports";
-import { configuredShops, coordinatorConnector, type ShopifyConnector } from "../shopify-port";
+import { activeShops, coordinatorConnector, type ShopifyConnector } from "../shopify-port";
 import { reconcileRecharge } from "./recharge";
 import { reconcileShopifyShop } from "./shopify";
 import { reconcileStripe } from "./stripe";
@@ -87,7 +87,8 @@ export async function runReconcile(
   if (wants("shopify")) {
     const connect = options.connector ?? coordinatorConnector(env);
     const version = apiVersion(env);
-    const shops = configuredShops(env).filter((s) => options.shops === undefined || options.shops.includes(s));
+    // An uninstalled shop is skipped (its token no longer works, and its data may be due for erasure).
+    const shops = (await activeShops(env)).filter((s) => options.shops === undefined || options.shops.includes(s));
     for (const shop of shops) {
       scopes.push(await guarded(ctx, "shopify", shop, () => reconcileShopifyShop(ctx, shop, connect(shop), version)));
     }

@@ -13,6 +13,7 @@ import { operationsOfBackfill } from "../../durable/operations-table";
 import { shopAccess } from "../../durable/shop-access";
 import { AppError, errorBody } from "../../shared/errors";
 import type { BulkOperationRow } from "../../shared/schema/operations";
+import { uninstalledShops } from "../../tables/shop-installs";
 import { apiBackfillStatus, startApiBackfillRequest } from "./api-backfill";
 
 type Ctx = Context<{ Bindings: Env }>;
@@ -39,6 +40,9 @@ export async function startBackfill(c: Ctx): Promise<Response> {
   const access = shopAccess(c.env, shop);
   // Checked here too so a misconfigured shop never wakes a coordinator.
   if (!access.ok) throw new AppError(503, "not_configured", access.message);
+  if ((await uninstalledShops(c.env.DB)).has(shop)) {
+    return c.json(errorBody("uninstalled", `${shop} uninstalled the app: it is not backfilled.`), 409);
+  }
 
   const result = await c.env.SHOP.getByName(shop).startBackfill(parsed.data);
   if (result.ok) {

@@ -36,5 +36,9 @@ td,th{border:1px solid #ccc;padding:.3rem .6rem;text-align:left}th{background:#f
       ],
     ],
   )}
+<h2>Uninstalled shops</h2>${table(
+    ["shop", "since"],
+    s.uninstalledShops.map((r) => [r.shop, r.since]),
+  )}
 </body></html>`;
 }

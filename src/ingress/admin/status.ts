@@ -11,6 +11,8 @@ export interface PipelineStatus {
   quarantine: ObjectCount;
   deadLetter: ObjectCount;
   d1: D1Size;
+  /** Shops that uninstalled the app (`app/uninstalled`): reconciliation, backfills and data quality skip them. */
+  uninstalledShops: Array<{ shop: string; since: string }>;
 }
 
 export interface D1Size {
@@ -33,7 +35,7 @@ interface ObjectCount {
 const MAX_LIST_PAGES = 10;
 
 export async function pipelineStatus(env: Env): Promise<PipelineStatus> {
-  const [ledger, last, quarantine, deadLetter, d1] = await Promise.all([
+  const [ledger, last, quarantine, deadLetter, d1, uninstalled] = await Promise.all([
     env.DB.prepare(
       "SELECT source, status, count(*) AS count FROM webhook_events GROUP BY source, status ORDER BY source, status",
     ).all<{ source: string; status: string; count: number }>(),
@@ -43,8 +45,18 @@ export async function pipelineStatus(env: Env): Promise<PipelineStatus> {
     countObjects(env.LAKE, QUARANTINE_PREFIX),
     countObjects(env.LAKE, DEAD_LETTER_PREFIX),
     d1Size(env.DB),
+    env.DB.prepare(
+      "SELECT shop, changed_at AS since FROM shop_installs WHERE status = 'uninstalled' ORDER BY shop LIMIT 500",
+    ).all<{ shop: string; since: string }>(),
   ]);
-  return { ledger: ledger.results, lastEvents: last.results, quarantine, deadLetter, d1 };
+  return {
+    ledger: ledger.results,
+    lastEvents: last.results,
+    quarantine,
+    deadLetter,
+    d1,
+    uninstalledShops: uninstalled.results,
+  };
 }
 
 async function d1Size(db: D1Database): Promise<D1Size> {

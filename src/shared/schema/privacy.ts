@@ -1,6 +1,6 @@
 /**
- * drizzle-orm definitions of the privacy and replay tables (`migrations/0010_privacy.sql`,
- * `migrations/0011_subject_index_backfill.sql`), column for column (test/privacy-unit.test.ts
+ * drizzle-orm definitions of the privacy, replay and install tables (`migrations/0010_privacy.sql`,
+ * `0011_subject_index_backfill.sql`, `0012_shop_installs.sql`), column for column (test/privacy-unit.test.ts
  * compares them with `PRAGMA table_info`). The SQL files are the source of truth.
  */
 import { index, integer, primaryKey, sqliteTable, text } from "drizzle-orm/sqlite-core";
@@ -90,6 +90,18 @@ export const subjectIndexBackfill = sqliteTable("subject_index_backfill", {
   updatedAt: text("updated_at").notNull(),
 });
 
+/** `migrations/0012_shop_installs.sql`: `app/uninstalled` and re-installs. */
+export const shopInstalls = sqliteTable(
+  "shop_installs",
+  {
+    shop: text("shop").primaryKey().notNull(),
+    status: text("status", { enum: ["installed", "uninstalled"] }).notNull(),
+    changedAt: text("changed_at").notNull(),
+    lastEventId: text("last_event_id").notNull(),
+  },
+  (t) => [index("shop_installs_by_status").on(t.status)],
+);
+
 export const PRIVACY_TABLES = [
   archiveSubjects,
   erasedSubjects,
@@ -97,4 +109,5 @@ export const PRIVACY_TABLES = [
   privacyWork,
   replayRuns,
   subjectIndexBackfill,
+  shopInstalls,
 ] as const;
