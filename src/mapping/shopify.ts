@@ -58,7 +58,13 @@ export type ShopifyRows =
   | { kind: "customer"; customer: ShopifyCustomerRow }
   | { kind: "product"; product: ShopifyProductRow; variants: ShopifyProductVariantRow[] }
   | { kind: "fulfillment"; fulfillment: ShopifyFulfillmentRow }
-  | { kind: "refund"; refund: ShopifyRefundRow; lineItems: ShopifyRefundLineItemRow[] }
+  | {
+      kind: "refund";
+      refund: ShopifyRefundRow;
+      lineItems: ShopifyRefundLineItemRow[];
+      /** A header without its lines (bulk exports cannot read them): stored lines and line sums stay. */
+      partial?: true;
+    }
   | { kind: "checkout"; checkout: ShopifyCheckoutRow }
   | { kind: "delete"; entity: DeletableEntity; id: string; meta: EventMeta };
 

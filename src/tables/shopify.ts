@@ -92,6 +92,8 @@ export function shopifyWrites(db: D1Database, rows: ShopifyRows): ShopifyWrites 
     case "fulfillment":
       return { statements: [upsertStatement(db, shopifyFulfillments, rows.fulfillment)], children: [] };
     case "refund":
+      // A partial refund (a bulk header) leaves the stored lines alone: an empty set would erase them.
+      if (rows.partial) return { statements: [upsertStatement(db, shopifyRefunds, rows.refund)], children: [] };
       return withChildren(upsertStatement(db, shopifyRefunds, rows.refund), REFUND_LINES, rows.refund, rows.lineItems);
     case "checkout":
       return { statements: [upsertStatement(db, shopifyCheckouts, rows.checkout)], children: [] };
@@ -192,10 +194,15 @@ const DELETABLE = {
 const NEEDS_SHOP_CURRENCY: ReadonlySet<ShopifyFamily> = new Set<ShopifyFamily>(["product", "refund"]);
 
 /**
- * Order columns that never change once set, and that GraphQL (bulk exports, reconciliation)
- * cannot supply: a null from those paths must not erase what a webhook stored.
+ * Columns that never change once set, and that GraphQL (bulk exports, reconciliation) cannot
+ * supply: a null from those paths must not erase what a webhook stored. A fulfillment's line
+ * items are fixed when it is created; a refund never changes.
  */
-const IMMUTABLE_ONCE_SET = new Set(["order_number", "checkout_token", "cart_token", "landing_site_ref"]);
+const IMMUTABLE_ONCE_SET = new Map<SQLiteTable, ReadonlySet<string>>([
+  [shopifyOrders, new Set(["order_number", "checkout_token", "cart_token", "landing_site_ref"])],
+  [shopifyFulfillments, new Set(["line_item_count", "total_quantity"])],
+  [shopifyRefunds, new Set(["restock", "line_subtotal_minor", "line_tax_minor", "line_count", "processed_at"])],
+]);
 
 /** `upsertFresh` as a D1 statement, its SQL text reused for rows of the same shape. */
 function upsertStatement<T extends VersionedTable>(
@@ -235,9 +242,10 @@ function columnsOf(table: SQLiteTable): Array<[string, SQLiteColumn]> {
 function upsertFresh<T extends VersionedTable>(d: D, table: T, row: T["$inferInsert"]) {
   // Snapshots never clear a soft delete: deleted_at is only written by deletes.
   const set = excludedColumns(table, "deleted_at");
-  if ((table as SQLiteTable) === shopifyOrders) {
-    for (const [key, col] of Object.entries(getTableColumns(shopifyOrders))) {
-      if (IMMUTABLE_ONCE_SET.has(col.name)) set[key] = sql`coalesce(excluded.${sql.identifier(col.name)}, ${col})`;
+  const keep = IMMUTABLE_ONCE_SET.get(table);
+  if (keep) {
+    for (const [key, col] of Object.entries(getTableColumns(table))) {
+      if (keep.has(col.name)) set[key] = sql`coalesce(excluded.${sql.identifier(col.name)}, ${col})`;
     }
   }
   return d

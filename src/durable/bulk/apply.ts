@@ -20,7 +20,7 @@ import { anyErasedSubject, hashSubjects, type IndexedSubject, indexStatements, i
 import { type Job, mirrorRow } from "../job";
 import type { JobStore, StagedLine } from "../job-store";
 import { mirrorStatement } from "../operations-table";
-import { mapBulkEntity } from "./map";
+import { mapBulkRows } from "./map";
 
 export interface ApplyDeps {
   db: D1Database;
@@ -74,7 +74,7 @@ export async function applyBatch(deps: ApplyDeps, job: Job): Promise<ApplyOutcom
     const { parentLine, kids } = childLines(p, byParent.get(p.id));
     childrenJoined += kids.length;
     applyAfterLine = p.line;
-    const mapped = mapBulkEntity(job.resource, parentLine, kids, meta, ctx);
+    const mapped = mapBulkRows(job.resource, parentLine, kids, meta, ctx);
     if (!mapped.ok) {
       invalid++;
       firstInvalid ??= `line ${p.line + 1}: ${mapped.detail}`;
@@ -83,20 +83,23 @@ export async function applyBatch(deps: ApplyDeps, job: Job): Promise<ApplyOutcom
     // The snapshot line's subjects go in the index (in this batch); an erased person's line is
     // applied redacted, and the `privacy` job's sweep rewrites the snapshot (its row stays unredacted).
     const subjects = await lineSubjects(deps, job, parentLine);
-    let rows = mapped.rows;
+    let entities = mapped.rows;
     if (anyErased && (await isErased(deps.db, job.shop, subjects))) {
-      const redacted = mapBulkEntity(job.resource, redactJson(parentLine).text, kids, meta, ctx);
-      if (redacted.ok) rows = redacted.rows;
+      const redacted = mapBulkRows(job.resource, redactJson(parentLine).text, kids, meta, ctx);
+      if (redacted.ok) entities = redacted.rows;
     }
     if (job.r2Key) statements.push(...indexStatements(deps.db, job.r2Key, "shopify", subjects, deps.now()));
-    const writes = shopifyWrites(deps.db, rows);
-    statements.push(...writes.statements);
-    children.push(...writes.children);
-    // Backfilled customers and orders join the cross-source identity graph like webhook ones.
-    const target = shopifyRowsTarget(rows);
-    if (target) statements.push(...linkStatements(deps.db, target, meta.eventId));
-    entitiesApplied++;
-    rowsApplied += 1 + childRowCount(rows);
+    // One entity per line, except fulfillments and refunds: an order's line holds all of its own.
+    for (const rows of entities) {
+      const writes = shopifyWrites(deps.db, rows);
+      statements.push(...writes.statements);
+      children.push(...writes.children);
+      // Backfilled customers and orders join the cross-source identity graph like webhook ones.
+      const target = shopifyRowsTarget(rows);
+      if (target) statements.push(...linkStatements(deps.db, target, meta.eventId));
+      entitiesApplied++;
+      rowsApplied += 1 + childRowCount(rows);
+    }
   }
 
   const next: Job = {
@@ -156,6 +159,8 @@ function childRowCount(rows: ShopifyRows): number {
       return rows.lineItems.length;
     case "product":
       return rows.variants.length;
+    case "refund":
+      return rows.lineItems.length;
     default:
       return 0;
   }

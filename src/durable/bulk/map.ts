@@ -12,15 +12,27 @@
  * select is a string (gid ids, Decimal and Money amounts, UnsignedInt64 counts), a
  * boolean or a GraphQL Int (32-bit by the spec), so no digit can be lost, and it is
  * several times faster on multi-GB exports.
+ *
+ * Fulfillments and refunds come as lists inline in an order's line (one line can hold
+ * several). Shopify refuses the connections inside them in a bulk query, so two things the
+ * webhook payload has are missing: a fulfillment's line items (its `line_item_count` stays
+ * NULL; `total_quantity` comes from GraphQL's `totalQuantity`), and a refund's lines and
+ * transactions (no refund line rows; `refunded_amount_minor` comes from `totalRefundedSet`,
+ * the line sums stay NULL and the rows are marked `partial`, so what a webhook stored is kept).
+ * REST's `processed_at` and `restock` have no GraphQL counterpart on Refund and stay NULL too.
  */
+import { toMinor } from "../../mapping/money";
 import {
   type EventMeta,
   type MapContext,
   type MapResult,
   mapCustomer,
+  mapFulfillment,
   mapOrder,
   mapProduct,
+  mapRefund,
   orderRows,
+  type ShopifyRows,
 } from "../../mapping/shopify";
 import type { BulkResource } from "../../shared/schema/operations";
 import { bulkOrderDoc } from "./fast-order";
@@ -204,9 +216,129 @@ export function restProduct(node: Obj, variants: Obj[]): Obj {
   };
 }
 
+/** REST shipment_status values; GraphQL's displayStatus also names fulfillment states, which are not one. */
+const SHIPMENT_STATUSES = new Set([
+  "label_printed",
+  "label_purchased",
+  "attempted_delivery",
+  "ready_for_pickup",
+  "confirmed",
+  "in_transit",
+  "out_for_delivery",
+  "delivered",
+  "failure",
+]);
+
+function shipmentStatus(v: unknown): unknown {
+  if (typeof v !== "string") return v;
+  const s = v.toLowerCase();
+  return SHIPMENT_STATUSES.has(s) ? s : null;
+}
+
+function texts(list: Obj[], key: string): unknown[] {
+  return list.map((t) => t[key]).filter((v) => v !== null && v !== undefined);
+}
+
+/** A GraphQL fulfillment (inline in its order's line) in the REST webhook shape, without line items. */
+export function restFulfillment(node: Obj, orderId: unknown): Obj {
+  const tracking = Array.isArray(node.trackingInfo) ? node.trackingInfo.map(asObj).filter((t) => t !== null) : [];
+  return {
+    id: node.id,
+    order_id: orderId,
+    name: node.name,
+    status: lower(node.status),
+    shipment_status: shipmentStatus(node.displayStatus),
+    service: asObj(node.service)?.handle ?? null,
+    location_id: idOf(node.location),
+    tracking_company: tracking[0]?.company ?? null,
+    tracking_number: tracking[0]?.number ?? null,
+    tracking_numbers: texts(tracking, "number"),
+    tracking_url: tracking[0]?.url ?? null,
+    tracking_urls: texts(tracking, "url"),
+    created_at: node.createdAt,
+    updated_at: node.updatedAt,
+  };
+}
+
+/** A GraphQL refund (inline in its order's line) in the REST webhook shape, without lines or transactions. */
+export function restRefund(node: Obj, orderId: unknown): Obj {
+  return { id: node.id, order_id: orderId, note: node.note, created_at: node.createdAt };
+}
+
+function bulkFulfillment(node: Obj, orderId: unknown, meta: EventMeta): MapResult {
+  const mapped = mapFulfillment(restFulfillment(node, orderId), meta);
+  if (!mapped.ok || mapped.rows.kind !== "fulfillment") return mapped;
+  const q = node.totalQuantity;
+  const totalQuantity = typeof q === "number" && Number.isSafeInteger(q) ? q : null;
+  return { ok: true, rows: { ...mapped.rows, fulfillment: { ...mapped.rows.fulfillment, totalQuantity } } };
+}
+
+function bulkRefund(node: Obj, orderId: unknown, meta: EventMeta, ctx: MapContext): MapResult {
+  const money = asObj(asObj(node.totalRefundedSet)?.shopMoney);
+  const currency = typeof money?.currencyCode === "string" ? money.currencyCode.toUpperCase() : ctx.shopCurrency;
+  const mapped = mapRefund(restRefund(node, orderId), meta, { ...ctx, shopCurrency: currency });
+  if (!mapped.ok || mapped.rows.kind !== "refund") return mapped;
+  const refunded = typeof money?.amount === "string" && currency ? toMinor(money.amount, currency) : null;
+  if (money && refunded === null) return { ok: false, detail: "refund: totalRefundedSet is not an amount" };
+  return {
+    ok: true,
+    rows: {
+      kind: "refund",
+      partial: true,
+      lineItems: [],
+      refund: {
+        ...mapped.rows.refund,
+        refundedAmountMinor: refunded,
+        lineSubtotalMinor: null,
+        lineTaxMinor: null,
+        lineCount: null,
+      },
+    },
+  };
+}
+
+export type BulkMapResult = { ok: true; rows: ShopifyRows[] } | { ok: false; detail: string };
+
+/**
+ * Maps one parent line and its child lines to the rows of every entity it holds: one for
+ * orders, customers and products, one per fulfillment or refund in an order's line (none when
+ * the order has none). Any entity that fails validation fails the whole line.
+ */
+export function mapBulkRows(
+  resource: BulkResource,
+  parentLine: string,
+  childLines: readonly string[],
+  meta: EventMeta,
+  ctx: MapContext,
+): BulkMapResult {
+  if (resource !== "fulfillments" && resource !== "refunds") {
+    const one = mapBulkEntity(resource, parentLine, childLines, meta, ctx);
+    return one.ok ? { ok: true, rows: [one.rows] } : one;
+  }
+  let order: Obj | null;
+  try {
+    order = asObj(JSON.parse(parentLine));
+  } catch (err) {
+    return { ok: false, detail: `not JSON: ${err instanceof Error ? err.message : String(err)}`.slice(0, 300) };
+  }
+  if (!order) return { ok: false, detail: "line is not a JSON object" };
+  const list = order[resource];
+  if (list === null || list === undefined) return { ok: true, rows: [] };
+  if (!Array.isArray(list)) return { ok: false, detail: `${resource}: expected a list` };
+  const rows: ShopifyRows[] = [];
+  for (const item of list) {
+    const node = asObj(item);
+    if (!node) return { ok: false, detail: `${resource}: an entry is not an object` };
+    const mapped = resource === "fulfillments" ? bulkFulfillment(node, order.id, meta) : bulkRefund(node, order.id, meta, ctx);
+    if (!mapped.ok) return mapped;
+    rows.push(mapped.rows);
+  }
+  return { ok: true, rows };
+}
+
 /** Maps one parent line and its child lines to rows, via the webhook mappers. */
 export function mapBulkEntity(
-  resource: BulkResource,
+  resource: Exclude<BulkResource, "fulfillments" | "refunds">,
   parentLine: string,
   childLines: readonly string[],
   meta: EventMeta,

@@ -3,6 +3,13 @@
  * becomes `__parentId` child lines) and the mutations that run and read operations.
  * The selections name exactly what `./map.ts` reads; an incremental run adds
  * Shopify's search filter `updated_at:>'…'`.
+ *
+ * Fulfillments and refunds have no top-level connection: they are lists on Order, so their
+ * exports walk `orders` and Shopify writes each order's list inline in the order's line.
+ * Shopify refuses a connection inside a list ("Queries that contain a connection field within
+ * a list field are not currently supported"), so `fulfillmentLineItems`, `refundLineItems` and
+ * refund `transactions` cannot be selected: see ./map.ts for what that leaves out. The order's
+ * `email` and `customer { id }` are selected so the snapshot line names its data subject.
  */
 import type { BulkResource } from "../../shared/schema/operations";
 
@@ -32,12 +39,26 @@ const NODES: Record<BulkResource, string> = {
     variants { edges { node {
       id title sku barcode price compareAtPrice position inventoryQuantity createdAt updatedAt inventoryItem { id }
     } } }`,
+  fulfillments: `id email customer { id }
+    fulfillments { id name status displayStatus totalQuantity createdAt updatedAt
+      location { id } service { handle } trackingInfo { company number url } }`,
+  refunds: `id email customer { id }
+    refunds { id note createdAt updatedAt totalRefundedSet { ${MONEY} } }`,
+};
+
+/** The top-level connection each resource's export walks. */
+const ROOTS: Record<BulkResource, string> = {
+  orders: "orders",
+  customers: "customers",
+  products: "products",
+  fulfillments: "orders",
+  refunds: "orders",
 };
 
 /** The bulk query for a resource; `since` (UTC ISO) limits it to records updated after that time. */
 export function bulkQuery(resource: BulkResource, since: string | null): string {
   const filter = since ? `(query: ${JSON.stringify(`updated_at:>'${since}'`)})` : "";
-  return `{ ${resource}${filter} { edges { node { ${NODES[resource].replace(/\s+/g, " ")} } } } }`;
+  return `{ ${ROOTS[resource]}${filter} { edges { node { ${NODES[resource].replace(/\s+/g, " ")} } } } }`;
 }
 
 /** `groupObjects` exists from 2025-10; false lets Shopify write children as they come (faster). */

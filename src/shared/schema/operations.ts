@@ -1,11 +1,12 @@
 /**
  * drizzle-orm definitions of the operations tables written by the ShopCoordinator,
  * column for column the same as `migrations/0004_bulk_operations.sql` (the SQL file is
- * the source of truth, because wrangler applies it; these give typed rows).
+ * the source of truth, because wrangler applies it; these give typed rows) and the later
+ * migration that rebuilt `bulk_operations` to admit fulfillments and refunds.
  */
 import { index, integer, primaryKey, sqliteTable, text } from "drizzle-orm/sqlite-core";
 
-export const BULK_RESOURCES = ["orders", "customers", "products"] as const;
+export const BULK_RESOURCES = ["orders", "customers", "products", "fulfillments", "refunds"] as const;
 export type BulkResource = (typeof BULK_RESOURCES)[number];
 
 export const BULK_STATUSES = [
