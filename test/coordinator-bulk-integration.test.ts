@@ -199,7 +199,7 @@ describe("ShopCoordinator bulk backfill", { timeout: 30_000 }, () => {
 
   it("rejects bad requests, unknown shops and missing tokens before any work starts", async () => {
     expect((await adminRequest("POST", "/admin/backfill", "{not json")).status).toBe(400);
-    const bad = await adminRequest("POST", "/admin/backfill", { shop: "x.myshopify.com", resources: ["refunds"] });
+    const bad = await adminRequest("POST", "/admin/backfill", { shop: "x.myshopify.com", resources: ["checkouts"] });
     expect(bad.status).toBe(400);
     const missing = await adminRequest("POST", "/admin/backfill", {
       shop: "no-token.myshopify.com",

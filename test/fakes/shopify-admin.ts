@@ -15,6 +15,7 @@ import {
   bulkLines,
   type Connection,
   execute,
+  type FieldNode,
   GraphqlSyntaxError,
   type Json,
   type OperationNode,
@@ -285,6 +286,9 @@ export class FakeShopifyAdmin {
       const inner = parseOperation(query);
       const top = inner.selections[0];
       if (!top || !["orders", "customers", "products"].includes(top.name)) throw new GraphqlSyntaxError("unsupported");
+      const refused = bulkQueryError(top);
+      if (refused)
+        return { bulkOperation: null, userErrors: [{ field: ["query"], message: refused, code: "INVALID" }] };
     } catch {
       return {
         bulkOperation: null,
@@ -507,6 +511,45 @@ export class FakeShopifyAdmin {
   async settled(): Promise<void> {
     await this.pending;
   }
+}
+
+/** Fields of the fake's data that Shopify's schema types as lists of objects, not connections. */
+const LIST_FIELDS = new Set(["fulfillments", "refunds", "trackingInfo", "duties"]);
+
+function selectsConnection(f: FieldNode): boolean {
+  return (f.selections ?? []).some((s) => s.name === "edges" || s.name === "nodes");
+}
+
+/**
+ * Shopify's bulk query rules that the pipeline's queries must keep: no connection inside a list
+ * field, and connections nested at most two levels deep (the top-level one included).
+ */
+function bulkQueryError(top: FieldNode): string | null {
+  const walk = (fields: readonly FieldNode[], depth: number, inList: boolean): string | null => {
+    for (const f of fields) {
+      if (selectsConnection(f)) {
+        if (inList) return "Queries that contain a connection field within a list field are not currently supported.";
+        if (depth + 1 > 2) return "Bulk queries cannot contain connections with a nesting depth greater than 2.";
+        const inner = walk(connectionNodes(f), depth + 1, false);
+        if (inner) return inner;
+      } else if (f.selections) {
+        const inner = walk(f.selections, depth, inList || LIST_FIELDS.has(f.name));
+        if (inner) return inner;
+      }
+    }
+    return null;
+  };
+  return walk(connectionNodes(top), 1, false);
+}
+
+function connectionNodes(f: FieldNode): FieldNode[] {
+  const out: FieldNode[] = [];
+  for (const s of f.selections ?? []) {
+    if (s.name === "nodes") out.push(...(s.selections ?? []));
+    if (s.name === "edges")
+      for (const e of s.selections ?? []) if (e.name === "node") out.push(...(e.selections ?? []));
+  }
+  return out;
 }
 
 /** The ids of `bulkOperation(id:)` reads in a query (any parse problem is left to the executor). */

@@ -1,6 +1,7 @@
 /**
  * Seeded, GraphQL-shaped shop data for the fake Admin API: orders with line items,
- * customers, products with variants, named and nested the way the 2026-01 Admin
+ * fulfillments and refunds (lists on Order, as in Shopify's schema; their own line items and
+ * transactions are kept too, though a bulk query cannot select them), customers, products with variants, named and nested the way the 2026-01 Admin
  * GraphQL schema returns them (gid ids, camelCase, MoneyBag `…Set { shopMoney }`).
  * Deterministic for a seed, so a test can predict exact row counts.
  */
@@ -140,6 +141,13 @@ export function makeShopData(domain: string, o: ShopDataOptions = {}): ShopData 
     });
   }
 
+  // Fulfillments and refunds draw ids from their own range and no random numbers, so adding them
+  // left every other generated value as it was.
+  let nextSub = (o.firstId ?? 9007199254740993n) + 50_000_000n;
+  const subId = (type: string) => `gid://shopify/${type}/${(nextSub++).toString()}`;
+  const later = (i: number, minutes: number) =>
+    new Date(base + i * 60_000 + minutes * 60_000).toISOString().replace(".000Z", "Z");
+  const zero = currency === "JPY" ? "0" : "0.00";
   const orders: FakeNode[] = [];
   for (let i = 0; i < (o.orders ?? 0); i++) {
     const lineItems = Array.from({ length: o.lineItemsPerOrder ?? 3 }, (_, l) => {
@@ -160,6 +168,52 @@ export function makeShopData(domain: string, o: ShopDataOptions = {}): ShopData 
       };
     });
     const customer = customers[i % Math.max(1, customers.length)];
+    // Order i has i % 3 fulfillments (each ships one line item) and 0, 1 or 2 refunds.
+    const fulfillments = lineItems.slice(0, i % 3).map((line, f) => ({
+      id: subId("Fulfillment"),
+      name: `#${1001 + i}.${f + 1}`,
+      status: f === 1 && i % 2 === 0 ? "CANCELLED" : "SUCCESS",
+      displayStatus: f === 0 ? (i % 2 === 0 ? "IN_TRANSIT" : "DELIVERED") : "FULFILLED",
+      totalQuantity: line.quantity,
+      createdAt: later(i, 60 + f),
+      updatedAt: later(i, 120 + f),
+      location: { id: `gid://shopify/Location/${7000 + (i % 2)}` },
+      service: { handle: "manual" },
+      trackingInfo:
+        f === 0
+          ? [
+              { company: "UPS", number: `1Z${1000 + i}`, url: `https://ups.example/track/1Z${1000 + i}` },
+              { company: "UPS", number: `1Z${2000 + i}`, url: null },
+            ]
+          : [],
+      // Not selectable in a bulk query (a connection inside a list); the webhook payload has them.
+      fulfillmentLineItems: [{ lineItem: { id: line.id }, quantity: line.quantity }],
+    }));
+    const refunds = Array.from({ length: i % 4 === 3 ? 2 : i % 4 === 1 ? 1 : 0 }, (_, r) => {
+      const line = lineItems[r % lineItems.length];
+      const amount = line?.originalUnitPriceSet.shopMoney.amount ?? zero;
+      return {
+        id: subId("Refund"),
+        note: r === 0 ? `Damaged in transit, call ${i}` : null,
+        createdAt: later(i, 24 * 60 + r),
+        updatedAt: later(i, 24 * 60 + r),
+        totalRefundedSet: money(amount, currency),
+        refundLineItems: line
+          ? [
+              {
+                id: subId("RefundLineItem"),
+                lineItem: { id: line.id },
+                quantity: 1,
+                restockType: "RETURN",
+                location: { id: "gid://shopify/Location/7000" },
+                subtotalSet: money(amount, currency),
+                totalTaxSet: money(zero, currency),
+              },
+            ]
+          : [],
+        transactions: [{ kind: "REFUND", status: "SUCCESS", amountSet: money(amount, currency) }],
+      };
+    });
     orders.push({
       id: id("Order"),
       name: `#${1001 + i}`,
@@ -202,6 +256,8 @@ export function makeShopData(domain: string, o: ShopDataOptions = {}): ShopData 
         ? { id: customer.id, numberOfOrders: customer.numberOfOrders, amountSpent: customer.amountSpent }
         : null,
       lineItems,
+      fulfillments,
+      refunds,
     });
   }
 

@@ -74,21 +74,22 @@ export async function applyBatch(deps: ApplyDeps, job: Job): Promise<ApplyOutcom
     const { parentLine, kids } = childLines(p, byParent.get(p.id));
     childrenJoined += kids.length;
     applyAfterLine = p.line;
+    // The snapshot line's subjects go in the index (in this batch), even when the line fails its
+    // mapping: the snapshot still holds it. An erased person's line is applied redacted, and the
+    // `privacy` job's sweep rewrites the snapshot (its row stays unredacted).
+    const subjects = await lineSubjects(deps, job, parentLine);
+    if (job.r2Key) statements.push(...indexStatements(deps.db, job.r2Key, "shopify", subjects, deps.now()));
     const mapped = mapBulkRows(job.resource, parentLine, kids, meta, ctx);
     if (!mapped.ok) {
       invalid++;
       firstInvalid ??= `line ${p.line + 1}: ${mapped.detail}`;
       continue;
     }
-    // The snapshot line's subjects go in the index (in this batch); an erased person's line is
-    // applied redacted, and the `privacy` job's sweep rewrites the snapshot (its row stays unredacted).
-    const subjects = await lineSubjects(deps, job, parentLine);
     let entities = mapped.rows;
     if (anyErased && (await isErased(deps.db, job.shop, subjects))) {
       const redacted = mapBulkRows(job.resource, redactJson(parentLine).text, kids, meta, ctx);
       if (redacted.ok) entities = redacted.rows;
     }
-    if (job.r2Key) statements.push(...indexStatements(deps.db, job.r2Key, "shopify", subjects, deps.now()));
     // One entity per line, except fulfillments and refunds: an order's line holds all of its own.
     for (const rows of entities) {
       const writes = shopifyWrites(deps.db, rows);

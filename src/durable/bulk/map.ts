@@ -329,7 +329,8 @@ export function mapBulkRows(
   for (const item of list) {
     const node = asObj(item);
     if (!node) return { ok: false, detail: `${resource}: an entry is not an object` };
-    const mapped = resource === "fulfillments" ? bulkFulfillment(node, order.id, meta) : bulkRefund(node, order.id, meta, ctx);
+    const mapped =
+      resource === "fulfillments" ? bulkFulfillment(node, order.id, meta) : bulkRefund(node, order.id, meta, ctx);
     if (!mapped.ok) return mapped;
     rows.push(mapped.rows);
   }
