@@ -265,9 +265,10 @@ describe("bulk exports of fulfillments and refunds", { timeout: 30_000 }, () => 
   it("backfill through the coordinator into the webhook tables, keep what webhooks stored, and index the snapshots", async () => {
     const { shop, fake, stub } = fakeShop("bf-fr", { orders: 12, lineItemsPerOrder: 3, customers: 3 });
     const orders = fake.data.orders;
+    const listOf = (i: number, key: "fulfillments" | "refunds") => (orders[i] as FakeNode)[key] as Obj[];
     // Two records arrive by webhook first: the export must leave their rows (and refund lines) as they were.
     const hookOrder = orders[3] as FakeNode; // 0 fulfillments, 2 refunds
-    const hookFulfillment = (orders[2]?.fulfillments as Obj[])[0] as Obj;
+    const hookFulfillment = listOf(2, "fulfillments")[0] as Obj;
     await deliver(shop, "fulfillments/create", "evt-f1", fulfillmentWebhook(orders[2] as FakeNode, hookFulfillment));
     await deliver(shop, "refunds/create", "evt-r1", refundWebhook(hookOrder, (hookOrder.refunds as Obj[])[0] as Obj));
     const fulfillmentSql = "SELECT * FROM shopify_fulfillments WHERE shop = ?1 AND id = ?2";
@@ -283,8 +284,8 @@ describe("bulk exports of fulfillments and refunds", { timeout: 30_000 }, () => 
     expect(before.fulfillment[0]).toMatchObject({ line_item_count: 1, origin: "webhook" });
     expect(before.lines).toHaveLength(1);
     // One order's entry is broken: that order's line is counted invalid, the others load.
-    (orders[5]?.fulfillments as Obj[])[1] = {
-      ...((orders[5]?.fulfillments as Obj[])[1] as Obj),
+    listOf(5, "fulfillments")[1] = {
+      ...(listOf(5, "fulfillments")[1] as Obj),
       updatedAt: "yesterday",
     };
 
@@ -337,9 +338,13 @@ describe("bulk exports of fulfillments and refunds", { timeout: 30_000 }, () => 
     });
     // Its webhook arriving later (same version) fills in what the export could not read.
     await deliver(shop, "refunds/create", "evt-r7", refundWebhook(order7, r7));
-    expect((await rows(refundSql, shop, num(r7.id)))[0]).toMatchObject({ line_count: 1, restock: 1, origin: "webhook" });
+    expect((await rows(refundSql, shop, num(r7.id)))[0]).toMatchObject({
+      line_count: 1,
+      restock: 1,
+      origin: "webhook",
+    });
     expect(await rows(linesSql, shop, num(r7.id))).toHaveLength(1);
-    const f1 = (orders[1]?.fulfillments as Obj[])[0] as Obj;
+    const f1 = listOf(1, "fulfillments")[0] as Obj;
     expect((await rows(fulfillmentSql, shop, num(f1.id)))[0]).toMatchObject({
       order_id: num(orders[1]?.id),
       status: "success",
