@@ -1,4 +1,5 @@
 import { env } from "cloudflare:workers";
+import { DrizzleQueryError } from "drizzle-orm/errors";
 import type { SQLiteTable } from "drizzle-orm/sqlite-core";
 import { describe, expect, it } from "vitest";
 import { parseRaw, stringifyRaw } from "../src/cron/raw-json";
@@ -6,7 +7,7 @@ import { reconcileEventId } from "../src/cron/reconcile/emit";
 import { orderNode, productNode } from "../src/cron/reconcile/shopify-queries";
 import { orderBody, productBody } from "../src/cron/reconcile/shopify-rest";
 import { drift } from "../src/cron/reconcile/stored-versions";
-import { ascendingWindow } from "../src/cron/reconcile/types";
+import { ascendingWindow, errorText } from "../src/cron/reconcile/types";
 import { mapShopifyEvent } from "../src/mapping/shopify";
 import { alerts, dqResults, dqRuns, jobLeases, reconcileRuns } from "../src/shared/schema/cron";
 import { cronSettings } from "../src/shared/settings";
@@ -119,5 +120,19 @@ describe("drizzle schema of the operations tables", () => {
   it("matches migrations/0005_operations.sql column for column, and its indexes", async () => {
     for (const table of [jobLeases, reconcileRuns, dqRuns, dqResults, alerts] as SQLiteTable[])
       await expectMatchesMigration(table);
+  });
+});
+
+describe("reconcile scope errors", () => {
+  it("keep the D1 error and leave out the bound values of the failed query", () => {
+    const err = new DrizzleQueryError(
+      "select id, updated_at from shopify_customers where shop = ?1 and id in (?2)",
+      ["private-shop.myshopify.com", "820982911946154508"],
+      new Error("D1_ERROR: no such table"),
+    );
+    const text = errorText(err);
+    expect(text).toContain("D1_ERROR: no such table");
+    expect(text).not.toContain("private-shop");
+    expect(text).not.toContain("params");
   });
 });

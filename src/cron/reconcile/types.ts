@@ -6,6 +6,7 @@
  */
 import { z } from "zod";
 import type { Source } from "../../shared/envelope";
+import { describeError } from "../../shared/log";
 import type { ReconcileStatus } from "../../shared/schema/cron";
 import type { CronSettings } from "../../shared/settings";
 
@@ -95,6 +96,7 @@ export function ascendingWindow(
   };
 }
 
+/** A scope's error as its report keeps it: the cause first, without the bound values of a failed query. */
 export function errorText(err: unknown): string {
-  return (err instanceof Error ? `${err.name}: ${err.message}` : String(err)).slice(0, 500);
+  return describeError(err);
 }
