@@ -135,7 +135,9 @@ describe("Stripe reconciliation", () => {
     expect(queue.sent).toEqual([]);
   });
 
-  it("pages through a busy window and resumes a page-limited run without losing events", async () => {
+  it("pages through a busy window and resumes a page-limited run without losing events", {
+    timeout: 30_000,
+  }, async () => {
     const now = Date.parse("2032-01-11T12:00:00Z");
     const base = Math.floor((now - 40 * MINUTE) / 1000);
     // A first-ever run (no cursor) that stops at its page limit must keep its whole window.
