@@ -85,7 +85,7 @@ const meta: EventMeta = {
 };
 const ctx = { subscriptions: parseSubscriptionRules("", ""), shopCurrency: null };
 
-describe("toMinor under fuzzing", () => {
+describe("toMinor under fuzzing", { timeout: 30_000 }, () => {
   it("equals exact decimal arithmetic for every currency exponent", () => {
     fc.assert(
       fc.property(currencyArb, amountArb, fc.boolean(), ([currency, exponent], amount, negative) => {
@@ -114,7 +114,7 @@ describe("toMinor under fuzzing", () => {
   });
 });
 
-describe("Shopify order mapper under fuzzing", () => {
+describe("Shopify order mapper under fuzzing", { timeout: 30_000 }, () => {
   const lineArb = fc.record({
     id: idArb,
     product: idArb,
@@ -197,7 +197,7 @@ describe("Shopify order mapper under fuzzing", () => {
   });
 });
 
-describe("Stripe charge mapper under fuzzing", () => {
+describe("Stripe charge mapper under fuzzing", { timeout: 30_000 }, () => {
   it("keeps the integer amount, the id text and the created instant", () => {
     fc.assert(
       fc.property(
@@ -238,7 +238,7 @@ describe("Stripe charge mapper under fuzzing", () => {
   });
 });
 
-describe("Recharge mappers under fuzzing", () => {
+describe("Recharge mappers under fuzzing", { timeout: 30_000 }, () => {
   it("charges: exact minor units per currency, ids as text, zone-less times read as UTC", () => {
     fc.assert(
       fc.property(

@@ -38,7 +38,7 @@ function expectRefusal(r: { ok: boolean; reason?: string }) {
   expect(REFUSALS).toContain(r.reason);
 }
 
-describe("verifyShopify under fuzzing", () => {
+describe("verifyShopify under fuzzing", { timeout: 30_000 }, () => {
   it("accepts a signature made with any configured secret, over any bytes", async () => {
     await fc.assert(
       fc.asyncProperty(secretsArb, fc.nat(), bytesArb(), async (secrets, pick, body) => {
@@ -76,7 +76,7 @@ describe("verifyShopify under fuzzing", () => {
   });
 });
 
-describe("verifyStripe under fuzzing", () => {
+describe("verifyStripe under fuzzing", { timeout: 30_000 }, () => {
   // The stripe package reads the body as text, so its bodies are UTF-8 here; raw bytes are tried below.
   const bodyArb = fc.oneof(fc.string({ maxLength: 300 }), fc.json());
 
@@ -137,7 +137,7 @@ describe("verifyStripe under fuzzing", () => {
   });
 });
 
-describe("verifyRecharge under fuzzing", () => {
+describe("verifyRecharge under fuzzing", { timeout: 30_000 }, () => {
   const nowSeconds = Math.floor(nowMs / 1000);
 
   it("accepts both schemes signed with any configured secret", async () => {
