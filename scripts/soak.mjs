@@ -38,9 +38,16 @@ const vars = Object.fromEntries(
     .map((l) => [l.slice(0, l.indexOf("=")), l.slice(l.indexOf("=") + 1)]),
 );
 const secretValues = [
-  ...["SHOPIFY_WEBHOOK_SECRET", "STRIPE_WEBHOOK_SECRET", "RECHARGE_WEBHOOK_SECRET", "ADMIN_TOKEN"].flatMap((k) =>
-    (vars[k] ?? "").split(","),
-  ),
+  ...[
+    "SHOPIFY_WEBHOOK_SECRET",
+    "STRIPE_WEBHOOK_SECRET",
+    "RECHARGE_WEBHOOK_SECRET",
+    "ADMIN_TOKEN",
+    "PRIVACY_HASH_KEY",
+    "STRIPE_API_KEY",
+    "RECHARGE_API_TOKEN",
+    "ALERT_WEBHOOK_URL",
+  ].flatMap((k) => (vars[k] ?? "").split(",")),
   ...Object.values(safeJson(vars.SHOPIFY_ACCESS_TOKENS)),
 ].filter(Boolean);
 

@@ -93,6 +93,7 @@ describe("soak (1,000 events)", { timeout: 120_000 }, () => {
       STRIPE_SECRET,
       RECHARGE_SECRET,
       ADMIN_TOKEN,
+      env.PRIVACY_HASH_KEY,
     ]);
     const lags = accepted
       .filter((a) => !a.delivery.redelivery && a.eventId)
