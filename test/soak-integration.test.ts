@@ -5,7 +5,7 @@
  * same ones `npm run soak` runs on 10,000 against wrangler dev) and the lag percentiles.
  */
 import { env, exports } from "cloudflare:workers";
-import { describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it, vi } from "vitest";
 import { commerceDeliveries, newestVersions } from "./helpers/commerce-events";
 import { requestFor } from "./helpers/pipeline-run";
 import { ADMIN_TOKEN, RECHARGE_SECRET, SHOPIFY_SECRET, STRIPE_SECRET } from "./helpers/requests";
@@ -35,7 +35,22 @@ const store: Store = {
   },
 };
 
-describe("soak (1,000 events)", { timeout: 120_000 }, () => {
+afterEach(() => vi.restoreAllMocks());
+
+/** Every console line of the run (the Worker, its consumer and the tests share this isolate), still printed. */
+function recordLogs(): string[] {
+  const lines: string[] = [];
+  for (const level of ["log", "warn", "error"] as const) {
+    const original = console[level].bind(console);
+    vi.spyOn(console, level).mockImplementation((...args: unknown[]) => {
+      lines.push(args.map(String).join(" "));
+      original(...args);
+    });
+  }
+  return lines;
+}
+
+describe("soak (1,000 events)", { timeout: 300_000 }, () => {
   it("loses nothing, stores nothing twice, keeps the newest versions, leaks no secret", async () => {
     const tag = `soak${Date.now().toString(36)}`;
     const deliveries = commerceDeliveries({
@@ -44,6 +59,8 @@ describe("soak (1,000 events)", { timeout: 120_000 }, () => {
       tag,
       shops: [`${tag}-a.myshopify.com`, `${tag}-b.myshopify.com`],
     });
+    const logs = recordLogs();
+    const answers: string[] = [];
     const accepted: Array<Accepted & { at: number }> = [];
     let next = 0;
     const post = async () => {
@@ -51,7 +68,9 @@ describe("soak (1,000 events)", { timeout: 120_000 }, () => {
         const delivery = deliveries[next++];
         if (!delivery) break;
         const res = await exports.default.fetch(await requestFor(delivery));
-        const body = (await res.json()) as { eventId?: string };
+        const text = await res.text();
+        answers.push(text);
+        const body = JSON.parse(text) as { eventId?: string };
         accepted.push({ delivery, status: res.status, eventId: body.eventId ?? null, at: Date.now() });
       }
     };
@@ -60,7 +79,7 @@ describe("soak (1,000 events)", { timeout: 120_000 }, () => {
     let lastRowid = (await env.DB.prepare("SELECT max(rowid) AS r FROM webhook_events").first<{ r: number }>())?.r ?? 0;
     let posting = true;
     const watch = async () => {
-      const deadline = Date.now() + 90_000;
+      const deadline = Date.now() + 180_000;
       for (;;) {
         const rows = await env.DB.prepare(
           "SELECT rowid AS r, source, event_id FROM webhook_events WHERE rowid > ?1 ORDER BY rowid",
@@ -102,6 +121,11 @@ describe("soak (1,000 events)", { timeout: 120_000 }, () => {
       `soak ${COUNT} (seed ${SEED}): ${report.distinctEvents} events, ${report.checkedObjects} R2 objects scanned, lag ms`,
       percentiles(lags.filter((l) => !Number.isNaN(l))),
     );
+    // Nor in any answer (error bodies included) or log line.
+    const secrets = [SHOPIFY_SECRET, STRIPE_SECRET, RECHARGE_SECRET, ADMIN_TOKEN, env.PRIVACY_HASH_KEY];
+    const leaks = [...answers, ...logs].filter((line) => secrets.some((s) => line.includes(s)));
+    expect(leaks, "secrets in answers or logs").toEqual([]);
+    expect(logs.length).toBeGreaterThan(900);
     expect(soakFailures(report), `seed ${SEED}`).toEqual([]);
     expect(report.distinctEvents).toBeGreaterThan(900);
   });
