@@ -10,14 +10,19 @@ import { fileURLToPath } from "node:url";
 import { startWrangler } from "./lib/server.mjs";
 
 const EVENTS = Number(process.env.BENCH_PRIVACY_EVENTS ?? 100_000);
-const CHUNK = 5_000;
+const CHUNK = 1_000;
 /** Webhooks delivered a second time for the baseline (rows already stored, as for a replay). */
 const REDELIVER = Math.min(EVENTS, Number(process.env.BENCH_PRIVACY_REDELIVER ?? 10_000));
 const here = dirname(fileURLToPath(import.meta.url));
 
-async function post(url, path, body) {
+/** Seeding and redelivery are idempotent, so a request cut off by a local workerd restart is sent again. */
+async function post(url, path, body, retries = path === "/seed" || path === "/redeliver" ? 3 : 0) {
   const res = await fetch(`${url}${path}`, { method: "POST", body: JSON.stringify(body) });
   const text = await res.text();
+  if (res.status === 503 && retries > 0) {
+    console.log(`  (${path} ${JSON.stringify(body)}: ${text.slice(0, 80)}; sending it again)`);
+    return post(url, path, body, retries - 1);
+  }
   if (!res.ok) throw new Error(`${path}: HTTP ${res.status}: ${text.slice(0, 2000)}`);
   return JSON.parse(text);
 }
