@@ -15,7 +15,7 @@ import { recordMetric } from "../shared/metrics";
 import { resourceFor } from "../shared/topics";
 import { type ChildWrite, childStatements } from "../tables/children";
 import { reinstallStatement } from "../tables/shop-installs";
-import { indexStatements } from "../tables/subjects";
+import { type ErasedView, indexStatements, loadErased } from "../tables/subjects";
 import { planApply } from "./apply";
 import { archiveInvalidMessage } from "./dead-letter";
 import { type LedgerStatus, ledgerUpsert } from "./ledger";
@@ -44,9 +44,12 @@ const R2_CONCURRENCY = 6;
 
 export async function consumeEvents(batch: MessageBatch<unknown>, env: Env): Promise<void> {
   const now = new Date().toISOString();
+  // Which subjects were erased, read once for the batch (a failed read fails every message: they retry).
+  const erased = loadErased(env.DB);
+  erased.catch(() => undefined);
   const prepared = await mapLimit(batch.messages, R2_CONCURRENCY, async (msg) => {
     try {
-      const result = await prepare(env, msg, now);
+      const result = await prepare(env, msg, now, await erased);
       // A replayed event counts towards its replay's progress in the same batch (at the end, so
       // statements[0] stays the versioned write).
       // A webhook of a shop marked uninstalled means the app was installed again.
@@ -141,7 +144,7 @@ async function noteSuperseded(env: Env, events: Envelope[]): Promise<void> {
   }
 }
 
-async function prepare(env: Env, msg: Message<unknown>, now: string): Promise<Prepared> {
+async function prepare(env: Env, msg: Message<unknown>, now: string, erased: ErasedView): Promise<Prepared> {
   const parsed = envelopeSchema.safeParse(msg.body);
   if (!parsed.success) {
     // Retrying cannot fix a malformed message: keep it in dead-letter/ for a human.
@@ -153,7 +156,7 @@ async function prepare(env: Env, msg: Message<unknown>, now: string): Promise<Pr
   const resource = resourceFor(envelope.source, envelope.topic);
   /** Quarantine statements: the subject index rows of the object, then its ledger row. */
   const quarantine = async (reason: Parameters<typeof quarantineObject>[1], text: string, detail?: string) => {
-    const prot = await protectPayload(env, envelope, resource ?? "other", text);
+    const prot = await protectPayload(env, envelope, resource ?? "other", text, erased);
     const obj = await quarantineObject(envelope, reason, utf8(prot.payload), prot.payload, detail);
     if (prot.redacted) await putRedacted(env.LAKE, obj, now);
     else await putOnce(env.LAKE, obj);
@@ -193,7 +196,7 @@ async function prepare(env: Env, msg: Message<unknown>, now: string): Promise<Pr
   }
 
   // An erased person's data is redacted before it is stored anywhere (README "Privacy").
-  const prot = await protectPayload(env, envelope, resource, payload);
+  const prot = await protectPayload(env, envelope, resource, payload, erased);
   if (rawKey === null || prot.redacted) {
     const obj = await rawEventObject(envelope, resource, prot.payload);
     if (prot.redacted) await putRedacted(env.LAKE, { ...obj, key: rawKey ?? obj.key }, now);

@@ -2,12 +2,12 @@
  * The consumer's part in privacy: find the data subjects a payload names (for the subject
  * index, written in the event's own D1 batch) and, when one of them was erased, redact the
  * payload before it is archived or applied, so a late webhook, a reconcile repair or a replay
- * never brings an erased person's PII back. Costs one indexed D1 read per event that names a
- * subject.
+ * never brings an erased person's PII back. Costs one D1 read per queue batch (the erased
+ * subjects, while there are few), else one indexed read per event.
  */
 import { redactJson } from "../mapping/redact";
 import type { Envelope } from "../shared/envelope";
-import { type IndexedSubject, isErased, subjectsOfText } from "../tables/subjects";
+import { type ErasedView, type IndexedSubject, isErasedIn, subjectsOfText } from "../tables/subjects";
 
 export interface Protected {
   payload: string;
@@ -22,10 +22,16 @@ export function payloadSubjects(env: Env, e: Envelope, resource: string, payload
 }
 
 /** The payload as it may be stored: redacted when it names an erased subject or an erased shop. */
-export async function protectPayload(env: Env, e: Envelope, resource: string, payload: string): Promise<Protected> {
+export async function protectPayload(
+  env: Env,
+  e: Envelope,
+  resource: string,
+  payload: string,
+  erased?: ErasedView,
+): Promise<Protected> {
   const subjects = await payloadSubjects(env, e, resource, payload);
   const shop = e.source === "shopify" ? e.shop : null;
-  if (!(await isErased(env.DB, shop, subjects))) return { payload, subjects, redacted: false };
+  if (!(await isErasedIn(erased, env.DB, shop, subjects))) return { payload, subjects, redacted: false };
   try {
     return { payload: redactJson(payload, { stripe: e.source === "stripe" }).text, subjects, redacted: true };
   } catch {

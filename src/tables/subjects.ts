@@ -118,6 +118,40 @@ export async function isErased(
   return false;
 }
 
+/**
+ * The erased subjects as one batch of events sees them: all of them in memory while there are few
+ * (one read per batch instead of one per event), else null and each event asks D1 itself.
+ */
+export interface ErasedView {
+  keys: Set<string> | null;
+}
+
+const ERASED_IN_MEMORY = 5_000;
+
+export async function loadErased(db: D1Database): Promise<ErasedView> {
+  const r = await db
+    .prepare(`SELECT subject_kind AS k, subject_id AS id, shop FROM erased_subjects LIMIT ${ERASED_IN_MEMORY + 1}`)
+    .all<{ k: string; id: string; shop: string }>();
+  if (r.results.length > ERASED_IN_MEMORY) return { keys: null };
+  return { keys: new Set(r.results.map((x) => `${x.k}\u0000${x.id}\u0000${x.shop}`)) };
+}
+
+/** `isErased`, answered from the batch's view when it holds every erased subject. */
+export async function isErasedIn(
+  view: ErasedView | undefined,
+  db: D1Database,
+  shop: string | null,
+  subjects: readonly IndexedSubject[],
+): Promise<boolean> {
+  const keys = view?.keys;
+  if (!keys) return isErased(db, shop, subjects);
+  if (keys.size === 0) return false;
+  if (shop !== null && keys.has(`shop\u0000${shop}\u0000${shop}`)) return true;
+  return subjects.some(
+    (s) => keys.has(`${s.kind}\u0000${s.id}\u0000${s.shop}`) || keys.has(`${s.kind}\u0000${s.id}\u0000*`),
+  );
+}
+
 /** Whether any subject was ever erased (bulk ingest skips the per-line check until then). */
 export async function anyErasedSubject(db: D1Database): Promise<boolean> {
   return (await db.prepare("SELECT 1 AS hit FROM erased_subjects LIMIT 1").first<{ hit: number }>()) !== null;

@@ -346,14 +346,19 @@ async function markRedacted(db: D1Database, key: string, t: Target): Promise<voi
   }
 }
 
-/** Objects indexed for an erased subject after its erasure and stored unredacted: rewritten now. */
+/**
+ * Objects indexed for an erased subject after its erasure (or up to 15 minutes before: a queue
+ * batch that checked before the erasure and committed after it) and stored unredacted: rewritten now.
+ * Only once the erasing request completed: until then its own `objects` stage does this work.
+ */
 async function sweep(env: Env, budget: { left: number }, now: string): Promise<number> {
   const db = env.DB;
   const r = await db
     .prepare(
       `SELECT DISTINCT a.r2_key FROM archive_subjects a JOIN erased_subjects e
          ON e.subject_kind = a.subject_kind AND e.subject_id = a.subject_id AND (e.shop = a.shop OR e.shop = '*')
-       WHERE a.redacted = 0 AND a.indexed_at >= e.erased_at LIMIT ?1`,
+       JOIN privacy_requests r ON r.request_id = e.request_id AND r.status = 'completed'
+       WHERE a.redacted = 0 AND a.indexed_at >= strftime('%Y-%m-%dT%H:%M:%fZ', e.erased_at, '-15 minutes') LIMIT ?1`,
     )
     .bind(Math.min(budget.left, KEYS_PER_QUERY))
     .all<{ r2_key: string }>();
