@@ -3,15 +3,18 @@ import { env } from "cloudflare:workers";
 import { drizzle } from "drizzle-orm/d1";
 import { parquetMetadata, parquetReadObjects } from "hyparquet";
 import { describe, expect, it } from "vitest";
-import { CompactFailedError, daysToCompact, LOOKBACK_DAYS, runCompact } from "../src/cron/compact/compact";
+import { CompactFailedError, runCompact } from "../src/cron/compact/compact";
+import { publishSchema } from "../src/cron/compact/schemas";
 import { COMPACT_TABLES } from "../src/cron/compact/tables";
 import { runJob } from "../src/cron/jobs";
 import { acquireLease, releaseLease } from "../src/cron/lease";
 import worker from "../src/index";
 import { customerProfiles } from "../src/shared/schema/identity";
+import { lakeChanges } from "../src/shared/schema/lake";
 import { rechargeChargeLineItems } from "../src/shared/schema/recharge";
 import { shopifyOrderLineItems, shopifyOrders, shopifyProducts } from "../src/shared/schema/shopify";
 import { stripeCharges, stripeCustomers } from "../src/shared/schema/stripe";
+import { expectMatchesMigration } from "./helpers/schema-match";
 
 // Each test compacts a day of its own in March 2031, a month no other test file writes rows
 // in, with shops and ids of its own: the local D1 and R2 are shared by every test file.
@@ -161,9 +164,10 @@ describe("compact job", () => {
       total_discounts_minor: 0n,
       test: false,
       confirmed: true,
+      // JSON text; the column's JSON logical type tells DuckDB to read it as JSON.
       tags: '["vip","b2b"]',
-      created_at: "2031-03-01T08:00:00.000Z",
-      updated_at: "2031-03-04T00:00:00.000Z",
+      created_at: new Date("2031-03-01T08:00:00.000Z"),
+      updated_at: new Date("2031-03-04T00:00:00.000Z"),
       last_event_id: "compact-a-1",
       origin: "webhook",
     });
@@ -179,10 +183,28 @@ describe("compact job", () => {
     const columns = meta.schema.slice(1);
     expect(columns.map((c) => c.name)).toEqual(info.results.map((r) => r.name));
     const element = (name: string) => columns.find((c) => c.name === name);
-    expect(element("id")).toMatchObject({ type: "BYTE_ARRAY", converted_type: "UTF8", repetition_type: "REQUIRED" });
+    expect(element("id")).toMatchObject({
+      type: "BYTE_ARRAY",
+      converted_type: "UTF8",
+      logical_type: { type: "STRING" },
+      repetition_type: "REQUIRED",
+    });
     expect(element("total_price_minor")).toMatchObject({ type: "INT64", repetition_type: "OPTIONAL" });
     expect(element("test")).toMatchObject({ type: "BOOLEAN" });
-    expect(element("updated_at")).toMatchObject({ type: "BYTE_ARRAY", converted_type: "UTF8" });
+    expect(element("updated_at")).toMatchObject({
+      type: "INT64",
+      logical_type: { type: "TIMESTAMP", isAdjustedToUTC: true, unit: "MILLIS" },
+      repetition_type: "REQUIRED",
+    });
+    expect(element("tags")).toMatchObject({ type: "BYTE_ARRAY", logical_type: { type: "JSON" } });
+    // Statistics on every column, so a reader can skip parts by time or id.
+    const stats = (name: string) =>
+      meta.row_groups[0]?.columns.find((c) => c.meta_data?.path_in_schema[0] === name)?.meta_data?.statistics;
+    expect(stats("updated_at")).toMatchObject({
+      min_value: new Date("2031-03-04T00:00:00.000Z"),
+      max_value: new Date("2031-03-04T23:59:59.999Z"),
+    });
+    expect(stats("id")).toMatchObject({ min_value: "1001", max_value: "820982911946154509" });
     expect(meta.num_rows).toBe(3n);
     expect(meta.key_value_metadata).toEqual(
       expect.arrayContaining([
@@ -215,8 +237,8 @@ describe("compact job", () => {
       {
         id: "prof_compact_a",
         email: "a@compact.test",
-        created_at: "2031-03-04T09:00:00.000Z",
-        updated_at: "2031-03-04T09:00:00.000Z",
+        created_at: new Date("2031-03-04T09:00:00.000Z"),
+        updated_at: new Date("2031-03-04T09:00:00.000Z"),
         last_event_id: "evt_compact_a1",
       },
     ]);
@@ -224,12 +246,15 @@ describe("compact job", () => {
     // The report: filed under the run's scheduled day, the same numbers as the result.
     expect(result.reportKey).toBe(`metadata/compact/dt=2031-03-05/${run.runId}.json`);
     const report = await (await env.LAKE.get(result.reportKey))?.json<Record<string, unknown>>();
+    const dayTotals = (f: (t: { rows: number; parts: number }) => number) =>
+      result.tables.reduce((n, t) => n + f(t), 0);
+    expect([dayTotals((t) => t.rows), dayTotals((t) => t.parts)]).toEqual([6, 4]);
     expect(report).toMatchObject({
       run_id: run.runId,
       job: "compact",
       days: [day],
-      rows: 6,
-      parts: 4,
+      rows: result.rows,
+      parts: result.parts,
       bytes: result.bytes,
       failed: [],
     });
@@ -361,8 +386,10 @@ describe("compact job", () => {
       failed: { table: string; dt: string; error: string }[];
       tables: { table: string; status: string; rows: number; parts: number }[];
     }>();
+    // The day and the table's current snapshot both read the bad row; both are reported.
     expect(report?.failed).toEqual([
       { table: "stripe_charges", dt: day, error: expect.stringContaining("stripe_charges.amount_minor") },
+      { table: "stripe_charges", dt: "current", error: expect.stringContaining("stripe_charges.amount_minor") },
     ]);
     expect(report?.tables.map((t) => t.table).sort()).toEqual(
       COMPACT_TABLES.filter((t) => t.source === "stripe")
@@ -399,14 +426,150 @@ describe("compact job", () => {
     await expect(runCompact(env, run, { day: "2031-03-04", partRows: 0 })).rejects.toThrow();
   });
 
-  it("by default compacts the days before the scheduled time, newest first", () => {
-    expect(daysToCompact(new Date("2031-03-05T03:30:00Z"))).toEqual(["2031-03-04", "2031-03-03", "2031-03-02"]);
-    expect(daysToCompact(new Date("2031-03-01T00:00:00Z"))).toHaveLength(LOOKBACK_DAYS);
-    expect(daysToCompact(new Date("2031-03-01T00:00:00Z"))[0]).toBe("2031-02-28");
-    expect(daysToCompact(new Date("2031-03-05T03:30:00Z"), "2031-01-15")).toEqual(["2031-01-15"]);
+  it("marks every day a write touches, and a run without a day compacts exactly the marked ones", async () => {
+    const marks = async (table: string) =>
+      (
+        await env.DB.prepare(
+          "SELECT dt, seq FROM lake_changes WHERE table_name = ?1 AND dt LIKE '2031-04-%' ORDER BY dt",
+        )
+          .bind(table)
+          .all<{ dt: string; seq: number }>()
+      ).results;
+    const product = {
+      shop: "compact-m.myshopify.com",
+      id: "9100000000000000007",
+      title: "Marked",
+      status: "active",
+      ...version("2031-04-02T10:00:00.000Z", "compact-m-1"),
+    };
+    await db.insert(shopifyProducts).values(product);
+    expect(await marks("shopify_products")).toEqual([{ dt: "2031-04-02", seq: 1 }]);
+    const run = (n: number) =>
+      runCompact(
+        env,
+        { runId: `compact-test-marks-${n}-${crypto.randomUUID().slice(0, 8)}`, now: new Date("2031-04-03T12:35:00Z") },
+        { tables: ["shopify_products"] },
+      );
+    const first = await run(1);
+    if (first.skipped) throw new Error("skipped");
+    expect(first.tables.filter((t) => t.dt.startsWith("2031-04"))).toEqual([
+      expect.objectContaining({ table: "shopify_products", dt: "2031-04-02", rows: 1, status: "ok" }),
+    ]);
+    expect(await marks("shopify_products")).toEqual([]);
+    const dayRows = async (dt: string) =>
+      (await rowsUnder(`processed/shopify/shopify_products/dt=${dt}/`)).filter((r) => r.shop === product.shop);
+    expect((await dayRows("2031-04-02")).map((r) => r.title)).toEqual(["Marked"]);
+
+    // The row moves to a later day: both days are marked, the old partition loses it.
+    await env.DB.prepare("UPDATE shopify_products SET title = 'Moved', updated_at = ?1 WHERE shop = ?2 AND id = ?3")
+      .bind("2031-04-03T09:00:00.000Z", product.shop, product.id)
+      .run();
+    expect(await marks("shopify_products")).toEqual([
+      { dt: "2031-04-02", seq: 1 },
+      { dt: "2031-04-03", seq: 1 },
+    ]);
+    const second = await run(2);
+    if (second.skipped) throw new Error("skipped");
+    expect(second.tables.filter((t) => t.dt.startsWith("2031-04")).map((t) => [t.dt, t.rows])).toEqual([
+      ["2031-04-02", 0],
+      ["2031-04-03", 1],
+    ]);
+    expect(await dayRows("2031-04-02")).toEqual([]);
+    expect((await dayRows("2031-04-03")).map((r) => r.title)).toEqual(["Moved"]);
+
+    // The current snapshot holds the row once, in its latest version.
+    const current = (await rowsUnder("processed/shopify/shopify_products/current/")).filter(
+      (r) => r.shop === product.shop,
+    );
+    expect(current.map((r) => [r.id, r.title])).toEqual([[product.id, "Moved"]]);
+
+    // Nothing changed since: a run finds no marked day of this table.
+    const third = await run(3);
+    if (third.skipped) throw new Error("skipped");
+    expect(third.tables.filter((t) => t.dt.startsWith("2031-04"))).toEqual([]);
   });
 
-  it("runs from its cron schedule over the lookback days", async () => {
+  it("drops removed line items from the current snapshot", async () => {
+    const shop = "compact-l.myshopify.com";
+    const line = (id: string, position: number) => ({
+      shop,
+      id,
+      orderId: "5550000000000000001",
+      position,
+      quantity: 1,
+      currency: "EUR",
+      priceMinor: 1000 + position,
+      ...version("2031-04-05T10:00:00.000Z", "compact-l-1"),
+    });
+    await db.insert(shopifyOrderLineItems).values([line("5560000000000000001", 0), line("5560000000000000002", 1)]);
+    const run = () =>
+      runCompact(
+        env,
+        { runId: `compact-test-lines-${crypto.randomUUID().slice(0, 8)}`, now: new Date("2031-04-05T11:35:00Z") },
+        { tables: ["shopify_order_line_items"] },
+      );
+    const ids = async () =>
+      (await rowsUnder("processed/shopify/shopify_order_line_items/current/"))
+        .filter((r) => r.shop === shop)
+        .map((r) => r.id);
+    await run();
+    expect(await ids()).toEqual(["5560000000000000001", "5560000000000000002"]);
+    // The consumer replaces an order's lines as a set: a line the new version lacks is deleted.
+    await env.DB.prepare("DELETE FROM shopify_order_line_items WHERE shop = ?1 AND id = ?2")
+      .bind(shop, "5560000000000000002")
+      .run();
+    await run();
+    expect(await ids()).toEqual(["5560000000000000001"]);
+  });
+
+  it("keeps insert, update and delete triggers on every compacted table", async () => {
+    await expectMatchesMigration(lakeChanges);
+    const { results } = await env.DB.prepare(
+      "SELECT name, tbl_name FROM sqlite_master WHERE type = 'trigger' AND name LIKE '%_lake_%' ORDER BY name",
+    ).all<{ name: string; tbl_name: string }>();
+    const expected = COMPACT_TABLES.flatMap((t) => ["delete", "insert", "update"].map((k) => `${t.table}_lake_${k}`));
+    expect(results.map((r) => r.name).sort()).toEqual(expected.sort());
+  });
+
+  it("publishes each table's schema, and a changed column list is a new version", async () => {
+    const spec = COMPACT_TABLES.find((t) => t.table === "stripe_refunds");
+    if (!spec) throw new Error("no stripe_refunds");
+    const key = "metadata/schemas/stripe/stripe_refunds.json";
+    await env.LAKE.delete(key);
+    const now = "2031-04-06T00:35:00.000Z";
+    expect(await publishSchema(env.LAKE, spec, now)).toBe(1);
+    const doc = await (await env.LAKE.get(key))?.json<{
+      version: number;
+      fingerprint: string;
+      primary_key: string[];
+      columns: { name: string; type: string; duckdb_type: string; nullable: boolean; primary_key: boolean }[];
+      versions: { version: number; columns: string[] }[];
+      paths: { current: string; changes: string };
+    }>();
+    const info = await env.DB.prepare("PRAGMA table_info(stripe_refunds)").all<{ name: string; notnull: number }>();
+    expect(doc?.columns.map((c) => [c.name, c.nullable])).toEqual(info.results.map((r) => [r.name, r.notnull === 0]));
+    expect(doc?.primary_key).toEqual(["id"]);
+    expect(doc?.columns.find((c) => c.name === "amount_minor")).toMatchObject({ type: "INT64", duckdb_type: "BIGINT" });
+    expect(doc?.columns.find((c) => c.name === "updated_at")).toMatchObject({
+      duckdb_type: "TIMESTAMP WITH TIME ZONE",
+      nullable: false,
+    });
+    expect(doc?.paths).toEqual({
+      current: "processed/stripe/stripe_refunds/current/*.parquet",
+      changes: "processed/stripe/stripe_refunds/dt=*/*.parquet",
+    });
+    // Same columns: same version.
+    expect(await publishSchema(env.LAKE, spec, now)).toBe(1);
+    // The stored document describes other columns (as before a migration added one): next version.
+    const older = { ...doc, version: 3, fingerprint: "before-a-column-was-added" };
+    await env.LAKE.put(key, JSON.stringify(older));
+    expect(await publishSchema(env.LAKE, spec, now)).toBe(4);
+    const next = await (await env.LAKE.get(key))?.json<typeof doc>();
+    expect(next?.versions.map((v) => v.version)).toEqual([1, 4]);
+    expect(next?.versions[1]?.columns).toEqual(info.results.map((r) => r.name));
+  });
+
+  it("runs hourly from its cron schedule over the marked days", async () => {
     await db.insert(shopifyProducts).values({
       shop: "compact-s.myshopify.com",
       id: "9100000000000000001",
@@ -415,14 +578,15 @@ describe("compact job", () => {
       ...version("2031-03-30T12:00:00.000Z", "compact-s-1"),
     });
     const controller = createScheduledController({
-      cron: "30 3 * * *",
-      scheduledTime: Date.parse("2031-04-01T03:30:00Z"),
+      cron: "35 * * * *",
+      scheduledTime: Date.parse("2031-04-01T03:35:00Z"),
     });
     await worker.scheduled(controller, env);
     const reports = await keysUnder("metadata/compact/dt=2031-04-01/");
     expect(reports).toHaveLength(1);
     const report = await (await env.LAKE.get(reports[0] ?? ""))?.json<{ days: string[]; failed: unknown[] }>();
-    expect(report).toMatchObject({ days: ["2031-03-31", "2031-03-30", "2031-03-29"], failed: [] });
+    expect(report?.failed).toEqual([]);
+    expect(report?.days).toContain("2031-03-30");
     expect(await rowsUnder("processed/shopify/shopify_products/dt=2031-03-30/")).toEqual([
       expect.objectContaining({ id: "9100000000000000001", title: "Scheduled", status: "active" }),
     ]);

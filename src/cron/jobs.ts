@@ -8,7 +8,7 @@
 import { describeError, log } from "../shared/log";
 import { type DeliveryResult, deliverAlerts } from "./alerts/delivery";
 import { type BackfillOptions, type BackfillResult, runBackfill } from "./backfill/backfill";
-import { type CompactOptions, type CompactResult, runCompact } from "./compact/compact";
+import { type CompactOptions, type CompactResult, compactTableDays, runCompact } from "./compact/compact";
 import { type HealthResult, runHealth } from "./health/health";
 import { type PrivacyOptions, type PrivacyResult, recompacted, runPrivacy } from "./privacy/privacy";
 import { type DataQualityOptions, type DataQualityResult, runDataQuality } from "./quality/data-quality";
@@ -34,7 +34,7 @@ export type JobName = (typeof JOB_NAMES)[number];
 export const SCHEDULES: Record<string, JobName | readonly JobName[]> = {
   "*/15 * * * *": "reconcile",
   "5 * * * *": "data-quality",
-  "30 3 * * *": "compact",
+  "35 * * * *": "compact",
   "* * * * *": "backfill",
   "*/10 * * * *": ["privacy", "replay"],
   "*/5 * * * *": "health",
@@ -137,12 +137,13 @@ async function recompactAfterPrivacy(
   if (result.skipped) return [];
   const days = [...new Set(result.recompact.flatMap((r) => r.days))].sort().slice(0, RECOMPACT_DAYS_PER_RUN);
   const done: string[] = [];
-  for (const day of days) {
+  if (days.length > 0) {
+    // One run for all the days: it rebuilds each table's current snapshot once, not once per day.
     try {
-      const out = await runCompact(env, { runId: `${run.runId}-dt${day}`, now: run.now }, { day });
-      if (!out.skipped) done.push(day);
+      const out = await compactTableDays(env, { runId: `${run.runId}-compact`, now: run.now }, { days });
+      if (!out.skipped) done.push(...days);
     } catch (err) {
-      log.error("privacy re-compaction failed", { runId: run.runId, day, error: describeError(err) });
+      log.error("privacy re-compaction failed", { runId: run.runId, days: days.join(","), error: describeError(err) });
     }
   }
   for (const r of result.recompact) await recompacted(env, r.requestId, done);

@@ -3,16 +3,36 @@
  * a part holds one array per column instead of one object per row. Pure (no I/O).
  * Trade-off: a part is encoded whole in memory (hyparquet-writer's `parquetWriteBuffer`,
  * pure JS, no wasm), so the job bounds memory by capping rows per part, not by streaming.
- * One row group per part and the library's default Snappy compression.
+ * One row group per part, Snappy, min/max statistics on every column (DuckDB prunes row
+ * groups with them), and an explicit schema so each column carries its logical type:
+ * TIMESTAMP(MILLIS, UTC) for times, STRING for text, JSON for list columns.
  */
+import type { SchemaElement } from "hyparquet";
 import { type ColumnSource, parquetWriteBuffer } from "hyparquet-writer";
-import type { ColumnKind, CompactTable, ParquetValue } from "./tables";
+import type { ColumnKind, CompactColumn, CompactTable, ParquetValue } from "./tables";
 import { toParquetValue } from "./tables";
 
-const PARQUET_TYPE: Record<ColumnKind, "STRING" | "INT64" | "BOOLEAN"> = {
-  string: "STRING",
-  int64: "INT64",
-  boolean: "BOOLEAN",
+/** Long enough that 19-digit ids, emails and ISO times keep exact min/max statistics. */
+const STATISTICS_BYTES = 64;
+
+/** The Parquet schema element of a column; the converted types are there for older readers. */
+export function schemaElement(column: CompactColumn): SchemaElement {
+  const repetition_type = column.nullable ? "OPTIONAL" : "REQUIRED";
+  const element = ELEMENTS[column.kind];
+  return { name: column.name, repetition_type, ...element };
+}
+
+const ELEMENTS: Record<ColumnKind, Omit<SchemaElement, "name">> = {
+  string: { type: "BYTE_ARRAY", converted_type: "UTF8", logical_type: { type: "STRING" } },
+  // No converted type: the writer would JSON-encode the already encoded text a second time.
+  json: { type: "BYTE_ARRAY", logical_type: { type: "JSON" } },
+  timestamp: {
+    type: "INT64",
+    converted_type: "TIMESTAMP_MILLIS",
+    logical_type: { type: "TIMESTAMP", isAdjustedToUTC: true, unit: "MILLIS" },
+  },
+  int64: { type: "INT64" },
+  boolean: { type: "BOOLEAN" },
 };
 
 export class PartBuffer {
@@ -40,12 +60,16 @@ export class PartBuffer {
     const columnData: ColumnSource[] = this.spec.columns.map((column, i) => ({
       name: column.name,
       data: this.columns[i] ?? [],
-      type: PARQUET_TYPE[column.kind],
-      nullable: column.nullable,
     }));
+    const schema: SchemaElement[] = [
+      { name: "root", num_children: this.spec.columns.length },
+      ...this.spec.columns.map(schemaElement),
+    ];
     const buffer = parquetWriteBuffer({
       columnData,
+      schema,
       rowGroupSize: Math.max(this.count, 1),
+      statisticsTruncateLength: STATISTICS_BYTES,
       kvMetadata: Object.entries(metadata).map(([key, value]) => ({ key, value })),
       createdBy: "commerce-edge-pipeline compact",
     });

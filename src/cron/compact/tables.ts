@@ -8,13 +8,22 @@
  */
 import { getTableConfig, type SQLiteColumn, type SQLiteTable } from "drizzle-orm/sqlite-core";
 import type { Source } from "../../shared/envelope";
-import { customerIdentities, customerProfiles } from "../../shared/schema/identity";
+import {
+  customerIdentities,
+  customerIdentityConflicts,
+  customerProfileEmails,
+  customerProfiles,
+} from "../../shared/schema/identity";
 import { RECHARGE_TABLES } from "../../shared/schema/recharge";
 import { SHOPIFY_TABLES } from "../../shared/schema/shopify";
 import { STRIPE_TABLES } from "../../shared/schema/stripe";
 
-/** `string`: TEXT (ids, timestamps, JSON lists stay text); `int64`: INTEGER; `boolean`: 0/1 flags. */
-export type ColumnKind = "string" | "int64" | "boolean";
+/**
+ * `string`: TEXT (ids stay text); `timestamp`: TEXT holding UTC ISO-8601 (`…Z`), written as a
+ * Parquet TIMESTAMP; `json`: TEXT in drizzle's JSON mode (list columns), a STRING with the
+ * JSON logical type; `int64`: INTEGER (money in minor units, counts); `boolean`: 0/1 flags.
+ */
+export type ColumnKind = "string" | "timestamp" | "json" | "int64" | "boolean";
 
 export interface CompactColumn {
   name: string;
@@ -31,87 +40,125 @@ export interface CompactTable {
   columns: readonly CompactColumn[];
   /** Primary-key columns, in key order: the keyset the reader pages by. */
   key: readonly string[];
+  /** The timestamp column whose UTC day places a row in a `dt=` partition (`updated_at` where there is one). */
+  dayColumn: string;
 }
+
+/**
+ * Text columns that hold times: every `*_at`, and Stripe's and Recharge's period and date
+ * fields. The mappers store all of them as UTC ISO-8601 (`…Z`), and the writer refuses a value
+ * that is not, so a column this rule misnames fails its table loudly instead of writing garbage.
+ */
+const TIME_COLUMN = /(_at|_start|_end|_date)$/;
 
 function kindOf(table: string, column: SQLiteColumn): ColumnKind {
   if (column.columnType === "SQLiteBoolean") return "boolean";
   const sqlType = column.getSQLType().toLowerCase();
   if (sqlType === "integer") return "int64";
-  if (sqlType === "text") return "string";
+  if (sqlType === "text") {
+    if (column.columnType === "SQLiteTextJson") return "json";
+    return TIME_COLUMN.test(column.name) ? "timestamp" : "string";
+  }
   // A new storage type must be mapped on purpose, not guessed: fail when the module loads.
   throw new Error(`compact: no Parquet mapping for ${table}.${column.name} (${sqlType})`);
 }
 
-export function compactTableOf(source: CompactSource, table: SQLiteTable): CompactTable {
+/** The day column: `updated_at`, else the first of `dayColumns` the table has (tables of rows that rarely change). */
+export function compactTableOf(source: CompactSource, table: SQLiteTable, dayColumns = ["updated_at"]): CompactTable {
   const config = getTableConfig(table);
   const composite = config.primaryKeys[0]?.columns.map((c) => c.name);
   const key = composite ?? config.columns.filter((c) => c.primary).map((c) => c.name);
   if (key.length === 0) throw new Error(`compact: ${config.name} has no primary key to page by`);
-  if (!config.columns.some((c) => c.name === "updated_at")) {
-    throw new Error(`compact: ${config.name} has no updated_at to select a day by`);
+  const dayColumn = dayColumns.find((d) => config.columns.some((c) => c.name === d && c.notNull));
+  if (dayColumn === undefined) {
+    throw new Error(`compact: ${config.name} has none of ${dayColumns.join(", ")} (NOT NULL) to select a day by`);
   }
-  return {
-    source,
-    table: config.name,
-    columns: config.columns.map((c) => ({ name: c.name, kind: kindOf(config.name, c), nullable: !c.notNull })),
-    key,
-  };
+  const columns = config.columns.map((c) => ({ name: c.name, kind: kindOf(config.name, c), nullable: !c.notNull }));
+  if (columns.find((c) => c.name === dayColumn)?.kind !== "timestamp") {
+    throw new Error(`compact: ${config.name}.${dayColumn} is not a timestamp column`);
+  }
+  return { source, table: config.name, columns, key, dayColumn };
 }
 
 /**
- * Every normalized entity table (child line-item tables included: they carry their
- * parent's version columns) and the two identity tables that hold one current row per key.
- * `customer_profile_emails` and the conflicts table have no `updated_at` and are left out.
+ * Every table D1 holds for analytics: the normalized entity tables (child line-item tables
+ * included: they carry their parent's version columns) and the four identity tables. Emails
+ * are placed by `created_at` and conflicts by `last_seen_at`: they have no `updated_at`.
  */
 export const COMPACT_TABLES: readonly CompactTable[] = [
   ...SHOPIFY_TABLES.map((t) => compactTableOf("shopify", t)),
   ...STRIPE_TABLES.map((t) => compactTableOf("stripe", t)),
   ...RECHARGE_TABLES.map((t) => compactTableOf("recharge", t)),
   compactTableOf("identity", customerProfiles),
+  compactTableOf("identity", customerProfileEmails, ["created_at"]),
   compactTableOf("identity", customerIdentities),
+  compactTableOf("identity", customerIdentityConflicts, ["last_seen_at"]),
 ];
+
+export function compactTableNamed(name: string): CompactTable | undefined {
+  return COMPACT_TABLES.find((t) => t.table === name);
+}
 
 const quote = (name: string) => `"${name.replaceAll('"', '""')}"`;
 
 /**
- * One keyset page of the rows whose `updated_at` falls on a day: `?1`/`?2` are the day
- * and the next day (`YYYY-MM-DD`; text order is time order for ISO-8601, so the bare date
- * bounds every timestamp of that day), `?3…` the last key of the previous page. Row-value
- * comparison on the primary key lets SQLite seek its index instead of skipping (OFFSET).
+ * One keyset page of a table in primary-key order. With `day`, only the rows whose day column
+ * falls on that day: `?1`/`?2` are the day and the next day (`YYYY-MM-DD`; text order is time
+ * order for ISO-8601, so the bare date bounds every timestamp of that day). The key values of
+ * the previous page's last row follow. Row-value comparison on the primary key lets SQLite
+ * seek its index instead of skipping (OFFSET).
  */
-export function pageSql(spec: CompactTable, afterKey: boolean, limit: number): string {
+export function pageSql(spec: CompactTable, opts: { day: boolean; afterKey: boolean; limit: number }): string {
   const table = quote(spec.table);
   // Qualified names: in ORDER BY an unqualified name means the result column, which for an
   // integer column is the text cast below, and text order would break the keyset.
   const col = (name: string) => `${table}.${quote(name)}`;
-  const select = spec.columns
-    .map((c) => (c.kind === "string" ? col(c.name) : `CAST(${col(c.name)} AS TEXT) AS ${quote(c.name)}`))
-    .join(", ");
+  const select = spec.columns.map((c) =>
+    isText(c.kind) ? col(c.name) : `CAST(${col(c.name)} AS TEXT) AS ${quote(c.name)}`,
+  );
   const keyCols = spec.key.map(col).join(", ");
+  const first = opts.day ? 3 : 1;
   // Key values come back as that text too, so integer key columns cast them back for the comparison.
   const params = spec.key.map((name, i) => {
     const kind = spec.columns.find((c) => c.name === name)?.kind ?? "string";
-    return kind === "string" ? `?${i + 3}` : `CAST(?${i + 3} AS INTEGER)`;
+    return isText(kind) ? `?${i + first}` : `CAST(?${i + first} AS INTEGER)`;
   });
-  const cursor = afterKey ? ` AND (${keyCols}) > (${params.join(", ")})` : "";
-  const updatedAt = col("updated_at");
-  return (
-    `SELECT ${select} FROM ${table} WHERE ${updatedAt} >= ?1 AND ${updatedAt} < ?2${cursor}` +
-    ` ORDER BY ${keyCols} LIMIT ${Math.trunc(limit)}`
-  );
+  const where: string[] = [];
+  if (opts.day) where.push(`${col(spec.dayColumn)} >= ?1 AND ${col(spec.dayColumn)} < ?2`);
+  if (opts.afterKey) where.push(`(${keyCols}) > (${params.join(", ")})`);
+  const filter = where.length > 0 ? ` WHERE ${where.join(" AND ")}` : "";
+  return `SELECT ${select.join(", ")} FROM ${table}${filter} ORDER BY ${keyCols} LIMIT ${Math.trunc(opts.limit)}`;
 }
 
-export type ParquetValue = string | bigint | boolean | null;
+const isText = (kind: ColumnKind) => kind === "string" || kind === "timestamp" || kind === "json";
+
+/** Timestamps are milliseconds since the epoch (UTC); JSON is its UTF-8 text. */
+export type ParquetValue = string | bigint | boolean | Uint8Array | null;
 
 const INTEGER_TEXT = /^-?\d{1,19}$/;
+const UTC_ISO = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,3})?Z$/;
+const utf8 = new TextEncoder();
 
 /** A D1 value as the column's Parquet value; anything that does not fit its kind throws. */
 export function toParquetValue(spec: CompactTable, column: CompactColumn, value: unknown): ParquetValue {
   if (value === null || value === undefined) return null;
   const where = `${spec.table}.${column.name}`;
   if (typeof value !== "string") throw new Error(`compact: ${where} came back as ${typeof value}, not text`);
-  if (column.kind === "string") return value;
-  // The value itself is not echoed: it could be anything a bad write left in the column.
+  // The value itself is never echoed: it could be anything a bad write left in the column.
+  switch (column.kind) {
+    case "string":
+      return value;
+    case "json":
+      return utf8.encode(value);
+    case "timestamp": {
+      const ms = UTC_ISO.test(value) ? Date.parse(value) : Number.NaN;
+      if (Number.isNaN(ms)) throw new Error(`compact: ${where} holds a value that is not a UTC ISO-8601 time`);
+      return BigInt(ms);
+    }
+    case "int64":
+    case "boolean":
+      break;
+  }
   if (!INTEGER_TEXT.test(value)) throw new Error(`compact: ${where} holds a value that is not an integer`);
   if (column.kind === "int64") return BigInt(value);
   if (value === "0" || value === "1") return value === "1";

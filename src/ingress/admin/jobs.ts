@@ -24,6 +24,7 @@ const bodySchema = z
     day: compactOptionsSchema.shape.day,
     batchObjects: z.number().int().min(1).max(100_000).optional(),
     batchEvents: z.number().int().min(1).max(100_000).optional(),
+    tables: compactOptionsSchema.shape.tables,
   })
   .strict();
 
@@ -44,7 +45,7 @@ export async function runJobRequest(env: Env, name: string, bodyText: string): P
     throw new AppError(
       400,
       "bad_request",
-      'Optional body: {"sources": ["shopify"|"stripe"|"recharge"], "shops": ["<shop>.myshopify.com"], "checks": ["<check name>"], "day": "YYYY-MM-DD" (compact), "batchObjects": n (privacy), "batchEvents": n (replay)}.',
+      'Optional body: {"sources": ["shopify"|"stripe"|"recharge"], "shops": ["<shop>.myshopify.com"], "checks": ["<check name>"], "day": "YYYY-MM-DD", "tables": ["<table>"] (compact), "batchObjects": n (privacy), "batchEvents": n (replay)}.',
     );
   }
   return runJob(env, name, { now: new Date(), options: parsed.data });

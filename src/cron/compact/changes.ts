@@ -1,0 +1,61 @@
+/**
+ * The changed (table, day) marks that triggers write into `lake_changes` on every insert,
+ * update and delete of a compacted table (migrations/0020_lake_changes.sql). The job reads the
+ * oldest marks first and clears one only at the write count it read before compacting the day:
+ * a write that lands while the day is being compacted leaves its mark for the next run.
+ */
+export interface ChangedDay {
+  table: string;
+  dt: string;
+  seq: number;
+}
+
+const DAY = /^\d{4}-\d{2}-\d{2}$/;
+
+/** Up to `limit` marks, oldest change first, for the given tables. */
+export async function changedDays(db: D1Database, tables: readonly string[], limit: number): Promise<ChangedDay[]> {
+  if (tables.length === 0) return [];
+  const list = tables.map((_, i) => `?${i + 1}`).join(", ");
+  const { results } = await db
+    .prepare(
+      `SELECT table_name, dt, seq FROM lake_changes WHERE table_name IN (${list})` +
+        ` ORDER BY changed_at, table_name, dt LIMIT ${Math.trunc(limit)}`,
+    )
+    .bind(...tables)
+    .all<{ table_name: string; dt: string; seq: number }>();
+  // A day column holding something that is not a timestamp gives a mark that names no day: it
+  // is reported by the caller (the table-day fails), never silently dropped.
+  return results.map((r) => ({ table: r.table_name, dt: r.dt, seq: r.seq }));
+}
+
+/** The marks' write counts for specific table-days, read before compacting them on demand. */
+export async function marksOf(
+  db: D1Database,
+  pairs: readonly { table: string; dt: string }[],
+): Promise<Map<string, number>> {
+  const seqs = new Map<string, number>();
+  for (let i = 0; i < pairs.length; i += 50) {
+    const chunk = pairs.slice(i, i + 50);
+    const where = chunk.map((_, j) => `(table_name = ?${2 * j + 1} AND dt = ?${2 * j + 2})`).join(" OR ");
+    const { results } = await db
+      .prepare(`SELECT table_name, dt, seq FROM lake_changes WHERE ${where}`)
+      .bind(...chunk.flatMap((p) => [p.table, p.dt]))
+      .all<{ table_name: string; dt: string; seq: number }>();
+    for (const r of results) seqs.set(markKey(r.table_name, r.dt), r.seq);
+  }
+  return seqs;
+}
+
+export const markKey = (table: string, dt: string) => `${table}\u0000${dt}`;
+
+/** Clears a mark if no write came after `seq` was read. */
+export async function clearMark(db: D1Database, mark: ChangedDay): Promise<void> {
+  await db
+    .prepare("DELETE FROM lake_changes WHERE table_name = ?1 AND dt = ?2 AND seq = ?3")
+    .bind(mark.table, mark.dt, mark.seq)
+    .run();
+}
+
+export function isDay(dt: string): boolean {
+  return DAY.test(dt) && !Number.isNaN(Date.parse(`${dt}T00:00:00Z`));
+}

@@ -1,0 +1,123 @@
+/**
+ * `metadata/schemas/{source}/{table}.json`: a compacted table's columns as the lake holds
+ * them (name, Parquet and DuckDB type, nullable, primary key, description), generated from
+ * the drizzle schema on every run. The version starts at 1 and goes up by one whenever the
+ * column list changes (a migration added a column); earlier versions stay listed, and every
+ * Parquet part names the version it was written with (`commerce.schema_version`), so a reader
+ * knows which parts predate a column (DuckDB's `union_by_name` reads them together, NULL-filled).
+ * Descriptions follow the project's column conventions (`*_minor`, `*_at`, `*_id`), so a new
+ * column is described without an entry here.
+ */
+import { z } from "zod";
+import { sha256, toHex, utf8 } from "../../shared/crypto";
+import { lakePrefix } from "./parts";
+import type { ColumnKind, CompactColumn, CompactTable } from "./tables";
+
+export function schemaKey(spec: CompactTable): string {
+  return `metadata/schemas/${spec.source}/${spec.table}.json`;
+}
+
+const PARQUET_TYPE: Record<ColumnKind, string> = {
+  string: "BYTE_ARRAY (STRING)",
+  json: "BYTE_ARRAY (JSON)",
+  timestamp: "INT64 (TIMESTAMP(MILLIS, UTC))",
+  int64: "INT64",
+  boolean: "BOOLEAN",
+};
+const DUCKDB_TYPE: Record<ColumnKind, string> = {
+  string: "VARCHAR",
+  json: "JSON",
+  timestamp: "TIMESTAMP WITH TIME ZONE",
+  int64: "BIGINT",
+  boolean: "BOOLEAN",
+};
+
+const SPECIAL: Record<string, string> = {
+  shop: "Shopify shop domain (`x.myshopify.com`); '' for Stripe and Recharge identities",
+  id: "the source's id, text exactly as the source wrote it",
+  currency: "ISO 4217 currency of every `*_minor` column in the row",
+  updated_at: "the source's last change of the object; the UTC day of it is the row's `dt` partition",
+  deleted_at: "soft delete: when the source deleted the object (the row is kept)",
+  last_event_id: "the event that wrote this version of the row",
+  event_at: "when the source says that event happened",
+  origin: "how the event came in: webhook, reconcile, bulk or replay",
+  event_created: "Stripe event `created` (unix seconds) that wrote the row: the ordering key",
+  email: "email (normalized: trimmed, lower-cased where the source allows)",
+  position: "0-based position in the parent's list",
+};
+
+export function describeColumn(column: CompactColumn): string {
+  const special = SPECIAL[column.name];
+  if (special !== undefined) return special;
+  if (column.name.endsWith("_minor")) return "money in integer minor units of the row's `currency` (exact)";
+  if (column.kind === "timestamp") return "UTC time";
+  if (column.kind === "boolean") return "flag";
+  if (column.kind === "json") return "JSON array (as text)";
+  if (column.name.endsWith("_id")) return `id of the ${column.name.slice(0, -3).replaceAll("_", " ")}, as text`;
+  if (column.name.endsWith("_count")) return "count";
+  return column.name.replaceAll("_", " ");
+}
+
+export interface SchemaColumn {
+  name: string;
+  type: string;
+  duckdb_type: string;
+  nullable: boolean;
+  primary_key: boolean;
+  description: string;
+}
+
+const storedSchema = z.object({
+  version: z.number().int().min(1),
+  fingerprint: z.string(),
+  versions: z.array(
+    z.object({ version: z.number().int(), fingerprint: z.string(), since: z.string(), columns: z.array(z.string()) }),
+  ),
+});
+
+export function schemaColumns(spec: CompactTable): SchemaColumn[] {
+  return spec.columns.map((c) => ({
+    name: c.name,
+    type: PARQUET_TYPE[c.kind],
+    duckdb_type: DUCKDB_TYPE[c.kind],
+    nullable: c.nullable,
+    primary_key: spec.key.includes(c.name),
+    description: describeColumn(c),
+  }));
+}
+
+/**
+ * Writes the table's schema document and returns its version: the stored one when the
+ * columns are unchanged, the next one when they changed. A stored document that does not
+ * parse is replaced, continuing from version 1 (it cannot be trusted to count from).
+ */
+export async function publishSchema(bucket: R2Bucket, spec: CompactTable, now: string): Promise<number> {
+  const columns = schemaColumns(spec);
+  const fingerprint = toHex(await sha256(utf8(JSON.stringify(columns.map((c) => [c.name, c.type, c.nullable])))));
+  const key = schemaKey(spec);
+  const previous = await bucket.get(key);
+  const parsed = previous === null ? null : storedSchema.safeParse(await previous.json().catch(() => null));
+  const stored = parsed?.success ? parsed.data : null;
+  const unchanged = stored !== null && stored.fingerprint === fingerprint;
+  const version = stored === null ? 1 : unchanged ? stored.version : stored.version + 1;
+  const versions = unchanged
+    ? (stored?.versions ?? [])
+    : [...(stored?.versions ?? []), { version, fingerprint, since: now, columns: columns.map((c) => c.name) }];
+  const doc = {
+    source: spec.source,
+    table: spec.table,
+    version,
+    fingerprint,
+    primary_key: spec.key,
+    partition_column: spec.dayColumn,
+    paths: {
+      current: `${lakePrefix(spec, "current")}*.parquet`,
+      changes: `${lakePrefix(spec, { day: "*" })}*.parquet`,
+    },
+    generated_at: now,
+    columns,
+    versions,
+  };
+  await bucket.put(key, JSON.stringify(doc, null, 2), { httpMetadata: { contentType: "application/json" } });
+  return version;
+}
