@@ -5,7 +5,7 @@ import { parquetMetadata, parquetReadObjects } from "hyparquet";
 import { describe, expect, it } from "vitest";
 import { CompactFailedError, runCompact } from "../src/cron/compact/compact";
 import { publishSchema } from "../src/cron/compact/schemas";
-import { COMPACT_TABLES } from "../src/cron/compact/tables";
+import { COMPACT_TABLES, toParquetValue } from "../src/cron/compact/tables";
 import { runJob } from "../src/cron/jobs";
 import { acquireLease, releaseLease } from "../src/cron/lease";
 import worker from "../src/index";
@@ -164,8 +164,8 @@ describe("compact job", () => {
       total_discounts_minor: 0n,
       test: false,
       confirmed: true,
-      // JSON text; the column's JSON logical type tells DuckDB to read it as JSON.
-      tags: '["vip","b2b"]',
+      // A JSON column: readers parse it (DuckDB reads it as JSON).
+      tags: ["vip", "b2b"],
       created_at: new Date("2031-03-01T08:00:00.000Z"),
       updated_at: new Date("2031-03-04T00:00:00.000Z"),
       last_event_id: "compact-a-1",
@@ -196,7 +196,11 @@ describe("compact job", () => {
       logical_type: { type: "TIMESTAMP", isAdjustedToUTC: true, unit: "MILLIS" },
       repetition_type: "REQUIRED",
     });
-    expect(element("tags")).toMatchObject({ type: "BYTE_ARRAY", logical_type: { type: "JSON" } });
+    expect(element("tags")).toMatchObject({
+      type: "BYTE_ARRAY",
+      converted_type: "JSON",
+      logical_type: { type: "JSON" },
+    });
     // Statistics on every column, so a reader can skip parts by time or id.
     const stats = (name: string) =>
       meta.row_groups[0]?.columns.find((c) => c.meta_data?.path_in_schema[0] === name)?.meta_data?.statistics;
@@ -405,6 +409,32 @@ describe("compact job", () => {
       expect.objectContaining({ id: "cus_compact_c", balance_minor: -250n }),
     ]);
     expect(await keysUnder(`processed/stripe/stripe_charges/dt=${day}/`)).toEqual([]);
+  });
+
+  it("refuses times that are not UTC ISO-8601 and JSON that would not come out byte for byte", () => {
+    const orders = COMPACT_TABLES.find((t) => t.table === "shopify_orders");
+    if (!orders) throw new Error("no shopify_orders");
+    const column = (name: string) => {
+      const c = orders.columns.find((x) => x.name === name);
+      if (!c) throw new Error(name);
+      return c;
+    };
+    expect(column("created_at").kind).toBe("timestamp");
+    expect(column("tags").kind).toBe("json");
+    expect(column("total_price_minor").kind).toBe("int64");
+    expect(column("test").kind).toBe("boolean");
+    expect(toParquetValue(orders, column("created_at"), "2031-03-04T05:06:07.089Z")).toBe(
+      BigInt(Date.parse("2031-03-04T05:06:07.089Z")),
+    );
+    for (const bad of ["2031-03-04", "2031-03-04T05:06:07+02:00", "2031-02-30T00:00:00Z", "yesterday"]) {
+      expect(() => toParquetValue(orders, column("created_at"), bad), bad).toThrow(/not a UTC ISO-8601 time/);
+    }
+    expect(toParquetValue(orders, column("tags"), '["a","b"]')).toEqual(["a", "b"]);
+    for (const bad of ['["a", "b"]', "[1]", '{"a":1}', "secret@example.com"]) {
+      expect(() => toParquetValue(orders, column("tags"), bad), bad).toThrow(/not a list of strings/);
+    }
+    // The refusal never quotes the value.
+    expect(() => toParquetValue(orders, column("tags"), "secret@example.com")).not.toThrow(/secret/);
   });
 
   it("skips while another run holds the lease", async () => {

@@ -24,8 +24,8 @@ export function schemaElement(column: CompactColumn): SchemaElement {
 
 const ELEMENTS: Record<ColumnKind, Omit<SchemaElement, "name">> = {
   string: { type: "BYTE_ARRAY", converted_type: "UTF8", logical_type: { type: "STRING" } },
-  // No converted type: the writer would JSON-encode the already encoded text a second time.
-  json: { type: "BYTE_ARRAY", logical_type: { type: "JSON" } },
+  // DuckDB reads the converted type; the writer serializes the parsed list (see toParquetValue).
+  json: { type: "BYTE_ARRAY", converted_type: "JSON", logical_type: { type: "JSON" } },
   timestamp: {
     type: "INT64",
     converted_type: "TIMESTAMP_MILLIS",

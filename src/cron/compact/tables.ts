@@ -132,12 +132,11 @@ export function pageSql(spec: CompactTable, opts: { day: boolean; afterKey: bool
 
 const isText = (kind: ColumnKind) => kind === "string" || kind === "timestamp" || kind === "json";
 
-/** Timestamps are milliseconds since the epoch (UTC); JSON is its UTF-8 text. */
-export type ParquetValue = string | bigint | boolean | Uint8Array | null;
+/** Timestamps are milliseconds since the epoch (UTC); JSON list columns are their parsed lists. */
+export type ParquetValue = string | bigint | boolean | string[] | null;
 
 const INTEGER_TEXT = /^-?\d{1,19}$/;
 const UTC_ISO = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,3})?Z$/;
-const utf8 = new TextEncoder();
 
 /** A D1 value as the column's Parquet value; anything that does not fit its kind throws. */
 export function toParquetValue(spec: CompactTable, column: CompactColumn, value: unknown): ParquetValue {
@@ -148,11 +147,26 @@ export function toParquetValue(spec: CompactTable, column: CompactColumn, value:
   switch (column.kind) {
     case "string":
       return value;
-    case "json":
-      return utf8.encode(value);
+    case "json": {
+      // The writer serializes the list again; only a list of strings, written as JSON.stringify
+      // writes it, comes out byte for byte as D1 holds it, so anything else fails the table.
+      let list: unknown = null;
+      try {
+        list = JSON.parse(value);
+      } catch {
+        // Left null: reported below without the parser's message, which would quote the value.
+      }
+      const strings = Array.isArray(list) && list.every((x) => typeof x === "string") ? (list as string[]) : null;
+      if (strings === null || JSON.stringify(strings) !== value) {
+        throw new Error(`compact: ${where} holds JSON that is not a list of strings in canonical form`);
+      }
+      return strings;
+    }
     case "timestamp": {
       const ms = UTC_ISO.test(value) ? Date.parse(value) : Number.NaN;
-      if (Number.isNaN(ms)) throw new Error(`compact: ${where} holds a value that is not a UTC ISO-8601 time`);
+      // Date.parse rolls 30 February over into March: the calendar fields must come back unchanged.
+      if (Number.isNaN(ms) || new Date(ms).toISOString().slice(0, 19) !== value.slice(0, 19))
+        throw new Error(`compact: ${where} holds a value that is not a UTC ISO-8601 time`);
       return BigInt(ms);
     }
     case "int64":
