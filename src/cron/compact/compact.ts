@@ -97,10 +97,11 @@ export async function runCompact(
   env: Env,
   run: { runId: string; now: Date },
   options: CompactOptions = {},
+  also: { changed: boolean } = { changed: false },
 ): Promise<CompactResult> {
   // Options reach here from the admin request, another job or a test; checked again so a bad day fails before the lease.
   const opts = compactOptionsSchema.parse(options);
-  const outcome = await withLease(env.DB, "compact", run.runId, run.now, () => compact(env, run, opts));
+  const outcome = await withLease(env.DB, "compact", run.runId, run.now, () => compact(env, run, opts, also.changed));
   if (outcome.skipped) {
     log.info("compact skipped: another run is in progress", { runId: run.runId, heldBy: outcome.heldBy });
     return { skipped: true, runId: run.runId, heldBy: outcome.heldBy };
@@ -109,9 +110,9 @@ export async function runCompact(
 }
 
 /**
- * Recompacts `tables` (every table by default) for `days` and rebuilds their current snapshots, whatever the change
- * marks say: for a job that rewrote rows of those days (erasure) and needs the lake to
- * follow now rather than at the next hourly run.
+ * Recompacts now what changed in `tables` (every table by default): the marked ones of `days`
+ * first, then every other marked day, and rebuilds the changed tables' snapshots. For a job that
+ * rewrote rows (erasure) and needs the lake to follow before the next hourly run.
  */
 export async function compactTableDays(
   env: Env,
@@ -119,7 +120,7 @@ export async function compactTableDays(
   target: { tables?: readonly string[]; days: readonly string[] },
 ): Promise<CompactResult> {
   const tables = target.tables === undefined ? undefined : [...target.tables];
-  return runCompact(env, run, { tables, days: [...target.days] });
+  return runCompact(env, run, { tables, days: [...target.days] }, { changed: true });
 }
 
 function selectTables(opts: z.infer<typeof compactOptionsSchema>): CompactTable[] {
@@ -134,6 +135,7 @@ async function compact(
   env: Env,
   run: { runId: string; now: Date },
   opts: z.infer<typeof compactOptionsSchema>,
+  withChanged: boolean,
 ): Promise<CompactResult> {
   // The report is filed under the run's scheduled time, like the data-quality report.
   const startedAt = run.now.toISOString();
@@ -143,7 +145,12 @@ async function compact(
 
   // Schemas first: every part written below names the version it was written with.
   const schemaVersions: Record<string, number> = {};
-  for (const spec of specs) schemaVersions[spec.table] = await publishSchema(env.LAKE, spec, startedAt);
+  const newSchema = new Set<string>();
+  for (const spec of specs) {
+    const published = await publishSchema(env.LAKE, spec, startedAt);
+    schemaVersions[spec.table] = published.version;
+    if (published.changed) newSchema.add(spec.table);
+  }
 
   const explicit = opts.days ?? (opts.day !== undefined ? [opts.day] : null);
   let work: ChangedDay[];
@@ -152,6 +159,14 @@ async function compact(
     const seqs = await marksOf(env.DB, pairs);
     // seq -1 never matches a mark, so a day compacted on demand without one clears nothing.
     work = pairs.map((p) => ({ ...p, seq: seqs.get(markKey(p.table, p.dt)) ?? -1 }));
+    if (withChanged) {
+      // Every D1 write marks its day, so an unmarked day's Parquet already matches D1: the asked days
+      // that are marked come first, then every other marked day (an erasure also moves emails and
+      // identities, whose days it does not know).
+      const asked = new Set(pairs.map((p) => markKey(p.table, p.dt)));
+      const changed = await changedDays(env.DB, [...byName.keys()], MAX_TABLE_DAYS);
+      work = [...work.filter((m) => m.seq >= 0), ...changed.filter((m) => !asked.has(markKey(m.table, m.dt)))];
+    }
   } else {
     work = await changedDays(env.DB, [...byName.keys()], MAX_TABLE_DAYS);
   }
@@ -164,17 +179,19 @@ async function compact(
   });
 
   const tables: CompactTableReport[] = [];
-  const changedTables = new Set<string>();
+  // Marks of the table-days written, per table: cleared once the table's snapshot is rebuilt too,
+  // so a snapshot that fails keeps its table marked for the next run.
+  const written = new Map<string, ChangedDay[]>();
   for (const mark of work) {
     const spec = byName.get(mark.table);
     if (spec === undefined) continue;
-    changedTables.add(spec.table);
     // One table-day failing is recorded and the rest still run; its mark stays, the run fails at the end.
     try {
       if (!isDay(mark.dt)) throw new Error(`compact: ${spec.table}.${spec.dayColumn} gave a day that is not a date`);
       const report = await writePrefix(env, spec, { day: mark.dt }, { partRows, metadata: metadataFor(spec, mark.dt) });
-      if (mark.seq >= 0) await clearMark(env.DB, mark);
       tables.push(entry(spec, mark.dt, report));
+      // A day compacted on demand without a mark had no write since it was last compacted.
+      if (mark.seq >= 0) written.set(spec.table, [...(written.get(spec.table) ?? []), mark]);
     } catch (err) {
       const error = describeError(err);
       log.error("compact table failed", { runId: run.runId, table: spec.table, dt: mark.dt, error });
@@ -182,15 +199,16 @@ async function compact(
     }
   }
 
-  // A table's snapshot is rebuilt when it changed, and written once for a table that has none yet.
+  // A table's snapshot is rebuilt when a marked day of it was written, and when its schema is new
+  // (the first run, or a migration added a column), so every table has one with its latest columns.
   const current: CompactTableReport[] = [];
   for (const spec of specs) {
-    if (!changedTables.has(spec.table) && (await env.LAKE.head(`${lakePrefix(spec, "current")}part-00000.parquet`))) {
-      continue;
-    }
+    const marks = written.get(spec.table) ?? [];
+    if (marks.length === 0 && !newSchema.has(spec.table)) continue;
     try {
       const report = await writePrefix(env, spec, "current", { partRows, metadata: metadataFor(spec, "current") });
       current.push(entry(spec, "current", report));
+      for (const mark of marks) await clearMark(env.DB, mark);
     } catch (err) {
       const error = describeError(err);
       log.error("compact current failed", { runId: run.runId, table: spec.table, error });

@@ -1,7 +1,8 @@
 /**
  * `metadata/schemas/{source}/{table}.json`: a compacted table's columns as the lake holds
  * them (name, Parquet and DuckDB type, nullable, primary key, description), generated from
- * the drizzle schema on every run. The version starts at 1 and goes up by one whenever the
+ * the drizzle schema on every run (written when it differs from the stored one; a new version
+ * also rebuilds the table's current snapshot, so it has the new column). The version starts at 1 and goes up by one whenever the
  * column list changes (a migration added a column); earlier versions stay listed, and every
  * Parquet part names the version it was written with (`commerce.schema_version`), so a reader
  * knows which parts predate a column (DuckDB's `union_by_name` reads them together, NULL-filled).
@@ -87,22 +88,33 @@ export function schemaColumns(spec: CompactTable): SchemaColumn[] {
 }
 
 /**
- * Writes the table's schema document and returns its version: the stored one when the
- * columns are unchanged, the next one when they changed. A stored document that does not
- * parse is replaced, continuing from version 1 (it cannot be trusted to count from).
+ * Makes sure the table's schema document describes its columns and returns its version: the
+ * stored one when the columns are unchanged (nothing is written), the next one when they changed.
+ * A stored document that does not parse is replaced, continuing from version 1 (it cannot be
+ * trusted to count from).
  */
-export async function publishSchema(bucket: R2Bucket, spec: CompactTable, now: string): Promise<number> {
+export async function publishSchema(
+  bucket: R2Bucket,
+  spec: CompactTable,
+  now: string,
+): Promise<{ version: number; changed: boolean }> {
   const columns = schemaColumns(spec);
-  const fingerprint = toHex(await sha256(utf8(JSON.stringify(columns.map((c) => [c.name, c.type, c.nullable])))));
+  const fingerprint = toHex(await sha256(utf8(JSON.stringify([spec.key, spec.dayColumn, columns]))));
   const key = schemaKey(spec);
+  const known = published.get(key);
+  if (known?.fingerprint === fingerprint) return { version: known.version, changed: false };
   const previous = await bucket.get(key);
   const parsed = previous === null ? null : storedSchema.safeParse(await previous.json().catch(() => null));
   const stored = parsed?.success ? parsed.data : null;
-  const unchanged = stored !== null && stored.fingerprint === fingerprint;
-  const version = stored === null ? 1 : unchanged ? stored.version : stored.version + 1;
-  const versions = unchanged
-    ? (stored?.versions ?? [])
-    : [...(stored?.versions ?? []), { version, fingerprint, since: now, columns: columns.map((c) => c.name) }];
+  if (stored !== null && stored.fingerprint === fingerprint) {
+    published.set(key, { fingerprint, version: stored.version });
+    return { version: stored.version, changed: false };
+  }
+  const version = stored === null ? 1 : stored.version + 1;
+  const versions = [
+    ...(stored?.versions ?? []),
+    { version, fingerprint, since: now, columns: columns.map((c) => c.name) },
+  ];
   const doc = {
     source: spec.source,
     table: spec.table,
@@ -119,5 +131,17 @@ export async function publishSchema(bucket: R2Bucket, spec: CompactTable, now: s
     versions,
   };
   await bucket.put(key, JSON.stringify(doc, null, 2), { httpMetadata: { contentType: "application/json" } });
-  return version;
+  published.set(key, { fingerprint, version });
+  return { version, changed: true };
+}
+
+/**
+ * What this isolate last read or wrote per schema key, so a run does not re-read documents that
+ * cannot have changed: only a deploy changes the columns, and a deploy starts new isolates.
+ */
+const published = new Map<string, { fingerprint: string; version: number }>();
+
+/** Forgets what this isolate knows of the stored documents (tests that rewrite them). */
+export function forgetPublishedSchemas(): void {
+  published.clear();
 }
