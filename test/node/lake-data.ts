@@ -16,6 +16,7 @@ export const SECRETS = {
   STRIPE_API_KEY: "",
   RECHARGE_API_TOKEN: "",
   ALERT_WEBHOOK_URL: "",
+  PRIVACY_HASH_KEY: "lake-test-privacy-key",
 };
 
 export interface Delivery {
@@ -116,7 +117,7 @@ export function dataSet(): Delivery[] {
     );
   }
 
-  // Orders: 320, over three months; line ids derive from the order id.
+  // Orders: 240, over a month and a half; line ids derive from the order id.
   interface Order {
     shop: string;
     id: string;
@@ -158,7 +159,7 @@ export function dataSet(): Delivery[] {
   for (let n = 0; n < 240; n++) {
     const shop = SHOPS[n % 2] ?? SHOPS[0];
     const currency = r.pick(CURRENCY[shop] ?? ["USD"]);
-    const createdMs = START + r.int(90) * DAY + r.int(DAY);
+    const createdMs = START + r.int(45) * DAY + r.int(DAY);
     const id = `5${String(shop === SHOPS[0] ? 1 : 2)}${String(n).padStart(16, "0")}`;
     const lineCount = 1 + r.int(3);
     const lines = Array.from({ length: lineCount }, (_, i) => ({
@@ -246,7 +247,7 @@ export function dataSet(): Delivery[] {
     });
   for (let i = 0; i < 60; i++) {
     const currency = ["usd", "eur", "jpy"][i % 3] ?? "usd";
-    const created = Math.floor((START + r.int(90) * DAY) / 1000);
+    const created = Math.floor((START + r.int(30) * DAY) / 1000);
     const failed = i % 10 === 4;
     const amount = currency === "jpy" ? 2000 + r.int(8000) : 1000 + r.int(20000);
     stripe(
@@ -258,7 +259,7 @@ export function dataSet(): Delivery[] {
     );
   }
   for (let i = 0; i < 30; i++) {
-    const created = Math.floor((START + r.int(90) * DAY) / 1000);
+    const created = Math.floor((START + r.int(30) * DAY) / 1000);
     const total = 2900 + 100 * (i % 5);
     const paid = i % 6 !== 5;
     stripe(

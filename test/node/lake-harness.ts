@@ -65,7 +65,14 @@ export async function startPipeline() {
       const by = Object.fromEntries(results.map((r) => [r.status, r.n]));
       const done = (by.applied ?? 0) + (by.archived ?? 0) + (by.quarantined ?? 0) + (by.failed ?? 0);
       if (done >= count) return by;
-      if (Date.now() > deadline) throw new Error(`pipeline did not settle: ${JSON.stringify(by)} of ${count}`);
+      if (Date.now() > deadline) {
+        const errors = await env.DB.prepare(
+          "SELECT topic, error FROM webhook_events WHERE status NOT IN ('applied', 'archived') LIMIT 3",
+        ).all<{ topic: string; error: string | null }>();
+        throw new Error(
+          `pipeline did not settle: ${JSON.stringify(by)} of ${count}: ${JSON.stringify(errors.results)}`,
+        );
+      }
       await new Promise((r) => setTimeout(r, 250));
     }
   }
