@@ -156,9 +156,10 @@ describe("retention of operational tables", () => {
       archived.push(...(await parquetReadObjects({ file: await (obj as R2ObjectBody).arrayBuffer() })));
     }
     expect(archived.map((r) => [r.source, r.event_id, r.status, r.received_at, r.deliveries])).toEqual([
-      ["stripe", "rt-stripe-old", "applied", "2013-02-10T12:00:00.000Z", 1n],
-      ["recharge", "rt-recharge-old", "applied", "2013-03-15T12:00:00.000Z", 1n],
-      ["shopify", "rt-shopify-old", "applied", "2013-03-17T12:00:00.000Z", 1n],
+      // Times are Parquet timestamps, as in the compacted tables.
+      ["stripe", "rt-stripe-old", "applied", new Date("2013-02-10T12:00:00.000Z"), 1n],
+      ["recharge", "rt-recharge-old", "applied", new Date("2013-03-15T12:00:00.000Z"), 1n],
+      ["shopify", "rt-shopify-old", "applied", new Date("2013-03-17T12:00:00.000Z"), 1n],
     ]);
     const alertArchive = await env.LAKE.get(byTable.alerts?.objects[0] ?? "");
     const alertLines = await new Response(

@@ -8,6 +8,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { type DuckDBConnection, DuckDBInstance } from "@duckdb/node-api";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { pullLake } from "../../scripts/lake/pull.mjs";
 import { COMPACT_TABLES } from "../../src/cron/compact/tables";
 import { dataSet } from "./lake-data";
 import { startPipeline } from "./lake-harness";
@@ -284,6 +285,33 @@ describe("the lake read by DuckDB", () => {
     const big = d.filter((r) => typeof r.id === "string" && BigInt(r.id) > 2n ** 53n);
     expect(big.length).toBe(d.length);
     expect(big[0]?.id).toHaveLength(18);
+  });
+
+  it("pulls the tables into a folder whose lake.sql DuckDB opens (npm run lake -- pull)", async () => {
+    const out = join(dir, "pulled");
+    const pulled = await pullLake(pipeline.env.LAKE, out, { days: 3, now: new Date("2026-09-03T12:00:00Z") });
+    expect(pulled.tables.sort()).toEqual(COMPACT_TABLES.map((t) => t.table).sort());
+    const instance = await DuckDBInstance.create(":memory:");
+    const local = await instance.connect();
+    try {
+      for (const statement of readFileSync(pulled.sql, "utf8")
+        .split("\n")
+        .filter((l) => l.trim() !== "")) {
+        await local.run(statement);
+      }
+      const count = async (sql: string) => normalize((await local.runAndReadAll(sql)).getRowObjectsJson());
+      expect(await count("SELECT count(*) AS n FROM shopify_orders")).toEqual(
+        await d1("SELECT count(*) AS n FROM shopify_orders"),
+      );
+      // The change partitions of the three days asked for, and no others.
+      expect(await count("SELECT DISTINCT dt FROM shopify_customers_changes ORDER BY dt")).toEqual(
+        await d1(
+          "SELECT DISTINCT substr(updated_at, 1, 10) AS dt FROM shopify_customers WHERE updated_at >= '2026-09-01' AND updated_at < '2026-09-04' ORDER BY dt",
+        ),
+      );
+    } finally {
+      local.closeSync();
+    }
   });
 
   it("reads the raw archive with read_json and hive partitioning", async () => {
