@@ -16,9 +16,20 @@ export function concatBytes(...parts: Uint8Array[]): Uint8Array {
   return out;
 }
 
+/** Imported HMAC keys by secret: importing costs more than signing a short value (one per e-mail hashed). */
+const hmacKeys = new Map<string, Promise<CryptoKey>>();
+const MAX_HMAC_KEYS = 16;
+
 export async function hmacSha256(secret: string, data: Uint8Array): Promise<Uint8Array> {
-  const key = await crypto.subtle.importKey("raw", utf8(secret), { name: "HMAC", hash: "SHA-256" }, false, ["sign"]);
-  return new Uint8Array(await crypto.subtle.sign("HMAC", key, data));
+  let key = hmacKeys.get(secret);
+  if (key === undefined) {
+    key = crypto.subtle.importKey("raw", utf8(secret), { name: "HMAC", hash: "SHA-256" }, false, ["sign"]);
+    if (hmacKeys.size >= MAX_HMAC_KEYS) hmacKeys.clear();
+    hmacKeys.set(secret, key);
+    // A failed import is not kept: the next call tries again.
+    key.catch(() => hmacKeys.delete(secret));
+  }
+  return new Uint8Array(await crypto.subtle.sign("HMAC", await key, data));
 }
 
 export async function sha256(data: Uint8Array): Promise<Uint8Array> {
