@@ -69,15 +69,18 @@ export async function applyBatch(deps: ApplyDeps, job: Job): Promise<ApplyOutcom
   let applyAfterLine = job.applyAfterLine;
   // One read per batch while nobody was ever erased; a look-up per line after that.
   const anyErased = await anyErasedSubject(deps.db);
-  for (const p of parents) {
+  // Every parent's subjects at once: each e-mail is a keyed hash, and they need not wait in turn.
+  const lines = parents.map((p) => childLines(p, byParent.get(p.id)));
+  const subjectsOfLine = await Promise.all(lines.map((l) => lineSubjects(deps, job, l.parentLine)));
+  for (const [i, p] of parents.entries()) {
     if (statements.length >= deps.maxStatements) break;
-    const { parentLine, kids } = childLines(p, byParent.get(p.id));
+    const { parentLine, kids } = lines[i] as (typeof lines)[number];
     childrenJoined += kids.length;
     applyAfterLine = p.line;
     // The snapshot line's subjects go in the index (in this batch), even when the line fails its
     // mapping: the snapshot still holds it. An erased person's line is applied redacted, and the
     // `privacy` job's sweep rewrites the snapshot (its row stays unredacted).
-    const subjects = await lineSubjects(deps, job, parentLine);
+    const subjects = subjectsOfLine[i] ?? [];
     if (job.r2Key) statements.push(...indexStatements(deps.db, job.r2Key, "shopify", subjects, deps.now()));
     const mapped = mapBulkRows(job.resource, parentLine, kids, meta, ctx);
     if (!mapped.ok) {
