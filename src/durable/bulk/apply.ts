@@ -11,7 +11,7 @@
 import { redactJson } from "../../mapping/redact";
 import type { EventMeta, MapContext, ShopifyRows } from "../../mapping/shopify";
 import { subjectsOf } from "../../mapping/subjects";
-import { parseLossless } from "../../shared/json";
+import { type LosslessJson, parseLossless } from "../../shared/json";
 import { toUtcIso } from "../../shared/time";
 import { type ChildWrite, childStatements } from "../../tables/children";
 import { linkStatements, shopifyRowsTarget } from "../../tables/identity";
@@ -126,9 +126,9 @@ export async function applyBatch(deps: ApplyDeps, job: Job): Promise<ApplyOutcom
 }
 
 async function lineSubjects(deps: ApplyDeps, job: Job, line: string): Promise<IndexedSubject[]> {
-  let doc: ReturnType<typeof parseLossless>;
+  let doc: LosslessJson;
   try {
-    doc = parseLossless(line);
+    doc = subjectsDoc(line);
   } catch {
     return [];
   }
@@ -155,6 +155,25 @@ export function childLines(
   kids.push(...riders);
   for (const c of separate) if (c.line > parent.line) kids.push(c.body);
   return { parentLine, kids };
+}
+
+/**
+ * A bulk line as `subjectsOf` reads it. The lossless reader turns every JSON number into its source
+ * text and is several times slower than JSON.parse; a tree without numbers is the same either way,
+ * so the plain parse is kept when it holds no number, and the lossless one decides otherwise.
+ */
+export function subjectsDoc(line: string): LosslessJson {
+  const plain: unknown = JSON.parse(line);
+  return hasNumber(plain, 0) ? parseLossless(line) : (plain as LosslessJson);
+}
+
+function hasNumber(v: unknown, depth: number): boolean {
+  if (typeof v === "number") return true;
+  if (typeof v !== "object" || v === null) return false;
+  // Deeper than the walk in subjectsOf goes: let the lossless reader decide.
+  if (depth > 64) return true;
+  for (const x of Array.isArray(v) ? v : Object.values(v)) if (hasNumber(x, depth + 1)) return true;
+  return false;
 }
 
 function childRowCount(rows: ShopifyRows): number {
