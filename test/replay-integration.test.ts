@@ -205,11 +205,15 @@ describe("replay by event-time range", () => {
 
     expect(await checksums()).toEqual(before);
     const progress = await worker.fetch(adminRequest(`/admin/replay/${replayId}`), env, createExecutionContext());
-    const body = (await progress.json()) as {
-      replay: { status: string; listed: number; sent: number; applied: number };
-    };
-    expect(body.replay).toMatchObject({ status: "completed", sent: events.length, applied: events.length });
-    expect(body.replay.listed).toBe(events.length);
+    const body = (await progress.json()) as { status: string; listed: number; sent: number; applied: number };
+    expect(body).toMatchObject({
+      ok: true,
+      replayId,
+      status: "completed",
+      sent: events.length,
+      applied: events.length,
+    });
+    expect(body.listed).toBe(events.length);
     const ledger = await env.DB.prepare(
       "SELECT origin, deliveries FROM webhook_events WHERE source = 'shopify' AND event_id = ?",
     )

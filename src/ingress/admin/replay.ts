@@ -69,5 +69,6 @@ export async function replayProgress(c: Ctx): Promise<Response> {
   const id = c.req.param("id") ?? "";
   const row = /^rp-[A-Za-z0-9-]{1,64}$/.test(id) ? await replayStatus(c.env.DB, id) : null;
   if (row === null) return c.json(errorBody("not_found", `No replay ${id.slice(0, 80)}.`), 404);
-  return c.json({ ok: true, replay: { ...row, filter: JSON.parse(String(row.filter)) } });
+  // The contract's shape: the progress fields at the top level.
+  return c.json({ ok: true, ...row, filter: JSON.parse(String(row.filter)) });
 }
