@@ -23,6 +23,8 @@ export default defineConfig(async () => {
                   RECHARGE_WEBHOOK_SECRET: "rc_test_secret",
                   ADMIN_TOKEN: "test-admin-token",
                   SHOPIFY_ACCESS_TOKENS: "{}",
+                  CREDENTIALS_KEY:
+                    "test-current:AQIDBAUGBwgJCgsMDQ4PEBESExQVFhcYGRobHB0eHyA=,test-previous:ICEiIyQlJicoKSorLC0uLzAxMjM0NTY3ODk6Ozw9Pj8=",
                   STRIPE_API_KEY: "",
                   RECHARGE_API_TOKEN: "",
                   ALERT_WEBHOOK_URL: "",

@@ -3,12 +3,12 @@
  * ShopCoordinator (`adminGraphql` RPC), never directly, so reconciliation and data
  * quality spend the same rate budget as bulk exports and cannot starve them into
  * THROTTLED errors. Tests and the bench pass their own `ShopifyGraphql` instead.
- * The shops are those with a token in `SHOPIFY_ACCESS_TOKENS` (zod-checked here; the
- * coordinator re-reads the token itself on every call).
+ * The shops are those added at runtime (D1 `shops`) and those with a token in
+ * `SHOPIFY_ACCESS_TOKENS` that were not removed (the coordinator re-reads the token itself on every call).
  */
 import { z } from "zod";
 import type { AdminGraphqlOptions, AdminGraphqlResult, JsonValue } from "../durable/admin-graphql";
-import { SHOP_DOMAIN } from "../durable/shop-access";
+import { activeShops as credentialedShops } from "../durable/shop-credentials";
 import { log } from "../shared/log";
 import { uninstalledShops } from "../tables/shop-installs";
 
@@ -40,27 +40,32 @@ export const coordinatorConnector =
 
 const tokensSchema = z.record(z.string(), z.string());
 
-/** The shop domains that have an Admin API token configured. */
-export function configuredShops(env: Pick<Env, "SHOPIFY_ACCESS_TOKENS">): string[] {
+/** The shop domains the jobs run for: active in D1 or in the secret, not removed. */
+export async function configuredShops(
+  env: Pick<Env, "DB" | "CREDENTIALS_KEY" | "SHOPIFY_ACCESS_TOKENS">,
+): Promise<string[]> {
+  warnOnBadSecret(env);
+  return credentialedShops(env);
+}
+
+function warnOnBadSecret(env: Pick<Env, "SHOPIFY_ACCESS_TOKENS">): void {
   let doc: unknown;
   try {
     doc = JSON.parse(env.SHOPIFY_ACCESS_TOKENS || "{}");
   } catch {
-    log.warn("SHOPIFY_ACCESS_TOKENS is not JSON; no shop is reconciled");
-    return [];
+    log.warn("SHOPIFY_ACCESS_TOKENS is not JSON; only shops added at runtime are reconciled");
+    return;
   }
   const parsed = tokensSchema.safeParse(doc);
   if (!parsed.success) {
-    log.warn("SHOPIFY_ACCESS_TOKENS is not an object of shop → token; no shop is reconciled");
-    return [];
+    log.warn("SHOPIFY_ACCESS_TOKENS is not an object of shop → token; only shops added at runtime are reconciled");
   }
-  return Object.keys(parsed.data)
-    .filter((shop) => SHOP_DOMAIN.test(shop))
-    .sort();
 }
 
 /** The configured shops that still have the app installed (`app/uninstalled` marks the others). */
-export async function activeShops(env: Pick<Env, "SHOPIFY_ACCESS_TOKENS" | "DB">): Promise<string[]> {
+export async function activeShops(
+  env: Pick<Env, "SHOPIFY_ACCESS_TOKENS" | "DB" | "CREDENTIALS_KEY">,
+): Promise<string[]> {
   const gone = await uninstalledShops(env.DB);
-  return configuredShops(env).filter((s) => !gone.has(s));
+  return (await configuredShops(env)).filter((s) => !gone.has(s));
 }

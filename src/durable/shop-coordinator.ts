@@ -22,7 +22,8 @@ import { durableSql, JobStore } from "./job-store";
 import { mirrorStatement, syncCursorStatement } from "./operations-table";
 import type { BudgetSnapshot } from "./rate-budget";
 import { RateBudget } from "./rate-budget";
-import { adminUrl, apiVersion, bulkConcurrency, shopAccess } from "./shop-access";
+import { adminUrl, apiVersion, bulkConcurrency } from "./shop-access";
+import { resolveShopAccess } from "./shop-credentials";
 
 const variablesSchema = z.record(z.string(), z.json());
 const optionsSchema = z.object({
@@ -32,6 +33,10 @@ const optionsSchema = z.object({
 
 /** If a pass dies without finishing (CPU limit, eviction, deploy), this alarm resumes it. */
 const WATCHDOG_MS = 60_000;
+
+export type TokenCheck = { ok: true; name: string; myshopifyDomain: string } | { ok: false; message: string };
+
+const shopIdentitySchema = z.object({ shop: z.object({ name: z.string(), myshopifyDomain: z.string() }) });
 
 export interface FinishNotice {
   adminGraphqlApiId: string;
@@ -65,7 +70,7 @@ export class ShopCoordinator extends DurableObject<Env> {
       const message = "variables must be JSON values; options {estimatedCost?, maxWaitMs?} numbers";
       return { ok: false, attempts: 0, error: { kind: "config", message } };
     }
-    const admin = this.client();
+    const admin = await this.client();
     if ("error" in admin) return { ok: false, attempts: 0, error: { kind: "config", message: admin.error } };
     return admin.request(query, vars.data as Record<string, JsonValue>, opts.data);
   }
@@ -76,7 +81,7 @@ export class ShopCoordinator extends DurableObject<Env> {
     const { shop, resources, since } = parsed.data;
     if (shop !== this.shop())
       return { ok: false, reason: "invalid", message: `this coordinator serves ${this.shop()}` };
-    const access = shopAccess(this.env, shop);
+    const access = await resolveShopAccess(this.env, shop);
     if (!access.ok) return { ok: false, reason: "not_configured", message: access.message };
 
     // Check and insert with no await in between, so two requests cannot both pass the check.
@@ -109,6 +114,58 @@ export class ShopCoordinator extends DurableObject<Env> {
       backfillId,
       operations: jobs.map((j) => ({ id: j.id, resource: j.resource, status: j.status })),
     };
+  }
+
+  /**
+   * Tries a candidate Admin API token with `shop { name myshopifyDomain }` before an operator
+   * stores it, on this shop's budget. The token is used for this one call and not kept.
+   */
+  async checkToken(token: string): Promise<TokenCheck> {
+    if (typeof token !== "string" || token.length === 0 || token.length > 1000) {
+      return { ok: false, message: "the token must be a non-empty string" };
+    }
+    const shop = this.shop();
+    const version = apiVersion(this.env);
+    const probe = new ShopifyAdmin({
+      shop,
+      token,
+      apiVersion: version,
+      url: adminUrl(this.env, shop, version),
+      budget: this.budget,
+    });
+    const res = await probe.request(
+      "query ShopIdentity { shop { name myshopifyDomain } }",
+      {},
+      { estimatedCost: 1, maxWaitMs: 30_000 },
+    );
+    if (!res.ok) return { ok: false, message: res.error.message };
+    const parsed = shopIdentitySchema.safeParse(res.data);
+    if (!parsed.success) return { ok: false, message: "Shopify answered without shop { name myshopifyDomain }" };
+    const { name, myshopifyDomain } = parsed.data.shop;
+    if (myshopifyDomain !== shop) {
+      return { ok: false, message: `the token belongs to ${myshopifyDomain}, not ${shop}` };
+    }
+    return { ok: true, name, myshopifyDomain };
+  }
+
+  /** The shop was removed: cancels its queued and running exports here (their rows stay). */
+  async stopJobs(): Promise<{ canceled: string[] }> {
+    const now = new Date().toISOString();
+    const active = this.store.withStatus(...ACTIVE_STATUSES);
+    const canceled = active.map((j) => ({
+      ...j,
+      status: "canceled" as const,
+      error: "the shop was removed",
+      finishedAt: now,
+      updatedAt: now,
+    }));
+    this.store.transaction(() => {
+      for (const j of canceled) this.store.put(j);
+    });
+    for (const j of canceled) await this.mirror(j);
+    if (canceled.length > 0)
+      log.info("backfill jobs stopped: shop removed", { shop: this.shop(), jobs: canceled.length });
+    return { canceled: canceled.map((j) => j.id) };
   }
 
   /** The `bulk_operations/finish` webhook: poll that operation now instead of at its next interval. */
@@ -209,9 +266,9 @@ export class ShopCoordinator extends DurableObject<Env> {
     return name;
   }
 
-  private client(): ShopifyAdmin | { error: string } {
+  private async client(): Promise<ShopifyAdmin | { error: string }> {
     const shop = this.shop();
-    const access = shopAccess(this.env, shop);
+    const access = await resolveShopAccess(this.env, shop);
     if (!access.ok) return { error: access.message };
     const version = apiVersion(this.env);
     const url = adminUrl(this.env, shop, version);

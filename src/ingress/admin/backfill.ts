@@ -10,7 +10,7 @@
 import type { Context } from "hono";
 import { BACKFILL_ID, backfillRequestSchema } from "../../durable/backfill-request";
 import { operationsOfBackfill } from "../../durable/operations-table";
-import { shopAccess } from "../../durable/shop-access";
+import { resolveShopAccess } from "../../durable/shop-credentials";
 import { AppError, errorBody } from "../../shared/errors";
 import type { BulkOperationRow } from "../../shared/schema/operations";
 import { uninstalledShops } from "../../tables/shop-installs";
@@ -37,7 +37,7 @@ export async function startBackfill(c: Ctx): Promise<Response> {
     throw new AppError(400, "bad_request", `Invalid backfill request: ${detail}`);
   }
   const { shop } = parsed.data;
-  const access = shopAccess(c.env, shop);
+  const access = await resolveShopAccess(c.env, shop);
   // Checked here too so a misconfigured shop never wakes a coordinator.
   if (!access.ok) throw new AppError(503, "not_configured", access.message);
   if ((await uninstalledShops(c.env.DB)).has(shop)) {
