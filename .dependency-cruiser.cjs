@@ -76,6 +76,20 @@ module.exports = {
       to: { path: "^src/index\\.ts$" },
     },
     {
+      name: "cli-talks-over-http",
+      comment:
+        "The operator CLI runs in Node and reaches the Worker through its admin API; it may read only pure helpers of src/shared.",
+      severity: "error",
+      from: { path: "^cli/" },
+      to: { path: "^src/", pathNot: "^src/shared/" },
+    },
+    {
+      name: "the-worker-knows-no-cli",
+      severity: "error",
+      from: { path: "^src/" },
+      to: { path: "^cli/" },
+    },
+    {
       name: "no-test-code-in-src",
       severity: "error",
       from: { path: "^src/" },

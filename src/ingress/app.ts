@@ -4,8 +4,9 @@ import { AppError, errorBody } from "../shared/errors";
 import { describeError, log } from "../shared/log";
 import { adminAuth } from "./admin/auth";
 import { backfillStatus, startBackfill } from "./admin/backfill";
+import { listHeldBack } from "./admin/held-back";
 import { runJobRequest } from "./admin/jobs";
-import { opsPage } from "./admin/ops-page";
+import { ops } from "./admin/ops";
 import { privacyRequestStatus, requestErasure } from "./admin/privacy";
 import { recentEvents } from "./admin/recent-events";
 import { replayProgress, replayRoute } from "./admin/replay";
@@ -30,11 +31,16 @@ app.get("/health", (c) => c.json({ ok: true }));
 app.use("/admin/*", adminAuth());
 app.post("/admin/backfill", startBackfill);
 app.get("/admin/backfill/:id", backfillStatus);
-app.use("/ops", adminAuth());
 app.get("/admin/shops", shopsList);
 app.post("/admin/shops", shopsAdd);
 app.post("/admin/shops/reseal", shopsReseal);
 app.delete("/admin/shops/:shop", shopsRemove);
+app.get("/admin/dead-letters", async (c) =>
+  c.json({ ok: true, ...(await listHeldBack(c.env.LAKE, "dead-letter", c.req.query())) }),
+);
+app.get("/admin/quarantine", async (c) =>
+  c.json({ ok: true, ...(await listHeldBack(c.env.LAKE, "quarantine", c.req.query())) }),
+);
 app.get("/admin/status", async (c) => c.json({ ok: true, ...(await pipelineStatus(c.env)) }));
 app.get("/admin/events", async (c) => c.json({ ok: true, events: await recentEvents(c.env, c.req.query()) }));
 app.post("/admin/replay", replayRoute);
@@ -44,7 +50,7 @@ app.get("/admin/privacy/:id", privacyRequestStatus);
 app.post("/admin/jobs/:name", async (c) =>
   c.json({ ok: true, ...(await runJobRequest(c.env, c.req.param("name"), await c.req.text())) }),
 );
-app.get("/ops", async (c) => c.html(opsPage(await pipelineStatus(c.env), new Date().toISOString())));
+app.route("/ops", ops);
 
 app.notFound((c) => c.json(errorBody("not_found", `No route for ${c.req.method} ${c.req.path}.`), 404));
 

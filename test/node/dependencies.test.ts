@@ -1,6 +1,6 @@
 // The code's direction (README "Map of the code") checked with dependency-cruiser: the project's
 // own tree has no violation, and a tree that breaks each rule is refused by name.
-import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
@@ -15,7 +15,8 @@ async function violations(baseDir: string): Promise<{ rule: string; from: string
   process.chdir(baseDir);
   try {
     const { tsConfig: _ignored, ...options } = config.options;
-    const result = await cruise(["src"], {
+    const roots = ["src", "cli"].filter((r) => existsSync(join(baseDir, r)));
+    const result = await cruise(roots, {
       ...options,
       validate: true,
       ruleSet: { forbidden: config.forbidden },
@@ -91,5 +92,17 @@ describe("import rules", () => {
     expect(found.filter((v) => v.from === "src/ingress/app.ts")).toEqual([]);
     expect(found.filter((v) => v.from === "src/cron/jobs.ts" && v.rule !== "no-cycle")).toEqual([]);
     expect(rules.size).toBeGreaterThanOrEqual(7);
+  }, 60_000);
+
+  it("keeps the operator CLI on the HTTP side: pure src/shared helpers only, and src never imports it", async () => {
+    const dir = tree({
+      "src/shared/subscriptions.ts": "export const topics = [];\n",
+      "src/ingress/app.ts": 'import "../../cli/ops";\nexport const app = 1;\n',
+      "cli/ops.ts": 'import "../src/shared/subscriptions";\nimport "../src/ingress/app";\nexport const cli = 1;\n',
+    });
+    const found = await violations(dir);
+    expect(found).toContainEqual({ rule: "cli-talks-over-http", from: "cli/ops.ts", to: "src/ingress/app.ts" });
+    expect(found).toContainEqual({ rule: "the-worker-knows-no-cli", from: "src/ingress/app.ts", to: "cli/ops.ts" });
+    expect(found.filter((v) => v.to === "src/shared/subscriptions.ts")).toEqual([]);
   }, 60_000);
 });

@@ -1,0 +1,74 @@
+/**
+ * `GET /admin/dead-letters?source=&day=&limit=` and `GET /admin/quarantine?…`: the newest
+ * held-back objects with what their custom metadata says (source, topic, event id), for the ops
+ * page and `ops redrive`. R2 lists in key order, so up to 10 pages under the prefix are read and
+ * sorted by upload time; `truncated` says when older objects were left unread.
+ */
+import { z } from "zod";
+import { SOURCES } from "../../shared/envelope";
+import { AppError } from "../../shared/errors";
+import { DEAD_LETTER_PREFIX, QUARANTINE_PREFIX } from "../../shared/keys";
+
+const querySchema = z.object({
+  source: z.enum([...SOURCES, "unknown"]).optional(),
+  day: z
+    .string()
+    .regex(/^\d{4}-\d{2}-\d{2}$/)
+    .optional(),
+  limit: z.coerce.number().int().min(1).max(1000).default(50),
+});
+
+export interface HeldObject {
+  key: string;
+  source: string | null;
+  topic: string | null;
+  eventId: string | null;
+  uploaded: string;
+  size: number;
+}
+
+const MAX_PAGES = 10;
+
+export async function listHeldBack(
+  bucket: R2Bucket,
+  area: "dead-letter" | "quarantine",
+  query: Record<string, string | undefined>,
+): Promise<{ objects: HeldObject[]; truncated: boolean }> {
+  const parsed = querySchema.safeParse(query);
+  if (!parsed.success) {
+    throw new AppError(
+      400,
+      "bad_request",
+      "Query: source=shopify|stripe|recharge|unknown, day=YYYY-MM-DD, limit=1..1000.",
+    );
+  }
+  const { source, day, limit } = parsed.data;
+  if (day && !source) throw new AppError(400, "bad_request", "day needs a source (keys are {source}/dt={day}/).");
+  let prefix = area === "dead-letter" ? DEAD_LETTER_PREFIX : QUARANTINE_PREFIX;
+  if (source) prefix += `${source}/`;
+  if (day) prefix += `dt=${day}/`;
+  const found: HeldObject[] = [];
+  let cursor: string | undefined;
+  let truncated = false;
+  for (let page = 0; ; page++) {
+    const listed = await bucket.list({ prefix, cursor, limit: 1000, include: ["customMetadata"] });
+    for (const o of listed.objects) {
+      found.push({
+        key: o.key,
+        source: o.customMetadata?.source ?? null,
+        topic: o.customMetadata?.topic ?? null,
+        eventId: o.customMetadata?.event_id ?? null,
+        uploaded: o.uploaded.toISOString(),
+        size: o.size,
+      });
+    }
+    if (!listed.truncated) break;
+    if (page + 1 >= MAX_PAGES) {
+      truncated = true;
+      break;
+    }
+    cursor = listed.cursor;
+  }
+  found.sort((a, b) => (a.uploaded < b.uploaded ? 1 : a.uploaded > b.uploaded ? -1 : a.key < b.key ? -1 : 1));
+  return { objects: found.slice(0, limit), truncated: truncated || found.length > limit };
+}

@@ -1,0 +1,120 @@
+/**
+ * `/ops`: the operator page and its form actions.
+ *   GET  /ops            the dashboard (bearer token or session cookie); a browser without
+ *                        either gets the sign-in form, an API client a 401 error body
+ *   POST /ops/sign-in    form `token` → session cookie, 303 to /ops
+ *   POST /ops/sign-out   clears the cookie
+ *   POST /ops/replay     form `key` → sends that dead letter back through the queue
+ * Form posts need the session's CSRF token and, when the browser sends one, an Origin equal to
+ * this host; a bearer client needs neither (it holds the token itself).
+ */
+import { type Context, Hono } from "hono";
+import { AppError, errorBody } from "../../shared/errors";
+import { describeError, log } from "../../shared/log";
+import { hasAdminBearer } from "./auth";
+import { OpsPage } from "./ops/page";
+import { SignInPage } from "./ops/sign-in";
+import { opsData } from "./ops-data";
+import { replayDeadLetter } from "./replay";
+import { csrfMatches, endSession, matchingAdminToken, readSession, type Session, startSession } from "./session";
+
+type Ctx = Context<{ Bindings: Env }>;
+
+export const ops = new Hono<{ Bindings: Env }>();
+
+interface Caller {
+  bearer: boolean;
+  session: Session | null;
+}
+
+async function callerOf(c: Ctx): Promise<Caller> {
+  const bearer = await hasAdminBearer(c);
+  return { bearer, session: bearer ? null : await readSession(c) };
+}
+
+const wantsHtml = (c: Ctx) => !c.req.header("authorization") && (c.req.header("accept") ?? "").includes("text/html");
+
+ops.use("*", async function opsAuth(c, next) {
+  if (c.req.method === "POST" && !sameOrigin(c)) {
+    return c.json(errorBody("unauthorized", "Cross-origin form posts are refused."), 403);
+  }
+  await next();
+});
+
+ops.get("/", async (c) => {
+  const caller = await callerOf(c);
+  if (!caller.bearer && !caller.session) {
+    if (wantsHtml(c)) return c.html(<SignInPage />, 401);
+    throw new AppError(401, "unauthorized", "Send Authorization: Bearer <ADMIN_TOKEN>, or sign in at /ops.");
+  }
+  const notice = noticeOf(c.req.query());
+  c.header("cache-control", "no-store");
+  return c.html(<OpsPage data={await opsData(c.env)} csrf={caller.session?.csrf ?? null} notice={notice} />);
+});
+
+ops.post("/sign-in", async (c) => {
+  const form = await c.req.parseBody().catch(() => ({}) as Record<string, unknown>);
+  const given = typeof form.token === "string" ? form.token.trim() : "";
+  const token = await matchingAdminToken(c.env, given);
+  if (!token) {
+    log.warn("ops sign-in refused", {});
+    return c.html(<SignInPage error="That is not the admin token." />, 401);
+  }
+  await startSession(c, token);
+  log.info("ops sign-in", {});
+  return c.redirect("/ops", 303);
+});
+
+ops.post("/sign-out", async (c) => {
+  const session = await requireFormSession(c);
+  if (session instanceof Response) return session;
+  endSession(c);
+  return c.html(<SignInPage error="Signed out." />, 200);
+});
+
+ops.post("/replay", async (c) => {
+  const session = await requireFormSession(c);
+  if (session instanceof Response) return session;
+  const key = String((await formOf(c)).key ?? "");
+  try {
+    const { eventId, source } = await replayDeadLetter(c.env, { key });
+    return c.redirect(`/ops?replayed=${encodeURIComponent(`${source} ${eventId}`)}`, 303);
+  } catch (err) {
+    const message = err instanceof AppError ? err.message : "The replay failed; see the logs.";
+    if (!(err instanceof AppError)) log.error("ops replay failed", { error: describeError(err) });
+    return c.redirect(`/ops?error=${encodeURIComponent(message.slice(0, 300))}`, 303);
+  }
+});
+
+async function formOf(c: Ctx): Promise<Record<string, unknown>> {
+  return (await c.req.parseBody().catch(() => ({}))) as Record<string, unknown>;
+}
+
+/** A form post from a signed-in browser with the right CSRF token, or bearer; else the refusal. */
+async function requireFormSession(c: Ctx): Promise<Session | true | Response> {
+  const caller = await callerOf(c);
+  if (caller.bearer) return true;
+  const session = caller.session;
+  if (!session) return c.html(<SignInPage error="Your session ended; sign in again." />, 401);
+  if (!(await csrfMatches(session, (await formOf(c)).csrf))) {
+    return c.json(errorBody("unauthorized", "The form's CSRF token does not match this session."), 403);
+  }
+  return session;
+}
+
+/** Browsers send Origin on form posts; when present it must be this Worker's own origin. */
+function sameOrigin(c: Ctx): boolean {
+  const origin = c.req.header("origin");
+  if (!origin) return true;
+  try {
+    return new URL(origin).host === (c.req.header("host") ?? new URL(c.req.url).host);
+  } catch {
+    return false;
+  }
+}
+
+function noticeOf(q: Record<string, string>): { text: string; error: boolean } | null {
+  if (q.replayed) return { text: `Replay sent: ${q.replayed.slice(0, 200)}. Reload to see it applied.`, error: false };
+  if (q.error) return { text: q.error.slice(0, 300), error: true };
+  return null;
+}

@@ -1,0 +1,110 @@
+/**
+ * Seed data for the `/ops` page tests (in workerd and in the browser test), relative to `now`
+ * so freshness and the 24 h chart have something to show: ledger rows for a shop, Stripe and a
+ * silent Recharge, a failed event with its dead letter (a valid envelope, so Replay applies it),
+ * a data-quality run with one failing check, a running backfill, a reconcile run that repaired
+ * two events and an open alert. Pure data: no bindings are imported here.
+ */
+export const SEED_SHOP = "seeded-shop.myshopify.com";
+export const DEAD_EVENT_ID = "evt_ops_dead_letter_1";
+
+const iso = (ms: number) => new Date(ms).toISOString();
+const q = (v: string | number | null) =>
+  v === null ? "NULL" : typeof v === "number" ? String(v) : `'${v.replaceAll("'", "''")}'`;
+
+function ledger(source: string, id: string, topic: string, shop: string | null, at: number, status: string): string {
+  return `INSERT INTO webhook_events (source, event_id, topic, resource, shop, received_at, event_at, origin, status, first_seen_at, updated_at) VALUES (${[
+    source,
+    id,
+    topic,
+    null,
+    shop,
+    iso(at),
+    iso(at),
+    "webhook",
+    status,
+    iso(at),
+    iso(at),
+  ]
+    .map(q)
+    .join(", ")});`;
+}
+
+export function seedStatements(now: number): string[] {
+  const min = 60_000;
+  const hour = 60 * min;
+  const s: string[] = [];
+  for (let i = 0; i < 5; i++)
+    s.push(
+      ledger("shopify", `shop_evt_${i}`, "orders/create", SEED_SHOP, now - (i * 3 + 1) * hour + 5 * min, "applied"),
+    );
+  for (let i = 0; i < 3; i++)
+    s.push(ledger("stripe", `evt_seed_${i}`, "charge.succeeded", null, now - i * hour - 10 * min, "applied"));
+  s.push(ledger("stripe", DEAD_EVENT_ID, "charge.succeeded", null, now - 2 * hour, "failed"));
+  s.push(ledger("recharge", "rc_seed_0", "subscription/created", null, now - 50 * hour, "archived"));
+  const run = "dq_seed_run";
+  s.push(
+    `INSERT INTO dq_runs (run_id, started_at, finished_at, window_end, pass_count, warn_count, fail_count, report_key) VALUES ('${run}', ${q(iso(now - 20 * min))}, ${q(iso(now - 19 * min))}, ${q(iso(now - 20 * min))}, 1, 0, 1, 'metadata/data_quality/seed.json');`,
+    `INSERT INTO dq_results (run_id, check_name, subject, outcome, value, threshold, message) VALUES ('${run}', 'duplicates', 'stripe', 'PASS', 0, 0.25, 'no duplicate deliveries');`,
+    `INSERT INTO dq_results (run_id, check_name, subject, outcome, value, threshold, message) VALUES ('${run}', 'freshness', 'recharge', 'FAIL', 3000, 1440, 'recharge silent for 50 h');`,
+    `INSERT INTO bulk_operations (id, backfill_id, shop, resource, status, lines_read, object_count, rows_applied, requested_at, updated_at) VALUES ('bo_seed_1', 'bf_seed_1', '${SEED_SHOP}', 'orders', 'staging', 420, 1000, 0, ${q(iso(now - 5 * min))}, ${q(iso(now - min))});`,
+    `INSERT INTO reconcile_runs (run_id, source, scope, status, started_at, finished_at, looked_at, missing, stale, repaired) VALUES ('rc_seed_1', 'stripe', 'events', 'ok', ${q(iso(now - 14 * min))}, ${q(iso(now - 13 * min))}, 57, 2, 0, 2);`,
+    `INSERT INTO alerts (id, rule, alert_key, severity, title, fields, source, created_at, last_seen_at, occurrences, status, next_attempt_at) VALUES ('al_seed_1', 'source_silent', 'recharge', 'warning', 'Recharge has been silent for 50 h', '[]', 'recharge', ${q(iso(now - 19 * min))}, ${q(iso(now - 19 * min))}, 3, 'pending', ${q(iso(now))});`,
+  );
+  return s;
+}
+
+/** The dead letter of DEAD_EVENT_ID as the dead-letter consumer writes it (key, JSON body, custom metadata). */
+export function seedDeadLetter(now: number): { key: string; body: string; customMetadata: Record<string, string> } {
+  const at = iso(now - 2 * 3_600_000);
+  const charge = {
+    id: "ch_ops_seed_1",
+    object: "charge",
+    amount: 2599,
+    amount_captured: 2599,
+    amount_refunded: 0,
+    currency: "usd",
+    created: Math.floor((now - 2 * 3_600_000) / 1000),
+    customer: null,
+    livemode: false,
+    paid: true,
+    captured: true,
+    refunded: false,
+    status: "succeeded",
+    billing_details: { email: "seed@example.com", name: null, phone: null, address: null },
+    receipt_email: null,
+    payment_intent: null,
+    invoice: null,
+    metadata: {},
+    disputed: false,
+    failure_code: null,
+    failure_message: null,
+  };
+  const created = Math.floor((now - 2 * 3_600_000) / 1000);
+  const body = JSON.stringify({
+    id: DEAD_EVENT_ID,
+    object: "event",
+    api_version: "2026-01-28",
+    created,
+    type: "charge.succeeded",
+    data: { object: charge },
+    livemode: false,
+  });
+  const envelope = {
+    v: 1,
+    source: "stripe",
+    topic: "charge.succeeded",
+    eventId: DEAD_EVENT_ID,
+    shop: null,
+    receivedAt: at,
+    eventAt: at,
+    apiVersion: "2026-01-28",
+    origin: "webhook",
+    body,
+  };
+  return {
+    key: `dead-letter/stripe/dt=${at.slice(0, 10)}/${DEAD_EVENT_ID}.json`,
+    body: JSON.stringify({ died_at: at, attempts: 9, last_error: "seeded failure", envelope }),
+    customMetadata: { source: "stripe", topic: "charge.succeeded", event_id: DEAD_EVENT_ID },
+  };
+}
