@@ -12,7 +12,7 @@ table{border-collapse:collapse;width:100%}td,th{border-bottom:1px solid #eceef1;
 th{font-weight:600;color:#4b5563;font-size:.85rem}
 .num{text-align:right;font-variant-numeric:tabular-nums}
 .ok{color:#166534}.warn{color:#92400e}.fail{color:#b91c1c;font-weight:600}
-.badge{display:inline-block;border-radius:3px;padding:0 .35rem;font-size:.8rem;background:#eef0f3}
+.badge{white-space:nowrap;display:inline-block;border-radius:3px;padding:0 .35rem;font-size:.8rem;background:#eef0f3}
 .badge.fail{background:#fee2e2}.badge.ok{background:#dcfce7}.badge.warn{background:#fef3c7}
 .notice{background:#ecfdf5;border:1px solid #a7f3d0;padding:.5rem .8rem;border-radius:6px;margin:0 0 1rem}
 .error{background:#fef2f2;border-color:#fecaca}
@@ -29,7 +29,7 @@ export function Layout(props: { title: string; header?: Child; children?: Child 
       <head>
         <meta charset="utf-8" />
         <meta name="viewport" content="width=device-width, initial-scale=1" />
-        <meta name="referrer" content="no-referrer" />
+        <meta name="referrer" content="same-origin" />
         <title>{props.title}</title>
         <style dangerouslySetInnerHTML={{ __html: STYLE }} />
       </head>
