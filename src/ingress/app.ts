@@ -10,6 +10,7 @@ import { ops } from "./admin/ops";
 import { privacyRequestStatus, requestErasure } from "./admin/privacy";
 import { recentEvents } from "./admin/recent-events";
 import { replayProgress, replayRoute } from "./admin/replay";
+import { changeShopWebhook, listShopWebhooks } from "./admin/shop-webhooks";
 import { shopsAdd, shopsList, shopsRemove, shopsReseal } from "./admin/shops";
 import { pipelineStatus } from "./admin/status";
 import { rechargeIntake } from "./recharge";
@@ -35,6 +36,8 @@ app.get("/admin/shops", shopsList);
 app.post("/admin/shops", shopsAdd);
 app.post("/admin/shops/reseal", shopsReseal);
 app.delete("/admin/shops/:shop", shopsRemove);
+app.get("/admin/shops/:shop/webhooks", listShopWebhooks);
+app.post("/admin/shops/:shop/webhooks", changeShopWebhook);
 app.get("/admin/dead-letters", async (c) =>
   c.json({ ok: true, ...(await listHeldBack(c.env.LAKE, "dead-letter", c.req.query())) }),
 );

@@ -5,8 +5,17 @@
  * `sort_by=updated_at-asc|desc` or id order, `limit` up to 250, and cursor paging:
  * `next_cursor` encodes the query, and a request with `cursor` must carry nothing but
  * `limit` beside it (Recharge answers 422 otherwise). Objects are served as stored, so
- * ids stay JSON numbers. Every request is counted. No vitest imports.
+ * ids stay JSON numbers. It also keeps webhooks (`GET/POST /webhooks`, `PUT/DELETE
+ * /webhooks/:id`, one topic each, `address` https). Every request is counted. No vitest imports.
  */
+
+export interface RechargeWebhook {
+  id: number;
+  address: string;
+  topic: string;
+  included_objects: string[];
+  version: string;
+}
 
 export type RechargeObject = Record<string, unknown> & { id: number; updated_at: string };
 
@@ -32,6 +41,8 @@ export class FakeRechargeApi {
   private level = 0;
   private leakedAt = Date.now();
   readonly requested: string[] = [];
+  readonly webhooks: RechargeWebhook[] = [];
+  private nextWebhookId = 9_100;
 
   constructor(
     readonly base = "https://recharge.test",
@@ -60,6 +71,7 @@ export class FakeRechargeApi {
       return Response.json({ errors: "Too many requests" }, { status: 429 });
     }
     this.level += 1;
+    if (url.pathname === "/webhooks" || url.pathname.startsWith("/webhooks/")) return this.webhook(request, url);
     const resource = url.pathname.replace(/^\//, "") as Resource;
     if (!RESOURCES.includes(resource)) {
       return Response.json({ errors: "Not found" }, { status: 404 });
@@ -99,6 +111,47 @@ export class FakeRechargeApi {
       }),
       { headers: { "content-type": "application/json" } },
     );
+  }
+
+  addWebhook(topic: string, address: string): RechargeWebhook {
+    const hook = { id: this.nextWebhookId++, address, topic, included_objects: [], version: "2021-11" };
+    this.webhooks.push(hook);
+    return hook;
+  }
+
+  private async webhook(request: Request, url: URL): Promise<Response> {
+    const id = Number(url.pathname.split("/")[2] ?? "");
+    if (url.pathname === "/webhooks") {
+      if (request.method === "GET")
+        return Response.json({ next_cursor: null, previous_cursor: null, webhooks: this.webhooks });
+      if (request.method !== "POST") return Response.json({ errors: "Method not allowed" }, { status: 405 });
+      const body = (await request.json().catch(() => null)) as { address?: unknown; topic?: unknown } | null;
+      if (typeof body?.topic !== "string" || !/^[a-z_]+\/[a-z_]+$/.test(body.topic)) {
+        return Response.json({ errors: { topic: "invalid topic" } }, { status: 422 });
+      }
+      if (typeof body.address !== "string" || !body.address.startsWith("https://")) {
+        return Response.json({ errors: { address: "must be an https URL" } }, { status: 422 });
+      }
+      if (this.webhooks.some((w) => w.topic === body.topic && w.address === body.address)) {
+        return Response.json({ errors: { address: "a webhook for this topic and address exists" } }, { status: 422 });
+      }
+      return Response.json({ webhook: this.addWebhook(body.topic, body.address) }, { status: 201 });
+    }
+    const hook = this.webhooks.find((w) => w.id === id);
+    if (!hook) return Response.json({ errors: "Not found" }, { status: 404 });
+    if (request.method === "DELETE") {
+      this.webhooks.splice(this.webhooks.indexOf(hook), 1);
+      return new Response(null, { status: 204 });
+    }
+    if (request.method === "PUT") {
+      const body = (await request.json().catch(() => null)) as { address?: unknown } | null;
+      if (typeof body?.address !== "string" || !body.address.startsWith("https://")) {
+        return Response.json({ errors: { address: "must be an https URL" } }, { status: 422 });
+      }
+      hook.address = body.address;
+      return Response.json({ webhook: hook });
+    }
+    return Response.json({ webhook: hook });
   }
 
   private select(resource: Resource, q: Query): RechargeObject[] {

@@ -76,6 +76,19 @@ export interface FakeStats {
   fileDownloads: number;
 }
 
+/** A webhook subscription as `webhookSubscriptions` lists it (app-scoped: this app's only). */
+export interface FakeWebhookSubscription {
+  id: string;
+  topic: string;
+  uri: string;
+  format: "JSON";
+  includeFields: string[];
+  createdAt: string;
+  updatedAt: string;
+}
+
+let nextWebhookNumber = 1_700_000_000;
+
 export interface FinishWebhook {
   topic: "bulk_operations/finish";
   shop: string;
@@ -97,6 +110,7 @@ export class FakeShopifyAdmin {
     fileDownloads: 0,
   };
   readonly operations = new Map<string, FakeBulkOperation>();
+  readonly webhooks: FakeWebhookSubscription[] = [];
   /** Every Admin API URL requested, and every Range header of a result download. */
   readonly requestUrls: string[] = [];
   readonly rangeRequests: string[] = [];
@@ -254,6 +268,9 @@ export class FakeShopifyAdmin {
       return {
         bulkOperationRunQuery: (args: Record<string, Json>) => this.runBulk(String(args.query ?? ""), version),
         bulkOperationCancel: (args: Record<string, Json>) => this.cancelBulk(String(args.id ?? "")),
+        webhookSubscriptionCreate: (args: Record<string, Json>) => this.createWebhook(args),
+        webhookSubscriptionUpdate: (args: Record<string, Json>) => this.updateWebhook(args),
+        webhookSubscriptionDelete: (args: Record<string, Json>) => this.deleteWebhook(String(args.id ?? "")),
       };
     }
     return {
@@ -266,7 +283,88 @@ export class FakeShopifyAdmin {
       product: byId(this.data.products),
       bulkOperation: (args: Record<string, Json>) => this.readBulk(String(args.id ?? "")),
       currentBulkOperation: () => this.readBulk([...this.operations.keys()].pop() ?? ""),
+      webhookSubscriptions: (args: Record<string, Json>) =>
+        paginate(
+          this.webhooks.map((w) => ({ ...w })),
+          args,
+        ),
     };
+  }
+
+  // ---- webhook subscriptions ------------------------------------------------
+
+  /** Adds a subscription as if created earlier (by hand, or by an older deploy). */
+  addWebhook(topic: string, uri: string): FakeWebhookSubscription {
+    const sub: FakeWebhookSubscription = {
+      id: `gid://shopify/WebhookSubscription/${nextWebhookNumber++}`,
+      topic,
+      uri,
+      format: "JSON",
+      includeFields: [],
+      createdAt: this.iso(),
+      updatedAt: this.iso(),
+    };
+    this.webhooks.push(sub);
+    return sub;
+  }
+
+  private webhookInput(args: Record<string, Json>): { uri: string | null; error: string | null } {
+    const input = args.webhookSubscription;
+    const uri = input && typeof input === "object" && !Array.isArray(input) ? input.uri : null;
+    if (typeof uri !== "string" || !/^https?:\/\/[^/]+/.test(uri)) return { uri: null, error: "Address is invalid" };
+    return { uri, error: null };
+  }
+
+  private createWebhook(args: Record<string, Json>) {
+    const topic = String(args.topic ?? "");
+    if (!/^[A-Z][A-Z_]*$/.test(topic)) {
+      return { webhookSubscription: null, userErrors: [{ field: ["topic"], message: "Topic is invalid" }] };
+    }
+    if (["CUSTOMERS_DATA_REQUEST", "CUSTOMERS_REDACT", "SHOP_REDACT"].includes(topic)) {
+      return {
+        webhookSubscription: null,
+        userErrors: [{ field: ["topic"], message: "Compliance topics are configured in the app's configuration" }],
+      };
+    }
+    const { uri, error } = this.webhookInput(args);
+    if (!uri)
+      return { webhookSubscription: null, userErrors: [{ field: ["webhookSubscription", "uri"], message: error }] };
+    if (this.webhooks.some((w) => w.topic === topic && w.uri === uri)) {
+      return {
+        webhookSubscription: null,
+        userErrors: [
+          { field: ["webhookSubscription", "uri"], message: "Address for this topic has already been taken" },
+        ],
+      };
+    }
+    return { webhookSubscription: { ...this.addWebhook(topic, uri) }, userErrors: [] };
+  }
+
+  private updateWebhook(args: Record<string, Json>) {
+    const sub = this.webhooks.find((w) => w.id === args.id);
+    if (!sub)
+      return {
+        webhookSubscription: null,
+        userErrors: [{ field: ["id"], message: "Webhook subscription does not exist" }],
+      };
+    const { uri, error } = this.webhookInput(args);
+    if (!uri)
+      return { webhookSubscription: null, userErrors: [{ field: ["webhookSubscription", "uri"], message: error }] };
+    sub.uri = uri;
+    sub.updatedAt = this.iso();
+    return { webhookSubscription: { ...sub }, userErrors: [] };
+  }
+
+  private deleteWebhook(id: string) {
+    const i = this.webhooks.findIndex((w) => w.id === id);
+    if (i < 0) {
+      return {
+        deletedWebhookSubscriptionId: null,
+        userErrors: [{ field: ["id"], message: "Webhook subscription does not exist" }],
+      };
+    }
+    this.webhooks.splice(i, 1);
+    return { deletedWebhookSubscriptionId: id, userErrors: [] };
   }
 
   // ---- bulk operations ------------------------------------------------------
@@ -599,7 +697,7 @@ async function maybeGunzip(bytes: Uint8Array): Promise<ReadableStream<Uint8Array
  * Objects and the tests share one isolate, so the coordinator's calls land here.
  */
 export function fetchThroughFakes(fakes: () => Iterable<FakeShopifyAdmin>, fallback: typeof fetch): typeof fetch {
-  return async function fakeFetch(input: RequestInfo | URL, init?: RequestInit) {
+  return async function fakeFetch(input: Parameters<typeof fetch>[0], init?: RequestInit) {
     const request = new Request(input, init);
     const url = new URL(request.url);
     for (const fake of fakes()) if (fake.serves(url)) return fake.handle(request);

@@ -9,7 +9,20 @@
  * `expand[]=data.line_items`. `rateLimit` answers 429 `rate_limit_error` past N requests in a
  * sliding window, as Stripe does past its per-second read limit. Every request is counted.
  * No vitest imports, so benches can bundle it for Node.
+ * It also keeps webhook endpoints (`/v1/webhook_endpoints`: list, create with a `whsec_` secret
+ * shown only on create, update, delete; form-encoded like Stripe).
  */
+
+export interface FakeWebhookEndpoint {
+  id: string;
+  object: "webhook_endpoint";
+  url: string;
+  enabled_events: string[];
+  status: "enabled" | "disabled";
+  api_version: string | null;
+  created: number;
+  secret?: string;
+}
 
 export interface FakeStripeEvent {
   id: string;
@@ -35,6 +48,7 @@ export class FakeStripeApi {
   rateLimit: { requests: number; windowMs: number } | null = null;
   throttled = 0;
   private recent: number[] = [];
+  readonly endpoints: FakeWebhookEndpoint[] = [];
 
   constructor(
     readonly base = "https://stripe.test",
@@ -81,6 +95,9 @@ export class FakeStripeApi {
     if (request.method === "GET" && listPath !== "events" && Object.hasOwn(this.objects, listPath)) {
       return listObjects(this.objects[listPath] ?? [], url, listPath);
     }
+    if (url.pathname === "/v1/webhook_endpoints" || url.pathname.startsWith("/v1/webhook_endpoints/")) {
+      return this.webhookEndpoint(request, url);
+    }
     if (request.method !== "GET" || url.pathname !== "/v1/events") {
       return error(404, "invalid_request_error", `Unrecognized request URL (${request.method}: ${url.pathname}).`);
     }
@@ -119,6 +136,54 @@ export class FakeStripeApi {
       has_more: start + limit < matching.length,
       url: "/v1/events",
     });
+  }
+
+  addEndpoint(url: string, events: string[]): FakeWebhookEndpoint {
+    const endpoint: FakeWebhookEndpoint = {
+      id: `we_fake_${this.endpoints.length + 1}_${Math.random().toString(36).slice(2, 8)}`,
+      object: "webhook_endpoint",
+      url,
+      enabled_events: events,
+      status: "enabled",
+      api_version: null,
+      created: Math.floor(Date.now() / 1000),
+    };
+    this.endpoints.push(endpoint);
+    return endpoint;
+  }
+
+  private async webhookEndpoint(request: Request, url: URL): Promise<Response> {
+    const id = url.pathname.split("/")[3];
+    const form = request.method === "POST" ? new URLSearchParams(await request.text()) : new URLSearchParams();
+    const events = form.getAll("enabled_events[]");
+    if (!id) {
+      if (request.method === "GET") {
+        return Response.json({
+          object: "list",
+          data: this.endpoints.map(({ secret: _s, ...e }) => e),
+          has_more: false,
+          url: "/v1/webhook_endpoints",
+        });
+      }
+      if (request.method !== "POST") return error(405, "invalid_request_error", "Method not allowed.");
+      const target = form.get("url") ?? "";
+      if (!/^https:\/\//.test(target)) return error(400, "invalid_request_error", "Invalid URL: must be https.");
+      if (events.length === 0) return error(400, "invalid_request_error", "Missing required param: enabled_events.");
+      const endpoint = this.addEndpoint(target, events);
+      const secret = `whsec_fake_${endpoint.id}`;
+      return Response.json({ ...endpoint, secret, api_version: form.get("api_version") });
+    }
+    const endpoint = this.endpoints.find((e) => e.id === id);
+    if (!endpoint) return error(404, "invalid_request_error", `No such webhook endpoint: '${id}'`);
+    if (request.method === "DELETE") {
+      this.endpoints.splice(this.endpoints.indexOf(endpoint), 1);
+      return Response.json({ id, object: "webhook_endpoint", deleted: true });
+    }
+    if (request.method === "POST") {
+      if (form.has("url")) endpoint.url = form.get("url") ?? endpoint.url;
+      if (events.length > 0) endpoint.enabled_events = events;
+    }
+    return Response.json(endpoint);
   }
 }
 

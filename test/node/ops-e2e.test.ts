@@ -3,12 +3,15 @@
  * Shopify Admin API faked over HTTP: `ops shops add` stores a token the coordinator checked,
  * then headless Chromium (Debian's `chromium`, driven by playwright-core) signs in to /ops,
  * sees the seeded numbers, presses Replay on a dead letter, sees it applied, and signs out.
- * Screenshots go to test-output/ops/. Skipped only when /usr/bin/chromium is missing.
+ * `ops webhooks plan|apply|list` registers every topic with Shopify (through the Worker),
+ * Stripe and Recharge (fakes over HTTP), idempotently. Screenshots go to test-output/ops/.
+ * Skipped only when /usr/bin/chromium is missing.
  */
 import { existsSync, mkdirSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { type Browser, chromium } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { SHOPIFY_WEBHOOK_TOPICS as SHOPIFY_TOPICS } from "../../src/shared/subscriptions";
 import { DEAD_EVENT_ID, SEED_SHOP, seedDeadLetter, seedStatements } from "../helpers/ops-seed";
 import { ADMIN_TOKEN, DevWorker, ROOT, runCli } from "./harness/dev-worker";
 import { Upstreams } from "./harness/upstreams";
@@ -26,7 +29,14 @@ describe.skipIf(!haveBrowser)("ops page and CLI against wrangler dev", () => {
   const worker = new DevWorker();
   let browser: Browser | null = null;
   let shopToken = "";
-  const cli = (args: string[], input?: string) => runCli(["--url", worker.url, ...args], { ADMIN_TOKEN }, input);
+  const sourceEnv = () => ({
+    STRIPE_API_KEY: upstreams.stripe.key,
+    STRIPE_API_BASE: `${upstreams.base}/stripe`,
+    RECHARGE_API_TOKEN: upstreams.recharge.token,
+    RECHARGE_API_BASE: `${upstreams.base}/recharge`,
+  });
+  const cli = (args: string[], input?: string, env: Record<string, string> = {}) =>
+    runCli(["--url", worker.url, ...args], { ADMIN_TOKEN, ...env }, input);
 
   beforeAll(async () => {
     mkdirSync(SHOTS, { recursive: true });
@@ -89,6 +99,78 @@ describe.skipIf(!haveBrowser)("ops page and CLI against wrangler dev", () => {
     expect(status.stdout).toContain("dead letters: 1");
     for (const out of [listed.stdout, status.stdout, added.stdout, worker.output]) expect(out).not.toContain(shopToken);
   }, 60_000);
+
+  it("webhooks plan shows the diff and changes nothing; apply makes it so, once; list shows it", async () => {
+    const shopify = upstreams.shops.get(NEW_SHOP);
+    if (!shopify) throw new Error("no fake shop");
+    const target = "https://pipeline.example";
+    shopify.addWebhook("ORDERS_CREATE", "https://old-host.example/webhooks/shopify");
+    shopify.addWebhook("ORDERS_PAID", `${target}/webhooks/shopify`);
+    shopify.addWebhook("CARTS_CREATE", `${target}/webhooks/shopify`);
+    shopify.addWebhook("PRODUCTS_UPDATE", "https://other-app.example/hooks");
+    upstreams.stripe.addEndpoint("https://crm.example/stripe-events", ["charge.succeeded"]);
+    upstreams.recharge.addWebhook("charge/paid", `${target}/webhooks/recharge`);
+    upstreams.recharge.addWebhook("address/created", `${target}/webhooks/recharge`);
+    upstreams.recharge.addWebhook("order/created", "https://loyalty.example/recharge");
+    const changes = () =>
+      upstreams.requests.filter(
+        (r) =>
+          (r.path.startsWith("/shopify/") && /mutation Webhook/.test(r.body)) ||
+          ((r.path.startsWith("/stripe/") || r.path.startsWith("/recharge/")) && r.method !== "GET"),
+      ).length;
+
+    const plan = await cli(["webhooks", "plan", "--address", target, "--check"], undefined, sourceEnv());
+    expect(plan.code, plan.stderr).toBe(1);
+    expect(plan.stdout).toContain(`shopify ${NEW_SHOP}: changes needed`);
+    expect(plan.stdout).toContain("1 ok, 20 missing, 1 wrong address, 1 extra, 1 not ours (left alone)");
+    expect(plan.stdout).toContain(`~ orders/create gid://shopify/WebhookSubscription/`);
+    expect(plan.stdout).toContain(`- CARTS_CREATE`);
+    expect(plan.stdout).toContain(`+ endpoint ${target}/webhooks/stripe with 30 events`);
+    expect(plan.stdout).toContain("1 ok, 15 missing, 0 wrong address, 1 extra, 1 not ours (left alone)");
+    expect(plan.stdout).toContain(
+      "compliance topics customers/data_request, customers/redact, shop/redact are declared in the app's configuration",
+    );
+    expect(changes()).toBe(0);
+
+    const apply = await cli(["webhooks", "apply", "--address", target], undefined, sourceEnv());
+    expect(apply.code, apply.stderr).toBe(0);
+    expect(apply.stdout).toContain("applied: 20 created, 1 moved, 1 removed");
+    expect(apply.stdout).toMatch(/new signing secret \(shown once\): whsec_fake_we_fake_2_/);
+    expect(apply.stdout).toContain("STRIPE_WEBHOOK_SECRET beside the old one");
+    const ours = (uris: string[]) => uris.filter((u) => u.startsWith(target));
+    expect(ours(shopify.webhooks.map((w) => w.uri))).toHaveLength(22);
+    expect(shopify.webhooks.map((w) => w.topic).sort()).toEqual(
+      [...SHOPIFY_TOPICS.map((t) => t.toUpperCase().replace("/", "_")), "PRODUCTS_UPDATE"].sort(),
+    );
+    expect(shopify.webhooks.every((w) => w.includeFields.length === 0)).toBe(true);
+    expect(upstreams.stripe.endpoints.map((e) => [e.url, e.enabled_events.length])).toEqual([
+      ["https://crm.example/stripe-events", 1],
+      [`${target}/webhooks/stripe`, 30],
+    ]);
+    expect(upstreams.recharge.webhooks.map((w) => w.address).sort()).toEqual(
+      [...Array(16).fill(`${target}/webhooks/recharge`), "https://loyalty.example/recharge"].sort(),
+    );
+    const made = changes();
+
+    const again = await cli(["webhooks", "apply", "--address", target], undefined, sourceEnv());
+    expect(again.code, again.stderr).toBe(0);
+    expect(again.stdout).not.toContain("signing secret");
+    expect(again.stdout.match(/: in sync/g)).toHaveLength(3);
+    expect(changes()).toBe(made);
+    const check = await cli(["webhooks", "plan", "--address", target, "--check"], undefined, sourceEnv());
+    expect(check.code).toBe(0);
+
+    const list = await cli(["webhooks", "list", "--source", "recharge"], undefined, sourceEnv());
+    expect(list.code).toBe(0);
+    expect(list.stdout.split("\n").filter((l) => l.includes("/webhooks/recharge"))).toHaveLength(16);
+
+    const insecure = await cli(["webhooks", "apply", "--address", "http://pipeline.example"], undefined, sourceEnv());
+    expect(insecure.code).toBe(2);
+    expect(insecure.stderr.trim().split("\n")).toHaveLength(1);
+    const noKey = await cli(["webhooks", "plan", "--source", "stripe", "--address", target]);
+    expect(noKey).toMatchObject({ code: 2, stderr: "error: --source stripe needs STRIPE_API_KEY\n" });
+    expect(worker.output).not.toContain(shopToken);
+  }, 90_000);
 
   it("signs in, shows the seeded numbers, replays a dead letter until it is applied, and signs out", async () => {
     if (!browser) throw new Error("no browser");
