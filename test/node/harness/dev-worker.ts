@@ -75,6 +75,7 @@ export class DevWorker {
       STRIPE_API_KEY: "",
       RECHARGE_API_TOKEN: "",
       ALERT_WEBHOOK_URL: "",
+      PRIVACY_HASH_KEY: "e2e-privacy-hash-key",
       ...vars,
     };
     const args = [
