@@ -23,13 +23,16 @@ import { mirrorStatement, syncCursorStatement } from "./operations-table";
 import type { BudgetSnapshot } from "./rate-budget";
 import { RateBudget } from "./rate-budget";
 import { adminUrl, apiVersion, bulkConcurrency } from "./shop-access";
-import { resolveShopAccess } from "./shop-credentials";
+import { type ResolvedAccess, resolveShopAccess } from "./shop-credentials";
 
 const variablesSchema = z.record(z.string(), z.json());
 const optionsSchema = z.object({
   estimatedCost: z.number().nonnegative().max(100_000).optional(),
   maxWaitMs: z.number().positive().optional(),
 });
+
+/** How long the coordinator keeps a token it read before reading it again. */
+const ACCESS_TTL_MS = 60_000;
 
 /** If a pass dies without finishing (CPU limit, eviction, deploy), this alarm resumes it. */
 const WATCHDOG_MS = 60_000;
@@ -48,6 +51,7 @@ export class ShopCoordinator extends DurableObject<Env> {
   private readonly budget = new RateBudget();
   private admin: ShopifyAdmin | null = null;
   private adminKey = "";
+  private access: { token: string; readAt: number } | null = null;
   private pass: Promise<void> | null = null;
   /** Test seam: throw at a named point to simulate a crash mid-ingest. Never set in production. */
   faultInjector: ((point: FaultPoint, job: Job) => void) | null = null;
@@ -81,8 +85,8 @@ export class ShopCoordinator extends DurableObject<Env> {
     const { shop, resources, since } = parsed.data;
     if (shop !== this.shop())
       return { ok: false, reason: "invalid", message: `this coordinator serves ${this.shop()}` };
-    const access = await resolveShopAccess(this.env, shop);
-    if (!access.ok) return { ok: false, reason: "not_configured", message: access.message };
+    // The HTTP surface checks the shop's token before calling (it reads D1, so it is not read a
+    // second time here); a job whose token goes missing fails at its first Admin call, saying why.
 
     // Check and insert with no await in between, so two requests cannot both pass the check.
     const running = this.store
@@ -124,6 +128,7 @@ export class ShopCoordinator extends DurableObject<Env> {
     if (typeof token !== "string" || token.length === 0 || token.length > 1000) {
       return { ok: false, message: "the token must be a non-empty string" };
     }
+    this.access = null;
     const shop = this.shop();
     const version = apiVersion(this.env);
     const probe = new ShopifyAdmin({
@@ -150,6 +155,7 @@ export class ShopCoordinator extends DurableObject<Env> {
 
   /** The shop was removed: cancels its queued and running exports here (their rows stay). */
   async stopJobs(): Promise<{ canceled: string[] }> {
+    this.access = null;
     const now = new Date().toISOString();
     const active = this.store.withStatus(...ACTIVE_STATUSES);
     const canceled = active.map((j) => ({
@@ -266,9 +272,28 @@ export class ShopCoordinator extends DurableObject<Env> {
     return name;
   }
 
+  /**
+   * The shop's token, read from D1 (or the secret) at most every ACCESS_TTL_MS. While a read fails
+   * (D1 unavailable) the last token read keeps the exports going; a failed lookup is not kept, and
+   * `checkToken` and `stopJobs` (an add or a removal) drop what is kept.
+   */
+  private async shopAccess(): Promise<ResolvedAccess> {
+    const now = Date.now();
+    const kept = this.access;
+    if (kept && now - kept.readAt < ACCESS_TTL_MS) return { ok: true, token: kept.token };
+    try {
+      const access = await resolveShopAccess(this.env, this.shop());
+      this.access = access.ok ? { token: access.token, readAt: now } : null;
+      return access;
+    } catch (err) {
+      if (kept) return { ok: true, token: kept.token };
+      throw err;
+    }
+  }
+
   private async client(): Promise<ShopifyAdmin | { error: string }> {
     const shop = this.shop();
-    const access = await resolveShopAccess(this.env, shop);
+    const access = await this.shopAccess();
     if (!access.ok) return { error: access.message };
     const version = apiVersion(this.env);
     const url = adminUrl(this.env, shop, version);

@@ -43,8 +43,19 @@ type CredentialsEnv = Pick<Env, "DB" | "CREDENTIALS_KEY" | "SHOPIFY_ACCESS_TOKEN
 /** The additional data of a sealed token: the row it belongs to. */
 const context = (shop: string) => `shops/${shop}`;
 
+/** A read is safe to repeat, so a D1 hiccup (thrown, or an answer lost) is tried again before it fails the caller. */
+async function readRow(env: CredentialsEnv, shop: string): Promise<ShopRow | null> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await env.DB.prepare("SELECT * FROM shops WHERE shop = ?").bind(shop).first<ShopRow>();
+    } catch (err) {
+      if (attempt >= 4) throw err;
+    }
+  }
+}
+
 export async function resolveShopAccess(env: CredentialsEnv, shop: string): Promise<ResolvedAccess> {
-  const row = await env.DB.prepare("SELECT * FROM shops WHERE shop = ?").bind(shop).first<ShopRow>();
+  const row = await readRow(env, shop);
   if (!row) return shopAccess(env, shop);
   if (row.status === "removed" || !row.token_sealed || !row.iv || !row.key_id) {
     return {

@@ -57,8 +57,9 @@ export async function shopsRemove(c: Ctx): Promise<Response> {
   if (!SHOP_DOMAIN.test(shop)) throw new AppError(400, "bad_request", `"${shop.slice(0, 100)}" is not a shop domain.`);
   const known = (await listShops(c.env)).find((s) => s.shop === shop);
   if (!known) return c.json(errorBody("not_found", `No shop ${shop}.`), 404);
-  const { canceled } = await c.env.SHOP.getByName(shop).stopJobs();
+  // Removed first, so the coordinator reads the removal when it drops its kept token.
   const record = await removeShop(c.env, shop);
+  const { canceled } = await c.env.SHOP.getByName(shop).stopJobs();
   log.info("shop removed", { shop, canceledJobs: canceled.length });
   return c.json({ ok: true, shop: record, canceledJobs: canceled });
 }
