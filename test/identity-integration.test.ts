@@ -587,3 +587,64 @@ describe("cross-source identity through the consumer", () => {
     expect(await identity("stripe", cus)).toMatchObject({ email: late, matched_by: "email" });
   });
 });
+
+describe("GET /admin/people and /ops/people", () => {
+  const admin = (path: string) =>
+    worker.fetch(
+      new Request(`https://pipeline.test${path}`, { headers: { authorization: "Bearer test-admin-token" } }),
+      env,
+      createExecutionContext(),
+    );
+
+  it("returns the person's profile and their orders, charges and subscriptions across the sources", async () => {
+    const shop = newShop();
+    const sc = shopifyId();
+    const order = shopifyId();
+    const cy = email("cy");
+    const rc = uid("rc");
+    const sub = uid("sub");
+    const cus = uid("cus_");
+    const charge = uid("ch_");
+    await deliver(shopifyCustomer(shop, sc, cy), shopifyOrder(shop, order, sc, cy, "50.00"));
+    await deliver(rechargeCustomer(rc, cy, sc), rechargeSubscription(sub, rc, cy), stripeCustomer(cus, cy));
+    await deliver(stripeCharge(charge, cus, cy, 1500));
+
+    const res = await admin(`/admin/people?email=${encodeURIComponent(`  ${cy.toUpperCase()} `)}`);
+    expect(res.status).toBe(200);
+    const { person } = await res.json<{ person: Record<string, unknown> }>();
+    expect(person).toMatchObject({ email: cy, emails: [cy] });
+    expect(person.identities).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({ source: "shopify", externalId: sc, shop }),
+        expect.objectContaining({ source: "recharge", externalId: rc, shop: "" }),
+        expect.objectContaining({ source: "stripe", externalId: cus, shop: "" }),
+      ]),
+    );
+    expect(person.orders).toEqual([
+      expect.objectContaining({
+        source: "shopify",
+        shop,
+        id: order,
+        currency: "USD",
+        amountMinor: 5000,
+        isTest: false,
+      }),
+    ]);
+    expect(person.subscriptions).toEqual([
+      expect.objectContaining({ source: "recharge", id: sub, amountMinor: 4000, attributedBy: "identity" }),
+    ]);
+    expect(person.charges).toEqual([
+      expect.objectContaining({ source: "stripe", id: charge, currency: "EUR", amountMinor: 1500 }),
+    ]);
+
+    const page = await (await admin(`/ops/people?email=${encodeURIComponent(cy)}`)).text();
+    expect(page).toContain(`data-id="${order}"`);
+    expect(page).toContain(`data-id="${sub}"`);
+    expect(page).toContain(`data-id="${charge}"`);
+
+    expect((await admin(`/admin/people?email=${encodeURIComponent(email("nobody"))}`)).status).toBe(404);
+    expect((await admin("/admin/people?email=not-an-email")).status).toBe(400);
+    expect((await admin("/admin/people")).status).toBe(400);
+    expect(await (await admin("/ops/people?email=not-an-email")).text()).toContain("Give ?email=");
+  });
+});

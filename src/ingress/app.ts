@@ -7,6 +7,7 @@ import { backfillStatus, startBackfill } from "./admin/backfill";
 import { listHeldBack } from "./admin/held-back";
 import { runJobRequest } from "./admin/jobs";
 import { ops } from "./admin/ops";
+import { lookUpPerson, parsePeopleQuery } from "./admin/people";
 import { privacyRequestStatus, requestErasure } from "./admin/privacy";
 import { recentEvents } from "./admin/recent-events";
 import { replayProgress, replayRoute } from "./admin/replay";
@@ -44,6 +45,12 @@ app.get("/admin/dead-letters", async (c) =>
 app.get("/admin/quarantine", async (c) =>
   c.json({ ok: true, ...(await listHeldBack(c.env.LAKE, "quarantine", c.req.query())) }),
 );
+app.get("/admin/people", async (c) => {
+  const email = parsePeopleQuery(c.req.query());
+  const person = await lookUpPerson(c.env.DB, email);
+  if (!person) return c.json(errorBody("not_found", `No person holds ${email}.`), 404);
+  return c.json({ ok: true, person });
+});
 app.get("/admin/status", async (c) => c.json({ ok: true, ...(await pipelineStatus(c.env)) }));
 app.get("/admin/events", async (c) => c.json({ ok: true, events: await recentEvents(c.env, c.req.query()) }));
 app.post("/admin/replay", replayRoute);

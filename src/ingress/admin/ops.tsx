@@ -5,6 +5,7 @@
  *   POST /ops/sign-in    form `token` → session cookie, 303 to /ops
  *   POST /ops/sign-out   clears the cookie
  *   POST /ops/replay     form `key` → sends that dead letter back through the queue
+ *   GET  /ops/people     form `email` → the person's profile and activity across the sources
  * Form posts need the session's CSRF token and, when the browser sends one, an Origin equal to
  * this host; a bearer client needs neither (it holds the token itself).
  */
@@ -13,8 +14,10 @@ import { AppError, errorBody } from "../../shared/errors";
 import { describeError, log } from "../../shared/log";
 import { hasAdminBearer } from "./auth";
 import { OpsPage } from "./ops/page";
+import { PeoplePage } from "./ops/people";
 import { SignInPage } from "./ops/sign-in";
 import { opsData } from "./ops-data";
+import { lookUpPerson, type PersonView, parsePeopleQuery } from "./people";
 import { replayDeadLetter } from "./replay";
 import { csrfMatches, endSession, matchingAdminToken, readSession, type Session, startSession } from "./session";
 
@@ -51,6 +54,39 @@ ops.get("/", async (c) => {
   c.header("cache-control", "no-store");
   return c.html(<OpsPage data={await opsData(c.env)} csrf={caller.session?.csrf ?? null} notice={notice} />);
 });
+
+ops.get("/people", async (c) => {
+  const caller = await callerOf(c);
+  if (!caller.bearer && !caller.session) {
+    if (wantsHtml(c)) return c.html(<SignInPage />, 401);
+    throw new AppError(401, "unauthorized", "Send Authorization: Bearer <ADMIN_TOKEN>, or sign in at /ops.");
+  }
+  const raw = c.req.query("email") ?? "";
+  let person: PersonView | null = null;
+  let error: string | null = null;
+  if (raw) {
+    try {
+      const email = parsePeopleQuery({ email: raw });
+      person = await lookUpPerson(c.env.DB, email);
+      if (!person) error = `No person holds ${email}.`;
+    } catch (err) {
+      if (!(err instanceof AppError)) throw err;
+      error = err.message;
+    }
+  }
+  c.header("cache-control", "no-store");
+  const header = caller.session ? <SignOut csrf={caller.session.csrf} /> : null;
+  return c.html(<PeoplePage email={raw} person={person} error={error} header={header} />);
+});
+
+function SignOut(props: { csrf: string }) {
+  return (
+    <form method="post" action="/ops/sign-out">
+      <input type="hidden" name="csrf" value={props.csrf} />
+      <button type="submit">Sign out</button>
+    </form>
+  );
+}
 
 ops.post("/sign-in", async (c) => {
   const form = await c.req.parseBody().catch(() => ({}) as Record<string, unknown>);

@@ -6,6 +6,7 @@ import type { Child } from "hono/jsx";
 import type { HeldWithLedger, OpsData, StreamSummary } from "../ops-data";
 import { HourlyChart } from "./chart";
 import { Layout } from "./layout";
+import { PersonForm } from "./people";
 
 const outcomeClass = (o: string) =>
   o === "FAIL" || o === "failed" || o === "error" ? "fail" : o === "WARN" || o === "partial" ? "warn" : "ok";
@@ -153,6 +154,9 @@ export function OpsPage(props: {
         </span>
         .
       </p>
+      <section id="person">
+        <PersonForm email="" />
+      </section>
       <Streams streams={d.streams} />
       {d.status.uninstalledShops.length > 0 ? (
         <section id="uninstalled-shops">
