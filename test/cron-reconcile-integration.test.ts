@@ -165,7 +165,7 @@ describe("Stripe reconciliation", () => {
     queue.clear();
     const quiet = scope(await reconcile(e, now + 30 * MINUTE, ["stripe"]), "stripe");
     expect(quiet).toMatchObject({ status: "ok", repaired: 0, apiCalls: 1 });
-  }, 20_000); // 250 events over several runs: ~4 s alone, more on a loaded machine
+  });
 
   it("leaves the cursor alone when Stripe fails, and reports the error", async () => {
     const now = Date.parse("2032-01-12T12:00:00Z");
