@@ -388,6 +388,7 @@ describe("POST /admin/privacy/erase", () => {
     const pId = shopifyId();
     const stripeCustomer = `cus_pv${run}${next()}`;
     const rcCustomer = `${run.slice(-8)}${next()}`;
+    const failedCharge = `ch_pvf${run}${next()}`;
     const T = 1_802_000_000; // 2027-02-08
     const stripe = (type: string, object: Record<string, unknown>) => {
       const id = `evt_pv${run}${next()}`;
@@ -427,6 +428,22 @@ describe("POST /admin/privacy/erase", () => {
         currency: "usd",
         status: "succeeded",
         paid: true,
+        livemode: true,
+        created: T,
+      }),
+      // A failed high-value charge raises an alert that names the customer by e-mail.
+      stripe("charge.failed", {
+        id: failedCharge,
+        object: "charge",
+        customer: stripeCustomer,
+        billing_details: { email: p.email, name: `${p.first} ${p.last}`, phone: p.phone, address: stripeAddress },
+        receipt_email: p.email,
+        amount: 25000,
+        currency: "usd",
+        status: "failed",
+        paid: false,
+        failure_code: "card_declined",
+        failure_message: "Your card was declined.",
         livemode: true,
         created: T,
       }),
@@ -479,6 +496,11 @@ describe("POST /admin/privacy/erase", () => {
       .all<{ source: string }>();
     expect(linked.results.map((r) => r.source)).toEqual(["recharge", "shopify", "stripe"]);
     expect((await scanR2(needles(p))).length).toBeGreaterThan(4);
+    const alertOf = () =>
+      env.DB.prepare("SELECT title, fields FROM alerts WHERE alert_key = ?")
+        .bind(`stripe_charge_failed:${failedCharge}`)
+        .first<{ title: string; fields: string }>();
+    expect((await alertOf())?.fields.toLowerCase()).toContain(p.email.toLowerCase());
 
     const bad = await worker.fetch(
       adminRequest("/admin/privacy/erase", ADMIN_TOKEN, { method: "POST", body: '{"email":"not-an-email"}' }),
@@ -505,6 +527,10 @@ describe("POST /admin/privacy/erase", () => {
     expect(await scanR2(needles(p))).toEqual([]);
     expect(await scanD1(needles(p))).toEqual([]);
     expect((await scanD1(needles(q))).length).toBeGreaterThan(0);
+    // The alert keeps its charge id and amount; only the e-mail became the marker.
+    const alert = await alertOf();
+    expect(alert?.fields).toContain("[erased]");
+    expect(alert?.fields).toContain(failedCharge);
     const identities = await env.DB.prepare("SELECT count(*) AS n FROM customer_identities WHERE profile_id = ?")
       .bind(profile?.profile_id)
       .first<{ n: number }>();

@@ -95,7 +95,40 @@ export async function eraseRows(db: D1Database, t: Target): Promise<RowsErased> 
   }
   const identity = await eraseIdentity(db, t);
   for (const d of identity.days) days.add(d);
-  return { rows: rows + identity.rows, days: [...days].sort() };
+  const alerts = await eraseAlertText(db, t.emails);
+  return { rows: rows + identity.rows + alerts, days: [...days].sort() };
+}
+
+/** What an erased e-mail becomes inside an alert's title and fields. */
+export const ERASED_MARK = "[erased]";
+
+/**
+ * Alerts raised by events name the customer by e-mail in their title or fields (a cancelled
+ * subscription, a failed charge). Those rows have no customer column, so they are found by the
+ * e-mail's text, matched case-insensitively, and the e-mail is replaced by a fixed marker; the
+ * rest of the alert (ids, amounts, reasons) stays. An alert already delivered cannot be recalled.
+ */
+async function eraseAlertText(db: D1Database, emails: string[]): Promise<number> {
+  let rows = 0;
+  for (const email of emails) {
+    const needle = email.trim().toLowerCase();
+    if (needle === "") continue;
+    const found = await db
+      .prepare("SELECT id, title, fields FROM alerts WHERE instr(lower(fields), ?1) > 0 OR instr(lower(title), ?1) > 0")
+      .bind(needle)
+      .all<{ id: string; title: string; fields: string }>();
+    const pattern = new RegExp(needle.replace(/[.*+?^${}()|[\]\\]/g, "\\$&"), "gi");
+    for (const a of found.results) {
+      const fields = JSON.parse(a.fields) as Array<{ name: string; value: string }>;
+      const clean = fields.map((f) => ({ ...f, value: f.value.replace(pattern, ERASED_MARK) }));
+      const r = await db
+        .prepare("UPDATE alerts SET title = ?2, fields = ?3 WHERE id = ?1")
+        .bind(a.id, a.title.replace(pattern, ERASED_MARK), JSON.stringify(clean))
+        .run();
+      rows += r.meta.changes;
+    }
+  }
+  return rows;
 }
 
 /**
