@@ -6,36 +6,19 @@
  * loser's whole batch rolls back and it is told what is running.
  */
 import { z } from "zod";
+import { distinctList, optionalUtcTime } from "../shared/params";
 import {
   API_BACKFILL_RESOURCES,
   API_BACKFILL_SOURCES,
   type ApiBackfillSource,
   type BackfillRow,
 } from "../shared/schema/backfills";
-import { toUtcIso } from "../shared/time";
 
 export const apiBackfillRequestSchema = z
   .object({
     source: z.enum(API_BACKFILL_SOURCES),
-    resources: z
-      .array(z.string())
-      .min(1)
-      .refine((r) => new Set(r).size === r.length, "resources must not repeat"),
-    since: z
-      .string()
-      .optional()
-      .transform((value, ctx) => {
-        if (value === undefined) return undefined;
-        const iso = toUtcIso(value);
-        if (iso === null) {
-          ctx.addIssue({
-            code: "custom",
-            message: "since must be an ISO-8601 time with a zone, e.g. 2026-01-01T00:00:00Z",
-          });
-          return z.NEVER;
-        }
-        return iso;
-      }),
+    resources: distinctList(z.string()),
+    since: optionalUtcTime("since"),
   })
   .strict()
   .superRefine((req, ctx) => {
@@ -55,8 +38,6 @@ export type ApiBackfillRequest = z.output<typeof apiBackfillRequestSchema>;
 export type StartApiBackfillResult =
   | { ok: true; backfillId: string; resources: string[] }
   | { ok: false; running: Array<{ resource: string; backfillId: string }> };
-
-export const API_BACKFILL_ID = /^bf_[0-9a-f-]{36}$/;
 
 /** Starts a backfill of `resources`, or names the running ones that stand in the way (nothing is started then). */
 export async function startApiBackfill(

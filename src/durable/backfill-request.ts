@@ -4,8 +4,8 @@
  * tagged union rather than thrown errors: errors lose their type crossing an RPC call.
  */
 import { z } from "zod";
+import { distinctList, optionalUtcTime } from "../shared/params";
 import { BULK_RESOURCES, type BulkOperationRow, type BulkResource, type BulkStatus } from "../shared/schema/operations";
-import { toUtcIso } from "../shared/time";
 import { SHOP_DOMAIN } from "./shop-access";
 
 export const backfillRequestSchema = z
@@ -16,26 +16,9 @@ export const backfillRequestSchema = z
       .toLowerCase()
       .max(255)
       .regex(SHOP_DOMAIN, "shop must be a domain like example.myshopify.com"),
-    resources: z
-      .array(z.enum(BULK_RESOURCES))
-      .min(1)
-      .refine((r) => new Set(r).size === r.length, "resources must not repeat"),
-    since: z
-      .string()
-      .optional()
-      .transform((value, ctx) => {
-        if (value === undefined) return undefined;
-        const iso = toUtcIso(value);
-        if (iso === null) {
-          ctx.addIssue({
-            code: "custom",
-            message: "since must be an ISO-8601 time with a zone, e.g. 2026-01-01T00:00:00Z",
-          });
-          return z.NEVER;
-        }
-        // Shopify's search syntax takes whole seconds.
-        return `${iso.slice(0, 19)}Z`;
-      }),
+    resources: distinctList(z.enum(BULK_RESOURCES)),
+    // Shopify's search syntax takes whole seconds.
+    since: optionalUtcTime("since").transform((iso) => (iso === undefined ? undefined : `${iso.slice(0, 19)}Z`)),
   })
   .strict();
 
