@@ -11,6 +11,7 @@ import { consumeEvents } from "../src/consumers/events";
 import { storedVersions } from "../src/cron/reconcile/stored-versions";
 import { pipelineStatus } from "../src/ingress/admin/status";
 import type { Envelope } from "../src/shared/envelope";
+import { messageBatch } from "./lib/batch";
 
 const SHOP = "ceiling-shop.myshopify.com";
 const LINES = 5;
@@ -47,29 +48,10 @@ async function fill(env: Env, req: Fill): Promise<Response> {
   try {
     let pending: Envelope[] = [];
     const flush = async () => {
-      const messages = pending.map(
-        (body, i): Message<unknown> => ({
-          id: `${body.eventId}-${i}`,
-          timestamp: new Date(),
-          attempts: 1,
-          body,
-          ack: () => {
-            acked++;
-          },
-          retry: () => {},
-        }),
-      );
-      events += messages.length;
-      await consumeEvents(
-        {
-          queue: "commerce-events",
-          messages,
-          metadata: { metrics: { backlogCount: 0, backlogBytes: 0 } },
-          ackAll: () => {},
-          retryAll: () => {},
-        } as MessageBatch<unknown>,
-        { ...env, LAKE: nullLake },
-      );
+      const b = messageBatch(pending, (i) => `${pending[i]?.eventId}-${i}`);
+      events += pending.length;
+      await consumeEvents(b.batch, { ...env, LAKE: nullLake });
+      acked += b.acked();
       pending = [];
     };
     for (let n = req.from; n < req.from + req.orders; n++) {

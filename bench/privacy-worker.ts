@@ -15,6 +15,7 @@ import { runJob } from "../src/cron/jobs";
 import { createReplay } from "../src/cron/replay/replay";
 import type { Envelope } from "../src/shared/envelope";
 import { requestStatements } from "../src/tables/privacy-requests";
+import { messageBatch } from "./lib/batch";
 
 const SHOP = "bench-privacy.myshopify.com";
 const CUSTOMERS = 5_000;
@@ -68,35 +69,10 @@ function envelope(i: number): Envelope {
   };
 }
 
-function batchOf(bodies: readonly unknown[]): { batch: MessageBatch<unknown>; acked: () => number } {
-  let acked = 0;
-  const now = new Date();
-  const messages = bodies.map(
-    (body, i): Message<unknown> => ({
-      id: `m-${i}`,
-      timestamp: now,
-      attempts: 1,
-      body,
-      ack: () => {
-        acked++;
-      },
-      retry: () => {},
-    }),
-  );
-  const batch: MessageBatch<unknown> = {
-    queue: "commerce-events",
-    messages,
-    metadata: { metrics: { backlogCount: 0, backlogBytes: 0 } },
-    ackAll: () => {},
-    retryAll: () => {},
-  };
-  return { batch, acked: () => acked };
-}
-
 async function consumeAll(env: Env, bodies: readonly unknown[]): Promise<number> {
   let acked = 0;
   for (let i = 0; i < bodies.length; i += BATCH) {
-    const b = batchOf(bodies.slice(i, i + BATCH));
+    const b = messageBatch(bodies.slice(i, i + BATCH));
     await consumeEvents(b.batch, env);
     acked += b.acked();
   }

@@ -5,37 +5,15 @@
  * orders share customers as real ones do: about one new customer per three orders.
  */
 import type { Envelope } from "../../src/shared/envelope";
+import { messageBatch } from "./batch";
 
 export const SHOP = "bench-consumer.myshopify.com";
 const LINES = 5;
 const CUSTOMERS_PER_BATCH = 33;
 
 export function makeBatch(tag: string, size: number): { batch: MessageBatch<unknown>; acked: () => number } {
-  let acked = 0;
-  const now = new Date();
-  const messages = Array.from({ length: size }, (_, i): Message<unknown> => {
-    const body = envelope(tag, i);
-    return {
-      id: `${tag}-${i}`,
-      timestamp: now,
-      attempts: 1,
-      body,
-      ack: () => {
-        acked++;
-      },
-      retry: () => {},
-    };
-  });
-  const batch: MessageBatch<unknown> = {
-    queue: "commerce-events",
-    messages,
-    metadata: { metrics: { backlogCount: 0, backlogBytes: 0 } },
-    ackAll: () => {
-      acked = size;
-    },
-    retryAll: () => {},
-  };
-  return { batch, acked: () => acked };
+  const bodies = Array.from({ length: size }, (_, i) => envelope(tag, i));
+  return messageBatch(bodies, (i) => `${tag}-${i}`);
 }
 
 function envelope(tag: string, i: number): Envelope {
