@@ -21,7 +21,8 @@ import { putJson } from "../reports";
 import { type ChangedDay, changedDays, clearMark, isDay, markKey, marksOf } from "./changes";
 import { lakePrefix, type PrefixReport, writePrefix } from "./parts";
 import { publishSchema } from "./schemas";
-import { COMPACT_TABLES, type CompactTable } from "./tables";
+import { KPI_VIEWS, snapshotDay, writeKpiSnapshot } from "./kpis";
+import { COMPACT_TABLES, type CompactTable, type LakeTable } from "./tables";
 
 /** Rows per Parquet part: the widest table (shopify_orders, 66 columns) stays in the tens of MB per part. */
 export const PART_ROWS = 10_000;
@@ -127,7 +128,7 @@ function selectTables(opts: z.infer<typeof compactOptionsSchema>): CompactTable[
   return COMPACT_TABLES.filter((t) => {
     if (opts.tables !== undefined && !opts.tables.includes(t.table)) return false;
     if (opts.sources === undefined) return true;
-    return t.source !== "identity" && opts.sources.includes(t.source as Source);
+    return t.source !== "identity" && t.source !== "kpi" && opts.sources.includes(t.source as Source);
   });
 }
 
@@ -171,7 +172,7 @@ async function compact(
     work = await changedDays(env.DB, [...byName.keys()], MAX_TABLE_DAYS);
   }
 
-  const metadataFor = (spec: CompactTable, where: string) => ({
+  const metadataFor = (spec: LakeTable, where: string) => ({
     "commerce.table": spec.table,
     "commerce.dt": where,
     "commerce.run_id": run.runId,
@@ -202,18 +203,50 @@ async function compact(
   // A table's snapshot is rebuilt when a marked day of it was written, and when its schema is new
   // (the first run, or a migration added a column), so every table has one with its latest columns.
   const current: CompactTableReport[] = [];
+  const snapshotted = new Set<string>();
   for (const spec of specs) {
     const marks = written.get(spec.table) ?? [];
     if (marks.length === 0 && !newSchema.has(spec.table)) continue;
     try {
       const report = await writePrefix(env, spec, "current", { partRows, metadata: metadataFor(spec, "current") });
       current.push(entry(spec, "current", report));
-      for (const mark of marks) await clearMark(env.DB, mark);
+      snapshotted.add(spec.table);
     } catch (err) {
       const error = describeError(err);
       log.error("compact current failed", { runId: run.runId, table: spec.table, error });
       current.push({ ...entry(spec, "current", null), status: "failed", error });
     }
+  }
+
+  // The KPI views follow their inputs: a snapshot is rebuilt when a table it reads was written in
+  // this run (D1 holds every write so far, so one refresh covers them all), when its schema is new,
+  // and on a new UTC day for the views that count up to today.
+  const kpiFailedInputs = new Set<string>();
+  for (const spec of KPI_VIEWS) {
+    const published = await publishSchema(env.LAKE, spec, startedAt);
+    schemaVersions[spec.table] = published.version;
+    const asOf = new Date().toISOString();
+    const due =
+      published.changed ||
+      spec.inputs.some((table) => written.has(table)) ||
+      (spec.clock && (await snapshotDay(env.LAKE, spec)) !== asOf.slice(0, 10));
+    if (!due) continue;
+    try {
+      const report = await writeKpiSnapshot(env, spec, { partRows, metadata: metadataFor(spec, "current"), asOf });
+      current.push(entry(spec, "current", report));
+    } catch (err) {
+      const error = describeError(err);
+      log.error("compact kpi snapshot failed", { runId: run.runId, view: spec.table, error });
+      current.push({ ...entry(spec, "current", null), status: "failed", error });
+      for (const table of spec.inputs) kpiFailedInputs.add(table);
+    }
+  }
+
+  // A table's marks are cleared once its snapshot and every KPI snapshot reading it are rebuilt, so
+  // either failing keeps the table marked and the next run tries again.
+  for (const [table, marks] of written) {
+    if (!snapshotted.has(table) || kpiFailedInputs.has(table)) continue;
+    for (const mark of marks) await clearMark(env.DB, mark);
   }
 
   const days = [...new Set(tables.map((t) => t.dt))].sort().reverse();
@@ -255,7 +288,7 @@ async function compact(
   return { skipped: false, runId: run.runId, reportKey, days, partRows, tables, current, schemaVersions, ...totals };
 }
 
-function entry(spec: CompactTable, dt: string, report: PrefixReport | null): CompactTableReport {
+function entry(spec: LakeTable, dt: string, report: PrefixReport | null): CompactTableReport {
   const base = { source: spec.source, table: spec.table, dt, status: "ok" as const, error: null };
   return { ...base, rows: 0, parts: 0, bytes: 0, keys: [], staleDeleted: 0, ...report };
 }

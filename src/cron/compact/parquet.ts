@@ -9,7 +9,7 @@
  */
 import type { SchemaElement } from "hyparquet";
 import { type ColumnSource, parquetWriteBuffer } from "hyparquet-writer";
-import type { ColumnKind, CompactColumn, CompactTable, ParquetValue } from "./tables";
+import type { ColumnKind, CompactColumn, LakeTable, ParquetValue } from "./tables";
 import { toParquetValue } from "./tables";
 
 /** Long enough that 19-digit ids, emails and ISO times keep exact min/max statistics. */
@@ -33,13 +33,14 @@ const ELEMENTS: Record<ColumnKind, Omit<SchemaElement, "name">> = {
   },
   int64: { type: "INT64" },
   boolean: { type: "BOOLEAN" },
+  float64: { type: "DOUBLE" },
 };
 
 export class PartBuffer {
   private columns: ParquetValue[][];
   private count = 0;
 
-  constructor(private readonly spec: CompactTable) {
+  constructor(private readonly spec: Pick<LakeTable, "table" | "columns">) {
     this.columns = spec.columns.map(() => []);
   }
 

@@ -8,7 +8,7 @@
  */
 import { log } from "../../shared/log";
 import { PartBuffer } from "./parquet";
-import { type CompactTable, pageSql } from "./tables";
+import { type CompactTable, type LakeTable, pageSql } from "./tables";
 
 /** Rows per D1 query: keeps each result well inside D1's response limits. */
 const READ_PAGE_ROWS = 1_000;
@@ -22,7 +22,7 @@ export interface PrefixReport {
   staleDeleted: number;
 }
 
-export function lakePrefix(spec: CompactTable, scope: { day: string } | "current"): string {
+export function lakePrefix(spec: Pick<LakeTable, "source" | "table">, scope: { day: string } | "current"): string {
   const where = scope === "current" ? "current" : `dt=${scope.day}`;
   return `processed/${spec.source}/${spec.table}/${where}/`;
 }
@@ -41,18 +41,7 @@ export async function writePrefix(
       ? []
       : [scope.day, new Date(Date.parse(`${scope.day}T00:00:00Z`) + DAY_MS).toISOString().slice(0, 10)];
 
-  const flush = async () => {
-    const key = `${prefix}part-${String(report.keys.length).padStart(5, "0")}.parquet`;
-    const rows = buffer.rows;
-    const body = buffer.encode(opts.metadata);
-    await env.LAKE.put(key, body, {
-      httpMetadata: { contentType: "application/vnd.apache.parquet" },
-      customMetadata: { rows: String(rows), run_id: opts.metadata["commerce.run_id"] ?? "" },
-    });
-    report.keys.push(key);
-    report.parts++;
-    report.bytes += body.byteLength;
-  };
+  const flush = () => flushPart(env.LAKE, prefix, buffer, report, opts.metadata);
 
   let after: unknown[] | null = null;
   for (;;) {
@@ -77,8 +66,29 @@ export async function writePrefix(
   return report;
 }
 
+/** Writes the buffered rows as the next part under `prefix` and counts it in `report`. */
+export async function flushPart(
+  bucket: R2Bucket,
+  prefix: string,
+  buffer: PartBuffer,
+  report: PrefixReport,
+  metadata: Record<string, string>,
+  customMetadata: Record<string, string> = {},
+): Promise<void> {
+  const key = `${prefix}part-${String(report.keys.length).padStart(5, "0")}.parquet`;
+  const rows = buffer.rows;
+  const body = buffer.encode(metadata);
+  await bucket.put(key, body, {
+    httpMetadata: { contentType: "application/vnd.apache.parquet" },
+    customMetadata: { rows: String(rows), run_id: metadata["commerce.run_id"] ?? "", ...customMetadata },
+  });
+  report.keys.push(key);
+  report.parts++;
+  report.bytes += body.byteLength;
+}
+
 /** Deletes every object under `prefix` this run did not write (parts of an earlier, larger run). */
-async function deleteStale(bucket: R2Bucket, prefix: string, keep: ReadonlySet<string>): Promise<number> {
+export async function deleteStale(bucket: R2Bucket, prefix: string, keep: ReadonlySet<string>): Promise<number> {
   const stale: string[] = [];
   let cursor: string | undefined;
   do {

@@ -12,9 +12,9 @@
 import { z } from "zod";
 import { sha256, toHex, utf8 } from "../../shared/crypto";
 import { lakePrefix } from "./parts";
-import type { ColumnKind, CompactColumn, CompactTable } from "./tables";
+import type { ColumnKind, CompactColumn, LakeTable } from "./tables";
 
-export function schemaKey(spec: CompactTable): string {
+export function schemaKey(spec: LakeTable): string {
   return `metadata/schemas/${spec.source}/${spec.table}.json`;
 }
 
@@ -24,6 +24,7 @@ const PARQUET_TYPE: Record<ColumnKind, string> = {
   timestamp: "INT64 (TIMESTAMP(MILLIS, UTC))",
   int64: "INT64",
   boolean: "BOOLEAN",
+  float64: "DOUBLE",
 };
 const DUCKDB_TYPE: Record<ColumnKind, string> = {
   string: "VARCHAR",
@@ -31,6 +32,7 @@ const DUCKDB_TYPE: Record<ColumnKind, string> = {
   timestamp: "TIMESTAMP WITH TIME ZONE",
   int64: "BIGINT",
   boolean: "BOOLEAN",
+  float64: "DOUBLE",
 };
 
 const SPECIAL: Record<string, string> = {
@@ -76,7 +78,7 @@ const storedSchema = z.object({
   ),
 });
 
-export function schemaColumns(spec: CompactTable): SchemaColumn[] {
+export function schemaColumns(spec: LakeTable): SchemaColumn[] {
   return spec.columns.map((c) => ({
     name: c.name,
     type: PARQUET_TYPE[c.kind],
@@ -95,7 +97,7 @@ export function schemaColumns(spec: CompactTable): SchemaColumn[] {
  */
 export async function publishSchema(
   bucket: R2Bucket,
-  spec: CompactTable,
+  spec: LakeTable,
   now: string,
 ): Promise<{ version: number; changed: boolean }> {
   const columns = schemaColumns(spec);
@@ -124,7 +126,7 @@ export async function publishSchema(
     partition_column: spec.dayColumn,
     paths: {
       current: `${lakePrefix(spec, "current")}*.parquet`,
-      changes: `${lakePrefix(spec, { day: "*" })}*.parquet`,
+      changes: spec.dayColumn === null ? null : `${lakePrefix(spec, { day: "*" })}*.parquet`,
     },
     generated_at: now,
     columns,

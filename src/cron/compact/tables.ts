@@ -16,14 +16,16 @@ import {
 } from "../../shared/schema/identity";
 import { RECHARGE_TABLES } from "../../shared/schema/recharge";
 import { SHOPIFY_TABLES } from "../../shared/schema/shopify";
+import { subscriptionMrrHistory } from "../../shared/schema/kpi";
 import { STRIPE_TABLES } from "../../shared/schema/stripe";
 
 /**
  * `string`: TEXT (ids stay text); `timestamp`: TEXT holding UTC ISO-8601 (`…Z`), written as a
  * Parquet TIMESTAMP; `json`: TEXT in drizzle's JSON mode (list columns), a STRING with the
- * JSON logical type; `int64`: INTEGER (money in minor units, counts); `boolean`: 0/1 flags.
+ * JSON logical type; `int64`: INTEGER (money in minor units, counts); `boolean`: 0/1 flags;
+ * `float64`: REAL, only for the ratios of the KPI views (never money).
  */
-export type ColumnKind = "string" | "timestamp" | "json" | "int64" | "boolean";
+export type ColumnKind = "string" | "timestamp" | "json" | "int64" | "boolean" | "float64";
 
 export interface CompactColumn {
   name: string;
@@ -31,13 +33,24 @@ export interface CompactColumn {
   nullable: boolean;
 }
 
-/** `identity` is the cross-source profile tables' place under `processed/`. */
-export type CompactSource = Source | "identity";
+/**
+ * `identity` is the cross-source profile tables' place under `processed/`; `kpi` holds
+ * `subscription_mrr_history` and the KPI views' snapshots (src/cron/compact/kpis.ts).
+ */
+export type CompactSource = Source | "identity" | "kpi";
 
-export interface CompactTable {
+/** What the Parquet writer and the schema documents need of a table or a view snapshot. */
+export interface LakeTable {
   source: CompactSource;
   table: string;
   columns: readonly CompactColumn[];
+  /** Primary-key columns (a view: the columns that make a row unique), in order. */
+  key: readonly string[];
+  /** The column placing a row in a `dt=` partition; null for a view, which has only `current/`. */
+  dayColumn: string | null;
+}
+
+export interface CompactTable extends LakeTable {
   /** Primary-key columns, in key order: the keyset the reader pages by. */
   key: readonly string[];
   /** The timestamp column whose UTC day places a row in a `dt=` partition (`updated_at` where there is one). */
@@ -82,8 +95,9 @@ export function compactTableOf(source: CompactSource, table: SQLiteTable, dayCol
 
 /**
  * Every table D1 holds for analytics: the normalized entity tables (child line-item tables
- * included: they carry their parent's version columns) and the four identity tables. Emails
- * are placed by `created_at` and conflicts by `last_seen_at`: they have no `updated_at`.
+ * included: they carry their parent's version columns), the four identity tables and the MRR
+ * history the KPI views read. Emails are placed by `created_at`, conflicts by `last_seen_at`
+ * and MRR states by `effective_at`: they have no `updated_at`.
  */
 export const COMPACT_TABLES: readonly CompactTable[] = [
   ...SHOPIFY_TABLES.map((t) => compactTableOf("shopify", t)),
@@ -93,6 +107,7 @@ export const COMPACT_TABLES: readonly CompactTable[] = [
   compactTableOf("identity", customerProfileEmails, ["created_at"]),
   compactTableOf("identity", customerIdentities),
   compactTableOf("identity", customerIdentityConflicts, ["last_seen_at"]),
+  compactTableOf("kpi", subscriptionMrrHistory, ["effective_at"]),
 ];
 
 export function compactTableNamed(name: string): CompactTable | undefined {
@@ -130,18 +145,22 @@ export function pageSql(spec: CompactTable, opts: { day: boolean; afterKey: bool
   return `SELECT ${select.join(", ")} FROM ${table}${filter} ORDER BY ${keyCols} LIMIT ${Math.trunc(opts.limit)}`;
 }
 
-const isText = (kind: ColumnKind) => kind === "string" || kind === "timestamp" || kind === "json";
+export const isText = (kind: ColumnKind) => kind === "string" || kind === "timestamp" || kind === "json";
 
 /** Timestamps are milliseconds since the epoch (UTC); JSON list columns are their parsed lists. */
-export type ParquetValue = string | bigint | boolean | string[] | null;
+export type ParquetValue = string | bigint | boolean | number | string[] | null;
 
 const INTEGER_TEXT = /^-?\d{1,19}$/;
 const UTC_ISO = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,3})?Z$/;
 
 /** A D1 value as the column's Parquet value; anything that does not fit its kind throws. */
-export function toParquetValue(spec: CompactTable, column: CompactColumn, value: unknown): ParquetValue {
+export function toParquetValue(spec: Pick<LakeTable, "table">, column: CompactColumn, value: unknown): ParquetValue {
   if (value === null || value === undefined) return null;
   const where = `${spec.table}.${column.name}`;
+  if (column.kind === "float64") {
+    if (typeof value === "number" && Number.isFinite(value)) return value;
+    throw new Error(`compact: ${where} holds a value that is not a finite number`);
+  }
   if (typeof value !== "string") throw new Error(`compact: ${where} came back as ${typeof value}, not text`);
   // The value itself is never echoed: it could be anything a bad write left in the column.
   switch (column.kind) {
