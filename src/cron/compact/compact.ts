@@ -19,9 +19,9 @@ import { partitionOf } from "../../shared/time";
 import { withLease } from "../lease";
 import { putJson } from "../reports";
 import { type ChangedDay, changedDays, clearMark, isDay, markKey, marksOf } from "./changes";
+import { KPI_VIEWS, snapshotDay, writeKpiSnapshot } from "./kpis";
 import { lakePrefix, type PrefixReport, writePrefix } from "./parts";
 import { publishSchema } from "./schemas";
-import { KPI_VIEWS, snapshotDay, writeKpiSnapshot } from "./kpis";
 import { COMPACT_TABLES, type CompactTable, type LakeTable } from "./tables";
 
 /** Rows per Parquet part: the widest table (shopify_orders, 66 columns) stays in the tens of MB per part. */

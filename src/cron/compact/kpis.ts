@@ -239,9 +239,9 @@ export async function writeKpiSnapshot(
       after = spec.key.map((k) => last[k]);
     }
   } else {
-    const { results } = await env.DB.prepare(
-      kpiSql(spec, { afterKey: false, limit: KPI_SINGLE_READ_ROWS + 1 }),
-    ).all<Record<string, unknown>>();
+    const { results } = await env.DB.prepare(kpiSql(spec, { afterKey: false, limit: KPI_SINGLE_READ_ROWS + 1 })).all<
+      Record<string, unknown>
+    >();
     if (results.length > KPI_SINGLE_READ_ROWS) {
       throw new Error(
         `compact: ${spec.table} has more than ${KPI_SINGLE_READ_ROWS} rows; give it a NOT NULL key and page it`,

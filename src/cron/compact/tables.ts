@@ -14,9 +14,9 @@ import {
   customerProfileEmails,
   customerProfiles,
 } from "../../shared/schema/identity";
+import { subscriptionMrrHistory } from "../../shared/schema/kpi";
 import { RECHARGE_TABLES } from "../../shared/schema/recharge";
 import { SHOPIFY_TABLES } from "../../shared/schema/shopify";
-import { subscriptionMrrHistory } from "../../shared/schema/kpi";
 import { STRIPE_TABLES } from "../../shared/schema/stripe";
 
 /**
