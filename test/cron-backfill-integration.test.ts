@@ -12,7 +12,7 @@ import rechargeSubscription from "./fixtures/recharge/subscription.json";
 import stripeSession from "./fixtures/stripe/checkout.session.json";
 import stripeCustomer from "./fixtures/stripe/customer.json";
 import stripeSubscription from "./fixtures/stripe/subscription.json";
-import { adminRequest } from "./helpers/requests";
+import { adminRequest, rechargeRequest, stripeEvent, stripeRequest } from "./helpers/requests";
 import { expectMatchesMigration } from "./helpers/schema-match";
 
 // Backfill tests use ids prefixed `bkf` and each test clears the backfills it could collide with.
@@ -248,7 +248,8 @@ describe("Recharge history backfill", () => {
     const queue = new CaptureQueue();
     const e = backfillEnv(queue);
     recharge.bucket = 1;
-    recharge.leakPerSecond = 5;
+    // One call a second: the second page comes sooner (its first page takes well under a second to queue), so it meets a 429.
+    recharge.leakPerSecond = 1;
     const base = Date.parse("2021-03-01T00:00:00Z");
     recharge.subscriptions.length = 0;
     for (let i = 0; i < 260; i++) {
@@ -283,6 +284,96 @@ describe("Recharge history backfill", () => {
     recharge.bucket = 40;
     recharge.leakPerSecond = 2;
   }, 15_000);
+});
+
+describe("a listed object against webhooks still in flight", () => {
+  // Sends one webhook through ingress and the real consumer.
+  async function deliver(e: Env, request: Request) {
+    const hook = new CaptureQueue();
+    const res = await worker.fetch(request, { ...e, EVENTS: hook }, createExecutionContext());
+    expect(res.status).toBe(200);
+    await consumeCaptured(hook);
+  }
+  const email = async (table: string, id: string) =>
+    (await env.DB.prepare(`SELECT email FROM ${table} WHERE id = ?1`).bind(id).first<{ email: string }>())?.email;
+
+  it("dates a Stripe listing by Stripe's clock: an older webhook loses to it, a newer one wins", async () => {
+    await clear();
+    const queue = new CaptureQueue();
+    const e = backfillEnv(queue);
+    // Stripe's clock ten minutes behind ours: a change Stripe makes right after the listing is
+    // dated ten minutes before our "now", and must still beat the listing.
+    stripe.clockOffsetMs = -600_000;
+    const stripeNow = () => Math.floor((Date.now() + stripe.clockOffsetMs) / 1000);
+    stripe.objects.customers = [1, 2].map((n) => ({
+      ...stripeCustomer,
+      id: `cus_bkfclock${n}`,
+      email: `listed${n}@example.com`,
+      created: T0 + n,
+    }));
+    const started = await post(e, { source: "stripe", resources: ["customers"] });
+    expect(started.status).toBe(202);
+    const before = stripeNow();
+    await runJob(e, "backfill", { now: new Date() });
+    const after = stripeNow();
+    const listed = queue.envelopes();
+    expect(listed).toHaveLength(2);
+    // Dated just before Stripe read the page, on Stripe's clock (not ours, ten minutes ahead).
+    const created = (JSON.parse(listed[0]?.body ?? "{}") as { created: number }).created;
+    expect(created).toBeLessThan(after);
+    expect(created).toBeGreaterThanOrEqual(before - 3);
+    expect(listed[0]?.eventAt).toBe(new Date(created * 1000).toISOString());
+
+    // A change made after the listing reaches us first: the listing, applied later, does not undo it.
+    const customer = (n: number, mail: string) => ({ ...stripeCustomer, id: `cus_bkfclock${n}`, email: mail });
+    await deliver(
+      e,
+      await stripeRequest(stripeEvent(customer(2, "newer2@example.com"), "customer.updated", undefined, after)),
+    );
+    await consumeCaptured(queue);
+    expect(await email("stripe_customers", "cus_bkfclock1")).toBe("listed1@example.com");
+    expect(await email("stripe_customers", "cus_bkfclock2")).toBe("newer2@example.com");
+    // An older webhook still in flight (its change was before the listing) leaves the listed state.
+    await deliver(
+      e,
+      await stripeRequest(stripeEvent(customer(1, "older1@example.com"), "customer.updated", undefined, before - 30)),
+    );
+    expect(await email("stripe_customers", "cus_bkfclock1")).toBe("listed1@example.com");
+    // A newer one, made after the listing, overwrites it.
+    await deliver(
+      e,
+      await stripeRequest(stripeEvent(customer(1, "newer1@example.com"), "customer.updated", undefined, after)),
+    );
+    expect(await email("stripe_customers", "cus_bkfclock1")).toBe("newer1@example.com");
+    stripe.clockOffsetMs = 0;
+  });
+
+  it("orders a Recharge listing by the object's own updated_at", async () => {
+    await clear();
+    const queue = new CaptureQueue();
+    const e = backfillEnv(queue);
+    const updated = Date.parse("2024-05-01T10:00:00Z");
+    const subscription = (mail: string, at: number) => ({
+      ...rechargeSubscription.subscription,
+      id: 880_100_001,
+      customer_id: 770_100_001,
+      email: mail,
+      updated_at: rechargeTime(at),
+    });
+    recharge.subscriptions.length = 0;
+    recharge.subscriptions.push(subscription("listed@example.com", updated));
+    expect((await post(e, { source: "recharge", resources: ["subscriptions"] })).status).toBe(202);
+    await runJob(e, "backfill", { now: new Date() });
+    expect(queue.envelopes()[0]?.eventAt).toBe("2024-05-01T10:00:00.000Z");
+    await consumeCaptured(queue);
+    expect(await email("recharge_subscriptions", "880100001")).toBe("listed@example.com");
+    const hook = (mail: string, at: number) =>
+      rechargeRequest(JSON.stringify({ subscription: subscription(mail, at) }), { topic: "subscription/updated" });
+    await deliver(e, await hook("older@example.com", updated - 60_000));
+    expect(await email("recharge_subscriptions", "880100001")).toBe("listed@example.com");
+    await deliver(e, await hook("newer@example.com", updated + 60_000));
+    expect(await email("recharge_subscriptions", "880100001")).toBe("newer@example.com");
+  });
 });
 
 describe("Stripe reconciliation older than the Events API's 30 days", () => {

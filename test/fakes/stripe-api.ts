@@ -7,7 +7,9 @@
  * with `has_more`, answering Stripe's list envelope. Like Stripe, subscriptions list only the
  * non-canceled ones unless `status=all`, and checkout sessions carry `line_items` only with
  * `expand[]=data.line_items`. `rateLimit` answers 429 `rate_limit_error` past N requests in a
- * sliding window, as Stripe does past its per-second read limit. Every request is counted.
+ * sliding window, as Stripe does past its per-second read limit. Every request is counted. Like
+ * Stripe's, every answer carries a `Date` header, from the fake's clock: `clockOffsetMs` sets it
+ * apart from the caller's, as Stripe's clock and ours differ.
  * No vitest imports, so benches can bundle it for Node.
  * It also keeps webhook endpoints (`/v1/webhook_endpoints`: list, create with a `whsec_` secret
  * shown only on create, update, delete; form-encoded like Stripe).
@@ -47,6 +49,8 @@ export class FakeStripeApi {
   /** At most `requests` per `windowMs`, else 429 (null: unlimited). */
   rateLimit: { requests: number; windowMs: number } | null = null;
   throttled = 0;
+  /** How far the fake's clock (its `Date` headers) runs ahead of the real one; negative: behind. */
+  clockOffsetMs = 0;
   private recent: number[] = [];
   readonly endpoints: FakeWebhookEndpoint[] = [];
 
@@ -75,6 +79,12 @@ export class FakeStripeApi {
   }
 
   async handle(request: Request): Promise<Response> {
+    const res = await this.answer(request);
+    res.headers.set("date", new Date(Date.now() + this.clockOffsetMs).toUTCString());
+    return res;
+  }
+
+  private async answer(request: Request): Promise<Response> {
     this.requests++;
     const url = new URL(request.url);
     this.requested.push(`${url.pathname}${url.search}`);

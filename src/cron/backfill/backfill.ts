@@ -16,7 +16,7 @@ import type { BackfillRow } from "../../shared/schema/backfills";
 import { hashSubjects, indexStatements } from "../../tables/subjects";
 import { withLease } from "../lease";
 import { sendEvents } from "../send-events";
-import { firstUrl, type ListTarget, RECHARGE_API_VERSION, readPage } from "./lists";
+import { firstUrl, type ListTarget, RECHARGE_API_VERSION, readPage, stripeListingCreated } from "./lists";
 import { type Pacer, pacedGet, pacer } from "./paced-fetch";
 
 export interface BackfillOptions {
@@ -135,7 +135,7 @@ async function advance(
     const listedAt = new Date();
     let read: ReturnType<typeof readPage>;
     try {
-      read = readPage(answer.text, target, listedAt);
+      read = readPage(answer.text, target, stripeListingCreated(answer));
     } catch (err) {
       return finish(
         env,

@@ -6,9 +6,11 @@
  * `GET /{resource}?limit=250&updated_at_min&sort_by=id-asc`, then `cursor` alone.
  * Events carry origin `bulk` and an id derived from the backfill and the object, so a page queued
  * again after a restart is a duplicate the ledger absorbs. A Stripe object is wrapped in an event
- * whose `created` is the time it was listed: the listing is the object's state at that moment, so
- * it wins over older webhooks still in flight and loses to newer ones. The type is the object's
- * prefix plus `.backfill` (e.g. `charge.backfill`), which no alert rule matches: history raises no alerts.
+ * whose `created` is `stripeListingCreated`: the latest second, on Stripe's clock, that is surely
+ * before Stripe read the page, so it wins over the webhooks of earlier changes still in flight and
+ * always loses to any change made after it was read. Recharge objects carry their own `updated_at`,
+ * which orders them. The type is the object's prefix plus `.backfill` (e.g. `charge.backfill`),
+ * which no alert rule matches: history raises no alerts.
  */
 import { z } from "zod";
 import type { ApiBackfillSource } from "../../shared/schema/backfills";
@@ -100,16 +102,38 @@ export function eventIdFor(t: ListTarget, objectId: string): string | null {
   return /^[A-Za-z0-9._:-]{1,128}$/.test(id) ? id : null;
 }
 
-/** Reads one list page (throws on a body that is not the list it should be). */
-export function readPage(text: string, t: ListTarget, listedAt: Date): Page {
+/**
+ * The `created` (unix seconds) of a listed Stripe object's event. The page shows each object as
+ * Stripe read it, at some moment while our request was in flight; Stripe's events are dated by
+ * Stripe's clock, so the listing is too: the response's `Date` header (whole seconds, written after
+ * the read) less the request's round trip, rounded down, less one second, so an event of a change
+ * made after the read is always strictly later, whatever order the two arrive in (equal stamps go
+ * to whichever lands last). Dating it by our clock after the answer came (as a local "now") would
+ * let a listing beat the webhook of a change made during the request or while our clock runs ahead
+ * of Stripe's, and that newer state would be lost until the object changed again. The cost of
+ * erring early: a webhook of a change made in the second or so before the read can still overwrite
+ * the listing, with the state of that moment; every later change has its own, later event. Without
+ * a `Date` header, our clock when the request was sent stands in (exposed to clock skew).
+ */
+export function stripeListingCreated(answer: { date: Date | null; sentAt: number; answeredAt: number }): number {
+  if (answer.date === null) return Math.floor(answer.sentAt / 1000) - 1;
+  const roundTrip = Math.ceil(Math.max(0, answer.answeredAt - answer.sentAt) / 1000);
+  return Math.floor(answer.date.getTime() / 1000) - roundTrip - 1;
+}
+
+/**
+ * Reads one list page (throws on a body that is not the list it should be). `created` dates a
+ * Stripe page's events (`stripeListingCreated`); Recharge objects are dated by their `updated_at`.
+ */
+export function readPage(text: string, t: ListTarget, created: number): Page {
   const raw = parseRaw(text);
   if (t.source === "stripe") {
     const spec = STRIPE[t.resource];
     if (!spec) throw new Error(`no Stripe list for ${t.resource}`);
     const page = stripePage.parse(losslessView(raw));
     const items = rawArray(raw, "data") ?? [];
-    const created = Math.floor(listedAt.getTime() / 1000);
-    const eventAt = fromUnixSeconds(created) ?? listedAt.toISOString();
+    const eventAt = fromUnixSeconds(created);
+    if (eventAt === null) throw new Error("the listing time is not a valid time");
     const events: OutgoingEvent[] = [];
     const lines: string[] = [];
     page.data.forEach((item, i) => {

@@ -6,7 +6,15 @@
  * inside the run; after that the caller is told to come back later rather than fail the backfill.
  */
 export type PagedFetch =
-  | { kind: "ok"; text: string }
+  | {
+      kind: "ok";
+      text: string;
+      /** The response's `Date` header (the source's clock), if it sent a valid one. */
+      date: Date | null;
+      /** Our clock when the answered request was sent, and when its headers came back (ms). */
+      sentAt: number;
+      answeredAt: number;
+    }
   | { kind: "throttled"; status: number; message: string }
   | { kind: "error"; status: number | null; message: string };
 
@@ -34,6 +42,7 @@ export async function pacedGet(url: URL, headers: Record<string, string>, p: Pac
     const wait = p.last + p.intervalMs - Date.now();
     if (wait > 0) await sleep(wait);
     p.last = Date.now();
+    const sentAt = p.last;
     p.calls++;
     let res: Response;
     try {
@@ -50,7 +59,12 @@ export async function pacedGet(url: URL, headers: Record<string, string>, p: Pac
       await sleep(backoffMs(attempt, null));
       continue;
     }
-    if (res.ok) return { kind: "ok", text: await res.text() };
+    if (res.ok) {
+      const answeredAt = Date.now();
+      const header = Date.parse(res.headers.get("date") ?? "");
+      const date = Number.isNaN(header) ? null : new Date(header);
+      return { kind: "ok", text: await res.text(), date, sentAt, answeredAt };
+    }
     const body = (await res.text().catch(() => "")).slice(0, 200);
     const message = `${url.host}${url.pathname}: HTTP ${res.status} ${body}`.trim().slice(0, 300);
     if (res.status !== 429 && res.status < 500) return { kind: "error", status: res.status, message };
