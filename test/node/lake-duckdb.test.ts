@@ -9,7 +9,7 @@ import { join } from "node:path";
 import { type DuckDBConnection, DuckDBInstance } from "@duckdb/node-api";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { pullLake } from "../../scripts/lake/pull.mjs";
-import { KPI_VIEWS } from "../../src/cron/compact/kpis";
+import { KPI_VIEWS } from "../../src/cron/compact/kpi-views";
 import { COMPACT_TABLES } from "../../src/cron/compact/tables";
 import { dataSet } from "./lake-data";
 import { startPipeline } from "./lake-harness";
