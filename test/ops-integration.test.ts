@@ -1,7 +1,15 @@
 import { env, exports } from "cloudflare:workers";
 import { beforeAll, describe, expect, it } from "vitest";
 import { storeShop } from "../src/durable/shop-credentials";
-import { DEAD_EVENT_ID, SEED_SHOP, seedDeadLetter, seedStatements } from "./helpers/ops-seed";
+import {
+  DEAD_EVENT_ID,
+  QUARANTINED_FIXED_ID,
+  QUARANTINED_INVALID_ID,
+  SEED_SHOP,
+  seedDeadLetter,
+  seedQuarantined,
+  seedStatements,
+} from "./helpers/ops-seed";
 import { ledgerRow, waitFor } from "./helpers/storage";
 
 const BASE = "https://pipeline.test";
@@ -36,6 +44,7 @@ beforeAll(async () => {
   await env.DB.batch(seedStatements(now).map((s) => env.DB.prepare(s)));
   const dead = seedDeadLetter(now);
   await env.LAKE.put(dead.key, dead.body, { customMetadata: dead.customMetadata });
+  for (const q of seedQuarantined(now)) await env.LAKE.put(q.key, q.body, { customMetadata: q.customMetadata });
   const stored = await storeShop(env, { shop: "sealed-shop.myshopify.com", token: SEALED_TOKEN, name: "Sealed" });
   expect(stored.ok).toBe(true);
 });
@@ -159,5 +168,53 @@ describe("/ops page", () => {
       ...form({ key: "dead-letter/none.json", csrf }),
     });
     expect(decodeURIComponent(missing.headers.get("location") ?? "")).toContain("No object at dead-letter/none.json");
+  });
+  it("Replay on a quarantined event applies one that is valid now, and shows why another stays quarantined", async () => {
+    const { cookie } = await signIn();
+    const before = await (await browser("/ops", { cookie })).text();
+    const csrf = csrfOf(before);
+    const [fixed, invalid] = seedQuarantined(Date.now());
+    if (!fixed || !invalid) throw new Error("no seed");
+    const rowOf = (html: string, key: string) =>
+      new RegExp(`<tr data-key="${key.replaceAll(".", "\\.")}">(.*?)</tr>`, "s").exec(html)?.[1] ?? "";
+    for (const q of [fixed, invalid]) {
+      expect(rowOf(before, q.key)).toContain(
+        '<td class="ledger-status">quarantined</td><td class="why">invalid_payload</td>',
+      );
+      expect(rowOf(before, q.key)).toContain("Replay</button>");
+    }
+    // The same CSRF and origin checks as a dead letter's Replay.
+    expect((await browser("/ops/replay", { method: "POST", cookie, ...form({ key: fixed.key }) })).status).toBe(403);
+
+    for (const q of [fixed, invalid]) {
+      const res = await browser("/ops/replay", { method: "POST", cookie, ...form({ key: q.key, csrf }) });
+      expect(res.status).toBe(303);
+      expect(res.headers.get("location")).toBe(
+        `/ops?replayed=${encodeURIComponent(`stripe ${q.eventId}`)}&from=quarantine`,
+      );
+    }
+    const applied = await waitFor(async () => {
+      const r = await ledgerRow("stripe", QUARANTINED_FIXED_ID);
+      return r?.status === "applied" ? r : null;
+    });
+    expect(applied.r2_key).toMatch(/^raw\/stripe\/charges\/events\/dt=.*\/evt_ops_quarantined_fixed\.json$/);
+    const still = await waitFor(async () => {
+      const r = await ledgerRow("stripe", QUARANTINED_INVALID_ID);
+      return r?.note?.startsWith("still invalid_payload") ? r : null;
+    });
+    expect(still).toMatchObject({ status: "quarantined", r2_key: invalid.key });
+    expect(
+      await env.DB.prepare(
+        "SELECT id, amount_minor, currency FROM stripe_charges WHERE id IN ('ch_ops_seed_q1', 'ch_ops_seed_q2')",
+      ).all(),
+    ).toMatchObject({ results: [{ id: "ch_ops_seed_q1", amount_minor: 1999, currency: "USD" }] });
+
+    const page = await (await browser("/ops?replayed=x&from=quarantine", { cookie })).text();
+    expect(page).toContain("from quarantine. Reload: its row shows applied, or why it is still quarantined.");
+    expect(rowOf(page, fixed.key)).toContain('<td class="ledger-status">applied</td>');
+    expect(rowOf(page, fixed.key)).not.toContain("Replay</button>");
+    expect(rowOf(page, invalid.key)).toContain('<td class="ledger-status">quarantined</td>');
+    expect(rowOf(page, invalid.key)).toMatch(/<td class="why">still invalid_payload after a replay at [^<]*amount/);
+    expect(rowOf(page, invalid.key)).toContain("Replay</button>");
   });
 });

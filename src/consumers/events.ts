@@ -6,7 +6,14 @@
  * back the rest. Every message ends acked (archived, quarantined, dead-lettered)
  * or retried with backoff; after max_retries Queues moves it to the DLQ.
  */
-import { payloadOfRawObject, putOnce, putRedacted, quarantineObject, rawEventObject } from "../shared/archive";
+import {
+  payloadOfQuarantineObject,
+  payloadOfRawObject,
+  putOnce,
+  putRedacted,
+  quarantineObject,
+  rawEventObject,
+} from "../shared/archive";
 import { utf8 } from "../shared/crypto";
 import { type Envelope, envelopeSchema } from "../shared/envelope";
 import { parseLossless } from "../shared/json";
@@ -154,15 +161,19 @@ async function prepare(env: Env, msg: Message<unknown>, now: string, erased: Era
   const envelope = parsed.data;
   const base = { envelope, attempts: msg.attempts, now };
   const resource = resourceFor(envelope.source, envelope.topic);
+  /** Set when a quarantined event is replayed: its stored body goes through the normal path again. */
+  let replayedFrom: string | null = null;
   /** Quarantine statements: the subject index rows of the object, then its ledger row. */
   const quarantine = async (reason: Parameters<typeof quarantineObject>[1], text: string, detail?: string) => {
     const prot = await protectPayload(env, envelope, resource ?? "other", text, erased);
     const obj = await quarantineObject(envelope, reason, utf8(prot.payload), prot.payload, detail);
+    // A replay finds its object in place (the first copy stays); the ledger note says why it is still there.
     if (prot.redacted) await putRedacted(env.LAKE, obj, now);
     else await putOnce(env.LAKE, obj);
+    const note = replayedFrom === null ? reason : stillQuarantinedNote(reason, detail, now);
     return [
       ...indexStatements(env.DB, obj.key, envelope.source, prot.subjects, now, prot.redacted),
-      ledgerUpsert(env.DB, { ...base, resource, status: "quarantined", r2Key: obj.key, note: reason }),
+      ledgerUpsert(env.DB, { ...base, resource, status: "quarantined", r2Key: obj.key, note }),
     ];
   };
 
@@ -175,15 +186,22 @@ async function prepare(env: Env, msg: Message<unknown>, now: string, erased: Era
     const stored = await env.LAKE.get(key);
     if (!stored) throw new Error(`claim-checked body ${key} is missing from R2`);
     const text = await stored.text();
-    if (key.startsWith("quarantine/")) {
+    const heldText =
+      key.startsWith("quarantine/") && envelope.origin === "replay" ? payloadOfQuarantineObject(text) : null;
+    if (key.startsWith("quarantine/") && heldText === null) {
       const note = stored.customMetadata?.reason ?? "quarantined at ingress";
       const st = ledgerUpsert(env.DB, { ...base, resource, status: "quarantined", r2Key: key, note });
       const subjects = await payloadSubjects(env, envelope, resource ?? "other", text);
       const index = indexStatements(env.DB, key, envelope.source, subjects, now);
       return { kind: "write", envelope, status: "quarantined", statements: [...index, st], children: [] };
     }
-    payload = payloadOfRawObject(text, stored.customMetadata);
-    rawKey = key;
+    if (heldText !== null) {
+      payload = heldText;
+      replayedFrom = key;
+    } else {
+      payload = payloadOfRawObject(text, stored.customMetadata);
+      rawKey = key;
+    }
   }
 
   if (resource === null) {
@@ -210,7 +228,8 @@ async function prepare(env: Env, msg: Message<unknown>, now: string, erased: Era
     return { kind: "write", envelope, status: "quarantined", statements, children: [] };
   }
   const status: LedgerStatus = plan.kind === "apply" ? "applied" : "archived";
-  const ledger = ledgerUpsert(env.DB, { ...base, resource, status, r2Key: rawKey, note: plan.note ?? null });
+  const note = plan.note ?? (replayedFrom === null ? null : `replayed from ${replayedFrom}`);
+  const ledger = ledgerUpsert(env.DB, { ...base, resource, status, r2Key: rawKey, note });
   const index = indexStatements(env.DB, rawKey, envelope.source, prot.subjects, now, prot.redacted);
   return {
     kind: "write",
@@ -250,6 +269,11 @@ async function retry(env: Env, msg: Message<unknown>, err: unknown, now: string)
   } catch (ledgerErr) {
     log.warn("could not record retry in ledger", { eventId: parsed.data.eventId, error: describeError(ledgerErr) });
   }
+}
+
+/** A replayed quarantined event that is still invalid: why, and since when (the ledger keeps the latest). */
+function stillQuarantinedNote(reason: string, detail: string | undefined, now: string): string {
+  return `still ${reason} after a replay at ${now}${detail ? `: ${detail}` : ""}`.slice(0, 1000);
 }
 
 /** Whether the body is JSON, read the way the mappers will read it (the parse is then reused). */

@@ -2,7 +2,8 @@
  * Statements on `webhook_events`, the ledger: one row per (source, event_id).
  * What an event is (topic, times, key) is fixed by its first write. Later writes
  * only move the status forward, count deliveries and attempts, and record errors:
- * a row that reached archived/applied/quarantined never goes back to retrying.
+ * a row that reached archived/applied/quarantined never goes back to retrying, and a
+ * quarantined one moves to applied or archived once the event validates (a replay after a fix).
  */
 import type { Envelope } from "../shared/envelope";
 
@@ -20,6 +21,12 @@ export interface LedgerWrite {
   now: string;
 }
 
+/**
+ * A quarantined event that now validates (replayed after a mapper fix, or delivered again) has its
+ * table rows written: the row moves on and points at the raw object instead of the quarantine one.
+ */
+const LEAVES_QUARANTINE = "webhook_events.status = 'quarantined' AND excluded.status IN ('applied', 'archived')";
+
 const UPSERT = `
 INSERT INTO webhook_events (source, event_id, topic, resource, shop, received_at, event_at, api_version,
   origin, r2_key, status, attempts, deliveries, error, note, first_seen_at, updated_at)
@@ -30,14 +37,18 @@ ON CONFLICT (source, event_id) DO UPDATE SET
   status = CASE
     WHEN webhook_events.status IN ('retrying', 'failed') THEN excluded.status
     WHEN webhook_events.status = 'archived' AND excluded.status = 'applied' THEN 'applied'
+    WHEN ${LEAVES_QUARANTINE} THEN excluded.status
     ELSE webhook_events.status END,
-  r2_key = coalesce(webhook_events.r2_key, excluded.r2_key),
+  r2_key = CASE WHEN ${LEAVES_QUARANTINE} THEN coalesce(excluded.r2_key, webhook_events.r2_key)
+    ELSE coalesce(webhook_events.r2_key, excluded.r2_key) END,
   resource = coalesce(webhook_events.resource, excluded.resource),
   error = CASE
     WHEN excluded.status IN ('retrying', 'failed') THEN coalesce(excluded.error, webhook_events.error)
     WHEN webhook_events.status IN ('retrying', 'failed') THEN NULL
     ELSE webhook_events.error END,
-  note = coalesce(excluded.note, webhook_events.note),
+  note = CASE WHEN ${LEAVES_QUARANTINE}
+    THEN coalesce(excluded.note, 'left quarantine (was ' || coalesce(webhook_events.note, 'quarantined') || ')')
+    ELSE coalesce(excluded.note, webhook_events.note) END,
   updated_at = excluded.updated_at`;
 
 export function ledgerUpsert(db: D1Database, w: LedgerWrite): D1PreparedStatement {

@@ -4,7 +4,7 @@ import { AppError, errorBody } from "../shared/errors";
 import { describeError, log } from "../shared/log";
 import { adminAuth } from "./admin/auth";
 import { backfillStatus, startBackfill } from "./admin/backfill";
-import { listHeldBack } from "./admin/held-back";
+import { listHeldBackWithLedger } from "./admin/held-back";
 import { runJobRequest } from "./admin/jobs";
 import { ops } from "./admin/ops";
 import { lookUpPerson, parsePeopleQuery } from "./admin/people";
@@ -40,10 +40,10 @@ app.delete("/admin/shops/:shop", shopsRemove);
 app.get("/admin/shops/:shop/webhooks", listShopWebhooks);
 app.post("/admin/shops/:shop/webhooks", changeShopWebhook);
 app.get("/admin/dead-letters", async (c) =>
-  c.json({ ok: true, ...(await listHeldBack(c.env.LAKE, "dead-letter", c.req.query())) }),
+  c.json({ ok: true, ...(await listHeldBackWithLedger(c.env, "dead-letter", c.req.query())) }),
 );
 app.get("/admin/quarantine", async (c) =>
-  c.json({ ok: true, ...(await listHeldBack(c.env.LAKE, "quarantine", c.req.query())) }),
+  c.json({ ok: true, ...(await listHeldBackWithLedger(c.env, "quarantine", c.req.query())) }),
 );
 app.get("/admin/people", async (c) => {
   const email = parsePeopleQuery(c.req.query());

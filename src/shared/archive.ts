@@ -89,6 +89,18 @@ export async function quarantineObject(
   };
 }
 
+/** The body a quarantine object kept as text, or null when it kept bytes (not UTF-8) or is not one. */
+export function payloadOfQuarantineObject(text: string): string | null {
+  try {
+    const stored: unknown = JSON.parse(text);
+    const payload =
+      typeof stored === "object" && stored !== null ? (stored as { payload_text?: unknown }).payload_text : null;
+    return typeof payload === "string" ? payload : null;
+  } catch {
+    return null;
+  }
+}
+
 /**
  * Writes the object unless its key already exists, in one conditional put
  * (`If-None-Match: *`), so two concurrent redeliveries cannot both write.

@@ -14,9 +14,10 @@ export type ErrorCode =
   | "not_configured"
   | "unavailable"
   | "uninstalled"
+  | "not_replayable"
   | "internal";
 
-export type HttpStatus = 400 | 401 | 404 | 405 | 413 | 500 | 503;
+export type HttpStatus = 400 | 401 | 404 | 405 | 413 | 422 | 500 | 503;
 
 export class AppError extends Error {
   constructor(

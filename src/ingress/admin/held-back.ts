@@ -1,8 +1,10 @@
 /**
  * `GET /admin/dead-letters?source=&day=&limit=` and `GET /admin/quarantine?…`: the newest
- * held-back objects with what their custom metadata says (source, topic, event id), for the ops
- * page and `ops redrive`. R2 lists in key order, so up to 10 pages under the prefix are read and
- * sorted by upload time; `truncated` says when older objects were left unread.
+ * held-back objects with what their custom metadata says (source, topic, event id, quarantine
+ * reason) and their event's ledger row now (status, note, error: `applied` once a replay went
+ * through, or why it is still held back), for the ops page and `ops redrive`. R2 lists in key
+ * order, so up to 10 pages under the prefix are read and sorted by upload time; `truncated` says
+ * when older objects were left unread.
  */
 import { z } from "zod";
 import { SOURCES } from "../../shared/envelope";
@@ -23,11 +25,50 @@ export interface HeldObject {
   source: string | null;
   topic: string | null;
   eventId: string | null;
+  /** Quarantine: why it was quarantined first (`invalid_payload`, …). */
+  reason: string | null;
   uploaded: string;
   size: number;
 }
 
+/** A held-back object and its event's ledger row now. */
+export type HeldWithLedger = HeldObject & {
+  ledgerStatus: string | null;
+  ledgerNote: string | null;
+  ledgerError: string | null;
+};
+
 const MAX_PAGES = 10;
+
+/** The listing with each object's ledger row (one bounded D1 read by primary key). */
+export async function listHeldBackWithLedger(
+  env: Env,
+  area: "dead-letter" | "quarantine",
+  query: Record<string, string | undefined>,
+): Promise<{ objects: HeldWithLedger[]; truncated: boolean }> {
+  const listed = await listHeldBack(env.LAKE, area, query);
+  return { ...listed, objects: await withLedger(env.DB, listed.objects) };
+}
+
+async function withLedger(db: D1Database, objects: HeldObject[]): Promise<HeldWithLedger[]> {
+  const none = { ledgerStatus: null, ledgerNote: null, ledgerError: null };
+  const known = objects.filter((o) => o.source && o.eventId);
+  if (known.length === 0) return objects.map((o) => ({ ...o, ...none }));
+  // One bound parameter whatever the count (D1 allows 100 per statement): the keys as a JSON array.
+  const keys = JSON.stringify(known.map((o) => [o.source, o.eventId]));
+  const rows = await db
+    .prepare(
+      `SELECT source, event_id, status, note, error FROM webhook_events
+       WHERE (source, event_id) IN (SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]') FROM json_each(?1))`,
+    )
+    .bind(keys)
+    .all<{ source: string; event_id: string; status: string; note: string | null; error: string | null }>();
+  const byEvent = new Map(rows.results.map((r) => [`${r.source}\u0000${r.event_id}`, r]));
+  return objects.map((o) => {
+    const r = byEvent.get(`${o.source}\u0000${o.eventId}`);
+    return r ? { ...o, ledgerStatus: r.status, ledgerNote: r.note, ledgerError: r.error } : { ...o, ...none };
+  });
+}
 
 export async function listHeldBack(
   bucket: R2Bucket,
@@ -58,6 +99,7 @@ export async function listHeldBack(
         source: o.customMetadata?.source ?? null,
         topic: o.customMetadata?.topic ?? null,
         eventId: o.customMetadata?.event_id ?? null,
+        reason: o.customMetadata?.reason ?? null,
         uploaded: o.uploaded.toISOString(),
         size: o.size,
       });

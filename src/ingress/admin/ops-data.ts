@@ -6,7 +6,7 @@
  */
 import { SOURCES, type Source } from "../../shared/envelope";
 import { cronSettings } from "../../shared/settings";
-import { type HeldObject, listHeldBack } from "./held-back";
+import { type HeldWithLedger, listHeldBackWithLedger } from "./held-back";
 import { type PipelineStatus, pipelineStatus } from "./status";
 
 export interface StreamSummary {
@@ -69,9 +69,6 @@ export interface OpsData {
   }>;
 }
 
-/** A held-back object and the ledger status of its event now (`applied` after a replay went through). */
-export type HeldWithLedger = HeldObject & { ledgerStatus: string | null };
-
 const HOUR = 3_600_000;
 
 export async function opsData(env: Env, now = new Date()): Promise<OpsData> {
@@ -92,8 +89,8 @@ export async function opsData(env: Env, now = new Date()): Promise<OpsData> {
       )
       .bind(since)
       .all<{ source: Source; shop: string; hour: string; n: number }>(),
-    listHeldBack(env.LAKE, "dead-letter", { limit: "10" }),
-    listHeldBack(env.LAKE, "quarantine", { limit: "10" }),
+    listHeldBackWithLedger(env, "dead-letter", { limit: "10" }),
+    listHeldBackWithLedger(env, "quarantine", { limit: "10" }),
     db
       .prepare(
         `SELECT run_id AS runId, finished_at AS finishedAt, pass_count AS passCount, warn_count AS warnCount, fail_count AS failCount
@@ -137,25 +134,13 @@ export async function opsData(env: Env, now = new Date()): Promise<OpsData> {
     now: now.toISOString(),
     status,
     streams: streams(env, now, counts.results, hourly.results),
-    deadLetters: { ...deadLetters, objects: await withLedger(db, deadLetters.objects) },
-    quarantined: { ...quarantined, objects: await withLedger(db, quarantined.objects) },
+    deadLetters,
+    quarantined,
     dq: { run: dqRun, results },
     backfills: backfills.results,
     reconcileRuns: reconcile.results,
     alerts: alerts.results,
   };
-}
-
-async function withLedger(db: D1Database, objects: HeldObject[]): Promise<HeldWithLedger[]> {
-  const known = objects.filter((o) => o.source && o.eventId);
-  if (known.length === 0) return objects.map((o) => ({ ...o, ledgerStatus: null }));
-  const where = known.map((_, i) => `(source = ?${2 * i + 1} AND event_id = ?${2 * i + 2})`).join(" OR ");
-  const rows = await db
-    .prepare(`SELECT source, event_id, status FROM webhook_events WHERE ${where}`)
-    .bind(...known.flatMap((o) => [o.source, o.eventId]))
-    .all<{ source: string; event_id: string; status: string }>();
-  const status = new Map(rows.results.map((r) => [`${r.source}\u0000${r.event_id}`, r.status]));
-  return objects.map((o) => ({ ...o, ledgerStatus: status.get(`${o.source}\u0000${o.eventId}`) ?? null }));
 }
 
 function streams(

@@ -4,7 +4,7 @@
  *                        either gets the sign-in form, an API client a 401 error body
  *   POST /ops/sign-in    form `token` → session cookie, 303 to /ops
  *   POST /ops/sign-out   clears the cookie
- *   POST /ops/replay     form `key` → sends that dead letter back through the queue
+ *   POST /ops/replay     form `key` → sends that dead letter or quarantined event back through the queue
  *   GET  /ops/people     form `email` → the person's profile and activity across the sources
  * Form posts need the session's CSRF token and, when the browser sends one, an Origin equal to
  * this host; a bearer client needs neither (it holds the token itself).
@@ -18,7 +18,7 @@ import { PeoplePage } from "./ops/people";
 import { SignInPage } from "./ops/sign-in";
 import { opsData } from "./ops-data";
 import { lookUpPerson, type PersonView, parsePeopleQuery } from "./people";
-import { replayDeadLetter } from "./replay";
+import { replayHeld } from "./replay";
 import { csrfMatches, endSession, matchingAdminToken, readSession, type Session, startSession } from "./session";
 
 type Ctx = Context<{ Bindings: Env }>;
@@ -113,8 +113,9 @@ ops.post("/replay", async (c) => {
   if (session instanceof Response) return session;
   const key = String((await formOf(c)).key ?? "");
   try {
-    const { eventId, source } = await replayDeadLetter(c.env, { key });
-    return c.redirect(`/ops?replayed=${encodeURIComponent(`${source} ${eventId}`)}`, 303);
+    const { eventId, source } = await replayHeld(c.env, { key });
+    const from = key.startsWith("quarantine/") ? "&from=quarantine" : "";
+    return c.redirect(`/ops?replayed=${encodeURIComponent(`${source} ${eventId}`)}${from}`, 303);
   } catch (err) {
     const message = err instanceof AppError ? err.message : "The replay failed; see the logs.";
     if (!(err instanceof AppError)) log.error("ops replay failed", { error: describeError(err) });
@@ -150,6 +151,12 @@ function sameOrigin(c: Ctx): boolean {
 }
 
 function noticeOf(q: Record<string, string>): { text: string; error: boolean } | null {
+  if (q.replayed && q.from === "quarantine") {
+    return {
+      text: `Replay sent: ${q.replayed.slice(0, 200)}, from quarantine. Reload: its row shows applied, or why it is still quarantined.`,
+      error: false,
+    };
+  }
   if (q.replayed) return { text: `Replay sent: ${q.replayed.slice(0, 200)}. Reload to see it applied.`, error: false };
   if (q.error) return { text: q.error.slice(0, 300), error: true };
   return null;

@@ -1,11 +1,15 @@
-/** `GET /admin/events`: the newest ledger rows, optionally for one source or status, for operators and the demo. */
+/**
+ * `GET /admin/events`: the newest ledger rows, optionally for one source or status, for operators
+ * and the demo; `source` with `eventId` reads one event's row (`ops replay` waits on it).
+ */
 import { z } from "zod";
-import { SOURCES } from "../../shared/envelope";
+import { EVENT_ID_PATTERN, SOURCES } from "../../shared/envelope";
 import { AppError } from "../../shared/errors";
 
 const querySchema = z.object({
   source: z.enum(SOURCES).optional(),
   status: z.enum(["retrying", "archived", "applied", "quarantined", "failed"]).optional(),
+  eventId: z.string().regex(EVENT_ID_PATTERN).optional(),
   limit: z.coerce.number().int().min(1).max(500).default(50),
 });
 
@@ -22,6 +26,7 @@ export interface RecentEvent {
   attempts: number;
   error: string | null;
   note: string | null;
+  updated_at: string;
 }
 
 export async function recentEvents(env: Env, query: Record<string, string>): Promise<RecentEvent[]> {
@@ -33,14 +38,18 @@ export async function recentEvents(env: Env, query: Record<string, string>): Pro
       `Invalid query: ${parsed.error.issues.map((i) => i.path.join(".")).join(", ")}.`,
     );
   }
-  const { source, status, limit } = parsed.data;
+  const { source, status, eventId, limit } = parsed.data;
+  if (eventId !== undefined && source === undefined) {
+    throw new AppError(400, "bad_request", "eventId needs a source (event ids are unique per source).");
+  }
   const rows = await env.DB.prepare(
-    `SELECT source, event_id, topic, shop, status, r2_key, received_at, event_at, deliveries, attempts, error, note
+    `SELECT source, event_id, topic, shop, status, r2_key, received_at, event_at, deliveries, attempts, error, note,
+       updated_at
      FROM webhook_events
-     WHERE (?1 IS NULL OR source = ?1) AND (?2 IS NULL OR status = ?2)
+     WHERE (?1 IS NULL OR source = ?1) AND (?2 IS NULL OR status = ?2) AND (?4 IS NULL OR event_id = ?4)
      ORDER BY received_at DESC, event_id LIMIT ?3`,
   )
-    .bind(source ?? null, status ?? null, limit)
+    .bind(source ?? null, status ?? null, limit, eventId ?? null)
     .all<RecentEvent>();
   return rows.results;
 }

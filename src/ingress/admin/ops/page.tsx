@@ -3,7 +3,8 @@
  * error text, keys) are escaped by the JSX renderer. No token is ever part of `OpsData`.
  */
 import type { Child } from "hono/jsx";
-import type { HeldWithLedger, OpsData, StreamSummary } from "../ops-data";
+import type { HeldWithLedger } from "../held-back";
+import type { OpsData, StreamSummary } from "../ops-data";
 import { HourlyChart } from "./chart";
 import { Layout } from "./layout";
 import { PersonForm } from "./people";
@@ -82,12 +83,17 @@ function Streams(props: { streams: StreamSummary[] }) {
   );
 }
 
+/** Replayed and now in the tables: nothing left to press. */
+const settled = (o: HeldWithLedger) => o.ledgerStatus === "applied" || o.ledgerStatus === "archived";
+
+/** Why the event is held back now: the ledger's latest word (a replay's outcome), else the object's reason. */
+const whyHeld = (o: HeldWithLedger) => o.ledgerError ?? o.ledgerNote ?? o.reason ?? "";
+
 function Held(props: {
   id: string;
   title: string;
   held: { objects: HeldWithLedger[]; truncated: boolean };
   csrf: string | null;
-  replay: boolean;
 }) {
   return (
     <section id={props.id}>
@@ -99,7 +105,7 @@ function Held(props: {
         </span>
       </h2>
       <Table
-        head={["when", "source", "topic", "event id", "ledger now", ""]}
+        head={["when", "source", "topic", "event id", "ledger now", "why", ""]}
         empty="none"
         rows={props.held.objects.length}
       >
@@ -112,8 +118,9 @@ function Held(props: {
               <code>{o.eventId ?? o.key}</code>
             </td>
             <td class="ledger-status">{o.ledgerStatus ?? "-"}</td>
+            <td class="why">{whyHeld(o)}</td>
             <td>
-              {props.replay && props.csrf !== null ? (
+              {props.csrf !== null && !settled(o) ? (
                 <form method="post" action="/ops/replay">
                   <input type="hidden" name="key" value={o.key} />
                   <input type="hidden" name="csrf" value={props.csrf} />
@@ -171,8 +178,8 @@ export function OpsPage(props: {
           </Table>
         </section>
       ) : null}
-      <Held id="dead-letters" title="Dead letters" held={d.deadLetters} csrf={csrf} replay={true} />
-      <Held id="quarantine" title="Quarantined events" held={d.quarantined} csrf={csrf} replay={false} />
+      <Held id="dead-letters" title="Dead letters" held={d.deadLetters} csrf={csrf} />
+      <Held id="quarantine" title="Quarantined events" held={d.quarantined} csrf={csrf} />
       <section id="alerts">
         <h2>Open alerts</h2>
         <Table
