@@ -59,14 +59,34 @@ describe("usage errors exit 2 with one line and send nothing", () => {
     [["backfill", "NOT A SHOP"], 'error: "NOT A SHOP" is not a shop domain like my-shop.myshopify.com'],
     [
       ["backfill", "a.myshopify.com", "--resources", "orders,widgets"],
-      "error: --resources takes orders, customers, products; got widgets",
+      "error: --resources for shopify takes orders, customers, products, fulfillments, refunds; got widgets",
     ],
+    [["backfill"], "error: a Shopify backfill needs the shop: backfill <shop>"],
+    [
+      ["backfill", "a.myshopify.com", "--source", "stripe"],
+      "error: a stripe backfill covers the whole account: give no shop",
+    ],
+    [
+      ["backfill", "--source", "recharge", "--resources", "charges,invoices"],
+      "error: --resources for recharge takes customers, subscriptions, charges, orders; got invoices",
+    ],
+    [["backfill", "--source", "stripe", "--resources", "charges,charges"], "error: --resources names a resource twice"],
+    [
+      ["backfill", "--source", "paypal"],
+      "error: option '--source <source>' argument 'paypal' is invalid. Allowed choices are shopify, stripe, recharge.",
+    ],
+    [["backfill", "--source", "stripe", "--since", "soon"], 'error: --since must be an ISO-8601 time, got "soon"'],
     [
       ["backfill", "a.myshopify.com", "--since", "yesterday"],
       'error: --since must be an ISO-8601 time, got "yesterday"',
     ],
-    [["replay"], "error: give --key dead-letter/… or --from and --to"],
-    [["replay", "--key", "raw/x.json"], "error: --key must start with dead-letter/"],
+    [["replay"], "error: give --key dead-letter/…|quarantine/… or --from and --to"],
+    [["replay", "--key", "raw/x.json"], "error: --key must start with dead-letter/ or quarantine/"],
+    [
+      ["replay", "--from", "2026-11-01T00:00:00Z", "--to", "2026-11-02T00:00:00Z", "--interval", "0"],
+      "error: --interval must be 0-600 seconds",
+    ],
+    [["redrive", "--quarantine", "--day", "2026-11-01"], "error: --day needs --source"],
     [["replay", "--from", "2026-11-01T00:00:00Z"], "error: a range needs both --from and --to"],
     [["redrive", "--day", "2026-11-01"], "error: --day needs --source"],
     [["events", "--limit", "0"], "error: --limit must be 1-500"],
@@ -97,6 +117,8 @@ describe("usage errors exit 2 with one line and send nothing", () => {
       ["webhooks", "plan", "--help"],
       ["shops", "add", "--help"],
       ["backfill", "--help"],
+      ["replay", "--help"],
+      ["redrive", "--help"],
     ]) {
       const r = await ops(args);
       expect(r.code, args.join(" ")).toBe(0);
@@ -205,6 +227,90 @@ describe("commands", () => {
     expect(failed.stderr).toBe("failed: backfill bf_1 failed: ACCESS_DENIED\n");
   });
 
+  it("backfill --source stripe|recharge starts a history backfill and follows its resources", async () => {
+    let reads = 0;
+    let final = "completed";
+    const resource = (name: string, status: string, n: number) => ({
+      resource: name,
+      status,
+      pages: n,
+      listed: n * 100,
+      sent: n * 100,
+      error: status === "failed" ? "Stripe answered 401" : null,
+    });
+    handler = (req) => {
+      if (req.method === "POST") {
+        return {
+          status: 202,
+          body: { ok: true, backfillId: "bf_s", status: "/admin/backfill/bf_s", resources: ["charges"] },
+        };
+      }
+      reads++;
+      const status = reads < 2 ? "running" : final;
+      return {
+        status: 200,
+        body: {
+          ok: true,
+          backfill: { id: "bf_s", source: "stripe", status, resources: [resource("charges", status, reads)] },
+        },
+      };
+    };
+    const r = await ops([
+      "backfill",
+      "--source",
+      "stripe",
+      "--resources",
+      "charges",
+      "--since",
+      "2026-06-01T00:00:00Z",
+      "--interval",
+      "0.05",
+    ]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(seen[0]).toMatchObject({
+      method: "POST",
+      path: "/admin/backfill",
+      body: { source: "stripe", resources: ["charges"], since: "2026-06-01T00:00:00Z" },
+    });
+    expect(seen.slice(1).map((s) => `${s.method} ${s.path}`)).toEqual([
+      "GET /admin/backfill/bf_s",
+      "GET /admin/backfill/bf_s",
+    ]);
+    expect(r.stdout.trim().split("\n")).toEqual([
+      "bf_s running: charges running 1 pages, 100 listed, 100 sent",
+      "bf_s completed: charges completed 2 pages, 200 listed, 200 sent",
+    ]);
+
+    // Recharge without --resources asks for every resource it can list.
+    seen.length = 0;
+    reads = 0;
+    final = "failed";
+    const failed = await ops(["backfill", "--source", "recharge", "--interval", "0.05"]);
+    expect(seen[0]?.body).toEqual({
+      source: "recharge",
+      resources: ["customers", "subscriptions", "charges", "orders"],
+    });
+    expect(failed.code).toBe(1);
+    expect(failed.stderr).toBe("failed: backfill bf_s failed: Stripe answered 401\n");
+  });
+
+  it("backfill names the running backfill on 409", async () => {
+    handler = () => ({
+      status: 409,
+      body: {
+        ok: false,
+        error: { code: "already_running", message: "A stripe backfill is already running for charges." },
+        running: [{ resource: "charges", backfillId: "bf_old" }],
+      },
+    });
+    const r = await ops(["backfill", "--source", "stripe", "--resources", "charges"]);
+    expect(r).toMatchObject({
+      code: 1,
+      stderr:
+        "failed: already running: charges (bf_old); wait for it to end before starting another (GET /admin/backfill/<id>)\n",
+    });
+  });
+
   it("a refused request exits 1 with the pipeline's message", async () => {
     handler = () => ({
       status: 409,
@@ -213,23 +319,146 @@ describe("commands", () => {
     const r = await ops(["backfill", "a.myshopify.com", "--no-wait"]);
     expect(r).toMatchObject({
       code: 1,
-      stderr: "failed: POST /admin/backfill: HTTP 409: A backfill is already running (already_running)\n",
+      stderr:
+        "failed: already running: A backfill is already running (already_running); wait for it to end before starting another (GET /admin/backfill/<id>)\n",
     });
     const down = await runCli(["--url", "http://127.0.0.1:9", "status"], { ADMIN_TOKEN: "x" });
     expect(down.code).toBe(1);
     expect(down.stderr).toMatch(/^failed: cannot reach the pipeline at http:\/\/127\.0\.0\.1:9/);
   });
 
-  it("replay sends a key or a range", async () => {
-    handler = () => ({ status: 202, body: { ok: true, replayId: "rp_1" } });
-    expect((await ops(["replay", "--key", "dead-letter/stripe/dt=2026-12-01/e.json"])).stdout).toBe(
-      "replay accepted: replayId=rp_1\n",
-    );
-    await ops(["replay", "--source", "stripe", "--from", "2026-12-01T00:00:00Z", "--to", "2026-12-02T00:00:00Z"]);
-    expect(seen.map((s) => s.body)).toEqual([
-      { key: "dead-letter/stripe/dt=2026-12-01/e.json" },
-      { from: "2026-12-01T00:00:00Z", to: "2026-12-02T00:00:00Z", source: "stripe" },
+  it("replay sends a dead letter's key", async () => {
+    handler = () => ({ status: 200, body: { ok: true, eventId: "e", source: "stripe" } });
+    const r = await ops(["replay", "--key", "dead-letter/stripe/dt=2026-12-01/e.json"]);
+    expect(r).toMatchObject({ code: 0, stdout: "replay sent: stripe e\n" });
+    expect(seen.map((s) => [s.method, s.path, s.body])).toEqual([
+      ["POST", "/admin/replay", { key: "dead-letter/stripe/dt=2026-12-01/e.json" }],
     ]);
+  });
+
+  it("replay --from/--to follows the replay until it completes, and exits 1 when it fails", async () => {
+    let reads = 0;
+    let final = "completed";
+    handler = (req) => {
+      if (req.method === "POST")
+        return { status: 202, body: { ok: true, replayId: "rp-1", status: "/admin/replay/rp-1" } };
+      reads++;
+      const status = reads === 1 ? "pending" : reads < 3 ? "running" : final;
+      return {
+        status: 200,
+        body: {
+          ok: true,
+          replayId: "rp-1",
+          status,
+          listed: reads * 10,
+          sent: reads * 5,
+          applied: reads * 5 - 1,
+          error: status === "failed" ? "R2 list failed" : null,
+        },
+      };
+    };
+    const args = ["replay", "--source", "stripe", "--from", "2026-12-01T00:00:00Z", "--to", "2026-12-02T00:00:00Z"];
+    const r = await ops([...args, "--interval", "0.05"]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(seen.map((s) => `${s.method} ${s.path}`)).toEqual([
+      "POST /admin/replay",
+      "GET /admin/replay/rp-1",
+      "GET /admin/replay/rp-1",
+      "GET /admin/replay/rp-1",
+    ]);
+    expect(seen[0]?.body).toEqual({ from: "2026-12-01T00:00:00Z", to: "2026-12-02T00:00:00Z", source: "stripe" });
+    expect(r.stdout.trim().split("\n")).toEqual([
+      "rp-1 pending: 10 listed, 5 sent, 4 applied",
+      "rp-1 running: 20 listed, 10 sent, 9 applied",
+      "rp-1 completed: 30 listed, 15 sent, 14 applied",
+      "every event is sent; the queue applies the rest (GET /admin/replay/rp-1 counts them)",
+    ]);
+
+    reads = 0;
+    final = "failed";
+    const failed = await ops([...args, "--interval", "0.05"]);
+    expect(failed.code).toBe(1);
+    expect(failed.stderr).toBe("failed: replay rp-1 failed: R2 list failed\n");
+
+    seen.length = 0;
+    const quick = await ops([...args, "--no-wait"]);
+    expect(quick).toMatchObject({ code: 0, stdout: "replay rp-1 started; follow it with GET /admin/replay/rp-1\n" });
+    expect(seen.map((s) => s.method)).toEqual(["POST"]);
+  });
+
+  it("replay --key quarantine/… waits for the outcome: 0 when applied, 1 with the reason when still invalid", async () => {
+    const key = "quarantine/stripe/dt=2026-12-01/evt_q.json";
+    const sentAt = "2026-12-01T10:00:00.000Z";
+    let outcome: { status: string; note: string | null; r2_key: string | null } = {
+      status: "applied",
+      note: `replayed from ${key}`,
+      r2_key: "raw/stripe/charges/events/dt=2026-12-01/hour=09/evt_q.json",
+    };
+    let reads = 0;
+    handler = (req) => {
+      if (req.method === "POST")
+        return { status: 200, body: { ok: true, eventId: "evt_q", source: "stripe", key, sentAt } };
+      reads++;
+      // The first read still shows the row as it was before the replay.
+      const updated_at = reads === 1 ? "2026-12-01T09:00:00.000Z" : "2026-12-01T10:00:01.000Z";
+      const row = reads === 1 ? { status: "quarantined", note: "invalid_payload", r2_key: key } : outcome;
+      return { status: 200, body: { ok: true, events: [{ source: "stripe", event_id: "evt_q", ...row, updated_at }] } };
+    };
+    const applied = await ops(["replay", "--key", key, "--interval", "0.05"]);
+    expect(applied.code, applied.stderr).toBe(0);
+    expect(applied.stdout).toBe(
+      "applied: stripe evt_q is applied (raw/stripe/charges/events/dt=2026-12-01/hour=09/evt_q.json)\n",
+    );
+    expect(seen.map((s) => `${s.method} ${s.path}`)).toEqual([
+      "POST /admin/replay",
+      "GET /admin/events?source=stripe&eventId=evt_q&limit=1",
+      "GET /admin/events?source=stripe&eventId=evt_q&limit=1",
+    ]);
+    expect(seen[0]?.body).toEqual({ key });
+
+    reads = 0;
+    outcome = {
+      status: "quarantined",
+      note: "still invalid_payload after a replay at …: amount: expected number",
+      r2_key: key,
+    };
+    const still = await ops(["replay", "--key", key, "--interval", "0.05"]);
+    expect(still.code).toBe(1);
+    expect(still.stderr).toBe(
+      "failed: stripe evt_q is still invalid and stays quarantined: still invalid_payload after a replay at …: amount: expected number\n",
+    );
+
+    handler = () => ({
+      status: 422,
+      body: { ok: false, error: { code: "not_replayable", message: `${key} holds a body that is not UTF-8 text` } },
+    });
+    const refused = await ops(["replay", "--key", key]);
+    expect(refused).toMatchObject({
+      code: 1,
+      stderr: `failed: POST /admin/replay: HTTP 422: ${key} holds a body that is not UTF-8 text (not_replayable)\n`,
+    });
+  });
+
+  it("redrive --quarantine replays only the events still quarantined", async () => {
+    const q = (name: string, ledgerStatus: string) => ({
+      key: `quarantine/stripe/dt=2026-12-01/${name}.json`,
+      source: "stripe",
+      topic: "charge.succeeded",
+      eventId: name,
+      ledgerStatus,
+    });
+    handler = (req) =>
+      req.method === "GET"
+        ? { status: 200, body: { ok: true, truncated: false, objects: [q("a", "quarantined"), q("b", "applied")] } }
+        : { status: 200, body: { ok: true, eventId: "a", source: "stripe" } };
+    const r = await ops(["redrive", "--quarantine", "--source", "stripe"]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(seen.map((s) => `${s.method} ${s.path}`)).toEqual([
+      "GET /admin/quarantine?limit=1000&source=stripe",
+      "POST /admin/replay",
+    ]);
+    expect(seen[1]?.body).toEqual({ key: "quarantine/stripe/dt=2026-12-01/a.json" });
+    expect(r.stdout).toContain("1 replayed, 0 refused");
   });
 
   it("redrive replays every listed dead letter and exits 1 when one is refused", async () => {

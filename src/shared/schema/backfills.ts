@@ -4,24 +4,13 @@
  */
 import { sql } from "drizzle-orm";
 import { index, integer, primaryKey, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
+import { API_BACKFILL_SOURCES } from "../backfill-resources";
 
-export const API_BACKFILL_SOURCES = ["stripe", "recharge"] as const;
-export type ApiBackfillSource = (typeof API_BACKFILL_SOURCES)[number];
-
-/** What each source can list, by the resource names of the R2 layout. */
-export const API_BACKFILL_RESOURCES = {
-  stripe: [
-    "customers",
-    "charges",
-    "payment_intents",
-    "invoices",
-    "subscriptions",
-    "disputes",
-    "refunds",
-    "checkout_sessions",
-  ],
-  recharge: ["customers", "subscriptions", "charges", "orders"],
-} as const satisfies Record<ApiBackfillSource, readonly string[]>;
+export {
+  API_BACKFILL_RESOURCES,
+  API_BACKFILL_SOURCES,
+  type ApiBackfillSource,
+} from "../backfill-resources";
 
 export const API_BACKFILL_STATUSES = ["running", "completed", "failed"] as const;
 export type ApiBackfillStatus = (typeof API_BACKFILL_STATUSES)[number];

@@ -5,9 +5,9 @@
  * migration that rebuilt `bulk_operations` to admit fulfillments and refunds.
  */
 import { index, integer, primaryKey, sqliteTable, text } from "drizzle-orm/sqlite-core";
+import { BULK_RESOURCES } from "../backfill-resources";
 
-export const BULK_RESOURCES = ["orders", "customers", "products", "fulfillments", "refunds"] as const;
-export type BulkResource = (typeof BULK_RESOURCES)[number];
+export { BULK_RESOURCES, type BulkResource } from "../backfill-resources";
 
 export const BULK_STATUSES = [
   "queued",
