@@ -7,6 +7,7 @@
 import { Command, CommanderError } from "commander";
 import { backfillCommand } from "./commands/backfill.ts";
 import { replayCommands } from "./commands/replay.ts";
+import { sessionsCommand } from "./commands/sessions.ts";
 import { shopsCommand } from "./commands/shops.ts";
 import { statusCommands } from "./commands/status.ts";
 import { webhooksCommand } from "./commands/webhooks.ts";
@@ -14,7 +15,7 @@ import { DEFAULT_URL } from "./lib/admin.ts";
 import { CheckFailed, EXIT_FAILED, EXIT_USAGE, UsageError } from "./lib/errors.ts";
 
 const program = new Command("ops")
-  .description("Operate the commerce pipeline: shops, webhooks, backfills, replays and status.")
+  .description("Operate the commerce pipeline: shops, webhooks, backfills, replays, status and ops sessions.")
   .option("--url <url>", `the pipeline's base URL (default $OPS_URL or ${DEFAULT_URL}); token from $ADMIN_TOKEN`)
   .showHelpAfterError(false)
   .exitOverride()
@@ -25,6 +26,7 @@ webhooksCommand(program);
 backfillCommand(program);
 replayCommands(program);
 statusCommands(program);
+sessionsCommand(program);
 for (const cmd of program.commands) {
   cmd.exitOverride();
   for (const sub of cmd.commands) sub.exitOverride();

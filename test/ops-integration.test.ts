@@ -1,5 +1,5 @@
 import { env, exports } from "cloudflare:workers";
-import { beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it, vi } from "vitest";
 import { storeShop } from "../src/durable/shop-credentials";
 import {
   DEAD_EVENT_ID,
@@ -99,6 +99,12 @@ describe("/ops sign-in", () => {
     const out = await browser("/ops/sign-out", { method: "POST", cookie, ...form({ csrf }) });
     expect(out.status).toBe(200);
     expect(out.headers.get("set-cookie")).toMatch(/^ops_session=; Max-Age=0; .*Path=\/ops/);
+    // The cookie captured before sign-out is refused after it: the page and every form action.
+    expect((await browser("/ops", { cookie })).status).toBe(401);
+    expect((await browser("/ops/people?email=a@example.com", { cookie })).status).toBe(401);
+    const key = seedDeadLetter(Date.now()).key;
+    expect((await browser("/ops/replay", { method: "POST", cookie, ...form({ key, csrf }) })).status).toBe(401);
+    expect((await browser("/ops/sign-out-everywhere", { method: "POST", cookie, ...form({ csrf }) })).status).toBe(401);
   });
 });
 
@@ -200,7 +206,7 @@ describe("/ops page", () => {
     expect(applied.r2_key).toMatch(/^raw\/stripe\/charges\/events\/dt=.*\/evt_ops_quarantined_fixed\.json$/);
     const still = await waitFor(async () => {
       const r = await ledgerRow("stripe", QUARANTINED_INVALID_ID);
-      return r?.note?.startsWith("still invalid_payload") ? r : null;
+      return r?.note?.startsWith("invalid_payload when replayed") ? r : null;
     });
     expect(still).toMatchObject({ status: "quarantined", r2_key: invalid.key });
     expect(
@@ -214,7 +220,105 @@ describe("/ops page", () => {
     expect(rowOf(page, fixed.key)).toContain('<td class="ledger-status">applied</td>');
     expect(rowOf(page, fixed.key)).not.toContain("Replay</button>");
     expect(rowOf(page, invalid.key)).toContain('<td class="ledger-status">quarantined</td>');
-    expect(rowOf(page, invalid.key)).toMatch(/<td class="why">still invalid_payload after a replay at [^<]*amount/);
+    expect(rowOf(page, invalid.key)).toMatch(/<td class="why">invalid_payload when replayed at [^<]*amount/);
     expect(rowOf(page, invalid.key)).toContain("Replay</button>");
+  });
+});
+
+describe("revocable sessions", () => {
+  const bearer = (path: string, init: RequestInit = {}) =>
+    exports.default.fetch(
+      new Request(`${BASE}${path}`, { ...init, headers: { authorization: "Bearer test-admin-token" } }),
+    );
+  const opens = async (cookie: string) => (await browser("/ops", { cookie })).status === 200;
+
+  it("sign out everywhere from the page ends every session; the bearer token still works", async () => {
+    const a = await signIn();
+    const b = await signIn();
+    expect([await opens(a.cookie), await opens(b.cookie)]).toEqual([true, true]);
+    const csrf = csrfOf(await (await browser("/ops", { cookie: a.cookie })).text());
+    expect(
+      (
+        await browser("/ops/sign-out-everywhere", {
+          method: "POST",
+          cookie: a.cookie,
+          ...form({ csrf: "0".repeat(64) }),
+        })
+      ).status,
+    ).toBe(403);
+    const res = await browser("/ops/sign-out-everywhere", { method: "POST", cookie: a.cookie, ...form({ csrf }) });
+    expect(res.status).toBe(200);
+    expect(res.headers.get("set-cookie")).toMatch(/^ops_session=; Max-Age=0; /);
+    expect(await res.text()).toMatch(/Signed out everywhere: \d+ session\(s\) ended\./);
+    expect([await opens(a.cookie), await opens(b.cookie)]).toEqual([false, false]);
+    expect(await env.DB.prepare("SELECT count(*) AS n FROM ops_sessions").first()).toEqual({ n: 0 });
+    expect((await bearer("/admin/status")).status).toBe(200);
+    expect((await bearer("/ops")).status).toBe(200);
+  });
+
+  it("GET /admin/sessions lists open sessions without ids; POST /admin/sessions/revoke-all ends them", async () => {
+    await env.DB.prepare("DELETE FROM ops_sessions").run();
+    const a = await signIn();
+    const b = await signIn();
+    // The API is bearer-only: a session cookie opens the page, not the API.
+    expect((await browser("/admin/sessions", { cookie: a.cookie })).status).toBe(401);
+    expect((await browser("/admin/sessions/revoke-all", { method: "POST", cookie: a.cookie })).status).toBe(401);
+    const listed = await bearer("/admin/sessions");
+    const text = await listed.text();
+    const body = JSON.parse(text) as { open: number; sessions: Array<Record<string, string>> };
+    expect(body.open).toBe(2);
+    expect(Object.keys(body.sessions[0] ?? {}).sort()).toEqual(["createdAt", "expiresAt"]);
+    for (const { cookie } of [a, b]) expect(text).not.toContain(cookie.split(".")[1]);
+
+    const revoked = await bearer("/admin/sessions/revoke-all", { method: "POST" });
+    expect(await revoked.json()).toEqual({ ok: true, revoked: 2 });
+    expect([await opens(a.cookie), await opens(b.cookie)]).toEqual([false, false]);
+    expect(await bearer("/admin/sessions/revoke-all", { method: "POST" }).then((r) => r.json())).toEqual({
+      ok: true,
+      revoked: 0,
+    });
+  });
+
+  it("stores only a hash of the session id, prunes expired rows on write, and logs no token or session", async () => {
+    const logged: string[] = [];
+    for (const level of ["log", "warn", "error", "info", "debug"] as const) {
+      vi.spyOn(console, level).mockImplementation((...args: unknown[]) => {
+        logged.push(args.map(String).join(" "));
+      });
+    }
+    try {
+      const past = new Date(Date.now() - 60_000).toISOString();
+      await env.DB.prepare("INSERT INTO ops_sessions (id_hash, created_at, expires_at) VALUES ('expired-row', ?1, ?1)")
+        .bind(past)
+        .run();
+      const answers: string[] = [];
+      const wrong = await browser("/ops/sign-in", { method: "POST", ...form({ token: "not-the-token-xyz" }) });
+      answers.push(await wrong.text());
+      const { cookie } = await signIn();
+      const sessionId = cookie.split(".")[1] ?? "";
+      expect(sessionId).toMatch(/^[0-9a-f]{32}$/);
+      expect(
+        await env.DB.prepare("SELECT count(*) AS n FROM ops_sessions WHERE id_hash = 'expired-row'").first(),
+      ).toEqual({ n: 0 });
+      const rows = await env.DB.prepare("SELECT * FROM ops_sessions").all();
+      expect(JSON.stringify(rows.results)).not.toContain(sessionId);
+
+      const page = await browser("/ops", { cookie });
+      answers.push(await page.text());
+      const csrf = csrfOf(answers.at(-1) ?? "");
+      const out = await browser("/ops/sign-out", { method: "POST", cookie, ...form({ csrf }) });
+      answers.push(await out.text());
+      answers.push(await (await browser("/ops", { cookie })).text());
+      answers.push(await (await bearer("/admin/sessions")).text());
+      answers.push(await (await bearer("/admin/sessions/revoke-all", { method: "POST" })).text());
+
+      const secrets = ["test-admin-token", "not-the-token-xyz", sessionId, cookie.split("=")[1] ?? ""];
+      const leaks = [...answers, ...logged].filter((line) => secrets.some((secret) => line.includes(secret)));
+      expect(leaks, "tokens or session ids in answers or logs").toEqual([]);
+      expect(logged.join("\n")).toContain("ops sign-in");
+      expect(logged.join("\n")).toContain("ops sign-out");
+    } finally {
+      vi.restoreAllMocks();
+    }
   });
 });

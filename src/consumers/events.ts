@@ -167,10 +167,10 @@ async function prepare(env: Env, msg: Message<unknown>, now: string, erased: Era
   const quarantine = async (reason: Parameters<typeof quarantineObject>[1], text: string, detail?: string) => {
     const prot = await protectPayload(env, envelope, resource ?? "other", text, erased);
     const obj = await quarantineObject(envelope, reason, utf8(prot.payload), prot.payload, detail);
-    // A replay finds its object in place (the first copy stays); the ledger note says why it is still there.
+    // A replay finds its object in place (the first copy stays); the ledger note says why it is held now.
     if (prot.redacted) await putRedacted(env.LAKE, obj, now);
     else await putOnce(env.LAKE, obj);
-    const note = replayedFrom === null ? reason : stillQuarantinedNote(reason, detail, now);
+    const note = envelope.origin === "replay" ? replayedNote(reason, detail, now) : reason;
     return [
       ...indexStatements(env.DB, obj.key, envelope.source, prot.subjects, now, prot.redacted),
       ledgerUpsert(env.DB, { ...base, resource, status: "quarantined", r2Key: obj.key, note }),
@@ -271,9 +271,9 @@ async function retry(env: Env, msg: Message<unknown>, err: unknown, now: string)
   }
 }
 
-/** A replayed quarantined event that is still invalid: why, and since when (the ledger keeps the latest). */
-function stillQuarantinedNote(reason: string, detail: string | undefined, now: string): string {
-  return `still ${reason} after a replay at ${now}${detail ? `: ${detail}` : ""}`.slice(0, 1000);
+/** A replayed event that is (still) invalid: why, and when it was tried (the ledger keeps the latest). */
+function replayedNote(reason: string, detail: string | undefined, now: string): string {
+  return `${reason} when replayed at ${now}${detail ? `: ${detail}` : ""}`.slice(0, 1000);
 }
 
 /** Whether the body is JSON, read the way the mappers will read it (the parse is then reused). */

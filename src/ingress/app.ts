@@ -11,6 +11,7 @@ import { lookUpPerson, parsePeopleQuery } from "./admin/people";
 import { privacyRequestStatus, requestErasure } from "./admin/privacy";
 import { recentEvents } from "./admin/recent-events";
 import { replayProgress, replayRoute } from "./admin/replay";
+import { openSessions, revokeAllSessions } from "./admin/session";
 import { changeShopWebhook, listShopWebhooks } from "./admin/shop-webhooks";
 import { shopsAdd, shopsList, shopsRemove, shopsReseal } from "./admin/shops";
 import { pipelineStatus } from "./admin/status";
@@ -55,6 +56,15 @@ app.get("/admin/status", async (c) => c.json({ ok: true, ...(await pipelineStatu
 app.get("/admin/events", async (c) => c.json({ ok: true, events: await recentEvents(c.env, c.req.query()) }));
 app.post("/admin/replay", replayRoute);
 app.get("/admin/replay/:id", replayProgress);
+app.get("/admin/sessions", async (c) => {
+  const sessions = await openSessions(c.env.DB);
+  return c.json({ ok: true, open: sessions.length, sessions });
+});
+app.post("/admin/sessions/revoke-all", async (c) => {
+  const result = await revokeAllSessions(c.env.DB);
+  log.info("ops sessions revoked", result);
+  return c.json({ ok: true, ...result });
+});
 app.post("/admin/privacy/erase", requestErasure);
 app.get("/admin/privacy/:id", privacyRequestStatus);
 app.post("/admin/jobs/:name", async (c) =>

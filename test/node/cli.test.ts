@@ -54,7 +54,8 @@ beforeEach(() => {
 const ops = (args: string[], env: Record<string, string> = { ADMIN_TOKEN: "cli-token" }) =>
   runCli(["--url", base, ...args], env);
 
-describe("usage errors exit 2 with one line and send nothing", () => {
+// Each case spawns Node: on a busy machine a few take seconds, so the cases get room.
+describe("usage errors exit 2 with one line and send nothing", { timeout: 30_000 }, () => {
   it.each([
     [["backfill", "NOT A SHOP"], 'error: "NOT A SHOP" is not a shop domain like my-shop.myshopify.com'],
     [
@@ -95,6 +96,7 @@ describe("usage errors exit 2 with one line and send nothing", () => {
       "error: option '--source <source>' argument 'paypal' is invalid. Allowed choices are shopify, stripe, recharge.",
     ],
     [["frobnicate"], "error: unknown command 'frobnicate'"],
+    [["sessions", "forget"], "error: unknown command 'forget'"],
   ])("%j", async (args, message) => {
     const r = await ops(args);
     expect(r.code).toBe(2);
@@ -119,6 +121,7 @@ describe("usage errors exit 2 with one line and send nothing", () => {
       ["backfill", "--help"],
       ["replay", "--help"],
       ["redrive", "--help"],
+      ["sessions", "revoke-all", "--help"],
     ]) {
       const r = await ops(args);
       expect(r.code, args.join(" ")).toBe(0);
@@ -127,7 +130,7 @@ describe("usage errors exit 2 with one line and send nothing", () => {
   });
 });
 
-describe("commands", () => {
+describe("commands", { timeout: 30_000 }, () => {
   it("status prints the ledger and --check fails on dead letters", async () => {
     handler = () => ({
       status: 200,
@@ -419,13 +422,13 @@ describe("commands", () => {
     reads = 0;
     outcome = {
       status: "quarantined",
-      note: "still invalid_payload after a replay at …: amount: expected number",
+      note: "invalid_payload when replayed at …: amount: expected number",
       r2_key: key,
     };
     const still = await ops(["replay", "--key", key, "--interval", "0.05"]);
     expect(still.code).toBe(1);
     expect(still.stderr).toBe(
-      "failed: stripe evt_q is still invalid and stays quarantined: still invalid_payload after a replay at …: amount: expected number\n",
+      "failed: stripe evt_q is still invalid and stays quarantined: invalid_payload when replayed at …: amount: expected number\n",
     );
 
     handler = () => ({
@@ -489,6 +492,39 @@ describe("commands", () => {
     expect(seen.filter((s) => s.method === "POST").map((s) => s.body)).toEqual(keys.map((key) => ({ key })));
     expect(r.stdout).toContain("1 replayed, 1 refused");
     expect(r.stderr).toBe("failed: 1 dead letter(s) could not be replayed\n");
+  });
+
+  it("sessions list shows open sessions and revoke-all ends them", async () => {
+    handler = (req) =>
+      req.method === "GET"
+        ? {
+            status: 200,
+            body: {
+              ok: true,
+              open: 1,
+              sessions: [{ createdAt: "2026-12-01T08:00:00.000Z", expiresAt: "2026-12-01T16:00:00.000Z" }],
+            },
+          }
+        : { status: 200, body: { ok: true, revoked: 3 } };
+    const list = await ops(["sessions", "list"]);
+    expect(list.code, list.stderr).toBe(0);
+    expect(list.stdout).toMatch(/signed in\s+expires\n2026-12-01T08:00:00\.000Z\s+2026-12-01T16:00:00\.000Z/);
+    const revoked = await ops(["sessions", "revoke-all"]);
+    expect(revoked).toMatchObject({ code: 0, stdout: "revoked 3 session(s); every browser must sign in again\n" });
+    expect(seen.map((s) => `${s.method} ${s.path} ${s.auth}`)).toEqual([
+      "GET /admin/sessions Bearer cli-token",
+      "POST /admin/sessions/revoke-all Bearer cli-token",
+    ]);
+    handler = () => ({
+      status: 401,
+      body: { ok: false, error: { code: "unauthorized", message: "Send Authorization: Bearer <ADMIN_TOKEN>." } },
+    });
+    const refused = await ops(["sessions", "revoke-all"]);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toBe(
+      "failed: POST /admin/sessions/revoke-all: HTTP 401: Send Authorization: Bearer <ADMIN_TOKEN>. (unauthorized)\n",
+    );
+    expect(refused.stderr).not.toContain("cli-token");
   });
 
   it("shops add reads the token from stdin, shows the pipeline's refusal, and list/remove print without tokens", async () => {

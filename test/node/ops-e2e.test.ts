@@ -2,7 +2,11 @@
  * The operator's day one and day two against the real Worker under `wrangler dev`, with the
  * Shopify Admin API faked over HTTP: `ops shops add` stores a token the coordinator checked,
  * then headless Chromium (Debian's `chromium`, driven by playwright-core) signs in to /ops,
- * sees the seeded numbers, presses Replay on a dead letter, sees it applied, and signs out.
+ * sees the seeded numbers, presses Replay on a dead letter and sees it applied, presses Replay on
+ * two quarantined events (one valid since a mapper fix: applied; one still invalid: stays
+ * quarantined with the reason shown), signs out (the cookie captured before is refused after),
+ * and signs every browser out at once. `ops replay` replays a range and a quarantined event
+ * against the same Worker and follows them.
  * `ops webhooks plan|apply|list` registers every topic with Shopify (through the Worker),
  * Stripe and Recharge (fakes over HTTP), idempotently. Screenshots go to test-output/ops/.
  * Skipped only when /usr/bin/chromium is missing.
@@ -12,7 +16,15 @@ import { join } from "node:path";
 import { type Browser, chromium } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { SHOPIFY_WEBHOOK_TOPICS as SHOPIFY_TOPICS } from "../../src/shared/subscriptions";
-import { DEAD_EVENT_ID, SEED_SHOP, seedDeadLetter, seedStatements } from "../helpers/ops-seed";
+import {
+  DEAD_EVENT_ID,
+  QUARANTINED_FIXED_ID,
+  QUARANTINED_INVALID_ID,
+  SEED_SHOP,
+  seedDeadLetter,
+  seedQuarantined,
+  seedStatements,
+} from "../helpers/ops-seed";
 import { ADMIN_TOKEN, DevWorker, ROOT, runCli } from "./harness/dev-worker";
 import { Upstreams } from "./harness/upstreams";
 
@@ -47,6 +59,7 @@ describe.skipIf(!haveBrowser)("ops page and CLI against wrangler dev", () => {
       await env.DB.batch(seedStatements(now).map((s) => env.DB.prepare(s)));
       const dead = seedDeadLetter(now);
       await env.LAKE.put(dead.key, dead.body, { customMetadata: dead.customMetadata });
+      for (const q of seedQuarantined(now)) await env.LAKE.put(q.key, q.body, { customMetadata: q.customMetadata });
     });
     await worker.start({
       SHOPIFY_ADMIN_URL: `${upstreams.base}/shopify/{shop}/admin/api/{version}/graphql.json`,
@@ -219,18 +232,108 @@ describe.skipIf(!haveBrowser)("ops page and CLI against wrangler dev", () => {
       )
       .toBe("applied");
     await page.screenshot({ path: join(SHOTS, "3-replayed.png"), fullPage: true });
+
+    // Quarantined events: one an earlier mapper refused is valid now, the other is still invalid.
+    const [fixed, invalid] = seedQuarantined(Date.now());
+    if (!fixed || !invalid) throw new Error("no seed");
+    const quarantined = (key: string) => page.locator(`#quarantine tr[data-key="${key}"]`);
+    expect(await quarantined(fixed.key).locator(".ledger-status").textContent()).toBe("quarantined");
+    expect(await quarantined(fixed.key).locator(".why").textContent()).toBe("invalid_payload");
+    await quarantined(fixed.key).locator("button", { hasText: "Replay" }).click();
+    await page.waitForSelector(".notice");
+    expect(await page.textContent(".notice")).toContain(`Replay sent: stripe ${QUARANTINED_FIXED_ID}, from quarantine`);
+    await quarantined(invalid.key).locator("button", { hasText: "Replay" }).click();
+    await page.waitForSelector(".notice");
+    expect(await page.textContent(".notice")).toContain(
+      `Replay sent: stripe ${QUARANTINED_INVALID_ID}, from quarantine`,
+    );
+    await expect
+      .poll(
+        async () => {
+          await page.reload();
+          const status = await quarantined(fixed.key).locator(".ledger-status").textContent();
+          const why = await quarantined(invalid.key).locator(".why").textContent();
+          return `${status} | ${why?.startsWith("invalid_payload when replayed at") ? "still invalid" : why}`;
+        },
+        { timeout: 20_000, interval: 500 },
+      )
+      .toBe("applied | still invalid");
+    expect(await quarantined(fixed.key).locator("button").count()).toBe(0);
+    expect(await quarantined(invalid.key).locator(".ledger-status").textContent()).toBe("quarantined");
+    expect(await quarantined(invalid.key).locator(".why").textContent()).toContain("amount");
+    expect(await quarantined(invalid.key).locator("button", { hasText: "Replay" }).count()).toBe(1);
+    await page.locator("#quarantine").screenshot({ path: join(SHOTS, "4-quarantine-replayed.png") });
     const html = await page.content();
     expect(html).not.toContain(shopToken);
     expect(html).not.toContain(ADMIN_TOKEN);
 
-    await page.click("header button");
+    // Sign-out revokes the session server-side: the cookie captured before it is refused after.
+    const captured = (await context.cookies()).find((c) => c.name === "ops_session");
+    if (!captured) throw new Error("no session cookie");
+    await page.getByRole("button", { name: "Sign out", exact: true }).click();
     await page.waitForSelector("#token");
     expect((await context.cookies()).find((c) => c.name === "ops_session")).toBeUndefined();
+    await context.addCookies([captured]);
     const after = await page.goto(`${worker.url}/ops`);
     expect(after?.status()).toBe(401);
-    await page.screenshot({ path: join(SHOTS, "4-signed-out.png") });
+    expect(await page.locator("h2").first().textContent()).toBe("Sign in");
+    await page.screenshot({ path: join(SHOTS, "5-signed-out.png") });
     await context.close();
-    expect(readdirSync(SHOTS).filter((f) => f.endsWith(".png")).length).toBeGreaterThanOrEqual(4);
+
+    // Sign out everywhere: two browsers signed in, one presses it, both are out.
+    const signedIn = async () => {
+      const ctx = await (browser as Browser).newContext();
+      const p = await ctx.newPage();
+      await p.goto(`${worker.url}/ops`);
+      await p.fill("#token", ADMIN_TOKEN);
+      await p.click("button[type=submit]");
+      await p.waitForSelector("#streams");
+      return { ctx, p };
+    };
+    const one = await signedIn();
+    const two = await signedIn();
+    await one.p.getByRole("button", { name: "Sign out everywhere" }).click();
+    await one.p.waitForSelector("#token");
+    expect(await one.p.textContent(".notice")).toMatch(/Signed out everywhere: [2-9]\d* session\(s\) ended\./);
+    expect((await two.p.reload())?.status()).toBe(401);
+    await two.p.screenshot({ path: join(SHOTS, "6-signed-out-everywhere.png") });
+    await one.ctx.close();
+    await two.ctx.close();
+    expect(readdirSync(SHOTS).filter((f) => f.endsWith(".png")).length).toBeGreaterThanOrEqual(6);
     expect(readFileSync(join(SHOTS, "2-dashboard.png")).byteLength).toBeGreaterThan(10_000);
+    expect(worker.output).not.toContain(ADMIN_TOKEN);
+    expect(worker.output).not.toContain(captured.value);
+  }, 90_000);
+
+  it("ops replay follows a range replay to its end, and waits for a quarantined event's outcome", async () => {
+    const now = Date.now();
+    const range = await cli([
+      "replay",
+      "--source",
+      "stripe",
+      "--resource",
+      "charges",
+      "--from",
+      new Date(now - 4 * 3_600_000).toISOString(),
+      "--to",
+      new Date(now).toISOString(),
+      "--interval",
+      "0.5",
+    ]);
+    expect(range.code, range.stderr).toBe(0);
+    const lines = range.stdout.trim().split("\n");
+    expect(lines.find((l) => / completed: /.test(l))).toMatch(
+      /^rp-\S+ completed: \d+ listed, [1-9]\d* sent, \d+ applied$/,
+    );
+
+    const [, invalid] = seedQuarantined(now);
+    if (!invalid) throw new Error("no seed");
+    const still = await cli(["replay", "--key", invalid.key, "--interval", "0.5", "--timeout", "30"]);
+    expect(still.code).toBe(1);
+    expect(still.stderr).toMatch(
+      new RegExp(
+        `^failed: stripe ${QUARANTINED_INVALID_ID} is still invalid and stays quarantined: invalid_payload when replayed at .*amount`,
+      ),
+    );
   }, 60_000);
 });

@@ -3,7 +3,8 @@
  *   GET  /ops            the dashboard (bearer token or session cookie); a browser without
  *                        either gets the sign-in form, an API client a 401 error body
  *   POST /ops/sign-in    form `token` → session cookie, 303 to /ops
- *   POST /ops/sign-out   clears the cookie
+ *   POST /ops/sign-out   ends this session (its D1 row goes) and clears the cookie
+ *   POST /ops/sign-out-everywhere  ends every session
  *   POST /ops/replay     form `key` → sends that dead letter or quarantined event back through the queue
  *   GET  /ops/people     form `email` → the person's profile and activity across the sources
  * Form posts need the session's CSRF token and, when the browser sends one, an Origin equal to
@@ -15,11 +16,20 @@ import { describeError, log } from "../../shared/log";
 import { hasAdminBearer } from "./auth";
 import { OpsPage } from "./ops/page";
 import { PeoplePage } from "./ops/people";
-import { SignInPage } from "./ops/sign-in";
+import { SignInPage, SignOutButtons } from "./ops/sign-in";
 import { opsData } from "./ops-data";
 import { lookUpPerson, type PersonView, parsePeopleQuery } from "./people";
 import { replayHeld } from "./replay";
-import { csrfMatches, endSession, matchingAdminToken, readSession, type Session, startSession } from "./session";
+import {
+  clearCookie,
+  csrfMatches,
+  endSession,
+  matchingAdminToken,
+  readSession,
+  revokeAllSessions,
+  type Session,
+  startSession,
+} from "./session";
 
 type Ctx = Context<{ Bindings: Env }>;
 
@@ -75,18 +85,9 @@ ops.get("/people", async (c) => {
     }
   }
   c.header("cache-control", "no-store");
-  const header = caller.session ? <SignOut csrf={caller.session.csrf} /> : null;
+  const header = caller.session ? <SignOutButtons csrf={caller.session.csrf} /> : null;
   return c.html(<PeoplePage email={raw} person={person} error={error} header={header} />);
 });
-
-function SignOut(props: { csrf: string }) {
-  return (
-    <form method="post" action="/ops/sign-out">
-      <input type="hidden" name="csrf" value={props.csrf} />
-      <button type="submit">Sign out</button>
-    </form>
-  );
-}
 
 ops.post("/sign-in", async (c) => {
   const form = await c.req.parseBody().catch(() => ({}) as Record<string, unknown>);
@@ -104,8 +105,18 @@ ops.post("/sign-in", async (c) => {
 ops.post("/sign-out", async (c) => {
   const session = await requireFormSession(c);
   if (session instanceof Response) return session;
-  endSession(c);
+  await endSession(c, session === true ? null : session);
+  log.info("ops sign-out", {});
   return c.html(<SignInPage error="Signed out." />, 200);
+});
+
+ops.post("/sign-out-everywhere", async (c) => {
+  const session = await requireFormSession(c);
+  if (session instanceof Response) return session;
+  const { revoked } = await revokeAllSessions(c.env.DB);
+  clearCookie(c);
+  log.info("ops sessions revoked", { revoked });
+  return c.html(<SignInPage error={`Signed out everywhere: ${revoked} session(s) ended.`} />, 200);
 });
 
 ops.post("/replay", async (c) => {

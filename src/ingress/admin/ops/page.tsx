@@ -8,6 +8,7 @@ import type { OpsData, StreamSummary } from "../ops-data";
 import { HourlyChart } from "./chart";
 import { Layout } from "./layout";
 import { PersonForm } from "./people";
+import { SignOutButtons } from "./sign-in";
 
 const outcomeClass = (o: string) =>
   o === "FAIL" || o === "failed" || o === "error" ? "fail" : o === "WARN" || o === "partial" ? "warn" : "ok";
@@ -141,12 +142,7 @@ export function OpsPage(props: {
   notice?: { text: string; error: boolean } | null;
 }) {
   const { data: d, csrf } = props;
-  const header = csrf ? (
-    <form method="post" action="/ops/sign-out">
-      <input type="hidden" name="csrf" value={csrf} />
-      <button type="submit">Sign out</button>
-    </form>
-  ) : null;
+  const header = csrf ? <SignOutButtons csrf={csrf} /> : null;
   return (
     <Layout title="Commerce pipeline · ops" header={header}>
       {props.notice ? <p class={`notice${props.notice.error ? " error" : ""}`}>{props.notice.text}</p> : null}

@@ -1,4 +1,4 @@
-/** The sign-in form: the admin token, posted once, answered with a session cookie. */
+/** The sign-in form (the admin token, posted once, answered with a session cookie) and the sign-out buttons. */
 import { Layout } from "./layout";
 
 export function SignInPage(props: { error?: string }) {
@@ -15,5 +15,21 @@ export function SignInPage(props: { error?: string }) {
         <p class="muted">The session lasts 8 hours. API clients keep using Authorization: Bearer.</p>
       </section>
     </Layout>
+  );
+}
+
+/** The header's session buttons: sign out this browser, or every browser signed in. */
+export function SignOutButtons(props: { csrf: string }) {
+  return (
+    <>
+      <form method="post" action="/ops/sign-out">
+        <input type="hidden" name="csrf" value={props.csrf} />
+        <button type="submit">Sign out</button>
+      </form>
+      <form method="post" action="/ops/sign-out-everywhere">
+        <input type="hidden" name="csrf" value={props.csrf} />
+        <button type="submit">Sign out everywhere</button>
+      </form>
+    </>
   );
 }
