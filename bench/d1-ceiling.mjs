@@ -4,7 +4,7 @@
 // hot queries (status page, reconciliation's stored-versions lookup, the analytics views, one
 // person's activity), median of 3. Then the bytes per table (SQLite dbstat) and where D1's 10 GB
 // limit falls. `npm run bench -- d1-ceiling`; D1_CEILING_ORDERS (default 25000,50000,100000)
-// sets the sizes measured, cumulatively; the full 1,000,000 takes hours on a laptop.
+// sets the sizes measured, cumulatively; the full 1,000,000 took about 90 minutes on a shared 2-core machine.
 import { readdirSync, rmSync, statSync } from "node:fs";
 import { delimiter, dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
