@@ -40,7 +40,8 @@ function* generate(targetBytes) {
       id: orderId,
       name: `#${1000 + n}`,
       confirmationNumber: `C${n}`,
-      email: `Buyer${n}@Example.com`,
+      // The customer's address: 5,000 customers, each with several orders (as in a real shop).
+      email: `Buyer${n % 5000}@Example.com`,
       phone: null,
       createdAt: at,
       updatedAt: at,

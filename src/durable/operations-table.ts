@@ -8,20 +8,30 @@ import { eq, getTableColumns, type SQL, sql } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/d1";
 import type { Query } from "drizzle-orm/sql";
 import { type BulkOperationRow, bulkOperations, syncCursors } from "../shared/schema/operations";
+import { cachedStatement, driverValue } from "../tables/d1";
 
 function prepare(db: D1Database, q: { toSQL(): Query }): D1PreparedStatement {
   const { sql: text, params } = q.toSQL();
   return db.prepare(text).bind(...params);
 }
 
+const mirrorColumns = Object.entries(getTableColumns(bulkOperations));
+
+/** Written once per applied batch: its text is built by drizzle once per shape (`cachedStatement`). */
 export function mirrorStatement(db: D1Database, row: BulkOperationRow): D1PreparedStatement {
-  const set: Record<string, SQL> = {};
-  for (const [key, col] of Object.entries(getTableColumns(bulkOperations))) {
-    if (col.name !== "id") set[key] = sql`excluded.${sql.identifier(col.name)}`;
-  }
-  return prepare(
+  const values = row as Record<string, unknown>;
+  const defined = mirrorColumns.filter(([key]) => values[key] !== undefined);
+  return cachedStatement(
     db,
-    drizzle(db).insert(bulkOperations).values(row).onConflictDoUpdate({ target: bulkOperations.id, set }),
+    `mirror:${defined.map(([key]) => key).join(",")}`,
+    () => defined.map(([key, col]) => driverValue(col, values[key])),
+    () => {
+      const set: Record<string, SQL> = {};
+      for (const [key, col] of mirrorColumns) {
+        if (col.name !== "id") set[key] = sql`excluded.${sql.identifier(col.name)}`;
+      }
+      return drizzle(db).insert(bulkOperations).values(row).onConflictDoUpdate({ target: bulkOperations.id, set });
+    },
   );
 }
 

@@ -56,8 +56,18 @@ const FREE_TEXT_LISTS = new Set(["note_attributes"]);
 
 const EMAIL_LIKE = /[^\s@"<>]+@[^\s@"<>]+\.[a-z]{2,}/i;
 
+/** Payloads repeat a few hundred keys over and over: each is normalized once (bounded). */
+const normalizedKeys = new Map<string, string>();
+const MAX_NORMALIZED_KEYS = 4096;
+
 export function normalizeKey(key: string): string {
-  return key.replace(/([a-z0-9])([A-Z])/g, "$1_$2").toLowerCase();
+  let k = normalizedKeys.get(key);
+  if (k === undefined) {
+    k = key.replace(/([a-z0-9])([A-Z])/g, "$1_$2").toLowerCase();
+    if (normalizedKeys.size >= MAX_NORMALIZED_KEYS) normalizedKeys.clear();
+    normalizedKeys.set(key, k);
+  }
+  return k;
 }
 
 /** Whether the scalar under `key`, inside an object that sits under `parent`, is personal data. */

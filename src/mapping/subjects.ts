@@ -31,7 +31,22 @@ const isObj = (v: LosslessJson | undefined): v is Obj => typeof v === "object" &
 
 /** Subjects named by `doc`, a payload of `source` (`resource` is the raw key's resource). */
 export function subjectsOf(source: Source, resource: string, doc: LosslessJson): SubjectRef[] {
+  return collect(source, resource, doc, false) ?? [];
+}
+
+/**
+ * `subjectsOf` on a plain `JSON.parse` tree, so a caller that parsed the text already need not
+ * parse it again losslessly. Only strings name subjects, so the two readings differ only where a
+ * number sits under a customer key (the lossless reader keeps it as text, an id): then null, and
+ * the caller asks `subjectsOf` with the lossless document.
+ */
+export function subjectsOfParsed(source: Source, resource: string, doc: unknown): SubjectRef[] | null {
+  return collect(source, resource, doc as LosslessJson, true);
+}
+
+function collect(source: Source, resource: string, doc: LosslessJson, plain: boolean): SubjectRef[] | null {
   const found = new Map<string, SubjectRef>();
+  let needsText = false;
   const add = (kind: SubjectKind, id: string | null | undefined) => {
     if (typeof id !== "string" || id === "" || id.length > 255) return;
     const value = kind === "email" ? (normalizeEmail(id) ?? "") : id;
@@ -41,12 +56,15 @@ export function subjectsOf(source: Source, resource: string, doc: LosslessJson):
   const customerKind = CUSTOMER_KIND[source];
   const idOf = (v: LosslessJson | undefined): string | null => {
     if (typeof v === "string") return SHOPIFY_CUSTOMER_GID.exec(v)?.[1] ?? v;
-    if (isObj(v) && typeof v.id === "string") return SHOPIFY_CUSTOMER_GID.exec(v.id)?.[1] ?? v.id;
+    if (isObj(v)) {
+      if (typeof v.id === "string") return SHOPIFY_CUSTOMER_GID.exec(v.id)?.[1] ?? v.id;
+      if (plain && typeof (v.id as unknown) === "number") needsText = true;
+    }
     return null;
   };
 
   const walk = (v: LosslessJson, depth: number) => {
-    if (depth > 64) return;
+    if (depth > 64 || needsText) return;
     if (Array.isArray(v)) {
       for (const x of v) walk(x, depth + 1);
       return;
@@ -54,7 +72,8 @@ export function subjectsOf(source: Source, resource: string, doc: LosslessJson):
     if (!isObj(v)) return;
     // A Stripe customer object, wherever it sits (an event's data.object, an expanded reference).
     if (source === "stripe" && v.object === "customer") add(customerKind, idOf(v));
-    for (const [key, value] of Object.entries(v)) {
+    for (const key in v) {
+      const value = v[key] as LosslessJson;
       const k = normalizeKey(key);
       if (typeof value === "string") {
         if (k === "email" || k.endsWith("_email")) add("email", value);
@@ -64,6 +83,11 @@ export function subjectsOf(source: Source, resource: string, doc: LosslessJson):
           const gid = SHOPIFY_CUSTOMER_GID.exec(value);
           if (gid) add(customerKind, gid[1]);
         }
+        continue;
+      }
+      if (plain && typeof (value as unknown) === "number") {
+        // As text this number would be a customer id (not for Stripe, whose ids are cus_…).
+        if ((k === "customer_id" || k === "customer") && source !== "stripe") needsText = true;
         continue;
       }
       if (k === "customer" && isObj(value)) add(customerKind, idOf(value));
@@ -76,5 +100,5 @@ export function subjectsOf(source: Source, resource: string, doc: LosslessJson):
   if (isObj(doc)) {
     if (source === "shopify" && resource === "customers") add(customerKind, idOf(doc));
   }
-  return [...found.values()];
+  return needsText ? null : [...found.values()];
 }

@@ -33,9 +33,36 @@ function hashKey(env: Pick<Env, "PRIVACY_HASH_KEY">): string {
   return key;
 }
 
+/**
+ * Recent e-mail hashes under the current key: a customer's address recurs across their orders, events
+ * and bulk lines, and the keyed hash costs more than the rest of indexing them. Bounded; in memory only.
+ */
+const recentHashes = new Map<string, Promise<string>>();
+let recentHashesKey = "";
+const MAX_RECENT_HASHES = 10_000;
+
 /** The keyed hash of a normalized e-mail: what the index and the tombstones keep instead of it. */
-export async function emailHash(env: Pick<Env, "PRIVACY_HASH_KEY">, email: string): Promise<string> {
-  return toHex(await hmacSha256(hashKey(env), utf8(normalizeEmail(email) ?? "")));
+export function emailHash(env: Pick<Env, "PRIVACY_HASH_KEY">, email: string): Promise<string> {
+  let key: string;
+  try {
+    key = hashKey(env);
+  } catch (err) {
+    return Promise.reject(err);
+  }
+  const normalized = normalizeEmail(email) ?? "";
+  if (key !== recentHashesKey) {
+    recentHashes.clear();
+    recentHashesKey = key;
+  }
+  let hash = recentHashes.get(normalized);
+  if (hash === undefined) {
+    hash = hmacSha256(key, utf8(normalized)).then(toHex);
+    if (recentHashes.size >= MAX_RECENT_HASHES) recentHashes.clear();
+    recentHashes.set(normalized, hash);
+    // A failed hash is not kept: the next call tries again.
+    hash.catch(() => recentHashes.delete(normalized));
+  }
+  return hash;
 }
 
 /** `shop` of an index row: the Shopify domain, '' for Stripe and Recharge. */

@@ -10,8 +10,8 @@
 
 import { redactJson } from "../../mapping/redact";
 import type { EventMeta, MapContext, ShopifyRows } from "../../mapping/shopify";
-import { subjectsOf } from "../../mapping/subjects";
-import { type LosslessJson, parseLossless } from "../../shared/json";
+import { type SubjectRef, subjectsOf, subjectsOfParsed } from "../../mapping/subjects";
+import { parseLossless } from "../../shared/json";
 import { toUtcIso } from "../../shared/time";
 import { type ChildWrite, childStatements } from "../../tables/children";
 import { linkStatements, shopifyRowsTarget } from "../../tables/identity";
@@ -69,20 +69,34 @@ export async function applyBatch(deps: ApplyDeps, job: Job): Promise<ApplyOutcom
   let applyAfterLine = job.applyAfterLine;
   // One read per batch while nobody was ever erased; a look-up per line after that.
   const anyErased = await anyErasedSubject(deps.db);
+  const indexedAt = deps.now();
   // Every parent's subjects at once: each e-mail is a keyed hash, and they need not wait in turn.
-  const lines = parents.map((p) => childLines(p, byParent.get(p.id)));
-  const subjectsOfLine = await Promise.all(lines.map((l) => lineSubjects(deps, job, l.parentLine)));
+  // Each parent line is parsed once, for its subjects and its rows.
+  const lines = parents.map((p) => {
+    const l = childLines(p, byParent.get(p.id));
+    return { ...l, parsed: parseLine(l.parentLine) };
+  });
+  const subjectsOfLine = await Promise.all(
+    lines.map((l) =>
+      hashSubjects(
+        { PRIVACY_HASH_KEY: deps.privacyKey ?? "" },
+        "shopify",
+        job.shop,
+        bulkLineSubjects(job.resource, l.parentLine, l.parsed),
+      ),
+    ),
+  );
   for (const [i, p] of parents.entries()) {
     if (statements.length >= deps.maxStatements) break;
-    const { parentLine, kids } = lines[i] as (typeof lines)[number];
+    const { parentLine, kids, parsed } = lines[i] as (typeof lines)[number];
     childrenJoined += kids.length;
     applyAfterLine = p.line;
     // The snapshot line's subjects go in the index (in this batch), even when the line fails its
     // mapping: the snapshot still holds it. An erased person's line is applied redacted, and the
     // `privacy` job's sweep rewrites the snapshot (its row stays unredacted).
     const subjects = subjectsOfLine[i] ?? [];
-    if (job.r2Key) statements.push(...indexStatements(deps.db, job.r2Key, "shopify", subjects, deps.now()));
-    const mapped = mapBulkRows(job.resource, parentLine, kids, meta, ctx);
+    if (job.r2Key) statements.push(...indexStatements(deps.db, job.r2Key, "shopify", subjects, indexedAt));
+    const mapped = mapBulkRows(job.resource, parentLine, kids, meta, ctx, parsed);
     if (!mapped.ok) {
       invalid++;
       firstInvalid ??= `line ${p.line + 1}: ${mapped.detail}`;
@@ -125,21 +139,6 @@ export async function applyBatch(deps: ApplyDeps, job: Job): Promise<ApplyOutcom
   return { kind: "more", job: next };
 }
 
-async function lineSubjects(deps: ApplyDeps, job: Job, line: string): Promise<IndexedSubject[]> {
-  let doc: LosslessJson;
-  try {
-    doc = subjectsDoc(line);
-  } catch {
-    return [];
-  }
-  return hashSubjects(
-    { PRIVACY_HASH_KEY: deps.privacyKey ?? "" },
-    "shopify",
-    job.shop,
-    subjectsOf("shopify", job.resource, doc),
-  );
-}
-
 /**
  * A parent's line and all its children's in file order: those staged before it, those that rode
  * in its row (they followed it within the staging window), then those staged after the window.
@@ -157,23 +156,23 @@ export function childLines(
   return { parentLine, kids };
 }
 
-/**
- * A bulk line as `subjectsOf` reads it. The lossless reader turns every JSON number into its source
- * text and is several times slower than JSON.parse; a tree without numbers is the same either way,
- * so the plain parse is kept when it holds no number, and the lossless one decides otherwise.
- */
-export function subjectsDoc(line: string): LosslessJson {
-  const plain: unknown = JSON.parse(line);
-  return hasNumber(plain, 0) ? parseLossless(line) : (plain as LosslessJson);
+/** A line's JSON.parse value, or `undefined` when it is not JSON (the mapper reports why). */
+export function parseLine(line: string): { value: unknown } | undefined {
+  try {
+    return { value: JSON.parse(line) };
+  } catch {
+    return undefined;
+  }
 }
 
-function hasNumber(v: unknown, depth: number): boolean {
-  if (typeof v === "number") return true;
-  if (typeof v !== "object" || v === null) return false;
-  // Deeper than the walk in subjectsOf goes: let the lossless reader decide.
-  if (depth > 64) return true;
-  for (const x of Array.isArray(v) ? v : Object.values(v)) if (hasNumber(x, depth + 1)) return true;
-  return false;
+/**
+ * A bulk line's subjects, from the parse the mapper shares. The lossless reader turns every JSON
+ * number into its source text and is several times slower than JSON.parse; it is asked only when
+ * a number sits where its text would name a customer. A line that is not JSON names nobody.
+ */
+export function bulkLineSubjects(resource: string, line: string, parsed: { value: unknown } | undefined): SubjectRef[] {
+  if (parsed === undefined) return [];
+  return subjectsOfParsed("shopify", resource, parsed.value) ?? subjectsOf("shopify", resource, parseLossless(line));
 }
 
 function childRowCount(rows: ShopifyRows): number {

@@ -19,6 +19,7 @@
  * NULL; `total_quantity` comes from GraphQL's `totalQuantity`), and a refund's lines and
  * transactions (no refund line rows; `refunded_amount_minor` comes from `totalRefundedSet`,
  * the line sums stay NULL and the rows are marked `partial`, so what a webhook stored is kept).
+ * A caller that parsed the parent line already (for its subjects) passes the value in `parsed`.
  * REST's `processed_at` and `restock` have no GraphQL counterpart on Refund and stay NULL too.
  */
 import { toMinor } from "../../mapping/money";
@@ -310,14 +311,15 @@ export function mapBulkRows(
   childLines: readonly string[],
   meta: EventMeta,
   ctx: MapContext,
+  parsed?: { value: unknown },
 ): BulkMapResult {
   if (resource !== "fulfillments" && resource !== "refunds") {
-    const one = mapBulkEntity(resource, parentLine, childLines, meta, ctx);
+    const one = mapBulkEntity(resource, parentLine, childLines, meta, ctx, parsed);
     return one.ok ? { ok: true, rows: [one.rows] } : one;
   }
   let order: Obj | null;
   try {
-    order = asObj(JSON.parse(parentLine));
+    order = asObj(parsed ? parsed.value : JSON.parse(parentLine));
   } catch (err) {
     return { ok: false, detail: `not JSON: ${err instanceof Error ? err.message : String(err)}`.slice(0, 300) };
   }
@@ -344,11 +346,12 @@ export function mapBulkEntity(
   childLines: readonly string[],
   meta: EventMeta,
   ctx: MapContext,
+  parsed?: { value: unknown },
 ): MapResult {
   let node: Obj | null;
   const children: Obj[] = [];
   try {
-    node = asObj(JSON.parse(parentLine));
+    node = asObj(parsed ? parsed.value : JSON.parse(parentLine));
     for (const c of childLines) {
       const child = asObj(JSON.parse(c));
       if (child) children.push(child);
