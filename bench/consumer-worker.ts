@@ -5,9 +5,11 @@
  * inside the Worker (its clock moves at each I/O, which is all this measures):
  * - `pipeline`: the real consumer, `consumeEvents` (one D1 batch per queue batch);
  * - `naive`: the same archive put, mapping and rows, but message by message and one statement per
- *   row (order, each line item, identity rows, ledger), each its own D1 round trip.
+ *   row (order, each line item, identity rows, subject index, ledger), each its own D1 round trip.
+ * POST /lake-marks {on} drops or restores the lake change-mark triggers, to time their cost.
  * Both modes must ack every message, or the run is refused. The time spent waiting on D1 is also
- * reported on its own: the R2 archive put and the mapping are the same work in both modes.
+ * reported on its own, and the R2 calls' time (summed over calls, which the consumer overlaps): the
+ * R2 archive put, the mapping and the subject index rows are the same work in both modes.
  */
 import { and, eq, getTableColumns, type SQL, sql } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/d1";
@@ -20,6 +22,7 @@ import { envelopeSchema } from "../src/shared/envelope";
 import { shopifyOrderLineItems, shopifyOrders } from "../src/shared/schema/shopify";
 import { resourceFor } from "../src/shared/topics";
 import { identityStatements } from "../src/tables/identity";
+import { indexStatements, subjectsOfText } from "../src/tables/subjects";
 import { makeBatch, SHOP } from "./lib/orders";
 
 interface RunRequest {
@@ -34,6 +37,10 @@ export default {
   async fetch(request, env) {
     const url = new URL(request.url);
     if (url.pathname === "/health") return new Response("ok");
+    if (url.pathname === "/lake-marks" && request.method === "POST") {
+      const { on } = (await request.json()) as { on: boolean };
+      return Response.json({ triggers: await setLakeMarks(env.DB, on) });
+    }
     if (url.pathname !== "/run" || request.method !== "POST") return new Response("not found", { status: 404 });
     const req = (await request.json()) as RunRequest;
     const batches = Array.from({ length: req.batches }, (_, b) =>
@@ -44,13 +51,15 @@ export default {
     // one info line per event would be most of what this measured. Warnings still print.
     const info = console.log;
     console.log = () => {};
-    const clock: Clock = { d1: 0, statements: 0 };
+    const clock: Clock = { d1: 0, statements: 0, r2: 0, r2Calls: 0 };
+    const lake = timedLake(env.LAKE, clock);
     const started = Date.now();
     let acked = 0;
     try {
       for (const batch of batches) {
-        if (req.mode === "pipeline") await consumeEvents(batch.batch, { ...env, DB: timedBatches(env.DB, clock) });
-        else await naiveConsume(batch.batch, env, clock);
+        if (req.mode === "pipeline")
+          await consumeEvents(batch.batch, { ...env, DB: timedBatches(env.DB, clock), LAKE: lake });
+        else await naiveConsume(batch.batch, { ...env, LAKE: lake }, clock);
         acked += batch.acked();
       }
     } finally {
@@ -59,9 +68,39 @@ export default {
     const ms = Date.now() - started;
     const events = req.batches * req.size;
     if (acked !== events) return Response.json({ error: `${events - acked} messages not acked` }, { status: 500 });
-    return Response.json({ mode: req.mode, events, ms, d1Ms: clock.d1, statements: clock.statements });
+    return Response.json({
+      mode: req.mode,
+      events,
+      ms,
+      d1Ms: clock.d1,
+      statements: clock.statements,
+      r2Ms: clock.r2,
+      r2Calls: clock.r2Calls,
+    });
   },
 } satisfies ExportedHandler<Env>;
+
+// ---- lake change marks ------------------------------------------------------------------------
+
+/** The lake change-mark triggers (migration 0020), kept while dropped so they can be put back. */
+let droppedTriggers: string[] = [];
+
+/** Drops (`on` false) or restores the `*_lake_*` triggers, to time the consumer without them. */
+async function setLakeMarks(db: D1Database, on: boolean): Promise<number> {
+  if (on) {
+    const restore = droppedTriggers;
+    droppedTriggers = [];
+    if (restore.length > 0) await db.batch(restore.map((text) => db.prepare(text)));
+    return restore.length;
+  }
+  const r = await db
+    .prepare("SELECT name, sql FROM sqlite_master WHERE type = 'trigger' AND name LIKE '%\\_lake\\_%' ESCAPE '\\'")
+    .all<{ name: string; sql: string }>();
+  if (r.results.length === 0) return 0;
+  await db.batch(r.results.map((t) => db.prepare(`DROP TRIGGER "${t.name}"`)));
+  droppedTriggers.push(...r.results.map((t) => t.sql));
+  return r.results.length;
+}
 
 // ---- the naive baseline -----------------------------------------------------------------------
 
@@ -70,6 +109,9 @@ interface Clock {
   d1: number;
   /** D1 statements run. */
   statements: number;
+  /** Time in R2 calls, summed over calls (overlapping calls each count), and their number. */
+  r2: number;
+  r2Calls: number;
 }
 
 async function timed<T>(clock: Clock, call: () => Promise<T>, statements = 1): Promise<T> {
@@ -91,6 +133,25 @@ function timedBatches(db: D1Database, clock: Clock): D1Database {
       }
       const value: unknown = Reflect.get(target, prop);
       return typeof value === "function" ? value.bind(target) : value;
+    },
+  });
+}
+
+/** The bucket binding, with the time of every call summed. */
+function timedLake(bucket: R2Bucket, clock: Clock): R2Bucket {
+  return new Proxy(bucket, {
+    get(target, prop) {
+      const value: unknown = Reflect.get(target, prop);
+      if (typeof value !== "function") return value;
+      return async (...args: unknown[]) => {
+        clock.r2Calls++;
+        const started = Date.now();
+        try {
+          return await (value as (...a: unknown[]) => Promise<unknown>).apply(target, args);
+        } finally {
+          clock.r2 += Date.now() - started;
+        }
+      };
     },
   });
 }
@@ -135,6 +196,10 @@ async function naiveConsume(batch: MessageBatch<unknown>, env: Env, clock: Clock
     }
     const event = { envelope, resource, payload, r2Key: raw.key };
     for (const statement of identityStatements(env.DB, event)) await timed(clock, () => statement.run());
+    // The subject index rows the consumer writes for the archived object (its customer and e-mails).
+    const subjects = await subjectsOfText(env, envelope.source, envelope.shop, resource, payload);
+    for (const statement of indexStatements(env.DB, raw.key, envelope.source, subjects, now))
+      await timed(clock, () => statement.run());
     const ledger = ledgerUpsert(env.DB, { envelope, resource, status: "applied", r2Key: raw.key, attempts: 1, now });
     await timed(clock, () => ledger.run());
     msg.ack();

@@ -4,7 +4,8 @@
 // consumer in the same run that does the same archive put, mapping and rows message by message,
 // one statement per row. Both run in one `wrangler dev` (bench/consumer-worker.ts), timed inside
 // the Worker, alternating rounds so neither gets the emptier tables. Goal: >= 10x the naive one.
-// Also reported per event: D1 statements, and the CPU time of the local workerd process (the Worker
+// Also in the same run: the consumer without the lake change-mark triggers (migration 0020), whose
+// cost is the difference. Also reported per event: D1 statements, and the CPU time of the local workerd process (the Worker
 // plus the local D1/R2 simulators it hosts: an upper bound of what the Worker itself uses).
 // BENCH_ROUNDS (default 3) rounds of BENCH_BATCHES (default 5) batches per mode.
 import { delimiter, dirname, join } from "node:path";
@@ -17,14 +18,24 @@ const SIZE = 100;
 const here = dirname(fileURLToPath(import.meta.url));
 
 let calls = 0;
-async function apply(server, mode, batches) {
+async function lakeMarks(server, on) {
+  const res = await fetch(`${server.url}/lake-marks`, { method: "POST", body: JSON.stringify({ on }) });
+  if (!res.ok) throw new Error(`lake-marks: HTTP ${res.status}: ${await res.text()}`);
+  return (await res.json()).triggers;
+}
+
+async function apply(server, label, batches) {
   const url = server.url;
+  const mode = label === "unmarked" ? "pipeline" : label;
+  // The lake change-mark triggers are off only while the `unmarked` runs.
+  if (label === "unmarked" && (await lakeMarks(server, false)) === 0) throw new Error("no lake triggers to drop");
   const cpuBefore = server.cpuMs();
   const res = await fetch(`${url}/run`, {
     method: "POST",
     body: JSON.stringify({ mode, batches, size: SIZE, run: ++calls }),
   });
   const text = await res.text();
+  if (label === "unmarked") await lakeMarks(server, true);
   if (!res.ok) throw new Error(`${mode}: HTTP ${res.status}: ${text.slice(0, 2000)}`);
   return { ...JSON.parse(text), cpuMs: server.cpuMs() - cpuBefore };
 }
@@ -37,19 +48,21 @@ export async function run() {
     // Warm-up: compile the Worker, create the tables' first pages, prime the isolate's caches.
     await apply(server, "pipeline", 1);
     await apply(server, "naive", 1);
-    const zero = () => ({ events: 0, ms: 0, d1Ms: 0, statements: 0, cpuMs: 0 });
-    const total = { pipeline: zero(), naive: zero() };
+    const zero = () => ({ events: 0, ms: 0, d1Ms: 0, statements: 0, cpuMs: 0, r2Ms: 0, r2Calls: 0 });
+    const total = { pipeline: zero(), naive: zero(), unmarked: zero() };
     for (let r = 0; r < ROUNDS; r++) {
-      const order = r % 2 === 0 ? ["pipeline", "naive"] : ["naive", "pipeline"];
+      const order = r % 2 === 0 ? ["pipeline", "unmarked", "naive"] : ["naive", "unmarked", "pipeline"];
       for (const mode of order) {
-        const { events, ms, d1Ms, statements, cpuMs } = await apply(server, mode, BATCHES);
+        const { events, ms, d1Ms, statements, cpuMs, r2Ms, r2Calls } = await apply(server, mode, BATCHES);
+        total[mode].r2Ms += r2Ms;
+        total[mode].r2Calls += r2Calls;
         total[mode].events += events;
         total[mode].ms += ms;
         total[mode].d1Ms += d1Ms;
         total[mode].statements += statements;
         total[mode].cpuMs += cpuMs;
         console.log(
-          `  round ${r + 1} ${mode.padEnd(8)} ${events} events in ${ms} ms (D1 ${d1Ms} ms, workerd CPU ${cpuMs.toFixed(0)} ms)`,
+          `  round ${r + 1} ${mode.padEnd(8)} ${events} events in ${ms} ms (D1 ${d1Ms} ms, R2 calls ${r2Ms} ms summed, workerd CPU ${cpuMs.toFixed(0)} ms)`,
         );
       }
     }
@@ -59,15 +72,22 @@ export async function run() {
     const naive = rate(total.naive);
     const line = (name, t, what) =>
       `  ${name.padEnd(9)} ${rate(t).toFixed(0).padStart(6)} events/s   D1 ${d1PerEvent(t).toFixed(2)} ms/event   ` +
-      `${(t.statements / t.events).toFixed(2)} D1 statements/event   workerd CPU ${(t.cpuMs / t.events).toFixed(2)} ms/event   (${what})`;
+      `${(t.statements / t.events).toFixed(2)} D1 statements/event   R2 ${(t.r2Calls / t.events).toFixed(2)} calls, ${(t.r2Ms / t.events).toFixed(2)} ms/event (summed)   ` +
+      `workerd CPU ${(t.cpuMs / t.events).toFixed(2)} ms/event   (${what})`;
     console.log(`consumer: batches of ${SIZE} orders x 5 line items, ${ROUNDS} rounds x ${BATCHES} batches per mode`);
     console.log(line("pipeline", total.pipeline, "consumeEvents: one D1 batch per queue batch"));
     console.log(line("naive", total.naive, "one statement per row, one message at a time"));
+    console.log(line("unmarked", total.unmarked, "consumeEvents without the lake change-mark triggers"));
     const d1Ratio = d1PerEvent(total.naive) / d1PerEvent(total.pipeline);
     console.log(
       `  ratio pipeline/naive = ${(ours / naive).toFixed(2)} end to end (goal >= 10); D1 time alone ${d1Ratio.toFixed(1)}x`,
     );
-    return { ours, naive, ratio: ours / naive, d1Ratio };
+    const unmarked = rate(total.unmarked);
+    console.log(
+      `  lake change marks: consumeEvents ${(ours / unmarked).toFixed(2)}x the rate without them, ` +
+        `D1 ${d1PerEvent(total.pipeline).toFixed(2)} against ${d1PerEvent(total.unmarked).toFixed(2)} ms/event`,
+    );
+    return { ours, naive, unmarked, ratio: ours / naive, d1Ratio };
   } finally {
     await server.stop();
   }

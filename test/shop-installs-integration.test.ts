@@ -77,4 +77,22 @@ describe("app/uninstalled", () => {
     expect((await consumeBodies([back])).retryMessages).toEqual([]);
     expect((await status())?.status).toBe("installed");
   });
+
+  it("lifts an uninstall from the newest webhook of the shop in a batch, whatever their order", async () => {
+    const other = `back-${run}.myshopify.com`;
+    const of = (e: Envelope): Envelope => ({ ...e, shop: other });
+    const product = (at: string) =>
+      of(envelope("products/update", `{"id":2,"title":"y","updated_at":"${at}","variants":[]}`, at));
+    const gone = of(envelope("app/uninstalled", `{"id":2,"name":"Back","domain":"${other}"}`, "2027-07-01T10:00:00Z"));
+    expect((await consumeBodies([gone])).retryMessages).toEqual([]);
+    // A webhook newer than the uninstall comes first, then an older one, then the newest: the mark
+    // carries the newest one's time and id, as if they had come in order.
+    const newest = product("2027-07-03T09:00:00Z");
+    const events = [product("2027-07-02T09:00:00Z"), product("2027-07-01T09:00:00Z"), newest];
+    expect((await consumeBodies(events)).retryMessages).toEqual([]);
+    const row = await env.DB.prepare("SELECT status, changed_at, last_event_id FROM shop_installs WHERE shop = ?")
+      .bind(other)
+      .first();
+    expect(row).toEqual({ status: "installed", changed_at: "2027-07-03T09:00:00Z", last_event_id: newest.eventId });
+  });
 });

@@ -21,7 +21,7 @@ import { describeError, log } from "../shared/log";
 import { recordMetric } from "../shared/metrics";
 import { resourceFor } from "../shared/topics";
 import { type ChildWrite, childStatements } from "../tables/children";
-import { reinstallStatement } from "../tables/shop-installs";
+import { reinstallStatement, showsInstalled } from "../tables/shop-installs";
 import { type ErasedView, indexStatements, loadErased } from "../tables/subjects";
 import { planApply } from "./apply";
 import { archiveInvalidMessage } from "./dead-letter";
@@ -54,27 +54,38 @@ export async function consumeEvents(batch: MessageBatch<unknown>, env: Env): Pro
   // Which subjects were erased, read once for the batch (a failed read fails every message: they retry).
   const erased = loadErased(env.DB);
   erased.catch(() => undefined);
-  const prepared = await mapLimit(batch.messages, R2_CONCURRENCY, async (msg) => {
-    try {
-      const result = await prepare(env, msg, now, await erased);
-      // A replayed event counts towards its replay's progress in the same batch (at the end, so
-      // statements[0] stays the versioned write).
-      // A webhook of a shop marked uninstalled means the app was installed again.
-      const reinstall = result.kind === "write" ? reinstallStatement(env.DB, result.envelope) : null;
-      if (result.kind === "write" && reinstall !== null) result.statements.push(reinstall);
-      if (result.kind === "write" && result.envelope.replayId !== undefined) {
-        result.statements.push(
-          env.DB.prepare("UPDATE replay_runs SET applied = applied + 1 WHERE id = ?1").bind(result.envelope.replayId),
-        );
-      }
-      return { msg, result };
-    } catch (err) {
-      return { msg, error: err };
-    }
-  });
+  const prepared = await mapLimit(batch.messages, R2_CONCURRENCY, (msg) => prepareMessage(env, msg, now, erased));
+  const superseded = await writeBatch(env, prepared, now);
+  if (superseded.length > 0) await noteSuperseded(env, superseded);
+}
 
-  const writes = prepared.filter((p) => p.result?.kind === "write") as Write[];
+type PreparedMessage = { msg: Message<unknown>; result?: Prepared; error?: unknown };
+
+async function prepareMessage(
+  env: Env,
+  msg: Message<unknown>,
+  now: string,
+  erased: Promise<ErasedView>,
+): Promise<PreparedMessage> {
+  try {
+    const result = await prepare(env, msg, now, await erased);
+    // A replayed event counts towards its replay's progress in the same batch (at the end, so
+    // statements[0] stays the versioned write).
+    if (result.kind === "write" && result.envelope.replayId !== undefined) {
+      result.statements.push(
+        env.DB.prepare("UPDATE replay_runs SET applied = applied + 1 WHERE id = ?1").bind(result.envelope.replayId),
+      );
+    }
+    return { msg, result };
+  } catch (err) {
+    return { msg, error: err };
+  }
+}
+
+/** One D1 batch for the batch's writes (each message on its own if that fails), then acks and retries. */
+async function writeBatch(env: Env, prepared: PreparedMessage[], now: string): Promise<Envelope[]> {
   const superseded: Envelope[] = [];
+  const writes = prepared.filter((p) => p.result?.kind === "write") as Write[];
   let batchOk = writes.length === 0;
   if (!batchOk) {
     try {
@@ -83,7 +94,11 @@ export async function consumeEvents(batch: MessageBatch<unknown>, env: Env): Pro
         env.DB,
         writes.flatMap((w) => w.result.children),
       );
-      const results = await env.DB.batch([...writes.flatMap((w) => w.result.statements), ...children]);
+      const reinstalls = reinstallStatements(
+        env.DB,
+        writes.map((w) => w.result.envelope),
+      );
+      const results = await env.DB.batch([...writes.flatMap((w) => w.result.statements), ...children, ...reinstalls]);
       superseded.push(...findSuperseded(writes, results));
       batchOk = true;
     } catch (err) {
@@ -99,7 +114,11 @@ export async function consumeEvents(batch: MessageBatch<unknown>, env: Env): Pro
     const result = p.result as Prepared;
     if (result.kind === "write" && !batchOk) {
       try {
-        const results = await env.DB.batch([...result.statements, ...childStatements(env.DB, result.children)]);
+        const results = await env.DB.batch([
+          ...result.statements,
+          ...childStatements(env.DB, result.children),
+          ...reinstallStatements(env.DB, [result.envelope]),
+        ]);
         superseded.push(...findSuperseded([{ msg: p.msg, result }], results));
       } catch (err) {
         await retry(env, p.msg, err, now);
@@ -120,7 +139,21 @@ export async function consumeEvents(batch: MessageBatch<unknown>, env: Env): Pro
       log.info("event stored", { source: e.source, eventId: e.eventId, topic: e.topic, status: result.status });
     }
   }
-  if (superseded.length > 0) await noteSuperseded(env, superseded);
+  return superseded;
+}
+
+/**
+ * A webhook of a shop marked uninstalled means the app was installed again: one statement per shop
+ * of the batch, for its latest event (the one that can lift the newest uninstall), not one per event.
+ */
+function reinstallStatements(db: D1Database, envelopes: readonly Envelope[]): D1PreparedStatement[] {
+  const latest = new Map<string, Envelope>();
+  for (const e of envelopes) {
+    if (!showsInstalled(e)) continue;
+    const seen = latest.get(e.shop);
+    if (seen === undefined || e.eventAt >= seen.eventAt) latest.set(e.shop, e);
+  }
+  return [...latest.values()].flatMap((e) => reinstallStatement(db, e) ?? []);
 }
 
 /** Events whose decisive write changed no row: an older version than the one stored. */

@@ -20,9 +20,14 @@ export const planUninstalled: Planner = async (env, event) => {
   return { kind: "apply", statements: [st], note: "shop marked uninstalled" };
 };
 
+/** Whether `e` shows its shop has the app installed (a live webhook other than the uninstall itself). */
+export function showsInstalled(e: Envelope): e is Envelope & { shop: string } {
+  return e.source === "shopify" && e.shop !== null && e.origin === "webhook" && e.topic !== "app/uninstalled";
+}
+
 /** A webhook of a shop marked uninstalled, newer than the mark: the app was installed again. */
 export function reinstallStatement(db: D1Database, e: Envelope): D1PreparedStatement | null {
-  if (e.source !== "shopify" || e.shop === null || e.origin !== "webhook" || e.topic === "app/uninstalled") return null;
+  if (!showsInstalled(e)) return null;
   return db
     .prepare(
       `UPDATE shop_installs SET status = 'installed', changed_at = ?2, last_event_id = ?3
