@@ -22,7 +22,7 @@ import { recordMetric } from "../shared/metrics";
 import { resourceFor } from "../shared/topics";
 import { type ChildWrite, childStatements } from "../tables/children";
 import { reinstallStatement, showsInstalled } from "../tables/shop-installs";
-import { type ErasedView, indexStatements, loadErased } from "../tables/subjects";
+import { type ErasedView, type IndexEntry, indexEntryStatements, loadErased } from "../tables/subjects";
 import { planApply } from "./apply";
 import { archiveInvalidMessage } from "./dead-letter";
 import { type LedgerStatus, ledgerUpsert } from "./ledger";
@@ -38,6 +38,8 @@ type Prepared =
       statements: D1PreparedStatement[];
       /** Child sets, written after the statements of every event in the D1 batch. */
       children: ChildWrite[];
+      /** Subject index rows of the stored object, written for the whole D1 batch at once. */
+      index: IndexEntry[];
       /** True when statements[0] is the versioned parent write: 0 rows changed means a newer version was stored. */
       versioned?: boolean;
     }
@@ -98,7 +100,17 @@ async function writeBatch(env: Env, prepared: PreparedMessage[], now: string): P
         env.DB,
         writes.map((w) => w.result.envelope),
       );
-      const results = await env.DB.batch([...writes.flatMap((w) => w.result.statements), ...children, ...reinstalls]);
+      const index = indexEntryStatements(
+        env.DB,
+        writes.flatMap((w) => w.result.index),
+        now,
+      );
+      const results = await env.DB.batch([
+        ...writes.flatMap((w) => w.result.statements),
+        ...children,
+        ...reinstalls,
+        ...index,
+      ]);
       superseded.push(...findSuperseded(writes, results));
       batchOk = true;
     } catch (err) {
@@ -118,6 +130,7 @@ async function writeBatch(env: Env, prepared: PreparedMessage[], now: string): P
           ...result.statements,
           ...childStatements(env.DB, result.children),
           ...reinstallStatements(env.DB, [result.envelope]),
+          ...indexEntryStatements(env.DB, result.index, now),
         ]);
         superseded.push(...findSuperseded([{ msg: p.msg, result }], results));
       } catch (err) {
@@ -196,18 +209,21 @@ async function prepare(env: Env, msg: Message<unknown>, now: string, erased: Era
   const resource = resourceFor(envelope.source, envelope.topic);
   /** Set when a quarantined event is replayed: its stored body goes through the normal path again. */
   let replayedFrom: string | null = null;
-  /** Quarantine statements: the subject index rows of the object, then its ledger row. */
-  const quarantine = async (reason: Parameters<typeof quarantineObject>[1], text: string, detail?: string) => {
+  /** A quarantined event's write: its ledger row and the subject index rows of the object. */
+  const quarantine = async (
+    reason: Parameters<typeof quarantineObject>[1],
+    text: string,
+    detail?: string,
+  ): Promise<Prepared> => {
     const prot = await protectPayload(env, envelope, resource ?? "other", text, erased);
     const obj = await quarantineObject(envelope, reason, utf8(prot.payload), prot.payload, detail);
     // A replay finds its object in place (the first copy stays); the ledger note says why it is held now.
     if (prot.redacted) await putRedacted(env.LAKE, obj, now);
     else await putOnce(env.LAKE, obj);
     const note = envelope.origin === "replay" ? replayedNote(reason, detail, now) : reason;
-    return [
-      ...indexStatements(env.DB, obj.key, envelope.source, prot.subjects, now, prot.redacted),
-      ledgerUpsert(env.DB, { ...base, resource, status: "quarantined", r2Key: obj.key, note }),
-    ];
+    const ledger = ledgerUpsert(env.DB, { ...base, resource, status: "quarantined", r2Key: obj.key, note });
+    const index = [{ r2Key: obj.key, source: envelope.source, subjects: prot.subjects, redacted: prot.redacted }];
+    return { kind: "write", envelope, status: "quarantined", statements: [ledger], children: [], index };
   };
 
   let payload: string;
@@ -225,8 +241,8 @@ async function prepare(env: Env, msg: Message<unknown>, now: string, erased: Era
       const note = stored.customMetadata?.reason ?? "quarantined at ingress";
       const st = ledgerUpsert(env.DB, { ...base, resource, status: "quarantined", r2Key: key, note });
       const subjects = await payloadSubjects(env, envelope, resource ?? "other", text);
-      const index = indexStatements(env.DB, key, envelope.source, subjects, now);
-      return { kind: "write", envelope, status: "quarantined", statements: [...index, st], children: [] };
+      const index = [{ r2Key: key, source: envelope.source, subjects, redacted: false }];
+      return { kind: "write", envelope, status: "quarantined", statements: [st], children: [], index };
     }
     if (heldText !== null) {
       payload = heldText;
@@ -237,14 +253,8 @@ async function prepare(env: Env, msg: Message<unknown>, now: string, erased: Era
     }
   }
 
-  if (resource === null) {
-    const statements = await quarantine("unknown_topic", payload);
-    return { kind: "write", envelope, status: "quarantined", statements, children: [] };
-  }
-  if (!isLosslessJson(payload)) {
-    const statements = await quarantine("invalid_json", payload);
-    return { kind: "write", envelope, status: "quarantined", statements, children: [] };
-  }
+  if (resource === null) return quarantine("unknown_topic", payload);
+  if (!isLosslessJson(payload)) return quarantine("invalid_json", payload);
 
   // An erased person's data is redacted before it is stored anywhere (README "Privacy").
   const prot = await protectPayload(env, envelope, resource, payload, erased);
@@ -256,20 +266,17 @@ async function prepare(env: Env, msg: Message<unknown>, now: string, erased: Era
   }
   payload = prot.payload;
   const plan = await planApply(env, { envelope, resource, payload, r2Key: rawKey });
-  if (plan.kind === "quarantine") {
-    const statements = await quarantine(plan.reason, payload, plan.detail);
-    return { kind: "write", envelope, status: "quarantined", statements, children: [] };
-  }
+  if (plan.kind === "quarantine") return quarantine(plan.reason, payload, plan.detail);
   const status: LedgerStatus = plan.kind === "apply" ? "applied" : "archived";
   const note = plan.note ?? (replayedFrom === null ? null : `replayed from ${replayedFrom}`);
   const ledger = ledgerUpsert(env.DB, { ...base, resource, status, r2Key: rawKey, note });
-  const index = indexStatements(env.DB, rawKey, envelope.source, prot.subjects, now, prot.redacted);
   return {
     kind: "write",
     envelope,
     status,
-    statements: plan.kind === "apply" ? [...plan.statements, ...index, ledger] : [...index, ledger],
+    statements: plan.kind === "apply" ? [...plan.statements, ledger] : [ledger],
     children: plan.kind === "apply" ? (plan.children ?? []) : [],
+    index: [{ r2Key: rawKey, source: envelope.source, subjects: prot.subjects, redacted: prot.redacted }],
     versioned: plan.kind === "apply" && plan.statements.length > 0,
   };
 }

@@ -16,7 +16,14 @@ import { toUtcIso } from "../../shared/time";
 import { type ChildWrite, childStatements } from "../../tables/children";
 import { linkStatements, shopifyRowsTarget } from "../../tables/identity";
 import { shopifyWrites } from "../../tables/shopify";
-import { anyErasedSubject, hashSubjects, type IndexedSubject, indexStatements, isErased } from "../../tables/subjects";
+import {
+  anyErasedSubject,
+  hashSubjects,
+  INDEX_ROWS_PER_STATEMENT,
+  type IndexEntry,
+  indexEntryStatements,
+  isErased,
+} from "../../tables/subjects";
 import { type Job, mirrorRow } from "../job";
 import type { JobStore, StagedLine } from "../job-store";
 import { mirrorStatement } from "../operations-table";
@@ -86,8 +93,11 @@ export async function applyBatch(deps: ApplyDeps, job: Job): Promise<ApplyOutcom
       ),
     ),
   );
+  // The batch's subject index rows share statements (14 rows each), written with the batch.
+  const index: IndexEntry[] = [];
+  let indexRows = 0;
   for (const [i, p] of parents.entries()) {
-    if (statements.length >= deps.maxStatements) break;
+    if (statements.length + Math.ceil(indexRows / INDEX_ROWS_PER_STATEMENT) >= deps.maxStatements) break;
     const { parentLine, kids, parsed } = lines[i] as (typeof lines)[number];
     childrenJoined += kids.length;
     applyAfterLine = p.line;
@@ -95,7 +105,10 @@ export async function applyBatch(deps: ApplyDeps, job: Job): Promise<ApplyOutcom
     // mapping: the snapshot still holds it. An erased person's line is applied redacted, and the
     // `privacy` job's sweep rewrites the snapshot (its row stays unredacted).
     const subjects = subjectsOfLine[i] ?? [];
-    if (job.r2Key) statements.push(...indexStatements(deps.db, job.r2Key, "shopify", subjects, indexedAt));
+    if (job.r2Key) {
+      index.push({ r2Key: job.r2Key, source: "shopify", subjects, redacted: false });
+      indexRows += subjects.length;
+    }
     const mapped = mapBulkRows(job.resource, parentLine, kids, meta, ctx, parsed);
     if (!mapped.ok) {
       invalid++;
@@ -132,7 +145,11 @@ export async function applyBatch(deps: ApplyDeps, job: Job): Promise<ApplyOutcom
     updatedAt: deps.now(),
   };
   // Child sets after every parent of the batch: one DELETE and one INSERT per child table.
-  statements.push(...childStatements(deps.db, children), mirrorStatement(deps.db, mirrorRow(next)));
+  statements.push(
+    ...childStatements(deps.db, children),
+    ...indexEntryStatements(deps.db, index, indexedAt),
+    mirrorStatement(deps.db, mirrorRow(next)),
+  );
   await deps.db.batch(statements);
   deps.fault?.("apply:afterD1", next);
   deps.store.put(next);
