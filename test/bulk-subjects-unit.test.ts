@@ -6,7 +6,17 @@ import { parseLossless } from "../src/shared/json";
 
 describe("bulk subject reading", () => {
   it("finds the same subjects as the lossless reader in any line", () => {
-    const key = fc.constantFrom("id", "email", "contactEmail", "customer", "customerId", "customer_id", "note", "object", "x");
+    const key = fc.constantFrom(
+      "id",
+      "email",
+      "contactEmail",
+      "customer",
+      "customerId",
+      "customer_id",
+      "note",
+      "object",
+      "x",
+    );
     const leaf = fc.oneof(
       fc.constantFrom("gid://shopify/Customer/123", "A@Example.com", "no-at", "", "cus_1", "customer"),
       fc.integer(),
