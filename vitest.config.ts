@@ -16,7 +16,10 @@ export default defineConfig(async () => {
             cloudflareTest({
               wrangler: { configPath: "./wrangler.toml" },
               miniflare: {
+                // A second database and one shop routed to it (test/database-routing-integration.test.ts).
+                d1Databases: { DB_ROUTED: "routed-test-database" },
                 bindings: {
+                  SHOP_DATABASES: JSON.stringify({ "routed-shop.myshopify.com": "DB_ROUTED" }),
                   TEST_MIGRATIONS: migrations,
                   SHOPIFY_WEBHOOK_SECRET: "shpss_test_current,shpss_test_previous",
                   STRIPE_WEBHOOK_SECRET: "whsec_test_current,whsec_test_previous",

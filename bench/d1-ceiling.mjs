@@ -13,6 +13,8 @@ import { startWrangler } from "./lib/server.mjs";
 const here = dirname(fileURLToPath(import.meta.url));
 const SIZES = (process.env.D1_CEILING_ORDERS ?? "25000,50000,100000").split(",").map(Number);
 const CHUNK = 2000;
+/** Orders between progress lines on long runs. */
+const PROGRESS = 50_000;
 const LIMIT = 10 * 1000 ** 3; // D1's per-database limit, 10 GB
 
 export async function run() {
@@ -31,6 +33,11 @@ export async function run() {
         orders += n;
         fillMs += r.ms;
         events += r.events;
+        if (orders % PROGRESS === 0 && orders < target) {
+          console.log(
+            `    ${new Date().toISOString().slice(11, 19)} ${orders} orders applied, ${(r.bytes / 1e6).toFixed(0)} MB, ${Math.round((r.events * 1000) / r.ms)} events/s now`,
+          );
+        }
       }
       const q = await post(server, "/queries", { from: 0, orders });
       const median = Object.fromEntries(Object.entries(q.ms).map(([k, v]) => [k, [...v].sort((a, b) => a - b)[1]]));

@@ -4,6 +4,7 @@
  * batch as the ledger row, so an event is applied and marked in one step.
  */
 
+import { eventDatabase } from "../tables/database";
 import { withIdentity } from "../tables/identity";
 import type { Planner } from "../tables/plan";
 import { planCompliance } from "../tables/privacy-requests";
@@ -36,4 +37,8 @@ const planEvent: Planner = (env, event) => {
  * and the identity linker (src/tables/identity.ts), which appends statements reading the rows just written.
  */
 export const planApply: Planner = async (env, event) =>
-  withEventAlerts(env, event, withIdentity(env.DB, event, await planEvent(env, event)));
+  withEventAlerts(
+    env,
+    event,
+    withIdentity(eventDatabase(env, event.envelope.shop, event.resource), event, await planEvent(env, event)),
+  );

@@ -10,6 +10,7 @@ import { deadLetterKey } from "../shared/keys";
 import { describeError, log } from "../shared/log";
 import { recordMetric } from "../shared/metrics";
 import { resourceFor } from "../shared/topics";
+import { DatabaseRoutingError, eventDatabase, sharedDatabase } from "../tables/database";
 import { indexStatements } from "../tables/subjects";
 import { ledgerError, ledgerUpsert } from "./ledger";
 import { retryDelaySeconds } from "./retry";
@@ -31,7 +32,9 @@ export async function consumeDeadLetters(batch: MessageBatch<unknown>, env: Env)
 }
 
 async function deadLetterEvent(env: Env, msg: Message<unknown>, envelope: Envelope, now: string): Promise<void> {
-  const last = await ledgerError(env.DB, envelope.source, envelope.eventId);
+  const resource = resourceFor(envelope.source, envelope.topic);
+  const db = deadLetterDatabase(env, envelope, resource);
+  const last = await ledgerError(db, envelope.source, envelope.eventId);
   const key = deadLetterKey(envelope.source, now, envelope.eventId);
   await env.LAKE.put(
     key,
@@ -47,13 +50,12 @@ async function deadLetterEvent(env: Env, msg: Message<unknown>, envelope: Envelo
       customMetadata: { source: envelope.source, topic: envelope.topic, event_id: envelope.eventId },
     },
   );
-  const resource = resourceFor(envelope.source, envelope.topic);
   // The dead letter holds the body too: it is indexed like the raw object, in the ledger's batch.
   const subjects =
     envelope.body === undefined ? [] : await payloadSubjects(env, envelope, resource ?? "other", envelope.body);
-  await env.DB.batch([
-    ...indexStatements(env.DB, key, envelope.source, subjects, now),
-    ledgerUpsert(env.DB, {
+  await db.batch([
+    ...indexStatements(db, key, envelope.source, subjects, now),
+    ledgerUpsert(db, {
       envelope,
       resource,
       status: "failed",
@@ -93,4 +95,15 @@ export async function archiveInvalidMessage(
   );
   recordMetric(env, { stage: "dead_lettered", source: "unknown", topic: "", origin: "" });
   log.error("invalid queue message dead-lettered", { messageId: msg.id, key });
+}
+
+/** The event's database; the shared one when SHOP_DATABASES is broken, so the dead letter is still on record. */
+function deadLetterDatabase(env: Env, envelope: Envelope, resource: string | null): D1Database {
+  try {
+    return eventDatabase(env, envelope.shop, resource);
+  } catch (err) {
+    if (!(err instanceof DatabaseRoutingError)) throw err;
+    log.error("dead letter recorded in DB: SHOP_DATABASES is broken", { shop: envelope.shop, error: err.message });
+    return sharedDatabase(env);
+  }
 }

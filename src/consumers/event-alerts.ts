@@ -10,6 +10,7 @@
 import { raiseAlert } from "../shared/alerts";
 import { describeError, log } from "../shared/log";
 import { cronSettings } from "../shared/settings";
+import { eventDatabase } from "../tables/database";
 import type { ApplyPlan, ArchivedEvent } from "../tables/plan";
 import { eventAlerts } from "./alert-rules";
 
@@ -22,7 +23,9 @@ export function withEventAlerts(env: Env, event: ArchivedEvent, plan: ApplyPlan)
     if (drafts.length === 0) return plan;
     const now = new Date().toISOString();
     const guard = { source: e.source, eventId: e.eventId };
-    const statements = drafts.flatMap((d) => raiseAlert(env.DB, d, now, settings.alertDedupMs, guard));
+    const statements = drafts.flatMap((d) =>
+      raiseAlert(eventDatabase(env, e.shop, event.resource), d, now, settings.alertDedupMs, guard),
+    );
     return { ...plan, statements: [...plan.statements, ...statements] };
   } catch (err) {
     log.warn("alert rules failed; event stored without alerts", { eventId: e.eventId, error: describeError(err) });

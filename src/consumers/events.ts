@@ -21,6 +21,7 @@ import { describeError, log } from "../shared/log";
 import { recordMetric } from "../shared/metrics";
 import { resourceFor } from "../shared/topics";
 import { type ChildWrite, childStatements } from "../tables/children";
+import { eventDatabase, sharedDatabase } from "../tables/database";
 import { reinstallStatement, showsInstalled } from "../tables/shop-installs";
 import { type ErasedView, type IndexEntry, indexEntryStatements, loadErased } from "../tables/subjects";
 import { planApply } from "./apply";
@@ -34,6 +35,8 @@ type Prepared =
   | {
       kind: "write";
       envelope: Envelope;
+      /** The database of the event (src/tables/database.ts): every statement below was built for it. */
+      db: D1Database;
       status: LedgerStatus;
       statements: D1PreparedStatement[];
       /** Child sets, written after the statements of every event in the D1 batch. */
@@ -42,6 +45,8 @@ type Prepared =
       index: IndexEntry[];
       /** True when statements[0] is the versioned parent write: 0 rows changed means a newer version was stored. */
       versioned?: boolean;
+      /** Shared-database statements of an event stored in a shop's own database, run once it is stored. */
+      shared: D1PreparedStatement[];
     }
   | { kind: "done" };
 
@@ -53,30 +58,37 @@ const R2_CONCURRENCY = 6;
 
 export async function consumeEvents(batch: MessageBatch<unknown>, env: Env): Promise<void> {
   const now = new Date().toISOString();
+  const shared = sharedDatabase(env);
   // Which subjects were erased, read once for the batch (a failed read fails every message: they retry).
-  const erased = loadErased(env.DB);
+  const erased = loadErased(shared);
   erased.catch(() => undefined);
-  const prepared = await mapLimit(batch.messages, R2_CONCURRENCY, (msg) => prepareMessage(env, msg, now, erased));
-  const superseded = await writeBatch(env, prepared, now);
-  if (superseded.length > 0) await noteSuperseded(env, superseded);
+  const prepared = await mapLimit(batch.messages, R2_CONCURRENCY, (msg) =>
+    prepareMessage(env, shared, msg, now, erased),
+  );
+  const { stored, superseded } = await writeBatch(env, prepared, now);
+  await runShared(shared, stored);
+  if (superseded.length > 0) await noteSuperseded(superseded);
 }
 
 type PreparedMessage = { msg: Message<unknown>; result?: Prepared; error?: unknown };
 
 async function prepareMessage(
   env: Env,
+  shared: D1Database,
   msg: Message<unknown>,
   now: string,
   erased: Promise<ErasedView>,
 ): Promise<PreparedMessage> {
   try {
     const result = await prepare(env, msg, now, await erased);
-    // A replayed event counts towards its replay's progress in the same batch (at the end, so
-    // statements[0] stays the versioned write).
+    // A replayed event counts towards its replay's progress (at the end, so statements[0] stays the
+    // versioned write): in the same batch when the event is stored in the shared database, else once
+    // the shop's database has it.
     if (result.kind === "write" && result.envelope.replayId !== undefined) {
-      result.statements.push(
-        env.DB.prepare("UPDATE replay_runs SET applied = applied + 1 WHERE id = ?1").bind(result.envelope.replayId),
-      );
+      const count = shared
+        .prepare("UPDATE replay_runs SET applied = applied + 1 WHERE id = ?1")
+        .bind(result.envelope.replayId);
+      (result.db === shared ? result.statements : result.shared).push(count);
     }
     return { msg, result };
   } catch (err) {
@@ -84,37 +96,26 @@ async function prepareMessage(
   }
 }
 
-/** One D1 batch for the batch's writes (each message on its own if that fails), then acks and retries. */
-async function writeBatch(env: Env, prepared: PreparedMessage[], now: string): Promise<Envelope[]> {
-  const superseded: Envelope[] = [];
+/**
+ * One D1 batch per database for the batch's writes (nearly always one: DB, so one poison event only
+ * costs its own database's batch), each message on its own where that fails; then acks and retries.
+ */
+async function writeBatch(
+  env: Env,
+  prepared: PreparedMessage[],
+  now: string,
+): Promise<{ stored: Write[]; superseded: Write[] }> {
+  const superseded: Write[] = [];
+  const stored: Write[] = [];
   const writes = prepared.filter((p) => p.result?.kind === "write") as Write[];
-  let batchOk = writes.length === 0;
-  if (!batchOk) {
+  const failed = new Set<Write>();
+  for (const [db, group] of byDatabase(writes)) {
     try {
-      // One DELETE and one INSERT per child table for the whole batch, after all parent writes.
-      const children = childStatements(
-        env.DB,
-        writes.flatMap((w) => w.result.children),
-      );
-      const reinstalls = reinstallStatements(
-        env.DB,
-        writes.map((w) => w.result.envelope),
-      );
-      const index = indexEntryStatements(
-        env.DB,
-        writes.flatMap((w) => w.result.index),
-        now,
-      );
-      const results = await env.DB.batch([
-        ...writes.flatMap((w) => w.result.statements),
-        ...children,
-        ...reinstalls,
-        ...index,
-      ]);
-      superseded.push(...findSuperseded(writes, results));
-      batchOk = true;
+      const results = await db.batch(writeStatements(db, group, now));
+      superseded.push(...findSuperseded(group, results));
     } catch (err) {
-      log.warn("batch write failed, writing messages one by one", { size: writes.length, error: describeError(err) });
+      for (const w of group) failed.add(w);
+      log.warn("batch write failed, writing messages one by one", { size: group.length, error: describeError(err) });
     }
   }
 
@@ -124,15 +125,11 @@ async function writeBatch(env: Env, prepared: PreparedMessage[], now: string): P
       continue;
     }
     const result = p.result as Prepared;
-    if (result.kind === "write" && !batchOk) {
+    if (result.kind === "write" && failed.has(p as Write)) {
       try {
-        const results = await env.DB.batch([
-          ...result.statements,
-          ...childStatements(env.DB, result.children),
-          ...reinstallStatements(env.DB, [result.envelope]),
-          ...indexEntryStatements(env.DB, result.index, now),
-        ]);
-        superseded.push(...findSuperseded([{ msg: p.msg, result }], results));
+        const one = [{ msg: p.msg, result }];
+        const results = await result.db.batch(writeStatements(result.db, one, now));
+        superseded.push(...findSuperseded(one, results));
       } catch (err) {
         await retry(env, p.msg, err, now);
         continue;
@@ -140,6 +137,7 @@ async function writeBatch(env: Env, prepared: PreparedMessage[], now: string): P
     }
     p.msg.ack();
     if (result.kind === "write") {
+      stored.push({ msg: p.msg, result });
       const e = result.envelope;
       const lagMs = Date.now() - Date.parse(e.eventAt);
       recordMetric(env, {
@@ -152,7 +150,58 @@ async function writeBatch(env: Env, prepared: PreparedMessage[], now: string): P
       log.info("event stored", { source: e.source, eventId: e.eventId, topic: e.topic, status: result.status });
     }
   }
-  return superseded;
+  return { stored, superseded };
+}
+
+/**
+ * The statements of writes to one database: each event's own, then one DELETE and one INSERT per
+ * child table, the shop-install rows and the subject index rows shared by all of them.
+ */
+function writeStatements(db: D1Database, writes: Write[], now: string): D1PreparedStatement[] {
+  return [
+    ...writes.flatMap((w) => w.result.statements),
+    ...childStatements(
+      db,
+      writes.flatMap((w) => w.result.children),
+    ),
+    ...reinstallStatements(
+      db,
+      writes.map((w) => w.result.envelope),
+    ),
+    ...indexEntryStatements(
+      db,
+      writes.flatMap((w) => w.result.index),
+      now,
+    ),
+  ];
+}
+
+/** The writes grouped by the database they go to, in batch order. */
+function byDatabase(writes: Write[]): Map<D1Database, Write[]> {
+  const out = new Map<D1Database, Write[]>();
+  for (const w of writes) {
+    const group = out.get(w.result.db);
+    if (group === undefined) out.set(w.result.db, [w]);
+    else group.push(w);
+  }
+  return out;
+}
+
+/**
+ * Best effort, like the superseded note: the events are stored and acked; a replay's count of a
+ * routed shop's events can then fall short (README "How large D1 grows, and past its 10 GB").
+ */
+async function runShared(shared: D1Database, stored: Write[]): Promise<void> {
+  const statements = stored.flatMap((w) => w.result.shared);
+  if (statements.length === 0) return;
+  try {
+    await shared.batch(statements);
+  } catch (err) {
+    log.warn("could not write the shared rows of routed events", {
+      count: statements.length,
+      error: describeError(err),
+    });
+  }
 }
 
 /**
@@ -170,30 +219,30 @@ function reinstallStatements(db: D1Database, envelopes: readonly Envelope[]): D1
 }
 
 /** Events whose decisive write changed no row: an older version than the one stored. */
-function findSuperseded(writes: Write[], results: D1Result[]): Envelope[] {
-  const out: Envelope[] = [];
+function findSuperseded(writes: Write[], results: D1Result[]): Write[] {
+  const out: Write[] = [];
   let offset = 0;
   for (const w of writes) {
-    if (w.result.versioned && results[offset]?.meta.changes === 0) out.push(w.result.envelope);
+    if (w.result.versioned && results[offset]?.meta.changes === 0) out.push(w);
     offset += w.result.statements.length;
   }
   return out;
 }
 
 /** Best effort: the event is stored either way; the note only tells operators it changed nothing. */
-async function noteSuperseded(env: Env, events: Envelope[]): Promise<void> {
-  try {
-    await env.DB.batch(
-      events.map((e) =>
-        env.DB.prepare("UPDATE webhook_events SET note = ?3 WHERE source = ?1 AND event_id = ?2").bind(
-          e.source,
-          e.eventId,
-          SUPERSEDED_NOTE,
+async function noteSuperseded(writes: Write[]): Promise<void> {
+  for (const [db, group] of byDatabase(writes)) {
+    try {
+      await db.batch(
+        group.map(({ result: { envelope: e } }) =>
+          db
+            .prepare("UPDATE webhook_events SET note = ?3 WHERE source = ?1 AND event_id = ?2")
+            .bind(e.source, e.eventId, SUPERSEDED_NOTE),
         ),
-      ),
-    );
-  } catch (err) {
-    log.warn("could not note superseded events", { count: events.length, error: describeError(err) });
+      );
+    } catch (err) {
+      log.warn("could not note superseded events", { count: group.length, error: describeError(err) });
+    }
   }
 }
 
@@ -207,6 +256,8 @@ async function prepare(env: Env, msg: Message<unknown>, now: string, erased: Era
   const envelope = parsed.data;
   const base = { envelope, attempts: msg.attempts, now };
   const resource = resourceFor(envelope.source, envelope.topic);
+  const db = eventDatabase(env, envelope.shop, resource);
+  const write = { kind: "write" as const, envelope, db, shared: [] as D1PreparedStatement[] };
   /** Set when a quarantined event is replayed: its stored body goes through the normal path again. */
   let replayedFrom: string | null = null;
   /** A quarantined event's write: its ledger row and the subject index rows of the object. */
@@ -221,9 +272,9 @@ async function prepare(env: Env, msg: Message<unknown>, now: string, erased: Era
     if (prot.redacted) await putRedacted(env.LAKE, obj, now);
     else await putOnce(env.LAKE, obj);
     const note = envelope.origin === "replay" ? replayedNote(reason, detail, now) : reason;
-    const ledger = ledgerUpsert(env.DB, { ...base, resource, status: "quarantined", r2Key: obj.key, note });
+    const ledger = ledgerUpsert(db, { ...base, resource, status: "quarantined", r2Key: obj.key, note });
     const index = [{ r2Key: obj.key, source: envelope.source, subjects: prot.subjects, redacted: prot.redacted }];
-    return { kind: "write", envelope, status: "quarantined", statements: [ledger], children: [], index };
+    return { ...write, status: "quarantined", statements: [ledger], children: [], index };
   };
 
   let payload: string;
@@ -239,10 +290,10 @@ async function prepare(env: Env, msg: Message<unknown>, now: string, erased: Era
       key.startsWith("quarantine/") && envelope.origin === "replay" ? payloadOfQuarantineObject(text) : null;
     if (key.startsWith("quarantine/") && heldText === null) {
       const note = stored.customMetadata?.reason ?? "quarantined at ingress";
-      const st = ledgerUpsert(env.DB, { ...base, resource, status: "quarantined", r2Key: key, note });
+      const st = ledgerUpsert(db, { ...base, resource, status: "quarantined", r2Key: key, note });
       const subjects = await payloadSubjects(env, envelope, resource ?? "other", text);
       const index = [{ r2Key: key, source: envelope.source, subjects, redacted: false }];
-      return { kind: "write", envelope, status: "quarantined", statements: [st], children: [], index };
+      return { ...write, status: "quarantined", statements: [st], children: [], index };
     }
     if (heldText !== null) {
       payload = heldText;
@@ -269,10 +320,9 @@ async function prepare(env: Env, msg: Message<unknown>, now: string, erased: Era
   if (plan.kind === "quarantine") return quarantine(plan.reason, payload, plan.detail);
   const status: LedgerStatus = plan.kind === "apply" ? "applied" : "archived";
   const note = plan.note ?? (replayedFrom === null ? null : `replayed from ${replayedFrom}`);
-  const ledger = ledgerUpsert(env.DB, { ...base, resource, status, r2Key: rawKey, note });
+  const ledger = ledgerUpsert(db, { ...base, resource, status, r2Key: rawKey, note });
   return {
-    kind: "write",
-    envelope,
+    ...write,
     status,
     statements: plan.kind === "apply" ? [...plan.statements, ledger] : [ledger],
     children: plan.kind === "apply" ? (plan.children ?? []) : [],
@@ -297,7 +347,7 @@ async function retry(env: Env, msg: Message<unknown>, err: unknown, now: string)
   // Best effort: the retry is already scheduled; this only shows operators why.
   try {
     const resource = resourceFor(parsed.data.source, parsed.data.topic);
-    await ledgerUpsert(env.DB, {
+    await ledgerUpsert(eventDatabase(env, parsed.data.shop, resource), {
       envelope: parsed.data,
       resource,
       status: "retrying",

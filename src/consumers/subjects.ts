@@ -7,6 +7,7 @@
  */
 import { redactJson } from "../mapping/redact";
 import type { Envelope } from "../shared/envelope";
+import { sharedDatabase } from "../tables/database";
 import { type ErasedView, type IndexedSubject, isErasedIn, subjectsOfText } from "../tables/subjects";
 
 export interface Protected {
@@ -31,7 +32,7 @@ export async function protectPayload(
 ): Promise<Protected> {
   const subjects = await payloadSubjects(env, e, resource, payload);
   const shop = e.source === "shopify" ? e.shop : null;
-  if (!(await isErasedIn(erased, env.DB, shop, subjects))) return { payload, subjects, redacted: false };
+  if (!(await isErasedIn(erased, sharedDatabase(env), shop, subjects))) return { payload, subjects, redacted: false };
   try {
     return { payload: redactJson(payload, { stripe: e.source === "stripe" }).text, subjects, redacted: true };
   } catch {

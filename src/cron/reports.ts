@@ -8,6 +8,7 @@ import { drizzle } from "drizzle-orm/d1";
 import { recordReconcileMetric } from "../shared/metrics";
 import { reconcileRuns } from "../shared/schema/cron";
 import { partitionOf } from "../shared/time";
+import { sharedDatabase } from "../tables/database";
 import { type ScopeReport, totals } from "./reconcile/types";
 
 export function reconcileReportKey(runId: string, startedAt: string): string {
@@ -67,7 +68,7 @@ export async function storeReconcileReport(
       };
     });
     // Small rows (16 columns): six per statement keeps each under D1's 100 bound parameters.
-    const db = drizzle(env.DB);
+    const db = drizzle(sharedDatabase(env));
     for (let i = 0; i < rows.length; i += 6) {
       await db
         .insert(reconcileRuns)

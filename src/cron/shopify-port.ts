@@ -64,8 +64,8 @@ function warnOnBadSecret(env: Pick<Env, "SHOPIFY_ACCESS_TOKENS">): void {
 
 /** The configured shops that still have the app installed (`app/uninstalled` marks the others). */
 export async function activeShops(
-  env: Pick<Env, "SHOPIFY_ACCESS_TOKENS" | "DB" | "CREDENTIALS_KEY">,
+  env: Pick<Env, "SHOPIFY_ACCESS_TOKENS" | "DB" | "SHOP_DATABASES" | "CREDENTIALS_KEY">,
 ): Promise<string[]> {
-  const gone = await uninstalledShops(env.DB);
+  const gone = await uninstalledShops(env);
   return (await configuredShops(env)).filter((s) => !gone.has(s));
 }

@@ -12,6 +12,7 @@ import { parseSubscriptionRules } from "../mapping/shopify";
 import { intVar } from "../shared/config";
 import { describeError, log } from "../shared/log";
 import { BULK_RESOURCES } from "../shared/schema/operations";
+import { sharedDatabase, shopDatabase } from "../tables/database";
 import type { AdminGraphqlOptions, AdminGraphqlResult, JsonValue } from "./admin-graphql";
 import { ShopifyAdmin } from "./admin-graphql";
 import { type BackfillRequest, backfillRequestSchema, type StartBackfillResult } from "./backfill-request";
@@ -110,7 +111,7 @@ export class ShopCoordinator extends DurableObject<Env> {
     this.store.transaction(() => {
       for (const j of jobs) this.store.put(j);
     });
-    await this.env.DB.batch(jobs.map((j) => mirrorStatement(this.env.DB, mirrorRow(j))));
+    await sharedDatabase(this.env).batch(jobs.map((j) => mirrorStatement(sharedDatabase(this.env), mirrorRow(j))));
     await this.ctx.storage.setAlarm(Date.now());
     log.info("backfill started", { shop, backfillId, resources: resources.join(","), since: since ?? null });
     return {
@@ -212,7 +213,7 @@ export class ShopCoordinator extends DurableObject<Env> {
         admin: (query, variables, options) => this.adminGraphql(query, variables, options),
         apiVersion: apiVersion(this.env),
         bucket: this.env.LAKE,
-        db: this.env.DB,
+        db: shopDatabase(this.env, this.shop()),
         fetch: (input, init) => globalThis.fetch(input, init),
         mapContext: {
           subscriptions: parseSubscriptionRules(this.env.SUBSCRIPTION_TAGS, this.env.SUBSCRIPTION_SKU_PATTERNS),
@@ -234,10 +235,10 @@ export class ShopCoordinator extends DurableObject<Env> {
   }
 
   private async mirror(job: Job): Promise<void> {
-    const statements = [mirrorStatement(this.env.DB, mirrorRow(job))];
+    const statements = [mirrorStatement(sharedDatabase(this.env), mirrorRow(job))];
     if (job.status === "completed" && job.shopifyCreatedAt) {
       statements.push(
-        syncCursorStatement(this.env.DB, {
+        syncCursorStatement(sharedDatabase(this.env), {
           shop: job.shop,
           resource: job.resource,
           name: "bulk_snapshot",
@@ -246,7 +247,7 @@ export class ShopCoordinator extends DurableObject<Env> {
         }),
       );
     }
-    await this.env.DB.batch(statements);
+    await sharedDatabase(this.env).batch(statements);
   }
 
   private config(): RunnerConfig {

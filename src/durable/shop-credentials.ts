@@ -7,6 +7,7 @@
  * record, a message or a log line. Reads are not cached, so a change applies on the next call.
  */
 import { keyRing, open, seal } from "../shared/sealed";
+import { sharedDatabase } from "../tables/database";
 import { SHOP_DOMAIN, type ShopAccess, shopAccess } from "./shop-access";
 
 export type ResolvedAccess =
@@ -47,7 +48,7 @@ const context = (shop: string) => `shops/${shop}`;
 async function readRow(env: CredentialsEnv, shop: string): Promise<ShopRow | null> {
   for (let attempt = 1; ; attempt++) {
     try {
-      return await env.DB.prepare("SELECT * FROM shops WHERE shop = ?").bind(shop).first<ShopRow>();
+      return await sharedDatabase(env).prepare("SELECT * FROM shops WHERE shop = ?").bind(shop).first<ShopRow>();
     } catch (err) {
       if (attempt >= 4) throw err;
     }
@@ -89,12 +90,13 @@ export async function storeShop(
   const ring = await keyRing(env.CREDENTIALS_KEY);
   if (!ring.ok) return { ok: false, message: ring.message };
   const sealed = await seal(ring.keys, input.token, context(input.shop));
-  await env.DB.prepare(
-    `INSERT INTO shops (shop, status, name, key_id, iv, token_sealed, added_at, updated_at, removed_at)
+  await sharedDatabase(env)
+    .prepare(
+      `INSERT INTO shops (shop, status, name, key_id, iv, token_sealed, added_at, updated_at, removed_at)
      VALUES (?1, 'active', ?2, ?3, ?4, ?5, ?6, ?6, NULL)
      ON CONFLICT (shop) DO UPDATE SET status = 'active', name = excluded.name, key_id = excluded.key_id,
        iv = excluded.iv, token_sealed = excluded.token_sealed, updated_at = excluded.updated_at, removed_at = NULL`,
-  )
+    )
     .bind(input.shop, input.name, sealed.keyId, sealed.iv, sealed.sealed, now)
     .run();
   const record = (await listShops(env)).find((s) => s.shop === input.shop);
@@ -114,12 +116,13 @@ export async function removeShop(
 ): Promise<ShopRecord | null> {
   const known = (await listShops(env)).find((s) => s.shop === shop);
   if (!known) return null;
-  await env.DB.prepare(
-    `INSERT INTO shops (shop, status, name, key_id, iv, token_sealed, added_at, updated_at, removed_at)
+  await sharedDatabase(env)
+    .prepare(
+      `INSERT INTO shops (shop, status, name, key_id, iv, token_sealed, added_at, updated_at, removed_at)
      VALUES (?1, 'removed', NULL, NULL, NULL, NULL, ?2, ?2, ?2)
      ON CONFLICT (shop) DO UPDATE SET status = 'removed', key_id = NULL, iv = NULL, token_sealed = NULL,
        updated_at = excluded.updated_at, removed_at = excluded.removed_at`,
-  )
+    )
     .bind(shop, now)
     .run();
   return (await listShops(env)).find((s) => s.shop === shop) ?? null;
@@ -127,9 +130,9 @@ export async function removeShop(
 
 /** Every shop known to D1 or to the secret, without tokens, sorted by domain. */
 export async function listShops(env: CredentialsEnv): Promise<ShopRecord[]> {
-  const rows = await env.DB.prepare(
-    "SELECT shop, status, name, key_id, added_at, updated_at, removed_at FROM shops ORDER BY shop",
-  ).all<Omit<ShopRow, "iv" | "token_sealed">>();
+  const rows = await sharedDatabase(env)
+    .prepare("SELECT shop, status, name, key_id, added_at, updated_at, removed_at FROM shops ORDER BY shop")
+    .all<Omit<ShopRow, "iv" | "token_sealed">>();
   const records: ShopRecord[] = rows.results.map((r) => ({
     shop: r.shop,
     status: r.status,
@@ -167,7 +170,8 @@ export async function resealShops(env: CredentialsEnv, now = new Date().toISOStr
   const ring = await keyRing(env.CREDENTIALS_KEY);
   if (!ring.ok) throw new Error(ring.message);
   const current = ring.keys[0]?.id;
-  const rows = await env.DB.prepare("SELECT * FROM shops WHERE status = 'active' AND key_id <> ?")
+  const rows = await sharedDatabase(env)
+    .prepare("SELECT * FROM shops WHERE status = 'active' AND key_id <> ?")
     .bind(current)
     .all<ShopRow>();
   let moved = 0;
@@ -175,9 +179,10 @@ export async function resealShops(env: CredentialsEnv, now = new Date().toISOStr
     const access = await resolveShopAccess(env, row.shop);
     if (!access.ok) continue;
     const sealed = await seal(ring.keys, access.token, context(row.shop));
-    await env.DB.prepare(
-      "UPDATE shops SET key_id = ?2, iv = ?3, token_sealed = ?4, updated_at = ?5 WHERE shop = ?1 AND key_id = ?6",
-    )
+    await sharedDatabase(env)
+      .prepare(
+        "UPDATE shops SET key_id = ?2, iv = ?3, token_sealed = ?4, updated_at = ?5 WHERE shop = ?1 AND key_id = ?6",
+      )
       .bind(row.shop, sealed.keyId, sealed.iv, sealed.sealed, now, row.key_id)
       .run();
     moved++;

@@ -2,6 +2,7 @@
 import { Hono } from "hono";
 import { AppError, errorBody } from "../shared/errors";
 import { describeError, log } from "../shared/log";
+import { sharedDatabase } from "../tables/database";
 import { adminAuth } from "./admin/auth";
 import { backfillStatus, startBackfill } from "./admin/backfill";
 import { listHeldBackWithLedger } from "./admin/held-back";
@@ -48,7 +49,7 @@ app.get("/admin/quarantine", async (c) =>
 );
 app.get("/admin/people", async (c) => {
   const email = parsePeopleQuery(c.req.query());
-  const person = await lookUpPerson(c.env.DB, email);
+  const person = await lookUpPerson(sharedDatabase(c.env), email);
   if (!person) return c.json(errorBody("not_found", `No person holds ${email}.`), 404);
   return c.json({ ok: true, person });
 });
@@ -57,11 +58,11 @@ app.get("/admin/events", async (c) => c.json({ ok: true, events: await recentEve
 app.post("/admin/replay", replayRoute);
 app.get("/admin/replay/:id", replayProgress);
 app.get("/admin/sessions", async (c) => {
-  const sessions = await openSessions(c.env.DB);
+  const sessions = await openSessions(sharedDatabase(c.env));
   return c.json({ ok: true, open: sessions.length, sessions });
 });
 app.post("/admin/sessions/revoke-all", async (c) => {
-  const result = await revokeAllSessions(c.env.DB);
+  const result = await revokeAllSessions(sharedDatabase(c.env));
   log.info("ops sessions revoked", result);
   return c.json({ ok: true, ...result });
 });

@@ -8,6 +8,7 @@
 import { z } from "zod";
 import { describeIssues, normalizeEmail } from "../mapping/common";
 import { parseLossless } from "../shared/json";
+import { sharedDatabase } from "./database";
 import type { Planner } from "./plan";
 import { emailHash } from "./subjects";
 
@@ -116,7 +117,7 @@ export const planCompliance: Planner = async (env, event) => {
     shopifyCustomerId: doc.customer?.id ?? null,
     orders: doc.orders_to_redact ?? doc.orders_requested ?? [],
   };
-  const statements = await requestStatements(env.DB, env, {
+  const statements = await requestStatements(sharedDatabase(env), env, {
     requestId: complianceRequestId(e.eventId),
     kind,
     subject,

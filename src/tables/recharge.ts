@@ -15,6 +15,7 @@ import {
   rechargeSubscriptions,
 } from "../shared/schema/recharge";
 import { replaceChildren, upsertNotOlder } from "./d1";
+import { sharedDatabase } from "./database";
 import type { Planner } from "./plan";
 
 export const planRecharge: Planner = async (env, event) => {
@@ -22,7 +23,7 @@ export const planRecharge: Planner = async (env, event) => {
   if (!mapped.ok) return { kind: "quarantine", reason: mapped.reason, detail: mapped.detail };
   if (mapped.value.kind === "skip") return { kind: "archive-only", note: mapped.value.note };
   const { rows } = mapped.value;
-  const db = env.DB;
+  const db = sharedDatabase(env);
   // A delete may carry only a stub of the object: then every stored value is kept.
   const stub = rows.row.deletedAt !== null;
   switch (rows.table) {

@@ -5,6 +5,7 @@
  * delivery cannot flip it back. The jobs read it through `uninstalledShops`.
  */
 import type { Envelope } from "../shared/envelope";
+import { type DatabaseEnv, everyDatabase, shopDatabase } from "./database";
 import type { Planner } from "./plan";
 
 const MARK = `
@@ -16,7 +17,7 @@ WHERE excluded.changed_at > shop_installs.changed_at AND shop_installs.status <>
 export const planUninstalled: Planner = async (env, event) => {
   const e = event.envelope;
   if (e.shop === null) return { kind: "quarantine", reason: "invalid_payload", detail: "no shop domain" };
-  const st = env.DB.prepare(MARK).bind(e.shop, "uninstalled", e.eventAt, e.eventId);
+  const st = shopDatabase(env, e.shop).prepare(MARK).bind(e.shop, "uninstalled", e.eventAt, e.eventId);
   return { kind: "apply", statements: [st], note: "shop marked uninstalled" };
 };
 
@@ -36,7 +37,12 @@ export function reinstallStatement(db: D1Database, e: Envelope): D1PreparedState
     .bind(e.shop, e.eventAt, e.eventId);
 }
 
-export async function uninstalledShops(db: D1Database): Promise<Set<string>> {
-  const r = await db.prepare("SELECT shop FROM shop_installs WHERE status = 'uninstalled'").all<{ shop: string }>();
-  return new Set(r.results.map((x) => x.shop));
+/** Every shop marked uninstalled, from every database (a routed shop's mark is in its own). */
+export async function uninstalledShops(env: DatabaseEnv): Promise<Set<string>> {
+  const out = new Set<string>();
+  for (const { db } of everyDatabase(env)) {
+    const r = await db.prepare("SELECT shop FROM shop_installs WHERE status = 'uninstalled'").all<{ shop: string }>();
+    for (const x of r.results) out.add(x.shop);
+  }
+  return out;
 }

@@ -45,6 +45,7 @@ import {
 import { toUtcIso } from "../shared/time";
 import { type ChildSet, type ChildWrite, childStatements } from "./children";
 import { cachedStatement, driverValue, toD1 } from "./d1";
+import { shopDatabase } from "./database";
 import type { Planner } from "./plan";
 
 export const planShopify: Planner = async (env, event) => {
@@ -61,11 +62,11 @@ export const planShopify: Planner = async (env, event) => {
   };
   const ctx: MapContext = {
     subscriptions: subscriptionRules(env.SUBSCRIPTION_TAGS, env.SUBSCRIPTION_SKU_PATTERNS),
-    shopCurrency: NEEDS_SHOP_CURRENCY.has(family) ? await shopCurrency(env.DB, e.shop) : null,
+    shopCurrency: NEEDS_SHOP_CURRENCY.has(family) ? await shopCurrency(shopDatabase(env, e.shop), e.shop) : null,
   };
   const mapped = mapShopifyEvent(family, event.payload, meta, ctx);
   if (!mapped.ok) return { kind: "quarantine", reason: "invalid_payload", detail: mapped.detail };
-  const writes = shopifyWrites(env.DB, mapped.rows);
+  const writes = shopifyWrites(shopDatabase(env, e.shop), mapped.rows);
   return { kind: "apply", statements: writes.statements, children: writes.children };
 };
 

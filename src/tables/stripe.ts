@@ -27,6 +27,7 @@ import {
   stripeSubscriptions,
 } from "../shared/schema/stripe";
 import { replaceChildren, upsertNotOlder } from "./d1";
+import { sharedDatabase } from "./database";
 import type { ApplyPlan, Planner } from "./plan";
 
 export const planStripe: Planner = async (env, event) => {
@@ -34,7 +35,7 @@ export const planStripe: Planner = async (env, event) => {
   if (!mapped.ok) return { kind: "quarantine", reason: mapped.reason, detail: mapped.detail };
   if (mapped.value.kind === "skip") return { kind: "archive-only", note: mapped.value.note };
   const { rows } = mapped.value;
-  const db = env.DB;
+  const db = sharedDatabase(env);
   const deleted = rows.row.deletedAt !== null;
   switch (rows.table) {
     case "customers":
@@ -78,11 +79,11 @@ async function planCheckoutSession(
     }
   }
   const statements = [
-    upsertNotOlder(env.DB, stripeCheckoutSessions, row, stripeCheckoutSessions.eventCreated, deleted),
+    upsertNotOlder(sharedDatabase(env), stripeCheckoutSessions, row, stripeCheckoutSessions.eventCreated, deleted),
   ];
   if (lineItems !== null) {
     statements.push(
-      ...replaceChildren(env.DB, {
+      ...replaceChildren(sharedDatabase(env), {
         child: stripeCheckoutSessionLineItems,
         childParentId: stripeCheckoutSessionLineItems.sessionId,
         parent: stripeCheckoutSessions,

@@ -10,6 +10,7 @@
  */
 import { log } from "../../shared/log";
 import { recordAlertMetric } from "../../shared/metrics";
+import { everyDatabase } from "../../tables/database";
 import { type AlertForMessage, slackMessage } from "./message";
 
 export const MAX_ATTEMPTS = 12;
@@ -45,32 +46,47 @@ export async function deliverAlerts(
   const url = env.ALERT_WEBHOOK_URL?.trim() ?? "";
   if (url === "") return result;
   result.configured = true;
-  const now = opts.now.toISOString();
-  const oldest = new Date(opts.now.getTime() - MAX_AGE_MS).toISOString();
   const ids = opts.ids ?? null;
   if (ids !== null && ids.length === 0) return result;
+  for (const { db } of everyDatabase(env)) await deliverFrom(env, db, url, opts.now, ids, result);
+  return result;
+}
+
+/** Delivers the due alerts stored in one database (a routed shop's events raise theirs in its own). */
+async function deliverFrom(
+  env: Env,
+  db: D1Database,
+  url: string,
+  nowDate: Date,
+  ids: readonly string[] | null,
+  result: DeliveryResult,
+): Promise<void> {
+  const now = nowDate.toISOString();
+  const oldest = new Date(nowDate.getTime() - MAX_AGE_MS).toISOString();
   /** ` AND id IN (…)` with placeholders numbered from `first`, or nothing without a selection. */
   const only = (first: number) => (ids === null ? "" : ` AND id IN (${ids.map((_, i) => `?${i + first}`).join(", ")})`);
   const scope = ids ?? [];
   const due = `(status = 'pending' OR (status = 'sending' AND claimed_until < ?1))`;
 
-  const expired = await env.DB.prepare(
-    `UPDATE alerts SET status = 'expired', claimed_until = NULL,
+  const expired = await db
+    .prepare(
+      `UPDATE alerts SET status = 'expired', claimed_until = NULL,
        last_error = coalesce(last_error, 'not delivered within 24 h')
      WHERE ${due} AND created_at < ?2${only(3)}`,
-  )
+    )
     .bind(now, oldest, ...scope)
     .run();
   result.expired = expired.meta.changes ?? 0;
 
-  const claimedUntil = new Date(opts.now.getTime() + CLAIM_MS).toISOString();
-  const { results: claimed } = await env.DB.prepare(
-    `UPDATE alerts SET status = 'sending', claimed_until = ?2
+  const claimedUntil = new Date(nowDate.getTime() + CLAIM_MS).toISOString();
+  const { results: claimed } = await db
+    .prepare(
+      `UPDATE alerts SET status = 'sending', claimed_until = ?2
      WHERE id IN (SELECT id FROM alerts WHERE ${due} AND next_attempt_at <= ?1 AND created_at >= ?3${only(5)}
                   ORDER BY created_at LIMIT ?4)
      RETURNING id, rule, alert_key AS alertKey, severity, title, fields, created_at AS createdAt, occurrences,
        attempts, source`,
-  )
+    )
     .bind(now, claimedUntil, oldest, BATCH, ...scope)
     .all<ClaimedAlert>();
 
@@ -78,10 +94,11 @@ export async function deliverAlerts(
     const error = await post(url, a);
     const attempts = a.attempts + 1;
     if (error === null) {
-      await env.DB.prepare(
-        `UPDATE alerts SET status = 'sent', sent_at = ?2, attempts = ?3, claimed_until = NULL, last_error = NULL
+      await db
+        .prepare(
+          `UPDATE alerts SET status = 'sent', sent_at = ?2, attempts = ?3, claimed_until = NULL, last_error = NULL
          WHERE id = ?1`,
-      )
+        )
         .bind(a.id, now, attempts)
         .run();
       result.sent++;
@@ -89,11 +106,12 @@ export async function deliverAlerts(
       continue;
     }
     const giveUp = attempts >= MAX_ATTEMPTS;
-    const next = new Date(opts.now.getTime() + retryDelayMs(attempts)).toISOString();
-    await env.DB.prepare(
-      `UPDATE alerts SET status = ?2, attempts = ?3, next_attempt_at = ?4, claimed_until = NULL, last_error = ?5
+    const next = new Date(nowDate.getTime() + retryDelayMs(attempts)).toISOString();
+    await db
+      .prepare(
+        `UPDATE alerts SET status = ?2, attempts = ?3, next_attempt_at = ?4, claimed_until = NULL, last_error = ?5
        WHERE id = ?1`,
-    )
+      )
       .bind(a.id, giveUp ? "failed" : "pending", attempts, next, error)
       .run();
     if (giveUp) result.failed++;
@@ -101,7 +119,6 @@ export async function deliverAlerts(
     recordAlertMetric(env, { source: a.source, rule: a.rule, outcome: giveUp ? "failed" : "retry" });
     log.warn("alert not delivered", { alertId: a.id, rule: a.rule, attempts, error, giveUp });
   }
-  return result;
 }
 
 /** Null when the endpoint accepted the message, else a short reason (never the URL: it is a secret). */

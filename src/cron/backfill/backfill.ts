@@ -13,6 +13,7 @@ import { parseLossless } from "../../shared/json";
 import { backfillSnapshotKey } from "../../shared/keys";
 import { describeError, log } from "../../shared/log";
 import type { BackfillRow } from "../../shared/schema/backfills";
+import { sharedDatabase } from "../../tables/database";
 import { hashSubjects, indexStatements } from "../../tables/subjects";
 import { withLease } from "../lease";
 import { sendEvents } from "../send-events";
@@ -58,10 +59,11 @@ export async function runBackfill(
 ): Promise<BackfillResult> {
   const budgetMs = options.budgetMs ?? num(env.BACKFILL_SLICE_SECONDS, 40, 1, 840) * 1000;
   const deadline = Date.now() + budgetMs;
-  const due = await env.DB.prepare(
-    `SELECT backfill_id AS backfillId, source, resource, since, until, cursor, pages, failures
+  const due = await sharedDatabase(env)
+    .prepare(
+      `SELECT backfill_id AS backfillId, source, resource, since, until, cursor, pages, failures
      FROM backfills WHERE status = 'running' AND (retry_at IS NULL OR retry_at <= ?1) ORDER BY requested_at, resource`,
-  )
+    )
     .bind(run.now.toISOString())
     .all<
       Pick<BackfillRow, "backfillId" | "source" | "resource" | "since" | "until" | "cursor" | "pages" | "failures">
@@ -90,8 +92,12 @@ export async function runBackfill(
       report.error = "time budget spent; next run";
       continue;
     }
-    const leased = await withLease(env.DB, `backfill:${row.source}:${row.resource}`, run.runId, run.now, () =>
-      advance(env, row, report, pacers[row.source], deadline, options.maxPages ?? Number.POSITIVE_INFINITY),
+    const leased = await withLease(
+      sharedDatabase(env),
+      `backfill:${row.source}:${row.resource}`,
+      run.runId,
+      run.now,
+      () => advance(env, row, report, pacers[row.source], deadline, options.maxPages ?? Number.POSITIVE_INFINITY),
     );
     if (leased.skipped) {
       report.status = "skipped";
@@ -153,13 +159,14 @@ async function advance(
     report.listed += read.items;
     report.sent += sent;
     const done = read.next === null;
-    await env.DB.prepare(
-      `UPDATE backfills SET cursor = ?3, pages = pages + 1, listed = listed + ?4, sent = sent + ?5,
+    await sharedDatabase(env)
+      .prepare(
+        `UPDATE backfills SET cursor = ?3, pages = pages + 1, listed = listed + ?4, sent = sent + ?5,
          api_calls = api_calls + ?6, throttled = throttled + ?7, failures = 0, retry_at = NULL, error = NULL,
          started_at = coalesce(started_at, ?8), updated_at = ?8,
          status = CASE WHEN ?9 THEN 'completed' ELSE status END, finished_at = CASE WHEN ?9 THEN ?8 END
        WHERE backfill_id = ?1 AND resource = ?2 AND status = 'running'`,
-    )
+      )
       .bind(
         row.backfillId,
         row.resource,
@@ -200,8 +207,8 @@ async function putSnapshot(env: Env, row: DueRow, listedAt: Date, page: number, 
     for (const ref of subjectsOf(row.source, row.resource, parseLossless(line))) refs.set(`${ref.kind}:${ref.id}`, ref);
   }
   const subjects = await hashSubjects(env, row.source, null, [...refs.values()]);
-  const index = indexStatements(env.DB, key, row.source, subjects, new Date().toISOString());
-  if (index.length > 0) await env.DB.batch(index);
+  const index = indexStatements(sharedDatabase(env), key, row.source, subjects, new Date().toISOString());
+  if (index.length > 0) await sharedDatabase(env).batch(index);
   const gz = new Blob([`${lines.join("\n")}\n`]).stream().pipeThrough(new CompressionStream("gzip"));
   const bytes = await new Response(gz).arrayBuffer();
   await env.LAKE.put(key, bytes, {
@@ -224,10 +231,11 @@ async function defer(
     return finish(env, row, report, "failed", `gave up after ${failures} deferrals: ${message}`, calls, throttled);
   const now = new Date();
   const retryAt = new Date(now.getTime() + Math.min(60_000 * 2 ** (failures - 1), MAX_RETRY_DELAY_MS)).toISOString();
-  await env.DB.prepare(
-    `UPDATE backfills SET failures = ?3, retry_at = ?4, error = ?5, api_calls = api_calls + ?6, throttled = throttled + ?7,
+  await sharedDatabase(env)
+    .prepare(
+      `UPDATE backfills SET failures = ?3, retry_at = ?4, error = ?5, api_calls = api_calls + ?6, throttled = throttled + ?7,
        updated_at = ?8 WHERE backfill_id = ?1 AND resource = ?2 AND status = 'running'`,
-  )
+    )
     .bind(row.backfillId, row.resource, failures, retryAt, message.slice(0, 500), calls, throttled, now.toISOString())
     .run();
   report.status = "deferred";
@@ -245,10 +253,11 @@ async function finish(
   throttled = 0,
 ) {
   const now = new Date().toISOString();
-  await env.DB.prepare(
-    `UPDATE backfills SET status = ?3, error = ?4, finished_at = ?5, updated_at = ?5, api_calls = api_calls + ?6,
+  await sharedDatabase(env)
+    .prepare(
+      `UPDATE backfills SET status = ?3, error = ?4, finished_at = ?5, updated_at = ?5, api_calls = api_calls + ?6,
        throttled = throttled + ?7, retry_at = NULL WHERE backfill_id = ?1 AND resource = ?2 AND status = 'running'`,
-  )
+    )
     .bind(row.backfillId, row.resource, status, error.slice(0, 500), now, calls, throttled)
     .run();
   report.status = status;

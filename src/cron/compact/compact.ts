@@ -16,6 +16,7 @@ import { z } from "zod";
 import { SOURCES, type Source } from "../../shared/envelope";
 import { describeError, log } from "../../shared/log";
 import { partitionOf } from "../../shared/time";
+import { sharedDatabase } from "../../tables/database";
 import { withLease } from "../lease";
 import { putJson } from "../reports";
 import { type ChangedDay, changedDays, clearMark, isDay, markKey, marksOf } from "./changes";
@@ -103,7 +104,9 @@ export async function runCompact(
 ): Promise<CompactResult> {
   // Options reach here from the admin request, another job or a test; checked again so a bad day fails before the lease.
   const opts = compactOptionsSchema.parse(options);
-  const outcome = await withLease(env.DB, "compact", run.runId, run.now, () => compact(env, run, opts, also.changed));
+  const outcome = await withLease(sharedDatabase(env), "compact", run.runId, run.now, () =>
+    compact(env, run, opts, also.changed),
+  );
   if (outcome.skipped) {
     log.info("compact skipped: another run is in progress", { runId: run.runId, heldBy: outcome.heldBy });
     return { skipped: true, runId: run.runId, heldBy: outcome.heldBy };
@@ -158,7 +161,7 @@ async function compact(
   let work: ChangedDay[];
   if (explicit !== null) {
     const pairs = specs.flatMap((s) => explicit.map((dt) => ({ table: s.table, dt })));
-    const seqs = await marksOf(env.DB, pairs);
+    const seqs = await marksOf(sharedDatabase(env), pairs);
     // seq -1 never matches a mark, so a day compacted on demand without one clears nothing.
     work = pairs.map((p) => ({ ...p, seq: seqs.get(markKey(p.table, p.dt)) ?? -1 }));
     if (withChanged) {
@@ -166,11 +169,11 @@ async function compact(
       // that are marked come first, then every other marked day (an erasure also moves emails and
       // identities, whose days it does not know).
       const asked = new Set(pairs.map((p) => markKey(p.table, p.dt)));
-      const changed = await changedDays(env.DB, [...byName.keys()], MAX_TABLE_DAYS);
+      const changed = await changedDays(sharedDatabase(env), [...byName.keys()], MAX_TABLE_DAYS);
       work = [...work.filter((m) => m.seq >= 0), ...changed.filter((m) => !asked.has(markKey(m.table, m.dt)))];
     }
   } else {
-    work = await changedDays(env.DB, [...byName.keys()], MAX_TABLE_DAYS);
+    work = await changedDays(sharedDatabase(env), [...byName.keys()], MAX_TABLE_DAYS);
   }
 
   const metadataFor = (spec: LakeTable, where: string) => ({
@@ -247,7 +250,7 @@ async function compact(
   // either failing keeps the table marked and the next run tries again.
   for (const [table, marks] of written) {
     if (!snapshotted.has(table) || kpiFailedInputs.has(table)) continue;
-    for (const mark of marks) await clearMark(env.DB, mark);
+    for (const mark of marks) await clearMark(sharedDatabase(env), mark);
   }
 
   const days = [...new Set(tables.map((t) => t.dt))].sort().reverse();

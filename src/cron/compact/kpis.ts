@@ -12,6 +12,7 @@
  * view again in D1, so the per-person views cost (rows / KPI_PAGE_ROWS) evaluations per refresh.
  */
 import { log } from "../../shared/log";
+import { sharedDatabase } from "../../tables/database";
 import type { KpiView } from "./kpi-views";
 import { PartBuffer } from "./parquet";
 import { deleteStale, flushPart, lakePrefix, type PrefixReport } from "./parts";
@@ -52,9 +53,8 @@ export async function writeKpiSnapshot(
     let after: unknown[] | null = null;
     for (;;) {
       const limit = Math.min(KPI_PAGE_ROWS, opts.partRows - buffer.rows);
-      const { results }: D1Result<Record<string, unknown>> = await env.DB.prepare(
-        kpiSql(spec, { afterKey: after !== null, limit }),
-      )
+      const { results }: D1Result<Record<string, unknown>> = await sharedDatabase(env)
+        .prepare(kpiSql(spec, { afterKey: after !== null, limit }))
         .bind(...(after ?? []))
         .all<Record<string, unknown>>();
       for (const row of results) buffer.push(row);
@@ -66,9 +66,9 @@ export async function writeKpiSnapshot(
       after = spec.key.map((k) => last[k]);
     }
   } else {
-    const { results } = await env.DB.prepare(kpiSql(spec, { afterKey: false, limit: KPI_SINGLE_READ_ROWS + 1 })).all<
-      Record<string, unknown>
-    >();
+    const { results } = await sharedDatabase(env)
+      .prepare(kpiSql(spec, { afterKey: false, limit: KPI_SINGLE_READ_ROWS + 1 }))
+      .all<Record<string, unknown>>();
     if (results.length > KPI_SINGLE_READ_ROWS) {
       throw new Error(
         `compact: ${spec.table} has more than ${KPI_SINGLE_READ_ROWS} rows; give it a NOT NULL key and page it`,

@@ -7,6 +7,7 @@
  * new parts for a moment; a separate generation prefix would need a pointer DuckDB cannot follow.
  */
 import { log } from "../../shared/log";
+import { sharedDatabase } from "../../tables/database";
 import { PartBuffer } from "./parquet";
 import { type CompactTable, type LakeTable, pageSql } from "./tables";
 
@@ -48,7 +49,8 @@ export async function writePrefix(
     // Never read past the part being filled, so a part holds at most partRows rows.
     const limit = Math.min(READ_PAGE_ROWS, opts.partRows - buffer.rows);
     const sql = pageSql(spec, { day: scope !== "current", afterKey: after !== null, limit });
-    const { results }: D1Result<Record<string, unknown>> = await env.DB.prepare(sql)
+    const { results }: D1Result<Record<string, unknown>> = await sharedDatabase(env)
+      .prepare(sql)
       .bind(...bounds, ...(after ?? []))
       .all<Record<string, unknown>>();
     for (const row of results) buffer.push(row);

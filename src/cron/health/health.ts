@@ -7,6 +7,7 @@
 import { type AlertDraft, raiseAlert } from "../../shared/alerts";
 import { log } from "../../shared/log";
 import { cronSettings } from "../../shared/settings";
+import { sharedDatabase } from "../../tables/database";
 import { withLease } from "../lease";
 import {
   errorRate,
@@ -27,8 +28,8 @@ export interface HealthResult {
 const ONCE_MS = 7 * 24 * 3600 * 1000;
 
 export async function runHealth(env: Env, run: { runId: string; now: Date }): Promise<HealthResult> {
-  const outcome = await withLease(env.DB, "health", run.runId, run.now, async () => {
-    const ctx: HealthContext = { db: env.DB, now: run.now, settings: healthSettings(env) };
+  const outcome = await withLease(sharedDatabase(env), "health", run.runId, run.now, async () => {
+    const ctx: HealthContext = { db: sharedDatabase(env), now: run.now, settings: healthSettings(env) };
     const recurring = [
       ...(await retryBacklog(ctx)),
       ...(await errorRate(ctx)),
@@ -40,11 +41,11 @@ export async function runHealth(env: Env, run: { runId: string; now: Date }): Pr
     const now = run.now.toISOString();
     const dedupMs = cronSettings(env).alertDedupMs;
     const statements = [
-      ...recurring.flatMap((d) => raiseAlert(env.DB, d, now, dedupMs)),
+      ...recurring.flatMap((d) => raiseAlert(sharedDatabase(env), d, now, dedupMs)),
       // Insert only (no occurrence bump): the same failure is seen by every run for a day.
-      ...once.flatMap((d) => raiseAlert(env.DB, d, now, ONCE_MS).slice(1)),
+      ...once.flatMap((d) => raiseAlert(sharedDatabase(env), d, now, ONCE_MS).slice(1)),
     ];
-    if (statements.length > 0) await env.DB.batch(statements);
+    if (statements.length > 0) await sharedDatabase(env).batch(statements);
     const raised = [...recurring, ...once].map((d: AlertDraft) => ({ rule: d.rule, key: d.key, title: d.title }));
     if (raised.length > 0)
       log.warn("pipeline health", { runId: run.runId, raised: raised.map((r) => r.key).join(", ") });

@@ -7,6 +7,7 @@
  */
 import { payloadOfRawObject } from "../../shared/archive";
 import { SOURCES, type Source } from "../../shared/envelope";
+import { sharedDatabase } from "../../tables/database";
 import { indexStatements, subjectsOfText } from "../../tables/subjects";
 
 const ROWS_PER_CHUNK = 200;
@@ -34,7 +35,7 @@ function storedPayload(key: string, text: string, meta: Record<string, string> |
 
 /** Indexes up to `budget.left` ledger rows' objects; returns how many rows it walked (0: done). */
 export async function backfillIndex(env: Env, budget: { left: number }, now: string): Promise<number> {
-  const db = env.DB;
+  const db = sharedDatabase(env);
   const state = await db
     .prepare("SELECT after_rowid AS afterRowid, until_rowid AS untilRowid FROM subject_index_backfill WHERE id = 1")
     .first<{ afterRowid: number; untilRowid: number }>();

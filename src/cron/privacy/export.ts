@@ -19,8 +19,14 @@ export function exportKey(shop: string, requestId: string): string {
   return `exports/${shop}/${requestId}.json`;
 }
 
-export async function writeExport(env: Env, requestId: string, shop: string, t: Target, now: string): Promise<string> {
-  const db = env.DB;
+export async function writeExport(
+  env: Env,
+  db: D1Database,
+  requestId: string,
+  shop: string,
+  t: Target,
+  now: string,
+): Promise<string> {
   const tables: Record<string, unknown[]> = {};
   for (const spec of PII_TABLES) {
     const where = whereFor(spec, t);

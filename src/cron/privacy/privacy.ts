@@ -13,6 +13,7 @@
  */
 import { z } from "zod";
 import { describeError, log } from "../../shared/log";
+import { everyDatabase, sharedDatabase, shopDatabase } from "../../tables/database";
 import type { PrivacyKind, PrivacySubject } from "../../tables/privacy-requests";
 import { withLease } from "../lease";
 import { backfillIndex } from "./backfill-index";
@@ -20,7 +21,7 @@ import { eraseRows } from "./erase-rows";
 import { writeExport } from "./export";
 import { dayOfKey, type LineMatcher, rewriteObject } from "./rewrite";
 import { deleteShopObjects, deleteShopRows, shopDays } from "./shop";
-import { resolveTarget, subjectClause, type Target, targetMatcher } from "./target";
+import { mergeTargets, resolveTarget, subjectClause, type Target, targetMatcher } from "./target";
 
 export interface PrivacyOptions {
   /** R2 objects per run (tests pass a small number to see a request resume). */
@@ -90,18 +91,19 @@ export async function runPrivacy(
   run: { runId: string; now: Date },
   options: PrivacyOptions = {},
 ): Promise<PrivacyResult> {
-  const outcome = await withLease(env.DB, "privacy", run.runId, run.now, async () => {
+  const outcome = await withLease(sharedDatabase(env), "privacy", run.runId, run.now, async () => {
     const budget = { left: batchObjects(env, options) };
     const now = new Date().toISOString();
     // What was stored before the index existed is entered first, so erasures find it too.
     const backfilled = await backfillIndex(env, budget, now);
     const swept = await sweep(env, budget, now);
-    const pending = await env.DB.prepare(
-      `SELECT r.request_id, r.kind, r.shop, r.stage, r.status, r.objects_rewritten, r.objects_deleted, r.rows_changed,
+    const pending = await sharedDatabase(env)
+      .prepare(
+        `SELECT r.request_id, r.kind, r.shop, r.stage, r.status, r.objects_rewritten, r.objects_deleted, r.rows_changed,
          w.subject, w.days
        FROM privacy_requests r JOIN privacy_work w ON w.request_id = r.request_id
        WHERE r.status IN ('pending', 'running') ORDER BY r.received_at, r.request_id LIMIT ?1`,
-    )
+      )
       .bind(MAX_REQUESTS_PER_RUN)
       .all<RequestRow>();
     const requests: PrivacyRequestReport[] = [];
@@ -111,14 +113,15 @@ export async function runPrivacy(
       const report = await carryOut(env, row, budget, now).catch(async (err: unknown) => {
         const error = describeError(err);
         log.error("privacy request failed, retried next run", { requestId: row.request_id, error });
-        await env.DB.prepare("UPDATE privacy_requests SET error = ?2 WHERE request_id = ?1")
+        await sharedDatabase(env)
+          .prepare("UPDATE privacy_requests SET error = ?2 WHERE request_id = ?1")
           .bind(row.request_id, error.slice(0, 1000))
           .run();
         return { ...reportOf(row), error };
       });
       requests.push(report);
       if (report.stage === "compact") {
-        const days = (await workDays(env.DB, row.request_id)) ?? [];
+        const days = (await workDays(sharedDatabase(env), row.request_id)) ?? [];
         recompact.push({ requestId: row.request_id, days });
       }
     }
@@ -183,7 +186,7 @@ async function carryOut(
   budget: { left: number },
   now: string,
 ): Promise<PrivacyRequestReport> {
-  const db = env.DB;
+  const db = sharedDatabase(env);
   let row = start.status === "pending" ? await save(db, start, { status: "running" }) : start;
   const work = workSchema.parse(JSON.parse(row.subject));
   const subject: PrivacySubject = {
@@ -193,9 +196,16 @@ async function carryOut(
     orders: work.orders,
   };
 
+  // The databases holding the person's data: the shop's for a compliance request, every one for an erase.
+  const data =
+    row.kind === "erase" || subject.shop === null
+      ? everyDatabase(env).map((d) => d.db)
+      : [shopDatabase(env, subject.shop)];
+
   if (row.kind === "data_request") {
-    const target = await resolveTarget(env, "erase", subject);
-    const key = await writeExport(env, row.request_id, subject.shop ?? "unknown", target, now);
+    const own = data[0] as D1Database;
+    const target = await resolveTarget(env, own, "erase", subject);
+    const key = await writeExport(env, own, row.request_id, subject.shop ?? "unknown", target, now);
     await db
       .prepare("UPDATE privacy_requests SET export_key = ?2 WHERE request_id = ?1")
       .bind(row.request_id, key)
@@ -214,7 +224,7 @@ async function carryOut(
         )
         .bind(shop, row.request_id, now)
         .run();
-      await addDays(db, row.request_id, await shopDays(db, shop));
+      await addDays(db, row.request_id, await shopDays(shopDatabase(env, shop), shop));
       row = await save(db, row, { stage: "objects" });
     }
     while (row.stage === "objects" && budget.left > 0) {
@@ -234,7 +244,7 @@ async function carryOut(
   // customer_redact and erase
   let target: Target;
   if (row.stage === "start") {
-    target = await resolveTarget(env, row.kind, subject);
+    target = mergeTargets(await Promise.all(data.map((d) => resolveTarget(env, d, row.kind, subject))));
     await db
       .prepare("UPDATE privacy_work SET subject = ?2 WHERE request_id = ?1")
       .bind(row.request_id, JSON.stringify({ ...work, target }))
@@ -249,27 +259,36 @@ async function carryOut(
         .bind(s.kind, s.id, s.shop, row.request_id, now),
     );
     if (marks.length > 0) await db.batch(marks);
-    const erased = await eraseRows(db, target);
-    await addDays(db, row.request_id, erased.days);
-    row = await save(db, row, { stage: "objects", rows_changed: row.rows_changed + erased.rows });
+    let rows = 0;
+    for (const d of data) {
+      const erased = await eraseRows(d, target);
+      await addDays(db, row.request_id, erased.days);
+      rows += erased.rows;
+    }
+    row = await save(db, row, { stage: "objects", rows_changed: row.rows_changed + rows });
   } else {
     target = work.target as Target;
   }
   if (row.stage === "objects") {
     const matches = targetMatcher(target.subjects);
     while (budget.left > 0) {
-      const keys = await nextKeys(db, target, Math.min(budget.left, KEYS_PER_QUERY));
+      const keys: Array<{ key: string; db: D1Database }> = [];
+      for (const d of data) {
+        const left = Math.min(budget.left, KEYS_PER_QUERY) - keys.length;
+        if (left <= 0) break;
+        for (const key of await nextKeys(d, target, left)) keys.push({ key, db: d });
+      }
       if (keys.length === 0) {
         row = await save(db, row, { stage: "compact" });
         break;
       }
       let rewritten = 0;
       const days = new Set<string>();
-      for (const key of keys) {
+      for (const { key, db: holder } of keys) {
         if ((await rewriteObject(env, key, matches, now)) === "rewritten") rewritten++;
         const d = dayOfKey(key);
         if (d && key.startsWith("raw/")) days.add(d);
-        await markRedacted(db, key, target);
+        await markRedacted(holder, key, target);
       }
       budget.left -= keys.length;
       await addDays(db, row.request_id, days);
@@ -303,15 +322,17 @@ async function complete(db: D1Database, row: RequestRow, now: string): Promise<R
  * list is empty completes.
  */
 export async function recompacted(env: Env, requestId: string, days: readonly string[]): Promise<void> {
-  const left = ((await workDays(env.DB, requestId)) ?? []).filter((d) => !days.includes(d));
-  await env.DB.prepare("UPDATE privacy_work SET days = ?2 WHERE request_id = ?1")
+  const left = ((await workDays(sharedDatabase(env), requestId)) ?? []).filter((d) => !days.includes(d));
+  await sharedDatabase(env)
+    .prepare("UPDATE privacy_work SET days = ?2 WHERE request_id = ?1")
     .bind(requestId, JSON.stringify(left))
     .run();
-  const row = await env.DB.prepare("SELECT stage FROM privacy_requests WHERE request_id = ?1")
+  const row = await sharedDatabase(env)
+    .prepare("SELECT stage FROM privacy_requests WHERE request_id = ?1")
     .bind(requestId)
     .first<{ stage: string }>();
   if (left.length === 0 && row?.stage === "compact") {
-    await complete(env.DB, { request_id: requestId } as RequestRow, new Date().toISOString());
+    await complete(sharedDatabase(env), { request_id: requestId } as RequestRow, new Date().toISOString());
   }
 }
 
@@ -352,7 +373,7 @@ async function markRedacted(db: D1Database, key: string, t: Target): Promise<voi
  * Only once the erasing request completed: until then its own `objects` stage does this work.
  */
 async function sweep(env: Env, budget: { left: number }, now: string): Promise<number> {
-  const db = env.DB;
+  const db = sharedDatabase(env);
   const r = await db
     .prepare(
       `SELECT DISTINCT a.r2_key FROM archive_subjects a JOIN erased_subjects e

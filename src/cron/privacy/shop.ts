@@ -6,6 +6,7 @@
  * shop's, not a person's, and it keeps later events of the shop redacted.
  */
 import { log } from "../../shared/log";
+import { sharedDatabase, shopDatabase } from "../../tables/database";
 
 /** Tables whose rows are the shop's; the privacy tables keep their proof of erasure. */
 const SHOP_TABLES = [
@@ -60,7 +61,36 @@ export async function deleteShopObjects(
   shop: string,
   limit: number,
 ): Promise<{ deleted: number; days: string[] }> {
-  const db = env.DB;
+  // The shop's database holds its events and index; the shared one its bulk exports (the same when not routed).
+  for (const db of shopDatabases(env, shop)) {
+    const out = await deleteObjectsIn(env, db, shop, limit);
+    if (out.deleted > 0) return out;
+  }
+  // Last: the data-request answers under the shop's own prefix (a bounded listing).
+  let exports = 0;
+  let cursor: string | undefined;
+  do {
+    const page = await env.LAKE.list({ prefix: `exports/${shop}/`, cursor });
+    if (page.objects.length > 0) await env.LAKE.delete(page.objects.map((o) => o.key));
+    exports += page.objects.length;
+    cursor = page.truncated ? page.cursor : undefined;
+  } while (cursor !== undefined);
+  return { deleted: exports, days: [] };
+}
+
+/** The shop's database, then the shared one when they differ. */
+function shopDatabases(env: Env, shop: string): D1Database[] {
+  const own = shopDatabase(env, shop);
+  const shared = sharedDatabase(env);
+  return own === shared ? [own] : [own, shared];
+}
+
+async function deleteObjectsIn(
+  env: Env,
+  db: D1Database,
+  shop: string,
+  limit: number,
+): Promise<{ deleted: number; days: string[] }> {
   const r = await db
     .prepare(
       `SELECT r2_key FROM (
@@ -72,18 +102,7 @@ export async function deleteShopObjects(
     .bind(shop, limit)
     .all<{ r2_key: string }>();
   const keys = r.results.map((x) => x.r2_key);
-  if (keys.length === 0) {
-    // Last: the data-request answers under the shop's own prefix (a bounded listing).
-    let exports = 0;
-    let cursor: string | undefined;
-    do {
-      const page = await env.LAKE.list({ prefix: `exports/${shop}/`, cursor });
-      if (page.objects.length > 0) await env.LAKE.delete(page.objects.map((o) => o.key));
-      exports += page.objects.length;
-      cursor = page.truncated ? page.cursor : undefined;
-    } while (cursor !== undefined);
-    return { deleted: exports, days: [] };
-  }
+  if (keys.length === 0) return { deleted: 0, days: [] };
   for (let i = 0; i < keys.length; i += 1000) await env.LAKE.delete(keys.slice(i, i + 1000));
   const days = new Set<string>();
   const statements: D1PreparedStatement[] = [];
@@ -108,7 +127,14 @@ export async function deleteShopObjects(
 
 /** Deletes every D1 row of the shop, and the profiles only its identities held. */
 export async function deleteShopRows(env: Env, shop: string): Promise<number> {
-  const db = env.DB;
+  let rows = 0;
+  for (const db of shopDatabases(env, shop)) rows += await deleteRowsIn(db, shop);
+  const forgotten = await env.SHOP.getByName(shop).forgetShop();
+  log.info("shop rows erased", { shop, rows, coordinatorJobs: forgotten.jobs });
+  return rows;
+}
+
+async function deleteRowsIn(db: D1Database, shop: string): Promise<number> {
   const onlyHere = `SELECT profile_id FROM customer_identities WHERE shop = ?1
     EXCEPT SELECT profile_id FROM customer_identities WHERE shop <> ?1`;
   const statements = [
@@ -117,8 +143,5 @@ export async function deleteShopRows(env: Env, shop: string): Promise<number> {
     ...(await shopTables(db)).map((t) => db.prepare(`DELETE FROM ${t} WHERE shop = ?1`).bind(shop)),
   ];
   const results = await db.batch(statements);
-  const rows = results.reduce((n, r) => n + r.meta.changes, 0);
-  const forgotten = await env.SHOP.getByName(shop).forgetShop();
-  log.info("shop rows erased", { shop, rows, coordinatorJobs: forgotten.jobs });
-  return rows;
+  return results.reduce((n, r) => n + r.meta.changes, 0);
 }

@@ -39,8 +39,8 @@ const uniq = <T>(xs: T[], key: (x: T) => string = String): T[] => [
   ...new Map(xs.map((x) => [key(x), x] as const)).values(),
 ];
 
-export async function resolveTarget(env: Env, kind: PrivacyKind, s: PrivacySubject): Promise<Target> {
-  const db = env.DB;
+/** The request's subjects as `db` knows them (its identity graph links the person's other ids). */
+export async function resolveTarget(env: Env, db: D1Database, kind: PrivacyKind, s: PrivacySubject): Promise<Target> {
   const scoped = kind !== "erase";
   const emails: string[] = s.email === null ? [] : [s.email];
   const shopify: Target["shopify"] =
@@ -131,4 +131,23 @@ export function subjectClause(subjects: readonly TargetSubject[]): { sql: string
 export function targetMatcher(subjects: readonly TargetSubject[]): (kind: string, id: string, shop: string) => boolean {
   const keys = new Set(subjects.map((s) => `${s.kind}\u0000${s.id}\u0000${s.shop}`));
   return (kind, id, shop) => keys.has(`${kind}\u0000${id}\u0000${shop}`) || keys.has(`${kind}\u0000${id}\u0000*`);
+}
+
+/** One target from each database's (an erase covers every database; each has its own identity graph). */
+export function mergeTargets(targets: readonly Target[]): Target {
+  const [first, ...rest] = targets;
+  if (first === undefined) throw new Error("mergeTargets needs at least one target");
+  const all = <K extends keyof Target>(k: K) => targets.flatMap((t) => t[k] as unknown[]);
+  const json = (x: unknown) => JSON.stringify(x);
+  if (rest.length === 0) return first;
+  return {
+    scopeShop: first.scopeShop,
+    emails: uniq(all("emails") as string[]),
+    shopify: uniq(all("shopify") as Target["shopify"], json),
+    stripe: uniq(all("stripe") as string[]),
+    recharge: uniq(all("recharge") as string[]),
+    orders: uniq(all("orders") as Target["orders"], json),
+    profiles: uniq(all("profiles") as string[]),
+    subjects: uniq(all("subjects") as TargetSubject[], json),
+  };
 }

@@ -13,6 +13,7 @@ import { describeError, log } from "../../shared/log";
 import { recordDqMetric } from "../../shared/metrics";
 import { dqResults, dqRuns } from "../../shared/schema/cron";
 import { cronSettings } from "../../shared/settings";
+import { sharedDatabase } from "../../tables/database";
 import { withLease } from "../lease";
 import { dataQualityReportKey, putJson } from "../reports";
 import { activeShops, coordinatorConnector, type ShopifyConnector } from "../shopify-port";
@@ -56,7 +57,9 @@ export async function runDataQuality(
   run: { runId: string; now: Date },
   options: DataQualityOptions = {},
 ): Promise<DataQualityResult> {
-  const outcome = await withLease(env.DB, "data-quality", run.runId, run.now, () => dataQuality(env, run, options));
+  const outcome = await withLease(sharedDatabase(env), "data-quality", run.runId, run.now, () =>
+    dataQuality(env, run, options),
+  );
   if (outcome.skipped) {
     log.info("data-quality skipped: another run is in progress", { runId: run.runId, heldBy: outcome.heldBy });
     return { skipped: true, runId: run.runId, heldBy: outcome.heldBy };
@@ -111,10 +114,10 @@ async function dataQuality(
     results,
   });
 
-  const db = drizzle(env.DB);
+  const db = drizzle(sharedDatabase(env));
   const statements: D1PreparedStatement[] = [
     statement(
-      env.DB,
+      sharedDatabase(env),
       db.insert(dqRuns).values({
         runId: run.runId,
         startedAt,
@@ -138,13 +141,13 @@ async function dataQuality(
       message: r.message,
       details: r.details === undefined ? null : JSON.stringify(r.details),
     };
-    statements.push(statement(env.DB, db.insert(dqResults).values(row).onConflictDoNothing()));
+    statements.push(statement(sharedDatabase(env), db.insert(dqResults).values(row).onConflictDoNothing()));
   }
   for (const r of results) {
     if (r.outcome !== "FAIL") continue;
-    statements.push(...raiseAlert(env.DB, failAlert(r), startedAt, settings.alertDedupMs));
+    statements.push(...raiseAlert(sharedDatabase(env), failAlert(r), startedAt, settings.alertDedupMs));
   }
-  await env.DB.batch(statements);
+  await sharedDatabase(env).batch(statements);
 
   for (const r of results)
     recordDqMetric(env, { check: r.check, subject: r.subject, outcome: r.outcome, value: r.value ?? 0 });

@@ -7,6 +7,8 @@
  * rather than a guess. An orphan can be transient (a child event applied before its
  * parent's), so up to 1 % is WARN, above it FAIL.
  */
+
+import { sharedDatabase } from "../../tables/database";
 import { DAY_MS, type DqCheck, type DqResult, iso, ratioOutcome } from "./types";
 
 const WINDOW_MS = 7 * DAY_MS;
@@ -65,7 +67,7 @@ async function orphans(
 }
 
 export const referentialIntegrity: DqCheck = async ({ env, now }) => {
-  const db = env.DB;
+  const db = sharedDatabase(env);
   const from = iso(now.getTime() - WINDOW_MS);
   const to = now.toISOString();
   const results: DqResult[] = [];
@@ -140,9 +142,8 @@ export const moneyIntegrity: DqCheck = async ({ env, now, settings }) => {
        WHERE o.updated_at >= ?1 AND o.updated_at <= ?2 AND o.deleted_at IS NULL
          AND o.total_price_minor IS NOT NULL)`;
   const binds = [iso(now.getTime() - WINDOW_MS), now.toISOString(), tol] as const;
-  const row = await env.DB.prepare(
-    `${orders} SELECT COUNT(*) AS total, SUM(CASE WHEN ${mismatch} THEN 1 ELSE 0 END) AS bad FROM o`,
-  )
+  const row = await sharedDatabase(env)
+    .prepare(`${orders} SELECT COUNT(*) AS total, SUM(CASE WHEN ${mismatch} THEN 1 ELSE 0 END) AS bad FROM o`)
     .bind(...binds)
     .first<{ total: number; bad: number | null }>();
   const total = row?.total ?? 0;
@@ -151,7 +152,8 @@ export const moneyIntegrity: DqCheck = async ({ env, now, settings }) => {
     bad === 0
       ? []
       : (
-          await env.DB.prepare(`${orders} SELECT shop || '/' || id AS ref FROM o WHERE ${mismatch} LIMIT ${SAMPLE}`)
+          await sharedDatabase(env)
+            .prepare(`${orders} SELECT shop || '/' || id AS ref FROM o WHERE ${mismatch} LIMIT ${SAMPLE}`)
             .bind(...binds)
             .all<{ ref: string }>()
         ).results.map((r) => r.ref);

@@ -10,6 +10,7 @@
 import { SOURCES } from "../../shared/envelope";
 import { DEAD_LETTER_PREFIX } from "../../shared/keys";
 import { partitionOf } from "../../shared/time";
+import { sharedDatabase } from "../../tables/database";
 import { DAY_MS, type DqCheck, type DqResult, HOUR_MS, iso } from "./types";
 
 async function statusCounts(
@@ -43,7 +44,7 @@ async function deadLetterObjects(bucket: R2Bucket, source: string, now: Date): P
 }
 
 export const deadLetters: DqCheck = async ({ env, now }) => {
-  const failed = await statusCounts(env.DB, "failed", now);
+  const failed = await statusCounts(sharedDatabase(env), "failed", now);
   const results: DqResult[] = [];
   for (const source of [...SOURCES, "unknown"] as const) {
     const f = failed.get(source) ?? { day: 0, hour: 0 };
@@ -66,7 +67,7 @@ export const deadLetters: DqCheck = async ({ env, now }) => {
 };
 
 export const quarantine: DqCheck = async ({ env, now, settings }) => {
-  const counts = await statusCounts(env.DB, "quarantined", now);
+  const counts = await statusCounts(sharedDatabase(env), "quarantined", now);
   return SOURCES.map((source): DqResult => {
     const q = counts.get(source) ?? { day: 0, hour: 0 };
     const outcome = q.hour >= settings.quarantinePerHour ? "FAIL" : q.day > 0 ? "WARN" : "PASS";
@@ -86,10 +87,11 @@ export const quarantine: DqCheck = async ({ env, now, settings }) => {
 };
 
 export const duplicateDeliveries: DqCheck = async ({ env, now, settings }) => {
-  const { results } = await env.DB.prepare(
-    `SELECT source, COUNT(*) AS events, SUM(deliveries - 1) AS extra FROM webhook_events
+  const { results } = await sharedDatabase(env)
+    .prepare(
+      `SELECT source, COUNT(*) AS events, SUM(deliveries - 1) AS extra FROM webhook_events
      WHERE received_at > ?1 AND received_at <= ?2 GROUP BY source`,
-  )
+    )
     .bind(iso(now.getTime() - DAY_MS), now.toISOString())
     .all<{ source: string; events: number; extra: number | null }>();
   const bySource = new Map(results.map((r) => [r.source, r]));

@@ -6,6 +6,7 @@
  * order is what this check exists to find; an inexact count (AT_LEAST) only warns.
  */
 import { z } from "zod";
+import { sharedDatabase } from "../../tables/database";
 import { DAY_MS, type DqCheck, type DqResult, HOUR_MS, iso } from "./types";
 
 export const ORDERS_COUNT_QUERY = `query ParityOrdersCount($query: String!) {
@@ -47,10 +48,11 @@ export const countParity: DqCheck = async ({ env, now, shops, connector }) => {
       continue;
     }
     const shopify = parsed.data.ordersCount;
-    const row = await env.DB.prepare(
-      `SELECT COUNT(*) AS n FROM shopify_orders
+    const row = await sharedDatabase(env)
+      .prepare(
+        `SELECT COUNT(*) AS n FROM shopify_orders
        WHERE shop = ?1 AND created_at >= ?2 AND created_at < ?3 AND deleted_at IS NULL`,
-    )
+      )
       .bind(shop, iso(from), iso(to))
       .first<{ n: number }>();
     const stored = row?.n ?? 0;

@@ -7,6 +7,7 @@
  * want an hourly roll-up table instead, which this does not keep.
  */
 import { SOURCES } from "../../shared/envelope";
+import { sharedDatabase } from "../../tables/database";
 import { DAY_MS, type DqCheck, type DqResult, HOUR_MS, hourFloor, iso } from "./types";
 
 /** An hour is "normally busy" for a pair when it had traffic on at least 5 of the previous 7 days. */
@@ -43,7 +44,7 @@ async function hourlyCounts(db: D1Database, end: number): Promise<Counts> {
 
 export const hourlyGaps: DqCheck = async ({ env, now }) => {
   const end = hourFloor(now);
-  const counts = await hourlyCounts(env.DB, end);
+  const counts = await hourlyCounts(sharedDatabase(env), end);
   const results: DqResult[] = [];
   for (const [pair, hours] of [...counts].sort(([a], [b]) => a.localeCompare(b))) {
     let expected = 0;
@@ -85,7 +86,7 @@ export const hourlyGaps: DqCheck = async ({ env, now }) => {
 
 export const volumeDrop: DqCheck = async ({ env, now, settings }) => {
   const end = hourFloor(now);
-  const counts = await hourlyCounts(env.DB, end);
+  const counts = await hourlyCounts(sharedDatabase(env), end);
   const last = end - HOUR_MS;
   return SOURCES.map((source): DqResult => {
     const at = (slot: number) => {
@@ -123,10 +124,11 @@ export const volumeDrop: DqCheck = async ({ env, now, settings }) => {
 };
 
 export const freshness: DqCheck = async ({ env, now, settings }) => {
-  const { results } = await env.DB.prepare(
-    `SELECT source, MAX(received_at) AS last FROM webhook_events
+  const { results } = await sharedDatabase(env)
+    .prepare(
+      `SELECT source, MAX(received_at) AS last FROM webhook_events
      WHERE origin = 'webhook' AND received_at > ?1 AND received_at <= ?2 GROUP BY source`,
-  )
+    )
     .bind(iso(now.getTime() - IN_USE_MS), now.toISOString())
     .all<{ source: string; last: string }>();
   const lastBySource = new Map(results.map((r) => [r.source, r.last]));

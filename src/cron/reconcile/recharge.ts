@@ -10,6 +10,7 @@
  */
 import { z } from "zod";
 import { toUtcIso } from "../../shared/time";
+import { sharedDatabase } from "../../tables/database";
 import { losslessView, parseRaw, rawArray, stringifyRaw } from "../raw-json";
 import { readCursor, rememberFirstWindow, writeCursor } from "./cursors";
 import { type RepairEvent, reconcileEventId, sendRepairs } from "./emit";
@@ -88,10 +89,10 @@ export async function reconcileRecharge(ctx: ReconcileContext, token: string): P
   // Before any upstream call: a first run failing on subscriptions must not lose the charges' first window.
   for (const r of RESOURCES) {
     const scope = { source: "recharge" as const, shop: "", resource: r.resource };
-    const stored = await readCursor(ctx.env.DB, scope, ascendingPartial);
+    const stored = await readCursor(sharedDatabase(ctx.env), scope, ascendingPartial);
     const window = ascendingWindow(stored.cursor, stored.partial, ctx.now, ctx.settings.lookbackMs);
     await rememberFirstWindow(
-      ctx.env.DB,
+      sharedDatabase(ctx.env),
       scope,
       stored,
       { windowTo: window.to, resumeFrom: window.from },
@@ -125,7 +126,7 @@ async function reconcileResource(
 ): Promise<{ from: string; to: string; complete: boolean; resumeFrom: string | null }> {
   const { env, settings, now } = ctx;
   const scope = { source: "recharge" as const, shop: "", resource: r.resource };
-  const stored = await readCursor(env.DB, scope, ascendingPartial);
+  const stored = await readCursor(sharedDatabase(env), scope, ascendingPartial);
   const window = ascendingWindow(stored.cursor, stored.partial, now, settings.lookbackMs);
   const base = (env.RECHARGE_API_BASE || "https://api.rechargeapps.com").replace(/\/+$/, "");
   const headers = { "X-Recharge-Access-Token": token, "X-Recharge-Version": RECHARGE_API_VERSION };
@@ -145,7 +146,7 @@ async function reconcileResource(
     const items = rawArray(raw, r.resource) ?? [];
     tally.lookedAt += list.length;
     const versions = await storedVersions(
-      env.DB,
+      sharedDatabase(env),
       r.table,
       list.map((i) => i.id),
       null,
@@ -185,6 +186,6 @@ async function reconcileResource(
     ? null
     : { windowTo: window.to, resumeFrom: lastSeen ?? window.from };
   const cursor = complete ? window.to : (stored.cursor ?? window.from);
-  await env.DB.batch(writeCursor(env.DB, scope, { cursor, partial, now: now.toISOString() }));
+  await sharedDatabase(env).batch(writeCursor(sharedDatabase(env), scope, { cursor, partial, now: now.toISOString() }));
   return { from: window.from, to: window.to, complete, resumeFrom: partial?.resumeFrom ?? null };
 }

@@ -9,6 +9,7 @@ import { apiVersion } from "../../durable/shop-access";
 import type { Source } from "../../shared/envelope";
 import { log } from "../../shared/log";
 import { cronSettings } from "../../shared/settings";
+import { sharedDatabase } from "../../tables/database";
 import { withLease } from "../lease";
 import { storeReconcileReport } from "../reports";
 import { activeShops, coordinatorConnector, type ShopifyConnector } from "../shopify-port";
@@ -42,7 +43,7 @@ async function guarded(
 ): Promise<ScopeReport> {
   const lease = `reconcile:${source}${source === "shopify" ? `:${scope}` : ""}`;
   try {
-    const r = await withLease(ctx.env.DB, lease, ctx.runId, ctx.now, fn);
+    const r = await withLease(sharedDatabase(ctx.env), lease, ctx.runId, ctx.now, fn);
     if (!r.skipped) {
       const t = totals(r.value);
       log.info("reconcile scope done", { runId: ctx.runId, source, scope, status: r.value.status, ...t });

@@ -10,6 +10,7 @@
  */
 import type { JsonValue } from "../../durable/admin-graphql";
 import { toUtcIso } from "../../shared/time";
+import { sharedDatabase, shopDatabase } from "../../tables/database";
 import type { ShopifyGraphql } from "../shopify-port";
 import { readCursor, rememberFirstWindow, writeCursor } from "./cursors";
 import { type RepairEvent, reconcileEventId, sendRepairs } from "./emit";
@@ -98,10 +99,10 @@ export async function reconcileShopifyShop(
   const runs: ResourceRun[] = [];
   for (const resource of SHOPIFY_RESOURCES) {
     const scope = { source: "shopify" as const, shop, resource };
-    const stored = await readCursor(env.DB, scope, ascendingPartial);
+    const stored = await readCursor(sharedDatabase(env), scope, ascendingPartial);
     const window = ascendingWindow(stored.cursor, stored.partial, now, settings.lookbackMs);
     await rememberFirstWindow(
-      env.DB,
+      sharedDatabase(env),
       scope,
       stored,
       { windowTo: window.to, resumeFrom: window.from },
@@ -142,7 +143,7 @@ export async function reconcileShopifyShop(
       }
       r.tally.lookedAt += listed.length;
       const versions = await storedVersions(
-        env.DB,
+        shopDatabase(env, shop),
         `shopify:${r.resource}`,
         listed.map((l) => l.id),
         shop,
@@ -171,13 +172,13 @@ export async function reconcileShopifyShop(
     const cursor = r.done ? r.window.to : (r.storedCursor ?? r.window.from);
     statements.push(
       ...writeCursor(
-        env.DB,
+        sharedDatabase(env),
         { source: "shopify", shop, resource: r.resource },
         { cursor, partial, now: now.toISOString() },
       ),
     );
   }
-  await env.DB.batch(statements);
+  await sharedDatabase(env).batch(statements);
 
   return {
     source: "shopify",

@@ -15,6 +15,7 @@ import { z } from "zod";
 import { EVENT_ID_PATTERN } from "../../shared/envelope";
 import { API_BACKFILL_RESOURCES } from "../../shared/schema/backfills";
 import { fromUnixSeconds } from "../../shared/time";
+import { sharedDatabase } from "../../tables/database";
 import { startApiBackfill } from "../backfills";
 import { losslessView, parseRaw, rawArray, stringifyRaw } from "../raw-json";
 import { readCursor, rememberFirstWindow, writeCursor } from "./cursors";
@@ -61,7 +62,7 @@ export async function reconcileStripe(ctx: ReconcileContext, key: string): Promi
   const { env, settings, now } = ctx;
   const tally = emptyTally();
   const counter: CallCounter = { calls: 0 };
-  const stored = await readCursor(env.DB, SCOPE, stripePartial);
+  const stored = await readCursor(sharedDatabase(env), SCOPE, stripePartial);
   const nowMs = now.getTime();
   const cursorMs = stored.cursor === null ? null : Math.min(Date.parse(stored.cursor), nowMs);
   // A first run starts one lookback back; later runs overlap the previous window briefly.
@@ -73,13 +74,13 @@ export async function reconcileStripe(ctx: ReconcileContext, key: string): Promi
   let gapNote: string | null = null;
   const reach = new Date(nowMs - EVENTS_REACH_MS).toISOString();
   if (from < reach) {
-    gapNote = await listGap(env.DB, from, reach, now);
+    gapNote = await listGap(sharedDatabase(env), from, reach, now);
     from = reach;
   }
   const windowTo = stored.partial?.windowTo ?? new Date(Math.max(cursorMs ?? 0, nowMs - SETTLE_MS)).toISOString();
   const to = stored.partial?.reachedDown ?? windowTo;
   await rememberFirstWindow(
-    env.DB,
+    sharedDatabase(env),
     SCOPE,
     stored,
     { windowFrom: from, windowTo, reachedDown: windowTo },
@@ -105,7 +106,7 @@ export async function reconcileStripe(ctx: ReconcileContext, key: string): Promi
 
     tally.lookedAt += list.data.length;
     const seen = await seenEventIds(
-      env.DB,
+      sharedDatabase(env),
       "stripe",
       list.data.map((e) => e.id),
     );
@@ -149,7 +150,7 @@ export async function reconcileStripe(ctx: ReconcileContext, key: string): Promi
   }
   // While a window is unfinished the cursor stays (a first run has none yet: its window's start stands in).
   const cursor = partial === null ? windowTo : (stored.cursor ?? from);
-  await env.DB.batch(writeCursor(env.DB, SCOPE, { cursor, partial, now: now.toISOString() }));
+  await sharedDatabase(env).batch(writeCursor(sharedDatabase(env), SCOPE, { cursor, partial, now: now.toISOString() }));
   return report;
 }
 

@@ -13,6 +13,7 @@ import { z } from "zod";
 import { type Envelope, SOURCES, type Source } from "../../shared/envelope";
 import { describeError, log } from "../../shared/log";
 import { RESOURCES } from "../../shared/topics";
+import { sharedDatabase } from "../../tables/database";
 import { withLease } from "../lease";
 
 export const replayFilterSchema = z
@@ -87,10 +88,12 @@ export async function runReplay(
 ): Promise<ReplayResult> {
   const n = options.batchEvents ?? Number(env.REPLAY_BATCH_EVENTS);
   const budget = { left: Number.isInteger(n) && n > 0 ? n : 10_000 };
-  const outcome = await withLease(env.DB, "replay", run.runId, run.now, async () => {
-    const rows = await env.DB.prepare(
-      "SELECT id, filter, cursor, listed, sent FROM replay_runs WHERE status IN ('pending', 'running') ORDER BY created_at, id LIMIT 10",
-    ).all<{ id: string; filter: string; cursor: string | null; listed: number; sent: number }>();
+  const outcome = await withLease(sharedDatabase(env), "replay", run.runId, run.now, async () => {
+    const rows = await sharedDatabase(env)
+      .prepare(
+        "SELECT id, filter, cursor, listed, sent FROM replay_runs WHERE status IN ('pending', 'running') ORDER BY created_at, id LIMIT 10",
+      )
+      .all<{ id: string; filter: string; cursor: string | null; listed: number; sent: number }>();
     const replays: ReplayRunReport[] = [];
     for (const row of rows.results) {
       if (budget.left <= 0) break;
@@ -99,7 +102,8 @@ export async function runReplay(
       } catch (err) {
         const error = describeError(err);
         log.error("replay failed", { replayId: row.id, error });
-        await env.DB.prepare("UPDATE replay_runs SET status = 'failed', error = ?2, updated_at = ?3 WHERE id = ?1")
+        await sharedDatabase(env)
+          .prepare("UPDATE replay_runs SET status = 'failed', error = ?2, updated_at = ?3 WHERE id = ?1")
           .bind(row.id, error.slice(0, 1000), new Date().toISOString())
           .run();
         replays.push({ replayId: row.id, status: "failed", listed: row.listed, sent: row.sent });
@@ -127,10 +131,11 @@ async function advance(
 
   const save = async (status: "running" | "completed") => {
     const now = new Date().toISOString();
-    await env.DB.prepare(
-      `UPDATE replay_runs SET status = ?2, cursor = ?3, listed = ?4, sent = ?5, updated_at = ?6,
+    await sharedDatabase(env)
+      .prepare(
+        `UPDATE replay_runs SET status = ?2, cursor = ?3, listed = ?4, sent = ?5, updated_at = ?6,
          completed_at = CASE WHEN ?2 = 'completed' THEN ?6 ELSE completed_at END WHERE id = ?1`,
-    )
+      )
       .bind(row.id, status, JSON.stringify(cursor), listed, sent, now)
       .run();
   };

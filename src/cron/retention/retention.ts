@@ -18,6 +18,7 @@
 import { log } from "../../shared/log";
 import { webhookEvents } from "../../shared/schema/ledger";
 import { cronSettings } from "../../shared/settings";
+import { everyDatabase, sharedDatabase } from "../../tables/database";
 import { withLease } from "../lease";
 import { type CompactTable, compactTableOf, PartBuffer } from "../parquet";
 
@@ -72,8 +73,20 @@ export async function runRetention(
   const maxDays = num(env.RETENTION_MAX_DAYS, 31, 1, 3650);
   const cutoffs = ledgerCutoffs(run.now, windowDays, cronSettings(env).lookbackMs);
   const reportCutoff = dayOf(run.now.getTime() - windowDays * DAY);
-  const outcome = await withLease(env.DB, "retention", run.runId, run.now, async () => {
-    const tables = [await archiveLedger(env, run.runId, cutoffs, maxDays, options.fromDay ?? "0000-00-00")];
+  const outcome = await withLease(sharedDatabase(env), "retention", run.runId, run.now, async () => {
+    // The ledger of every database (a shop routed to its own keeps its events' ledger there).
+    const tables: RetentionTableReport[] = [];
+    for (const { name, db } of everyDatabase(env)) {
+      const report = await archiveLedger(env, db, name, run.runId, cutoffs, maxDays, options.fromDay ?? "0000-00-00");
+      const seen = tables[0];
+      if (seen === undefined) tables.push(report);
+      else {
+        seen.days = Math.max(seen.days, report.days);
+        seen.archived += report.archived;
+        seen.deleted += report.deleted;
+        seen.objects.push(...report.objects);
+      }
+    }
     for (const t of OPERATIONAL)
       tables.push(await archiveRows(env, run.runId, t, reportCutoff, maxDays, options.fromDay ?? "0000-00-00"));
     return tables;
@@ -97,6 +110,8 @@ const LEDGER_ELIGIBLE = `received_at >= ?1 AND received_at < ?2 AND status <> 'r
 
 async function archiveLedger(
   env: Env,
+  db: D1Database,
+  binding: string,
   runId: string,
   cutoffs: Record<string, string>,
   maxDays: number,
@@ -106,7 +121,7 @@ async function archiveLedger(
   const latest = [cutoffs.shopify ?? "", cutoffs.stripe ?? "", cutoffs.recharge ?? ""].sort().at(-1) ?? "";
   const cut = [cutoffs.shopify, cutoffs.stripe, cutoffs.recharge];
   let day = await oldestDay(
-    env.DB,
+    db,
     "SELECT min(received_at) AS d FROM webhook_events WHERE received_at >= ?1 AND status <> 'retrying'",
     fromDay,
   );
@@ -118,7 +133,9 @@ async function archiveLedger(
     let after: [string, string] | null = null;
     const flush = async () => {
       if (buffer.rows === 0) return;
-      const key = `metadata/ledger/dt=${day}/${runId}-part-${String(part++).padStart(5, "0")}.parquet`;
+      // A routed database's parts carry its binding, so two databases' parts of one run never share a key.
+      const run = binding === "DB" ? runId : `${runId}-${binding}`;
+      const key = `metadata/ledger/dt=${day}/${run}-part-${String(part++).padStart(5, "0")}.parquet`;
       const rows = buffer.rows;
       const bytes = buffer.encode({
         "commerce.table": "webhook_events",
@@ -129,7 +146,7 @@ async function archiveLedger(
       report.objects.push(key);
       report.archived += rows;
       report.deleted += await deleteRowids(
-        env.DB,
+        db,
         "webhook_events",
         LEDGER_ELIGIBLE,
         [day, nextDay(String(day)), ...cut],
@@ -138,10 +155,11 @@ async function archiveLedger(
       rowids = [];
     };
     for (;;) {
-      const page: { results: Array<Record<string, string | null>> } = await env.DB.prepare(
-        `SELECT CAST(rowid AS TEXT) AS _rowid, ${LEDGER_SELECT} FROM webhook_events WHERE ${LEDGER_ELIGIBLE}
+      const page: { results: Array<Record<string, string | null>> } = await db
+        .prepare(
+          `SELECT CAST(rowid AS TEXT) AS _rowid, ${LEDGER_SELECT} FROM webhook_events WHERE ${LEDGER_ELIGIBLE}
          ${after ? "AND (source, event_id) > (?6, ?7)" : ""} ORDER BY source, event_id LIMIT ${PAGE_ROWS}`,
-      )
+        )
         .bind(day, nextDay(day), ...cut, ...(after ?? []))
         .all<Record<string, string | null>>();
       for (const row of page.results) {
@@ -155,7 +173,7 @@ async function archiveLedger(
     }
     await flush();
     day = await oldestDay(
-      env.DB,
+      db,
       "SELECT min(received_at) AS d FROM webhook_events WHERE received_at >= ?1 AND status <> 'retrying'",
       nextDay(day),
     );
@@ -198,10 +216,11 @@ async function archiveRows(
   const report: RetentionTableReport = { table: t.table, days: 0, archived: 0, deleted: 0, objects: [] };
   const condition = `${t.dayColumn} >= ?1 AND ${t.dayColumn} < ?2 AND ${t.dayColumn} < ?3 AND ${t.eligible}`;
   const oldest = `SELECT min(${t.dayColumn}) AS d FROM ${t.from} WHERE ${t.dayColumn} >= ?1 AND ${t.eligible}`;
-  let day = await oldestDay(env.DB, oldest, fromDay);
+  let day = await oldestDay(sharedDatabase(env), oldest, fromDay);
   while (day !== null && day < cutoff && report.days < maxDays) {
     report.days++;
-    const rows = await env.DB.prepare(`SELECT rowid AS _rowid, * FROM ${t.from} WHERE ${condition} LIMIT 50000`)
+    const rows = await sharedDatabase(env)
+      .prepare(`SELECT rowid AS _rowid, * FROM ${t.from} WHERE ${condition} LIMIT 50000`)
       .bind(day, nextDay(day), cutoff)
       .all<Record<string, unknown>>();
     if (rows.results.length > 0) {
@@ -214,14 +233,14 @@ async function archiveRows(
       report.objects.push(key);
       report.archived += rows.results.length;
       report.deleted += await deleteRowids(
-        env.DB,
+        sharedDatabase(env),
         t.table,
         condition,
         [day, nextDay(day), cutoff],
         rows.results.map((r) => String(r._rowid)),
       );
     }
-    day = await oldestDay(env.DB, oldest, nextDay(day));
+    day = await oldestDay(sharedDatabase(env), oldest, nextDay(day));
   }
   return report;
 }

@@ -9,6 +9,7 @@ import type { Context } from "hono";
 import { apiBackfillRequestSchema, apiBackfillRows, startApiBackfill } from "../../cron/backfills";
 import { AppError } from "../../shared/errors";
 import type { BackfillRow } from "../../shared/schema/backfills";
+import { sharedDatabase } from "../../tables/database";
 
 type Ctx = Context<{ Bindings: Env }>;
 
@@ -27,7 +28,11 @@ export async function startApiBackfillRequest(c: Ctx, body: unknown): Promise<Re
       `${source === "stripe" ? "STRIPE_API_KEY" : "RECHARGE_API_TOKEN"} is not set.`,
     );
   }
-  const result = await startApiBackfill(c.env.DB, { ...parsed.data, requestedBy: "admin", now: new Date() });
+  const result = await startApiBackfill(sharedDatabase(c.env), {
+    ...parsed.data,
+    requestedBy: "admin",
+    now: new Date(),
+  });
   if (!result.ok) {
     return c.json(
       {

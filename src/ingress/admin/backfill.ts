@@ -13,6 +13,7 @@ import { operationsOfBackfill } from "../../durable/operations-table";
 import { resolveShopAccess } from "../../durable/shop-credentials";
 import { AppError, errorBody } from "../../shared/errors";
 import type { BulkOperationRow } from "../../shared/schema/operations";
+import { sharedDatabase } from "../../tables/database";
 import { uninstalledShops } from "../../tables/shop-installs";
 import { apiBackfillStatus, startApiBackfillRequest } from "./api-backfill";
 
@@ -40,7 +41,7 @@ export async function startBackfill(c: Ctx): Promise<Response> {
   const access = await resolveShopAccess(c.env, shop);
   // Checked here too so a misconfigured shop never wakes a coordinator.
   if (!access.ok) throw new AppError(503, "not_configured", access.message);
-  if ((await uninstalledShops(c.env.DB)).has(shop)) {
+  if ((await uninstalledShops(c.env)).has(shop)) {
     return c.json(errorBody("uninstalled", `${shop} uninstalled the app: it is not backfilled.`), 409);
   }
 
@@ -71,9 +72,9 @@ export async function startBackfill(c: Ctx): Promise<Response> {
 
 export async function backfillStatus(c: Ctx): Promise<Response> {
   const id = c.req.param("id") ?? "";
-  const operations = BACKFILL_ID.test(id) ? await operationsOfBackfill(c.env.DB, id) : [];
+  const operations = BACKFILL_ID.test(id) ? await operationsOfBackfill(sharedDatabase(c.env), id) : [];
   if (operations.length === 0) {
-    const history = BACKFILL_ID.test(id) ? await apiBackfillStatus(c.env.DB, id) : null;
+    const history = BACKFILL_ID.test(id) ? await apiBackfillStatus(sharedDatabase(c.env), id) : null;
     if (history === null) return c.json(errorBody("not_found", `No backfill ${id}.`), 404);
     return c.json({ ok: true, backfill: history });
   }

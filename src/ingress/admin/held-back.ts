@@ -10,6 +10,7 @@ import { z } from "zod";
 import { SOURCES } from "../../shared/envelope";
 import { AppError } from "../../shared/errors";
 import { DEAD_LETTER_PREFIX, QUARANTINE_PREFIX } from "../../shared/keys";
+import { everyDatabase } from "../../tables/database";
 
 const querySchema = z.object({
   source: z.enum([...SOURCES, "unknown"]).optional(),
@@ -47,23 +48,35 @@ export async function listHeldBackWithLedger(
   query: Record<string, string | undefined>,
 ): Promise<{ objects: HeldWithLedger[]; truncated: boolean }> {
   const listed = await listHeldBack(env.LAKE, area, query);
-  return { ...listed, objects: await withLedger(env.DB, listed.objects) };
+  return {
+    ...listed,
+    objects: await withLedger(
+      everyDatabase(env).map((d) => d.db),
+      listed.objects,
+    ),
+  };
 }
 
-async function withLedger(db: D1Database, objects: HeldObject[]): Promise<HeldWithLedger[]> {
+/** An event's ledger row is in its shop's database: each is asked (nearly always only DB). */
+async function withLedger(dbs: D1Database[], objects: HeldObject[]): Promise<HeldWithLedger[]> {
   const none = { ledgerStatus: null, ledgerNote: null, ledgerError: null };
   const known = objects.filter((o) => o.source && o.eventId);
   if (known.length === 0) return objects.map((o) => ({ ...o, ...none }));
   // One bound parameter whatever the count (D1 allows 100 per statement): the keys as a JSON array.
   const keys = JSON.stringify(known.map((o) => [o.source, o.eventId]));
-  const rows = await db
-    .prepare(
-      `SELECT source, event_id, status, note, error FROM webhook_events
-       WHERE (source, event_id) IN (SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]') FROM json_each(?1))`,
-    )
-    .bind(keys)
-    .all<{ source: string; event_id: string; status: string; note: string | null; error: string | null }>();
-  const byEvent = new Map(rows.results.map((r) => [`${r.source}\u0000${r.event_id}`, r]));
+  const found = await Promise.all(
+    dbs.map(async (db) => {
+      const rows = await db
+        .prepare(
+          `SELECT source, event_id, status, note, error FROM webhook_events
+           WHERE (source, event_id) IN (SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]') FROM json_each(?1))`,
+        )
+        .bind(keys)
+        .all<{ source: string; event_id: string; status: string; note: string | null; error: string | null }>();
+      return rows.results;
+    }),
+  );
+  const byEvent = new Map(found.flat().map((r) => [`${r.source}\u0000${r.event_id}`, r]));
   return objects.map((o) => {
     const r = byEvent.get(`${o.source}\u0000${o.eventId}`);
     return r ? { ...o, ledgerStatus: r.status, ledgerNote: r.note, ledgerError: r.error } : { ...o, ...none };

@@ -6,6 +6,7 @@
  */
 import { SOURCES, type Source } from "../../shared/envelope";
 import { cronSettings } from "../../shared/settings";
+import { everyDatabase, sharedDatabase } from "../../tables/database";
 import { type HeldWithLedger, listHeldBackWithLedger } from "./held-back";
 import { type PipelineStatus, pipelineStatus } from "./status";
 
@@ -73,22 +74,35 @@ const HOUR = 3_600_000;
 
 export async function opsData(env: Env, now = new Date()): Promise<OpsData> {
   const since = new Date(now.getTime() - 23 * HOUR).toISOString().slice(0, 13);
-  const db = env.DB;
+  const db = sharedDatabase(env);
   const [status, counts, hourly, deadLetters, quarantined, dqRun, backfills, reconcile, alerts] = await Promise.all([
     pipelineStatus(env),
-    db
-      .prepare(
-        `SELECT source, coalesce(shop, '') AS shop, status, count(*) AS n, max(received_at) AS lastReceivedAt, max(event_at) AS lastEventAt
-         FROM webhook_events GROUP BY source, coalesce(shop, ''), status`,
-      )
-      .all<{ source: Source; shop: string; status: string; n: number; lastReceivedAt: string; lastEventAt: string }>(),
-    db
-      .prepare(
-        `SELECT source, coalesce(shop, '') AS shop, substr(received_at, 1, 13) AS hour, count(*) AS n
-         FROM webhook_events WHERE received_at >= ?1 GROUP BY source, coalesce(shop, ''), hour`,
-      )
-      .bind(since)
-      .all<{ source: Source; shop: string; hour: string; n: number }>(),
+    // A routed shop's ledger rows are in its own database (its compliance webhooks stay in DB):
+    // every database is counted and streams() adds the counts up.
+    fromEveryDatabase(env, (d) =>
+      d
+        .prepare(
+          `SELECT source, coalesce(shop, '') AS shop, status, count(*) AS n, max(received_at) AS lastReceivedAt, max(event_at) AS lastEventAt
+           FROM webhook_events GROUP BY source, coalesce(shop, ''), status`,
+        )
+        .all<{
+          source: Source;
+          shop: string;
+          status: string;
+          n: number;
+          lastReceivedAt: string;
+          lastEventAt: string;
+        }>(),
+    ),
+    fromEveryDatabase(env, (d) =>
+      d
+        .prepare(
+          `SELECT source, coalesce(shop, '') AS shop, substr(received_at, 1, 13) AS hour, count(*) AS n
+           FROM webhook_events WHERE received_at >= ?1 GROUP BY source, coalesce(shop, ''), hour`,
+        )
+        .bind(since)
+        .all<{ source: Source; shop: string; hour: string; n: number }>(),
+    ),
     listHeldBackWithLedger(env, "dead-letter", { limit: "10" }),
     listHeldBackWithLedger(env, "quarantine", { limit: "10" }),
     db
@@ -143,6 +157,15 @@ export async function opsData(env: Env, now = new Date()): Promise<OpsData> {
   };
 }
 
+/** One read on every database with shop data, the rows together. */
+async function fromEveryDatabase<T>(
+  env: Env,
+  read: (db: D1Database) => Promise<D1Result<T>>,
+): Promise<{ results: T[] }> {
+  const all = await Promise.all(everyDatabase(env).map(({ db }) => read(db)));
+  return { results: all.flatMap((r) => r.results) };
+}
+
 function streams(
   env: Env,
   now: Date,
@@ -179,14 +202,16 @@ function streams(
   };
   for (const r of counts) {
     const s = get(r.source, r.shop);
-    s.byStatus[r.status] = r.n;
+    s.byStatus[r.status] = (s.byStatus[r.status] ?? 0) + r.n;
     if (!s.lastReceivedAt || r.lastReceivedAt > s.lastReceivedAt) s.lastReceivedAt = r.lastReceivedAt;
     if (!s.lastEventAt || r.lastEventAt > s.lastEventAt) s.lastEventAt = r.lastEventAt;
   }
   const currentHour = Math.floor(now.getTime() / HOUR);
   for (const r of hourly) {
     const index = 23 - (currentHour - Math.floor(Date.parse(`${r.hour}:00:00Z`) / HOUR));
-    if (index >= 0 && index < 24) get(r.source, r.shop).perHour[index] = r.n;
+    if (index < 0 || index >= 24) continue;
+    const perHour = get(r.source, r.shop).perHour;
+    perHour[index] = (perHour[index] ?? 0) + r.n;
   }
   // A source that never sent anything still gets a row: silence is what the page is for.
   for (const source of SOURCES) if (![...byKey.values()].some((s) => s.source === source)) get(source, "");

@@ -13,6 +13,7 @@
 import { type Context, Hono } from "hono";
 import { AppError, errorBody } from "../../shared/errors";
 import { describeError, log } from "../../shared/log";
+import { sharedDatabase } from "../../tables/database";
 import { hasAdminBearer } from "./auth";
 import { OpsPage } from "./ops/page";
 import { PeoplePage } from "./ops/people";
@@ -77,7 +78,7 @@ ops.get("/people", async (c) => {
   if (raw) {
     try {
       const email = parsePeopleQuery({ email: raw });
-      person = await lookUpPerson(c.env.DB, email);
+      person = await lookUpPerson(sharedDatabase(c.env), email);
       if (!person) error = `No person holds ${email}.`;
     } catch (err) {
       if (!(err instanceof AppError)) throw err;
@@ -113,7 +114,7 @@ ops.post("/sign-out", async (c) => {
 ops.post("/sign-out-everywhere", async (c) => {
   const session = await requireFormSession(c);
   if (session instanceof Response) return session;
-  const { revoked } = await revokeAllSessions(c.env.DB);
+  const { revoked } = await revokeAllSessions(sharedDatabase(c.env));
   clearCookie(c);
   log.info("ops sessions revoked", { revoked });
   return c.html(<SignInPage error={`Signed out everywhere: ${revoked} session(s) ended.`} />, 200);

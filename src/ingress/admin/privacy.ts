@@ -9,6 +9,7 @@ import type { Context } from "hono";
 import { z } from "zod";
 import { normalizeEmail } from "../../mapping/common";
 import { AppError, errorBody } from "../../shared/errors";
+import { sharedDatabase } from "../../tables/database";
 import { requestStatements } from "../../tables/privacy-requests";
 import { PrivacyKeyMissingError } from "../../tables/subjects";
 
@@ -55,14 +56,14 @@ export async function requestErasure(c: Ctx): Promise<Response> {
       : { shop: d.shop, email: null, shopifyCustomerId: d.customerId, orders: [] };
   const requestId = `pr-erase-${crypto.randomUUID()}`;
   try {
-    const statements = await requestStatements(c.env.DB, c.env, {
+    const statements = await requestStatements(sharedDatabase(c.env), c.env, {
       requestId,
       kind: "erase",
       subject,
       sourceEventId: null,
       now: new Date().toISOString(),
     });
-    await c.env.DB.batch(statements);
+    await sharedDatabase(c.env).batch(statements);
   } catch (err) {
     if (err instanceof PrivacyKeyMissingError) throw new AppError(503, "not_configured", err.message);
     throw err;
@@ -73,12 +74,13 @@ export async function requestErasure(c: Ctx): Promise<Response> {
 export async function privacyRequestStatus(c: Ctx): Promise<Response> {
   const id = c.req.param("id") ?? "";
   const row = REQUEST_ID.test(id)
-    ? await c.env.DB.prepare(
-        `SELECT request_id AS requestId, kind, shop, subject_hash AS subjectHash, status, stage,
+    ? await sharedDatabase(c.env)
+        .prepare(
+          `SELECT request_id AS requestId, kind, shop, subject_hash AS subjectHash, status, stage,
            received_at AS receivedAt, completed_at AS completedAt, objects_rewritten AS objectsRewritten,
            objects_deleted AS objectsDeleted, rows_changed AS rowsChanged, export_key AS exportKey, error
          FROM privacy_requests WHERE request_id = ?1`,
-      )
+        )
         .bind(id)
         .first()
     : null;

@@ -5,6 +5,7 @@
 import { z } from "zod";
 import { EVENT_ID_PATTERN, SOURCES } from "../../shared/envelope";
 import { AppError } from "../../shared/errors";
+import { everyDatabase } from "../../tables/database";
 
 const querySchema = z.object({
   source: z.enum(SOURCES).optional(),
@@ -42,14 +43,26 @@ export async function recentEvents(env: Env, query: Record<string, string>): Pro
   if (eventId !== undefined && source === undefined) {
     throw new AppError(400, "bad_request", "eventId needs a source (event ids are unique per source).");
   }
-  const rows = await env.DB.prepare(
-    `SELECT source, event_id, topic, shop, status, r2_key, received_at, event_at, deliveries, attempts, error, note,
-       updated_at
-     FROM webhook_events
-     WHERE (?1 IS NULL OR source = ?1) AND (?2 IS NULL OR status = ?2) AND (?4 IS NULL OR event_id = ?4)
-     ORDER BY received_at DESC, event_id LIMIT ?3`,
-  )
-    .bind(source ?? null, status ?? null, limit, eventId ?? null)
-    .all<RecentEvent>();
-  return rows.results;
+  // A routed shop's ledger rows live in its own database: read each, newest first over all of them.
+  const perDatabase = await Promise.all(
+    everyDatabase(env).map(async ({ db }) => {
+      const rows = await db
+        .prepare(
+          `SELECT source, event_id, topic, shop, status, r2_key, received_at, event_at, deliveries, attempts, error,
+             note, updated_at
+           FROM webhook_events
+           WHERE (?1 IS NULL OR source = ?1) AND (?2 IS NULL OR status = ?2) AND (?4 IS NULL OR event_id = ?4)
+           ORDER BY received_at DESC, event_id LIMIT ?3`,
+        )
+        .bind(source ?? null, status ?? null, limit, eventId ?? null)
+        .all<RecentEvent>();
+      return rows.results;
+    }),
+  );
+  return perDatabase
+    .flat()
+    .sort((a, b) =>
+      a.received_at === b.received_at ? a.event_id.localeCompare(b.event_id) : a.received_at < b.received_at ? 1 : -1,
+    )
+    .slice(0, limit);
 }

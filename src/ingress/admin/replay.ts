@@ -23,6 +23,7 @@ import { envelopeSchema } from "../../shared/envelope";
 import { AppError, errorBody } from "../../shared/errors";
 import { DEAD_LETTER_PREFIX, QUARANTINE_PREFIX } from "../../shared/keys";
 import { describeError, log } from "../../shared/log";
+import { sharedDatabase } from "../../tables/database";
 
 type Ctx = Context<{ Bindings: Env }>;
 
@@ -127,7 +128,7 @@ export async function replayRoute(c: Ctx): Promise<Response> {
       `Send {"key": "dead-letter/…"|"quarantine/…"} or {"source"?, "resource"?, "shop"?, "from", "to"} (UTC ISO times): ${detail}`,
     );
   }
-  const replayId = await createReplay(c.env.DB, parsed.data, new Date().toISOString());
+  const replayId = await createReplay(sharedDatabase(c.env), parsed.data, new Date().toISOString());
   // The first chunk goes out after the answer; the scheduled job continues a long replay.
   c.executionCtx.waitUntil(
     runJob(c.env, "replay", { now: new Date() }).catch((err: unknown) =>
@@ -139,7 +140,7 @@ export async function replayRoute(c: Ctx): Promise<Response> {
 
 export async function replayProgress(c: Ctx): Promise<Response> {
   const id = c.req.param("id") ?? "";
-  const row = /^rp-[A-Za-z0-9-]{1,64}$/.test(id) ? await replayStatus(c.env.DB, id) : null;
+  const row = /^rp-[A-Za-z0-9-]{1,64}$/.test(id) ? await replayStatus(sharedDatabase(c.env), id) : null;
   if (row === null) return c.json(errorBody("not_found", `No replay ${id.slice(0, 80)}.`), 404);
   // The contract's shape: the progress fields at the top level.
   return c.json({ ok: true, ...row, filter: JSON.parse(String(row.filter)) });

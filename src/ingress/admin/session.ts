@@ -18,6 +18,7 @@ import type { Context } from "hono";
 import { deleteCookie, getCookie, setCookie } from "hono/cookie";
 import { requireSecrets } from "../../shared/config";
 import { hmacSha256, sha256, timingSafeEqualText, toHex, utf8 } from "../../shared/crypto";
+import { sharedDatabase } from "../../tables/database";
 
 export const SESSION_COOKIE = "ops_session";
 export const SESSION_HOURS = 8;
@@ -50,7 +51,7 @@ export async function startSession(
 ): Promise<void> {
   const expires = nowMs + SESSION_HOURS * 3_600_000;
   const sessionId = toHex(crypto.getRandomValues(new Uint8Array(16)));
-  const db = c.env.DB;
+  const db = sharedDatabase(c.env);
   await db.batch([
     pruneExpired(db, new Date(nowMs).toISOString()),
     db
@@ -71,7 +72,7 @@ export async function startSession(
 /** Sign-out: this session's row goes (a replayed cookie is refused), and the browser's cookie is cleared. */
 export async function endSession(c: Context<{ Bindings: Env }>, session: Session | null): Promise<void> {
   if (session !== null) {
-    const db = c.env.DB;
+    const db = sharedDatabase(c.env);
     await db.batch([
       db.prepare("DELETE FROM ops_sessions WHERE id_hash = ?1").bind(session.idHash),
       pruneExpired(db, new Date().toISOString()),
@@ -120,7 +121,8 @@ export async function readSession(c: Context<{ Bindings: Env }>, nowMs = Date.no
     if (await timingSafeEqualText(await sign(token, `session.${expires}.${sessionId}`), mac)) {
       // Signed by us: now the one D1 read, by primary key, that says it was not signed out.
       const idHash = await hashOf(sessionId);
-      const open = await c.env.DB.prepare("SELECT 1 AS open FROM ops_sessions WHERE id_hash = ?1 AND expires_at > ?2")
+      const open = await sharedDatabase(c.env)
+        .prepare("SELECT 1 AS open FROM ops_sessions WHERE id_hash = ?1 AND expires_at > ?2")
         .bind(idHash, new Date(nowMs).toISOString())
         .first<{ open: number }>();
       if (open === null) return null;

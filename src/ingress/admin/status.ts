@@ -4,13 +4,17 @@
  * much of D1's database size limit is used (the retention job keeps that in check).
  */
 import { DEAD_LETTER_PREFIX, QUARANTINE_PREFIX } from "../../shared/keys";
+import { everyDatabase } from "../../tables/database";
 
 export interface PipelineStatus {
   ledger: Array<{ source: string; status: string; count: number }>;
   lastEvents: Array<{ source: string; lastReceivedAt: string; lastEventAt: string }>;
   quarantine: ObjectCount;
   deadLetter: ObjectCount;
+  /** The size of DB, the database of every shop not routed elsewhere and of all shared data. */
   d1: D1Size;
+  /** Every database's size, DB first, then each one SHOP_DATABASES routes a shop to. */
+  databases: Array<D1Size & { binding: string }>;
   /** Shops that uninstalled the app (`app/uninstalled`): reconciliation, backfills and data quality skip them. */
   uninstalledShops: Array<{ shop: string; since: string }>;
 }
@@ -35,28 +39,74 @@ interface ObjectCount {
 const MAX_LIST_PAGES = 10;
 
 export async function pipelineStatus(env: Env): Promise<PipelineStatus> {
-  const [ledger, last, quarantine, deadLetter, d1, uninstalled] = await Promise.all([
-    env.DB.prepare(
-      "SELECT source, status, count(*) AS count FROM webhook_events GROUP BY source, status ORDER BY source, status",
-    ).all<{ source: string; status: string; count: number }>(),
-    env.DB.prepare(
-      "SELECT source, max(received_at) AS lastReceivedAt, max(event_at) AS lastEventAt FROM webhook_events GROUP BY source ORDER BY source",
-    ).all<{ source: string; lastReceivedAt: string; lastEventAt: string }>(),
+  // Every database holds shops' ledgers (DB, and each one SHOP_DATABASES routes a shop to).
+  const [perDatabase, quarantine, deadLetter] = await Promise.all([
+    Promise.all(everyDatabase(env).map(({ name, db }) => databaseStatus(name, db))),
     countObjects(env.LAKE, QUARANTINE_PREFIX),
     countObjects(env.LAKE, DEAD_LETTER_PREFIX),
-    d1Size(env.DB),
-    env.DB.prepare(
-      "SELECT shop, changed_at AS since FROM shop_installs WHERE status = 'uninstalled' ORDER BY shop LIMIT 500",
-    ).all<{ shop: string; since: string }>(),
   ]);
+  const ledger = new Map<string, { source: string; status: string; count: number }>();
+  const last = new Map<string, { source: string; lastReceivedAt: string; lastEventAt: string }>();
+  for (const d of perDatabase) {
+    for (const row of d.ledger) {
+      const key = `${row.source}\u0000${row.status}`;
+      const seen = ledger.get(key);
+      if (seen) seen.count += row.count;
+      else ledger.set(key, { ...row });
+    }
+    for (const row of d.lastEvents) {
+      const seen = last.get(row.source);
+      if (!seen) last.set(row.source, { ...row });
+      else {
+        if (row.lastReceivedAt > seen.lastReceivedAt) seen.lastReceivedAt = row.lastReceivedAt;
+        if (row.lastEventAt > seen.lastEventAt) seen.lastEventAt = row.lastEventAt;
+      }
+    }
+  }
+  const byKey = <T>(m: Map<string, T>) =>
+    [...m.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([, v]) => v);
   return {
-    ledger: ledger.results,
-    lastEvents: last.results,
+    ledger: byKey(ledger),
+    lastEvents: byKey(last),
     quarantine,
     deadLetter,
-    d1,
-    uninstalledShops: uninstalled.results,
+    d1: (perDatabase[0] as DatabaseStatus).size,
+    databases: perDatabase.map((d) => ({ binding: d.name, ...d.size })),
+    uninstalledShops: perDatabase
+      .flatMap((d) => d.uninstalled)
+      .sort((a, b) => (a.shop < b.shop ? -1 : a.shop > b.shop ? 1 : 0))
+      .slice(0, 500),
   };
+}
+
+interface DatabaseStatus {
+  name: string;
+  ledger: Array<{ source: string; status: string; count: number }>;
+  lastEvents: Array<{ source: string; lastReceivedAt: string; lastEventAt: string }>;
+  size: D1Size;
+  uninstalled: Array<{ shop: string; since: string }>;
+}
+
+async function databaseStatus(name: string, db: D1Database): Promise<DatabaseStatus> {
+  const [ledger, last, size, uninstalled] = await Promise.all([
+    db
+      .prepare(
+        "SELECT source, status, count(*) AS count FROM webhook_events GROUP BY source, status ORDER BY source, status",
+      )
+      .all<{ source: string; status: string; count: number }>(),
+    db
+      .prepare(
+        "SELECT source, max(received_at) AS lastReceivedAt, max(event_at) AS lastEventAt FROM webhook_events GROUP BY source ORDER BY source",
+      )
+      .all<{ source: string; lastReceivedAt: string; lastEventAt: string }>(),
+    d1Size(db),
+    db
+      .prepare(
+        "SELECT shop, changed_at AS since FROM shop_installs WHERE status = 'uninstalled' ORDER BY shop LIMIT 500",
+      )
+      .all<{ shop: string; since: string }>(),
+  ]);
+  return { name, ledger: ledger.results, lastEvents: last.results, size, uninstalled: uninstalled.results };
 }
 
 async function d1Size(db: D1Database): Promise<D1Size> {
