@@ -281,7 +281,7 @@ describe("customers/redact", () => {
     const lateRaw = await env.LAKE.get((await ledger(late))?.r2_key as string);
     expect(lateRaw?.customMetadata?.redacted_at).toBeDefined();
     expect(await lateRaw?.text()).toContain('"total_price":"7.00"');
-  });
+  }, 15_000);
 
   it("an unknown customer completes with no rows changed; a malformed request is quarantined", async () => {
     const shop = newShop();
@@ -547,7 +547,7 @@ describe("POST /admin/privacy/erase", () => {
     await deliver(replayed);
     expect(await scanR2(needles(p))).toEqual([]);
     expect(await scanD1(needles(p))).toEqual([]);
-  });
+  }, 15_000);
 });
 
 describe("customers/data_request", () => {

@@ -76,7 +76,7 @@ async function deliverFrom(
     )
     .bind(now, oldest, ...scope)
     .run();
-  result.expired = expired.meta.changes ?? 0;
+  result.expired += expired.meta.changes ?? 0;
 
   const claimedUntil = new Date(nowDate.getTime() + CLAIM_MS).toISOString();
   const { results: claimed } = await db
