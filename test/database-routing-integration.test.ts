@@ -8,6 +8,7 @@ import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { runJob } from "../src/cron/jobs";
 import type { ReconcileResult } from "../src/cron/reconcile/reconcile";
 import worker from "../src/index";
+import { opsData } from "../src/ingress/admin/ops-data";
 import type { PipelineStatus } from "../src/ingress/admin/status";
 import type { Envelope } from "../src/shared/envelope";
 import { DatabaseRoutingError, everyDatabase, shopDatabase } from "../src/tables/database";
@@ -103,6 +104,32 @@ describe("a shop routed to its own D1 database", () => {
     );
     expect(status.databases.map((d) => d.binding)).toEqual(["DB", "DB_ROUTED"]);
     expect(status.databases.every((d) => d.bytes === null || d.bytes > 0)).toBe(true);
+
+    // One event's ledger row, and the newest rows, are found in whichever database holds them.
+    const one = await worker.fetch(
+      adminRequest(`/admin/events?source=shopify&eventId=${routedOrder.eventId}`),
+      env,
+      createExecutionContext(),
+    );
+    expect(one.status).toBe(200);
+    const { events: rows } = (await one.json()) as {
+      events: Array<{ event_id: string; shop: string; status: string }>;
+    };
+    expect(rows).toEqual([expect.objectContaining({ event_id: routedOrder.eventId, shop: ROUTED, status: "applied" })]);
+    const { events: newest } = (await (
+      await worker.fetch(adminRequest("/admin/events?source=shopify&limit=500"), env, createExecutionContext())
+    ).json()) as { events: Array<{ event_id: string; received_at: string }> };
+    for (const e of [routedOrder, otherOrder, routedCustomer])
+      expect(newest.map((r) => r.event_id)).toContain(e.eventId);
+    const received = newest.map((r) => r.received_at);
+    expect(received).toEqual([...received].sort().reverse());
+
+    // The ops page's streams count the routed shop's events too.
+    const ops = await opsData(env);
+    const stream = ops.streams.find((x) => x.source === "shopify" && x.shop === ROUTED);
+    expect(stream?.byStatus.applied).toBe(
+      await count(env.DB_ROUTED, "webhook_events WHERE shop = ?1 AND status = 'applied'", ROUTED),
+    );
   });
 
   it("reconciles the routed shop against its own database: what was repaired is found there next run", async () => {
