@@ -12,6 +12,7 @@ import { quarantineObject } from "../src/shared/archive";
 import { toBase64, utf8 } from "../src/shared/crypto";
 import type { Envelope } from "../src/shared/envelope";
 import { rawEventKey } from "../src/shared/keys";
+import { stripeCharge } from "./helpers/ops-seed";
 import { adminRequest, stripeEvent } from "./helpers/requests";
 import { keysFor, ledgerRow, waitFor } from "./helpers/storage";
 
@@ -19,29 +20,8 @@ const run = `${Date.now()}`;
 const AT = "2026-11-21T08:30:00.000Z";
 const CREATED = Math.floor(Date.parse(AT) / 1000);
 
-const charge = (id: string, amount: unknown) => ({
-  id,
-  object: "charge",
-  amount,
-  amount_captured: amount,
-  amount_refunded: 0,
-  currency: "eur",
-  created: CREATED,
-  customer: null,
-  livemode: false,
-  paid: true,
-  captured: true,
-  refunded: false,
-  status: "succeeded",
-  billing_details: { email: null, name: null, phone: null, address: null },
-  receipt_email: null,
-  payment_intent: null,
-  invoice: null,
-  metadata: {},
-  disputed: false,
-  failure_code: null,
-  failure_message: null,
-});
+const charge = (id: string, amount: unknown) =>
+  stripeCharge(id, amount, { currency: "eur", createdSeconds: CREATED, email: null });
 
 function envelopeOf(eventId: string, body: string): Envelope {
   return {

@@ -76,23 +76,27 @@ export function seedStatements(now: number): string[] {
   return s;
 }
 
-/** A Stripe `charge.succeeded` event body as the webhook carries it. */
-function chargeEvent(eventId: string, chargeId: string, amount: unknown, createdSeconds: number): string {
-  const charge = {
-    id: chargeId,
+/** A Stripe charge object with the fields the mapper reads (a succeeded card charge). */
+export function stripeCharge(
+  id: string,
+  amount: unknown,
+  opts: { currency: string; createdSeconds: number; email: string | null },
+): Record<string, unknown> {
+  return {
+    id,
     object: "charge",
     amount,
     amount_captured: amount,
     amount_refunded: 0,
-    currency: "usd",
-    created: createdSeconds,
+    currency: opts.currency,
+    created: opts.createdSeconds,
     customer: null,
     livemode: false,
     paid: true,
     captured: true,
     refunded: false,
     status: "succeeded",
-    billing_details: { email: "seed@example.com", name: null, phone: null, address: null },
+    billing_details: { email: opts.email, name: null, phone: null, address: null },
     receipt_email: null,
     payment_intent: null,
     invoice: null,
@@ -101,6 +105,11 @@ function chargeEvent(eventId: string, chargeId: string, amount: unknown, created
     failure_code: null,
     failure_message: null,
   };
+}
+
+/** A Stripe `charge.succeeded` event body as the webhook carries it. */
+function chargeEvent(eventId: string, chargeId: string, amount: unknown, createdSeconds: number): string {
+  const charge = stripeCharge(chargeId, amount, { currency: "usd", createdSeconds, email: "seed@example.com" });
   return JSON.stringify({
     id: eventId,
     object: "event",

@@ -15,7 +15,7 @@ import { log } from "../../shared/log";
 import { sharedDatabase } from "../../tables/database";
 import type { KpiView } from "./kpi-views";
 import { PartBuffer } from "./parquet";
-import { deleteStale, flushPart, lakePrefix, type PrefixReport } from "./parts";
+import { deleteStale, flushPart, lakePrefix, type PrefixReport, readPages } from "./parts";
 import { isText } from "./tables";
 
 /** Rows per D1 read of a paged view. */
@@ -50,21 +50,17 @@ export async function writeKpiSnapshot(
   const flush = () => flushPart(env.LAKE, prefix, buffer, report, metadata, { as_of: opts.asOf });
 
   if (spec.paged) {
-    let after: unknown[] | null = null;
-    for (;;) {
-      const limit = Math.min(KPI_PAGE_ROWS, opts.partRows - buffer.rows);
-      const { results }: D1Result<Record<string, unknown>> = await sharedDatabase(env)
-        .prepare(kpiSql(spec, { afterKey: after !== null, limit }))
-        .bind(...(after ?? []))
-        .all<Record<string, unknown>>();
-      for (const row of results) buffer.push(row);
-      report.rows += results.length;
-      if (buffer.rows >= opts.partRows) await flush();
-      const last: Record<string, unknown> | undefined = results[results.length - 1];
-      if (results.length < limit || last === undefined) break;
-      // Integer key columns would come back as text; every paged key is text in its view.
-      after = spec.key.map((k) => last[k]);
-    }
+    // Integer key columns would come back as text; every paged key is text in its view.
+    await readPages({
+      db: sharedDatabase(env),
+      key: spec.key,
+      pageRows: KPI_PAGE_ROWS,
+      partRows: opts.partRows,
+      buffer,
+      report,
+      flush,
+      page: (afterKey, limit) => ({ sql: kpiSql(spec, { afterKey, limit }), binds: [] }),
+    });
   } else {
     const { results } = await sharedDatabase(env)
       .prepare(kpiSql(spec, { afterKey: false, limit: KPI_SINGLE_READ_ROWS + 1 }))

@@ -44,28 +44,58 @@ export async function writePrefix(
 
   const flush = () => flushPart(env.LAKE, prefix, buffer, report, opts.metadata);
 
-  let after: unknown[] | null = null;
-  for (;;) {
-    // Never read past the part being filled, so a part holds at most partRows rows.
-    const limit = Math.min(READ_PAGE_ROWS, opts.partRows - buffer.rows);
-    const sql = pageSql(spec, { day: scope !== "current", afterKey: after !== null, limit });
-    const { results }: D1Result<Record<string, unknown>> = await sharedDatabase(env)
-      .prepare(sql)
-      .bind(...bounds, ...(after ?? []))
-      .all<Record<string, unknown>>();
-    for (const row of results) buffer.push(row);
-    report.rows += results.length;
-    if (buffer.rows >= opts.partRows) await flush();
-    const last: Record<string, unknown> | undefined = results[results.length - 1];
-    if (results.length < limit || last === undefined) break;
-    after = spec.key.map((k) => last[k]);
-  }
+  await readPages({
+    db: sharedDatabase(env),
+    key: spec.key,
+    pageRows: READ_PAGE_ROWS,
+    partRows: opts.partRows,
+    buffer,
+    report,
+    flush,
+    page: (afterKey, limit) => ({
+      sql: pageSql(spec, { day: scope !== "current", afterKey, limit }),
+      binds: bounds,
+    }),
+  });
   // An empty table still gets one (empty) current part, so `read_parquet` on it finds a file with the schema.
   if (buffer.rows > 0 || (scope === "current" && report.parts === 0)) await flush();
 
   report.staleDeleted = await deleteStale(env.LAKE, prefix, new Set(report.keys));
   log.info("compact prefix done", { table: spec.table, prefix, rows: report.rows, parts: report.parts });
   return report;
+}
+
+/**
+ * Reads a table or view in keyset pages (ordered by `key`, each page after the last row's key) into
+ * `buffer`, writing a part whenever it holds `partRows`. A page never reads past the part being
+ * filled, so a part holds at most partRows rows. `page` builds the SQL for a page and the values
+ * bound before the key.
+ */
+export async function readPages(o: {
+  db: D1Database;
+  key: readonly string[];
+  pageRows: number;
+  partRows: number;
+  buffer: PartBuffer;
+  report: PrefixReport;
+  flush: () => Promise<void>;
+  page: (afterKey: boolean, limit: number) => { sql: string; binds: unknown[] };
+}): Promise<void> {
+  let after: unknown[] | null = null;
+  for (;;) {
+    const limit = Math.min(o.pageRows, o.partRows - o.buffer.rows);
+    const { sql, binds } = o.page(after !== null, limit);
+    const { results }: D1Result<Record<string, unknown>> = await o.db
+      .prepare(sql)
+      .bind(...binds, ...(after ?? []))
+      .all<Record<string, unknown>>();
+    for (const row of results) o.buffer.push(row);
+    o.report.rows += results.length;
+    if (o.buffer.rows >= o.partRows) await o.flush();
+    const last: Record<string, unknown> | undefined = results[results.length - 1];
+    if (results.length < limit || last === undefined) break;
+    after = o.key.map((k) => last[k]);
+  }
 }
 
 /** Writes the buffered rows as the next part under `prefix` and counts it in `report`. */
