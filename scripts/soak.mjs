@@ -170,7 +170,7 @@ const store = {
       .all(prefix.length, prefix)
       .map((r) => r.key),
 };
-const report = await checkSoak(store, accepted, newestVersions(deliveries), secretValues);
+const report = await checkSoak(store, accepted, newestVersions(deliveries), secretValues, { exclusive: true });
 d1.close();
 r2Index.close();
 for (const text of [...responses, ...logs]) {
@@ -190,6 +190,8 @@ console.log(
       deliveries: events,
       answered: statuses,
       distinctEvents: report.distinctEvents,
+      ledgerRows: Object.values(report.ledgerByStatus).reduce((a, b) => a + b, 0),
+      ledgerByStatus: report.ledgerByStatus,
       claimChecked: deliveries.filter((d) => d.large).length,
       invalid: deliveries.filter((d) => d.expect === "quarantined").length,
       redelivered: deliveries.filter((d) => d.redelivery).length,

@@ -107,13 +107,13 @@ describe("soak (1,000 events)", { timeout: 300_000 }, () => {
     await new Promise((r) => setTimeout(r, 500));
     const newest = newestVersions(deliveries);
     expect(newest.size).toBeGreaterThan(500);
-    const report = await checkSoak(store, accepted, newest, [
-      SHOPIFY_SECRET,
-      STRIPE_SECRET,
-      RECHARGE_SECRET,
-      ADMIN_TOKEN,
-      env.PRIVACY_HASH_KEY,
-    ]);
+    const report = await checkSoak(
+      store,
+      accepted,
+      newest,
+      [SHOPIFY_SECRET, STRIPE_SECRET, RECHARGE_SECRET, ADMIN_TOKEN, env.PRIVACY_HASH_KEY],
+      { exclusive: true },
+    );
     const lags = accepted
       .filter((a) => !a.delivery.redelivery && a.eventId)
       .map((a) => (firstSeen.get(`${a.delivery.source}/${a.eventId}`) ?? Number.NaN) - a.at);

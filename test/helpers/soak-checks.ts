@@ -25,6 +25,10 @@ export interface Accepted {
 export interface SoakReport {
   accepted: number;
   distinctEvents: number;
+  /** Ledger rows by `source/status`, as the soak prints them. */
+  ledgerByStatus: Record<string, number>;
+  /** Ledger rows no accepted delivery accounts for (checked when the store holds only this run). */
+  unexplainedLedger: string[];
   lost: string[];
   wrongStatus: string[];
   duplicateObjects: string[];
@@ -58,10 +62,13 @@ export async function checkSoak(
   accepted: readonly Accepted[],
   newest: ReadonlyMap<string, { table: string; shop: string | null; id: string; version: string }>,
   secrets: readonly string[],
+  opts: { exclusive?: boolean } = {},
 ): Promise<SoakReport> {
   const report: SoakReport = {
     accepted: accepted.length,
     distinctEvents: 0,
+    ledgerByStatus: {},
+    unexplainedLedger: [],
     lost: [],
     wrongStatus: [],
     duplicateObjects: [],
@@ -77,6 +84,8 @@ export async function checkSoak(
     "SELECT source, event_id, status, r2_key FROM webhook_events",
   )) {
     ledger.set(`${row.source}/${row.event_id}`, row);
+    const group = `${row.source}/${row.status}`;
+    report.ledgerByStatus[group] = (report.ledgerByStatus[group] ?? 0) + 1;
   }
 
   const seen = new Set<string>();
@@ -100,6 +109,8 @@ export async function checkSoak(
     }
   }
   report.distinctEvents = seen.size;
+  // On a store of its own, every ledger row is one of the accepted events: nothing made up, none twice.
+  if (opts.exclusive) for (const key of ledger.keys()) if (!seen.has(key)) report.unexplainedLedger.push(key);
 
   // One raw object per event: a redelivery must map to the same key.
   const raw = new Map<string, number>();
@@ -159,6 +170,7 @@ export function soakFailures(r: SoakReport): string[] {
     if (xs.length > 0) out.push(`${name}: ${xs.length} (${xs.slice(0, 5).join("; ")})`);
   };
   add("lost", r.lost);
+  add("ledger rows no delivery accounts for", r.unexplainedLedger);
   add("wrong status", r.wrongStatus);
   add("duplicate raw objects", r.duplicateObjects);
   add("duplicate rows", r.duplicateRows);
