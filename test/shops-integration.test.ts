@@ -4,7 +4,9 @@ import { configuredShops } from "../src/cron/shopify-port";
 import { resolveShopAccess } from "../src/durable/shop-credentials";
 import { shops } from "../src/shared/schema/shops";
 import { keyRing, open, seal } from "../src/shared/sealed";
+import { consumeBodies } from "./cron-helpers";
 import { adminRequest, fakeShop, settings, useFakeShopify, withSetting } from "./fakes/coordinator-harness";
+import productsFixture from "./fixtures/shopify/products__create.json?raw";
 import { expectMatchesMigration } from "./helpers/schema-match";
 
 useFakeShopify();
@@ -98,6 +100,42 @@ describe("POST/GET/DELETE /admin/shops", () => {
     expect(JSON.parse(listText).shops).toEqual([expect.objectContaining({ shop, status: "active", origin: "d1" })]);
     expect(logged.join("\n")).not.toContain(fake.token);
     expect(logged.join("\n")).toContain("shop added");
+  });
+
+  it("keeps the shop's currency, which prices a product that arrives before the shop's first order", async () => {
+    const made = fakeShop("runtime-yen", { orders: 1, customers: 1, products: 1, currency: "JPY" });
+    settings.SHOPIFY_ACCESS_TOKENS = "{}";
+    const res = await adminRequest("POST", "/admin/shops", { shop: made.shop, token: made.fake.token });
+    expect(res.status, await res.clone().text()).toBe(201);
+    expect(((await res.json()) as { shop: { currency: string } }).shop.currency).toBe("JPY");
+    expect(await storedRow(made.shop)).toMatchObject({ currency: "JPY" });
+
+    const body = productsFixture.replaceAll('"19.99"', '"1999"');
+    const product = {
+      v: 1,
+      source: "shopify",
+      topic: "products/create",
+      eventId: "shop-currency-product-1",
+      shop: made.shop,
+      receivedAt: "2026-11-21T10:00:01.000Z",
+      eventAt: "2026-11-21T10:00:00.000Z",
+      apiVersion: "2026-01",
+      origin: "webhook",
+      body,
+    };
+    const consumed = await consumeBodies([product]);
+    expect(consumed.retryMessages).toEqual([]);
+    expect(
+      await env.DB.prepare("SELECT count(*) AS n FROM shopify_orders WHERE shop = ?1").bind(made.shop).first("n"),
+    ).toBe(0);
+    const variants = await env.DB.prepare(
+      "SELECT id, currency, price_minor FROM shopify_product_variants WHERE shop = ?1 ORDER BY id",
+    )
+      .bind(made.shop)
+      .all<{ id: string; currency: string | null; price_minor: number | null }>();
+    expect(variants.results.length).toBeGreaterThan(0);
+    // JPY has no minor unit: ¥1999 is 1999 minor units, not 199900.
+    for (const v of variants.results) expect(v, v.id).toMatchObject({ currency: "JPY", price_minor: 1999 });
   });
 
   it("refuses a token Shopify rejects with 422 and stores nothing", async () => {

@@ -38,9 +38,20 @@ const ACCESS_TTL_MS = 60_000;
 /** If a pass dies without finishing (CPU limit, eviction, deploy), this alarm resumes it. */
 const WATCHDOG_MS = 60_000;
 
-export type TokenCheck = { ok: true; name: string; myshopifyDomain: string } | { ok: false; message: string };
+export type TokenCheck =
+  | { ok: true; name: string; myshopifyDomain: string; currency: string | null }
+  | { ok: false; message: string };
 
-const shopIdentitySchema = z.object({ shop: z.object({ name: z.string(), myshopifyDomain: z.string() }) });
+const shopIdentitySchema = z.object({
+  shop: z.object({
+    name: z.string(),
+    myshopifyDomain: z.string(),
+    currencyCode: z
+      .string()
+      .regex(/^[A-Za-z]{3}$/)
+      .nullish(),
+  }),
+});
 
 export interface FinishNotice {
   adminGraphqlApiId: string;
@@ -122,8 +133,8 @@ export class ShopCoordinator extends DurableObject<Env> {
   }
 
   /**
-   * Tries a candidate Admin API token with `shop { name myshopifyDomain }` before an operator
-   * stores it, on this shop's budget. The token is used for this one call and not kept.
+   * Tries a candidate Admin API token with `shop { name myshopifyDomain currencyCode }` before an
+   * operator stores it, on this shop's budget. The token is used for this one call and not kept.
    */
   async checkToken(token: string): Promise<TokenCheck> {
     if (typeof token !== "string" || token.length === 0 || token.length > 1000) {
@@ -140,18 +151,18 @@ export class ShopCoordinator extends DurableObject<Env> {
       budget: this.budget,
     });
     const res = await probe.request(
-      "query ShopIdentity { shop { name myshopifyDomain } }",
+      "query ShopIdentity { shop { name myshopifyDomain currencyCode } }",
       {},
       { estimatedCost: 1, maxWaitMs: 30_000 },
     );
     if (!res.ok) return { ok: false, message: res.error.message };
     const parsed = shopIdentitySchema.safeParse(res.data);
     if (!parsed.success) return { ok: false, message: "Shopify answered without shop { name myshopifyDomain }" };
-    const { name, myshopifyDomain } = parsed.data.shop;
+    const { name, myshopifyDomain, currencyCode } = parsed.data.shop;
     if (myshopifyDomain !== shop) {
       return { ok: false, message: `the token belongs to ${myshopifyDomain}, not ${shop}` };
     }
-    return { ok: true, name, myshopifyDomain };
+    return { ok: true, name, myshopifyDomain, currency: currencyCode?.toUpperCase() ?? null };
   }
 
   /** The shop was removed: cancels its queued and running exports here (their rows stay). */

@@ -21,6 +21,8 @@ export interface ShopRecord {
   /** `d1`: added at runtime; `secret`: only in SHOPIFY_ACCESS_TOKENS. */
   origin: "d1" | "secret";
   name: string | null;
+  /** The shop's currency as Shopify answered when it was added; null for shops only in the secret. */
+  currency: string | null;
   keyId: string | null;
   addedAt: string | null;
   updatedAt: string | null;
@@ -31,6 +33,7 @@ interface ShopRow {
   shop: string;
   status: "active" | "removed";
   name: string | null;
+  currency: string | null;
   key_id: string | null;
   iv: string | null;
   token_sealed: string | null;
@@ -83,7 +86,7 @@ export type StoreResult = { ok: true; record: ShopRecord } | { ok: false; messag
 /** Seals and stores a token (a second add replaces it and re-activates a removed shop). */
 export async function storeShop(
   env: CredentialsEnv,
-  input: { shop: string; token: string; name: string | null },
+  input: { shop: string; token: string; name: string | null; currency?: string | null },
   now = new Date().toISOString(),
 ): Promise<StoreResult> {
   if (!SHOP_DOMAIN.test(input.shop)) return { ok: false, message: `"${input.shop}" is not a shop domain.` };
@@ -92,12 +95,13 @@ export async function storeShop(
   const sealed = await seal(ring.keys, input.token, context(input.shop));
   await sharedDatabase(env)
     .prepare(
-      `INSERT INTO shops (shop, status, name, key_id, iv, token_sealed, added_at, updated_at, removed_at)
-     VALUES (?1, 'active', ?2, ?3, ?4, ?5, ?6, ?6, NULL)
-     ON CONFLICT (shop) DO UPDATE SET status = 'active', name = excluded.name, key_id = excluded.key_id,
-       iv = excluded.iv, token_sealed = excluded.token_sealed, updated_at = excluded.updated_at, removed_at = NULL`,
+      `INSERT INTO shops (shop, status, name, currency, key_id, iv, token_sealed, added_at, updated_at, removed_at)
+     VALUES (?1, 'active', ?2, ?7, ?3, ?4, ?5, ?6, ?6, NULL)
+     ON CONFLICT (shop) DO UPDATE SET status = 'active', name = excluded.name,
+       currency = coalesce(excluded.currency, shops.currency), key_id = excluded.key_id, iv = excluded.iv,
+       token_sealed = excluded.token_sealed, updated_at = excluded.updated_at, removed_at = NULL`,
     )
-    .bind(input.shop, input.name, sealed.keyId, sealed.iv, sealed.sealed, now)
+    .bind(input.shop, input.name, sealed.keyId, sealed.iv, sealed.sealed, now, input.currency ?? null)
     .run();
   const record = (await listShops(env)).find((s) => s.shop === input.shop);
   if (!record) return { ok: false, message: "the stored shop could not be read back" };
@@ -131,13 +135,14 @@ export async function removeShop(
 /** Every shop known to D1 or to the secret, without tokens, sorted by domain. */
 export async function listShops(env: CredentialsEnv): Promise<ShopRecord[]> {
   const rows = await sharedDatabase(env)
-    .prepare("SELECT shop, status, name, key_id, added_at, updated_at, removed_at FROM shops ORDER BY shop")
+    .prepare("SELECT shop, status, name, currency, key_id, added_at, updated_at, removed_at FROM shops ORDER BY shop")
     .all<Omit<ShopRow, "iv" | "token_sealed">>();
   const records: ShopRecord[] = rows.results.map((r) => ({
     shop: r.shop,
     status: r.status,
     origin: "d1",
     name: r.name,
+    currency: r.currency,
     keyId: r.key_id,
     addedAt: r.added_at,
     updatedAt: r.updated_at,
@@ -151,6 +156,7 @@ export async function listShops(env: CredentialsEnv): Promise<ShopRecord[]> {
       status: "active",
       origin: "secret",
       name: null,
+      currency: null,
       keyId: null,
       addedAt: null,
       updatedAt: null,

@@ -42,10 +42,11 @@ import {
   shopifyRefundLineItems,
   shopifyRefunds,
 } from "../shared/schema/shopify";
+import { shops } from "../shared/schema/shops";
 import { toUtcIso } from "../shared/time";
 import { type ChildSet, type ChildWrite, childStatements } from "./children";
 import { cachedStatement, driverValue, toD1 } from "./d1";
-import { shopDatabase } from "./database";
+import { sharedDatabase, shopDatabase } from "./database";
 import type { Planner } from "./plan";
 
 export const planShopify: Planner = async (env, event) => {
@@ -62,7 +63,7 @@ export const planShopify: Planner = async (env, event) => {
   };
   const ctx: MapContext = {
     subscriptions: subscriptionRules(env.SUBSCRIPTION_TAGS, env.SUBSCRIPTION_SKU_PATTERNS),
-    shopCurrency: NEEDS_SHOP_CURRENCY.has(family) ? await shopCurrency(shopDatabase(env, e.shop), e.shop) : null,
+    shopCurrency: NEEDS_SHOP_CURRENCY.has(family) ? await shopCurrency(env, e.shop) : null,
   };
   const mapped = mapShopifyEvent(family, event.payload, meta, ctx);
   if (!mapped.ok) return { kind: "quarantine", reason: "invalid_payload", detail: mapped.detail };
@@ -331,16 +332,25 @@ function withChildren(
   };
 }
 
-/** The shop's currency as its stored orders show it (product and some refund payloads name none). */
-async function shopCurrency(db: D1Database, shop: string): Promise<string | null> {
-  const row = await drizzle(db)
+/**
+ * The shop's currency (product and some refund payloads name none): as its newest stored order
+ * shows it, else as Shopify answered when the shop was added (`shops.currency`).
+ */
+async function shopCurrency(env: Env, shop: string): Promise<string | null> {
+  const row = await drizzle(shopDatabase(env, shop))
     .select({ currency: shopifyOrders.currency })
     .from(shopifyOrders)
     .where(and(eq(shopifyOrders.shop, shop), isNotNull(shopifyOrders.currency)))
     .orderBy(desc(shopifyOrders.createdAt))
     .limit(1)
     .get();
-  return row?.currency ?? null;
+  if (row?.currency) return row.currency;
+  const added = await drizzle(sharedDatabase(env))
+    .select({ currency: shops.currency })
+    .from(shops)
+    .where(eq(shops.shop, shop))
+    .get();
+  return added?.currency ?? null;
 }
 
 let cachedRules: { key: string; rules: MapContext["subscriptions"] } | null = null;

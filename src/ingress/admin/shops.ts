@@ -46,7 +46,7 @@ export async function shopsAdd(c: Ctx): Promise<Response> {
       422,
     );
   }
-  const stored = await storeShop(c.env, { shop, token, name: check.name });
+  const stored = await storeShop(c.env, { shop, token, name: check.name, currency: check.currency });
   if (!stored.ok) throw new AppError(503, "not_configured", stored.message);
   log.info("shop added", { shop, keyId: stored.record.keyId });
   return c.json({ ok: true, shop: stored.record }, 201);

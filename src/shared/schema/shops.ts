@@ -13,4 +13,6 @@ export const shops = sqliteTable("shops", {
   addedAt: text("added_at").notNull(),
   updatedAt: text("updated_at").notNull(),
   removedAt: text("removed_at"),
+  /** Added by migrations/0110_shop_currency.sql. */
+  currency: text("currency"),
 });
