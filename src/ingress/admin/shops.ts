@@ -2,7 +2,7 @@
  * Shops at runtime (admin token):
  *   GET    /admin/shops             → every shop (D1 and the SHOPIFY_ACCESS_TOKENS fallback), no tokens
  *   POST   /admin/shops {shop, token} → tries the token through the shop's coordinator
- *          (`shop { name myshopifyDomain }`), then stores it sealed; 422 when Shopify refuses it
+ *          (`shop { name myshopifyDomain currencyCode }`), then stores it sealed with name and currency; 422 when Shopify refuses it
  *   DELETE /admin/shops/:shop       → stops its exports and erases its token; its data stays
  *   POST   /admin/shops/reseal      → re-seals every token under CREDENTIALS_KEY's first key
  * A token travels only in the POST body; no answer, log line or error message carries it.
