@@ -40,6 +40,9 @@ export default defineConfig(async () => {
           logLevel: "error" as const,
           test: {
             name: "workers",
+            // Integration tests run real local storage on a shared 2-core machine: 5 s is too tight there.
+            testTimeout: 30_000,
+            hookTimeout: 30_000,
             include: ["test/**/*.test.ts"],
             exclude: ["test/node/**"],
             setupFiles: ["./test/setup.ts"],
