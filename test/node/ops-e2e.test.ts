@@ -99,7 +99,7 @@ describe.skipIf(!haveBrowser)("ops page and CLI against wrangler dev", () => {
       r.path.startsWith(`/shopify/${NEW_SHOP}/admin/api/2026-01/graphql.json`),
     );
     expect(graphql).toHaveLength(2);
-    expect(graphql[1]?.body).toContain("shop { name myshopifyDomain }");
+    expect(graphql[1]?.body).toContain("shop { name myshopifyDomain currencyCode }");
     expect(graphql[1]?.headers["x-shopify-access-token"]).toBe(shopToken);
 
     const listed = await cli(["shops", "list"]);
