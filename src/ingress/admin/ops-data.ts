@@ -85,14 +85,7 @@ export async function opsData(env: Env, now = new Date()): Promise<OpsData> {
           `SELECT source, coalesce(shop, '') AS shop, status, count(*) AS n, max(received_at) AS lastReceivedAt, max(event_at) AS lastEventAt
            FROM webhook_events GROUP BY source, coalesce(shop, ''), status`,
         )
-        .all<{
-          source: Source;
-          shop: string;
-          status: string;
-          n: number;
-          lastReceivedAt: string;
-          lastEventAt: string;
-        }>(),
+        .all<StatusCount>(),
     ),
     fromEveryDatabase(env, (d) =>
       d
@@ -157,6 +150,16 @@ export async function opsData(env: Env, now = new Date()): Promise<OpsData> {
   };
 }
 
+/** Ledger rows of one stream and status: how many, and the newest. */
+interface StatusCount {
+  source: Source;
+  shop: string;
+  status: string;
+  n: number;
+  lastReceivedAt: string;
+  lastEventAt: string;
+}
+
 /** One read on every database with shop data, the rows together. */
 async function fromEveryDatabase<T>(
   env: Env,
@@ -169,14 +172,7 @@ async function fromEveryDatabase<T>(
 function streams(
   env: Env,
   now: Date,
-  counts: Array<{
-    source: Source;
-    shop: string;
-    status: string;
-    n: number;
-    lastReceivedAt: string;
-    lastEventAt: string;
-  }>,
+  counts: StatusCount[],
   hourly: Array<{ source: Source; shop: string; hour: string; n: number }>,
 ): StreamSummary[] {
   const limits = cronSettings(env).freshnessLimitMs;
