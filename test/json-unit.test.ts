@@ -1,5 +1,8 @@
+import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { parseLossless } from "../src/shared/json";
+import { parseLossless, quoteNumbers } from "../src/shared/json";
+import { fuzzParams } from "./helpers/fuzz";
+import { num, toJson } from "./helpers/json-text";
 
 describe("parseLossless", () => {
   it("keeps integers above 2^53 and decimals as their source text", () => {
@@ -23,5 +26,81 @@ describe("parseLossless reuse", () => {
     const b = parseLossless('{"id": 820982911946154509}');
     expect(b).toEqual({ id: "820982911946154509" });
     expect(parseLossless('{"id": 820982911946154508}')).toEqual(a);
+  });
+});
+
+/** The reference reading: JSON.parse with a reviver that returns each number's source text. */
+function reviverParse(text: string): unknown {
+  return JSON.parse(text, (_key, value, context?: { source?: string }) =>
+    typeof value === "number" ? context?.source : value,
+  );
+}
+
+/** JSON number tokens as sources write them: big ids, decimals with trailing zeros, exponents. */
+const numberToken = fc.oneof(
+  fc.bigInt({ min: -(10n ** 20n), max: 10n ** 20n }).map(String),
+  fc
+    .tuple(fc.integer({ min: -99999, max: 99999 }), fc.stringMatching(/^\d{1,4}$/))
+    .map(([i, f]) => `${i}.${f}`),
+  fc.tuple(fc.integer({ min: -9, max: 9 }), fc.constantFrom("e", "E", "e+", "e-", "E-"), fc.nat(30)).map(([m, e, x]) => `${m}${e}${x}`),
+  fc.double({ noNaN: true, noDefaultInfinity: true }).map((d) => JSON.stringify(d)),
+);
+
+/** JSON documents with those numbers, keys and strings that hold digits, minus signs, quotes and escapes. */
+const jsonText = fc
+  .letrec((tie) => ({
+    value: fc.oneof(
+      { depthSize: "small" },
+      numberToken.map((t) => num(t)),
+      fc.string({ unit: fc.constantFrom("1", "-", '"', "\\", "e", ".", " ", "é", "\n", "a") }),
+      fc.boolean(),
+      fc.constant(null),
+      fc.array(tie("value"), { maxLength: 5 }),
+      fc.dictionary(fc.string({ maxLength: 6 }), tie("value"), { maxKeys: 5 }),
+    ),
+  }))
+  .value.chain((v) =>
+    fc.constantFrom(toJson(v), JSON.stringify(v, null, 2).replace(/"#num:([-+0-9.eE]+)"/g, "$1")),
+  );
+
+describe("parseLossless fast road", () => {
+  it("reads any JSON document exactly as the reviver does", () => {
+    fc.assert(
+      fc.property(jsonText, fc.constantFrom("", " ", "\n", "\t\r\n"), (text, pad) => {
+        expect(parseLossless(`${pad}${text}${pad}`)).toEqual(reviverParse(`${pad}${text}${pad}`));
+      }),
+      fuzzParams(2000),
+    );
+  });
+
+  it("refuses exactly the texts the reviver refuses, and reads the others the same", () => {
+    const near = fc
+      .tuple(jsonText, fc.nat(200), fc.constantFrom("0", "01", "-", ".", "1.", "e", "+1", ":", "]", '"', "\\", "NaN", "1e", "-0"))
+      .map(([t, at, insert]) => {
+        const i = at % (t.length + 1);
+        return t.slice(0, i) + insert + t.slice(i);
+      });
+    fc.assert(
+      fc.property(fc.oneof(near, fc.string({ maxLength: 30 })), (text) => {
+        let expected: unknown;
+        let threw = false;
+        try {
+          expected = reviverParse(text);
+        } catch {
+          threw = true;
+        }
+        if (threw) expect(() => parseLossless(text)).toThrow();
+        else expect(parseLossless(text)).toEqual(expected);
+      }),
+      fuzzParams(4000),
+    );
+  });
+
+  it("quotes number tokens only outside strings", () => {
+    expect(quoteNumbers('{"a-1": "x\\"2", "b": -0.50e+3, "c": [1,2]}')).toBe(
+      '{"a-1": "x\\"2", "b": "-0.50e+3", "c": ["1","2"]}',
+    );
+    expect(quoteNumbers("[01]")).toBeNull();
+    expect(quoteNumbers('{"no": "numbers"}')).toBe('{"no": "numbers"}');
   });
 });

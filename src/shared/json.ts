@@ -4,6 +4,8 @@
  * text access, native in V8): 18-digit Shopify ids never pass through a double,
  * and decimal money like `89.99` converts to minor units without float error.
  * Mappers therefore see ids and amounts as strings, whatever the source wrote.
+ * The reviver costs a call per value; valid JSON takes a faster road to the same document: its
+ * number tokens are quoted by a scanner and the text parsed without a reviver (`quoteNumbers`).
  */
 export type LosslessJson = string | boolean | null | LosslessJson[] | { [key: string]: LosslessJson };
 
@@ -37,6 +39,14 @@ export function parseLossless(text: string): LosslessJson {
 }
 
 function parse(text: string): LosslessJson {
+  const quoted = quoteNumbers(text);
+  if (quoted !== null) {
+    try {
+      return JSON.parse(quoted) as LosslessJson;
+    } catch {
+      // Invalid JSON: the reviver parse below throws the error the source text deserves.
+    }
+  }
   return JSON.parse(text, function reviveNumber(this: unknown, _key: string, value: unknown, context?: SourceContext) {
     if (typeof value === "number") {
       if (typeof context?.source !== "string") throw new Error("JSON source text access is not available");
@@ -44,4 +54,43 @@ function parse(text: string): LosslessJson {
     }
     return value;
   }) as LosslessJson;
+}
+
+/** A JSON number token (RFC 8259) at the scanner's position. */
+const NUMBER = /-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?/y;
+/** What may follow a number: JSON whitespace, `,`, `]`, `}`. */
+const ENDS_NUMBER = new Set([0x20, 0x09, 0x0a, 0x0d, 0x2c, 0x5d, 0x7d]);
+
+/**
+ * The text with every number token outside strings wrapped in quotes, so that a plain JSON.parse
+ * (several times faster than one with a reviver) returns each number as its source text. Null when
+ * a token is not a whole JSON number (the text is invalid JSON): the reviver parse then decides, so
+ * this never turns invalid JSON into valid. Outside strings a digit or `-` can only start a number.
+ */
+export function quoteNumbers(text: string): string | null {
+  let out = "";
+  let from = 0;
+  const n = text.length;
+  for (let i = 0; i < n; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 0x22) {
+      // A string: skip to its closing quote, over escapes.
+      for (i++; i < n; i++) {
+        const s = text.charCodeAt(i);
+        if (s === 0x5c) i++;
+        else if (s === 0x22) break;
+      }
+    } else if (c === 0x2d || (c >= 0x30 && c <= 0x39)) {
+      NUMBER.lastIndex = i;
+      const m = NUMBER.exec(text);
+      const end = m ? i + m[0].length : i;
+      const next = end < n ? text.charCodeAt(end) : 0x20;
+      // A number ends at whitespace, `,`, `]`, `}` or the end of the text; anything else is invalid JSON.
+      if (!m || !ENDS_NUMBER.has(next)) return null;
+      out += `${text.slice(from, i)}"${m[0]}"`;
+      from = end;
+      i = end - 1;
+    }
+  }
+  return from === 0 ? text : out + text.slice(from);
 }
