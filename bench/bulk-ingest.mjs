@@ -1,10 +1,11 @@
 // Bulk-ingest benchmark: a generated gzipped bulk-export JSONL (orders with line items as
 // `__parentId` child lines, some far from their parent) of 10 MB and 200 MB (uncompressed),
 // written on the fly to bench/out/ (git-ignored), streamed through the coordinator's own
-// stages — stageArchive (gunzip + line split + id scan + staging into SQLite, node:sqlite
-// standing in for the Durable Object's) then applyBatch (join + parse + map to the webhook rows
-// + the D1 statements, sent to a D1 that only counts them) — each run in a fresh process so its
-// peak memory (max RSS) is its own.
+// passes — streamArchive (gunzip + line split + id scan, each parent held in a window with the
+// children that follow it, then parse + map to the webhook rows + the D1 statements, sent to a D1
+// that only counts them; strays staged in SQLite, node:sqlite standing in for the Durable Object's)
+// and, for the parents strays named, collectStrays + applyBatch — each run in a fresh process so
+// its peak memory (max RSS) is its own.
 // Baseline in the same run: zlib gunzip + readline + JSON.parse per line over the same file.
 // Goals: peak memory flat (200 MB within 1.5x of 10 MB, under 128 MB); throughput >= 0.7x baseline.
 // Each run is a fresh Node process with the same V8 heap cap (64 MB old space), like a Worker isolate.
@@ -168,7 +169,8 @@ const MODULES = {
   jsonlLines: "src/durable/bulk/stream.ts#jsonlLines",
   JobStore: "src/durable/job-store.ts#JobStore",
   newJob: "src/durable/job.ts#newJob",
-  stageArchive: "src/durable/bulk/stage.ts#stageArchive",
+  streamArchive: "src/durable/bulk/stage.ts#streamArchive",
+  collectStrays: "src/durable/bulk/stage.ts#collectStrays",
   applyBatch: "src/durable/bulk/apply.ts#applyBatch",
   parseSubscriptionRules: "src/mapping/shopify.ts#parseSubscriptionRules",
 };
@@ -201,8 +203,12 @@ async function ours(file, m) {
   // comes from replication before output is released); synchronous=OFF is the closest match.
   db.exec("PRAGMA journal_mode = WAL; PRAGMA synchronous = OFF;");
   const statements = new Map();
+  // Rows written to the coordinator's SQLite (a Durable Object bills each one): staged lines and window rows.
+  const rowsWritten = { lines: 0, window: 0 };
   const runner = {
     exec(query, ...params) {
+      const into = /^\s*INSERT(?: OR \w+)? INTO (lines|window|staged)_/.exec(query)?.[1];
+      if (into) rowsWritten[into === "window" ? "window" : "lines"] += (query.match(/\(\?/g) ?? []).length;
       let st = statements.get(query);
       if (!st) {
         st = db.prepare(query);
@@ -229,23 +235,35 @@ async function ours(file, m) {
   const init = { id: "bo_bench", backfillId: "bf_bench", shop: SHOP, resource: "orders", since: null };
   let job = { ...m.newJob(init, now()), status: "staging", r2Key: "bench/result.jsonl.gz" };
 
-  // Stage: the coordinator's own stageArchive, with the file standing in for the R2 object.
+  // The coordinator's own passes (src/durable/bulk/runner.ts), with the file standing in for the R2
+  // object and its settings (src/durable/shop-coordinator.ts): 20,000-line chunks, 50 parents per D1 batch.
   const bucket = { get: async () => ({ body: Readable.toWeb(createReadStream(file)) }) };
-  const t0 = performance.now();
-  // The coordinator's settings (src/durable/shop-coordinator.ts): 1000-line chunks, 50 parents per D1 batch.
-  const staged = await m.stageArchive({ bucket, store, chunkLines: 1000, now }, job);
-  job = staged.job;
-  const stagedRows = store.stagedCount(job.id);
-  const t1 = performance.now();
-
-  // Apply: the coordinator's own applyBatch (join, parse, map, statements), against a D1 that only counts.
   const d1 = countingD1();
   const mapContext = { subscriptions: m.parseSubscriptionRules("Subscription", ""), shopCurrency: "USD" };
   const apply = { db: d1, store, mapContext, parentsPerBatch: 50, maxStatements: 400, now, privacyKey: "bench-key" };
+  const stage = { bucket, store, chunkLines: 20_000, now };
+  const t0 = performance.now();
+  // Pass 1: stream, apply each parent with the children that follow it, stage the strays.
   for (;;) {
-    const out = await m.applyBatch(apply, job);
+    const out = await m.streamArchive({ ...stage, apply }, job);
     job = out.job;
     if (out.kind === "done") break;
+  }
+  const stagedRows = store.stagedCount(job.id);
+  const t1 = performance.now();
+  // Pass 2, only for the parents strays named: read again, join in SQLite, apply again whole.
+  if (stagedRows > 0) {
+    job = { ...job, status: "applying", collectedLines: 0, applyAfterLine: -1 };
+    for (;;) {
+      const out = await m.collectStrays(stage, job);
+      job = out.job;
+      if (out.kind === "done") break;
+    }
+    for (;;) {
+      const out = await m.applyBatch(apply, job);
+      job = out.job;
+      if (out.kind === "done") break;
+    }
   }
   const t2 = performance.now();
   db.close();
@@ -258,6 +276,7 @@ async function ours(file, m) {
     rows: job.rowsApplied,
     invalid: job.invalid,
     stagedRows,
+    rowsWritten,
     d1Statements: d1.statements,
     d1Batches: d1.batches,
     stageMs: t1 - t0,
@@ -312,7 +331,8 @@ export async function run() {
     results.push({ mb, base, stream, mine });
     console.log(
       `  ${String(mb).padStart(4)} MB JSONL (${gzMb.toFixed(1)} MB gz, ${mine.lines} lines, ${mine.entities} orders, ${mine.rows} rows, invalid ${mine.invalid}; ` +
-        `${mine.stagedRows} staged rows, ${mine.d1Statements} D1 statements in ${mine.d1Batches} batches)`,
+        `${mine.stagedRows} strays staged, ${mine.d1Statements} D1 statements in ${mine.d1Batches} batches; ` +
+        `rows written to the coordinator's SQLite: ${mine.rowsWritten.lines} lines + ${mine.rowsWritten.window} window)`,
     );
     console.log(
       `       baseline native gunzip+readline+JSON.parse ${mbps(base).toFixed(1).padStart(6)} MB/s  peak RSS ${base.maxRssMb.toFixed(0).padStart(4)} MB`,
@@ -321,12 +341,12 @@ export async function run() {
       `       baseline Worker streams+JSON.parse         ${mbps(stream).toFixed(1).padStart(6)} MB/s  peak RSS ${stream.maxRssMb.toFixed(0).padStart(4)} MB`,
     );
     console.log(
-      `       pipeline (stage + join + parse + map + SQL) ${mbps(mine).toFixed(1).padStart(6)} MB/s  peak RSS ${mine.maxRssMb.toFixed(0).padStart(4)} MB` +
-        `  (stage ${(mine.stageMs / 1000).toFixed(2)} s, join+parse+map ${(mine.mapMs / 1000).toFixed(2)} s)`,
+      `       pipeline (stream + parse + map + SQL)      ${mbps(mine).toFixed(1).padStart(6)} MB/s  peak RSS ${mine.maxRssMb.toFixed(0).padStart(4)} MB` +
+        `  (pass 1 ${(mine.stageMs / 1000).toFixed(2)} s, pass 2 for ${mine.stagedRows} strays ${(mine.mapMs / 1000).toFixed(2)} s)`,
     );
     console.log(
       `       ratio pipeline/native ${(mbps(mine) / mbps(base)).toFixed(2)}x, pipeline/Worker-streams ${(mbps(mine) / mbps(stream)).toFixed(2)}x; ` +
-        `parse+map stage alone ${(mb / (mine.mapMs / 1000)).toFixed(1)} MB/s = ${(mb / (mine.mapMs / 1000) / mbps(base)).toFixed(2)}x native`,
+        `pass 1 alone ${(mb / (mine.stageMs / 1000)).toFixed(1)} MB/s = ${(mb / (mine.stageMs / 1000) / mbps(base)).toFixed(2)}x native`,
     );
   }
   const small = results.find((r) => r.mb === Math.min(...SIZES_MB));

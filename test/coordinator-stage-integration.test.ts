@@ -2,14 +2,14 @@ import { runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { applyBatch } from "../src/durable/bulk/apply";
-import { stageArchive } from "../src/durable/bulk/stage";
+import { collectStrays, streamArchive } from "../src/durable/bulk/stage";
 import { type Job, newJob } from "../src/durable/job";
 import { durableSql, JobStore } from "../src/durable/job-store";
 import { parseSubscriptionRules } from "../src/mapping/shopify";
 
-// Staging with a window: children that follow their parent within a chunk ride in the parent's
-// row; the others get rows of their own. Either way the applied line items are the file's, in
-// file order, whatever chunk size cuts the file.
+// Streaming with a window: children that follow their parent within a chunk are applied with it;
+// the others (strays) are staged, and a second pass applies their parents again with every child.
+// Either way the applied line items are the file's, in file order, whatever chunk size cuts the file.
 
 const money = (amount: string) => ({ shopMoney: { amount, currencyCode: "USD" } });
 const orderLine = (n: number) =>
@@ -47,48 +47,126 @@ const FILE = [
 let seq = 0;
 
 describe("bulk staging window", () => {
-  for (const chunkLines of [1000, 3, 1]) {
-    it(`stages ${chunkLines}-line chunks and applies every line item once, in file order`, async () => {
-      const shop = `stage-${Date.now()}-${++seq}.myshopify.com`;
-      const key = `test/stage/${shop}.jsonl`;
-      await env.LAKE.put(key, FILE);
-      const stub = env.SHOP.get(env.SHOP.idFromName(shop));
-      const { job, stagedRows } = await runInDurableObject(stub, async (_instance, state) => {
-        const store = new JobStore(durableSql(state.storage));
-        const now = () => new Date().toISOString();
-        const init = { id: `bo_stage_${seq}`, backfillId: "bf_stage", shop, resource: "orders" as const, since: null };
-        let j: Job = { ...newJob(init, now()), status: "staging", r2Key: key };
-        j = (await stageArchive({ bucket: env.LAKE, store, chunkLines, now }, j)).job;
-        const rows = store.stagedCount(j.id);
-        const mapContext = { subscriptions: parseSubscriptionRules("", ""), shopCurrency: "USD" };
-        for (;;) {
-          const out = await applyBatch(
-            { db: env.DB, store, mapContext, parentsPerBatch: 2, maxStatements: 400, now, privacyKey: "test-key" },
-            j,
-          );
-          j = out.job;
-          if (out.kind === "done") break;
-        }
-        return { job: j, stagedRows: rows };
-      });
-      expect(job).toMatchObject({ linesRead: 10, parents: 3, children: 7, childrenJoined: 7, entitiesApplied: 3 });
-      // In one whole-file chunk only the item before its parent needs a row of its own.
-      if (chunkLines === 1000) expect(stagedRows).toBe(3 + 1);
-      if (chunkLines === 1) expect(stagedRows).toBe(10);
-      const lines = await env.DB.prepare(
-        "SELECT order_id, position, id FROM shopify_order_line_items WHERE shop = ? ORDER BY order_id, position",
-      )
-        .bind(shop)
-        .all<{ order_id: string; position: number; id: string }>();
-      expect(lines.results.map((l) => [l.order_id.slice(-1), l.position, l.id.slice(-2)])).toEqual([
-        ["1", 1, "10"],
-        ["1", 2, "11"],
-        ["1", 3, "12"],
-        ["1", 4, "13"],
-        ["2", 1, "20"],
-        ["2", 2, "21"],
-        ["3", 1, "30"],
-      ]);
+  // [chunk lines, window parents, strays]: only what comes before its parent, or after it left the window, strays.
+  const cases: Array<[number, number, number]> = [
+    [1000, 1000, 1],
+    [3, 1000, 1],
+    [1, 1000, 1],
+    [1000, 1, 3],
+    [1, 1, 3],
+  ];
+  for (const [chunkLines, windowParents, strayCount] of cases) {
+    it(`streams ${chunkLines}-line chunks with a ${windowParents}-parent window and applies every line item once, in file order`, async () => {
+      const { shop, job, strays } = await ingest({ chunkLines, windowParents });
+      expect(job).toMatchObject(EXACT);
+      expect(strays).toBe(strayCount);
+      expect(await lineItems(shop)).toEqual(FILE_ORDER);
     });
   }
+
+  it("resumes from the window its last commit kept, after a crash before a commit and after a stop on budget", async () => {
+    // 2-line chunks: the crash loses the second chunk (lines 2-3, its D1 writes done); the stop follows its redo.
+    const { shop, job, strays, outcomes } = await ingest({
+      chunkLines: 2,
+      windowParents: 1000,
+      crashAtCommit: 2,
+      yieldAtCommit: 3,
+    });
+    expect(outcomes).toEqual(["crashed at linesRead 2", "more at linesRead 4", "done"]);
+    expect(job).toMatchObject(EXACT);
+    expect(strays).toBe(1);
+    expect(await lineItems(shop)).toEqual(FILE_ORDER);
+  });
 });
+
+const EXACT = {
+  linesRead: 10,
+  parents: 3,
+  children: 7,
+  childrenJoined: 7,
+  entitiesApplied: 3,
+  rowsApplied: 10,
+  invalid: 0,
+};
+const FILE_ORDER = [
+  ["1", 1, "10"],
+  ["1", 2, "11"],
+  ["1", 3, "12"],
+  ["1", 4, "13"],
+  ["2", 1, "20"],
+  ["2", 2, "21"],
+  ["3", 1, "30"],
+];
+
+async function lineItems(shop: string) {
+  const lines = await env.DB.prepare(
+    "SELECT order_id, position, id FROM shopify_order_line_items WHERE shop = ? ORDER BY order_id, position",
+  )
+    .bind(shop)
+    .all<{ order_id: string; position: number; id: string }>();
+  return lines.results.map((l) => [l.order_id.slice(-1), l.position, l.id.slice(-2)]);
+}
+
+/** The coordinator's passes over FILE, as its runner takes them: stream (resumed until done), then the strays' pass. */
+async function ingest(opts: {
+  chunkLines: number;
+  windowParents: number;
+  crashAtCommit?: number;
+  yieldAtCommit?: number;
+}) {
+  const shop = `stage-${Date.now()}-${++seq}.myshopify.com`;
+  const key = `test/stage/${shop}.jsonl`;
+  await env.LAKE.put(key, FILE);
+  const stub = env.SHOP.get(env.SHOP.idFromName(shop));
+  const result = await runInDurableObject(stub, async (_instance, state) => {
+    const store = new JobStore(durableSql(state.storage));
+    const now = () => new Date().toISOString();
+    const init = { id: `bo_stage_${seq}`, backfillId: "bf_stage", shop, resource: "orders" as const, since: null };
+    const mapContext = { subscriptions: parseSubscriptionRules("", ""), shopCurrency: "USD" };
+    const apply = {
+      db: env.DB,
+      store,
+      mapContext,
+      parentsPerBatch: 2,
+      maxStatements: 400,
+      now,
+      privacyKey: "test-key",
+    };
+    let commits = 0;
+    const stage = {
+      bucket: env.LAKE,
+      store,
+      chunkLines: opts.chunkLines,
+      windowParents: opts.windowParents,
+      now,
+      fault: () => {
+        if (++commits === opts.crashAtCommit) throw new Error("simulated crash");
+      },
+      yieldNow: () => commits === opts.yieldAtCommit,
+    };
+    let j: Job = { ...newJob(init, now()), status: "staging", r2Key: key };
+    store.put(j);
+    const outcomes: string[] = [];
+    for (;;) {
+      try {
+        const out = await streamArchive({ ...stage, apply }, j);
+        j = out.job;
+        outcomes.push(out.kind === "done" ? "done" : `${out.kind} at linesRead ${j.linesRead}`);
+        if (out.kind === "done") break;
+      } catch {
+        // As the runner does: back to the last committed checkpoint.
+        j = store.get(j.id) as Job;
+        outcomes.push(`crashed at linesRead ${j.linesRead}`);
+      }
+    }
+    const strays = store.stagedCount(j.id);
+    j = (await collectStrays(stage, j)).job;
+    for (;;) {
+      const out = await applyBatch(apply, j);
+      j = out.job;
+      if (out.kind === "done") break;
+    }
+    return { job: j, strays, outcomes };
+  });
+  return { shop, ...result };
+}

@@ -4,15 +4,18 @@
  *
  *   jobs(id, backfill_id, resource, status, shopify_id, doc)  — `doc` is the Job JSON (the checkpoint)
  *   notices(job_id, at)                                       — finish webhooks not yet acted on
- *   staged_<job>(line, id, parent_id, body)                   — one table per job: result lines to join
+ *   lines_<job>(line, id, parent_id, body, kind)              — one table per job: result lines to join
+ *   window_<job>(line, id, body, open)                        — the streaming window at the last commit
  *
- * Staging is how children meet their parents: every JSONL line is written to its job's
- * table keyed by line number (the rowid, so no extra key index), and the apply pass reads
- * parents in line order with their children found through the (parent_id, line) index,
- * wherever in the file they were. Memory stays flat whatever the file size; the cost is
- * writing the file once to local disk, and a finished job's table is dropped in one
- * step rather than deleted row by row. Staged rows and the job's progress are written in
- * one transaction, so a crash either keeps both or neither.
+ * Staging is how a child meets a parent it strayed from: the streaming pass applies each parent
+ * with the children that followed it closely and stages only the others (strays), keyed by line
+ * number (the rowid, so no extra key index); the second pass stages the parents those strays name
+ * and their other children, and the apply pass reads those parents in line order with every child
+ * found through the (parent_id, line) index, wherever in the file it was. The streaming pass also
+ * keeps its window of parents not applied yet (with the children that joined them) at each commit,
+ * so a resumed pass starts where the last one stood. Memory stays flat whatever the file size, and a
+ * finished job's table is dropped in one step rather than deleted row by row. Staged rows and the
+ * job's progress are written in one transaction, so a crash either keeps both or neither.
  */
 import { type Job, jobSchema } from "./job";
 
@@ -35,7 +38,22 @@ export interface StagedLine {
   id: string;
   parentId: string | null;
   body: string;
+  /** A child staged while streaming because its parent was not in the window: not joined yet. */
+  stray: boolean;
 }
+
+/** A parent of the streaming window, not applied yet: its line, then its children's, one per line of `body`. */
+export interface HeldParent {
+  line: number;
+  id: string;
+  body: string;
+  /** False when it takes no more children (its id was seen twice, or its row is full). */
+  open: boolean;
+}
+
+/** `kind` of a staged row. */
+const LINE = 0;
+const STRAY = 1;
 
 const SCHEMA = [
   `CREATE TABLE IF NOT EXISTS jobs (
@@ -53,13 +71,25 @@ const SCHEMA = [
   "CREATE TABLE IF NOT EXISTS notices (job_id TEXT PRIMARY KEY, at INTEGER NOT NULL)",
 ];
 
-/** Rows per multi-row INSERT: 4 parameters each stays within SQLite's 100 bound parameters. */
-const ROWS_PER_INSERT = 25;
+/** Rows per multi-row INSERT: 5 parameters each stays within SQLite's 100 bound parameters. */
+const ROWS_PER_INSERT = 20;
 
 /** The staging table of a job (ids are ours: `bo_` + a UUID). */
-function stagedTable(jobId: string): string {
+function stagedTable(jobId: string, prefix = "lines_"): string {
   if (!/^[A-Za-z0-9_-]{1,64}$/.test(jobId)) throw new Error(`invalid job id ${jobId}`);
-  return `staged_${jobId.replaceAll("-", "_")}`;
+  return `${prefix}${jobId.replaceAll("-", "_")}`;
+}
+
+function staged(l: StagedLine): SqlValue[] {
+  return [l.line, l.id, l.parentId, l.body, l.stray ? STRAY : LINE];
+}
+
+/** Staging tables of every layout: `staged_` is what an older deploy wrote (every line, no stray flag). */
+const STAGED_PREFIXES = ["lines_", "window_", "staged_"];
+
+/** The streaming window a job's last commit left. */
+function windowTable(jobId: string): string {
+  return stagedTable(jobId, "window_");
 }
 
 export class JobStore {
@@ -103,36 +133,67 @@ export class JobStore {
     return this.many(this.sql.exec(`SELECT doc FROM jobs WHERE status IN (${marks}) ORDER BY rowid`, ...statuses));
   }
 
-  /** Writes staged lines and the job's new progress atomically. */
-  stage(job: Job, lines: readonly StagedLine[], beforeCommit?: () => void): void {
+  /**
+   * A streaming commit, atomically: the chunk's strays (a line staged again is replaced), the window's
+   * parents in place of the last commit's, and the job's new progress.
+   */
+  stage(job: Job, strays: readonly StagedLine[], held: readonly HeldParent[], beforeCommit?: () => void): void {
     const table = this.ensureStaged(job.id);
     this.sql.transaction(() => {
-      for (let i = 0; i < lines.length; i += ROWS_PER_INSERT) {
-        const slice = lines.slice(i, i + ROWS_PER_INSERT);
-        const params: SqlValue[] = [];
-        for (const l of slice) params.push(l.line, l.id, l.parentId, l.body);
+      this.insert("INSERT OR REPLACE", table, strays.map(staged));
+      const window = windowTable(job.id);
+      this.sql.exec(`DELETE FROM ${window}`);
+      for (let i = 0; i < held.length; i += ROWS_PER_INSERT) {
+        const slice = held.slice(i, i + ROWS_PER_INSERT);
         const values = slice.map(() => "(?, ?, ?, ?)").join(", ");
-        this.sql.exec(`INSERT OR REPLACE INTO ${table} (line, id, parent_id, body) VALUES ${values}`, ...params);
+        const params = slice.flatMap((h) => [h.line, h.id, h.body, h.open ? 1 : 0]);
+        this.sql.exec(`INSERT INTO ${window} (line, id, body, open) VALUES ${values}`, ...params);
       }
       this.put(job);
       beforeCommit?.();
     });
   }
 
-  /** Parents (lines without `__parentId`) after `afterLine`, in file order. */
+  /** The streaming window as the last commit left it, in file order. */
+  held(jobId: string): HeldParent[] {
+    this.ensureStaged(jobId);
+    return this.sql
+      .exec(`SELECT line, id, body, open FROM ${windowTable(jobId)} ORDER BY line`)
+      .map((r) => ({ line: Number(r.line), id: String(r.id), body: String(r.body), open: Number(r.open) === 1 }));
+  }
+
+  /** Second pass: lines of the parents strays name, with progress; a line already staged (a stray) keeps its row. */
+  collect(job: Job, lines: readonly StagedLine[], beforeCommit?: () => void): void {
+    const table = this.ensureStaged(job.id);
+    this.sql.transaction(() => {
+      this.insert("INSERT OR IGNORE", table, lines.map(staged));
+      this.put(job);
+      beforeCommit?.();
+    });
+  }
+
+  private insert(verb: string, table: string, rows: readonly SqlValue[][]): void {
+    for (let i = 0; i < rows.length; i += ROWS_PER_INSERT) {
+      const slice = rows.slice(i, i + ROWS_PER_INSERT);
+      const values = slice.map(() => "(?, ?, ?, ?, ?)").join(", ");
+      this.sql.exec(`${verb} INTO ${table} (line, id, parent_id, body, kind) VALUES ${values}`, ...slice.flat());
+    }
+  }
+
+  /** Staged parents (lines without `__parentId`) after `afterLine`, in file order. */
   parents(jobId: string, afterLine: number, limit: number): StagedLine[] {
     const table = this.ensureStaged(jobId);
     return this.sql
       .exec(
-        `SELECT line, id, body FROM ${table} WHERE parent_id IS NULL AND line > ?1 ORDER BY line LIMIT ?2`,
+        `SELECT line, id, body FROM ${table} WHERE parent_id IS NULL AND kind = ${LINE} AND line > ?1 ORDER BY line LIMIT ?2`,
         afterLine,
         limit,
       )
-      .map((r) => ({ line: Number(r.line), id: String(r.id), parentId: null, body: String(r.body) }));
+      .map((r) => ({ line: Number(r.line), id: String(r.id), parentId: null, body: String(r.body), stray: false }));
   }
 
   /**
-   * The children of the parents on lines (fromLine, toLine], wherever they sit in the file.
+   * The children of the staged parents on lines (fromLine, toLine], wherever they sit in the file.
    * CROSS JOIN fixes the loop order (SQLite's rule): parents by range, then each parent's
    * children through the (parent_id, line) index — never a scan of the job's rows.
    */
@@ -140,18 +201,38 @@ export class JobStore {
     const table = this.ensureStaged(jobId);
     return this.sql
       .exec(
-        `SELECT c.line AS line, c.id AS id, c.parent_id AS parent_id, c.body AS body
+        `SELECT c.line AS line, c.id AS id, c.parent_id AS parent_id, c.body AS body, c.kind AS kind
          FROM ${table} AS p CROSS JOIN ${table} AS c ON c.parent_id = p.id
-         WHERE p.parent_id IS NULL AND p.line > ?1 AND p.line <= ?2
+         WHERE p.parent_id IS NULL AND p.kind = ${LINE} AND p.line > ?1 AND p.line <= ?2
          ORDER BY c.line`,
         fromLine,
         toLine,
       )
-      .map((r) => ({ line: Number(r.line), id: String(r.id), parentId: String(r.parent_id), body: String(r.body) }));
+      .map((r) => ({
+        line: Number(r.line),
+        id: String(r.id),
+        parentId: String(r.parent_id),
+        body: String(r.body),
+        stray: Number(r.kind) === STRAY,
+      }));
+  }
+
+  /** Whether a stray child names this parent (an index lookup). */
+  hasStrays(jobId: string, parentId: string): boolean {
+    const table = this.ensureStaged(jobId);
+    return (
+      this.sql.exec(`SELECT 1 FROM ${table} WHERE parent_id = ?1 AND kind = ${STRAY} LIMIT 1`, parentId).length > 0
+    );
+  }
+
+  /** Whether any child strayed from its parent: only then is a second pass needed. */
+  anyStrays(jobId: string): boolean {
+    const table = this.ensureStaged(jobId);
+    return this.sql.exec(`SELECT 1 FROM ${table} WHERE kind = ${STRAY} LIMIT 1`).length > 0;
   }
 
   clearStaged(jobId: string): void {
-    this.sql.exec(`DROP TABLE IF EXISTS ${stagedTable(jobId)}`);
+    for (const prefix of STAGED_PREFIXES) this.sql.exec(`DROP TABLE IF EXISTS ${stagedTable(jobId, prefix)}`);
     this.created.delete(jobId);
   }
 
@@ -166,9 +247,12 @@ export class JobStore {
     const table = stagedTable(jobId);
     if (!this.created.has(jobId)) {
       this.sql.exec(
-        `CREATE TABLE IF NOT EXISTS ${table} (line INTEGER PRIMARY KEY, id TEXT NOT NULL, parent_id TEXT, body TEXT NOT NULL)`,
+        `CREATE TABLE IF NOT EXISTS ${table} (line INTEGER PRIMARY KEY, id TEXT NOT NULL, parent_id TEXT, body TEXT NOT NULL, kind INTEGER NOT NULL)`,
       );
       this.sql.exec(`CREATE INDEX IF NOT EXISTS ${table}_by_parent ON ${table} (parent_id, line)`);
+      this.sql.exec(
+        `CREATE TABLE IF NOT EXISTS ${windowTable(jobId)} (line INTEGER PRIMARY KEY, id TEXT NOT NULL, body TEXT NOT NULL, open INTEGER NOT NULL)`,
+      );
       this.created.add(jobId);
     }
     return table;
@@ -177,7 +261,9 @@ export class JobStore {
   /** Everything this shop's coordinator stores (jobs, notices, staged lines): for `shop/redact`. */
   forgetAll(): number {
     const staged = this.sql
-      .exec("SELECT name FROM sqlite_master WHERE type = 'table' AND name LIKE 'staged_%'")
+      .exec(
+        "SELECT name FROM sqlite_master WHERE type = 'table' AND (name LIKE 'lines_%' OR name LIKE 'window_%' OR name LIKE 'staged_%')",
+      )
       .map((r) => String(r.name));
     for (const table of staged) this.sql.exec(`DROP TABLE IF EXISTS ${table}`);
     const jobs = Number(this.sql.exec("SELECT count(*) AS n FROM jobs")[0]?.n ?? 0);

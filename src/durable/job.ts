@@ -7,8 +7,10 @@
  *
  * Checkpoint fields per stage:
  *  archiving — `upload` (R2 multipart id + finished parts) and `bytesArchived` (source bytes copied)
- *  staging   — `linesRead` (JSONL lines consumed), `parents`/`children`/`invalid` counts
- *  applying  — `applyAfterLine` (last parent line whose rows are in D1), entity and row counts
+ *  staging   — `linesRead` (JSONL lines read and applied: each parent with the children that followed
+ *              it closely, src/durable/bulk/stage.ts), `parents`/`children`/`invalid`, entity and row counts
+ *  applying  — only when some children strayed from their parent: `collectedLines` (lines read again to
+ *              find those parents), then `applyAfterLine` (last such parent whose rows are in D1 again)
  */
 import { z } from "zod";
 import { BULK_RESOURCES, BULK_STATUSES, type BulkOperationRow, type BulkStatus } from "../shared/schema/operations";
@@ -51,6 +53,14 @@ export const jobSchema = z.object({
   orphans: count,
   childrenJoined: count,
   applyAfterLine: z.number().int(),
+  /** Lines read again (pass 2) to collect the parents of stray children; 0 before. */
+  collectedLines: count.default(0),
+  /**
+   * How the job's ingest is laid out: 2 streams and applies in one pass (stage.ts). A job of an older
+   * deploy (1: every line staged, then applied) restarts its ingest from the first line, which is safe:
+   * applying a bulk line again writes the same rows.
+   */
+  ingestVersion: z.number().int().default(1),
   entitiesApplied: count,
   rowsApplied: count,
   firstInvalid: z.string().nullable(),
@@ -69,6 +79,9 @@ export const jobSchema = z.object({
 });
 
 export type Job = z.infer<typeof jobSchema>;
+
+/** The ingest layout of this deploy (see `ingestVersion`). */
+export const INGEST_VERSION = 2;
 
 export const ACTIVE_STATUSES: ReadonlySet<BulkStatus> = new Set([
   "queued",
@@ -104,6 +117,8 @@ export function newJob(init: Pick<Job, "id" | "backfillId" | "shop" | "resource"
     orphans: 0,
     childrenJoined: 0,
     applyAfterLine: -1,
+    collectedLines: 0,
+    ingestVersion: INGEST_VERSION,
     entitiesApplied: 0,
     rowsApplied: 0,
     firstInvalid: null,

@@ -269,7 +269,7 @@ export class ShopCoordinator extends DurableObject<Env> {
       pollMaxMs: 5 * 60_000,
       partBytes: Math.max(MIN_PART_BYTES, intVar(this.env.BULK_PART_BYTES, DEFAULT_PART_BYTES)),
       maxPartsPerRun: 400,
-      stageChunkLines: 1000,
+      stageChunkLines: 20_000,
       parentsPerBatch: 50,
       maxStatements: 400,
       maxApplyBatchesPerRun: 200,

@@ -1,11 +1,14 @@
 /**
- * Stage 3 of ingest: read staged parents in file order with all their children (joined
- * in SQLite, however far apart they were in the file), map them with the webhook
- * mappers and write them with the webhook path's statement builders — so bulk rows obey
- * the same not-older-than rule and child-set replacement — plus the job's D1 mirror row,
- * in one D1 batch. The checkpoint (`applyAfterLine`) moves only after the batch commits;
- * a crash in between re-applies the same batch, which the builders make idempotent (same
- * version, same rows), and the counts come from the checkpoint, so nothing is counted twice.
+ * Applying bulk lines: parents with their children's lines are mapped with the webhook mappers and
+ * written with the webhook path's statement builders — so bulk rows obey the same not-older-than
+ * rule and child-set replacement — plus the job's D1 mirror row, in one D1 batch (`applyParents`).
+ * The streaming pass (./stage.ts) applies each parent with the children that followed it closely;
+ * `applyBatch` is the second pass, for the parents some children strayed from: it reads them from
+ * the coordinator's SQLite in file order with every child (joined there, however far apart they
+ * were in the file) and applies them again, whole. The checkpoint (`applyAfterLine`) moves only
+ * after the batch commits; a crash in between re-applies the same batch, which the builders make
+ * idempotent (same version, same rows), and the counts come from the checkpoint, so nothing is
+ * counted twice.
  */
 
 import { redactJson } from "../../mapping/redact";
@@ -55,52 +58,57 @@ export function bulkMeta(job: Job): EventMeta {
   };
 }
 
-export async function applyBatch(deps: ApplyDeps, job: Job): Promise<ApplyOutcome> {
-  const parents = deps.store.parents(job.id, job.applyAfterLine, deps.parentsPerBatch);
-  const last = parents[parents.length - 1];
-  if (!last) return { kind: "done", job };
+/** A parent line and its children's lines in file order. */
+export interface ParentLines {
+  line: number;
+  parentLine: string;
+  kids: string[];
+  /** Second pass: which kids strayed (they were not joined when the parent was first applied). */
+  strays?: boolean[];
+}
 
-  // Children with rows of their own (far from their parent in the file), in file order.
-  const byParent = new Map<string, StagedLine[]>();
-  for (const c of deps.store.childrenOf(job.id, job.applyAfterLine, last.line)) {
-    const list = byParent.get(c.parentId ?? "");
-    if (list) list.push(c);
-    else byParent.set(c.parentId ?? "", [c]);
-  }
-
+/**
+ * Applies parents in one D1 batch with the job's mirror row: as many as `maxStatements` allows, at
+ * least one. `again` (second pass): the parents were applied before without their stray children,
+ * so the counts move by what the strays add. Returns the job as the batch left it, and the number
+ * of parents it took.
+ */
+export async function applyParents(
+  deps: ApplyDeps,
+  job: Job,
+  parents: readonly ParentLines[],
+  again: boolean,
+): Promise<{ job: Job; taken: number }> {
   const meta = bulkMeta(job);
   const ctx: MapContext = { ...deps.mapContext, shopCurrency: job.shopCurrency ?? deps.mapContext.shopCurrency };
   const statements: D1PreparedStatement[] = [];
   const children: ChildWrite[] = [];
-  let { entitiesApplied, rowsApplied, childrenJoined, invalid, firstInvalid } = job;
-  let applyAfterLine = job.applyAfterLine;
+  let { entitiesApplied, rowsApplied, childrenJoined, invalid, firstInvalid, applyAfterLine } = job;
   // One read per batch while nobody was ever erased; a look-up per line after that.
   const anyErased = await anyErasedSubject(deps.db);
   const indexedAt = deps.now();
   // Every parent's subjects at once: each e-mail is a keyed hash, and they need not wait in turn.
   // Each parent line is parsed once, for its subjects and its rows.
-  const lines = parents.map((p) => {
-    const l = childLines(p, byParent.get(p.id));
-    return { ...l, parsed: parseLine(l.parentLine) };
-  });
+  const parsed = parents.map((p) => parseLine(p.parentLine));
   const subjectsOfLine = await Promise.all(
-    lines.map((l) =>
+    parents.map((p, i) =>
       hashSubjects(
         { PRIVACY_HASH_KEY: deps.privacyKey ?? "" },
         "shopify",
         job.shop,
-        bulkLineSubjects(job.resource, l.parentLine, l.parsed),
+        bulkLineSubjects(job.resource, p.parentLine, parsed[i]),
       ),
     ),
   );
   // The batch's subject index rows share statements (14 rows each), written with the batch.
   const index: IndexEntry[] = [];
   let indexRows = 0;
+  let taken = 0;
   for (const [i, p] of parents.entries()) {
     if (statements.length + Math.ceil(indexRows / INDEX_ROWS_PER_STATEMENT) >= deps.maxStatements) break;
-    const { parentLine, kids, parsed } = lines[i] as (typeof lines)[number];
-    childrenJoined += kids.length;
-    applyAfterLine = p.line;
+    taken++;
+    childrenJoined += again ? (p.strays ?? []).filter(Boolean).length : p.kids.length;
+    if (again) applyAfterLine = p.line;
     // The snapshot line's subjects go in the index (in this batch), even when the line fails its
     // mapping: the snapshot still holds it. An erased person's line is applied redacted, and the
     // `privacy` job's sweep rewrites the snapshot (its row stays unredacted).
@@ -109,15 +117,19 @@ export async function applyBatch(deps: ApplyDeps, job: Job): Promise<ApplyOutcom
       index.push({ r2Key: job.r2Key, source: "shopify", subjects, redacted: false });
       indexRows += subjects.length;
     }
-    const mapped = mapBulkRows(job.resource, parentLine, kids, meta, ctx, parsed);
+    const mapped = mapBulkRows(job.resource, p.parentLine, p.kids, meta, ctx, parsed[i]);
+    // What the first pass made of this parent, without its strays: the counts move by the difference.
+    const before = again ? mapBulkRows(job.resource, p.parentLine, nonStrays(p), meta, ctx, parsed[i]) : null;
     if (!mapped.ok) {
-      invalid++;
-      firstInvalid ??= `line ${p.line + 1}: ${mapped.detail}`;
+      if (before === null || before.ok) {
+        invalid++;
+        firstInvalid ??= `line ${p.line + 1}: ${mapped.detail}`;
+      }
       continue;
     }
     let entities = mapped.rows;
     if (anyErased && (await isErased(deps.db, job.shop, subjects))) {
-      const redacted = mapBulkRows(job.resource, redactJson(parentLine).text, kids, meta, ctx);
+      const redacted = mapBulkRows(job.resource, redactJson(p.parentLine).text, p.kids, meta, ctx);
       if (redacted.ok) entities = redacted.rows;
     }
     // One entity per line, except fulfillments and refunds: an order's line holds all of its own.
@@ -128,8 +140,12 @@ export async function applyBatch(deps: ApplyDeps, job: Job): Promise<ApplyOutcom
       // Backfilled customers and orders join the cross-source identity graph like webhook ones.
       const target = shopifyRowsTarget(rows);
       if (target) statements.push(...linkStatements(deps.db, target, meta.eventId));
-      entitiesApplied++;
-      rowsApplied += 1 + childRowCount(rows);
+    }
+    if (before?.ok) {
+      rowsApplied += rowCount(mapped.rows) - rowCount(before.rows);
+    } else {
+      entitiesApplied += mapped.rows.length;
+      rowsApplied += rowCount(mapped.rows);
     }
   }
 
@@ -152,25 +168,34 @@ export async function applyBatch(deps: ApplyDeps, job: Job): Promise<ApplyOutcom
   );
   await deps.db.batch(statements);
   deps.fault?.("apply:afterD1", next);
-  deps.store.put(next);
-  return { kind: "more", job: next };
+  return { job: next, taken };
+}
+
+function nonStrays(p: ParentLines): string[] {
+  return p.kids.filter((_, i) => !p.strays?.[i]);
 }
 
 /**
- * A parent's line and all its children's in file order: those staged before it, those that rode
- * in its row (they followed it within the staging window), then those staged after the window.
+ * Second pass: the next staged parents (those some children strayed from) with all their children
+ * in file order, applied again whole.
  */
-export function childLines(
-  parent: StagedLine,
-  separate: readonly StagedLine[] | undefined,
-): { parentLine: string; kids: string[] } {
-  const [parentLine = "", ...riders] = parent.body.split("\n");
-  if (!separate || separate.length === 0) return { parentLine, kids: riders };
-  const kids: string[] = [];
-  for (const c of separate) if (c.line < parent.line) kids.push(c.body);
-  kids.push(...riders);
-  for (const c of separate) if (c.line > parent.line) kids.push(c.body);
-  return { parentLine, kids };
+export async function applyBatch(deps: ApplyDeps, job: Job): Promise<ApplyOutcome> {
+  const staged = deps.store.parents(job.id, job.applyAfterLine, deps.parentsPerBatch);
+  const last = staged[staged.length - 1];
+  if (!last) return { kind: "done", job };
+  const byParent = new Map<string, StagedLine[]>();
+  for (const c of deps.store.childrenOf(job.id, job.applyAfterLine, last.line)) {
+    const list = byParent.get(c.parentId ?? "");
+    if (list) list.push(c);
+    else byParent.set(c.parentId ?? "", [c]);
+  }
+  const parents = staged.map((p): ParentLines => {
+    const kids = byParent.get(p.id) ?? [];
+    return { line: p.line, parentLine: p.body, kids: kids.map((c) => c.body), strays: kids.map((c) => c.stray) };
+  });
+  const out = await applyParents(deps, job, parents, true);
+  deps.store.put(out.job);
+  return { kind: "more", job: out.job };
 }
 
 /** A line's JSON.parse value, or `undefined` when it is not JSON (the mapper reports why). */
@@ -190,6 +215,13 @@ export function parseLine(line: string): { value: unknown } | undefined {
 export function bulkLineSubjects(resource: string, line: string, parsed: { value: unknown } | undefined): SubjectRef[] {
   if (parsed === undefined) return [];
   return subjectsOfParsed("shopify", resource, parsed.value) ?? subjectsOf("shopify", resource, parseLossless(line));
+}
+
+/** Rows an entity list writes: each entity's own row and its children's. */
+function rowCount(entities: readonly ShopifyRows[]): number {
+  let n = 0;
+  for (const rows of entities) n += 1 + childRowCount(rows);
+  return n;
 }
 
 function childRowCount(rows: ShopifyRows): number {

@@ -12,12 +12,12 @@
  * caller before the pass resumes from the same checkpoint.
  */
 import { describeError, log } from "../../shared/log";
-import { ACTIVE_STATUSES, INGEST_STATUSES, type Job } from "../job";
+import { ACTIVE_STATUSES, INGEST_STATUSES, INGEST_VERSION, type Job } from "../job";
 import type { JobStore } from "../job-store";
 import { type ApplyDeps, applyBatch, finishApply } from "./apply";
 import { type ArchiveDeps, archiveResult } from "./archive";
 import { type AdminCall, type LifecycleDeps, PermanentError, poll, rerun, submit, TransientError } from "./lifecycle";
-import { type StageDeps, stageArchive } from "./stage";
+import { collectStrays, type StageDeps, streamArchive } from "./stage";
 
 export type FaultPoint = "archive:afterPart" | "stage:beforeCommit" | "apply:afterD1";
 
@@ -71,16 +71,34 @@ export async function runBulkWork(deps: RunnerDeps): Promise<number | null> {
     if (mirror) await deps.mirror(job);
   };
 
+  /**
+   * The D1 mirror of a step's committed work. A failure changes nothing committed: an active job's
+   * next step writes its row again; an ended job has no next step, so its row is tried again here.
+   */
+  const mirrorSaved = async (job: Job) => {
+    const attempts = ACTIVE_STATUSES.has(job.status) ? 1 : 3;
+    for (let attempt = 1; attempt <= attempts; attempt++) {
+      try {
+        await deps.mirror(job);
+        return;
+      } catch (err) {
+        const fields = { job: job.id, shop: job.shop, status: job.status, attempt, error: describeError(err) };
+        if (attempt < attempts) continue;
+        if (attempts === 1) log.warn("could not mirror bulk progress to D1, the next step writes it", fields);
+        else log.error("could not mirror the ended bulk job to D1", fields);
+      }
+    }
+  };
+
   /** Runs one step; on failure the job goes back to its last checkpoint with a retry time. */
   const step = async (job: Job, work: (job: Job) => Promise<Job | null>): Promise<Job | null> => {
+    let saved: Job;
     try {
       // A retry starts without the error its failed attempt left; notes the step writes stay.
       const next = await work(job.failures > 0 ? { ...job, error: null } : job);
       if (!next) return null;
-      const saved: Job = { ...next, failures: 0 };
-      // An apply batch carried its mirror row in its own D1 batch.
-      await save(saved, !(job.status === "applying" && next.status === "applying"));
-      return saved;
+      saved = { ...next, failures: 0 };
+      store.put(saved);
     } catch (err) {
       const saved = store.get(job.id) ?? job;
       const failures = saved.failures + 1;
@@ -104,6 +122,9 @@ export async function runBulkWork(deps: RunnerDeps): Promise<number | null> {
       );
       return null;
     }
+    // An apply batch carried its mirror row in its own D1 batch.
+    if (!(job.status === "applying" && saved.status === "applying")) await mirrorSaved(saved);
+    return saved;
   };
 
   // 1. Status polls that are due, or whose finish webhook arrived.
@@ -129,7 +150,7 @@ export async function runBulkWork(deps: RunnerDeps): Promise<number | null> {
     let job = store.get(listed.id);
     while (job && INGEST_STATUSES.has(job.status) && job.nextPollAt <= deps.nowMs() && !overBudget()) {
       const before: Job = job;
-      const next = await step(before, (j) => ingestStep(deps, j, iso, () => applyBatches++));
+      const next = await step(before, (j) => ingestStep(deps, j, iso, () => applyBatches++, overBudget));
       if (!next) break; // failed: retried per backoff
       if (before.status === "archiving" && next.status === "archiving") break; // yielded: next pass
       job = next;
@@ -139,8 +160,52 @@ export async function runBulkWork(deps: RunnerDeps): Promise<number | null> {
   return nextWake(store, deps.nowMs(), config.concurrency);
 }
 
-async function ingestStep(deps: RunnerDeps, job: Job, iso: () => string, countBatch: () => void): Promise<Job> {
+async function ingestStep(
+  deps: RunnerDeps,
+  job: Job,
+  iso: () => string,
+  countBatch: () => void,
+  overBudget: () => boolean,
+): Promise<Job> {
   const { store, config } = deps;
+  const apply: ApplyDeps = {
+    db: deps.db,
+    store,
+    mapContext: deps.mapContext,
+    parentsPerBatch: config.parentsPerBatch,
+    maxStatements: config.maxStatements,
+    privacyKey: deps.privacyKey,
+    now: iso,
+    fault: deps.fault ? (p, j) => deps.fault?.(p, j) : undefined,
+  };
+  const stageDeps = (): StageDeps => {
+    let lastMirror = deps.nowMs();
+    return {
+      bucket: deps.bucket,
+      store,
+      chunkLines: config.stageChunkLines,
+      now: iso,
+      progress: async (j) => {
+        if (deps.nowMs() - lastMirror < 2000) return;
+        lastMirror = deps.nowMs();
+        await deps.mirror(j);
+      },
+      yieldNow: overBudget,
+      fault: deps.fault ? (p, j) => deps.fault?.(p, j) : undefined,
+    };
+  };
+  // The archive copy is gone (deleted by hand?): fetch it again while the URL lives.
+  const refetch = (j: Job): Job => ({
+    ...j,
+    status: "archiving",
+    upload: null,
+    sourceGzip: null,
+    bytesArchived: 0,
+    updatedAt: iso(),
+  });
+  if ((job.status === "staging" || job.status === "applying") && job.ingestVersion !== INGEST_VERSION) {
+    return restartIngest(store, job, iso());
+  }
   switch (job.status) {
     case "archiving": {
       const archive: ArchiveDeps = {
@@ -162,37 +227,19 @@ async function ingestStep(deps: RunnerDeps, job: Job, iso: () => string, countBa
       return out.job;
     }
     case "staging": {
-      let lastMirror = deps.nowMs();
-      const stage: StageDeps = {
-        bucket: deps.bucket,
-        store,
-        chunkLines: config.stageChunkLines,
-        now: iso,
-        progress: async (j) => {
-          if (deps.nowMs() - lastMirror < 2000) return;
-          lastMirror = deps.nowMs();
-          await deps.mirror(j);
-        },
-        fault: deps.fault ? (p, j) => deps.fault?.(p, j) : undefined,
-      };
-      const out = await stageArchive(stage, job);
-      if (out.kind === "missing") {
-        // The archive copy is gone (deleted by hand?): fetch it again while the URL lives.
-        return { ...out.job, status: "archiving", upload: null, sourceGzip: null, bytesArchived: 0, updatedAt: iso() };
-      }
-      return out.job;
+      const out = await streamArchive({ ...stageDeps(), apply }, job);
+      if (out.kind === "missing") return refetch(out.job);
+      if (out.kind === "more") return out.job;
+      // Children that strayed from their parent: a second pass applies those parents again, whole.
+      if (store.anyStrays(job.id)) return { ...out.job, status: "applying", collectedLines: 0, applyAfterLine: -1 };
+      return finishApply(store, out.job, iso());
     }
     case "applying": {
-      const apply: ApplyDeps = {
-        db: deps.db,
-        store,
-        mapContext: deps.mapContext,
-        parentsPerBatch: config.parentsPerBatch,
-        maxStatements: config.maxStatements,
-        privacyKey: deps.privacyKey,
-        now: iso,
-        fault: deps.fault ? (p, j) => deps.fault?.(p, j) : undefined,
-      };
+      if (job.collectedLines < job.linesRead) {
+        const out = await collectStrays(stageDeps(), job);
+        if (out.kind === "missing") return refetch(out.job);
+        return out.kind === "done" ? { ...out.job, collectedLines: job.linesRead } : out.job;
+      }
       const out = await applyBatch(apply, job);
       countBatch();
       return out.kind === "done" ? finishApply(store, out.job, iso()) : out.job;
@@ -200,6 +247,27 @@ async function ingestStep(deps: RunnerDeps, job: Job, iso: () => string, countBa
     default:
       return job;
   }
+}
+
+/** A job staged by an older deploy's layout reads its archive again from the first line (./stage.ts). */
+function restartIngest(store: JobStore, job: Job, now: string): Job {
+  store.clearStaged(job.id);
+  return {
+    ...job,
+    status: "staging",
+    ingestVersion: INGEST_VERSION,
+    linesRead: 0,
+    parents: 0,
+    children: 0,
+    invalid: 0,
+    firstInvalid: null,
+    childrenJoined: 0,
+    applyAfterLine: -1,
+    collectedLines: 0,
+    entitiesApplied: 0,
+    rowsApplied: 0,
+    updatedAt: now,
+  };
 }
 
 /** Immediately once, then 1 s, 2 s, 4 s … capped at 5 minutes. */

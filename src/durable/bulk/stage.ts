@@ -1,22 +1,27 @@
 /**
- * Stage 2 of ingest: stream the archived result back from R2 (gunzip, split lines) and
- * write every line into the coordinator's `staged` table with its id and parent id, in
- * chunks whose rows commit together with the job's `linesRead`. A resumed run re-reads
- * the archive and skips the lines already staged: gzip cannot be entered mid-stream, so
- * resuming costs a re-decompression of the prefix (cheap next to parsing), and no line is
- * staged twice or skipped. Lines are not parsed here — only their ids are read — so the
- * full parse happens once, in the apply stage.
+ * Ingest of an archived bulk result, streamed back from R2 (gunzip, split lines):
  *
- * Most children follow their parent within a few lines, so a child whose parent is still in the
- * chunk being staged (a bounded window: what one commit holds) is appended to the parent's row
- * (`body` = parent line + "\n" + child lines, which JSONL lines can never contain), and only
- * children whose parent already left the window (or is not seen yet) get rows of their own, to
- * be joined at apply. Each line is still staged exactly once, in the same transaction as the
- * progress that counts it; a file of parents followed by their children writes one row per parent.
+ * Pass 1 (`streamArchive`, status `staging`): each parent line is held in a bounded in-memory
+ * window (the last 1,000 parents) with the children that follow it, and applied (./apply.ts) when
+ * it leaves the window. Shopify writes a parent's children after it, nearly always close by, so
+ * nearly every child joins its parent in memory and nothing is written to local storage. A child
+ * whose parent is not in the window (it came first, or far later) is a stray: it is staged in the
+ * coordinator's SQLite with its id and parent id. Every `chunkLines` lines the chunk commits its
+ * strays and the window's parents (with the children that joined them) together with the job's
+ * `linesRead` and counts, after the D1 batches of the parents that left the window: a crash re-reads
+ * from the last commit with the window it kept, re-applies what the lost chunk applied (same
+ * version, same rows), and no line is counted twice.
+ * A resumed run re-reads the archive and skips the lines already read: gzip cannot be entered
+ * mid-stream, so resuming costs a re-decompression of the prefix.
+ *
+ * Pass 2 (`collectStrays`, status `applying`, only when there are strays): the archive is read
+ * again and the parents the strays name are staged with their other children; ./apply.ts
+ * `applyBatch` then applies each of them again with every child in file order.
  */
 
 import type { Job } from "../job";
 import type { JobStore, StagedLine } from "../job-store";
+import { type ApplyDeps, applyParents, type ParentLines } from "./apply";
 import { gunzipIfNeeded, jsonlLines, lineIds } from "./stream";
 
 /** A DO SQLite value is at most 2 MB; longer lines are counted invalid rather than failing the export. */
@@ -29,66 +34,222 @@ export interface StageDeps {
   now: () => string;
   /** Called after each committed chunk (e.g. to mirror progress to D1, throttled by the caller). */
   progress?: (job: Job) => Promise<void>;
+  /** Parents the streaming window holds at most (default 1,000). */
+  windowParents?: number;
+  /** True when the pass should stop at the next chunk boundary and resume at the next run. */
+  yieldNow?: () => boolean;
   fault?: (point: "stage:beforeCommit", job: Job) => void;
 }
 
-export type StageOutcome = { kind: "done"; job: Job } | { kind: "missing"; job: Job };
+/** `done`: the pass read the whole archive; `more`: it stopped at a chunk boundary; `missing`: no archive. */
+export type StageOutcome = { kind: "done" | "more" | "missing"; job: Job };
 
-export async function stageArchive(deps: StageDeps, start: Job): Promise<StageOutcome> {
+/** The lines of the archive after the first `skip`, with their line numbers; null when the archive is gone. */
+async function* archiveLines(
+  bucket: R2Bucket,
+  key: string,
+  skip: number,
+): AsyncGenerator<{ line: number; body: string }, void, undefined> {
+  const object = await bucket.get(key);
+  if (!object) throw new ArchiveMissing();
+  let line = 0;
+  for await (const batch of jsonlLines(await gunzipIfNeeded(object.body))) {
+    for (const body of batch.lines) {
+      if (line >= skip) yield { line, body };
+      line++;
+    }
+  }
+}
+
+class ArchiveMissing extends Error {}
+
+/**
+ * A copy of a line (or of an id read from it) that does not keep the decoded chunk it was split from
+ * alive (a split line is a slice of it): text held until the next commit would otherwise hold a chunk each.
+ */
+function detach<T extends string | null>(text: T): T {
+  return (text === null ? null : JSON.parse(JSON.stringify(text))) as T;
+}
+
+function ids(body: string): ReturnType<typeof lineIds> {
+  return body.length <= MAX_LINE_CHARS ? lineIds(body) : null;
+}
+
+/** Parents held in the window at most, and the text they may hold: what bounds pass 1's memory. */
+const WINDOW_PARENTS = 1000;
+const WINDOW_CHARS = 4_000_000;
+/** Stray text held until the next commit at most (a commit comes sooner then). */
+const STRAY_CHARS = 4_000_000;
+
+/**
+ * Pass 1: read; hold each parent in a window (the last WINDOW_PARENTS parents) where the children
+ * that follow it join it; apply parents as they leave the window; stage children whose parent is
+ * not in it. Every `chunkLines` lines the chunk is committed: its strays, the window, `linesRead`
+ * and counts in one local transaction, after the D1 batches of the parents it applied.
+ */
+export async function streamArchive(deps: StageDeps & { apply: ApplyDeps }, start: Job): Promise<StageOutcome> {
   const key = start.r2Key;
   if (!key) throw new Error(`bulk job ${start.id} has no archive key`);
-  const object = await deps.bucket.get(key);
-  if (!object) return { kind: "missing", job: start };
-
+  /** The committed checkpoint, and the chunk's progress on top of it (committed at the next drain). */
   let job = start;
-  const skip = job.linesRead;
-  let line = 0;
+  let cur = start;
   let { parents, children, invalid, firstInvalid } = job;
-  let pending: StagedLine[] = [];
-  /** Parents staged in this chunk, by id: their children can ride in their row. Null: id seen twice. */
-  let window = new Map<string, StagedLine | null>();
+  let line = job.linesRead;
+  const windowParents = deps.windowParents ?? WINDOW_PARENTS;
+  /** The window in file order from `head`, and by id. Null: the id was seen twice. */
+  let queue: WindowParent[] = [];
+  let head = 0;
+  const window = new Map<string, WindowParent | null>();
+  let windowChars = 0;
+  // The window as the last commit left it (a resumed pass starts where that one stood).
+  for (const h of deps.store.held(job.id)) {
+    const [parentLine = "", ...kids] = h.body.split("\n");
+    const parent: WindowParent = { line: h.line, id: h.id, parentLine, kids, chars: h.body.length };
+    queue.push(parent);
+    windowChars += parent.chars;
+    window.set(h.id, h.open ? parent : null);
+  }
+  let ready: ParentLines[] = [];
+  let strays: StagedLine[] = [];
+  let strayChars = 0;
 
-  const commit = async () => {
-    const next: Job = { ...job, linesRead: line, parents, children, invalid, firstInvalid, updatedAt: deps.now() };
-    deps.store.stage(next, pending, () => deps.fault?.("stage:beforeCommit", next));
+  const applyReady = async (all: boolean) => {
+    while (ready.length > 0 && (all || ready.length >= deps.apply.parentsPerBatch)) {
+      cur = { ...cur, parents, children, invalid, firstInvalid };
+      const out = await applyParents(deps.apply, cur, ready.slice(0, deps.apply.parentsPerBatch), false);
+      cur = out.job;
+      // Lines that map to no rows are invalid too.
+      ({ invalid, firstInvalid } = cur);
+      ready = ready.slice(out.taken);
+    }
+  };
+  const evict = () => {
+    const p = queue[head++] as WindowParent;
+    // Drop the evicted from the queue now and then: it would hold the chunk's text.
+    if (head >= 1024) {
+      queue = queue.slice(head);
+      head = 0;
+    }
+    windowChars -= p.chars;
+    const id = p.id;
+    if (window.get(id) === p) window.delete(id);
+    ready.push(p);
+  };
+  /** Commits the chunk: the parents that left the window are applied, the others kept with it (all applied at the end). */
+  const commit = async (end: boolean) => {
+    if (end) while (head < queue.length) evict();
+    await applyReady(true);
+    const next: Job = { ...cur, parents, children, invalid, firstInvalid, linesRead: line, updatedAt: deps.now() };
+    const held = queue.slice(head).map((p) => ({
+      line: p.line,
+      id: p.id,
+      body: [p.parentLine, ...p.kids].join("\n"),
+      open: window.get(p.id) === p,
+    }));
+    deps.store.stage(next, strays, held, () => deps.fault?.("stage:beforeCommit", next));
     job = next;
-    pending = [];
-    window = new Map();
+    cur = next;
+    strays = [];
+    strayChars = 0;
     await deps.progress?.(job);
   };
 
-  const text = await gunzipIfNeeded(object.body);
-  for await (const batch of jsonlLines(text)) {
-    for (const body of batch.lines) {
-      if (line < skip) {
-        line++;
-        continue;
-      }
-      const ids = body.length <= MAX_LINE_CHARS ? lineIds(body) : null;
-      if (ids === null) {
+  try {
+    for await (const { line: at, body } of archiveLines(deps.bucket, key, job.linesRead)) {
+      const found = ids(body);
+      if (found === null) {
         invalid++;
-        firstInvalid ??= `line ${line + 1}: ${body.length > MAX_LINE_CHARS ? "line too long" : "not a JSON object with an id"}`;
-      } else if (ids.parentId === null) {
-        const staged: StagedLine = { line, id: ids.id, parentId: null, body };
-        pending.push(staged);
+        firstInvalid ??= `line ${at + 1}: ${body.length > MAX_LINE_CHARS ? "line too long" : "not a JSON object with an id"}`;
+      } else if (found.parentId === null) {
+        const parent: WindowParent = { line: at, id: found.id, parentLine: body, kids: [], chars: body.length };
+        queue.push(parent);
+        windowChars += body.length;
         // Two parents with one id keep the join's rule (children go to both): neither takes riders.
-        window.set(ids.id, window.has(ids.id) ? null : staged);
+        window.set(found.id, window.has(found.id) ? null : parent);
         parents++;
+        while (queue.length - head > windowParents || (windowChars > WINDOW_CHARS && head < queue.length - 1)) evict();
+        await applyReady(false);
       } else {
-        const parent = window.get(ids.parentId);
-        if (parent && parent.body.length + 1 + body.length <= MAX_LINE_CHARS) parent.body += `\n${body}`;
-        else {
-          // A full row takes no more riders, so its riders stay ahead of its staged children.
-          if (parent) window.set(ids.parentId, null);
-          pending.push({ line, id: ids.id, parentId: ids.parentId, body });
+        const parent = window.get(found.parentId);
+        // A parent kept at a commit is one stored value: a full one takes no more children.
+        if (parent && parent.chars + 1 + body.length > MAX_LINE_CHARS) window.set(found.parentId, null);
+        if (parent && window.get(found.parentId) === parent) {
+          parent.kids.push(body);
+          parent.chars += 1 + body.length;
+          windowChars += 1 + body.length;
+        } else {
+          strays.push({
+            line: at,
+            id: detach(found.id),
+            parentId: detach(found.parentId),
+            body: detach(body),
+            stray: true,
+          });
+          strayChars += body.length;
         }
         children++;
       }
-      line++;
-      // A chunk is `chunkLines` lines of the file, however few rows its riders left.
-      if (line - job.linesRead >= deps.chunkLines) await commit();
+      line = at + 1;
+      if (line - job.linesRead >= deps.chunkLines || strayChars > STRAY_CHARS) {
+        await commit(false);
+        if (deps.yieldNow?.()) return { kind: "more", job };
+      }
     }
+  } catch (err) {
+    if (err instanceof ArchiveMissing) return { kind: "missing", job: start };
+    throw err;
+  }
+  await commit(true);
+  return { kind: "done", job: { ...job, ingestStartedAt: job.ingestStartedAt ?? deps.now() } };
+}
+
+/** A parent in the window: its id, and the text it holds with its children so far. */
+interface WindowParent extends ParentLines {
+  id: string;
+  chars: number;
+}
+
+/**
+ * Pass 2: read the archive again from `collectedLines` and stage the parents that strays name, with
+ * their children that rode with them in pass 1 (a stray keeps its row), chunk by chunk with progress.
+ */
+export async function collectStrays(deps: StageDeps, start: Job): Promise<StageOutcome> {
+  const key = start.r2Key;
+  if (!key) throw new Error(`bulk job ${start.id} has no archive key`);
+  let job = start;
+  let line = job.collectedLines;
+  let pending: StagedLine[] = [];
+  // The last answer is kept: a parent's children mostly follow it.
+  let last: { id: string; needed: boolean } | null = null;
+  const isNeeded = (id: string) => {
+    if (last?.id !== id) last = { id: detach(id), needed: deps.store.hasStrays(job.id, id) };
+    return last.needed;
+  };
+  const commit = async () => {
+    const next: Job = { ...job, collectedLines: line, updatedAt: deps.now() };
+    deps.store.collect(next, pending, () => deps.fault?.("stage:beforeCommit", next));
+    job = next;
+    pending = [];
+    await deps.progress?.(job);
+  };
+  try {
+    for await (const { line: at, body } of archiveLines(deps.bucket, key, job.collectedLines)) {
+      const found = ids(body);
+      const owner = found === null ? null : (found.parentId ?? found.id);
+      if (found !== null && owner !== null && isNeeded(owner)) {
+        const parentId = found.parentId === null ? null : detach(found.parentId);
+        pending.push({ line: at, id: detach(found.id), parentId, body: detach(body), stray: false });
+      }
+      line = at + 1;
+      if (line - job.collectedLines >= deps.chunkLines) {
+        await commit();
+        if (deps.yieldNow?.()) return { kind: "more", job };
+      }
+    }
+  } catch (err) {
+    if (err instanceof ArchiveMissing) return { kind: "missing", job: start };
+    throw err;
   }
   await commit();
-  return { kind: "done", job: { ...job, status: "applying", ingestStartedAt: job.ingestStartedAt ?? deps.now() } };
+  return { kind: "done", job };
 }
