@@ -18,7 +18,7 @@ type SourceContext = { source?: string };
  * the result as read-only.
  */
 const recent = new Map<string, LosslessJson>();
-const RECENT_MAX = 8;
+const RECENT_MAX = 32;
 const RECENT_MAX_CHARS = 2_000_000;
 let recentChars = 0;
 
