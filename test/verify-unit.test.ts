@@ -2,6 +2,7 @@ import { describe, expect, it } from "vitest";
 import { verifyRecharge } from "../src/ingress/verify-recharge";
 import { verifyShopify } from "../src/ingress/verify-shopify";
 import { verifyStripe } from "../src/ingress/verify-stripe";
+import { timingSafeEqualDigest } from "../src/shared/crypto";
 import {
   rechargeLegacySignature,
   rechargeTimestampedSignature,
@@ -169,5 +170,16 @@ describe("verifyRecharge", () => {
       ok: false,
       reason: "malformed_signature",
     });
+  });
+});
+
+describe("timingSafeEqualDigest", () => {
+  it("is true only for the same digest text", () => {
+    const digest = "4nY0vW2hQjY3cM1m3kq5GqkC8j3v0bE7uS1a6cZp9Xo=";
+    expect(timingSafeEqualDigest(digest, digest)).toBe(true);
+    expect(timingSafeEqualDigest(digest, `${digest.slice(0, -2)}p=`)).toBe(false);
+    expect(timingSafeEqualDigest(digest, `X${digest.slice(1)}`)).toBe(false);
+    expect(timingSafeEqualDigest(digest, digest.slice(1))).toBe(false);
+    expect(timingSafeEqualDigest("", "")).toBe(true);
   });
 });

@@ -6,7 +6,7 @@
  * When the timestamped header is present it must verify: falling back to the
  * legacy one would let a replayed old delivery through.
  */
-import { concatBytes, hmacSha256, sha256, timingSafeEqualText, toHex, utf8 } from "../shared/crypto";
+import { concatBytes, hmacSha256, sha256, timingSafeEqualDigest, toHex, utf8 } from "../shared/crypto";
 import { fail, type VerifyResult } from "./verify-result";
 
 export const RECHARGE_TOLERANCE_SECONDS = 48 * 60 * 60;
@@ -59,7 +59,7 @@ async function verifyTimestamped(
   let matched = false;
   for (const secret of secrets) {
     const expected = toHex(await hmacSha256(secret, signed));
-    for (const given of signatures) if (await timingSafeEqualText(expected, given)) matched = true;
+    for (const given of signatures) if (timingSafeEqualDigest(expected, given)) matched = true;
   }
   return matched ? { ok: true } : fail({ reason: "signature_mismatch" });
 }
@@ -70,7 +70,7 @@ async function verifyLegacy(body: Uint8Array, header: string, secrets: readonly 
   let matched = false;
   for (const secret of secrets) {
     const expected = toHex(await sha256(concatBytes(utf8(secret), body)));
-    if (await timingSafeEqualText(expected, given)) matched = true;
+    if (timingSafeEqualDigest(expected, given)) matched = true;
   }
   return matched ? { ok: true } : fail({ reason: "signature_mismatch" });
 }

@@ -2,7 +2,7 @@
  * Shopify: `X-Shopify-Hmac-Sha256` is the base64 HMAC-SHA256 of the raw body,
  * keyed by the app's client secret. Any of the configured secrets may match.
  */
-import { hmacSha256, timingSafeEqualText, toBase64 } from "../shared/crypto";
+import { hmacSha256, timingSafeEqualDigest, toBase64 } from "../shared/crypto";
 import { fail, type VerifyResult } from "./verify-result";
 
 const BASE64_SHA256 = /^[A-Za-z0-9+/]{43}=$/;
@@ -19,7 +19,7 @@ export async function verifyShopify(
   // Check every secret, not just until the first match, so timing does not reveal which one matched.
   for (const secret of secrets) {
     const expected = toBase64(await hmacSha256(secret, body));
-    if (await timingSafeEqualText(expected, given)) matched = true;
+    if (timingSafeEqualDigest(expected, given)) matched = true;
   }
   return matched ? { ok: true } : fail({ reason: "signature_mismatch" });
 }

@@ -59,6 +59,18 @@ export async function timingSafeEqualText(a: string, b: string): Promise<boolean
   return diff === 0;
 }
 
+/**
+ * Constant-time equality of two digests of a known, fixed length (an HMAC in base64 or hex that the
+ * caller checked for its shape): no hashing first, since the length reveals nothing. Different
+ * lengths are unequal.
+ */
+export function timingSafeEqualDigest(a: string, b: string): boolean {
+  if (a.length !== b.length) return false;
+  let diff = 0;
+  for (let i = 0; i < a.length; i++) diff |= a.charCodeAt(i) ^ b.charCodeAt(i);
+  return diff === 0;
+}
+
 /** A secret setting may hold several comma-separated values, so a rotation can overlap. */
 export function secretList(value: string | undefined): string[] {
   return (value ?? "")
