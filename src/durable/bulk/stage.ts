@@ -44,7 +44,7 @@ export interface StageDeps {
 /** `done`: the pass read the whole archive; `more`: it stopped at a chunk boundary; `missing`: no archive. */
 export type StageOutcome = { kind: "done" | "more" | "missing"; job: Job };
 
-/** The lines of the archive after the first `skip`, with their line numbers; null when the archive is gone. */
+/** The lines of the archive after the first `skip`, with their line numbers; throws ArchiveMissing when it is gone. */
 async function* archiveLines(
   bucket: R2Bucket,
   key: string,
@@ -78,7 +78,7 @@ function ids(body: string): ReturnType<typeof lineIds> {
 /** Parents held in the window at most, and the text they may hold: what bounds pass 1's memory. */
 const WINDOW_PARENTS = 1000;
 const WINDOW_CHARS = 4_000_000;
-/** Stray text held until the next commit at most (a commit comes sooner then). */
+/** Text to stage held until the next commit at most (strays, or the second pass's lines): a commit comes sooner then. */
 const STRAY_CHARS = 4_000_000;
 
 /**
@@ -90,7 +90,7 @@ const STRAY_CHARS = 4_000_000;
 export async function streamArchive(deps: StageDeps & { apply: ApplyDeps }, start: Job): Promise<StageOutcome> {
   const key = start.r2Key;
   if (!key) throw new Error(`bulk job ${start.id} has no archive key`);
-  /** The committed checkpoint, and the chunk's progress on top of it (committed at the next drain). */
+  /** The committed checkpoint, and the chunk's progress on top of it (committed at the next commit). */
   let job = start;
   let cur = start;
   let { parents, children, invalid, firstInvalid } = job;
@@ -219,6 +219,7 @@ export async function collectStrays(deps: StageDeps, start: Job): Promise<StageO
   let job = start;
   let line = job.collectedLines;
   let pending: StagedLine[] = [];
+  let pendingChars = 0;
   // The last answer is kept: a parent's children mostly follow it.
   let last: { id: string; needed: boolean } | null = null;
   const isNeeded = (id: string) => {
@@ -230,18 +231,24 @@ export async function collectStrays(deps: StageDeps, start: Job): Promise<StageO
     deps.store.collect(next, pending, () => deps.fault?.("stage:beforeCommit", next));
     job = next;
     pending = [];
+    pendingChars = 0;
     await deps.progress?.(job);
   };
   try {
     for await (const { line: at, body } of archiveLines(deps.bucket, key, job.collectedLines)) {
       const found = ids(body);
-      const owner = found === null ? null : (found.parentId ?? found.id);
-      if (found !== null && owner !== null && isNeeded(owner)) {
-        const parentId = found.parentId === null ? null : detach(found.parentId);
-        pending.push({ line: at, id: detach(found.id), parentId, body: detach(body), stray: false });
+      if (found !== null && isNeeded(found.parentId ?? found.id)) {
+        pending.push({
+          line: at,
+          id: detach(found.id),
+          parentId: detach(found.parentId),
+          body: detach(body),
+          stray: false,
+        });
+        pendingChars += body.length;
       }
       line = at + 1;
-      if (line - job.collectedLines >= deps.chunkLines) {
+      if (line - job.collectedLines >= deps.chunkLines || pendingChars > STRAY_CHARS) {
         await commit();
         if (deps.yieldNow?.()) return { kind: "more", job };
       }
