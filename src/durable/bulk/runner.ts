@@ -190,6 +190,7 @@ async function ingestStep(
         lastMirror = deps.nowMs();
         await deps.mirror(j);
       },
+      countBatch,
       yieldNow: overBudget,
       fault: deps.fault ? (p, j) => deps.fault?.(p, j) : undefined,
     };

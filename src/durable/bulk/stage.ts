@@ -36,6 +36,8 @@ export interface StageDeps {
   progress?: (job: Job) => Promise<void>;
   /** Parents the streaming window holds at most (default 1,000). */
   windowParents?: number;
+  /** Called after each D1 batch the pass writes (a run's batches are capped: each is a subrequest). */
+  countBatch?: () => void;
   /** True when the pass should stop at the next chunk boundary and resume at the next run. */
   yieldNow?: () => boolean;
   fault?: (point: "stage:beforeCommit", job: Job) => void;
@@ -117,6 +119,7 @@ export async function streamArchive(deps: StageDeps & { apply: ApplyDeps }, star
     while (ready.length > 0 && (all || ready.length >= deps.apply.parentsPerBatch)) {
       cur = { ...cur, parents, children, invalid, firstInvalid };
       const out = await applyParents(deps.apply, cur, ready.slice(0, deps.apply.parentsPerBatch), false);
+      deps.countBatch?.();
       cur = out.job;
       // Lines that map to no rows are invalid too.
       ({ invalid, firstInvalid } = cur);
