@@ -7,6 +7,8 @@ import {
 } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
+import type { Job } from "../src/durable/job";
+import { durableSql, JobStore } from "../src/durable/job-store";
 import type { ShopCoordinator } from "../src/durable/shop-coordinator";
 import worker from "../src/index";
 import { toMinor } from "../src/mapping/money";
@@ -389,6 +391,66 @@ describe("ShopCoordinator bulk backfill", { timeout: 30_000 }, () => {
       .bind(shop)
       .first<{ n: number }>();
     expect(perOrder?.n).toBe(0);
+  });
+
+  it("starts over the ingest of a job an older deploy staged, and loads it exactly once", async () => {
+    const { shop, stub } = fakeShop("bf-old-layout", { orders: 40, lineItemsPerOrder: 2 }, { bulkAutoAdvance: true });
+    await startBackfill(shop, ["orders"]);
+    await drive(stub, () => allFinished(shop, 1));
+    const done = await operation(shop, "orders");
+    expect(done).toMatchObject({ status: "completed", entitiesApplied: 40, rowsApplied: 120 });
+    // As an older deploy left it: every line staged in `staged_<job>`, half of it applied, the rest gone from D1.
+    await env.DB.prepare("DELETE FROM shopify_order_line_items WHERE shop = ?1").bind(shop).run();
+    await env.DB.prepare("DELETE FROM shopify_orders WHERE shop = ?1").bind(shop).run();
+    const jobId = await runInDurableObject(stub, async (_instance, state) => {
+      const store = new JobStore(durableSql(state.storage));
+      const job = store.withStatus("completed")[0] as Job;
+      const old = `staged_${job.id.replaceAll("-", "_")}`;
+      state.storage.sql.exec(
+        `CREATE TABLE ${old} (line INTEGER PRIMARY KEY, id TEXT NOT NULL, parent_id TEXT, body TEXT NOT NULL)`,
+      );
+      state.storage.sql.exec(`INSERT INTO ${old} VALUES (0, 'gid://shopify/Order/1', NULL, '{}')`);
+      // The older document has neither `collectedLines` nor `ingestVersion`.
+      const { collectedLines: _c, ingestVersion: _v, ...older } = job;
+      const doc = {
+        ...older,
+        status: "applying",
+        finishedAt: null,
+        applyAfterLine: 60,
+        entitiesApplied: 20,
+        rowsApplied: 60,
+      };
+      state.storage.sql.exec(
+        "UPDATE jobs SET status = 'applying', doc = ?2 WHERE id = ?1",
+        job.id,
+        JSON.stringify(doc),
+      );
+      await state.storage.setAlarm(Date.now());
+      return job.id;
+    });
+    await env.DB.prepare("UPDATE bulk_operations SET status = 'applying', finished_at = NULL WHERE id = ?1")
+      .bind(jobId)
+      .run();
+    await drive(stub, () => allFinished(shop, 1));
+    expect(await operation(shop, "orders")).toMatchObject({
+      status: "completed",
+      linesRead: 120,
+      parents: 40,
+      children: 80,
+      orphans: 0,
+      entitiesApplied: 40,
+      rowsApplied: 120,
+    });
+    expect(await count("shopify_orders", shop)).toBe(40);
+    expect(await count("shopify_order_line_items", shop)).toBe(80);
+    const left = await runInDurableObject(stub, (_instance, state) =>
+      state.storage.sql
+        .exec(
+          "SELECT name FROM sqlite_master WHERE type = 'table' AND (name LIKE 'staged%' OR name LIKE 'lines%' OR name LIKE 'window%')",
+        )
+        .toArray(),
+    );
+    expect(left).toEqual([]);
   });
 
   it("archives a large result with a multipart upload that resumes by byte range after a crash", async () => {
