@@ -77,6 +77,27 @@ describe("bulk staging window", () => {
     expect(strays).toBe(1);
     expect(await lineItems(shop)).toEqual(FILE_ORDER);
   });
+
+  it("counts a line invalid when a stray makes it fail, and keeps what the first pass applied", async () => {
+    // The stray item (before its order) has a quantity that is not a number: the order with its
+    // other item applied in the first pass, and fails as a whole in the second.
+    const bad = JSON.stringify({ ...JSON.parse(itemLine(1, 10)), quantity: "lots" });
+    const { shop, job } = await ingest({
+      chunkLines: 1000,
+      windowParents: 1000,
+      file: [bad, orderLine(1), itemLine(1, 11)].join("\n"),
+    });
+    expect(job).toMatchObject({
+      parents: 1,
+      children: 2,
+      childrenJoined: 2,
+      entitiesApplied: 1,
+      rowsApplied: 2,
+      invalid: 1,
+    });
+    expect(job.firstInvalid).toMatch(/^line 2: /);
+    expect(await lineItems(shop)).toEqual([["1", 1, "11"]]);
+  });
 });
 
 const EXACT = {
@@ -107,16 +128,17 @@ async function lineItems(shop: string) {
   return lines.results.map((l) => [l.order_id.slice(-1), l.position, l.id.slice(-2)]);
 }
 
-/** The coordinator's passes over FILE, as its runner takes them: stream (resumed until done), then the strays' pass. */
+/** The coordinator's passes over FILE (or another file), as its runner takes them: stream (resumed until done), then the strays' pass. */
 async function ingest(opts: {
   chunkLines: number;
   windowParents: number;
   crashAtCommit?: number;
   yieldAtCommit?: number;
+  file?: string;
 }) {
   const shop = `stage-${Date.now()}-${++seq}.myshopify.com`;
   const key = `test/stage/${shop}.jsonl`;
-  await env.LAKE.put(key, FILE);
+  await env.LAKE.put(key, opts.file ?? FILE);
   const stub = env.SHOP.get(env.SHOP.idFromName(shop));
   const result = await runInDurableObject(stub, async (_instance, state) => {
     const store = new JobStore(durableSql(state.storage));
