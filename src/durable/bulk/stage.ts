@@ -134,8 +134,9 @@ export async function streamArchive(deps: StageDeps & { apply: ApplyDeps }, star
       head = 0;
     }
     windowChars -= p.chars;
-    const id = p.id;
-    if (window.get(id) === p) window.delete(id);
+    const kept = window.get(p.id);
+    // A closed id (seen twice, or full) stays closed while another parent with it is in the window.
+    if (kept === p || (kept === null && !queue.some((q, i) => i >= head && q.id === p.id))) window.delete(p.id);
     ready.push(p);
   };
   /** Commits the chunk: the parents that left the window are applied, the others kept with it (all applied at the end). */
