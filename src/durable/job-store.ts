@@ -71,8 +71,10 @@ const SCHEMA = [
   "CREATE TABLE IF NOT EXISTS notices (job_id TEXT PRIMARY KEY, at INTEGER NOT NULL)",
 ];
 
-/** Rows per multi-row INSERT: 5 parameters each stays within SQLite's 100 bound parameters. */
-const ROWS_PER_INSERT = 20;
+/** SQLite's limit of bound parameters per statement, which a multi-row INSERT stays within. */
+const MAX_BOUND_PARAMETERS = 100;
+
+const LINE_COLUMNS = ["line", "id", "parent_id", "body", "kind"];
 
 /** The staging table of a job (ids are ours: `bo_` + a UUID). */
 function stagedTable(jobId: string, prefix = "lines_"): string {
@@ -140,15 +142,11 @@ export class JobStore {
   stage(job: Job, strays: readonly StagedLine[], held: readonly HeldParent[], beforeCommit?: () => void): void {
     const table = this.ensureStaged(job.id);
     this.sql.transaction(() => {
-      this.insert("INSERT OR REPLACE", table, strays.map(staged));
+      this.insert("INSERT OR REPLACE", table, LINE_COLUMNS, strays.map(staged));
       const window = windowTable(job.id);
       this.sql.exec(`DELETE FROM ${window}`);
-      for (let i = 0; i < held.length; i += ROWS_PER_INSERT) {
-        const slice = held.slice(i, i + ROWS_PER_INSERT);
-        const values = slice.map(() => "(?, ?, ?, ?)").join(", ");
-        const params = slice.flatMap((h) => [h.line, h.id, h.body, h.open ? 1 : 0]);
-        this.sql.exec(`INSERT INTO ${window} (line, id, body, open) VALUES ${values}`, ...params);
-      }
+      const rows = held.map((h) => [h.line, h.id, h.body, h.open ? 1 : 0]);
+      this.insert("INSERT", window, ["line", "id", "body", "open"], rows);
       this.put(job);
       beforeCommit?.();
     });
@@ -166,17 +164,20 @@ export class JobStore {
   collect(job: Job, lines: readonly StagedLine[], beforeCommit?: () => void): void {
     const table = this.ensureStaged(job.id);
     this.sql.transaction(() => {
-      this.insert("INSERT OR IGNORE", table, lines.map(staged));
+      this.insert("INSERT OR IGNORE", table, LINE_COLUMNS, lines.map(staged));
       this.put(job);
       beforeCommit?.();
     });
   }
 
-  private insert(verb: string, table: string, rows: readonly SqlValue[][]): void {
-    for (let i = 0; i < rows.length; i += ROWS_PER_INSERT) {
-      const slice = rows.slice(i, i + ROWS_PER_INSERT);
-      const values = slice.map(() => "(?, ?, ?, ?, ?)").join(", ");
-      this.sql.exec(`${verb} INTO ${table} (line, id, parent_id, body, kind) VALUES ${values}`, ...slice.flat());
+  /** Multi-row INSERTs of `rows` (one value per column each), within SQLite's 100 bound parameters. */
+  private insert(verb: string, table: string, columns: readonly string[], rows: readonly SqlValue[][]): void {
+    const perInsert = Math.floor(MAX_BOUND_PARAMETERS / columns.length);
+    const row = `(${columns.map(() => "?").join(", ")})`;
+    for (let i = 0; i < rows.length; i += perInsert) {
+      const slice = rows.slice(i, i + perInsert);
+      const values = slice.map(() => row).join(", ");
+      this.sql.exec(`${verb} INTO ${table} (${columns.join(", ")}) VALUES ${values}`, ...slice.flat());
     }
   }
 
@@ -185,7 +186,7 @@ export class JobStore {
     const table = this.ensureStaged(jobId);
     return this.sql
       .exec(
-        `SELECT line, id, body FROM ${table} WHERE parent_id IS NULL AND kind = ${LINE} AND line > ?1 ORDER BY line LIMIT ?2`,
+        `SELECT line, id, body FROM ${table} WHERE parent_id IS NULL AND line > ?1 ORDER BY line LIMIT ?2`,
         afterLine,
         limit,
       )
@@ -203,7 +204,7 @@ export class JobStore {
       .exec(
         `SELECT c.line AS line, c.id AS id, c.parent_id AS parent_id, c.body AS body, c.kind AS kind
          FROM ${table} AS p CROSS JOIN ${table} AS c ON c.parent_id = p.id
-         WHERE p.parent_id IS NULL AND p.kind = ${LINE} AND p.line > ?1 AND p.line <= ?2
+         WHERE p.parent_id IS NULL AND p.line > ?1 AND p.line <= ?2
          ORDER BY c.line`,
         fromLine,
         toLine,
@@ -262,7 +263,7 @@ export class JobStore {
   forgetAll(): number {
     const staged = this.sql
       .exec(
-        "SELECT name FROM sqlite_master WHERE type = 'table' AND (name LIKE 'lines_%' OR name LIKE 'window_%' OR name LIKE 'staged_%')",
+        `SELECT name FROM sqlite_master WHERE type = 'table' AND (${STAGED_PREFIXES.map((p) => `name LIKE '${p}%'`).join(" OR ")})`,
       )
       .map((r) => String(r.name));
     for (const table of staged) this.sql.exec(`DROP TABLE IF EXISTS ${table}`);

@@ -66,9 +66,9 @@ export async function runBulkWork(deps: RunnerDeps): Promise<number | null> {
   let applyBatches = 0;
   const overBudget = () => deps.nowMs() - started > config.runBudgetMs || applyBatches >= config.maxApplyBatchesPerRun;
 
-  const save = async (job: Job, mirror = true) => {
+  const save = async (job: Job) => {
     store.put(job);
-    if (mirror) await deps.mirror(job);
+    await deps.mirror(job);
   };
 
   /**
