@@ -47,6 +47,41 @@ export function cachedStatement(
   return db.prepare(query.sql).bind(...query.params);
 }
 
+/** A table's [key, column] pairs, listed once: every row's shape walks them. */
+const columnLists = new WeakMap<SQLiteTable, Array<[string, SQLiteColumn]>>();
+export function columnsOf(table: SQLiteTable): Array<[string, SQLiteColumn]> {
+  let list = columnLists.get(table);
+  if (!list) {
+    list = Object.entries(getTableColumns(table));
+    columnLists.set(table, list);
+  }
+  return list;
+}
+
+/**
+ * Which of the table's columns a row gives a value (the shape's key: a bit per column, written as
+ * base-36 words, so no per-row text of column names is built) and their driver values, in one pass.
+ */
+export function rowShape(table: SQLiteTable, values: Record<string, unknown>): { key: string; params: unknown[] } {
+  const all = columnsOf(table);
+  const params: unknown[] = [];
+  let key = "";
+  let word = 0;
+  for (let i = 0; i < all.length; i++) {
+    const [name, column] = all[i] as [string, SQLiteColumn];
+    const value = values[name];
+    if (value !== undefined) {
+      word |= 1 << (i % 30);
+      params.push(driverValue(column, value));
+    }
+    if (i % 30 === 29 || i === all.length - 1) {
+      key += `${word.toString(36)}.`;
+      word = 0;
+    }
+  }
+  return { key, params };
+}
+
 /** A row's value as drizzle binds it for a column (booleans as 0/1, JSON as text, ...). */
 export function driverValue(column: SQLiteColumn, value: unknown): unknown {
   return value === null || value === undefined ? null : column.mapToDriverValue(value);
@@ -73,8 +108,7 @@ export function upsertNotOlder<T extends SQLiteTable>(
   keepOnNull: boolean | readonly SQLiteColumn[] = false,
 ): D1PreparedStatement {
   const columns: Record<string, SQLiteColumn> = getTableColumns(table);
-  const values = row as Record<string, unknown>;
-  const defined = Object.entries(columns).filter(([key]) => values[key] !== undefined);
+  const shape = rowShape(table, row as Record<string, unknown>);
   const kept = keepOnNull === true ? "all" : keepOnNull === false ? "" : keepOnNull.map((c) => c.name).join(",");
   const build = () => {
     const excluded = (c: SQLiteColumn) => sql`excluded.${sql.identifier(c.name)}`;
@@ -98,8 +132,8 @@ export function upsertNotOlder<T extends SQLiteTable>(
   };
   return cachedStatement(
     db,
-    `not-older:${getTableName(table)}:${order.name}:${kept}:${defined.map(([key]) => key).join(",")}`,
-    () => defined.map(([key, col]) => driverValue(col, values[key])),
+    `not-older:${getTableName(table)}:${order.name}:${kept}:${shape.key}`,
+    () => shape.params,
     build,
   );
 }

@@ -45,7 +45,7 @@ import {
 import { shops } from "../shared/schema/shops";
 import { toUtcIso } from "../shared/time";
 import { type ChildSet, type ChildWrite, childStatements } from "./children";
-import { cachedStatement, driverValue, toD1 } from "./d1";
+import { cachedStatement, rowShape, toD1 } from "./d1";
 import { sharedDatabase, shopDatabase } from "./database";
 import type { Planner } from "./plan";
 
@@ -212,32 +212,13 @@ function upsertStatement<T extends VersionedTable>(
   table: T,
   row: T["$inferInsert"],
 ): D1PreparedStatement {
-  const values = row as Record<string, unknown>;
-  const all = columnsOf(table);
-  const columns: Array<[string, SQLiteColumn]> = [];
-  let shape = `upsert:${getTableName(table)}:`;
-  for (const entry of all) {
-    if (values[entry[0]] === undefined) continue;
-    columns.push(entry);
-    shape += `${entry[0]},`;
-  }
+  const shape = rowShape(table, row as Record<string, unknown>);
   return cachedStatement(
     db,
-    shape,
-    () => columns.map(([key, col]) => driverValue(col, values[key])),
+    `upsert:${getTableName(table)}:${shape.key}`,
+    () => shape.params,
     () => upsertFresh(drizzle(db), table, row),
   );
-}
-
-/** A table's [key, column] pairs, listed once: every upsert walks them. */
-const columnLists = new WeakMap<SQLiteTable, Array<[string, SQLiteColumn]>>();
-function columnsOf(table: SQLiteTable): Array<[string, SQLiteColumn]> {
-  let list = columnLists.get(table);
-  if (!list) {
-    list = Object.entries(getTableColumns(table));
-    columnLists.set(table, list);
-  }
-  return list;
 }
 
 /** Insert, or overwrite every column but the key and deleted_at when the row is not older. */
