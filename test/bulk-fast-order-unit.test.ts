@@ -26,7 +26,25 @@ const oddValue = fc.oneof(fc.constantFrom(5, -0, 1.5, true, "", " ", [], {}, [1]
 const digits = fc.bigInt({ min: 1n, max: 10n ** 19n }).map(String);
 const gid = (kind: string) => digits.map((d) => `gid://shopify/${kind}/${d}`);
 const idOf = (kind: string) =>
-  some(fc.oneof(gid(kind), digits), fc.oneof(oddValue, fc.constant(`gid://shopify/${kind}/x`)));
+  some(
+    fc.oneof(gid(kind), digits),
+    fc.oneof(
+      oddValue,
+      fc.constantFrom(
+        `gid://shopify/${kind}/x`,
+        `gid://shopify/${kind}/`,
+        `gid://shopify/${kind}/1/2`,
+        `gid://shopify/${kind}/12 `,
+        `gid://shopify/${kind}/\u0661`,
+        "gid://shopify//12",
+        "gid://shopify/Line-Item/12",
+        "gid://shopify/Line_Item9/12",
+        "gid://shopify/12",
+        "gid://other/Order/12",
+        `${"9".repeat(40)}`,
+      ),
+    ),
+  );
 const time = some(
   fc.oneof(
     fc

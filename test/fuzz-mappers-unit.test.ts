@@ -11,6 +11,7 @@ import { toMinor } from "../src/mapping/money";
 import { mapRechargeEvent } from "../src/mapping/recharge";
 import { type EventMeta, mapShopifyEvent, parseSubscriptionRules } from "../src/mapping/shopify";
 import { mapStripeEvent } from "../src/mapping/stripe";
+import { toUtcIso } from "../src/shared/time";
 import { fuzzParams } from "./helpers/fuzz";
 import { num, toJson } from "./helpers/json-text";
 
@@ -110,6 +111,26 @@ describe("toMinor under fuzzing", { timeout: 30_000 }, () => {
         },
       ),
       fuzzParams(300),
+    );
+  });
+});
+
+describe("toUtcIso under fuzzing", { timeout: 30_000 }, () => {
+  const two = (max: number) => fc.integer({ min: 0, max }).map((n) => String(n).padStart(2, "0"));
+  // Any digits in each field, valid dates or not (30 February, hour 24, second 60).
+  const utcText = fc
+    .tuple(fc.integer({ min: 0, max: 9999 }), two(13), two(32), two(25), two(61), two(61), fc.boolean(), two(99))
+    .map(
+      ([y, mo, d, h, mi, sec, millis, ms]) =>
+        `${String(y).padStart(4, "0")}-${mo}-${d}T${h}:${mi}:${sec}${millis ? `.${ms}0` : ""}Z`,
+    );
+
+  it("reads `…Z` text as the same instant as its `+00:00` spelling, or refuses both", () => {
+    fc.assert(
+      fc.property(utcText, (text) => {
+        expect(toUtcIso(text)).toBe(toUtcIso(text.replace(/Z$/, "+00:00")));
+      }),
+      fuzzParams(3000),
     );
   });
 });

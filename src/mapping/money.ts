@@ -32,7 +32,8 @@ const EXPONENTS: Record<string, number> = {
 };
 
 export function currencyExponent(currency: string): number {
-  return EXPONENTS[currency.toUpperCase()] ?? 2;
+  // Currencies arrive in capitals nearly always: no upper-cased copy for those.
+  return EXPONENTS[currency] ?? EXPONENTS[currency.toUpperCase()] ?? 2;
 }
 
 const DECIMAL = /^([+-]?)(\d*)(?:\.(\d*))?(?:[eE]([+-]?\d+))?$/;
@@ -42,21 +43,11 @@ const DECIMAL = /^([+-]?)(\d*)(?:\.(\d*))?(?:[eE]([+-]?\d+))?$/;
  * to minor units. Digits beyond the currency's exponent are rounded half away
  * from zero. Returns null for anything that is not a decimal number.
  */
-/** Plain amounts ("129.95", "-5", "0.5"): digits, an optional point, at most 3 decimals. */
-const PLAIN = /^(-?)(\d{1,12})(?:\.(\d{0,3}))?$/;
-
 export function toMinor(amount: string | null | undefined, currency: string): number | null {
   if (amount === null || amount === undefined) return null;
   // Most amounts fit in a double exactly once scaled: no rounding, no BigInt needed.
-  const plain = PLAIN.exec(amount);
-  if (plain) {
-    const e = currencyExponent(currency);
-    const frac = plain[3] ?? "";
-    if (frac.length <= e) {
-      const n = Number((plain[2] as string) + frac.padEnd(e, "0"));
-      return plain[1] === "-" && n !== 0 ? -n : n;
-    }
-  }
+  const plain = plainMinor(amount, currencyExponent(currency));
+  if (plain !== undefined) return plain;
   const m = DECIMAL.exec(amount.trim());
   if (!m || (m[2] === "" && (m[3] ?? "") === "")) return null;
   const [, sign = "", intPart = "", fracPart = "", expPart = "0"] = m;
@@ -77,4 +68,36 @@ export function toMinor(amount: string | null | undefined, currency: string): nu
   if (minor > BigInt(Number.MAX_SAFE_INTEGER)) return null;
   const n = Number(minor);
   return sign === "-" && n !== 0 ? -n : n;
+}
+
+/**
+ * A plain amount ("129.95", "-5", "0.5": `-?`, 1–12 digits, optionally a point and at most 3
+ * decimals, no more than the currency's) in minor units, read digit by digit without building any
+ * text (an order has a dozen amounts). Any other text is undefined: the general reading decides.
+ */
+function plainMinor(amount: string, exponent: number): number | undefined {
+  const len = amount.length;
+  let i = amount.charCodeAt(0) === 45 ? 1 : 0; // "-"
+  const negative = i === 1;
+  let n = 0;
+  const intStart = i;
+  while (i < len && isDigit(amount.charCodeAt(i))) n = n * 10 + (amount.charCodeAt(i++) - 48);
+  const intDigits = i - intStart;
+  if (intDigits < 1 || intDigits > 12) return undefined;
+  let decimals = 0;
+  if (i < len && amount.charCodeAt(i) === 46) {
+    // "."
+    i++;
+    while (i < len && isDigit(amount.charCodeAt(i))) {
+      if (++decimals > 3) return undefined;
+      n = n * 10 + (amount.charCodeAt(i++) - 48);
+    }
+  }
+  if (i !== len || decimals > exponent) return undefined;
+  for (let k = decimals; k < exponent; k++) n *= 10;
+  return negative && n !== 0 ? -n : n;
+}
+
+function isDigit(c: number): boolean {
+  return c >= 48 && c <= 57;
 }

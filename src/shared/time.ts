@@ -1,5 +1,7 @@
 /** Timestamps are stored as UTC ISO-8601 text with millisecond precision, ending in `Z`. */
 
+/** Already UTC with seconds (what Shopify and our own columns mostly hold): `Date` reads it as is. */
+const PLAIN_UTC = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d{3})?Z$/;
 const ISO_WITH_ZONE = /^(\d{4}-\d{2}-\d{2})[T ](\d{2}:\d{2}(?::\d{2})?)(\.\d+)?(Z|[+-]\d{2}:?\d{2})$/i;
 
 /**
@@ -9,6 +11,7 @@ const ISO_WITH_ZONE = /^(\d{4}-\d{2}-\d{2})[T ](\d{2}:\d{2}(?::\d{2})?)(\.\d+)?(
  * zone-less times, whose meaning would be a guess.
  */
 export function toUtcIso(value: string): string | null {
+  if (PLAIN_UTC.test(value)) return fourDigitYear(new Date(value));
   const m = ISO_WITH_ZONE.exec(value.trim());
   if (!m) return null;
   const [, date, time, fraction = "", zone = "Z"] = m;

@@ -20,7 +20,6 @@ function obj(v: unknown): Obj | null {
   return typeof v === "object" && v !== null && !Array.isArray(v) ? (v as Obj) : null;
 }
 
-const GID = /^gid:\/\/shopify\/\w+\/(\d+)$/;
 const DIGITS = /^\d{1,32}$/;
 const DECIMAL = /^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/;
 const INT = /^-?\d+$/;
@@ -29,9 +28,28 @@ const CURRENCY = /^[A-Za-z]{3}$/;
 function id(v: unknown): string {
   if (typeof v !== "string") throw REJECT;
   if (DIGITS.test(v)) return v;
-  const m = GID.exec(v);
-  if (!m?.[1]) throw REJECT;
-  return m[1];
+  return gidNumber(v) ?? reject();
+}
+
+const GID_HEAD = "gid://shopify/";
+
+/** GID's number, read without a match array (an export has several ids per line). */
+function gidNumber(v: string): string | null {
+  if (!v.startsWith(GID_HEAD)) return null;
+  const cut = v.lastIndexOf("/");
+  if (cut <= GID_HEAD.length || cut === v.length - 1) return null;
+  for (let i = GID_HEAD.length; i < cut; i++) if (!isWordChar(v.charCodeAt(i))) return null;
+  for (let i = cut + 1; i < v.length; i++) if (!isDigit(v.charCodeAt(i))) return null;
+  return v.slice(cut + 1);
+}
+
+function isDigit(c: number): boolean {
+  return c >= 48 && c <= 57;
+}
+
+/** RegExp `\w`: ASCII letters, digits and `_`. */
+function isWordChar(c: number): boolean {
+  return isDigit(c) || (c >= 65 && c <= 90) || (c >= 97 && c <= 122) || c === 95;
 }
 
 function idOrNull(v: unknown): string | null | undefined {
