@@ -84,13 +84,11 @@ export async function applyParents(
   const statements: D1PreparedStatement[] = [];
   const children: ChildWrite[] = [];
   let { entitiesApplied, rowsApplied, childrenJoined, invalid, firstInvalid, applyAfterLine } = job;
-  // One read per batch while nobody was ever erased; a look-up per line after that.
-  const anyErased = await anyErasedSubject(deps.db);
   const indexedAt = deps.now();
-  // Every parent's subjects at once: each e-mail is a keyed hash, and they need not wait in turn.
-  // Each parent line is parsed once, for its subjects and its rows.
+  // Every parent's subjects at once: each e-mail is a keyed hash, which need not wait in turn, and
+  // they are computed while the lines are mapped below. Each parent line is parsed once, for both.
   const parsed = parents.map((p) => parseLine(p.parentLine));
-  const subjectsOfLine = await Promise.all(
+  const hashing = Promise.all(
     parents.map((p, i) =>
       hashSubjects(
         { PRIVACY_HASH_KEY: deps.privacyKey ?? "" },
@@ -100,6 +98,17 @@ export async function applyParents(
       ),
     ),
   );
+  // One read per batch while nobody was ever erased; a look-up per line after that.
+  const erasedRead = anyErasedSubject(deps.db);
+  hashing.catch(() => undefined);
+  erasedRead.catch(() => undefined);
+  const maps = parents.map((p, i) => ({
+    mapped: mapBulkRows(job.resource, p.parentLine, p.kids, meta, ctx, parsed[i]),
+    // What the first pass made of this parent, without its strays: the counts move by the difference.
+    before: again ? mapBulkRows(job.resource, p.parentLine, nonStrays(p), meta, ctx, parsed[i]) : null,
+  }));
+  const subjectsOfLine = await hashing;
+  const anyErased = await erasedRead;
   // The batch's subject index rows share statements (14 rows each), written with the batch.
   const index: IndexEntry[] = [];
   let indexRows = 0;
@@ -117,9 +126,7 @@ export async function applyParents(
       index.push({ r2Key: job.r2Key, source: "shopify", subjects, redacted: false });
       indexRows += subjects.length;
     }
-    const mapped = mapBulkRows(job.resource, p.parentLine, p.kids, meta, ctx, parsed[i]);
-    // What the first pass made of this parent, without its strays: the counts move by the difference.
-    const before = again ? mapBulkRows(job.resource, p.parentLine, nonStrays(p), meta, ctx, parsed[i]) : null;
+    const { mapped, before } = maps[i] as (typeof maps)[number];
     if (!mapped.ok) {
       if (before === null || before.ok) {
         invalid++;
