@@ -205,10 +205,21 @@ async function ours(file, m) {
   const statements = new Map();
   // Rows written to the coordinator's SQLite (a Durable Object bills each one): staged lines and window rows.
   const rowsWritten = { lines: 0, window: 0 };
+  // What each statement text writes, read once per text (the count is the bench's, not the coordinator's work).
+  const writes = new Map();
+  const writesOf = (query) => {
+    let w = writes.get(query);
+    if (w === undefined) {
+      const into = /^\s*INSERT(?: OR \w+)? INTO (lines|window|staged)_/.exec(query)?.[1];
+      w = into ? { kind: into === "window" ? "window" : "lines", rows: (query.match(/\(\?/g) ?? []).length } : null;
+      writes.set(query, w);
+    }
+    return w;
+  };
   const runner = {
     exec(query, ...params) {
-      const into = /^\s*INSERT(?: OR \w+)? INTO (lines|window|staged)_/.exec(query)?.[1];
-      if (into) rowsWritten[into === "window" ? "window" : "lines"] += (query.match(/\(\?/g) ?? []).length;
+      const w = writesOf(query);
+      if (w) rowsWritten[w.kind] += w.rows;
       let st = statements.get(query);
       if (!st) {
         st = db.prepare(query);
