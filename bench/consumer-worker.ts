@@ -5,7 +5,9 @@
  * inside the Worker (its clock moves at each I/O, which is all this measures):
  * - `pipeline`: the real consumer, `consumeEvents` (one D1 batch per queue batch);
  * - `naive`: the same archive put, mapping and rows, but message by message and one statement per
- *   row (order, each line item, identity rows, subject index, ledger), each its own D1 round trip.
+ *   row (order, each line item, identity rows, subject index, ledger), each its own D1 round trip;
+ * - `archive`: only the archive put both modes make, six at a time as the consumer makes them: the
+ *   floor under both, which no change to the D1 writes can go below.
  * POST /lake-marks {on} drops or restores the lake change-mark triggers, to time their cost.
  * Both modes must ack every message, or the run is refused. The time spent waiting on D1 is also
  * reported on its own, and the R2 calls' time (summed over calls, which the consumer overlaps): the
@@ -26,7 +28,7 @@ import { indexStatements, subjectsOfText } from "../src/tables/subjects";
 import { makeBatch, SHOP } from "./lib/orders";
 
 interface RunRequest {
-  mode: "pipeline" | "naive";
+  mode: "pipeline" | "naive" | "archive";
   batches: number;
   size: number;
   /** Distinguishes the ids of one call from every other call's (a small counter). */
@@ -59,6 +61,7 @@ export default {
       for (const batch of batches) {
         if (req.mode === "pipeline")
           await consumeEvents(batch.batch, { ...env, DB: timedBatches(env.DB, clock), LAKE: lake });
+        else if (req.mode === "archive") await archiveOnly(batch.batch, lake);
         else await naiveConsume(batch.batch, { ...env, LAKE: lake }, clock);
         acked += batch.acked();
       }
@@ -204,6 +207,20 @@ async function naiveConsume(batch: MessageBatch<unknown>, env: Env, clock: Clock
     await timed(clock, () => ledger.run());
     msg.ack();
   }
+}
+
+/** The archive put of every message, as many at a time as the consumer has in flight (events.ts). */
+async function archiveOnly(batch: MessageBatch<unknown>, lake: R2Bucket): Promise<void> {
+  const queue = [...batch.messages];
+  const worker = async () => {
+    for (let msg = queue.shift(); msg !== undefined; msg = queue.shift()) {
+      const envelope = envelopeSchema.parse(msg.body);
+      const resource = resourceFor(envelope.source, envelope.topic) ?? "orders";
+      await putOnce(lake, await rawEventObject(envelope, resource, envelope.body ?? ""));
+      msg.ack();
+    }
+  };
+  await Promise.all(Array.from({ length: 6 }, worker));
 }
 
 /** `SET col = excluded.col` for every column but the key: no bound parameters, so a row fits D1's 100. */

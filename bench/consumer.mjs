@@ -4,7 +4,8 @@
 // consumer in the same run that does the same archive put, mapping and rows message by message,
 // one statement per row. Both run in one `wrangler dev` (bench/consumer-worker.ts), timed inside
 // the Worker, alternating rounds so neither gets the emptier tables. Goal: >= 10x the naive one.
-// Also in the same run: the consumer without the lake change-mark triggers (migration 0020), whose
+// Also in the same run: the archive put alone (the floor under both modes: the ratio cannot pass naive/floor),
+// and the consumer without the lake change-mark triggers (migration 0020), whose
 // cost is the difference. Also reported per event: D1 statements, and the CPU time of the local workerd process (the Worker
 // plus the local D1/R2 simulators it hosts: an upper bound of what the Worker itself uses).
 // BENCH_ROUNDS (default 3) rounds of BENCH_BATCHES (default 5) batches per mode.
@@ -49,9 +50,11 @@ export async function run() {
     await apply(server, "pipeline", 1);
     await apply(server, "naive", 1);
     const zero = () => ({ events: 0, ms: 0, d1Ms: 0, statements: 0, cpuMs: 0, r2Ms: 0, r2Calls: 0 });
-    const total = { pipeline: zero(), naive: zero(), unmarked: zero() };
+    await apply(server, "archive", 1);
+    const total = { pipeline: zero(), naive: zero(), unmarked: zero(), archive: zero() };
     for (let r = 0; r < ROUNDS; r++) {
-      const order = r % 2 === 0 ? ["pipeline", "unmarked", "naive"] : ["naive", "unmarked", "pipeline"];
+      const order =
+        r % 2 === 0 ? ["pipeline", "unmarked", "archive", "naive"] : ["naive", "archive", "unmarked", "pipeline"];
       for (const mode of order) {
         const { events, ms, d1Ms, statements, cpuMs, r2Ms, r2Calls } = await apply(server, mode, BATCHES);
         total[mode].r2Ms += r2Ms;
@@ -78,16 +81,25 @@ export async function run() {
     console.log(line("pipeline", total.pipeline, "consumeEvents: one D1 batch per queue batch"));
     console.log(line("naive", total.naive, "one statement per row, one message at a time"));
     console.log(line("unmarked", total.unmarked, "consumeEvents without the lake change-mark triggers"));
+    console.log(line("archive", total.archive, "the archive put alone, six in flight: the floor under both"));
     const d1Ratio = d1PerEvent(total.naive) / d1PerEvent(total.pipeline);
     console.log(
       `  ratio pipeline/naive = ${(ours / naive).toFixed(2)} end to end (goal >= 10); D1 time alone ${d1Ratio.toFixed(1)}x`,
+    );
+    // Time per event above the archive floor: what the D1 writes and the mapping cost in each mode.
+    const perEvent = (t) => t.ms / t.events;
+    const floor = perEvent(total.archive);
+    console.log(
+      `  archive floor ${floor.toFixed(2)} ms/event: the end-to-end ratio cannot pass ${(perEvent(total.naive) / floor).toFixed(1)}x; ` +
+        `above the floor, pipeline ${(perEvent(total.pipeline) - floor).toFixed(2)} against naive ${(perEvent(total.naive) - floor).toFixed(2)} ms/event = ` +
+        `${((perEvent(total.naive) - floor) / (perEvent(total.pipeline) - floor)).toFixed(1)}x`,
     );
     const unmarked = rate(total.unmarked);
     console.log(
       `  lake change marks: consumeEvents ${(ours / unmarked).toFixed(2)}x the rate without them, ` +
         `D1 ${d1PerEvent(total.pipeline).toFixed(2)} against ${d1PerEvent(total.unmarked).toFixed(2)} ms/event`,
     );
-    return { ours, naive, unmarked, ratio: ours / naive, d1Ratio };
+    return { ours, naive, unmarked, ratio: ours / naive, d1Ratio, archiveFloorMs: floor };
   } finally {
     await server.stop();
   }
