@@ -8,108 +8,36 @@
  * is a shortcut, never a second opinion. A test compares both paths on generated records.
  */
 import type { OrderDoc } from "../../mapping/shopify";
-import { toUtcIso } from "../../shared/time";
+import {
+  bool,
+  currency,
+  currencyOrNull,
+  decimal,
+  id,
+  idOrNull,
+  intText,
+  type Obj,
+  obj,
+  orNull,
+  reject,
+  str,
+  strings,
+  tags,
+  ts,
+} from "../../mapping/strict-fields";
 import { lineItemsTotal } from "./line-total";
 
-type Obj = Record<string, unknown>;
-
-/** Thrown inside the reader when a value is outside what the schema accepts: the caller falls back. */
-const REJECT = Symbol("reject");
-
-function obj(v: unknown): Obj | null {
-  return typeof v === "object" && v !== null && !Array.isArray(v) ? (v as Obj) : null;
-}
-
-const DIGITS = /^\d{1,32}$/;
-const DECIMAL = /^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/;
-const INT = /^-?\d+$/;
-const CURRENCY = /^[A-Za-z]{3}$/;
-
-function id(v: unknown): string {
-  if (typeof v !== "string") throw REJECT;
-  if (DIGITS.test(v)) return v;
-  return gidNumber(v) ?? reject();
-}
-
-const GID_HEAD = "gid://shopify/";
-
-/** GID's number, read without a match array (an export has several ids per line). */
-function gidNumber(v: string): string | null {
-  if (!v.startsWith(GID_HEAD)) return null;
-  const cut = v.lastIndexOf("/");
-  if (cut <= GID_HEAD.length || cut === v.length - 1) return null;
-  for (let i = GID_HEAD.length; i < cut; i++) if (!isWordChar(v.charCodeAt(i))) return null;
-  for (let i = cut + 1; i < v.length; i++) if (!isDigit(v.charCodeAt(i))) return null;
-  return v.slice(cut + 1);
-}
-
-function isDigit(c: number): boolean {
-  return c >= 48 && c <= 57;
-}
-
-/** RegExp `\w`: ASCII letters, digits and `_`. */
-function isWordChar(c: number): boolean {
-  return isDigit(c) || (c >= 65 && c <= 90) || (c >= 97 && c <= 122) || c === 95;
-}
-
-function idOrNull(v: unknown): string | null | undefined {
-  return v === null || v === undefined ? v : id(v);
-}
-
-function str(v: unknown): string | null | undefined {
-  if (typeof v === "string" || v === null || v === undefined) return v;
-  throw REJECT;
-}
-
-function bool(v: unknown): boolean | null | undefined {
-  if (typeof v === "boolean" || v === null || v === undefined) return v;
-  throw REJECT;
-}
-
-function ts(v: unknown): string | null | undefined {
-  if (v === null || v === undefined) return v;
-  if (typeof v !== "string") throw REJECT;
-  const iso = toUtcIso(v);
-  if (iso === null) throw REJECT;
-  return iso;
-}
-
-function decimal(v: unknown): string | null | undefined {
-  if (v === null || v === undefined) return v;
-  if (typeof v !== "string" || !DECIMAL.test(v)) throw REJECT;
-  return v;
-}
-
-/** The schema's `int` after `intText`: a JSON integer, or its decimal text, that is a safe integer. */
+/** The schema's `int` after the bulk rename's `intText`: a JSON integer that is safe, or its text. */
 function int(v: unknown): number {
   if (typeof v === "number") {
-    if (!Number.isSafeInteger(v)) throw REJECT;
+    if (!Number.isSafeInteger(v)) reject();
     return v === 0 ? 0 : v; // String(-0) is "0"
   }
-  if (typeof v !== "string" || !INT.test(v)) throw REJECT;
-  const n = Number(v);
-  if (!Number.isSafeInteger(n)) throw REJECT;
-  return n;
+  return intText(v);
 }
 
 function intOrNull(v: unknown): number | null | undefined {
   return v === null || v === undefined ? v : int(v);
-}
-
-function currency(v: unknown): string {
-  if (typeof v !== "string" || !CURRENCY.test(v)) throw REJECT;
-  return v.toUpperCase();
-}
-
-function currencyOrNull(v: unknown): string | null | undefined {
-  return v === null || v === undefined ? v : currency(v);
-}
-
-function strings(v: unknown): string[] | null | undefined {
-  if (v === null || v === undefined) return v;
-  if (!Array.isArray(v)) throw REJECT;
-  for (const s of v) if (typeof s !== "string") throw REJECT;
-  return v as string[];
 }
 
 /** `amount(set)` of the bulk mapper: shopMoney.amount, else null. */
@@ -150,20 +78,11 @@ function address(v: unknown): Address | null {
   };
 }
 
-function tags(v: unknown): string | string[] | null | undefined {
-  return typeof v === "string" ? v : strings(v);
-}
-
 const NAME_NUMBER = /^\D*(\d{1,15})\D*$/;
 
 /** The validated order document for a bulk order node, or null when the webhook path must decide. */
 export function bulkOrderDoc(node: Obj, lines: readonly Obj[]): OrderDoc | null {
-  try {
-    return read(node, lines);
-  } catch (err) {
-    if (err === REJECT) return null;
-    throw err;
-  }
+  return orNull(() => read(node, lines));
 }
 
 function read(node: Obj, lines: readonly Obj[]): OrderDoc {
@@ -175,7 +94,7 @@ function read(node: Obj, lines: readonly Obj[]): OrderDoc {
   const shipping = obj(node.totalShippingPriceSet);
   const codes = Array.isArray(node.discountCodes)
     ? node.discountCodes.map((code) => {
-        if (typeof code !== "string") throw REJECT;
+        if (typeof code !== "string") reject();
         return { code };
       })
     : null;
@@ -252,8 +171,4 @@ function read(node: Obj, lines: readonly Obj[]): OrderDoc {
     })),
   };
   return doc;
-}
-
-function reject(): never {
-  throw REJECT;
 }
