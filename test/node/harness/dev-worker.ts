@@ -147,10 +147,11 @@ export function runCli(
   args: string[],
   env: Record<string, string> = {},
   input?: string,
+  cwd = ROOT,
 ): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [join(ROOT, "cli/ops.ts"), ...args], {
-      cwd: ROOT,
+      cwd,
       env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "", NO_COLOR: "1", ...env },
       stdio: ["pipe", "pipe", "pipe"],
     });
