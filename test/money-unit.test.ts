@@ -9,6 +9,9 @@ describe("toMinor", () => {
     expect(toMinor("1.250", "KWD")).toBe(1250);
     expect(toMinor("0.0", "EUR")).toBe(0);
     expect(currencyExponent("jpy")).toBe(0);
+    // Names an object inherits are not currencies.
+    expect(currencyExponent("constructor")).toBe(2);
+    expect(currencyExponent("__proto__")).toBe(2);
   });
 
   it("never goes through a float", () => {

@@ -3,37 +3,39 @@
  * (never through a float): "89.99" USD → 8999, "1500" JPY → 1500, "1.250" KWD → 1250.
  */
 
-/** ISO 4217 currencies whose minor unit is not 2 digits. */
-const EXPONENTS: Record<string, number> = {
-  BIF: 0,
-  CLP: 0,
-  DJF: 0,
-  GNF: 0,
-  ISK: 0,
-  JPY: 0,
-  KMF: 0,
-  KRW: 0,
-  PYG: 0,
-  RWF: 0,
-  UGX: 0,
-  UYI: 0,
-  VND: 0,
-  VUV: 0,
-  XAF: 0,
-  XOF: 0,
-  XPF: 0,
-  BHD: 3,
-  IQD: 3,
-  JOD: 3,
-  KWD: 3,
-  LYD: 3,
-  OMR: 3,
-  TND: 3,
-};
+/** ISO 4217 currencies whose minor unit is not 2 digits (a Map: no inherited keys to find). */
+const EXPONENTS = new Map<string, number>(
+  Object.entries({
+    BIF: 0,
+    CLP: 0,
+    DJF: 0,
+    GNF: 0,
+    ISK: 0,
+    JPY: 0,
+    KMF: 0,
+    KRW: 0,
+    PYG: 0,
+    RWF: 0,
+    UGX: 0,
+    UYI: 0,
+    VND: 0,
+    VUV: 0,
+    XAF: 0,
+    XOF: 0,
+    XPF: 0,
+    BHD: 3,
+    IQD: 3,
+    JOD: 3,
+    KWD: 3,
+    LYD: 3,
+    OMR: 3,
+    TND: 3,
+  }),
+);
 
 export function currencyExponent(currency: string): number {
   // Currencies arrive in capitals nearly always: no upper-cased copy for those.
-  return EXPONENTS[currency] ?? EXPONENTS[currency.toUpperCase()] ?? 2;
+  return EXPONENTS.get(currency) ?? EXPONENTS.get(currency.toUpperCase()) ?? 2;
 }
 
 const DECIMAL = /^([+-]?)(\d*)(?:\.(\d*))?(?:[eE]([+-]?\d+))?$/;

@@ -49,7 +49,7 @@ export function cachedStatement(
 
 /** A table's [key, column] pairs, listed once: every row's shape walks them. */
 const columnLists = new WeakMap<SQLiteTable, Array<[string, SQLiteColumn]>>();
-export function columnsOf(table: SQLiteTable): Array<[string, SQLiteColumn]> {
+function columnsOf(table: SQLiteTable): Array<[string, SQLiteColumn]> {
   let list = columnLists.get(table);
   if (!list) {
     list = Object.entries(getTableColumns(table));
