@@ -33,6 +33,8 @@ interface RunRequest {
   size: number;
   /** Distinguishes the ids of one call from every other call's (a small counter). */
   run: number;
+  /** Every batch's orders come from the customers of the call's first batch (returning customers). */
+  returning?: boolean;
 }
 
 export default {
@@ -45,8 +47,9 @@ export default {
     }
     if (url.pathname !== "/run" || request.method !== "POST") return new Response("not found", { status: 404 });
     const req = (await request.json()) as RunRequest;
+    const tag = (b: number) => String(req.run * 1000 + b).padStart(10, "0");
     const batches = Array.from({ length: req.batches }, (_, b) =>
-      makeBatch(String(req.run * 1000 + b).padStart(10, "0"), req.size),
+      makeBatch(tag(b), req.size, req.returning ? tag(0) : tag(b)),
     );
     // `wrangler dev` relays every console line to its terminal at a few ms each, a cost the
     // deployed Worker does not pay (Workers Logs collects them after the invocation): the consumer's

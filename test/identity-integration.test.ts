@@ -144,12 +144,15 @@ const stripeDispute = (id: string, charge: string) =>
 
 /** One queue batch through the worker's real consumer against local D1 and R2; every message acked. */
 async function deliver(...envelopes: Envelope[]) {
+  return deliverWith(env, ...envelopes);
+}
+async function deliverWith(withEnv: Env, ...envelopes: Envelope[]) {
   const batch = createMessageBatch(
     "commerce-events",
     envelopes.map((body, i) => ({ id: `m-${run}-${next()}-${i}`, timestamp: new Date(), attempts: 1, body })),
   );
   const ctx = createExecutionContext();
-  await worker.queue(batch, env);
+  await worker.queue(batch, withEnv);
   const result = await getQueueResult(batch, ctx);
   expect(result.retryMessages).toEqual([]);
   expect(result.explicitAcks).toHaveLength(envelopes.length);
@@ -576,6 +579,72 @@ describe("cross-source identity through the consumer", () => {
       .bind(sc)
       .first<{ n: number }>();
     expect(count?.n).toBe(1);
+  });
+
+  it("skips the link of an order whose customer another event linked already, with the same outcome", async () => {
+    const shop = newShop();
+    const [known, fresh] = [shopifyId(), shopifyId()];
+    const [kay, fay] = [email("kay"), email("fay")];
+    const first = shopifyOrder(shop, shopifyId(), known, kay);
+    await deliver(first);
+    const before = await identity("shopify", known, shop);
+    expect(before).toMatchObject({ email: kay, matched_by: "email" });
+
+    /** The D1 statements of each batch the consumer writes, and whether the known-identity read may answer. */
+    const batches: string[][] = [];
+    let readFails = false;
+    const recording = (fail: boolean): D1Database =>
+      new Proxy(env.DB, {
+        get(target, prop) {
+          if (prop === "batch") {
+            return (statements: D1PreparedStatement[]) => {
+              batches.push(statements.map((st) => (st as unknown as { statement?: string }).statement ?? ""));
+              return target.batch(statements);
+            };
+          }
+          if (prop === "prepare") {
+            return (text: string) => {
+              if (fail && text.includes("FROM json_each(?1) j JOIN customer_identities")) {
+                readFails = true;
+                throw new Error("D1 is down");
+              }
+              return target.prepare(text);
+            };
+          }
+          const value: unknown = Reflect.get(target, prop);
+          return typeof value === "function" ? value.bind(target) : value;
+        },
+      });
+    const linkCount = (b: string[]) => b.filter((t) => t.includes("customer_identities")).length;
+
+    // One batch: an order of the known customer (another email, which must not join its profile),
+    // an order of a new customer, and the first order again (its own identity: its link runs again).
+    await deliverWith(
+      { ...env, DB: recording(false) },
+      shopifyOrder(shop, shopifyId(), known, email("kay-other")),
+      shopifyOrder(shop, shopifyId(), fresh, fay),
+      { ...first },
+    );
+    const written = batches.at(-1) ?? [];
+    // The new customer's and the redelivered order's links run (4 statements each, every one naming
+    // the identity table); the known customer's order writes none.
+    expect(linkCount(written)).toBe(2 * 4);
+    expect(await identity("shopify", known, shop)).toEqual(before);
+    expect(await conflicts("shopify", known, shop)).toEqual([]);
+    expect(await identity("shopify", fresh, shop)).toMatchObject({ email: fay, matched_by: "email" });
+    expect(await profilesFor(kay, fay)).toBe(2);
+
+    // When the read fails, every link is written, as without it.
+    const other = shopifyId();
+    await deliverWith(
+      { ...env, DB: recording(true) },
+      shopifyOrder(shop, shopifyId(), known, kay),
+      shopifyOrder(shop, shopifyId(), other, email("oz")),
+    );
+    expect(readFails).toBe(true);
+    expect(linkCount(batches.at(-1) ?? [])).toBe(2 * 4);
+    expect(await identity("shopify", known, shop)).toEqual(before);
+    expect(await identity("shopify", other, shop)).toMatchObject({ matched_by: "email" });
   });
 
   it("links nothing for a customer without email or link, until an event brings one", async () => {

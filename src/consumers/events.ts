@@ -22,6 +22,8 @@ import { recordMetric } from "../shared/metrics";
 import { resourceFor } from "../shared/topics";
 import { type ChildWrite, childStatements } from "../tables/children";
 import { eventDatabase, sharedDatabase } from "../tables/database";
+import { knownIdentities } from "../tables/identity";
+import type { IdentityLink } from "../tables/plan";
 import { reinstallStatement, showsInstalled } from "../tables/shop-installs";
 import { type ErasedView, type IndexEntry, indexEntryStatements, loadErased } from "../tables/subjects";
 import { planApply } from "./apply";
@@ -43,6 +45,8 @@ type Prepared =
       children: ChildWrite[];
       /** Subject index rows of the stored object, written for the whole D1 batch at once. */
       index: IndexEntry[];
+      /** The identity link, written after the event's statements unless the batch finds it known. */
+      identity?: IdentityLink;
       /** True when statements[0] is the versioned parent write: 0 rows changed means a newer version was stored. */
       versioned?: boolean;
       /** Shared-database statements of an event stored in a shop's own database, run once it is stored. */
@@ -65,6 +69,7 @@ export async function consumeEvents(batch: MessageBatch<unknown>, env: Env): Pro
   const prepared = await mapLimit(batch.messages, R2_CONCURRENCY, (msg) =>
     prepareMessage(env, shared, msg, now, erased),
   );
+  await skipKnownIdentities(prepared);
   const { stored, superseded } = await writeBatch(env, prepared, now);
   await runShared(shared, stored);
   if (superseded.length > 0) await noteSuperseded(superseded);
@@ -154,12 +159,40 @@ async function writeBatch(
 }
 
 /**
+ * Orders of customers whose identity exists already would run 4 statements that change nothing:
+ * one read per database finds them (src/tables/identity.ts `knownIdentities`) and drops their
+ * links. Best effort: if the read fails, every link is written, as it would be without it.
+ */
+async function skipKnownIdentities(prepared: PreparedMessage[]): Promise<void> {
+  const writes = prepared.filter((p) => p.result?.kind === "write" && p.result.identity?.referenced) as Write[];
+  for (const [db, group] of byDatabase(writes)) {
+    try {
+      const known = await knownIdentities(
+        db,
+        group.map((w) => w.result.identity as IdentityLink),
+      );
+      group.forEach((w, i) => {
+        if (known[i]) w.result.identity = undefined;
+      });
+    } catch (err) {
+      log.warn("could not read known identities; linking every customer", { error: describeError(err) });
+    }
+  }
+}
+
+/** An event's own statements: its rows, ledger row and alerts, then its identity link. */
+function eventStatements(w: Write): D1PreparedStatement[] {
+  const link = w.result.identity?.statements;
+  return link === undefined ? w.result.statements : [...w.result.statements, ...link];
+}
+
+/**
  * The statements of writes to one database: each event's own, then one DELETE and one INSERT per
  * child table, the shop-install rows and the subject index rows shared by all of them.
  */
 function writeStatements(db: D1Database, writes: Write[], now: string): D1PreparedStatement[] {
   return [
-    ...writes.flatMap((w) => w.result.statements),
+    ...writes.flatMap(eventStatements),
     ...childStatements(
       db,
       writes.flatMap((w) => w.result.children),
@@ -224,7 +257,7 @@ function findSuperseded(writes: Write[], results: D1Result[]): Write[] {
   let offset = 0;
   for (const w of writes) {
     if (w.result.versioned && results[offset]?.meta.changes === 0) out.push(w);
-    offset += w.result.statements.length;
+    offset += eventStatements(w).length;
   }
   return out;
 }
@@ -326,6 +359,7 @@ async function prepare(env: Env, msg: Message<unknown>, now: string, erased: Era
     status,
     statements: plan.kind === "apply" ? [...plan.statements, ledger] : [ledger],
     children: plan.kind === "apply" ? (plan.children ?? []) : [],
+    identity: plan.kind === "apply" ? plan.identity : undefined,
     index: [{ r2Key: rawKey, source: envelope.source, subjects: prot.subjects, redacted: prot.redacted }],
     versioned: plan.kind === "apply" && plan.statements.length > 0,
   };

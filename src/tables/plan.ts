@@ -28,6 +28,8 @@ export type ApplyPlan =
        * D1 batch together (`childStatements`), after every event's statements.
        */
       children?: ChildWrite[];
+      /** The statements that link the customer the event names (src/tables/identity.ts), run after the rest. */
+      identity?: IdentityLink;
       note?: string;
     }
   /** Nothing to write for this topic (kept in the raw archive); the ledger row stays `archived`. */
@@ -36,3 +38,21 @@ export type ApplyPlan =
   | { kind: "quarantine"; reason: QuarantineReason; detail: string };
 
 export type Planner = (env: Env, event: ArchivedEvent) => Promise<ApplyPlan>;
+
+/** An identity row by its key (`customer_identities`). */
+export interface IdentityKey {
+  source: "shopify" | "stripe" | "recharge";
+  externalId: string;
+  shop: string;
+}
+
+/** How an applied event links the customer it names. */
+export interface IdentityLink {
+  statements: D1PreparedStatement[];
+  eventId: string;
+  /**
+   * Set when the event only references its customer (an order): once that identity exists, and
+   * another event made it, the statements change nothing, so a runner that finds it may skip them.
+   */
+  referenced?: IdentityKey;
+}
