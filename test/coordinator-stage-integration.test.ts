@@ -100,6 +100,70 @@ describe("bulk staging window", () => {
   });
 });
 
+describe("bulk staging window, one order id on several lines", () => {
+  // Shopify writes each order once, but nothing here may depend on it: two lines with one id are two
+  // versions of the order, and each takes every child that names the id, wherever it sits (the join's
+  // rule), so the rows end the same whatever the window or the chunk. The newer version's row stays.
+  const version = (name: string, updatedAt: string) => JSON.stringify({ ...JSON.parse(orderLine(1)), name, updatedAt });
+  const DUPLICATES = [
+    version("#old", "2026-01-01T00:00:00Z"),
+    itemLine(1, 11),
+    orderLine(2),
+    itemLine(2, 20),
+    version("#new", "2026-01-02T00:00:00Z"), // the same order id again
+    itemLine(1, 12),
+    orderLine(3),
+    itemLine(3, 30),
+    version("#new", "2026-01-02T00:00:00Z"), // and a third time, after the others left a 1-parent window
+    itemLine(1, 13),
+  ].join("\n");
+  // [chunk lines, window parents, crash at commit, stop at commit]: a resumed pass must still know
+  // the ids it read before (the first version is applied and committed before the crash).
+  const cases: Array<[number, number, number?, number?]> = [
+    [1000, 1000],
+    [2, 1000],
+    [1000, 1],
+    [1, 1],
+    [2, 1, 3, 4],
+  ];
+  for (const [chunkLines, windowParents, crashAtCommit, yieldAtCommit] of cases) {
+    const resumed = crashAtCommit ? ", resumed after a crash and a stop" : "";
+    it(`gives every version every child, with ${chunkLines}-line chunks and a ${windowParents}-parent window${resumed}`, async () => {
+      const { shop, job, outcomes } = await ingest({
+        chunkLines,
+        windowParents,
+        crashAtCommit,
+        yieldAtCommit,
+        file: DUPLICATES,
+      });
+      if (crashAtCommit) expect(outcomes).toEqual(["crashed at linesRead 4", "more at linesRead 6", "done"]);
+      expect(job).toMatchObject({ linesRead: 10, parents: 5, children: 5, invalid: 0 });
+      // No child is reported an orphan: every one joined a parent.
+      expect(job.childrenJoined).toBeGreaterThanOrEqual(job.children);
+      expect(await lineItems(shop)).toEqual([
+        ["1", 1, "11"],
+        ["1", 2, "12"],
+        ["1", 3, "13"],
+        ["2", 1, "20"],
+        ["3", 1, "30"],
+      ]);
+      const order = await env.DB.prepare("SELECT name, line_item_count FROM shopify_orders WHERE shop = ? AND id = ?")
+        .bind(shop, "9000001")
+        .first<{ name: string; line_item_count: number }>();
+      expect(order).toEqual({ name: "#new", line_item_count: 3 });
+    });
+  }
+
+  it("gives a later version the children of an earlier one, when none follow it", async () => {
+    for (const windowParents of [1000, 1]) {
+      const file = [version("#old", "2026-01-01T00:00:00Z"), itemLine(1, 11), version("#new", "2026-01-02T00:00:00Z")];
+      const { shop, job } = await ingest({ chunkLines: 1000, windowParents, file: file.join("\n") });
+      expect(job).toMatchObject({ parents: 2, children: 1, invalid: 0 });
+      expect(await lineItems(shop)).toEqual([["1", 1, "11"]]);
+    }
+  });
+});
+
 const EXACT = {
   linesRead: 10,
   parents: 3,

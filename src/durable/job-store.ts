@@ -40,6 +40,11 @@ export interface StagedLine {
   body: string;
   /** A child staged while streaming because its parent was not in the window: not joined yet. */
   stray: boolean;
+  /**
+   * A mark, not a line: the parent id `parentId` is on more than one line, so the second pass joins
+   * every line with it (its `line` is -1 - the later parent's line, no `body`).
+   */
+  revisit?: boolean;
 }
 
 /** A parent of the streaming window, not applied yet: its line, then its children's, one per line of `body`. */
@@ -54,6 +59,7 @@ export interface HeldParent {
 /** `kind` of a staged row. */
 const LINE = 0;
 const STRAY = 1;
+const REVISIT = 2;
 
 const SCHEMA = [
   `CREATE TABLE IF NOT EXISTS jobs (
@@ -83,7 +89,7 @@ function stagedTable(jobId: string, prefix = "lines_"): string {
 }
 
 function staged(l: StagedLine): SqlValue[] {
-  return [l.line, l.id, l.parentId, l.body, l.stray ? STRAY : LINE];
+  return [l.line, l.id, l.parentId, l.body, l.revisit ? REVISIT : l.stray ? STRAY : LINE];
 }
 
 /** Staging tables of every layout: `staged_` is what an older deploy wrote (every line, no stray flag). */
@@ -204,7 +210,7 @@ export class JobStore {
       .exec(
         `SELECT c.line AS line, c.id AS id, c.parent_id AS parent_id, c.body AS body, c.kind AS kind
          FROM ${table} AS p CROSS JOIN ${table} AS c ON c.parent_id = p.id
-         WHERE p.parent_id IS NULL AND p.line > ?1 AND p.line <= ?2
+         WHERE p.parent_id IS NULL AND p.line > ?1 AND p.line <= ?2 AND c.kind <> ${REVISIT}
          ORDER BY c.line`,
         fromLine,
         toLine,
@@ -218,18 +224,19 @@ export class JobStore {
       }));
   }
 
-  /** Whether a stray child names this parent (an index lookup). */
+  /** Whether a stray child names this parent, or its id is on several lines (an index lookup). */
   hasStrays(jobId: string, parentId: string): boolean {
     const table = this.ensureStaged(jobId);
     return (
-      this.sql.exec(`SELECT 1 FROM ${table} WHERE parent_id = ?1 AND kind = ${STRAY} LIMIT 1`, parentId).length > 0
+      this.sql.exec(`SELECT 1 FROM ${table} WHERE parent_id = ?1 AND kind IN (${STRAY}, ${REVISIT}) LIMIT 1`, parentId)
+        .length > 0
     );
   }
 
-  /** Whether any child strayed from its parent: only then is a second pass needed. */
+  /** Whether any child strayed from its parent, or any parent id is on several lines: only then is a second pass needed. */
   anyStrays(jobId: string): boolean {
     const table = this.ensureStaged(jobId);
-    return this.sql.exec(`SELECT 1 FROM ${table} WHERE kind = ${STRAY} LIMIT 1`).length > 0;
+    return this.sql.exec(`SELECT 1 FROM ${table} WHERE kind IN (${STRAY}, ${REVISIT}) LIMIT 1`).length > 0;
   }
 
   clearStaged(jobId: string): void {

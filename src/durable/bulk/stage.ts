@@ -16,12 +16,15 @@
  *
  * Pass 2 (`collectStrays`, status `applying`, only when there are strays): the archive is read
  * again and the parents the strays name are staged with their other children; ./apply.ts
- * `applyBatch` then applies each of them again with every child in file order.
+ * `applyBatch` then applies each of them again with every child in file order. A parent id on more
+ * than one line (versions of one order) goes to pass 2 the same way, with a mark in place of a stray:
+ * each of its lines takes every child with that id, as a join would give them.
  */
 
 import type { Job } from "../job";
 import type { JobStore, StagedLine } from "../job-store";
 import { type ApplyDeps, applyParents, type ParentLines } from "./apply";
+import { IdFilter } from "./id-filter";
 import { gunzipIfNeeded, jsonlLines, lineIds } from "./stream";
 
 /** A DO SQLite value is at most 2 MB; longer lines are counted invalid rather than failing the export. */
@@ -46,11 +49,15 @@ export interface StageDeps {
 /** `done`: the pass read the whole archive; `more`: it stopped at a chunk boundary; `missing`: no archive. */
 export type StageOutcome = { kind: "done" | "more" | "missing"; job: Job };
 
-/** The lines of the archive after the first `skip`, with their line numbers; throws ArchiveMissing when it is gone. */
+/**
+ * The lines of the archive after the first `skip`, with their line numbers (the skipped ones go to
+ * `skipped`, if given); throws ArchiveMissing when it is gone.
+ */
 async function* archiveLines(
   bucket: R2Bucket,
   key: string,
   skip: number,
+  skipped?: (body: string) => void,
 ): AsyncGenerator<{ line: number; body: string }, void, undefined> {
   const object = await bucket.get(key);
   if (!object) throw new ArchiveMissing();
@@ -58,6 +65,7 @@ async function* archiveLines(
   for await (const batch of jsonlLines(await gunzipIfNeeded(object.body))) {
     for (const body of batch.lines) {
       if (line >= skip) yield { line, body };
+      else skipped?.(body);
       line++;
     }
   }
@@ -114,6 +122,14 @@ export async function streamArchive(deps: StageDeps & { apply: ApplyDeps }, star
   let ready: ParentLines[] = [];
   let strays: StagedLine[] = [];
   let strayChars = 0;
+  // Every parent id read so far, the resumed prefix's included: a parent whose id was read before is
+  // another version of an order already applied (or held), and the second pass must join every line
+  // with that id, as a stray's parent is.
+  const seen = new IdFilter();
+  const seenParent = (body: string) => {
+    const found = ids(body);
+    if (found !== null && found.parentId === null) seen.add(found.id);
+  };
 
   const applyReady = async (all: boolean) => {
     while (ready.length > 0 && (all || ready.length >= deps.apply.parentsPerBatch)) {
@@ -159,7 +175,7 @@ export async function streamArchive(deps: StageDeps & { apply: ApplyDeps }, star
   };
 
   try {
-    for await (const { line: at, body } of archiveLines(deps.bucket, key, job.linesRead)) {
+    for await (const { line: at, body } of archiveLines(deps.bucket, key, job.linesRead, seenParent)) {
       const found = ids(body);
       if (found === null) {
         invalid++;
@@ -168,8 +184,15 @@ export async function streamArchive(deps: StageDeps & { apply: ApplyDeps }, star
         const parent: WindowParent = { line: at, id: found.id, parentLine: body, kids: [], chars: body.length };
         queue.push(parent);
         windowChars += body.length;
-        // Two parents with one id keep the join's rule (children go to both): neither takes riders.
-        window.set(found.id, window.has(found.id) ? null : parent);
+        // Two parents with one id keep the join's rule (each takes every child with that id, wherever it
+        // is): neither takes riders, and a mark sends the id to the second pass, even with no stray.
+        const again = window.has(found.id) || seen.has(found.id);
+        window.set(found.id, again ? null : parent);
+        seen.add(found.id);
+        if (again) {
+          const id = detach(found.id);
+          strays.push({ line: -1 - at, id, parentId: id, body: "", stray: false, revisit: true });
+        }
         parents++;
         while (queue.length - head > windowParents || (windowChars > WINDOW_CHARS && head < queue.length - 1)) evict();
         await applyReady(false);
