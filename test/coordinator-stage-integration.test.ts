@@ -164,6 +164,62 @@ describe("bulk staging window, one order id on several lines", () => {
   });
 });
 
+describe("bulk identity links", () => {
+  const customerOrder = (n: number, customer: string, email: string) =>
+    JSON.stringify({ ...JSON.parse(orderLine(n)), email, customer: { id: `gid://shopify/Customer/${customer}` } });
+
+  it("skips the links of orders whose customer another export linked, with the same identities", async () => {
+    const customer = `7${Date.now()}`;
+    const email = `bulk-${customer}@example.com`;
+    // The first export links the customer (its identity's last event is that export).
+    const first = await ingest({
+      chunkLines: 1000,
+      windowParents: 1000,
+      file: [customerOrder(1, customer, email), itemLine(1, 11)].join("\n"),
+    });
+    const identityOf = () =>
+      env.DB.prepare("SELECT * FROM customer_identities WHERE source = 'shopify' AND external_id = ?1 AND shop = ?2")
+        .bind(customer, first.shop)
+        .first();
+    const before = await identityOf();
+    expect(before).toMatchObject({ email, matched_by: "email" });
+
+    // A second export of the same shop (another operation) with two more orders of that customer.
+    const linked: string[] = [];
+    const recording = new Proxy(env.DB, {
+      get(target, prop) {
+        if (prop === "batch") {
+          return (statements: D1PreparedStatement[]) => {
+            for (const st of statements) {
+              const text = (st as unknown as { statement?: string }).statement ?? "";
+              if (text.includes("INSERT INTO customer_identities")) linked.push(text);
+            }
+            return target.batch(statements);
+          };
+        }
+        const value: unknown = Reflect.get(target, prop);
+        return typeof value === "function" ? value.bind(target) : value;
+      },
+    });
+    const second = await ingest({
+      chunkLines: 1000,
+      windowParents: 1000,
+      shop: first.shop,
+      db: recording,
+      file: [customerOrder(2, customer, email), itemLine(2, 20), customerOrder(3, customer, "other@example.com")].join(
+        "\n",
+      ),
+    });
+    expect(second.job).toMatchObject({ entitiesApplied: 2, invalid: 0 });
+    expect(linked).toEqual([]);
+    expect(await identityOf()).toEqual(before);
+    expect(await lineItems(first.shop)).toEqual([
+      ["1", 1, "11"],
+      ["2", 1, "20"],
+    ]);
+  });
+});
+
 const EXACT = {
   linesRead: 10,
   parents: 3,
@@ -199,9 +255,13 @@ async function ingest(opts: {
   crashAtCommit?: number;
   yieldAtCommit?: number;
   file?: string;
+  /** Another run over a shop an earlier one loaded. */
+  shop?: string;
+  db?: D1Database;
 }) {
-  const shop = `stage-${Date.now()}-${++seq}.myshopify.com`;
-  const key = `test/stage/${shop}.jsonl`;
+  const shop = opts.shop ?? `stage-${Date.now()}-${++seq}.myshopify.com`;
+  if (opts.shop) seq++;
+  const key = `test/stage/${shop}-${seq}.jsonl`;
   await env.LAKE.put(key, opts.file ?? FILE);
   const stub = env.SHOP.get(env.SHOP.idFromName(shop));
   const result = await runInDurableObject(stub, async (_instance, state) => {
@@ -210,7 +270,7 @@ async function ingest(opts: {
     const init = { id: `bo_stage_${seq}`, backfillId: "bf_stage", shop, resource: "orders" as const, since: null };
     const mapContext = { subscriptions: parseSubscriptionRules("", ""), shopCurrency: "USD" };
     const apply = {
-      db: env.DB,
+      db: opts.db ?? env.DB,
       store,
       mapContext,
       parentsPerBatch: 2,

@@ -171,22 +171,38 @@ export function withIdentity(db: D1Database, event: ArchivedEvent, plan: ApplyPl
  * customer links it again.
  */
 export async function knownIdentities(db: D1Database, links: readonly IdentityLink[]): Promise<boolean[]> {
+  const read = knownIdentitiesRead(db, links);
+  return read.known(read.statement === null ? [] : (await read.statement.all<KnownRow>()).results);
+}
+
+type KnownRow = { i: number };
+
+/**
+ * The read behind `knownIdentities`, for a caller that sends it in a batch with its other reads:
+ * the statement (null when no link references an identity) and what its rows say, per link.
+ */
+export function knownIdentitiesRead(
+  db: D1Database,
+  links: readonly Pick<IdentityLink, "eventId" | "referenced">[],
+): { statement: D1PreparedStatement | null; known: (rows: readonly unknown[]) => boolean[] } {
   const asked = links.flatMap((l, i) =>
     l.referenced ? [[i, l.referenced.source, l.referenced.externalId, l.referenced.shop, l.eventId]] : [],
   );
-  const known = links.map(() => false);
-  if (asked.length === 0) return known;
-  const { results } = await db
+  const known = (rows: readonly unknown[]) => {
+    const out = links.map(() => false);
+    for (const r of rows as KnownRow[]) out[r.i] = true;
+    return out;
+  };
+  if (asked.length === 0) return { statement: null, known };
+  const statement = db
     .prepare(
       `SELECT json_extract(j.value, '$[0]') AS i FROM json_each(?1) j JOIN customer_identities c
         ON c.source = json_extract(j.value, '$[1]') AND c.external_id = json_extract(j.value, '$[2]')
           AND c.shop = json_extract(j.value, '$[3]')
       WHERE c.last_event_id IS NOT json_extract(j.value, '$[4]')`,
     )
-    .bind(JSON.stringify(asked))
-    .all<{ i: number }>();
-  for (const r of results) known[r.i] = true;
-  return known;
+    .bind(JSON.stringify(asked));
+  return { statement, known };
 }
 
 /** The statements that link the customer an applied event names; empty when it names none. */
@@ -206,7 +222,8 @@ export function linkStatements(db: D1Database, target: IdentityTarget, eventId: 
 export function shopifyRowsTarget(rows: ShopifyRows): IdentityTarget | null {
   if (rows.kind === "customer") return { resolver: "shopifyCustomer", shop: rows.customer.shop, id: rows.customer.id };
   if (rows.kind === "order" && rows.order.customerId) {
-    return { resolver: "shopifyOrder", shop: rows.order.shop, id: rows.order.id };
+    const referenced = { source: "shopify" as const, externalId: rows.order.customerId, shop: rows.order.shop };
+    return { resolver: "shopifyOrder", shop: rows.order.shop, id: rows.order.id, referenced };
   }
   return null;
 }

@@ -214,7 +214,12 @@ export async function isErasedIn(
 
 /** Whether any subject was ever erased (bulk ingest skips the per-line check until then). */
 export async function anyErasedSubject(db: D1Database): Promise<boolean> {
-  return (await db.prepare("SELECT 1 AS hit FROM erased_subjects LIMIT 1").first<{ hit: number }>()) !== null;
+  return (await anyErasedStatement(db).first<{ hit: number }>()) !== null;
+}
+
+/** The read behind `anyErasedSubject`, for a caller that batches it: one row when anybody was erased. */
+export function anyErasedStatement(db: D1Database): D1PreparedStatement {
+  return db.prepare("SELECT 1 AS hit FROM erased_subjects LIMIT 1");
 }
 
 const EMAILS_IN_TEXT = /[^\s@"<>\\,;:]+@[^\s@"<>\\,;:]+\.[a-z]{2,}/gi;

@@ -17,10 +17,10 @@ import { type SubjectRef, subjectsOf, subjectsOfParsed } from "../../mapping/sub
 import { parseLossless } from "../../shared/json";
 import { toUtcIso } from "../../shared/time";
 import { type ChildWrite, childStatements } from "../../tables/children";
-import { linkStatements, shopifyRowsTarget } from "../../tables/identity";
+import { knownIdentitiesRead, linkStatements, shopifyRowsTarget } from "../../tables/identity";
 import { shopifyWrites } from "../../tables/shopify";
 import {
-  anyErasedSubject,
+  anyErasedStatement,
   hashSubjects,
   INDEX_ROWS_PER_STATEMENT,
   type IndexEntry,
@@ -98,17 +98,29 @@ export async function applyParents(
       ),
     ),
   );
-  // One read per batch while nobody was ever erased; a look-up per line after that.
-  const erasedRead = anyErasedSubject(deps.db);
   hashing.catch(() => undefined);
-  erasedRead.catch(() => undefined);
   const maps = parents.map((p, i) => ({
     mapped: mapBulkRows(job.resource, p.parentLine, p.kids, meta, ctx, parsed[i]),
     // What the first pass made of this parent, without its strays: the counts move by the difference.
     before: again ? mapBulkRows(job.resource, p.parentLine, nonStrays(p), meta, ctx, parsed[i]) : null,
   }));
+  // One D1 read per batch, for two answers. Whether anybody was ever erased (then a look-up per
+  // line). And which orders name a customer another event linked already (an incremental export
+  // after webhooks): their identity statements would change nothing, and are left out.
+  const targets = maps.map(({ mapped }) => (mapped.ok ? mapped.rows.map(shopifyRowsTarget) : []));
+  const referencing = targets.flat().flatMap((t) => (t?.referenced ? [t] : []));
+  const knownRead = knownIdentitiesRead(
+    deps.db,
+    referencing.map((t) => ({ eventId: meta.eventId, referenced: t.referenced })),
+  );
+  const [erasedRows, knownRows] = await deps.db.batch([
+    anyErasedStatement(deps.db),
+    ...(knownRead.statement ? [knownRead.statement] : []),
+  ]);
+  const anyErased = (erasedRows?.results.length ?? 0) > 0;
+  const known = knownRead.known(knownRows?.results ?? []);
+  const knownTargets = new Set(referencing.filter((_, k) => known[k]));
   const subjectsOfLine = await hashing;
-  const anyErased = await erasedRead;
   // The batch's subject index rows share statements (14 rows each), written with the batch.
   const index: IndexEntry[] = [];
   let indexRows = 0;
@@ -140,13 +152,14 @@ export async function applyParents(
       if (redacted.ok) entities = redacted.rows;
     }
     // One entity per line, except fulfillments and refunds: an order's line holds all of its own.
-    for (const rows of entities) {
+    for (const [k, rows] of entities.entries()) {
       const writes = shopifyWrites(deps.db, rows);
       statements.push(...writes.statements);
       children.push(...writes.children);
-      // Backfilled customers and orders join the cross-source identity graph like webhook ones.
-      const target = shopifyRowsTarget(rows);
-      if (target) statements.push(...linkStatements(deps.db, target, meta.eventId));
+      // Backfilled customers and orders join the cross-source identity graph like webhook ones,
+      // except an order whose customer the read found linked by another event.
+      const target = entities === mapped.rows ? (targets[i]?.[k] ?? null) : shopifyRowsTarget(rows);
+      if (target && !knownTargets.has(target)) statements.push(...linkStatements(deps.db, target, meta.eventId));
     }
     if (before?.ok) {
       rowsApplied += rowCount(mapped.rows) - rowCount(before.rows);
