@@ -4,8 +4,9 @@
  * INSERT … SELECT / UPDATE over the rows *as stored*, appended to the event's own D1 batch: the
  * link commits with the rows, and a late or repeated event re-derives it from the newest stored
  * state instead of from its own payload, so out-of-order delivery cannot create a second profile.
- * The price is 4 to 9 small statements per customer-bearing event, and rules limited to what one
- * batch of SQL can decide; merging two profiles that both hold identities is never automatic.
+ * The price is 4 to 9 small statements per customer-bearing event (none for an order whose customer
+ * another event linked: `knownIdentities`), and rules limited to what one batch of SQL can decide;
+ * merging two profiles that both hold identities is never automatic.
  *
  * Rules (emails are compared normalized: trimmed and lower-cased, as the mappers store them):
  * 1. Each email belongs to at most one profile (`customer_profile_emails`). A profile is created
