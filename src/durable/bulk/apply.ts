@@ -1,7 +1,8 @@
 /**
  * Applying bulk lines: parents with their children's lines are mapped with the webhook mappers and
  * written with the webhook path's statement builders — so bulk rows obey the same not-older-than
- * rule and child-set replacement — plus the job's D1 mirror row, in one D1 batch (`applyParents`).
+ * rule and child-set replacement — plus the job's D1 mirror row, in one D1 batch (`applyParents`),
+ * after one read batch (anybody erased? which customers are linked already?).
  * The streaming pass (./stage.ts) applies each parent with the children that followed it closely;
  * `applyBatch` is the second pass, for the parents some children strayed from: it reads them from
  * the coordinator's SQLite in file order with every child (joined there, however far apart they
