@@ -26,6 +26,7 @@ import {
   useFakeShopify,
   withSetting,
 } from "./fakes/coordinator-harness";
+import { FaultInjector, faultyEnv } from "./fakes/faulty-env";
 import type { FakeShopifyAdmin } from "./fakes/shopify-admin";
 
 useFakeShopify();
@@ -219,6 +220,36 @@ describe("ShopCoordinator bulk backfill", { timeout: 30_000 }, () => {
       createExecutionContext(),
     );
     expect(unauthorized.status).toBe(401);
+  });
+
+  it("writes an ended export's D1 row at a later run when D1 refused it as the export ended", async () => {
+    const { shop, fake, stub } = fakeShop("bf-mirror", { customers: 0 }, { bulkAutoAdvance: false });
+    await startBackfill(shop, ["customers"]);
+    await drive(stub, async () => (await operation(shop, "customers"))?.status === "submitted");
+    const pending = () =>
+      runInDurableObject(stub, (_instance, state) =>
+        new JobStore(durableSql(state.storage)).pendingMirrors().map((j) => j.status),
+      );
+    // Every D1 batch of the coordinator fails from here: the export ends (no data) with its row unwritten.
+    const injector = new FaultInjector({ seed: 1, rate: 1, targets: ["DB"], calls: ["DB.batch"], modes: ["throw"] });
+    await runInDurableObject(stub, (instance) => {
+      (instance as unknown as { env: Env }).env = faultyEnv(env, injector);
+    });
+    fake.complete(onlyOp(fake)?.id ?? "");
+    await drive(stub, async () => (await pending()).length > 0);
+    expect(await pending()).toEqual(["completed"]);
+    expect((await operation(shop, "customers"))?.status).toBe("submitted");
+
+    // D1 answers again: the next run writes the row (and the sync cursor), and nothing stays pending.
+    injector.setEnabled(false);
+    await drive(stub, async () => (await operation(shop, "customers"))?.status === "completed");
+    expect(await pending()).toEqual([]);
+    const cursor = await env.DB.prepare(
+      "SELECT value FROM sync_cursors WHERE shop = ?1 AND resource = 'customers' AND name = 'bulk_snapshot'",
+    )
+      .bind(shop)
+      .first<{ value: string }>();
+    expect(cursor?.value).toBeTruthy();
   });
 
   it("learns of completion from the bulk_operations/finish webhook routed by the queue consumer", async () => {

@@ -136,6 +136,13 @@ export class JobStore {
     return this.many(this.sql.exec("SELECT doc FROM jobs WHERE backfill_id = ?1 ORDER BY rowid", backfillId));
   }
 
+  /** Ended jobs whose D1 mirror is still to be written. */
+  pendingMirrors(): Job[] {
+    return this.many(
+      this.sql.exec("SELECT doc FROM jobs WHERE json_extract(doc, '$.mirrorPending') = 1 ORDER BY rowid"),
+    );
+  }
+
   withStatus(...statuses: Job["status"][]): Job[] {
     const marks = statuses.map((_, i) => `?${i + 1}`).join(", ");
     return this.many(this.sql.exec(`SELECT doc FROM jobs WHERE status IN (${marks}) ORDER BY rowid`, ...statuses));

@@ -76,6 +76,8 @@ export const jobSchema = z.object({
   pollIntervalMs: z.number(),
   /** Consecutive failed steps, for backoff; reset by any progress. */
   failures: count,
+  /** An ended job whose D1 mirror (row and sync cursor) could not be written: each run tries again. */
+  mirrorPending: z.boolean().default(false),
 });
 
 export type Job = z.infer<typeof jobSchema>;
@@ -132,6 +134,7 @@ export function newJob(init: Pick<Job, "id" | "backfillId" | "shop" | "resource"
     nextPollAt: 0,
     pollIntervalMs: 0,
     failures: 0,
+    mirrorPending: false,
   };
 }
 

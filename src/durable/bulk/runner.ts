@@ -73,7 +73,8 @@ export async function runBulkWork(deps: RunnerDeps): Promise<number | null> {
 
   /**
    * The D1 mirror of a step's committed work. A failure changes nothing committed: an active job's
-   * next step writes its row again; an ended job has no next step, so its row is tried again here.
+   * next step writes its row again; an ended job has no next step, so its row is tried again here,
+   * and then marked pending for the next runs (`retryMirrors`).
    */
   const mirrorSaved = async (job: Job) => {
     const attempts = ACTIVE_STATUSES.has(job.status) ? 1 : 3;
@@ -85,7 +86,23 @@ export async function runBulkWork(deps: RunnerDeps): Promise<number | null> {
         const fields = { job: job.id, shop: job.shop, status: job.status, attempt, error: describeError(err) };
         if (attempt < attempts) continue;
         if (attempts === 1) log.warn("could not mirror bulk progress to D1, the next step writes it", fields);
-        else log.error("could not mirror the ended bulk job to D1", fields);
+        else {
+          log.error("could not mirror the ended bulk job to D1, the next run tries again", fields);
+          store.put({ ...job, mirrorPending: true });
+        }
+      }
+    }
+  };
+
+  /** Ended jobs whose mirror failed: written now, or left pending for the run after. */
+  const retryMirrors = async () => {
+    for (const job of store.pendingMirrors()) {
+      const done = { ...job, mirrorPending: false };
+      try {
+        await deps.mirror(done);
+        store.put(done);
+      } catch (err) {
+        log.warn("could not mirror the ended bulk job to D1 yet", { job: job.id, error: describeError(err) });
       }
     }
   };
@@ -117,15 +134,19 @@ export async function runBulkWork(deps: RunnerDeps): Promise<number | null> {
             updatedAt: iso(),
           }
         : { ...saved, failures, error, nextPollAt: deps.nowMs() + backoffMs(failures), updatedAt: iso() };
-      await save(next).catch((e) =>
-        log.error("could not record bulk failure", { job: job.id, error: describeError(e) }),
-      );
+      await save(next).catch((e) => {
+        log.error("could not record bulk failure", { job: job.id, error: describeError(e) });
+        // A job that ended here has no next step to write its D1 row: the next runs do.
+        if (!ACTIVE_STATUSES.has(next.status)) store.put({ ...next, mirrorPending: true });
+      });
       return null;
     }
     // An apply batch carried its mirror row in its own D1 batch.
     if (!(job.status === "applying" && saved.status === "applying")) await mirrorSaved(saved);
     return saved;
   };
+
+  await retryMirrors();
 
   // 1. Status polls that are due, or whose finish webhook arrived.
   const notices = store.notices();
@@ -277,12 +298,15 @@ export function backoffMs(failures: number): number {
   return Math.min(5 * 60 * 1000, 1000 * 2 ** (failures - 2));
 }
 
+/** How soon a run comes back for an ended job's mirror that D1 refused. */
+const MIRROR_RETRY_MS = 60_000;
+
 function nextWake(store: JobStore, now: number, concurrency: number): number | null {
   const active = store.withStatus(...ACTIVE_STATUSES);
-  if (active.length === 0) return null;
+  let wake = store.pendingMirrors().length > 0 ? now + MIRROR_RETRY_MS : Number.POSITIVE_INFINITY;
+  if (active.length === 0) return Number.isFinite(wake) ? wake : null;
   const notices = store.notices();
   const running = active.filter((j) => j.status === "submitted").length;
-  let wake = Number.POSITIVE_INFINITY;
   for (const job of active) {
     if (job.status === "queued" && running >= concurrency) continue;
     const at = notices.has(job.id) ? now : job.nextPollAt;
