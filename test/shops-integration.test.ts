@@ -1,11 +1,14 @@
+import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { configuredShops } from "../src/cron/shopify-port";
+import { durableSql, JobStore } from "../src/durable/job-store";
 import { resolveShopAccess } from "../src/durable/shop-credentials";
 import { shops } from "../src/shared/schema/shops";
 import { keyRing, open, seal } from "../src/shared/sealed";
 import { consumeBodies } from "./cron-helpers";
 import { adminRequest, fakeShop, settings, useFakeShopify, withSetting } from "./fakes/coordinator-harness";
+import { FaultInjector, faultyEnv } from "./fakes/faulty-env";
 import productsFixture from "./fixtures/shopify/products__create.json?raw";
 import { expectMatchesMigration } from "./helpers/schema-match";
 
@@ -29,8 +32,8 @@ afterEach(() => {
 });
 
 /** A shop whose fake Admin API knows a token that is not in SHOPIFY_ACCESS_TOKENS. */
-function runtimeShop(name: string) {
-  const made = fakeShop(name, { orders: 1, customers: 1, products: 1 });
+function runtimeShop(name: string, options: Parameters<typeof fakeShop>[2] = {}) {
+  const made = fakeShop(name, { orders: 1, customers: 1, products: 1 }, options);
   settings.SHOPIFY_ACCESS_TOKENS = "{}";
   return made;
 }
@@ -196,6 +199,27 @@ describe("POST/GET/DELETE /admin/shops", () => {
     expect(op).toEqual({ status: "canceled", error: "the shop was removed" });
     expect((await adminRequest("POST", "/admin/shops", { shop, token: fake.token })).status).toBe(201);
     expect(await resolveShopAccess(env, shop)).toEqual({ ok: true, token: fake.token });
+  });
+
+  it("stopping a shop's exports while D1 refuses their rows keeps them pending, and the next run writes them", async () => {
+    // The export stays submitted (Shopify never finishes it here): only the stop writes D1.
+    const { shop, fake } = runtimeShop("runtime-stop-d1", { bulkAutoAdvance: false });
+    expect((await adminRequest("POST", "/admin/shops", { shop, token: fake.token })).status).toBe(201);
+    expect((await adminRequest("POST", "/admin/backfill", { shop, resources: ["orders"] })).status).toBe(202);
+    const stub = env.SHOP.getByName(shop);
+    const injector = new FaultInjector({ seed: 1, rate: 1, targets: ["DB"], calls: ["DB.batch"], modes: ["throw"] });
+    const stopped = await runInDurableObject(stub, async (instance, state) => {
+      (instance as unknown as { env: Env }).env = faultyEnv(env, injector);
+      const { canceled } = await instance.stopJobs();
+      return { canceled, pending: new JobStore(durableSql(state.storage)).pendingMirrors().map((j) => j.status) };
+    });
+    expect(stopped).toEqual({ canceled: [expect.any(String)], pending: ["canceled"] });
+    const op = () => env.DB.prepare("SELECT status, error FROM bulk_operations WHERE shop = ?").bind(shop).first();
+    expect((await op())?.status).not.toBe("canceled");
+
+    injector.setEnabled(false);
+    expect(await runDurableObjectAlarm(stub)).toBe(true);
+    expect(await op()).toEqual({ status: "canceled", error: "the shop was removed" });
   });
 
   it("re-seals under a new first key, after which the old key can go", async () => {

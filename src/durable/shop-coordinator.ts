@@ -180,7 +180,21 @@ export class ShopCoordinator extends DurableObject<Env> {
     this.store.transaction(() => {
       for (const j of canceled) this.store.put(j);
     });
-    for (const j of canceled) await this.mirror(j);
+    let pending = false;
+    for (const j of canceled) {
+      try {
+        await this.mirror(j);
+      } catch (err) {
+        // The next run writes it (src/durable/bulk/runner.ts `retryMirrors`).
+        log.error("could not mirror the canceled export to D1, the next run tries again", {
+          job: j.id,
+          error: describeError(err),
+        });
+        this.store.put({ ...j, mirrorPending: true });
+        pending = true;
+      }
+    }
+    if (pending) await this.ctx.storage.setAlarm(Date.now() + 60_000);
     if (canceled.length > 0)
       log.info("backfill jobs stopped: shop removed", { shop: this.shop(), jobs: canceled.length });
     return { canceled: canceled.map((j) => j.id) };
