@@ -126,12 +126,11 @@ export function identityTarget(event: ArchivedEvent): IdentityTarget | null {
       if (shop === null || (family !== "customer" && family !== "order")) return null;
       const [id, customerId] = readIds(event.payload, (doc) => [field(doc, "id"), field(field(doc, "customer"), "id")]);
       const objectId = shopifyId(id);
+      if (objectId === null) return null;
+      if (family === "customer") return { resolver: "shopifyCustomer", shop, id: objectId };
       // A guest order (no customer object) is attributed by email at read time (rule 6).
       const customer = shopifyId(customerId);
-      if (objectId === null || (family === "order" && customer === null)) return null;
-      if (family === "customer") return { resolver: "shopifyCustomer", shop, id: objectId };
-      const referenced = customer === null ? undefined : { source: "shopify" as const, externalId: customer, shop };
-      return { resolver: "shopifyOrder", shop, id: objectId, referenced };
+      return customer === null ? null : shopifyOrderTarget(shop, objectId, customer);
     }
     case "recharge": {
       const [family = "", action = ""] = topic.split("/");
@@ -223,10 +222,19 @@ export function linkStatements(db: D1Database, target: IdentityTarget, eventId: 
 export function shopifyRowsTarget(rows: ShopifyRows): IdentityTarget | null {
   if (rows.kind === "customer") return { resolver: "shopifyCustomer", shop: rows.customer.shop, id: rows.customer.id };
   if (rows.kind === "order" && rows.order.customerId) {
-    const referenced = { source: "shopify" as const, externalId: rows.order.customerId, shop: rows.order.shop };
-    return { resolver: "shopifyOrder", shop: rows.order.shop, id: rows.order.id, referenced };
+    return shopifyOrderTarget(rows.order.shop, rows.order.id, rows.order.customerId);
   }
   return null;
+}
+
+/** An order's target: the order row, which references its Shopify customer's identity. */
+function shopifyOrderTarget(shop: string, orderId: string, customerId: string): IdentityTarget {
+  return {
+    resolver: "shopifyOrder",
+    shop,
+    id: orderId,
+    referenced: { source: "shopify", externalId: customerId, shop },
+  };
 }
 
 const RECHARGE_FAMILIES: Partial<Record<string, ResolverName>> = {

@@ -212,12 +212,10 @@ export async function isErasedIn(
   );
 }
 
-/** Whether any subject was ever erased (bulk ingest skips the per-line check until then). */
-export async function anyErasedSubject(db: D1Database): Promise<boolean> {
-  return (await anyErasedStatement(db).first<{ hit: number }>()) !== null;
-}
-
-/** The read behind `anyErasedSubject`, for a caller that batches it: one row when anybody was erased. */
+/**
+ * Whether any subject was ever erased, as a read to batch with others: one row when anybody was
+ * (bulk ingest skips the per-line check until then).
+ */
 export function anyErasedStatement(db: D1Database): D1PreparedStatement {
   return db.prepare("SELECT 1 AS hit FROM erased_subjects LIMIT 1");
 }
