@@ -19,6 +19,7 @@ import {
   count,
   drive,
   fakeShop,
+  injectFaults,
   operation,
   operations,
   setToken,
@@ -26,7 +27,7 @@ import {
   useFakeShopify,
   withSetting,
 } from "./fakes/coordinator-harness";
-import { FaultInjector, faultyEnv } from "./fakes/faulty-env";
+import { FaultInjector } from "./fakes/faulty-env";
 import type { FakeShopifyAdmin } from "./fakes/shopify-admin";
 
 useFakeShopify();
@@ -232,9 +233,7 @@ describe("ShopCoordinator bulk backfill", { timeout: 30_000 }, () => {
       );
     // Every D1 batch of the coordinator fails from here: the export ends (no data) with its row unwritten.
     const injector = new FaultInjector({ seed: 1, rate: 1, targets: ["DB"], calls: ["DB.batch"], modes: ["throw"] });
-    await runInDurableObject(stub, (instance) => {
-      (instance as unknown as { env: Env }).env = faultyEnv(env, injector);
-    });
+    await injectFaults(stub, injector);
     fake.complete(onlyOp(fake)?.id ?? "");
     await drive(stub, async () => (await pending()).length > 0);
     expect(await pending()).toEqual(["completed"]);

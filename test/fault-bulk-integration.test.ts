@@ -3,7 +3,7 @@
  * D1 and R2 calls failing (thrown, or done with the answer lost), and is evicted mid-way. It must
  * still finish every export with exact counts: every order once, with all its line items.
  */
-import { evictDurableObject, runInDurableObject } from "cloudflare:test";
+import { evictDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import {
@@ -12,20 +12,14 @@ import {
   count,
   drive,
   fakeShop,
+  injectFaults,
   operations,
   useFakeShopify,
 } from "./fakes/coordinator-harness";
-import { FaultInjector, faultyEnv } from "./fakes/faulty-env";
+import { FaultInjector } from "./fakes/faulty-env";
 
 useFakeShopify();
 const SEED = 77;
-
-/** Gives the coordinator's instance bindings that fail (a new instance after an eviction gets the real ones). */
-async function injectFaults(stub: DurableObjectStub, injector: FaultInjector) {
-  await runInDurableObject(stub, (instance) => {
-    (instance as unknown as { env: Env }).env = faultyEnv(env, injector);
-  });
-}
 
 describe("bulk backfill under faults", { timeout: 90_000 }, () => {
   it("finishes every export with exact counts while 20 % of the coordinator's D1 and R2 calls fail", async () => {

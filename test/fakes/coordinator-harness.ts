@@ -4,11 +4,12 @@
  * `env`, which is how the fakes' tokens reach SHOPIFY_ACCESS_TOKENS without touching the
  * shared vitest config), plus helpers to drive the coordinator's alarm and read storage.
  */
-import { createExecutionContext, runDurableObjectAlarm } from "cloudflare:test";
+import { createExecutionContext, runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { afterEach, beforeEach, vi } from "vitest";
 import worker from "../../src/index";
 import type { BulkOperationRow } from "../../src/shared/schema/operations";
+import { type FaultInjector, giveFaults } from "./faulty-env";
 import { FakeShopifyAdmin, type FakeShopifyOptions, fetchThroughFakes } from "./shopify-admin";
 import { makeShopData, type ShopDataOptions } from "./shopify-data";
 
@@ -60,6 +61,11 @@ export async function adminRequest(method: string, path: string, body?: unknown)
     body: body === undefined ? undefined : typeof body === "string" ? body : JSON.stringify(body),
   });
   return worker.fetch(request, env, createExecutionContext());
+}
+
+/** Gives the coordinator's instance bindings that fail (./faulty-env.ts). */
+export async function injectFaults(stub: DurableObjectStub, injector: FaultInjector): Promise<void> {
+  await runInDurableObject(stub, (instance) => giveFaults(instance, env, injector));
 }
 
 /** Fires the coordinator's alarm (scheduled ones also fire on their own) until `until` holds. */

@@ -148,3 +148,8 @@ export function faultyEnv(env: Env, f: FaultInjector): Env {
     EVENTS: faultyQueue(env.EVENTS, f),
   };
 }
+
+/** Gives a Durable Object instance failing bindings (a new instance after an eviction gets the real ones). */
+export function giveFaults(instance: unknown, env: Env, f: FaultInjector): void {
+  (instance as { env: Env }).env = faultyEnv(env, f);
+}
