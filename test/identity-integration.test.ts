@@ -1,9 +1,12 @@
 import { createExecutionContext, createMessageBatch, getQueueResult } from "cloudflare:test";
 import { env } from "cloudflare:workers";
+import fc from "fast-check";
 import { describe, expect, it } from "vitest";
+import orderLinksMigration from "../migrations/0120_identity_order_links.sql?raw";
 import worker from "../src/index";
 import type { Envelope } from "../src/shared/envelope";
 import { IDENTITY_TABLES } from "../src/shared/schema/identity";
+import { orderLinksSql } from "../src/tables/identity";
 import { expectMatchesMigration } from "./helpers/schema-match";
 
 // Tests share one local D1: ids, emails and shops carry this run's stamp and a counter.
@@ -228,6 +231,145 @@ async function activityByEmail(mail: string) {
 describe("identity schema", () => {
   it("drizzle definitions match the migrated tables: columns, types, not-null, keys and indexes", async () => {
     for (const table of IDENTITY_TABLES) await expectMatchesMigration(table);
+  });
+
+  it("runs the order links sent together with the statements a link sent alone runs (migration 0120)", () => {
+    // When this fails, the rules changed: put orderLinksSql() in a new migration that drops the
+    // trigger and view and creates them again (migrations never change once applied).
+    expect(orderLinksMigration.endsWith(orderLinksSql())).toBe(true);
+  });
+});
+
+/** One step of a random history: what a shop and Recharge may send about a few people. */
+type Step =
+  | { kind: "order"; order: number; customer: number | null; mail: number; version: number }
+  | { kind: "customer"; customer: number; mail: number | null; version: number }
+  | { kind: "customerDelete"; customer: number }
+  | { kind: "recharge"; customer: number; mail: number; link: number | null; version: number };
+
+const stepArb: fc.Arbitrary<Step> = fc.oneof(
+  {
+    weight: 5,
+    arbitrary: fc.record({
+      kind: fc.constant("order" as const),
+      order: fc.nat(4),
+      customer: fc.option(fc.nat(3), { freq: 5 }),
+      mail: fc.nat(3),
+      version: fc.nat(3),
+    }),
+  },
+  {
+    weight: 2,
+    arbitrary: fc.record({
+      kind: fc.constant("customer" as const),
+      customer: fc.nat(3),
+      mail: fc.option(fc.nat(3), { freq: 4 }),
+      version: fc.nat(3),
+    }),
+  },
+  { weight: 1, arbitrary: fc.record({ kind: fc.constant("customerDelete" as const), customer: fc.nat(3) }) },
+  {
+    weight: 1,
+    arbitrary: fc.record({
+      kind: fc.constant("recharge" as const),
+      customer: fc.nat(2),
+      mail: fc.nat(3),
+      link: fc.option(fc.nat(3), { freq: 2 }),
+      version: fc.nat(3),
+    }),
+  },
+);
+
+/**
+ * A history's events under its own names (`tag`), so two deliveries of one history share no email,
+ * id or shop. Numbers in the names let the graph be compared across tags.
+ */
+function historyEvents(tag: string, steps: readonly Step[]): { shop: string; events: Envelope[] } {
+  const shop = `eq-${tag}.myshopify.com`;
+  const id = (kind: number, n: number) => `${kind}${tag}${String(n).padStart(3, "0")}`;
+  const mail = (n: number) => `p${n}-${tag}@example.com`;
+  const at = (version: number) => `2026-11-0${version + 1}T10:00:00Z`;
+  const events = steps.map(eventOf);
+  return { shop, events };
+
+  function eventOf(s: Step): Envelope {
+    switch (s.kind) {
+      case "order": {
+        const customer = s.customer === null ? "null" : `{"id":${id(7, s.customer)}}`;
+        const body = `{"id":${id(5, s.order)},"email":"${mail(s.mail)}","customer":${customer},"currency":"USD","total_price":"5.00","created_at":"2026-11-01T09:00:00Z","updated_at":"${at(s.version)}","line_items":[]}`;
+        return envelope("shopify", "orders/updated", body, shop, at(s.version));
+      }
+      case "customer":
+        return shopifyCustomer(shop, id(7, s.customer), s.mail === null ? null : mail(s.mail), at(s.version));
+      case "customerDelete":
+        return envelope("shopify", "customers/delete", `{"id":${id(7, s.customer)}}`, shop, at(3));
+      case "recharge":
+        return rechargeCustomer(
+          id(3, s.customer),
+          mail(s.mail),
+          s.link === null ? null : id(7, s.link),
+          at(s.version).slice(0, -1),
+        );
+    }
+  }
+}
+
+/**
+ * The identity graph of one history (its shop, its Recharge ids, its emails: every name holds
+ * `tag`), as JSON with `tag` taken out and each profile named by its key email.
+ */
+async function graphOf(tag: string, shop: string): Promise<string> {
+  const mails = `%-${tag}@example.com`;
+  const recharge = `3${tag}%`;
+  const profiles = await env.DB.prepare("SELECT id, email FROM customer_profiles WHERE email LIKE ?1")
+    .bind(mails)
+    .all<{ id: string; email: string }>();
+  const name = new Map(profiles.results.map((p) => [p.id, p.email]));
+  const rows = async (sql: string, ...binds: string[]) =>
+    (
+      await env.DB.prepare(sql)
+        .bind(...binds)
+        .all<Record<string, unknown>>()
+    ).results.map((row) =>
+      Object.entries(row).map(([k, v]) => (k.endsWith("profile_id") ? (name.get(String(v)) ?? `unknown ${v}`) : v)),
+    );
+  const graph = {
+    profiles: [...name.values()].sort(),
+    identities: await rows(
+      `SELECT source, external_id, shop, profile_id, email, shopify_customer_id, matched_by FROM customer_identities
+       WHERE shop = ?1 OR external_id LIKE ?2 ORDER BY source, external_id`,
+      shop,
+      recharge,
+    ),
+    emails: await rows(
+      "SELECT email, profile_id FROM customer_profile_emails WHERE email LIKE ?1 ORDER BY email",
+      mails,
+    ),
+    conflicts: await rows(
+      `SELECT source, external_id, kind, other_profile_id, profile_id, email FROM customer_identity_conflicts
+       WHERE shop = ?1 OR external_id LIKE ?2 ORDER BY source, external_id, kind, other_profile_id`,
+      shop,
+      recharge,
+    ),
+  };
+  return JSON.stringify(graph).replaceAll(tag, "#");
+}
+
+describe("identity links sent together", () => {
+  it("leave the same identity graph as each event delivered in a batch of its own, for any history", async () => {
+    let n = 0;
+    await fc.assert(
+      fc.asyncProperty(fc.array(stepArb, { minLength: 2, maxLength: 12 }), async (steps) => {
+        // Digits (the tag is part of Shopify ids), all of one length (none is a prefix of another).
+        const tag = `${run.slice(-6)}${String(++n).padStart(3, "0")}`;
+        const alone = historyEvents(`${tag}1`, steps);
+        for (const e of alone.events) await deliver(e);
+        const together = historyEvents(`${tag}2`, steps);
+        await deliver(...together.events);
+        expect(await graphOf(`${tag}2`, together.shop)).toBe(await graphOf(`${tag}1`, alone.shop));
+      }),
+      { numRuns: 40, seed: 613 },
+    );
   });
 });
 
@@ -591,14 +733,14 @@ describe("cross-source identity through the consumer", () => {
     expect(before).toMatchObject({ email: kay, matched_by: "email" });
 
     /** The D1 statements of each batch the consumer writes, and whether the known-identity read may answer. */
-    const batches: string[][] = [];
+    const batches: Array<Array<{ statement?: string; params?: unknown[] }>> = [];
     let readFails = false;
     const recording = (fail: boolean): D1Database =>
       new Proxy(env.DB, {
         get(target, prop) {
           if (prop === "batch") {
             return (statements: D1PreparedStatement[]) => {
-              batches.push(statements.map((st) => (st as unknown as { statement?: string }).statement ?? ""));
+              batches.push(statements.map((st) => st as unknown as { statement?: string; params?: unknown[] }));
               return target.batch(statements);
             };
           }
@@ -615,7 +757,13 @@ describe("cross-source identity through the consumer", () => {
           return typeof value === "function" ? value.bind(target) : value;
         },
       });
-    const linkCount = (b: string[]) => b.filter((t) => t.includes("customer_identities")).length;
+    /** Orders linked by a batch: the rows of its statements into `identity_order_links`, one statement for all. */
+    const linked = (b: Array<{ statement?: string; params?: unknown[] }>) => {
+      const sent = b.filter((st) => st.statement?.includes("identity_order_links"));
+      expect(sent.length).toBeLessThanOrEqual(1);
+      expect(b.filter((st) => st.statement?.includes("INTO customer_identities"))).toEqual([]);
+      return sent.flatMap((st) => JSON.parse(String(st.params?.[0])) as unknown[]).length;
+    };
 
     // One batch: an order of the known customer (another email, which must not join its profile),
     // an order of a new customer, and the first order again (its own identity: its link runs again).
@@ -626,9 +774,9 @@ describe("cross-source identity through the consumer", () => {
       { ...first },
     );
     const written = batches.at(-1) ?? [];
-    // The new customer's and the redelivered order's links run (4 statements each, every one naming
-    // the identity table); the known customer's order writes none.
-    expect(linkCount(written)).toBe(2 * 4);
+    // The new customer's and the redelivered order's links run (in one statement); the known
+    // customer's order links nothing.
+    expect(linked(written)).toBe(2);
     expect(await identity("shopify", known, shop)).toEqual(before);
     expect(await conflicts("shopify", known, shop)).toEqual([]);
     expect(await identity("shopify", fresh, shop)).toMatchObject({ email: fay, matched_by: "email" });
@@ -642,7 +790,7 @@ describe("cross-source identity through the consumer", () => {
       shopifyOrder(shop, shopifyId(), other, email("oz")),
     );
     expect(readFails).toBe(true);
-    expect(linkCount(batches.at(-1) ?? [])).toBe(2 * 4);
+    expect(linked(batches.at(-1) ?? [])).toBe(2);
     expect(await identity("shopify", known, shop)).toEqual(before);
     expect(await identity("shopify", other, shop)).toMatchObject({ matched_by: "email" });
   });

@@ -4,7 +4,6 @@
  * batch as the ledger row, so an event is applied and marked in one step.
  */
 
-import { eventDatabase } from "../tables/database";
 import { withIdentity } from "../tables/identity";
 import type { Planner } from "../tables/plan";
 import { planCompliance } from "../tables/privacy-requests";
@@ -34,11 +33,7 @@ const planEvent: Planner = (env, event) => {
 
 /**
  * Every plan passes the alert rules (./event-alerts.ts), which may append alert rows to it,
- * and the identity linker (src/tables/identity.ts), which appends statements reading the rows just written.
+ * and the identity linker (src/tables/identity.ts), which names the customer to link once the rows are written.
  */
 export const planApply: Planner = async (env, event) =>
-  withEventAlerts(
-    env,
-    event,
-    withIdentity(eventDatabase(env, event.envelope.shop, event.resource), event, await planEvent(env, event)),
-  );
+  withEventAlerts(env, event, withIdentity(event, await planEvent(env, event)));

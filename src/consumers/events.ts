@@ -22,8 +22,8 @@ import { recordMetric } from "../shared/metrics";
 import { resourceFor } from "../shared/topics";
 import { type ChildWrite, childStatements } from "../tables/children";
 import { eventDatabase, sharedDatabase } from "../tables/database";
-import { knownIdentities } from "../tables/identity";
-import type { IdentityLink } from "../tables/plan";
+import { knownIdentities, LinkBatcher } from "../tables/identity";
+import type { IdentityLink, LinkInput } from "../tables/plan";
 import { reinstallStatement, showsInstalled } from "../tables/shop-installs";
 import { type ErasedView, type IndexEntry, indexEntryStatements, loadErased } from "../tables/subjects";
 import { planApply } from "./apply";
@@ -47,6 +47,8 @@ type Prepared =
       index: IndexEntry[];
       /** The identity link, written after the event's statements unless the batch finds it known. */
       identity?: IdentityLink;
+      /** The Shopify order or customer row the event writes (waiting order links read them). */
+      linkInput?: LinkInput;
       /** True when statements[0] is the versioned parent write: 0 rows changed means a newer version was stored. */
       versioned?: boolean;
       /** Shared-database statements of an event stored in a shop's own database, run once it is stored. */
@@ -116,8 +118,8 @@ async function writeBatch(
   const failed = new Set<Write>();
   for (const [db, group] of byDatabase(writes)) {
     try {
-      const results = await db.batch(writeStatements(db, group, now));
-      superseded.push(...findSuperseded(group, results));
+      const batch = writeStatements(db, group, now);
+      superseded.push(...findSuperseded(group, batch.starts, await db.batch(batch.statements)));
     } catch (err) {
       for (const w of group) failed.add(w);
       log.warn("batch write failed, writing messages one by one", { size: group.length, error: describeError(err) });
@@ -133,8 +135,8 @@ async function writeBatch(
     if (result.kind === "write" && failed.has(p as Write)) {
       try {
         const one = [{ msg: p.msg, result }];
-        const results = await result.db.batch(writeStatements(result.db, one, now));
-        superseded.push(...findSuperseded(one, results));
+        const batch = writeStatements(result.db, one, now);
+        superseded.push(...findSuperseded(one, batch.starts, await result.db.batch(batch.statements)));
       } catch (err) {
         await retry(env, p.msg, err, now);
         continue;
@@ -164,7 +166,7 @@ async function writeBatch(
  * links. Best effort: if the read fails, every link is written, as it would be without it.
  */
 async function skipKnownIdentities(prepared: PreparedMessage[]): Promise<void> {
-  const writes = prepared.filter((p) => p.result?.kind === "write" && p.result.identity?.referenced) as Write[];
+  const writes = prepared.filter((p) => p.result?.kind === "write" && p.result.identity?.target.referenced) as Write[];
   for (const [db, group] of byDatabase(writes)) {
     try {
       const known = await knownIdentities(
@@ -180,19 +182,29 @@ async function skipKnownIdentities(prepared: PreparedMessage[]): Promise<void> {
   }
 }
 
-/** An event's own statements: its rows, ledger row and alerts, then its identity link. */
-function eventStatements(w: Write): D1PreparedStatement[] {
-  const link = w.result.identity?.statements;
-  return link === undefined ? w.result.statements : [...w.result.statements, ...link];
-}
-
 /**
- * The statements of writes to one database: each event's own, then one DELETE and one INSERT per
- * child table, the shop-install rows and the subject index rows shared by all of them.
+ * The statements of writes to one database: each event's own (its rows, ledger row and alerts)
+ * with its identity link after them (`LinkBatcher` keeps the links in order and sends Shopify
+ * orders' together), then one DELETE and one INSERT per child table, the shop-install rows and
+ * the subject index rows shared by all of them. `starts[i]` is where writes[i]'s own statements begin.
  */
-function writeStatements(db: D1Database, writes: Write[], now: string): D1PreparedStatement[] {
-  return [
-    ...writes.flatMap(eventStatements),
+function writeStatements(
+  db: D1Database,
+  writes: Write[],
+  now: string,
+): { statements: D1PreparedStatement[]; starts: number[] } {
+  const statements: D1PreparedStatement[] = [];
+  const starts: number[] = [];
+  const links = new LinkBatcher(db);
+  for (const w of writes) {
+    statements.push(...links.before(w.result.linkInput));
+    starts.push(statements.length);
+    statements.push(...w.result.statements);
+    const link = w.result.identity;
+    if (link !== undefined) statements.push(...links.link(link.target, link.eventId));
+  }
+  statements.push(
+    ...links.flush(),
     ...childStatements(
       db,
       writes.flatMap((w) => w.result.children),
@@ -206,7 +218,8 @@ function writeStatements(db: D1Database, writes: Write[], now: string): D1Prepar
       writes.flatMap((w) => w.result.index),
       now,
     ),
-  ];
+  );
+  return { statements, starts };
 }
 
 /** The writes grouped by the database they go to, in batch order. */
@@ -252,14 +265,8 @@ function reinstallStatements(db: D1Database, envelopes: readonly Envelope[]): D1
 }
 
 /** Events whose decisive write changed no row: an older version than the one stored. */
-function findSuperseded(writes: Write[], results: D1Result[]): Write[] {
-  const out: Write[] = [];
-  let offset = 0;
-  for (const w of writes) {
-    if (w.result.versioned && results[offset]?.meta.changes === 0) out.push(w);
-    offset += eventStatements(w).length;
-  }
-  return out;
+function findSuperseded(writes: Write[], starts: readonly number[], results: D1Result[]): Write[] {
+  return writes.filter((w, i) => w.result.versioned && results[starts[i] as number]?.meta.changes === 0);
 }
 
 /** Best effort: the event is stored either way; the note only tells operators it changed nothing. */
@@ -360,6 +367,7 @@ async function prepare(env: Env, msg: Message<unknown>, now: string, erased: Era
     statements: plan.kind === "apply" ? [...plan.statements, ledger] : [ledger],
     children: plan.kind === "apply" ? (plan.children ?? []) : [],
     identity: plan.kind === "apply" ? plan.identity : undefined,
+    linkInput: plan.kind === "apply" ? plan.linkInput : undefined,
     index: [{ r2Key: rawKey, source: envelope.source, subjects: prot.subjects, redacted: prot.redacted }],
     versioned: plan.kind === "apply" && plan.statements.length > 0,
   };

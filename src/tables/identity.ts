@@ -4,9 +4,10 @@
  * INSERT … SELECT / UPDATE over the rows *as stored*, appended to the event's own D1 batch: the
  * link commits with the rows, and a late or repeated event re-derives it from the newest stored
  * state instead of from its own payload, so out-of-order delivery cannot create a second profile.
- * The price is 4 to 9 small statements per customer-bearing event (none for an order whose customer
- * another event linked: `knownIdentities`), and rules limited to what one batch of SQL can decide;
- * merging two profiles that both hold identities is never automatic.
+ * The price is 4 to 9 small statements per customer-bearing event (a batch's Shopify orders send
+ * theirs as one: `LinkBatcher`; none for an order whose customer another event linked:
+ * `knownIdentities`), and rules limited to what one batch of SQL can decide; merging two profiles
+ * that both hold identities is never automatic.
  *
  * Rules (emails are compared normalized: trimmed and lower-cased, as the mappers store them):
  * 1. Each email belongs to at most one profile (`customer_profile_emails`). A profile is created
@@ -34,12 +35,22 @@
 
 import { type ShopifyRows, shopifyFamily } from "../mapping/shopify";
 import { parseLossless } from "../shared/json";
-import type { ApplyPlan, ArchivedEvent, IdentityKey, IdentityLink } from "./plan";
+import type {
+  ApplyPlan,
+  ArchivedEvent,
+  IdentityKey,
+  IdentityLink,
+  IdentityTarget,
+  LinkInput,
+  ResolverName,
+} from "./plan";
+
+export type { IdentityTarget, ResolverName };
 
 /**
  * How to find the customer an event names in the stored rows: a SELECT yielding at most one row
- * `(source, shop, ext, email, link)` from the parameters ?1 shop ('' outside Shopify), ?2 the
- * object id. `owner`: the row is the customer itself (rule 5). `relink`: the link may move it (rule 4).
+ * `(source, shop, ext, email, link)` from `$shop` (the shop, '' outside Shopify) and `$id` (the
+ * object id). `owner`: the row is the customer itself (rule 5). `relink`: the link may move it (rule 4).
  */
 interface Resolver {
   candidate: string;
@@ -49,20 +60,20 @@ interface Resolver {
 
 /** A Recharge object that references a customer: the customer row's email and Shopify link, else its own. */
 const rechargeReference = (table: string): Resolver => ({
-  candidate: `SELECT 'recharge' AS source, ?1 AS shop, s.customer_id AS ext, coalesce(k.email, s.email) AS email,
+  candidate: `SELECT 'recharge' AS source, $shop AS shop, s.customer_id AS ext, coalesce(k.email, s.email) AS email,
       coalesce(k.shopify_customer_id, s.shopify_customer_id) AS link
     FROM ${table} s LEFT JOIN recharge_customers k ON k.id = s.customer_id
-    WHERE s.id = ?2 AND s.customer_id IS NOT NULL`,
+    WHERE s.id = $id AND s.customer_id IS NOT NULL`,
   owner: false,
   relink: true,
 });
 
 /** A Stripe object that references a customer: the customer row's email, else the object's own. */
 const stripeReference = (table: string): Resolver => ({
-  candidate: `SELECT 'stripe' AS source, ?1 AS shop, s.customer_id AS ext, coalesce(k.email, s.email) AS email,
+  candidate: `SELECT 'stripe' AS source, $shop AS shop, s.customer_id AS ext, coalesce(k.email, s.email) AS email,
       NULL AS link
     FROM ${table} s LEFT JOIN stripe_customers k ON k.id = s.customer_id
-    WHERE s.id = ?2 AND s.customer_id IS NOT NULL`,
+    WHERE s.id = $id AND s.customer_id IS NOT NULL`,
   owner: false,
   relink: false,
 });
@@ -70,7 +81,7 @@ const stripeReference = (table: string): Resolver => ({
 const RESOLVERS = {
   shopifyCustomer: {
     candidate: `SELECT 'shopify' AS source, shop, id AS ext, email, id AS link
-      FROM shopify_customers WHERE shop = ?1 AND id = ?2`,
+      FROM shopify_customers WHERE shop = $shop AND id = $id`,
     owner: true,
     relink: false,
   },
@@ -78,21 +89,21 @@ const RESOLVERS = {
     candidate: `SELECT 'shopify' AS source, o.shop, o.customer_id AS ext, coalesce(k.email, o.email) AS email,
         o.customer_id AS link
       FROM shopify_orders o LEFT JOIN shopify_customers k ON k.shop = o.shop AND k.id = o.customer_id
-      WHERE o.shop = ?1 AND o.id = ?2 AND o.customer_id IS NOT NULL`,
+      WHERE o.shop = $shop AND o.id = $id AND o.customer_id IS NOT NULL`,
     owner: false,
     relink: false,
   },
   rechargeCustomer: {
-    candidate: `SELECT 'recharge' AS source, ?1 AS shop, id AS ext, email, shopify_customer_id AS link
-      FROM recharge_customers WHERE id = ?2`,
+    candidate: `SELECT 'recharge' AS source, $shop AS shop, id AS ext, email, shopify_customer_id AS link
+      FROM recharge_customers WHERE id = $id`,
     owner: true,
     relink: true,
   },
   rechargeSubscription: rechargeReference("recharge_subscriptions"),
   rechargeCharge: rechargeReference("recharge_charges"),
   stripeCustomer: {
-    candidate: `SELECT 'stripe' AS source, ?1 AS shop, id AS ext, email, NULL AS link
-      FROM stripe_customers WHERE id = ?2`,
+    candidate: `SELECT 'stripe' AS source, $shop AS shop, id AS ext, email, NULL AS link
+      FROM stripe_customers WHERE id = $id`,
     owner: true,
     relink: false,
   },
@@ -100,19 +111,7 @@ const RESOLVERS = {
   stripePaymentIntent: stripeReference("stripe_payment_intents"),
   stripeInvoice: stripeReference("stripe_invoices"),
   stripeCheckoutSession: stripeReference("stripe_checkout_sessions"),
-} as const satisfies Record<string, Resolver>;
-
-export type ResolverName = keyof typeof RESOLVERS;
-
-/** The stored row an applied event wrote that names a customer. */
-export interface IdentityTarget {
-  resolver: ResolverName;
-  /** Shopify shop domain; '' for Stripe and Recharge. */
-  shop: string;
-  id: string;
-  /** The identity an order names (its Shopify customer), which the order may create but never changes. */
-  referenced?: IdentityKey;
-}
+} as const satisfies Record<ResolverName, Resolver>;
 
 /**
  * Which row to resolve for an applied event, or null when it names no customer. Pure. Deletes
@@ -151,16 +150,37 @@ export function identityTarget(event: ArchivedEvent): IdentityTarget | null {
   }
 }
 
-/** An applied plan with its identity link, whose statements run after the source rows they read. */
-export function withIdentity(db: D1Database, event: ArchivedEvent, plan: ApplyPlan): ApplyPlan {
+/**
+ * The Shopify order or customer row an event writes (deletes too), which an order link waiting in
+ * `LinkBatcher` may read; null for any other event. `id` is null when the payload hides it.
+ */
+export function linkInput(event: ArchivedEvent): LinkInput | null {
+  const { source, topic, shop } = event.envelope;
+  if (source !== "shopify" || shop === null) return null;
+  const family = shopifyFamily(topic);
+  const table =
+    family === "order" || family === "delete:orders"
+      ? "order"
+      : family === "customer" || family === "delete:customers"
+        ? "customer"
+        : null;
+  if (table === null) return null;
+  const [id] = readIds(event.payload, (doc) => [field(doc, "id")]);
+  return { table, shop, id: shopifyId(id) };
+}
+
+/**
+ * An applied plan with its identity link (run after the source rows it reads, by `LinkBatcher`)
+ * and, for a Shopify order or customer event, the row it writes that waiting order links read.
+ */
+export function withIdentity(event: ArchivedEvent, plan: ApplyPlan): ApplyPlan {
   if (plan.kind !== "apply") return plan;
+  const input = linkInput(event);
   const target = identityTarget(event);
-  if (target === null) return plan;
+  const out = input === null ? plan : { ...plan, linkInput: input };
+  if (target === null) return out;
   const eventId = event.envelope.eventId;
-  return {
-    ...plan,
-    identity: { statements: linkStatements(db, target, eventId), eventId, referenced: target.referenced },
-  };
+  return { ...out, identity: { target, eventId } };
 }
 
 /**
@@ -171,7 +191,10 @@ export function withIdentity(db: D1Database, event: ArchivedEvent, plan: ApplyPl
  * customer links it again.
  */
 export async function knownIdentities(db: D1Database, links: readonly IdentityLink[]): Promise<boolean[]> {
-  const read = knownIdentitiesRead(db, links);
+  const read = knownIdentitiesRead(
+    db,
+    links.map((l) => ({ eventId: l.eventId, referenced: l.target.referenced })),
+  );
   return read.known(read.statement === null ? [] : (await read.statement.all<KnownRow>()).results);
 }
 
@@ -183,7 +206,7 @@ type KnownRow = { i: number };
  */
 export function knownIdentitiesRead(
   db: D1Database,
-  links: readonly Pick<IdentityLink, "eventId" | "referenced">[],
+  links: readonly { eventId: string; referenced?: IdentityKey }[],
 ): { statement: D1PreparedStatement | null; known: (rows: readonly unknown[]) => boolean[] } {
   const asked = links.flatMap((l, i) =>
     l.referenced ? [[i, l.referenced.source, l.referenced.externalId, l.referenced.shop, l.eventId]] : [],
@@ -218,11 +241,92 @@ export function linkStatements(db: D1Database, target: IdentityTarget, eventId: 
   );
 }
 
+/**
+ * The identity links of one D1 batch, kept in event order while sending few statements. A Shopify
+ * order's link waits, and the waiting ones go as one statement into `identity_order_links`, whose
+ * trigger runs the order resolver's statements once per row, in order: the statements a link
+ * sent on its own runs, compiled once for the batch instead of once per order. Every other link
+ * runs in place. Waiting links are sent first whenever something could change what they read: an
+ * in-place link (identity rows change in event order), a write of a waiting order's row, or a
+ * write of any customer row of its shop (an order's stored customer may differ from its payload's).
+ */
+export class LinkBatcher {
+  readonly #db: D1Database;
+  #waiting: Array<{ shop: string; id: string; eventId: string }> = [];
+
+  constructor(db: D1Database) {
+    this.#db = db;
+  }
+
+  /** The statements to run before an event whose writes touch `input`. */
+  before(input: LinkInput | null | undefined): D1PreparedStatement[] {
+    if (input === null || input === undefined || this.#waiting.length === 0) return [];
+    const touched = this.#waiting.some(
+      (w) => w.shop === input.shop && (input.table === "customer" || input.id === null || input.id === w.id),
+    );
+    return touched ? this.flush() : [];
+  }
+
+  /** An event's link, once its own statements are placed: what to run now (nothing when it waits). */
+  link(target: IdentityTarget, eventId: string): D1PreparedStatement[] {
+    if (target.resolver === "shopifyOrder") {
+      this.#waiting.push({ shop: target.shop, id: target.id, eventId });
+      return [];
+    }
+    return [...this.flush(), ...linkStatements(this.#db, target, eventId)];
+  }
+
+  /** The waiting links, as one statement (none when nothing waits). */
+  flush(): D1PreparedStatement[] {
+    if (this.#waiting.length === 0) return [];
+    const rows = this.#waiting.map((w) => [w.shop, w.id, w.eventId]);
+    this.#waiting = [];
+    return [
+      this.#db
+        .prepare(
+          `INSERT INTO ${ORDER_LINKS} (shop, id, event_id) SELECT json_extract(value, '$[0]'),
+            json_extract(value, '$[1]'), json_extract(value, '$[2]') FROM json_each(?1) WHERE 1 ORDER BY key`,
+        )
+        .bind(JSON.stringify(rows)),
+    ];
+  }
+}
+
+/** The view whose INSTEAD OF INSERT trigger links Shopify orders (migrations/0120_identity_order_links.sql). */
+const ORDER_LINKS = "identity_order_links";
+
+/**
+ * The DDL of `identity_order_links`: a view that holds nothing, and the trigger that runs the order
+ * resolver's statements for each row inserted into it. migrations/0120_identity_order_links.sql
+ * holds this text (a test compares them); when the rules change, a new migration drops and
+ * creates both again.
+ */
+export function orderLinksSql(): string {
+  const body = buildStatements(RESOLVERS.shopifyOrder)
+    .map((t) => `  ${render(t, "trigger")};`)
+    .join("\n");
+  return `CREATE VIEW ${ORDER_LINKS} (shop, id, event_id) AS SELECT NULL, NULL, NULL WHERE 0;
+CREATE TRIGGER ${ORDER_LINKS}_apply INSTEAD OF INSERT ON ${ORDER_LINKS} BEGIN
+${body}
+END;
+`;
+}
+
 /** The identity target of mapped Shopify rows (bulk exports, which have no webhook event to read). */
 export function shopifyRowsTarget(rows: ShopifyRows): IdentityTarget | null {
   if (rows.kind === "customer") return { resolver: "shopifyCustomer", shop: rows.customer.shop, id: rows.customer.id };
   if (rows.kind === "order" && rows.order.customerId) {
     return shopifyOrderTarget(rows.order.shop, rows.order.id, rows.order.customerId);
+  }
+  return null;
+}
+
+/** The Shopify order or customer row mapped rows write (see `linkInput`). */
+export function shopifyRowsInput(rows: ShopifyRows): LinkInput | null {
+  if (rows.kind === "order") return { table: "order", shop: rows.order.shop, id: rows.order.id };
+  if (rows.kind === "customer") return { table: "customer", shop: rows.customer.shop, id: rows.customer.id };
+  if (rows.kind === "delete" && (rows.entity === "orders" || rows.entity === "customers")) {
+    return { table: rows.entity === "orders" ? "order" : "customer", shop: rows.meta.shop, id: rows.id };
   }
   return null;
 }
@@ -279,81 +383,99 @@ function shopifyId(value: string | null | undefined): string | null {
 
 // ---- statements -----------------------------------------------------------------------------
 
+/**
+ * The statements are written once, with `$shop`, `$id` and `$event` where a link's values go, and
+ * without WITH clauses (SQLite refuses them in trigger bodies): `render` binds them as ?1..?3 for a
+ * link sent on its own, or as the `NEW` row of a trigger (`identityTriggerSql`) for links sent
+ * together. Either way the same text runs, so the two cannot drift.
+ */
 const NOW = "strftime('%Y-%m-%dT%H:%M:%fZ', 'now')";
 /** `i` is the identity the candidate `c` names. */
 const IS_C = "i.source = c.source AND i.external_id = c.ext AND i.shop = c.shop";
-const C_KEY = "(source, external_id, shop) IN (SELECT source, ext, shop FROM c)";
 /** The profile the candidate's Shopify link points at (another identity's), Shopify's own first. */
-const LINK = `link AS (SELECT (SELECT l.profile_id FROM customer_identities l
+const LINK_PROFILE = `(SELECT l.profile_id FROM customer_identities l
   WHERE l.shopify_customer_id = c.link AND NOT (l.source = c.source AND l.external_id = c.ext AND l.shop = c.shop)
-  ORDER BY l.source = 'shopify' DESC, l.created_at, l.external_id LIMIT 1) AS profile_id FROM c)`;
+  ORDER BY l.source = 'shopify' DESC, l.created_at, l.external_id LIMIT 1)`;
 const CONFLICT_COLUMNS =
   "(source, external_id, shop, kind, other_profile_id, profile_id, email, first_seen_at, last_seen_at, last_event_id)";
 const ON_CONFLICT_SEEN_AGAIN = `ON CONFLICT (source, external_id, shop, kind, other_profile_id) DO UPDATE SET
   profile_id = excluded.profile_id, email = excluded.email, last_seen_at = excluded.last_seen_at,
   last_event_id = excluded.last_event_id`;
 
+type Render = "bound" | "trigger";
+const PLACEHOLDERS: Record<Render, Record<string, string>> = {
+  bound: { $shop: "?1", $id: "?2", $event: "?3" },
+  trigger: { $shop: "NEW.shop", $id: "NEW.id", $event: "NEW.event_id" },
+};
+
+function render(text: string, how: Render): string {
+  return text.replace(/\$(shop|id|event)\b/g, (p) => PLACEHOLDERS[how][p] as string);
+}
+
 const cache = new Map<Resolver, string[]>();
 
-/** The SQL texts for a resolver, in order; built once per isolate. */
+/** The SQL texts for a resolver, in order, bound as ?1..?3; built once per isolate. */
 function statementsFor(r: Resolver): string[] {
   let texts = cache.get(r);
   if (texts === undefined) {
-    texts = buildStatements(r);
+    texts = buildStatements(r).map((t) => render(t, "bound"));
     cache.set(r, texts);
   }
   return texts;
 }
 
 function buildStatements(r: Resolver): string[] {
-  const c = `WITH c AS (${r.candidate})`;
+  /** The candidate: at most one row. */
+  const c = `(${r.candidate}) c`;
+  /** The candidate with `link_profile`, the profile its Shopify link points at. */
+  const cl = `(SELECT c.*, ${LINK_PROFILE} AS link_profile FROM (${r.candidate}) c) c`;
+  const linkProfile = `(SELECT link_profile FROM ${cl})`;
+  const cKey = `(source, external_id, shop) IN (SELECT source, ext, shop FROM ${c})`;
+  const cValue = (column: string) => `(SELECT ${column} FROM ${c})`;
   // Reference events act on an identity only when this event created or moved it (rule 5).
-  const mine = r.owner ? "" : "AND i.last_event_id = ?3";
+  const mine = r.owner ? "" : "AND i.last_event_id = $event";
   const out = [
     // Rule 1: a profile for an email nobody owns, unless the identity exists or a link decides.
-    `${c}, ${LINK}
-    INSERT INTO customer_profiles (id, email, created_at, updated_at, last_event_id)
-    SELECT 'cp_' || lower(hex(randomblob(8))), c.email, ${NOW}, ${NOW}, ?3 FROM c, link
-    WHERE c.email IS NOT NULL AND link.profile_id IS NULL
+    `INSERT INTO customer_profiles (id, email, created_at, updated_at, last_event_id)
+    SELECT 'cp_' || lower(hex(randomblob(8))), c.email, ${NOW}, ${NOW}, $event FROM ${cl}
+    WHERE c.email IS NOT NULL AND c.link_profile IS NULL
       AND NOT EXISTS (SELECT 1 FROM customer_profile_emails e WHERE e.email = c.email)
       AND NOT EXISTS (SELECT 1 FROM customer_identities i WHERE ${IS_C})
     ON CONFLICT (email) DO NOTHING`,
     // Rule 2: link first, then email (a profile just made for it owns its email from the last statement on).
-    `${c}, ${LINK}
-    INSERT INTO customer_identities (source, external_id, shop, profile_id, email, shopify_customer_id, matched_by,
+    `INSERT INTO customer_identities (source, external_id, shop, profile_id, email, shopify_customer_id, matched_by,
       created_at, updated_at, last_event_id)
-    SELECT c.source, c.ext, c.shop, coalesce(link.profile_id, e.profile_id, p.id), c.email, c.link,
-      CASE WHEN link.profile_id IS NULL THEN 'email' ELSE 'shopify_customer_id' END, ${NOW}, ${NOW}, ?3
-    FROM c JOIN link LEFT JOIN customer_profile_emails e ON e.email = c.email
+    SELECT c.source, c.ext, c.shop, coalesce(c.link_profile, e.profile_id, p.id), c.email, c.link,
+      CASE WHEN c.link_profile IS NULL THEN 'email' ELSE 'shopify_customer_id' END, ${NOW}, ${NOW}, $event
+    FROM ${cl} LEFT JOIN customer_profile_emails e ON e.email = c.email
       LEFT JOIN customer_profiles p ON p.email = c.email
-    WHERE coalesce(link.profile_id, e.profile_id, p.id) IS NOT NULL
+    WHERE coalesce(c.link_profile, e.profile_id, p.id) IS NOT NULL
     ON CONFLICT (source, external_id, shop) DO NOTHING`,
   ];
-  if (r.relink) out.push(...relinkStatements(c));
+  if (r.relink) out.push(...relinkStatements(c, cl, linkProfile, cKey));
   if (r.owner) {
-    out.push(`${c}
-    UPDATE customer_identities SET email = coalesce((SELECT email FROM c), email),
-      shopify_customer_id = coalesce((SELECT link FROM c), shopify_customer_id), updated_at = ${NOW}, last_event_id = ?3
-    WHERE ${C_KEY} AND (email IS NOT coalesce((SELECT email FROM c), email)
-      OR shopify_customer_id IS NOT coalesce((SELECT link FROM c), shopify_customer_id))`);
+    const email = cValue("email");
+    const link = cValue("link");
+    out.push(`UPDATE customer_identities SET email = coalesce(${email}, email),
+      shopify_customer_id = coalesce(${link}, shopify_customer_id), updated_at = ${NOW}, last_event_id = $event
+    WHERE ${cKey} AND (email IS NOT coalesce(${email}, email)
+      OR shopify_customer_id IS NOT coalesce(${link}, shopify_customer_id))`);
   } else if (r.relink) {
     // A subscription or charge may carry the Recharge link its customer row lacked (rule 5).
-    out.push(`${c}
-    UPDATE customer_identities SET shopify_customer_id = (SELECT link FROM c), updated_at = ${NOW}, last_event_id = ?3
-    WHERE ${C_KEY} AND (SELECT link FROM c) IS NOT NULL AND shopify_customer_id IS NOT (SELECT link FROM c)`);
+    const link = cValue("link");
+    out.push(`UPDATE customer_identities SET shopify_customer_id = ${link}, updated_at = ${NOW}, last_event_id = $event
+    WHERE ${cKey} AND ${link} IS NOT NULL AND shopify_customer_id IS NOT ${link}`);
   }
   out.push(
     // Rule 3: an email another profile owns is a conflict, never a merge.
-    `${c}
-    INSERT INTO customer_identity_conflicts ${CONFLICT_COLUMNS}
-    SELECT c.source, c.ext, c.shop, 'email_in_other_profile', e.profile_id, i.profile_id, c.email, ${NOW}, ${NOW}, ?3
-    FROM c JOIN customer_identities i ON ${IS_C} JOIN customer_profile_emails e ON e.email = c.email
+    `INSERT INTO customer_identity_conflicts ${CONFLICT_COLUMNS}
+    SELECT c.source, c.ext, c.shop, 'email_in_other_profile', e.profile_id, i.profile_id, c.email, ${NOW}, ${NOW}, $event
+    FROM ${c} JOIN customer_identities i ON ${IS_C} JOIN customer_profile_emails e ON e.email = c.email
     WHERE e.profile_id <> i.profile_id ${mine}
     ${ON_CONFLICT_SEEN_AGAIN}`,
     // Rule 3: an email nobody owns joins the identity's profile; so does a new profile's key email.
-    `${c}
-    INSERT INTO customer_profile_emails (email, profile_id, created_at, last_event_id)
-    SELECT c.email, i.profile_id, ${NOW}, ?3 FROM c JOIN customer_identities i ON ${IS_C}
+    `INSERT INTO customer_profile_emails (email, profile_id, created_at, last_event_id)
+    SELECT c.email, i.profile_id, ${NOW}, $event FROM ${c} JOIN customer_identities i ON ${IS_C}
     WHERE c.email IS NOT NULL ${mine}
     ON CONFLICT (email) DO NOTHING`,
   );
@@ -361,29 +483,25 @@ function buildStatements(r: Resolver): string[] {
 }
 
 /** Rule 4, in order: record the move, carry a lone identity's emails, move it, drop what it left empty. */
-function relinkStatements(c: string): string[] {
-  const cur = `cur AS (SELECT i.profile_id FROM c JOIN customer_identities i ON ${IS_C})`;
+function relinkStatements(c: string, cl: string, linkProfile: string, cKey: string): string[] {
+  const cur = `(SELECT i.profile_id FROM ${c} JOIN customer_identities i ON ${IS_C})`;
   return [
-    `${c}, ${LINK}
-    INSERT INTO customer_identity_conflicts ${CONFLICT_COLUMNS}
-    SELECT c.source, c.ext, c.shop, 'moved_by_shopify_link', i.profile_id, link.profile_id, c.email, ${NOW}, ${NOW}, ?3
-    FROM c JOIN link JOIN customer_identities i ON ${IS_C}
-    WHERE link.profile_id IS NOT NULL AND link.profile_id <> i.profile_id
+    `INSERT INTO customer_identity_conflicts ${CONFLICT_COLUMNS}
+    SELECT c.source, c.ext, c.shop, 'moved_by_shopify_link', i.profile_id, c.link_profile, c.email, ${NOW}, ${NOW}, $event
+    FROM ${cl} JOIN customer_identities i ON ${IS_C}
+    WHERE c.link_profile IS NOT NULL AND c.link_profile <> i.profile_id
     ${ON_CONFLICT_SEEN_AGAIN}`,
-    `${c}, ${LINK}, ${cur}
-    UPDATE customer_profile_emails SET profile_id = (SELECT profile_id FROM link), last_event_id = ?3
-    WHERE profile_id = (SELECT profile_id FROM cur) AND (SELECT profile_id FROM link) <> (SELECT profile_id FROM cur)
-      AND NOT EXISTS (SELECT 1 FROM c, customer_identities x WHERE x.profile_id = (SELECT profile_id FROM cur)
+    `UPDATE customer_profile_emails SET profile_id = ${linkProfile}, last_event_id = $event
+    WHERE profile_id = ${cur} AND ${linkProfile} <> ${cur}
+      AND NOT EXISTS (SELECT 1 FROM ${c}, customer_identities x WHERE x.profile_id = ${cur}
         AND NOT (x.source = c.source AND x.external_id = c.ext AND x.shop = c.shop))`,
-    `${c}, ${LINK}
-    UPDATE customer_identities SET profile_id = (SELECT profile_id FROM link), matched_by = 'shopify_customer_id',
-      updated_at = ${NOW}, last_event_id = ?3
-    WHERE ${C_KEY} AND (SELECT profile_id FROM link) IS NOT NULL AND profile_id <> (SELECT profile_id FROM link)`,
-    `${c}
-    DELETE FROM customer_profiles WHERE id IN (
-      SELECT k.other_profile_id FROM c JOIN customer_identity_conflicts k
+    `UPDATE customer_identities SET profile_id = ${linkProfile}, matched_by = 'shopify_customer_id',
+      updated_at = ${NOW}, last_event_id = $event
+    WHERE ${cKey} AND ${linkProfile} IS NOT NULL AND profile_id <> ${linkProfile}`,
+    `DELETE FROM customer_profiles WHERE id IN (
+      SELECT k.other_profile_id FROM ${c} JOIN customer_identity_conflicts k
         ON k.source = c.source AND k.external_id = c.ext AND k.shop = c.shop AND k.kind = 'moved_by_shopify_link'
-      WHERE k.last_event_id = ?3)
+      WHERE k.last_event_id = $event)
     AND NOT EXISTS (SELECT 1 FROM customer_identities x WHERE x.profile_id = customer_profiles.id)
     AND NOT EXISTS (SELECT 1 FROM customer_profile_emails e WHERE e.profile_id = customer_profiles.id)`,
   ];

@@ -28,8 +28,10 @@ export type ApplyPlan =
        * D1 batch together (`childStatements`), after every event's statements.
        */
       children?: ChildWrite[];
-      /** The statements that link the customer the event names (src/tables/identity.ts), run after the rest. */
+      /** The customer the event names, linked after the rest (src/tables/identity.ts `LinkBatcher`). */
       identity?: IdentityLink;
+      /** The Shopify order or customer row the event writes, which waiting order links may read. */
+      linkInput?: LinkInput;
       note?: string;
     }
   /** Nothing to write for this topic (kept in the raw archive); the ledger row stays `archived`. */
@@ -46,13 +48,41 @@ export interface IdentityKey {
   shop: string;
 }
 
-/** How an applied event links the customer it names. */
-export interface IdentityLink {
-  statements: D1PreparedStatement[];
-  eventId: string;
+/** The resolvers of src/tables/identity.ts: how each kind of stored row names its customer. */
+export type ResolverName =
+  | "shopifyCustomer"
+  | "shopifyOrder"
+  | "rechargeCustomer"
+  | "rechargeSubscription"
+  | "rechargeCharge"
+  | "stripeCustomer"
+  | "stripeCharge"
+  | "stripePaymentIntent"
+  | "stripeInvoice"
+  | "stripeCheckoutSession";
+
+/** The stored row an applied event wrote that names a customer. */
+export interface IdentityTarget {
+  resolver: ResolverName;
+  /** Shopify shop domain; '' for Stripe and Recharge. */
+  shop: string;
+  id: string;
   /**
-   * Set when the event only references its customer (an order): once that identity exists, and
-   * another event made it, the statements change nothing, so a runner that finds it may skip them.
+   * The identity an order names (its Shopify customer), which the order may create but never
+   * changes: once it exists, and another event made it, the link changes nothing and may be skipped.
    */
   referenced?: IdentityKey;
+}
+
+/** How an applied event links the customer it names. */
+export interface IdentityLink {
+  target: IdentityTarget;
+  eventId: string;
+}
+
+/** A Shopify order or customer row an event writes; `id` null when unknown (then any row of the shop). */
+export interface LinkInput {
+  table: "order" | "customer";
+  shop: string;
+  id: string | null;
 }

@@ -18,7 +18,7 @@ import { type SubjectRef, subjectsOf, subjectsOfParsed } from "../../mapping/sub
 import { parseLossless } from "../../shared/json";
 import { toUtcIso } from "../../shared/time";
 import { type ChildWrite, childStatements } from "../../tables/children";
-import { knownIdentitiesRead, linkStatements, shopifyRowsTarget } from "../../tables/identity";
+import { knownIdentitiesRead, LinkBatcher, shopifyRowsInput, shopifyRowsTarget } from "../../tables/identity";
 import { shopifyWrites } from "../../tables/shopify";
 import {
   anyErasedStatement,
@@ -126,6 +126,7 @@ export async function applyParents(
   const index: IndexEntry[] = [];
   let indexRows = 0;
   let taken = 0;
+  const links = new LinkBatcher(deps.db);
   for (const [i, p] of parents.entries()) {
     if (statements.length + Math.ceil(indexRows / INDEX_ROWS_PER_STATEMENT) >= deps.maxStatements) break;
     taken++;
@@ -155,12 +156,12 @@ export async function applyParents(
     // One entity per line, except fulfillments and refunds: an order's line holds all of its own.
     for (const [k, rows] of entities.entries()) {
       const writes = shopifyWrites(deps.db, rows);
-      statements.push(...writes.statements);
+      statements.push(...links.before(shopifyRowsInput(rows)), ...writes.statements);
       children.push(...writes.children);
       // Backfilled customers and orders join the cross-source identity graph like webhook ones,
       // except an order whose customer the read found linked by another event.
       const target = entities === mapped.rows ? (targets[i]?.[k] ?? null) : shopifyRowsTarget(rows);
-      if (target && !knownTargets.has(target)) statements.push(...linkStatements(deps.db, target, meta.eventId));
+      if (target && !knownTargets.has(target)) statements.push(...links.link(target, meta.eventId));
     }
     if (before?.ok) {
       rowsApplied += rowCount(mapped.rows) - rowCount(before.rows);
@@ -183,6 +184,7 @@ export async function applyParents(
   };
   // Child sets after every parent of the batch: one DELETE and one INSERT per child table.
   statements.push(
+    ...links.flush(),
     ...childStatements(deps.db, children),
     ...indexEntryStatements(deps.db, index, indexedAt),
     mirrorStatement(deps.db, mirrorRow(next)),
