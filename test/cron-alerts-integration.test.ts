@@ -93,9 +93,15 @@ describe("event alert rules, raised in the consumer's batch", () => {
     await consumeBodies([cancelled]);
     expect(await alertsFor(`recharge_subscription_cancelled:${id}`)).toMatchObject([{ occurrences: 1 }]);
 
+    // Twice in one queue batch (a redelivery that caught up with the first): alerted and counted once.
+    const twice = { ...cancelled, eventId: `${cancelled.eventId}-b` };
+    await consumeBodies([twice, { ...twice }]);
+    expect(await alertsFor(`recharge_subscription_cancelled:${id}`)).toMatchObject([{ occurrences: 2 }]);
+    expect(await ledgerRow("recharge", twice.eventId)).toMatchObject({ status: "applied", deliveries: 2 });
+
     // The same cancellation seen again through another event (e.g. reconciliation): counted, not re-sent.
     await consumeBodies([{ ...cancelled, eventId: `reconcile:subscriptions:${id}:x`, origin: "reconcile" }]);
-    expect(await alertsFor(`recharge_subscription_cancelled:${id}`)).toMatchObject([{ occurrences: 2 }]);
+    expect(await alertsFor(`recharge_subscription_cancelled:${id}`)).toMatchObject([{ occurrences: 3 }]);
   });
 
   it("a failed Recharge charge alerts from the second billing attempt on", async () => {

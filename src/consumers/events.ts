@@ -28,7 +28,7 @@ import { reinstallStatement, showsInstalled } from "../tables/shop-installs";
 import { type ErasedView, type IndexEntry, indexEntryStatements, loadErased } from "../tables/subjects";
 import { planApply } from "./apply";
 import { archiveInvalidMessage } from "./dead-letter";
-import { type LedgerStatus, ledgerUpsert } from "./ledger";
+import { type LedgerStatus, type LedgerWrite, ledgerUpsert, ledgerUpserts } from "./ledger";
 import { retryDelaySeconds } from "./retry";
 import { payloadSubjects, protectPayload } from "./subjects";
 
@@ -40,7 +40,12 @@ type Prepared =
       /** The database of the event (src/tables/database.ts): every statement below was built for it. */
       db: D1Database;
       status: LedgerStatus;
+      /** The event's rows and alerts. */
       statements: D1PreparedStatement[];
+      /** Its ledger row, written with those of other events in the D1 batch (`ledgerUpserts`). */
+      ledger: LedgerWrite;
+      /** Its statements read the ledger (alert guards), so earlier events' ledger rows go before them. */
+      readsLedger?: boolean;
       /** Child sets, written after the statements of every event in the D1 batch. */
       children: ChildWrite[];
       /** Subject index rows of the stored object, written for the whole D1 batch at once. */
@@ -183,10 +188,11 @@ async function skipKnownIdentities(prepared: PreparedMessage[]): Promise<void> {
 }
 
 /**
- * The statements of writes to one database: each event's own (its rows, ledger row and alerts)
- * with its identity link after them (`LinkBatcher` keeps the links in order and sends Shopify
- * orders' together), then one DELETE and one INSERT per child table, the shop-install rows and
- * the subject index rows shared by all of them. `starts[i]` is where writes[i]'s own statements begin.
+ * The statements of writes to one database: each event's own (its rows and alerts) with its
+ * identity link after them (`LinkBatcher` keeps the links in order and sends Shopify orders'
+ * together), then the ledger rows (earlier, before an event whose alert guards read them), one
+ * DELETE and one INSERT per child table, the shop-install rows and the subject index rows shared
+ * by all of them. `starts[i]` is where writes[i]'s own statements begin.
  */
 function writeStatements(
   db: D1Database,
@@ -196,15 +202,22 @@ function writeStatements(
   const statements: D1PreparedStatement[] = [];
   const starts: number[] = [];
   const links = new LinkBatcher(db);
+  let ledger: LedgerWrite[] = [];
   for (const w of writes) {
     statements.push(...links.before(w.result.linkInput));
+    if (w.result.readsLedger && ledger.length > 0) {
+      statements.push(...ledgerUpserts(db, ledger));
+      ledger = [];
+    }
     starts.push(statements.length);
     statements.push(...w.result.statements);
     const link = w.result.identity;
     if (link !== undefined) statements.push(...links.link(link.target, link.eventId));
+    ledger.push(w.result.ledger);
   }
   statements.push(
     ...links.flush(),
+    ...ledgerUpserts(db, ledger),
     ...childStatements(
       db,
       writes.flatMap((w) => w.result.children),
@@ -312,9 +325,9 @@ async function prepare(env: Env, msg: Message<unknown>, now: string, erased: Era
     if (prot.redacted) await putRedacted(env.LAKE, obj, now);
     else await putOnce(env.LAKE, obj);
     const note = envelope.origin === "replay" ? replayedNote(reason, detail, now) : reason;
-    const ledger = ledgerUpsert(db, { ...base, resource, status: "quarantined", r2Key: obj.key, note });
+    const ledger = { ...base, resource, status: "quarantined" as const, r2Key: obj.key, note };
     const index = [{ r2Key: obj.key, source: envelope.source, subjects: prot.subjects, redacted: prot.redacted }];
-    return { ...write, status: "quarantined", statements: [ledger], children: [], index };
+    return { ...write, status: "quarantined", statements: [], ledger, children: [], index };
   };
 
   let payload: string;
@@ -330,10 +343,10 @@ async function prepare(env: Env, msg: Message<unknown>, now: string, erased: Era
       key.startsWith("quarantine/") && envelope.origin === "replay" ? payloadOfQuarantineObject(text) : null;
     if (key.startsWith("quarantine/") && heldText === null) {
       const note = stored.customMetadata?.reason ?? "quarantined at ingress";
-      const st = ledgerUpsert(db, { ...base, resource, status: "quarantined", r2Key: key, note });
+      const ledger = { ...base, resource, status: "quarantined" as const, r2Key: key, note };
       const subjects = await payloadSubjects(env, envelope, resource ?? "other", text);
       const index = [{ r2Key: key, source: envelope.source, subjects, redacted: false }];
-      return { ...write, status: "quarantined", statements: [st], children: [], index };
+      return { ...write, status: "quarantined", statements: [], ledger, children: [], index };
     }
     if (heldText !== null) {
       payload = heldText;
@@ -360,11 +373,13 @@ async function prepare(env: Env, msg: Message<unknown>, now: string, erased: Era
   if (plan.kind === "quarantine") return quarantine(plan.reason, payload, plan.detail);
   const status: LedgerStatus = plan.kind === "apply" ? "applied" : "archived";
   const note = plan.note ?? (replayedFrom === null ? null : `replayed from ${replayedFrom}`);
-  const ledger = ledgerUpsert(db, { ...base, resource, status, r2Key: rawKey, note });
+  const ledger = { ...base, resource, status, r2Key: rawKey, note };
   return {
     ...write,
     status,
-    statements: plan.kind === "apply" ? [...plan.statements, ledger] : [ledger],
+    statements: plan.kind === "apply" ? [...plan.statements] : [],
+    ledger,
+    readsLedger: plan.kind === "apply" && plan.readsLedger === true,
     children: plan.kind === "apply" ? (plan.children ?? []) : [],
     identity: plan.kind === "apply" ? plan.identity : undefined,
     linkInput: plan.kind === "apply" ? plan.linkInput : undefined,

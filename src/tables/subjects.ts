@@ -82,11 +82,11 @@ export async function hashSubjects(
   );
 }
 
-const ROW_PARAMS = 7;
-/** D1 allows 100 bound parameters per statement. */
-const ROWS_PER_STATEMENT = Math.floor(100 / ROW_PARAMS);
-/** Index rows one statement holds. */
-export const INDEX_ROWS_PER_STATEMENT = ROWS_PER_STATEMENT;
+/**
+ * Index rows one statement holds: they travel as one JSON parameter (a row is a few hundred
+ * characters at most: a key, a hash, a shop), so 2,000 stay far below D1's 2 MB per value.
+ */
+export const INDEX_ROWS_PER_STATEMENT = 2000;
 
 /** Index rows for one object; `redacted` when the object was written without their PII already. */
 export function indexStatements(
@@ -109,39 +109,30 @@ export interface IndexEntry {
   redacted: boolean;
 }
 
-/** SQL text by number of rows: a statement holds up to ROWS_PER_STATEMENT. */
-const indexInsertTexts = new Map<number, string>();
-
-function indexInsertText(rows: number): string {
-  let text = indexInsertTexts.get(rows);
-  if (text === undefined) {
-    text = `INSERT INTO archive_subjects (subject_kind, subject_id, shop, r2_key, source, indexed_at, redacted)
-           VALUES ${Array.from({ length: rows }, () => "(?, ?, ?, ?, ?, ?, ?)").join(", ")}
-           ON CONFLICT (subject_kind, subject_id, shop, r2_key) DO UPDATE SET
-             redacted = max(archive_subjects.redacted, excluded.redacted)`;
-    indexInsertTexts.set(rows, text);
-  }
-  return text;
-}
+/** Rows as a JSON array of [kind, id, shop, r2Key, source, redacted], ?2 the time they are indexed. */
+const INDEX_INSERT = `INSERT INTO archive_subjects (subject_kind, subject_id, shop, r2_key, source, indexed_at, redacted)
+  SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]'), json_extract(value, '$[2]'),
+    json_extract(value, '$[3]'), json_extract(value, '$[4]'), ?2, json_extract(value, '$[5]')
+  FROM json_each(?1) WHERE 1 ORDER BY key
+  ON CONFLICT (subject_kind, subject_id, shop, r2_key) DO UPDATE SET
+    redacted = max(archive_subjects.redacted, excluded.redacted)`;
 
 /**
- * Index rows of many objects (a queue batch's events, a bulk batch's lines) in as few statements as
- * D1's 100 bound parameters allow: 14 rows each, instead of one statement per object.
+ * Index rows of many objects (a queue batch's events, a bulk batch's lines) in one statement per
+ * INDEX_ROWS_PER_STATEMENT rows, compiled once, instead of one statement per object.
  */
 export function indexEntryStatements(
   db: D1Database,
   entries: readonly IndexEntry[],
   now: string,
 ): D1PreparedStatement[] {
-  const params: Array<string | number> = [];
+  const rows: Array<[string, string, string, string, string, number]> = [];
   for (const e of entries) {
-    for (const s of e.subjects) params.push(s.kind, s.id, s.shop, e.r2Key, e.source, now, e.redacted ? 1 : 0);
+    for (const s of e.subjects) rows.push([s.kind, s.id, s.shop, e.r2Key, e.source, e.redacted ? 1 : 0]);
   }
   const out: D1PreparedStatement[] = [];
-  const perStatement = ROWS_PER_STATEMENT * ROW_PARAMS;
-  for (let i = 0; i < params.length; i += perStatement) {
-    const chunk = params.slice(i, i + perStatement);
-    out.push(db.prepare(indexInsertText(chunk.length / ROW_PARAMS)).bind(...chunk));
+  for (let i = 0; i < rows.length; i += INDEX_ROWS_PER_STATEMENT) {
+    out.push(db.prepare(INDEX_INSERT).bind(JSON.stringify(rows.slice(i, i + INDEX_ROWS_PER_STATEMENT)), now));
   }
   return out;
 }

@@ -122,7 +122,7 @@ export async function applyParents(
   const known = knownRead.known(knownRows?.results ?? []);
   const knownTargets = new Set(referencing.filter((_, k) => known[k]));
   const subjectsOfLine = await hashing;
-  // The batch's subject index rows share statements (14 rows each), written with the batch.
+  // The batch's subject index rows share one statement, written with the batch.
   const index: IndexEntry[] = [];
   let indexRows = 0;
   let taken = 0;
