@@ -315,4 +315,61 @@ describe("versioned writes", () => {
     await consume([newer]); // a redelivery of the stored version applies again (a tie), with no note
     expect((await ledgerRow("shopify", newer.eventId))?.note).toBeNull();
   });
+
+  it("writes a batch of orders as stored one by one: newest wins per order, and every older version is noted", async () => {
+    const shop = `orders-batch-${seq}.myshopify.com`;
+    // The fixture's 5 line items get ids of their order's own (line items are keyed by their id).
+    const lineIds = [
+      "487817672276298554",
+      "789012345678901234",
+      "890123456789012345",
+      "976318377106520349",
+      "315789986012684393",
+    ];
+    const order = (id: string, updatedAt: string, extra = "") =>
+      envelope({
+        topic: "orders/updated",
+        shop,
+        body: lineIds
+          .reduce((text, line) => text.replaceAll(line, `${id.slice(-1)}${line.slice(1)}`), orderFixture)
+          .replace('"id": 820982911946154508', `"id": ${id}`)
+          .replace('"updated_at": "2021-12-31T19:00:00-05:00"', `"updated_at": "${updatedAt}"${extra}`),
+      });
+    const [a, b, c] = ["9100000000000000001", "9100000000000000002", "9100000000000000003"];
+    const storedA = order(a, "2026-11-20T12:00:00Z");
+    await consume([storedA]);
+    const batch = [
+      order(a, "2026-11-20T11:00:00Z"), // older than the stored A: noted
+      order(b, "2026-11-20T10:00:00Z"),
+      order(c, "2026-11-20T10:00:00Z", ', "note_attributes": []'),
+      order(b, "2026-11-20T13:00:00Z"), // B again, newer: a new run
+      order(b, "2026-11-20T12:30:00Z"), // and older than that: noted
+      order(c, "2026-11-20T09:00:00Z"), // older than C in this batch: noted
+    ];
+    await consume(batch);
+    const notes = await Promise.all(batch.map(async (e) => (await ledgerRow("shopify", e.eventId))?.note ?? null));
+    const superseded = "superseded: the stored row was already newer";
+    expect(notes).toEqual([superseded, null, null, null, superseded, superseded]);
+    const rows = await env.DB.prepare(
+      "SELECT id, updated_at, last_event_id FROM shopify_orders WHERE shop = ? ORDER BY id",
+    )
+      .bind(shop)
+      .all();
+    expect(rows.results).toEqual([
+      { id: a, updated_at: "2026-11-20T12:00:00.000Z", last_event_id: storedA.eventId },
+      { id: b, updated_at: "2026-11-20T13:00:00.000Z", last_event_id: batch[3]?.eventId },
+      { id: c, updated_at: "2026-11-20T10:00:00.000Z", last_event_id: batch[2]?.eventId },
+    ]);
+    // Each order's line items are those of the version stored.
+    const lines = await env.DB.prepare(
+      "SELECT order_id, count(*) AS n, min(last_event_id) AS e FROM shopify_order_line_items WHERE shop = ? GROUP BY order_id ORDER BY order_id",
+    )
+      .bind(shop)
+      .all();
+    expect(lines.results).toEqual([
+      { order_id: a, n: 5, e: storedA.eventId },
+      { order_id: b, n: 5, e: batch[3]?.eventId },
+      { order_id: c, n: 5, e: batch[2]?.eventId },
+    ]);
+  });
 });

@@ -26,7 +26,7 @@ export function withEventAlerts(env: Env, event: ArchivedEvent, plan: ApplyPlan)
     const statements = drafts.flatMap((d) =>
       raiseAlert(eventDatabase(env, e.shop, event.resource), d, now, settings.alertDedupMs, guard),
     );
-    return { ...plan, statements: [...plan.statements, ...statements], readsLedger: true };
+    return { ...plan, alerts: [...(plan.alerts ?? []), ...statements] };
   } catch (err) {
     log.warn("alert rules failed; event stored without alerts", { eventId: e.eventId, error: describeError(err) });
     return plan;

@@ -15,50 +15,32 @@ import {
   rawEventObject,
 } from "../shared/archive";
 import { utf8 } from "../shared/crypto";
-import { type Envelope, envelopeSchema } from "../shared/envelope";
+import { envelopeSchema } from "../shared/envelope";
 import { parseLossless } from "../shared/json";
 import { describeError, log } from "../shared/log";
 import { recordMetric } from "../shared/metrics";
 import { resourceFor } from "../shared/topics";
-import { type ChildWrite, childStatements } from "../tables/children";
 import { eventDatabase, sharedDatabase } from "../tables/database";
-import { knownIdentities, LinkBatcher } from "../tables/identity";
-import type { IdentityLink, LinkInput } from "../tables/plan";
-import { reinstallStatement, showsInstalled } from "../tables/shop-installs";
-import { type ErasedView, type IndexEntry, indexEntryStatements, loadErased } from "../tables/subjects";
+import { knownIdentities } from "../tables/identity";
+import type { IdentityLink } from "../tables/plan";
+import { type ErasedView, loadErased } from "../tables/subjects";
 import { planApply } from "./apply";
+import { batchStatements, type EventWrite } from "./batch-statements";
 import { archiveInvalidMessage } from "./dead-letter";
-import { type LedgerStatus, type LedgerWrite, ledgerUpsert, ledgerUpserts } from "./ledger";
+import { type LedgerStatus, ledgerUpsert } from "./ledger";
 import { retryDelaySeconds } from "./retry";
 import { payloadSubjects, protectPayload } from "./subjects";
 
 /** The outcome of the R2 stage for one message: D1 work to do, or nothing left (already dead-lettered). */
 type Prepared =
-  | {
+  | (EventWrite & {
       kind: "write";
-      envelope: Envelope;
       /** The database of the event (src/tables/database.ts): every statement below was built for it. */
       db: D1Database;
       status: LedgerStatus;
-      /** The event's rows and alerts. */
-      statements: D1PreparedStatement[];
-      /** Its ledger row, written with those of other events in the D1 batch (`ledgerUpserts`). */
-      ledger: LedgerWrite;
-      /** Its statements read the ledger (alert guards), so earlier events' ledger rows go before them. */
-      readsLedger?: boolean;
-      /** Child sets, written after the statements of every event in the D1 batch. */
-      children: ChildWrite[];
-      /** Subject index rows of the stored object, written for the whole D1 batch at once. */
-      index: IndexEntry[];
-      /** The identity link, written after the event's statements unless the batch finds it known. */
-      identity?: IdentityLink;
-      /** The Shopify order or customer row the event writes (waiting order links read them). */
-      linkInput?: LinkInput;
-      /** True when statements[0] is the versioned parent write: 0 rows changed means a newer version was stored. */
-      versioned?: boolean;
       /** Shared-database statements of an event stored in a shop's own database, run once it is stored. */
       shared: D1PreparedStatement[];
-    }
+    })
   | { kind: "done" };
 
 type Write = { msg: Message<unknown>; result: Extract<Prepared, { kind: "write" }> };
@@ -93,14 +75,13 @@ async function prepareMessage(
 ): Promise<PreparedMessage> {
   try {
     const result = await prepare(env, msg, now, await erased);
-    // A replayed event counts towards its replay's progress (at the end, so statements[0] stays the
-    // versioned write): in the same batch when the event is stored in the shared database, else once
-    // the shop's database has it.
+    // A replayed event counts towards its replay's progress: in the same batch when the event is
+    // stored in the shared database, else once the shop's database has it.
     if (result.kind === "write" && result.envelope.replayId !== undefined) {
       const count = shared
         .prepare("UPDATE replay_runs SET applied = applied + 1 WHERE id = ?1")
         .bind(result.envelope.replayId);
-      (result.db === shared ? result.statements : result.shared).push(count);
+      (result.db === shared ? result.after : result.shared).push(count);
     }
     return { msg, result };
   } catch (err) {
@@ -123,8 +104,13 @@ async function writeBatch(
   const failed = new Set<Write>();
   for (const [db, group] of byDatabase(writes)) {
     try {
-      const batch = writeStatements(db, group, now);
-      superseded.push(...findSuperseded(group, batch.starts, await db.batch(batch.statements)));
+      const batch = batchStatements(
+        db,
+        group.map((w) => w.result),
+        now,
+      );
+      const results = await db.batch(batch.statements);
+      superseded.push(...batch.superseded(results).map((i) => group[i] as Write));
     } catch (err) {
       for (const w of group) failed.add(w);
       log.warn("batch write failed, writing messages one by one", { size: group.length, error: describeError(err) });
@@ -139,9 +125,9 @@ async function writeBatch(
     const result = p.result as Prepared;
     if (result.kind === "write" && failed.has(p as Write)) {
       try {
-        const one = [{ msg: p.msg, result }];
-        const batch = writeStatements(result.db, one, now);
-        superseded.push(...findSuperseded(one, batch.starts, await result.db.batch(batch.statements)));
+        const one = { msg: p.msg, result };
+        const batch = batchStatements(result.db, [result], now);
+        if (batch.superseded(await result.db.batch(batch.statements)).length > 0) superseded.push(one);
       } catch (err) {
         await retry(env, p.msg, err, now);
         continue;
@@ -187,54 +173,6 @@ async function skipKnownIdentities(prepared: PreparedMessage[]): Promise<void> {
   }
 }
 
-/**
- * The statements of writes to one database: each event's own (its rows and alerts) with its
- * identity link after them (`LinkBatcher` keeps the links in order and sends Shopify orders'
- * together), then the ledger rows (earlier, before an event whose alert guards read them), one
- * DELETE and one INSERT per child table, the shop-install rows and the subject index rows shared
- * by all of them. `starts[i]` is where writes[i]'s own statements begin.
- */
-function writeStatements(
-  db: D1Database,
-  writes: Write[],
-  now: string,
-): { statements: D1PreparedStatement[]; starts: number[] } {
-  const statements: D1PreparedStatement[] = [];
-  const starts: number[] = [];
-  const links = new LinkBatcher(db);
-  let ledger: LedgerWrite[] = [];
-  for (const w of writes) {
-    statements.push(...links.before(w.result.linkInput));
-    if (w.result.readsLedger && ledger.length > 0) {
-      statements.push(...ledgerUpserts(db, ledger));
-      ledger = [];
-    }
-    starts.push(statements.length);
-    statements.push(...w.result.statements);
-    const link = w.result.identity;
-    if (link !== undefined) statements.push(...links.link(link.target, link.eventId));
-    ledger.push(w.result.ledger);
-  }
-  statements.push(
-    ...links.flush(),
-    ...ledgerUpserts(db, ledger),
-    ...childStatements(
-      db,
-      writes.flatMap((w) => w.result.children),
-    ),
-    ...reinstallStatements(
-      db,
-      writes.map((w) => w.result.envelope),
-    ),
-    ...indexEntryStatements(
-      db,
-      writes.flatMap((w) => w.result.index),
-      now,
-    ),
-  );
-  return { statements, starts };
-}
-
 /** The writes grouped by the database they go to, in batch order. */
 function byDatabase(writes: Write[]): Map<D1Database, Write[]> {
   const out = new Map<D1Database, Write[]>();
@@ -261,25 +199,6 @@ async function runShared(shared: D1Database, stored: Write[]): Promise<void> {
       error: describeError(err),
     });
   }
-}
-
-/**
- * A webhook of a shop marked uninstalled means the app was installed again: one statement per shop
- * of the batch, for its latest event (the one that can lift the newest uninstall), not one per event.
- */
-function reinstallStatements(db: D1Database, envelopes: readonly Envelope[]): D1PreparedStatement[] {
-  const latest = new Map<string, Envelope>();
-  for (const e of envelopes) {
-    if (!showsInstalled(e)) continue;
-    const seen = latest.get(e.shop);
-    if (seen === undefined || e.eventAt >= seen.eventAt) latest.set(e.shop, e);
-  }
-  return [...latest.values()].flatMap((e) => reinstallStatement(db, e) ?? []);
-}
-
-/** Events whose decisive write changed no row: an older version than the one stored. */
-function findSuperseded(writes: Write[], starts: readonly number[], results: D1Result[]): Write[] {
-  return writes.filter((w, i) => w.result.versioned && results[starts[i] as number]?.meta.changes === 0);
 }
 
 /** Best effort: the event is stored either way; the note only tells operators it changed nothing. */
@@ -310,7 +229,15 @@ async function prepare(env: Env, msg: Message<unknown>, now: string, erased: Era
   const base = { envelope, attempts: msg.attempts, now };
   const resource = resourceFor(envelope.source, envelope.topic);
   const db = eventDatabase(env, envelope.shop, resource);
-  const write = { kind: "write" as const, envelope, db, shared: [] as D1PreparedStatement[] };
+  const write = {
+    kind: "write" as const,
+    envelope,
+    db,
+    shared: [] as D1PreparedStatement[],
+    after: [] as D1PreparedStatement[],
+    readsLedger: false,
+    versioned: false,
+  };
   /** Set when a quarantined event is replayed: its stored body goes through the normal path again. */
   let replayedFrom: string | null = null;
   /** A quarantined event's write: its ledger row and the subject index rows of the object. */
@@ -377,9 +304,10 @@ async function prepare(env: Env, msg: Message<unknown>, now: string, erased: Era
   return {
     ...write,
     status,
-    statements: plan.kind === "apply" ? [...plan.statements] : [],
+    statements: plan.kind === "apply" ? plan.statements : [],
+    after: plan.kind === "apply" ? [...(plan.alerts ?? [])] : [],
+    readsLedger: plan.kind === "apply" && (plan.alerts?.length ?? 0) > 0,
     ledger,
-    readsLedger: plan.kind === "apply" && plan.readsLedger === true,
     children: plan.kind === "apply" ? (plan.children ?? []) : [],
     identity: plan.kind === "apply" ? plan.identity : undefined,
     linkInput: plan.kind === "apply" ? plan.linkInput : undefined,

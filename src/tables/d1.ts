@@ -37,14 +37,79 @@ export function cachedStatement(
   build: () => { toSQL(): { sql: string; params: unknown[] } },
 ): D1PreparedStatement {
   const text = textByShape.get(shape);
-  if (text) return db.prepare(text).bind(...params());
+  if (text) return shaped(db.prepare(text).bind(...params()), shape, text, params());
   const query = build().toSQL();
   if (text === undefined) {
     const ours = params();
     const same = ours.length === query.params.length && ours.every((v, i) => Object.is(v, query.params[i]));
     textByShape.set(shape, same ? query.sql : null);
+    if (same) return shaped(db.prepare(query.sql).bind(...ours), shape, query.sql, ours);
   }
   return db.prepare(query.sql).bind(...query.params);
+}
+
+/** A statement built from a cached shape: its text's only parameters are one row's values. */
+export interface ShapedRow {
+  shape: string;
+  text: string;
+  params: unknown[];
+}
+
+/** Statements `cachedStatement` built from a verified shape, so rows of one shape can share a statement. */
+const shapedRows = new WeakMap<D1PreparedStatement, ShapedRow>();
+
+function shaped(st: D1PreparedStatement, shape: string, text: string, params: unknown[]): D1PreparedStatement {
+  shapedRows.set(st, { shape, text, params });
+  return st;
+}
+
+/** The shape and values of a statement `cachedStatement` built, if it did. */
+export function shapedRow(st: D1PreparedStatement): ShapedRow | undefined {
+  return shapedRows.get(st);
+}
+
+/** Multi-row texts by shape and RETURNING list; null when a shape's text has not exactly one VALUES tuple. */
+const multiRowTexts = new Map<string, string | null>();
+
+/**
+ * Rows of one shape (`ShapedRow`s of one `shape`) as one statement: the shape's INSERT with its
+ * VALUES tuple read, in order, from a JSON array (`json_each`), so D1 compiles it once for all of
+ * them; each row is still inserted or upserted in turn, as separate statements would be. RETURNING
+ * `returning` of every row it wrote (an upsert that kept a newer stored row writes none). Null when
+ * the text or a value does not allow it (a value JSON cannot carry as it is): send the rows alone.
+ */
+export function multiRowStatement(
+  db: D1Database,
+  rows: readonly ShapedRow[],
+  returning: readonly string[],
+): D1PreparedStatement | null {
+  const first = rows[0];
+  if (first === undefined || rows.some((r) => r.shape !== first.shape || !r.params.every(jsonExact))) return null;
+  const cacheKey = `${first.shape}\n${returning.join(",")}`;
+  let text = multiRowTexts.get(cacheKey);
+  if (text === undefined) {
+    text = multiRowText(first.text, first.params.length, returning);
+    multiRowTexts.set(cacheKey, text);
+  }
+  if (text === null) return null;
+  return db.prepare(text).bind(JSON.stringify(rows.map((r) => r.params)));
+}
+
+/** `values (?, …, ?)` → `select json_extract(value, '$[i]'), … from json_each(?1) where 1 order by key`. */
+function multiRowText(text: string, count: number, returning: readonly string[]): string | null {
+  const tuple = `values (${Array.from({ length: count }, () => "?").join(", ")})`;
+  const at = text.indexOf(tuple);
+  const rest = text.slice(at + tuple.length);
+  if (at < 0 || text.slice(0, at).includes("?") || rest.includes("?")) return null;
+  const columns = Array.from({ length: count }, (_, i) => `json_extract(value, '$[${i}]')`).join(", ");
+  const select = `select ${columns} from json_each(?1) where 1 order by key`;
+  const back = returning.map((c) => `"${c}"`).join(", ");
+  return `${text.slice(0, at)}${select}${rest} returning ${back}`;
+}
+
+/** A value that comes back from JSON as the same SQLite value: text, a safe integer or finite number, null. */
+function jsonExact(v: unknown): boolean {
+  return v === null || typeof v === "string" || (typeof v === "number" && Number.isFinite(v));
 }
 
 /** A table's [key, column] pairs, listed once: every row's shape walks them. */

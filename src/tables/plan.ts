@@ -28,8 +28,8 @@ export type ApplyPlan =
        * D1 batch together (`childStatements`), after every event's statements.
        */
       children?: ChildWrite[];
-      /** Its statements read the ledger (alert guards): every earlier event's ledger row must be written first. */
-      readsLedger?: boolean;
+      /** Alert rows the event raises, written after its rows; their guards read the ledger. */
+      alerts?: D1PreparedStatement[];
       /** The customer the event names, linked after the rest (src/tables/identity.ts `LinkBatcher`). */
       identity?: IdentityLink;
       /** The Shopify order or customer row the event writes, which waiting order links may read. */
