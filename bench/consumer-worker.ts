@@ -17,13 +17,13 @@ import { and, eq, getTableColumns, type SQL, sql } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/d1";
 import type { SQLiteTable } from "drizzle-orm/sqlite-core";
 import { consumeEvents } from "../src/consumers/events";
-import { ledgerUpsert } from "../src/consumers/ledger";
 import { mapShopifyEvent, parseSubscriptionRules } from "../src/mapping/shopify";
 import { putOnce, rawEventObject } from "../src/shared/archive";
 import { envelopeSchema } from "../src/shared/envelope";
 import { shopifyOrderLineItems, shopifyOrders } from "../src/shared/schema/shopify";
 import { resourceFor } from "../src/shared/topics";
 import { identityStatements } from "../src/tables/identity";
+import { ledgerUpsert } from "../src/tables/ledger";
 import { indexStatements, subjectsOfText } from "../src/tables/subjects";
 import { makeBatch, SHOP } from "./lib/orders";
 

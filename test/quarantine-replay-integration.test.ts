@@ -7,11 +7,11 @@
  */
 import { env, exports } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { ledgerUpsert } from "../src/consumers/ledger";
 import { quarantineObject } from "../src/shared/archive";
 import { toBase64, utf8 } from "../src/shared/crypto";
 import type { Envelope } from "../src/shared/envelope";
 import { rawEventKey } from "../src/shared/keys";
+import { ledgerUpsert } from "../src/tables/ledger";
 import { stripeCharge } from "./helpers/ops-seed";
 import { adminRequest, stripeEvent } from "./helpers/requests";
 import { keysFor, ledgerRow, waitFor } from "./helpers/storage";

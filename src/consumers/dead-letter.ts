@@ -11,8 +11,8 @@ import { describeError, log } from "../shared/log";
 import { recordMetric } from "../shared/metrics";
 import { resourceFor } from "../shared/topics";
 import { DatabaseRoutingError, eventDatabase, sharedDatabase } from "../tables/database";
+import { ledgerError, ledgerUpsert } from "../tables/ledger";
 import { indexStatements } from "../tables/subjects";
-import { ledgerError, ledgerUpsert } from "./ledger";
 import { retryDelaySeconds } from "./retry";
 import { payloadSubjects } from "./subjects";
 

@@ -15,19 +15,19 @@ import {
   rawEventObject,
 } from "../shared/archive";
 import { utf8 } from "../shared/crypto";
-import { envelopeSchema } from "../shared/envelope";
+import { type Envelope, envelopeSchema } from "../shared/envelope";
 import { parseLossless } from "../shared/json";
 import { describeError, log } from "../shared/log";
 import { recordMetric } from "../shared/metrics";
 import { resourceFor } from "../shared/topics";
+import { batchStatements, type EventWrite } from "../tables/batch-statements";
 import { eventDatabase, sharedDatabase } from "../tables/database";
 import { knownIdentities } from "../tables/identity";
+import { type LedgerStatus, type LedgerWrite, ledgerUpsert } from "../tables/ledger";
 import type { IdentityLink } from "../tables/plan";
 import { type ErasedView, loadErased } from "../tables/subjects";
 import { planApply } from "./apply";
-import { batchStatements, type EventWrite } from "./batch-statements";
 import { archiveInvalidMessage } from "./dead-letter";
-import { type LedgerStatus, ledgerUpsert } from "./ledger";
 import { retryDelaySeconds } from "./retry";
 import { payloadSubjects, protectPayload } from "./subjects";
 
@@ -35,6 +35,9 @@ import { payloadSubjects, protectPayload } from "./subjects";
 type Prepared =
   | (EventWrite & {
       kind: "write";
+      envelope: Envelope;
+      after: D1PreparedStatement[];
+      ledger: LedgerWrite;
       /** The database of the event (src/tables/database.ts): every statement below was built for it. */
       db: D1Database;
       status: LedgerStatus;

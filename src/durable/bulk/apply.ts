@@ -17,8 +17,8 @@ import type { EventMeta, MapContext, ShopifyRows } from "../../mapping/shopify";
 import { type SubjectRef, subjectsOf, subjectsOfParsed } from "../../mapping/subjects";
 import { parseLossless } from "../../shared/json";
 import { toUtcIso } from "../../shared/time";
-import { type ChildWrite, childStatements } from "../../tables/children";
-import { knownIdentitiesRead, LinkBatcher, shopifyRowsInput, shopifyRowsTarget } from "../../tables/identity";
+import { batchStatements, type EventWrite } from "../../tables/batch-statements";
+import { knownIdentitiesRead, shopifyRowsInput, shopifyRowsTarget } from "../../tables/identity";
 import { shopifyWrites } from "../../tables/shopify";
 import {
   anyErasedStatement,
@@ -82,8 +82,6 @@ export async function applyParents(
 ): Promise<{ job: Job; taken: number }> {
   const meta = bulkMeta(job);
   const ctx: MapContext = { ...deps.mapContext, shopCurrency: job.shopCurrency ?? deps.mapContext.shopCurrency };
-  const statements: D1PreparedStatement[] = [];
-  const children: ChildWrite[] = [];
   let { entitiesApplied, rowsApplied, childrenJoined, invalid, firstInvalid, applyAfterLine } = job;
   const indexedAt = deps.now();
   // Every parent's subjects at once: each e-mail is a keyed hash, which need not wait in turn, and
@@ -126,9 +124,12 @@ export async function applyParents(
   const index: IndexEntry[] = [];
   let indexRows = 0;
   let taken = 0;
-  const links = new LinkBatcher(deps.db);
+  /** Each entity's rows and identity link, ordered and merged by `batchStatements`. */
+  const writes: EventWrite[] = [];
+  /** At most the statements they become (one per row statement and link, before merging). */
+  let budget = 0;
   for (const [i, p] of parents.entries()) {
-    if (statements.length + Math.ceil(indexRows / INDEX_ROWS_PER_STATEMENT) >= deps.maxStatements) break;
+    if (budget + Math.ceil(indexRows / INDEX_ROWS_PER_STATEMENT) >= deps.maxStatements) break;
     taken++;
     childrenJoined += again ? (p.strays ?? []).filter(Boolean).length : p.kids.length;
     if (again) applyAfterLine = p.line;
@@ -155,13 +156,20 @@ export async function applyParents(
     }
     // One entity per line, except fulfillments and refunds: an order's line holds all of its own.
     for (const [k, rows] of entities.entries()) {
-      const writes = shopifyWrites(deps.db, rows);
-      statements.push(...links.before(shopifyRowsInput(rows)), ...writes.statements);
-      children.push(...writes.children);
+      const { statements, children } = shopifyWrites(deps.db, rows);
       // Backfilled customers and orders join the cross-source identity graph like webhook ones,
       // except an order whose customer the read found linked by another event.
       const target = entities === mapped.rows ? (targets[i]?.[k] ?? null) : shopifyRowsTarget(rows);
-      if (target && !knownTargets.has(target)) statements.push(...links.link(target, meta.eventId));
+      const link = target && !knownTargets.has(target) ? { target, eventId: meta.eventId } : undefined;
+      writes.push({
+        statements,
+        children,
+        index: [],
+        identity: link,
+        linkInput: shopifyRowsInput(rows) ?? undefined,
+        versioned: rows.kind !== "delete",
+      });
+      budget += statements.length + (link ? 1 : 0);
     }
     if (before?.ok) {
       rowsApplied += rowCount(mapped.rows) - rowCount(before.rows);
@@ -182,14 +190,12 @@ export async function applyParents(
     failures: 0,
     updatedAt: deps.now(),
   };
-  // Child sets after every parent of the batch: one DELETE and one INSERT per child table.
-  statements.push(
-    ...links.flush(),
-    ...childStatements(deps.db, children),
+  // The rows, their links and child sets (after every parent of the batch), the index, the mirror.
+  await deps.db.batch([
+    ...batchStatements(deps.db, writes, indexedAt).statements,
     ...indexEntryStatements(deps.db, index, indexedAt),
     mirrorStatement(deps.db, mirrorRow(next)),
-  );
-  await deps.db.batch(statements);
+  ]);
   deps.fault?.("apply:afterD1", next);
   return { job: next, taken };
 }

@@ -1,6 +1,6 @@
 /**
  * drizzle-orm definition of the ledger, `webhook_events` (migrations/0001_ledger.sql), column for
- * column (a test compares them). The consumer writes it with hand-written SQL (src/consumers/ledger.ts);
+ * column (a test compares them). The consumer writes it with hand-written SQL (src/tables/ledger.ts);
  * this gives the retention job the columns and types it archives to Parquet.
  */
 import { index, integer, primaryKey, sqliteTable, text } from "drizzle-orm/sqlite-core";

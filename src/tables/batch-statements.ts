@@ -1,7 +1,7 @@
 /**
- * The statements of one D1 batch of the consumer, in an order that leaves exactly what running
- * each event's statements in turn would, with fewer statements: local D1 compiles each one anew,
- * which costs more than running it.
+ * The statements of one D1 batch of the consumer (or of a bulk export's apply batch), in an order
+ * that leaves exactly what running each event's statements in turn would, with fewer statements:
+ * local D1 compiles each one anew, which costs more than running it.
  * - Runs of Shopify order events (the hot path) write their order rows as one upsert per row shape
  *   (`multiRowStatement`), each row in turn. A run holds each order once; it ends before any other
  *   event, whose statements then run in place.
@@ -20,16 +20,16 @@ import { reinstallStatement, showsInstalled } from "../tables/shop-installs";
 import { type IndexEntry, indexEntryStatements } from "../tables/subjects";
 import { type LedgerWrite, ledgerUpserts } from "./ledger";
 
-/** What the batch writes for one stored event. */
+/** What the batch writes for one stored event (a webhook's; or a bulk line's entity, without envelope or ledger). */
 export interface EventWrite {
-  envelope: Envelope;
+  envelope?: Envelope;
   /** The event's rows: statements[0] is the versioned parent write when `versioned`. */
   statements: D1PreparedStatement[];
   /** Statements after the rows that write no source table: alert rows, a replay's count. */
-  after: D1PreparedStatement[];
+  after?: D1PreparedStatement[];
   /** `after` reads the ledger (alert guards): earlier events' ledger rows go before it. */
-  readsLedger: boolean;
-  ledger: LedgerWrite;
+  readsLedger?: boolean;
+  ledger?: LedgerWrite;
   children: ChildWrite[];
   index: IndexEntry[];
   identity?: IdentityLink;
@@ -59,9 +59,9 @@ export function batchStatements(db: D1Database, writes: readonly EventWrite[], n
       out.push(...ledgerUpserts(db, ledger));
       ledger = [];
     }
-    out.push(...w.after);
+    out.push(...(w.after ?? []));
     if (w.identity !== undefined) out.push(...links.link(w.identity.target, w.identity.eventId));
-    ledger.push(w.ledger);
+    if (w.ledger !== undefined) ledger.push(w.ledger);
   };
 
   const endRun = () => {
@@ -116,7 +116,7 @@ export function batchStatements(db: D1Database, writes: readonly EventWrite[], n
     ),
     ...reinstallStatements(
       db,
-      writes.map((w) => w.envelope),
+      writes.flatMap((w) => w.envelope ?? []),
     ),
     ...indexEntryStatements(
       db,
