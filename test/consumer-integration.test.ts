@@ -289,6 +289,26 @@ describe("POST /admin/replay", () => {
   });
 });
 
+/** The order fixture as order `id` of `shop` at `updatedAt`, its 5 line items given ids of its own (from its last 4 digits). */
+function orderVersion(shop: string, id: string, updatedAt: string, extra = "", note: string | null = null): Envelope {
+  const lineIds = [
+    "487817672276298554",
+    "789012345678901234",
+    "890123456789012345",
+    "976318377106520349",
+    "315789986012684393",
+  ];
+  return envelope({
+    topic: "orders/updated",
+    shop,
+    body: lineIds
+      .reduce((text, line) => text.replaceAll(line, `9${id.slice(-4)}${line.slice(5)}`), orderFixture)
+      .replace('"id": 820982911946154508', `"id": ${id}`)
+      .replace('"note": null,', `"note": ${JSON.stringify(note)},`)
+      .replace('"updated_at": "2021-12-31T19:00:00-05:00"', `"updated_at": "${updatedAt}"${extra}`),
+  });
+}
+
 describe("versioned writes", () => {
   it("notes in the ledger when an event was older than the stored row and changed nothing", async () => {
     const shop = `superseded-${seq}.myshopify.com`;
@@ -318,23 +338,7 @@ describe("versioned writes", () => {
 
   it("writes a batch of orders as stored one by one: newest wins per order, and every older version is noted", async () => {
     const shop = `orders-batch-${seq}.myshopify.com`;
-    // The fixture's 5 line items get ids of their order's own (line items are keyed by their id).
-    const lineIds = [
-      "487817672276298554",
-      "789012345678901234",
-      "890123456789012345",
-      "976318377106520349",
-      "315789986012684393",
-    ];
-    const order = (id: string, updatedAt: string, extra = "") =>
-      envelope({
-        topic: "orders/updated",
-        shop,
-        body: lineIds
-          .reduce((text, line) => text.replaceAll(line, `${id.slice(-1)}${line.slice(1)}`), orderFixture)
-          .replace('"id": 820982911946154508', `"id": ${id}`)
-          .replace('"updated_at": "2021-12-31T19:00:00-05:00"', `"updated_at": "${updatedAt}"${extra}`),
-      });
+    const order = (id: string, updatedAt: string, extra = "") => orderVersion(shop, id, updatedAt, extra);
     const [a, b, c] = ["9100000000000000001", "9100000000000000002", "9100000000000000003"];
     const storedA = order(a, "2026-11-20T12:00:00Z");
     await consume([storedA]);
@@ -371,5 +375,27 @@ describe("versioned writes", () => {
       { order_id: b, n: 5, e: batch[3]?.eventId },
       { order_id: c, n: 5, e: batch[2]?.eventId },
     ]);
+  });
+
+  it("splits a run of large orders over statements within D1's value limit, and still notes the older versions", async () => {
+    const shop = `orders-large-${seq}.myshopify.com`;
+    // 60 orders with 12 KB notes: more JSON than one statement carries (512 KB), so two statements.
+    const ids = Array.from({ length: 60 }, (_, i) => `92000000000000${String(i).padStart(5, "0")}`);
+    const note = (i: number) => `${i}:`.padEnd(12_000, "x");
+    const stored = orderVersion(shop, ids[59] as string, "2026-11-20T12:00:00Z");
+    await consume([stored]);
+    const batch = ids.map((id, i) => orderVersion(shop, id, "2026-11-20T11:00:00Z", "", note(i)));
+    await consume(batch);
+    const notes = await Promise.all(batch.map(async (e) => (await ledgerRow("shopify", e.eventId))?.note ?? null));
+    expect(notes.slice(0, 59)).toEqual(Array(59).fill(null));
+    expect(notes[59]).toBe("superseded: the stored row was already newer");
+    const rows = await env.DB.prepare("SELECT id, note, last_event_id FROM shopify_orders WHERE shop = ? ORDER BY id")
+      .bind(shop)
+      .all<{ id: string; note: string | null; last_event_id: string }>();
+    expect(rows.results).toHaveLength(60);
+    rows.results.slice(0, 59).forEach((r, i) => {
+      expect(r).toEqual({ id: ids[i], note: note(i), last_event_id: batch[i]?.eventId });
+    });
+    expect(rows.results[59]).toEqual({ id: ids[59], note: null, last_event_id: stored.eventId });
   });
 });

@@ -3,7 +3,7 @@
  * that leaves exactly what running each event's statements in turn would, with fewer statements:
  * local D1 compiles each one anew, which costs more than running it.
  * - Runs of Shopify order events (the hot path) write their order rows as one upsert per row shape
- *   (`multiRowStatement`), each row in turn. A run holds each order once; it ends before any other
+ *   (`multiRowStatements`), each row in turn. A run holds each order once; it ends before any other
  *   event, whose statements then run in place.
  * - Identity links go through `LinkBatcher` (orders' together, each link after the row it reads).
  * - Ledger rows go together (`ledgerUpserts`), before an event whose alert guards read them.
@@ -12,13 +12,13 @@
  * from the statement's changes, or for a run from the keys its upsert returned.
  */
 import type { Envelope } from "../shared/envelope";
-import { type ChildWrite, childStatements } from "../tables/children";
-import { multiRowStatement, type ShapedRow, shapedRow } from "../tables/d1";
-import { LinkBatcher } from "../tables/identity";
-import type { IdentityLink, LinkInput } from "../tables/plan";
-import { reinstallStatement, showsInstalled } from "../tables/shop-installs";
-import { type IndexEntry, indexEntryStatements } from "../tables/subjects";
+import { type ChildWrite, childStatements } from "./children";
+import { multiRowStatements, type ShapedRow, shapedRow } from "./d1";
+import { LinkBatcher } from "./identity";
 import { type LedgerWrite, ledgerUpserts } from "./ledger";
+import type { IdentityLink, LinkInput } from "./plan";
+import { reinstallStatement, showsInstalled } from "./shop-installs";
+import { type IndexEntry, indexEntryStatements } from "./subjects";
 
 /** What the batch writes for one stored event (a webhook's; or a bulk line's entity, without envelope or ledger). */
 export interface EventWrite {
@@ -70,17 +70,13 @@ export function batchStatements(db: D1Database, writes: readonly EventWrite[], n
     const byShape = new Map<string, typeof run>();
     for (const r of run) byShape.set(r.row.shape, [...(byShape.get(r.row.shape) ?? []), r]);
     for (const group of byShape.values()) {
-      const one =
-        group.length > 1
-          ? multiRowStatement(
-              db,
-              group.map((r) => r.row),
-              ORDER_KEY,
-            )
-          : null;
-      if (one !== null) {
-        for (const r of group) checks.push({ event: r.event, at: out.length, key: r.key });
-        out.push(one);
+      const rows = group.map((r) => r.row);
+      const merged = group.length > 1 ? multiRowStatements(db, rows, ORDER_KEY) : null;
+      if (merged !== null) {
+        group.forEach((r, k) => {
+          checks.push({ event: r.event, at: out.length + (merged.chunkOf[k] as number), key: r.key });
+        });
+        out.push(...merged.statements);
       } else {
         for (const r of group) {
           checks.push({ event: r.event, at: out.length });

@@ -16,7 +16,7 @@
  */
 import { getTableColumns, getTableName } from "drizzle-orm";
 import type { SQLiteColumn, SQLiteTable } from "drizzle-orm/sqlite-core";
-import { driverValue } from "./d1";
+import { driverValue, jsonArrayChunks } from "./d1";
 
 /** A Shopify child table and the parent it belongs to (both keyed by `(shop, id)`). */
 export interface ChildSet {
@@ -36,9 +36,6 @@ export interface ChildWrite {
   lastEventId: string;
   rows: ReadonlyArray<Record<string, unknown>>;
 }
-
-/** JSON text per statement: far below D1's 2 MB value limit, and the statement stays small. */
-const MAX_JSON_CHARS = 512 * 1024;
 
 interface Texts {
   remove: string;
@@ -87,24 +84,6 @@ function textsFor(set: ChildSet): Texts {
   return built;
 }
 
-/** Splits JSON array elements into array texts of at most MAX_JSON_CHARS each. */
-function chunks(items: readonly string[]): string[] {
-  const out: string[] = [];
-  let current: string[] = [];
-  let size = 2;
-  for (const item of items) {
-    if (current.length > 0 && size + item.length + 1 > MAX_JSON_CHARS) {
-      out.push(`[${current.join(",")}]`);
-      current = [];
-      size = 2;
-    }
-    current.push(item);
-    size += item.length + 1;
-  }
-  if (current.length > 0) out.push(`[${current.join(",")}]`);
-  return out;
-}
-
 /**
  * The statements that replace the child sets of `writes`, grouped per child table in the order
  * the tables first appear: a DELETE of every named parent's stored set, then an INSERT of the
@@ -133,8 +112,8 @@ export function childStatements(db: D1Database, writes: readonly ChildWrite[]): 
         rows.push(JSON.stringify(values));
       }
     }
-    for (const json of chunks(parents)) out.push(db.prepare(t.remove).bind(json));
-    for (const json of chunks(rows)) out.push(db.prepare(t.insert).bind(json));
+    for (const json of jsonArrayChunks(parents)) out.push(db.prepare(t.remove).bind(json));
+    for (const json of jsonArrayChunks(rows)) out.push(db.prepare(t.insert).bind(json));
   }
   return out;
 }

@@ -68,21 +68,48 @@ export function shapedRow(st: D1PreparedStatement): ShapedRow | undefined {
   return shapedRows.get(st);
 }
 
+/** JSON text per statement: far below D1's 2 MB value limit, and the statement stays small. */
+export const MAX_JSON_CHARS = 512 * 1024;
+
+/** JSON array texts of the elements, at most MAX_JSON_CHARS each (an element that long goes alone). */
+export function jsonArrayChunks(items: readonly string[]): string[] {
+  return jsonArrayGroups(items).map((group) => `[${group.join(",")}]`);
+}
+
+/** The elements in consecutive groups whose JSON array texts stay within MAX_JSON_CHARS. */
+function jsonArrayGroups(items: readonly string[]): string[][] {
+  const out: string[][] = [];
+  let current: string[] = [];
+  let size = 2;
+  for (const item of items) {
+    if (current.length > 0 && size + item.length + 1 > MAX_JSON_CHARS) {
+      out.push(current);
+      current = [];
+      size = 2;
+    }
+    current.push(item);
+    size += item.length + 1;
+  }
+  if (current.length > 0) out.push(current);
+  return out;
+}
+
 /** Multi-row texts by shape and RETURNING list; null when a shape's text has not exactly one VALUES tuple. */
 const multiRowTexts = new Map<string, string | null>();
 
 /**
- * Rows of one shape (`ShapedRow`s of one `shape`) as one statement: the shape's INSERT with its
- * VALUES tuple read, in order, from a JSON array (`json_each`), so D1 compiles it once for all of
- * them; each row is still inserted or upserted in turn, as separate statements would be. RETURNING
- * `returning` of every row it wrote (an upsert that kept a newer stored row writes none). Null when
- * the text or a value does not allow it (a value JSON cannot carry as it is): send the rows alone.
+ * Rows of one shape (`ShapedRow`s of one `shape`) in few statements: the shape's INSERT with its
+ * VALUES tuple read, in order, from a JSON array (`json_each`), so D1 compiles it once per
+ * MAX_JSON_CHARS of rows instead of once per row; each row is still inserted or upserted in turn,
+ * as separate statements would be. RETURNING `returning` of every row written (an upsert that kept
+ * a newer stored row writes none). `chunkOf[i]`: which statement holds rows[i]. Null when the text
+ * or a value does not allow it (a value JSON cannot carry as it is): send the rows alone.
  */
-export function multiRowStatement(
+export function multiRowStatements(
   db: D1Database,
   rows: readonly ShapedRow[],
   returning: readonly string[],
-): D1PreparedStatement | null {
+): { statements: D1PreparedStatement[]; chunkOf: number[] } | null {
   const first = rows[0];
   if (first === undefined || rows.some((r) => r.shape !== first.shape || !r.params.every(jsonExact))) return null;
   const cacheKey = `${first.shape}\n${returning.join(",")}`;
@@ -92,7 +119,10 @@ export function multiRowStatement(
     multiRowTexts.set(cacheKey, text);
   }
   if (text === null) return null;
-  return db.prepare(text).bind(JSON.stringify(rows.map((r) => r.params)));
+  const groups = jsonArrayGroups(rows.map((r) => JSON.stringify(r.params)));
+  const chunkOf = groups.flatMap((group, chunk) => group.map(() => chunk));
+  const statements = groups.map((group) => db.prepare(text as string).bind(`[${group.join(",")}]`));
+  return { statements, chunkOf };
 }
 
 /** `values (?, …, ?)` → `select json_extract(value, '$[i]'), … from json_each(?1) where 1 order by key`. */

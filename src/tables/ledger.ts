@@ -6,6 +6,7 @@
  * quarantined one moves to applied or archived once the event validates (a replay after a fix).
  */
 import type { Envelope } from "../shared/envelope";
+import { jsonArrayChunks } from "./d1";
 
 export type LedgerStatus = "retrying" | "archived" | "applied" | "quarantined" | "failed";
 
@@ -97,12 +98,12 @@ function ledgerRow(w: LedgerWrite): LedgerRow {
 }
 
 /**
- * The ledger rows of a queue batch as one statement, in order: the same rows as one statement per
- * event, with the upsert compiled once instead of once per event. None for no writes.
+ * The ledger rows of a queue batch as one statement (per MAX_JSON_CHARS of rows), in order: the
+ * same rows as one statement per event, with the upsert compiled once instead of once per event.
  */
 export function ledgerUpserts(db: D1Database, writes: readonly LedgerWrite[]): D1PreparedStatement[] {
-  if (writes.length === 0) return [];
-  return [db.prepare(UPSERT).bind(JSON.stringify(writes.map(ledgerRow)))];
+  const rows = writes.map((w) => JSON.stringify(ledgerRow(w)));
+  return jsonArrayChunks(rows).map((json) => db.prepare(UPSERT).bind(json));
 }
 
 export function ledgerUpsert(db: D1Database, w: LedgerWrite): D1PreparedStatement {

@@ -83,10 +83,11 @@ export async function hashSubjects(
 }
 
 /**
- * Index rows one statement holds: they travel as one JSON parameter (a row is a few hundred
- * characters at most: a key, a hash, a shop), so 2,000 stay far below D1's 2 MB per value.
+ * Index rows one statement holds: they travel as one JSON parameter, and a row is about 1 KB at
+ * most (an R2 key is at most 1,024 bytes, beside a hash and a shop), so 1,000 stay below D1's
+ * 2 MB per value.
  */
-export const INDEX_ROWS_PER_STATEMENT = 2000;
+export const INDEX_ROWS_PER_STATEMENT = 1000;
 
 /** Index rows for one object; `redacted` when the object was written without their PII already. */
 export function indexStatements(
