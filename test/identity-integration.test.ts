@@ -2,7 +2,6 @@ import { createExecutionContext, createMessageBatch, getQueueResult } from "clou
 import { env } from "cloudflare:workers";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import orderLinksMigration from "../migrations/0120_identity_order_links.sql?raw";
 import worker from "../src/index";
 import type { Envelope } from "../src/shared/envelope";
 import { IDENTITY_TABLES } from "../src/shared/schema/identity";
@@ -233,10 +232,13 @@ describe("identity schema", () => {
     for (const table of IDENTITY_TABLES) await expectMatchesMigration(table);
   });
 
-  it("runs the order links sent together with the statements a link sent alone runs (migration 0120)", () => {
-    // When this fails, the rules changed: put orderLinksSql() in a new migration that drops the
-    // trigger and view and creates them again (migrations never change once applied).
-    expect(orderLinksMigration.endsWith(orderLinksSql())).toBe(true);
+  it("runs the order links sent together with the statements a link sent alone runs", async () => {
+    // The view and trigger the migrations created are orderLinksSql()'s (migration 0120). When this
+    // fails, the rules changed: a new migration drops both and creates them from orderLinksSql().
+    const created = await env.DB.prepare(
+      "SELECT sql FROM sqlite_master WHERE name IN ('identity_order_links', 'identity_order_links_apply') ORDER BY type DESC",
+    ).all<{ sql: string }>();
+    expect(created.results.map((r) => `${r.sql};\n`).join("")).toBe(orderLinksSql());
   });
 });
 
