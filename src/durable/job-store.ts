@@ -61,6 +61,9 @@ const LINE = 0;
 const STRAY = 1;
 const REVISIT = 2;
 
+/** The jobs `pendingMirrors` returns; the partial index below holds exactly these. */
+const MIRROR_PENDING = "json_extract(doc, '$.mirrorPending') = 1";
+
 const SCHEMA = [
   `CREATE TABLE IF NOT EXISTS jobs (
     id TEXT PRIMARY KEY,
@@ -73,6 +76,8 @@ const SCHEMA = [
   "CREATE INDEX IF NOT EXISTS jobs_by_status ON jobs (status, resource)",
   "CREATE INDEX IF NOT EXISTS jobs_by_backfill ON jobs (backfill_id)",
   "CREATE INDEX IF NOT EXISTS jobs_by_shopify_id ON jobs (shopify_id)",
+  // Only the few ended jobs whose D1 row is still to be written: each coordinator run asks for them.
+  `CREATE INDEX IF NOT EXISTS jobs_mirror_pending ON jobs (id) WHERE ${MIRROR_PENDING}`,
   // Kept apart from the job document so a webhook never overwrites a checkpoint being written.
   "CREATE TABLE IF NOT EXISTS notices (job_id TEXT PRIMARY KEY, at INTEGER NOT NULL)",
 ];
@@ -136,11 +141,9 @@ export class JobStore {
     return this.many(this.sql.exec("SELECT doc FROM jobs WHERE backfill_id = ?1 ORDER BY rowid", backfillId));
   }
 
-  /** Ended jobs whose D1 mirror is still to be written. */
+  /** Ended jobs whose D1 mirror is still to be written, from the partial index (not a scan of every job). */
   pendingMirrors(): Job[] {
-    return this.many(
-      this.sql.exec("SELECT doc FROM jobs WHERE json_extract(doc, '$.mirrorPending') = 1 ORDER BY rowid"),
-    );
+    return this.many(this.sql.exec(`SELECT doc FROM jobs WHERE ${MIRROR_PENDING} ORDER BY id`));
   }
 
   withStatus(...statuses: Job["status"][]): Job[] {
