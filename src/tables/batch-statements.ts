@@ -68,7 +68,11 @@ export function batchStatements(db: D1Database, writes: readonly EventWrite[], n
     if (run.length === 0) return;
     for (const r of run) out.push(...links.before(writes[r.event]?.linkInput));
     const byShape = new Map<string, typeof run>();
-    for (const r of run) byShape.set(r.row.shape, [...(byShape.get(r.row.shape) ?? []), r]);
+    for (const r of run) {
+      const group = byShape.get(r.row.shape);
+      if (group === undefined) byShape.set(r.row.shape, [r]);
+      else group.push(r);
+    }
     for (const group of byShape.values()) {
       const rows = group.map((r) => r.row);
       const merged = group.length > 1 ? multiRowStatements(db, rows, ORDER_KEY) : null;

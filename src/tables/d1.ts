@@ -37,7 +37,10 @@ export function cachedStatement(
   build: () => { toSQL(): { sql: string; params: unknown[] } },
 ): D1PreparedStatement {
   const text = textByShape.get(shape);
-  if (text) return shaped(db.prepare(text).bind(...params()), shape, text, params());
+  if (text) {
+    const values = params();
+    return shaped(db.prepare(text).bind(...values), shape, text, values);
+  }
   const query = build().toSQL();
   if (text === undefined) {
     const ours = params();
@@ -69,7 +72,7 @@ export function shapedRow(st: D1PreparedStatement): ShapedRow | undefined {
 }
 
 /** JSON text per statement: far below D1's 2 MB value limit, and the statement stays small. */
-export const MAX_JSON_CHARS = 512 * 1024;
+const MAX_JSON_CHARS = 512 * 1024;
 
 /** JSON array texts of the elements, at most MAX_JSON_CHARS each (an element that long goes alone). */
 export function jsonArrayChunks(items: readonly string[]): string[] {
@@ -137,7 +140,7 @@ function multiRowText(text: string, count: number, returning: readonly string[])
   return `${text.slice(0, at)}${select}${rest} returning ${back}`;
 }
 
-/** A value that comes back from JSON as the same SQLite value: text, a safe integer or finite number, null. */
+/** A value JSON carries as it is: text, a finite number (read back as an integer or a real, like a bound number), null. */
 function jsonExact(v: unknown): boolean {
   return v === null || typeof v === "string" || (typeof v === "number" && Number.isFinite(v));
 }
