@@ -264,6 +264,68 @@ describe("Stripe events applied by the consumer", () => {
     ]);
   });
 
+  it("keeps the MRR history when a subscription is created and changed within one second (Stripe, Recharge)", async () => {
+    // Both writes land on the same history key (the start and the change share an instant): the
+    // change replaces the state recorded at that instant, and the subscription row takes the change.
+    const id = `sub_${uid()}`;
+    const item = subscription.items.data[0];
+    const withQuantity = (quantity: number) => ({
+      ...subscription,
+      id,
+      items: { ...subscription.items, data: [{ ...item, quantity }] },
+    });
+    const start = subscription.start_date; // the fixture starts (and ends its trial) at 2009-02-13T23:31:30Z
+    const created = stripe("customer.subscription.created", withQuantity(1), start);
+    const changed = stripe("customer.subscription.updated", withQuantity(3), start);
+    expect(await consume([created])).toEqual({ acked: 1, retried: 0 });
+    expect(await consume([changed])).toEqual({ acked: 1, retried: 0 });
+    expect(await ledger("stripe", changed.eventId)).toMatchObject({ status: "applied" });
+    expect(await row("stripe_subscriptions", id)).toMatchObject({ quantity: 3, last_event_id: changed.eventId });
+    expect(await rows("subscription_mrr_history", "subscription_id = ?", id)).toEqual([
+      {
+        source: "stripe",
+        subscription_id: id,
+        effective_at: "2009-02-13T23:31:30.000Z",
+        paying: 1,
+        amount_minor: 6000,
+        interval_unit: "month",
+        interval_count: 1,
+      },
+    ]);
+    // Both in one queue batch, and a redelivery of each: still one state, nothing retried.
+    const id2 = `sub_${uid()}`;
+    const two = (q: number) => ({ ...withQuantity(q), id: id2 });
+    const batch = [
+      stripe("customer.subscription.created", two(1), start),
+      stripe("customer.subscription.updated", two(2), start),
+    ];
+    expect(await consume(batch)).toEqual({ acked: 2, retried: 0 });
+    expect(await consume(batch)).toEqual({ acked: 2, retried: 0 });
+    expect(await rows("subscription_mrr_history", "subscription_id = ?", id2)).toMatchObject([{ amount_minor: 4000 }]);
+
+    const rc = `${Date.now() % 1_000_000_000}${seq}`;
+    const sub = (price: string) => ({
+      subscription: { ...rechargeSubscription.subscription, id: rc, price, currency: "USD" },
+    });
+    const rcCreated = recharge("subscription/created", sub("49.00"));
+    const rcChanged = recharge("subscription/updated", sub("59.00"));
+    expect(await consume([rcCreated])).toEqual({ acked: 1, retried: 0 });
+    expect(await consume([rcChanged])).toEqual({ acked: 1, retried: 0 });
+    expect(await ledger("recharge", rcChanged.eventId)).toMatchObject({ status: "applied" });
+    expect(await row("recharge_subscriptions", rc)).toMatchObject({ price_minor: 5900 });
+    expect(await rows("subscription_mrr_history", "subscription_id = ?", rc)).toEqual([
+      {
+        source: "recharge",
+        subscription_id: rc,
+        effective_at: "2022-03-10T12:13:28.000Z",
+        paying: 1,
+        amount_minor: 5900,
+        interval_unit: expect.any(String),
+        interval_count: expect.any(Number),
+      },
+    ]);
+  });
+
   it("quarantines a payload that fails validation and writes no row", async () => {
     const id = `ch_${uid()}`;
     const e = stripe("charge.succeeded", { ...charge, id, amount: "one hundred" });

@@ -528,6 +528,18 @@ describe("subscription_mrr_history (written by triggers on the subscription tabl
     await expectMatchesMigration(subscriptionMrrHistory);
   });
 
+  it("no trigger relies on its own conflict clause (the statement that fires it overrides that clause)", async () => {
+    const triggers = await env.DB.prepare("SELECT name, sql FROM sqlite_master WHERE type = 'trigger'").all<{
+      name: string;
+      sql: string;
+    }>();
+    expect(triggers.results.length).toBeGreaterThan(50);
+    const offending = triggers.results
+      .filter((t) => /\b(INSERT|UPDATE)\s+OR\s+(REPLACE|IGNORE|ABORT|FAIL|ROLLBACK)\b|\bREPLACE\s+INTO\b/i.test(t.sql))
+      .map((t) => t.name);
+    expect(offending).toEqual([]);
+  });
+
   it("records starts, changes and ends, and nothing for a redelivery or an unrelated change", async () => {
     expect(
       await rows(

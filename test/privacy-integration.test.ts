@@ -325,6 +325,101 @@ describe("customers/redact", () => {
   });
 });
 
+describe("customers/redact naming many orders", () => {
+  // D1 refuses a statement over 100 bound parameters: the lists go as one JSON value each.
+  for (const n of [49, 100, 1000]) {
+    it(`redacts ${n} named orders in one request`, async () => {
+      const shop = newShop();
+      const guest = person(`many${n}`);
+      const ids = Array.from({ length: n }, () => shopifyId());
+      // Guest orders (no customer): only the order ids Shopify names tie them to the person.
+      const insert = (id: string) =>
+        env.DB.prepare(
+          `INSERT INTO shopify_orders (shop, id, email, phone, note, shipping_city, shipping_zip, currency, total_price_minor,
+             created_at, updated_at, last_event_id, event_at, origin)
+           VALUES (?1, ?2, ?3, ?4, ?5, 'Springfield', '62704', 'USD', 1000, '2027-03-02T00:00:00Z', '2027-03-02T00:00:00Z', 'seed', '2027-03-02T00:00:00Z', 'webhook')`,
+        ).bind(shop, id, `o${id}@${guest.email.split("@")[1]}`, guest.phone, `for ${guest.first}`);
+      for (let i = 0; i < ids.length; i += 100) await env.DB.batch(ids.slice(i, i + 100).map(insert));
+      const other = shopifyId();
+      await env.DB.batch([insert(other)]);
+      const redact = envelope(
+        "shopify",
+        "customers/redact",
+        `{"shop_id":1,"shop_domain":"${shop}","customer":{"id":${shopifyId()},"email":"${guest.email}","phone":null},"orders_to_redact":[${ids.join(",")}]}`,
+        shop,
+        "2027-03-02T00:00:00Z",
+      );
+      await deliver(redact);
+      const tombstone = await runPrivacyUntilDone(`pr-${redact.eventId}`, 500);
+      expect(tombstone.status).toBe("completed");
+      const left = await env.DB.prepare(
+        `SELECT count(*) AS n FROM shopify_orders WHERE shop = ?1 AND id != ?2
+           AND (email IS NOT NULL OR phone IS NOT NULL OR note IS NOT NULL OR shipping_city IS NOT NULL)`,
+      )
+        .bind(shop, other)
+        .first<{ n: number }>();
+      expect(left?.n).toBe(0);
+      const kept = await env.DB.prepare(
+        "SELECT count(*) AS n FROM shopify_orders WHERE shop = ?1 AND total_price_minor = 1000 AND currency = 'USD'",
+      )
+        .bind(shop)
+        .first<{ n: number }>();
+      expect(kept?.n).toBe(n + 1);
+      // The order the request did not name keeps its values.
+      const untouched = await env.DB.prepare("SELECT phone, note FROM shopify_orders WHERE shop = ?1 AND id = ?2")
+        .bind(shop, other)
+        .first();
+      expect(untouched).toEqual({ phone: guest.phone, note: `for ${guest.first}` });
+    }, 60_000);
+  }
+});
+
+describe("a privacy request that stops moving", () => {
+  it("shows as stalled on the status page and raises privacy_stalled, with the days left", async () => {
+    const shop = newShop();
+    const redact = envelope(
+      "shopify",
+      "customers/redact",
+      `{"shop_id":1,"shop_domain":"${shop}","customer":{"id":${shopifyId()},"email":"stall.${run}@example.com","phone":null},"orders_to_redact":[]}`,
+      shop,
+      "2027-03-03T00:00:00Z",
+    );
+    await deliver(redact);
+    const requestId = `pr-${redact.eventId}`;
+    // Every run fails the same way: the work row the job reads is unreadable.
+    await env.DB.prepare("UPDATE privacy_work SET subject = '{' WHERE request_id = ?1").bind(requestId).run();
+    await runJob(env, "privacy", { now: new Date() });
+    await runJob(env, "privacy", { now: new Date() });
+    const row = await env.DB.prepare("SELECT status, error, progressed_at FROM privacy_requests WHERE request_id = ?1")
+      .bind(requestId)
+      .first<{ status: string; error: string | null; progressed_at: string }>();
+    expect(row?.status).toBe("running");
+    expect(row?.error).toBeTruthy();
+    const status = async () => {
+      const res = await worker.fetch(adminRequest("/admin/status"), env, createExecutionContext());
+      const body = (await res.json()) as { privacy: { open: number; requests: Array<Record<string, unknown>> } };
+      return body.privacy.requests.find((r) => r.requestId === requestId);
+    };
+    expect(await status()).toMatchObject({ stalled: false, stage: "start", status: "running" });
+    // A day and an hour later, still where it was.
+    await env.DB.prepare("UPDATE privacy_requests SET progressed_at = ?2, received_at = ?2 WHERE request_id = ?1")
+      .bind(requestId, new Date(Date.now() - 25 * 3600_000).toISOString())
+      .run();
+    expect(Number.isFinite(Date.parse(row?.progressed_at ?? ""))).toBe(true);
+    expect(await status()).toMatchObject({ stalled: true, error: expect.any(String) });
+    await runJob(env, "health", { now: new Date() });
+    const alert = await env.DB.prepare("SELECT severity, title, fields FROM alerts WHERE alert_key = ?1")
+      .bind(`privacy_stalled:${requestId}`)
+      .first<{ severity: string; title: string; fields: string }>();
+    expect(alert?.severity).toBe("critical");
+    expect(alert?.title).toContain("has not moved for 25 h: 28 days left");
+    expect(alert?.fields).toContain("POST /admin/jobs/privacy");
+    // Leaves the shared database as other tests expect it: no request every privacy run fails on.
+    await env.DB.prepare("DELETE FROM privacy_requests WHERE request_id = ?1").bind(requestId).run();
+    await env.DB.prepare("DELETE FROM privacy_work WHERE request_id = ?1").bind(requestId).run();
+  });
+});
+
 describe("shop/redact", () => {
   it("removes every object and row of the shop and leaves other shops untouched", async () => {
     const shop = newShop();
@@ -389,7 +484,7 @@ describe("POST /admin/privacy/erase", () => {
     const stripeCustomer = `cus_pv${run}${next()}`;
     const rcCustomer = `${run.slice(-8)}${next()}`;
     const failedCharge = `ch_pvf${run}${next()}`;
-    const T = 1_802_000_000; // 2027-02-08
+    const T = 1_802_000_000; // 2027-02-07T11:33:20Z
     const stripe = (type: string, object: Record<string, unknown>) => {
       const id = `evt_pv${run}${next()}`;
       const body = JSON.stringify({ id, object: "event", type, created: T, livemode: true, data: { object } });
@@ -428,6 +523,26 @@ describe("POST /admin/privacy/erase", () => {
         currency: "usd",
         status: "succeeded",
         paid: true,
+        livemode: true,
+        created: T,
+      }),
+      // A checkout session carries the shipping address's street lines.
+      stripe("checkout.session.completed", {
+        id: `cs_pv${run}${next()}`,
+        object: "checkout.session",
+        mode: "payment",
+        status: "complete",
+        payment_status: "paid",
+        customer: stripeCustomer,
+        customer_details: { email: p.email, name: `${p.first} ${p.last}`, phone: p.phone, address: stripeAddress },
+        collected_information: {
+          shipping_details: {
+            name: `${p.first} ${p.last}`,
+            address: { ...stripeAddress, line2: `Suite ${p.last}` },
+          },
+        },
+        amount_total: 2500,
+        currency: "usd",
         livemode: true,
         created: T,
       }),
@@ -495,6 +610,13 @@ describe("POST /admin/privacy/erase", () => {
       .bind(profile?.profile_id)
       .all<{ source: string }>();
     expect(linked.results.map((r) => r.source)).toEqual(["recharge", "shopify", "stripe"]);
+    // The lake holds the session's street lines before the erasure (current/ and the day's partition).
+    await runJob(env, "compact", { now: new Date("2027-02-08T03:30:00Z"), options: { day: "2027-02-07" } });
+    const lake = (await scanR2([p.address])).filter((h) =>
+      h.where.startsWith("processed/stripe/stripe_checkout_sessions/"),
+    );
+    expect(lake.map((h) => h.where.includes("/current/"))).toContain(true);
+    expect(lake.map((h) => h.where.includes("/dt=2027-02-07/"))).toContain(true);
     expect((await scanR2(needles(p))).length).toBeGreaterThan(4);
     const alertOf = () =>
       env.DB.prepare("SELECT title, fields FROM alerts WHERE alert_key = ?")
@@ -541,6 +663,21 @@ describe("POST /admin/privacy/erase", () => {
       .bind(stripeCustomer)
       .first();
     expect(charge).toEqual({ amount_minor: 2500, currency: "USD", status: "succeeded", email: null });
+    // The street lines are gone from the session; its money and status stay.
+    const session = await env.DB.prepare(
+      `SELECT shipping_line1, shipping_line2, shipping_name, shipping_country, amount_total_minor, payment_status
+       FROM stripe_checkout_sessions WHERE customer_id = ?`,
+    )
+      .bind(stripeCustomer)
+      .first();
+    expect(session).toEqual({
+      shipping_line1: null,
+      shipping_line2: null,
+      shipping_name: null,
+      shipping_country: "US",
+      amount_total_minor: 2500,
+      payment_status: "paid",
+    });
 
     // A replayed Stripe event for the erased person stores no PII either.
     const replayed = { ...(events[3] as Envelope), origin: "replay" as const };

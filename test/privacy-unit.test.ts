@@ -1,6 +1,8 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { PII_TABLES } from "../src/mapping/pii";
+import { KPI_VIEWS } from "../src/cron/compact/kpi-views";
+import { COMPACT_TABLES } from "../src/cron/compact/tables";
+import { COMMON_KEPT, classOf, PII_TABLES, TEXT_COLUMNS } from "../src/mapping/pii";
 import { redactJson } from "../src/mapping/redact";
 import { subjectsOf } from "../src/mapping/subjects";
 import { parseLossless } from "../src/shared/json";
@@ -63,23 +65,64 @@ describe("subjectsOf", () => {
   });
 });
 
-describe("the PII policy of the D1 tables", () => {
-  it("names every column that looks personal, in tables that exist", async () => {
-    const personal =
-      /(^|_)(email|phone|first_name|last_name|zip|postal_code|city|note|comment|comments)$|^shipping_name$/;
-    const listed = new Map(PII_TABLES.map((t) => [t.table, new Set(t.columns)]));
+describe("the PII policy: every text column of every table and lake table classified", () => {
+  /** Names that are personal wherever they occur: such a column classified as not personal is a mistake. */
+  const LOOKS_PERSONAL =
+    /(^|_)(email|phone|first_name|last_name|zip|postal_code|city|line1|line2|address1|address2|note|comment|comments)$|^(shipping|billing|full|customer)_name$/;
+
+  async function textColumns(): Promise<Array<{ table: string; column: string }>> {
     const tables = await env.DB.prepare(
-      "SELECT name FROM sqlite_master WHERE type = 'table' AND (name LIKE 'shopify_%' OR name LIKE 'stripe_%' OR name LIKE 'recharge_%')",
+      "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' AND name NOT LIKE '_cf_%' AND name NOT LIKE 'd1_%'",
     ).all<{ name: string }>();
-    const missing: string[] = [];
+    const out: Array<{ table: string; column: string }> = [];
     for (const { name } of tables.results) {
-      const cols = await env.DB.prepare(`PRAGMA table_info(${name})`).all<{ name: string }>();
-      for (const c of cols.results)
-        if (personal.test(c.name) && c.name !== "verified_email" && !listed.get(name)?.has(c.name))
-          missing.push(`${name}.${c.name}`);
+      const cols = await env.DB.prepare(`PRAGMA table_info("${name}")`).all<{ name: string; type: string }>();
+      // TEXT affinity: a declared type containing CHAR, CLOB or TEXT, or none (SQLite's rules).
+      for (const c of cols.results) if (/CHAR|CLOB|TEXT|^$/i.test(c.type)) out.push({ table: name, column: c.name });
     }
-    expect(missing).toEqual([]);
+    return out;
+  }
+
+  it("classifies every text column of every D1 table as personal or not", async () => {
+    const columns = await textColumns();
+    expect(columns.length).toBeGreaterThan(300);
+    const unclassified = columns
+      .filter((c) => classOf(c.table, c.column) === null)
+      .map((c) => `${c.table}.${c.column}`);
+    expect(unclassified, "classify these in src/mapping/pii.ts TEXT_COLUMNS").toEqual([]);
+    // The ledger's note is the pipeline's own word for an outcome ("invalid_payload"), never a person's.
+    const ownText = new Set(["webhook_events.note"]);
+    const misread = columns
+      .filter((c) => LOOKS_PERSONAL.test(c.column) && !ownText.has(`${c.table}.${c.column}`))
+      .filter((c) => classOf(c.table, c.column) !== "personal")
+      .map((c) => `${c.table}.${c.column}`);
+    expect(misread).toEqual([]);
+    // Nothing classified that does not exist (a renamed column would leave its PII unerased).
+    const existing = new Set(columns.map((c) => `${c.table}.${c.column}`));
+    const lakeOnly = new Set(KPI_VIEWS.map((v) => v.table));
+    for (const [table, t] of Object.entries(TEXT_COLUMNS)) {
+      if (lakeOnly.has(table)) continue;
+      for (const c of [...(t.personal ?? []), ...(t.kept ?? [])])
+        expect(existing.has(`${table}.${c}`), `${table}.${c}`).toBe(true);
+    }
+    // A column is either personal or kept, never both.
+    for (const [table, t] of Object.entries(TEXT_COLUMNS))
+      for (const c of t.personal ?? []) expect(t.kept?.includes(c) || COMMON_KEPT.has(c), `${table}.${c}`).toBe(false);
+  });
+
+  it("gives every table with personal columns a way to erase them", async () => {
+    const byRule = new Map(PII_TABLES.map((t) => [t.table, t]));
+    for (const [table, t] of Object.entries(TEXT_COLUMNS)) {
+      const personal = t.personal ?? [];
+      expect(personal.length > 0, `${table}: erasure set exactly when it has personal columns`).toBe(
+        t.erasure !== undefined,
+      );
+      expect(byRule.has(table), `${table}: a PII_TABLES rule exactly when its columns are nulled`).toBe(
+        t.erasure === "null",
+      );
+    }
     for (const t of PII_TABLES) {
+      expect(t.columns.length, t.table).toBeGreaterThan(0);
       const cols = new Set(
         (await env.DB.prepare(`PRAGMA table_info(${t.table})`).all<{ name: string }>()).results.map((c) => c.name),
       );
@@ -87,6 +130,18 @@ describe("the PII policy of the D1 tables", () => {
         expect(cols.has(c), `${t.table}.${c}`).toBe(true);
       }
     }
+  });
+
+  it("classifies every text column the lake writes, table snapshots and KPI views alike", () => {
+    const lake = [...COMPACT_TABLES, ...KPI_VIEWS];
+    const unclassified: string[] = [];
+    for (const t of lake)
+      for (const c of t.columns)
+        if (!["int64", "boolean", "float64"].includes(c.kind) && classOf(t.table, c.name) === null)
+          unclassified.push(`${t.table}.${c.name}`);
+    expect(unclassified).toEqual([]);
+    // The views aggregate by id: none of them may carry a personal column to the lake.
+    for (const v of KPI_VIEWS) expect(TEXT_COLUMNS[v.table]?.personal ?? [], v.table).toEqual([]);
   });
 });
 

@@ -158,6 +158,27 @@ describe("replay by event-time range", () => {
         null,
         "2027-05-01T11:00:00Z",
       ),
+      // The subscription's price changes: a second MRR state.
+      envelope(
+        "recharge",
+        "subscription/updated",
+        JSON.stringify({
+          subscription: {
+            id: `9${run.slice(-8)}`,
+            customer_id: `8${run.slice(-8)}`,
+            email: "r@example.com",
+            status: "ACTIVE",
+            sku: "TEA-SUB",
+            price: "18.00",
+            currency: "USD",
+            quantity: 1,
+            created_at: "2027-05-01T11:00:00",
+            updated_at: "2027-05-01T11:30:00",
+          },
+        }),
+        null,
+        "2027-05-01T11:30:00Z",
+      ),
     ];
     // Outside the replayed range: must not be sent.
     const outsideId = shopifyId();
@@ -175,8 +196,12 @@ describe("replay by event-time range", () => {
     const before = await checksums();
     expect(before.shopify_orders?.rows).toBe(3);
     expect(before.shopify_order_line_items?.rows).toBe(6);
+    expect(before.subscription_mrr_history?.rows).toBeGreaterThanOrEqual(2);
 
-    for (const t of ENTITY_TABLES) await env.DB.prepare(`DELETE FROM ${t.table}`).run();
+    // Exactly the README's rebuild: the normalized tables are emptied; the MRR history is kept and
+    // replay writes each of its states again (a kept state must not fail the write).
+    for (const t of ENTITY_TABLES.filter((x) => x.source !== "kpi"))
+      await env.DB.prepare(`DELETE FROM ${t.table}`).run();
     for (const t of [
       "customer_identity_conflicts",
       "customer_identities",

@@ -28,6 +28,7 @@ export const ALERT_RULES = [
   "bulk_failed",
   "backfill_failed",
   "recharge_webhook_failing",
+  "privacy_stalled",
 ] as const;
 export type AlertRule = (typeof ALERT_RULES)[number];
 

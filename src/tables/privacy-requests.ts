@@ -80,8 +80,8 @@ export async function requestStatements(
     // A redelivery rewrites nothing (the no-op update keeps the statement's change count at 1).
     db
       .prepare(
-        `INSERT INTO privacy_requests (request_id, kind, shop, subject_hash, source_event_id, status, stage, received_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, 'pending', 'start', ?6)
+        `INSERT INTO privacy_requests (request_id, kind, shop, subject_hash, source_event_id, status, stage, received_at, progressed_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, 'pending', 'start', ?6, ?6)
          ON CONFLICT (request_id) DO UPDATE SET request_id = excluded.request_id`,
       )
       .bind(r.requestId, r.kind, r.subject.shop, hash, r.sourceEventId, r.now),

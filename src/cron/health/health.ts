@@ -14,6 +14,7 @@ import {
   failedLoads,
   type HealthContext,
   pipelineLag,
+  privacyStalled,
   rechargeWebhookFailing,
   retryBacklog,
   silentInActiveHours,
@@ -36,6 +37,7 @@ export async function runHealth(env: Env, run: { runId: string; now: Date }): Pr
       ...(await pipelineLag(ctx)),
       ...(await silentInActiveHours(ctx)),
       ...(await rechargeWebhookFailing(ctx)),
+      ...(await privacyStalled(ctx)),
     ];
     const once = await failedLoads(ctx);
     const now = run.now.toISOString();

@@ -270,3 +270,52 @@ export async function rechargeWebhookFailing(ctx: HealthContext): Promise<AlertD
     eventId: r.sample,
   }));
 }
+
+const PRIVACY_DEADLINE_DAYS = 30;
+
+/**
+ * Privacy requests that have not moved (no stage, status or count changed) for a day: every
+ * privacy run retries them and fails the same way, and Shopify's 30-day deadline keeps running.
+ * One alert per request and day; the title says how many days are left.
+ */
+export async function privacyStalled(ctx: HealthContext): Promise<AlertDraft[]> {
+  const { results } = await ctx.db
+    .prepare(
+      `SELECT request_id AS requestId, kind, shop, stage, received_at AS receivedAt, progressed_at AS progressedAt, error
+       FROM privacy_requests WHERE status IN ('pending', 'running') AND progressed_at <= ?1
+       ORDER BY progressed_at LIMIT 50`,
+    )
+    .bind(at(ctx.now, 24 * 60 * MINUTE))
+    .all<{
+      requestId: string;
+      kind: string;
+      shop: string | null;
+      stage: string;
+      receivedAt: string;
+      progressedAt: string;
+      error: string | null;
+    }>();
+  return results.map((r) => {
+    const deadline = Date.parse(r.receivedAt) + PRIVACY_DEADLINE_DAYS * 24 * 60 * MINUTE;
+    const daysLeft = Math.floor((deadline - ctx.now.getTime()) / (24 * 60 * MINUTE));
+    const stuckHours = Math.floor((ctx.now.getTime() - Date.parse(r.progressedAt)) / (60 * MINUTE));
+    return {
+      rule: "privacy_stalled",
+      key: `privacy_stalled:${r.requestId}`,
+      severity: "critical",
+      title: `Privacy request ${r.requestId} (${r.kind}) has not moved for ${stuckHours} h: ${daysLeft} days left of the ${PRIVACY_DEADLINE_DAYS}-day deadline`,
+      fields: [
+        field("request", r.requestId),
+        field("kind", r.kind),
+        field("shop", r.shop),
+        field("stage", r.stage),
+        field("received", r.receivedAt),
+        field("last moved", r.progressedAt),
+        field("error", r.error),
+        field("next", `GET /admin/privacy/${r.requestId}; fix the error, then POST /admin/jobs/privacy`),
+      ],
+      source: r.kind === "erase" ? null : "shopify",
+      eventId: null,
+    };
+  });
+}

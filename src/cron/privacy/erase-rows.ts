@@ -18,50 +18,53 @@ interface Where {
   params: string[];
 }
 
-const marks = (n: number) => Array.from({ length: n }, () => "?").join(", ");
+/**
+ * Lists are bound as one JSON value each and read back with json_each, so a request naming 1,000
+ * orders binds as many parameters as one naming one (D1 refuses a statement over 100).
+ */
+const IN_LIST = "(SELECT value FROM json_each(?))";
+const IN_PAIRS = "(SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]') FROM json_each(?))";
+const pairs = (xs: ReadonlyArray<{ shop: string; id: string }>) => JSON.stringify(xs.map((x) => [x.shop, x.id]));
 
 /** The rows of `spec` that belong to the target, or null when none can. */
 export function whereFor(spec: PiiTable, t: Target): Where | null {
   if (t.scopeShop !== null && spec.source !== "shopify") return null;
   const parts: string[] = [];
   const params: string[] = [];
-  const shopScope = (sql: string, ps: string[]) => {
-    if (spec.shop && t.scopeShop !== null) {
-      parts.push(`(shop = ? AND ${sql})`);
-      params.push(t.scopeShop, ...ps);
-    } else {
-      parts.push(`(${sql})`);
-      params.push(...ps);
-    }
-  };
   if (spec.customer !== null) {
     if (spec.source === "shopify") {
-      for (const c of t.shopify) {
-        parts.push(`(shop = ? AND ${spec.customer} = ?)`);
-        params.push(c.shop, c.id);
+      if (t.shopify.length > 0) {
+        parts.push(`(shop, ${spec.customer}) IN ${IN_PAIRS}`);
+        params.push(pairs(t.shopify));
       }
-      if (spec.table === "shopify_orders") {
-        for (const o of t.orders) {
-          parts.push("(shop = ? AND id = ?)");
-          params.push(o.shop, o.id);
-        }
+      if (spec.table === "shopify_orders" && t.orders.length > 0) {
+        parts.push(`(shop, id) IN ${IN_PAIRS}`);
+        params.push(pairs(t.orders));
       }
     } else {
       const ids = spec.source === "stripe" ? t.stripe : t.recharge;
       if (ids.length > 0) {
-        parts.push(`${spec.customer} IN (${marks(ids.length)})`);
-        params.push(...ids);
+        parts.push(`${spec.customer} IN ${IN_LIST}`);
+        params.push(JSON.stringify(ids));
       }
     }
   }
-  if (spec.email !== null && t.emails.length > 0) shopScope(`${spec.email} IN (${marks(t.emails.length)})`, t.emails);
+  if (spec.email !== null && t.emails.length > 0) {
+    if (spec.shop && t.scopeShop !== null) {
+      parts.push(`(shop = ? AND ${spec.email} IN ${IN_LIST})`);
+      params.push(t.scopeShop, JSON.stringify(t.emails));
+    } else {
+      parts.push(`${spec.email} IN ${IN_LIST}`);
+      params.push(JSON.stringify(t.emails));
+    }
+  }
   if (spec.parent !== undefined) {
-    const orders = PII_TABLES.find((p) => p.table === spec.parent?.table);
-    const parent = orders ? whereFor(orders, t) : null;
+    const parentSpec = PII_TABLES.find((p) => p.table === spec.parent?.table);
+    const parent = parentSpec ? whereFor(parentSpec, t) : null;
     if (parent !== null) {
-      parts.push(
-        `(shop || '|' || ${spec.parent.column}) IN (SELECT shop || '|' || id FROM ${spec.parent.table} WHERE ${parent.sql})`,
-      );
+      const keys = spec.shop ? `(shop, ${spec.parent.column})` : spec.parent.column;
+      const select = spec.shop ? "shop, id" : "id";
+      parts.push(`${keys} IN (SELECT ${select} FROM ${spec.parent.table} WHERE ${parent.sql})`);
       params.push(...parent.params);
     }
   }
@@ -140,23 +143,22 @@ async function eraseIdentity(db: D1Database, t: Target): Promise<RowsErased> {
   const statements: Array<{ table: string; where: Where }> = [];
   if (t.scopeShop === null) {
     if (t.profiles.length > 0) {
-      const p = t.profiles;
-      const inP = `(${marks(p.length)})`;
+      const p = JSON.stringify(t.profiles);
       statements.push(
         {
           table: "customer_identity_conflicts",
-          where: { sql: `profile_id IN ${inP} OR other_profile_id IN ${inP}`, params: [...p, ...p] },
+          where: { sql: `profile_id IN ${IN_LIST} OR other_profile_id IN ${IN_LIST}`, params: [p, p] },
         },
-        { table: "customer_identities", where: { sql: `profile_id IN ${inP}`, params: p } },
-        { table: "customer_profile_emails", where: { sql: `profile_id IN ${inP}`, params: p } },
-        { table: "customer_profiles", where: { sql: `id IN ${inP}`, params: p } },
+        { table: "customer_identities", where: { sql: `profile_id IN ${IN_LIST}`, params: [p] } },
+        { table: "customer_profile_emails", where: { sql: `profile_id IN ${IN_LIST}`, params: [p] } },
+        { table: "customer_profiles", where: { sql: `id IN ${IN_LIST}`, params: [p] } },
       );
     }
     if (t.emails.length > 0) {
-      const inE = `(${marks(t.emails.length)})`;
+      const e = [JSON.stringify(t.emails)];
       statements.push(
-        { table: "customer_identity_conflicts", where: { sql: `email IN ${inE}`, params: t.emails } },
-        { table: "customer_profile_emails", where: { sql: `email IN ${inE}`, params: t.emails } },
+        { table: "customer_identity_conflicts", where: { sql: `email IN ${IN_LIST}`, params: e } },
+        { table: "customer_profile_emails", where: { sql: `email IN ${IN_LIST}`, params: e } },
       );
     }
   } else {

@@ -170,12 +170,26 @@ async function save(
   patch: Partial<RequestRow> & { error?: null },
 ): Promise<RequestRow> {
   const next = { ...row, ...patch };
+  // Moved: what the status page and the `privacy_stalled` rule read to find a request stuck for a day.
+  const moved = (["status", "stage", "objects_rewritten", "objects_deleted", "rows_changed"] as const).some(
+    (k) => next[k] !== row[k],
+  );
   await db
     .prepare(
       `UPDATE privacy_requests SET status = ?2, stage = ?3, objects_rewritten = ?4, objects_deleted = ?5,
-         rows_changed = ?6, error = NULL WHERE request_id = ?1`,
+         rows_changed = ?6, error = NULL, progressed_at = CASE WHEN ?7 THEN ?8 ELSE progressed_at END
+       WHERE request_id = ?1`,
     )
-    .bind(next.request_id, next.status, next.stage, next.objects_rewritten, next.objects_deleted, next.rows_changed)
+    .bind(
+      next.request_id,
+      next.status,
+      next.stage,
+      next.objects_rewritten,
+      next.objects_deleted,
+      next.rows_changed,
+      moved ? 1 : 0,
+      new Date().toISOString(),
+    )
     .run();
   return next;
 }
@@ -309,7 +323,7 @@ async function complete(db: D1Database, row: RequestRow, now: string): Promise<R
   await db.batch([
     db
       .prepare(
-        "UPDATE privacy_requests SET status = 'completed', stage = 'done', completed_at = ?2, error = NULL WHERE request_id = ?1",
+        "UPDATE privacy_requests SET status = 'completed', stage = 'done', completed_at = ?2, progressed_at = ?2, error = NULL WHERE request_id = ?1",
       )
       .bind(row.request_id, now),
     db.prepare("DELETE FROM privacy_work WHERE request_id = ?1").bind(row.request_id),

@@ -4,7 +4,7 @@
  * much of D1's database size limit is used (the retention job keeps that in check).
  */
 import { DEAD_LETTER_PREFIX, QUARANTINE_PREFIX } from "../../shared/keys";
-import { everyDatabase } from "../../tables/database";
+import { everyDatabase, sharedDatabase } from "../../tables/database";
 
 export interface PipelineStatus {
   ledger: Array<{ source: string; status: string; count: number }>;
@@ -17,6 +17,29 @@ export interface PipelineStatus {
   databases: Array<D1Size & { binding: string }>;
   /** Shops that uninstalled the app (`app/uninstalled`): reconciliation, backfills and data quality skip them. */
   uninstalledShops: Array<{ shop: string; since: string }>;
+  /** Privacy requests not yet completed, oldest first, each with how far it is and whether it is stuck. */
+  privacy: PrivacyStatus;
+}
+
+export interface PrivacyStatus {
+  open: number;
+  requests: Array<{
+    requestId: string;
+    kind: string;
+    shop: string | null;
+    status: string;
+    stage: string;
+    objectsRewritten: number;
+    objectsDeleted: number;
+    rowsChanged: number;
+    receivedAt: string;
+    progressedAt: string | null;
+    /** No stage, status or count changed for a day: the `privacy_stalled` alert fires too. */
+    stalled: boolean;
+    /** Shopify's 30 days from receipt. */
+    deadline: string;
+    error: string | null;
+  }>;
 }
 
 export interface D1Size {
@@ -40,10 +63,11 @@ const MAX_LIST_PAGES = 10;
 
 export async function pipelineStatus(env: Env): Promise<PipelineStatus> {
   // Every database holds shops' ledgers (DB, and each one SHOP_DATABASES routes a shop to).
-  const [perDatabase, quarantine, deadLetter] = await Promise.all([
+  const [perDatabase, quarantine, deadLetter, privacy] = await Promise.all([
     Promise.all(everyDatabase(env).map(({ name, db }) => databaseStatus(name, db))),
     countObjects(env.LAKE, QUARANTINE_PREFIX),
     countObjects(env.LAKE, DEAD_LETTER_PREFIX),
+    privacyStatus(sharedDatabase(env), new Date()),
   ]);
   const ledger = new Map<string, { source: string; status: string; count: number }>();
   const last = new Map<string, { source: string; lastReceivedAt: string; lastEventAt: string }>();
@@ -76,6 +100,33 @@ export async function pipelineStatus(env: Env): Promise<PipelineStatus> {
       .flatMap((d) => d.uninstalled)
       .sort((a, b) => (a.shop < b.shop ? -1 : a.shop > b.shop ? 1 : 0))
       .slice(0, 500),
+    privacy,
+  };
+}
+
+const DAY_MS = 24 * 3600 * 1000;
+const MAX_PRIVACY_ROWS = 50;
+
+async function privacyStatus(db: D1Database, now: Date): Promise<PrivacyStatus> {
+  const [count, rows] = await db.batch<Record<string, unknown>>([
+    db.prepare("SELECT count(*) AS n FROM privacy_requests WHERE status IN ('pending', 'running')"),
+    db
+      .prepare(
+        `SELECT request_id AS requestId, kind, shop, status, stage, objects_rewritten AS objectsRewritten,
+           objects_deleted AS objectsDeleted, rows_changed AS rowsChanged, received_at AS receivedAt,
+           progressed_at AS progressedAt, error
+         FROM privacy_requests WHERE status IN ('pending', 'running') ORDER BY received_at, request_id LIMIT ?1`,
+      )
+      .bind(MAX_PRIVACY_ROWS),
+  ]);
+  type Row = Omit<PrivacyStatus["requests"][number], "stalled" | "deadline">;
+  return {
+    open: Number(count?.results[0]?.n ?? 0),
+    requests: ((rows?.results ?? []) as unknown as Row[]).map((r) => ({
+      ...r,
+      stalled: now.getTime() - Date.parse(r.progressedAt ?? r.receivedAt) >= DAY_MS,
+      deadline: new Date(Date.parse(r.receivedAt) + 30 * DAY_MS).toISOString(),
+    })),
   };
 }
 

@@ -1,8 +1,9 @@
 /**
  * drizzle-orm definitions of the privacy, replay and install tables (`migrations/0010_privacy.sql`,
- * `0011_subject_index_backfill.sql`, `0012_shop_installs.sql`), column for column (test/privacy-unit.test.ts
+ * `0011_subject_index_backfill.sql`, `0012_shop_installs.sql`, `0131_privacy_progress.sql`), column for column (test/privacy-unit.test.ts
  * compares them with `PRAGMA table_info`). The SQL files are the source of truth.
  */
+import { sql } from "drizzle-orm";
 import { index, integer, primaryKey, sqliteTable, text } from "drizzle-orm/sqlite-core";
 
 export const SUBJECT_KINDS = ["shopify_customer", "stripe_customer", "recharge_customer", "email"] as const;
@@ -54,8 +55,12 @@ export const privacyRequests = sqliteTable(
     rowsChanged: integer("rows_changed").notNull().default(0),
     exportKey: text("export_key"),
     error: text("error"),
+    progressedAt: text("progressed_at"),
   },
-  (t) => [index("privacy_requests_by_status").on(t.status, t.receivedAt)],
+  (t) => [
+    index("privacy_requests_by_status").on(t.status, t.receivedAt),
+    index("privacy_requests_open_by_progress").on(t.progressedAt).where(sql`status IN ('pending', 'running')`),
+  ],
 );
 
 export const privacyWork = sqliteTable("privacy_work", {

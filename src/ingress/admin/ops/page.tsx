@@ -174,6 +174,33 @@ export function OpsPage(props: {
           </Table>
         </section>
       ) : null}
+      {d.status.privacy.open > 0 ? (
+        <section id="privacy-requests">
+          <h2>Privacy requests in progress ({d.status.privacy.open})</h2>
+          <Table
+            head={["received", "request", "kind", "stage", "objects", "rows", "last moved", "deadline", "error"]}
+            empty="none"
+            rows={d.status.privacy.requests.length}
+          >
+            {d.status.privacy.requests.map((r) => (
+              <tr>
+                <td>{r.receivedAt}</td>
+                <td>{r.requestId}</td>
+                <td>{r.kind}</td>
+                <td>{r.stage}</td>
+                <td class="num">{r.objectsRewritten + r.objectsDeleted}</td>
+                <td class="num">{r.rowsChanged}</td>
+                <td class={r.stalled ? "fail" : ""}>
+                  {r.progressedAt ?? "never"}
+                  {r.stalled ? " (stalled)" : ""}
+                </td>
+                <td>{r.deadline}</td>
+                <td>{r.error ?? ""}</td>
+              </tr>
+            ))}
+          </Table>
+        </section>
+      ) : null}
       <Held id="dead-letters" title="Dead letters" held={d.deadLetters} csrf={csrf} />
       <Held id="quarantine" title="Quarantined events" held={d.quarantined} csrf={csrf} />
       <section id="alerts">
