@@ -9,16 +9,20 @@ import { env } from "cloudflare:workers";
 import { vi } from "vitest";
 import worker from "../src/index";
 import { type Envelope, envelopeSchema } from "../src/shared/envelope";
+import { checkSend, checkSendBatch } from "./fakes/limits";
 
-/** A `Queue` that keeps what is sent instead of enqueueing it. */
+/** A `Queue` that keeps what is sent instead of enqueueing it, under the limits a real one has. */
 export class CaptureQueue implements Queue<unknown> {
   readonly sent: unknown[] = [];
   async send(message: unknown): Promise<QueueSendResponse> {
+    checkSend(message);
     this.sent.push(message);
     return { metadata: { metrics: { backlogCount: 0, backlogBytes: 0 } } };
   }
   async sendBatch(messages: Iterable<MessageSendRequest<unknown>>): Promise<QueueSendBatchResponse> {
-    for (const m of messages) this.sent.push(m.body);
+    const list = [...messages];
+    checkSendBatch(list);
+    for (const m of list) this.sent.push(m.body);
     return { metadata: { metrics: { backlogCount: 0, backlogBytes: 0 } } };
   }
   async metrics(): Promise<QueueMetrics> {
@@ -39,15 +43,32 @@ export async function consumeCaptured(queue: CaptureQueue, e: Env = env) {
   return consumeBodies(queue.sent, e);
 }
 
-/** Delivers message bodies to the real `commerce-events` consumer as one batch (first attempt each). */
+/** wrangler.toml `max_batch_size` of `commerce-events`: the most messages one consumer invocation gets. */
+export const QUEUE_BATCH_SIZE = 50;
+
+/**
+ * Delivers message bodies to the real `commerce-events` consumer (first attempt each), in batches
+ * of at most QUEUE_BATCH_SIZE as Queues hands them over; returns the batches' results together.
+ */
 export async function consumeBodies(bodies: readonly unknown[], e: Env = env) {
-  const batch = createMessageBatch(
-    "commerce-events",
-    bodies.map((body, i) => ({ id: `cron-${++batchSeq}-${i}`, timestamp: new Date(), attempts: 1, body })),
-  );
-  const ctx = createExecutionContext();
-  await worker.queue(batch, e);
-  return getQueueResult(batch, ctx);
+  const results: Array<Awaited<ReturnType<typeof getQueueResult>>> = [];
+  for (let start = 0; start === 0 || start < bodies.length; start += QUEUE_BATCH_SIZE) {
+    const batch = createMessageBatch(
+      "commerce-events",
+      bodies
+        .slice(start, start + QUEUE_BATCH_SIZE)
+        .map((body, i) => ({ id: `cron-${++batchSeq}-${start + i}`, timestamp: new Date(), attempts: 1, body })),
+    );
+    const ctx = createExecutionContext();
+    await worker.queue(batch, e);
+    results.push(await getQueueResult(batch, ctx));
+  }
+  const last = results.at(-1) as Awaited<ReturnType<typeof getQueueResult>>;
+  return {
+    ...last,
+    explicitAcks: results.flatMap((r) => r.explicitAcks),
+    retryMessages: results.flatMap((r) => r.retryMessages),
+  };
 }
 
 export interface FakeServer {

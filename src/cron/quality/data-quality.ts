@@ -10,7 +10,7 @@
 import { drizzle } from "drizzle-orm/d1";
 import { type AlertDraft, type AlertRule, raiseAlert } from "../../shared/alerts";
 import { describeError, log } from "../../shared/log";
-import { recordDqMetric } from "../../shared/metrics";
+import { recordDqMetrics } from "../../shared/metrics";
 import { dqResults, dqRuns } from "../../shared/schema/cron";
 import { cronSettings } from "../../shared/settings";
 import { sharedDatabase } from "../../tables/database";
@@ -149,8 +149,10 @@ async function dataQuality(
   }
   await sharedDatabase(env).batch(statements);
 
-  for (const r of results)
-    recordDqMetric(env, { check: r.check, subject: r.subject, outcome: r.outcome, value: r.value ?? 0 });
+  recordDqMetrics(
+    env,
+    results.map((r) => ({ check: r.check, subject: r.subject, outcome: r.outcome, value: r.value ?? 0 })),
+  );
   log.info("data-quality run done", { runId: run.runId, ...summary, reportKey });
   return { skipped: false, runId: run.runId, reportKey, results, ...summary };
 }
