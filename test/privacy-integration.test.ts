@@ -420,6 +420,59 @@ describe("a privacy request that stops moving", () => {
   });
 });
 
+describe("the consumer's erased-subject check at scale", () => {
+  it("asks D1 once per batch about the batch's own subjects, however many were erased", async () => {
+    const shop = newShop();
+    // 6,000 other people erased before: the check must not read them.
+    const now = new Date().toISOString();
+    const seed = Array.from({ length: 6000 }, (_, i) => [`many-${run}-${i}`]);
+    for (let i = 0; i < seed.length; i += 1000) {
+      await env.DB.prepare(
+        `INSERT INTO erased_subjects (subject_kind, subject_id, shop, request_id, erased_at)
+         SELECT 'email', json_extract(value, '$[0]'), '*', 'pr-seed', ?2 FROM json_each(?1)`,
+      )
+        .bind(JSON.stringify(seed.slice(i, i + 1000)), now)
+        .run();
+    }
+    const p = person("late");
+    const [hashed] = await hashSubjects(env, "shopify", shop, [{ kind: "email", id: p.email.toLowerCase() }]);
+    await env.DB.prepare(
+      "INSERT INTO erased_subjects (subject_kind, subject_id, shop, request_id, erased_at) VALUES ('email', ?1, '*', 'pr-late', ?2)",
+    )
+      .bind(hashed?.id, now)
+      .run();
+    const others = Array.from({ length: 40 }, (_, i) => person(`ok${i}`));
+    const late = shopifyOrder(shop, shopifyId(), shopifyId(), p, "12.00");
+    const fine = others.map((o) => shopifyOrder(shop, shopifyId(), shopifyId(), o, "8.00"));
+
+    const reads: string[] = [];
+    const counting = new Proxy(env.DB, {
+      get(target, prop) {
+        if (prop === "prepare")
+          return (sql: string) => {
+            if (sql.includes("FROM erased_subjects")) reads.push(sql);
+            return target.prepare(sql);
+          };
+        const v: unknown = Reflect.get(target, prop);
+        return typeof v === "function" ? v.bind(target) : v;
+      },
+    });
+    const batch = createMessageBatch(
+      "commerce-events",
+      [late, ...fine].map((body, i) => ({ id: `er-${run}-${i}`, timestamp: new Date(), attempts: 1, body })),
+    );
+    const ctx = createExecutionContext();
+    await worker.queue(batch, { ...env, DB: counting });
+    const result = await getQueueResult(batch, ctx);
+    expect(result.retryMessages).toEqual([]);
+    expect(reads).toHaveLength(1);
+    // The late order is stored redacted, in R2 and D1; the others as they came.
+    expect(await scanR2([p.email, p.phone])).toEqual([]);
+    expect(await scanD1([p.email, p.phone])).toEqual([]);
+    expect((await scanD1([others[0]?.email as string])).length).toBeGreaterThan(0);
+  }, 60_000);
+});
+
 describe("shop/redact", () => {
   it("removes every object and row of the shop and leaves other shops untouched", async () => {
     const shop = newShop();

@@ -25,7 +25,7 @@ import { eventDatabase, sharedDatabase } from "../tables/database";
 import { knownIdentities } from "../tables/identity";
 import { type LedgerStatus, type LedgerWrite, ledgerUpsert } from "../tables/ledger";
 import type { IdentityLink } from "../tables/plan";
-import { type ErasedView, loadErased } from "../tables/subjects";
+import { type ErasedView, type IndexedSubject, loadErasedFor, subjectCacheKey } from "../tables/subjects";
 import { planApply } from "./apply";
 import { archiveInvalidMessage } from "./dead-letter";
 import { retryDelaySeconds } from "./retry";
@@ -55,8 +55,9 @@ const R2_CONCURRENCY = 6;
 export async function consumeEvents(batch: MessageBatch<unknown>, env: Env): Promise<void> {
   const now = new Date().toISOString();
   const shared = sharedDatabase(env);
-  // Which subjects were erased, read once for the batch (a failed read fails every message: they retry).
-  const erased = loadErased(shared);
+  // Which of the batch's subjects were erased, read once for the batch (a failed read fails every
+  // message: they retry).
+  const erased = erasedView(env, shared, batch.messages);
   erased.catch(() => undefined);
   const prepared = await mapLimit(batch.messages, R2_CONCURRENCY, (msg) =>
     prepareMessage(env, shared, msg, now, erased),
@@ -68,6 +69,22 @@ export async function consumeEvents(batch: MessageBatch<unknown>, env: Env): Pro
 }
 
 type PreparedMessage = { msg: Message<unknown>; result?: Prepared; error?: unknown };
+
+/** The subjects of the batch's inline bodies, and one read of which of them (and their shops) were erased. */
+async function erasedView(env: Env, shared: D1Database, messages: readonly Message<unknown>[]): Promise<ErasedView> {
+  const payloads = new Map<string, IndexedSubject[]>();
+  const shops: string[] = [];
+  for (const msg of messages) {
+    const parsed = envelopeSchema.safeParse(msg.body);
+    if (!parsed.success || parsed.data.body === undefined) continue;
+    const e = parsed.data;
+    if (e.source === "shopify" && e.shop !== null) shops.push(e.shop);
+    const resource = resourceFor(e.source, e.topic) ?? "other";
+    const key = subjectCacheKey(e.source, e.shop, resource, e.body as string);
+    if (!payloads.has(key)) payloads.set(key, await payloadSubjects(env, e, resource, e.body as string));
+  }
+  return loadErasedFor(shared, shops, payloads);
+}
 
 async function prepareMessage(
   env: Env,

@@ -2,13 +2,14 @@
  * The consumer's part in privacy: find the data subjects a payload names (for the subject
  * index, written in the event's own D1 batch) and, when one of them was erased, redact the
  * payload before it is archived or applied, so a late webhook, a reconcile repair or a replay
- * never brings an erased person's PII back. Costs one D1 read per queue batch (the erased
- * subjects, while there are few), else one indexed read per event.
+ * never brings an erased person's PII back. Costs one indexed D1 read per queue batch, which
+ * asks about the batch's own subjects only (src/tables/subjects.ts `loadErasedFor`); an event
+ * whose body the read could not see (claim-checked in R2) asks on its own.
  */
 import { redactJson } from "../mapping/redact";
 import type { Envelope } from "../shared/envelope";
 import { sharedDatabase } from "../tables/database";
-import { type ErasedView, type IndexedSubject, isErasedIn, subjectsOfText } from "../tables/subjects";
+import { type ErasedView, type IndexedSubject, isErasedIn, subjectCacheKey, subjectsOfText } from "../tables/subjects";
 
 export interface Protected {
   payload: string;
@@ -30,7 +31,9 @@ export async function protectPayload(
   payload: string,
   erased?: ErasedView,
 ): Promise<Protected> {
-  const subjects = await payloadSubjects(env, e, resource, payload);
+  const subjects =
+    erased?.subjects.get(subjectCacheKey(e.source, e.shop, resource, payload)) ??
+    (await payloadSubjects(env, e, resource, payload));
   const shop = e.source === "shopify" ? e.shop : null;
   if (!(await isErasedIn(erased, sharedDatabase(env), shop, subjects))) return { payload, subjects, redacted: false };
   try {

@@ -171,36 +171,64 @@ export async function isErased(
 }
 
 /**
- * The erased subjects as one batch of events sees them: all of them in memory while there are few
- * (one read per batch instead of one per event), else null and each event asks D1 itself.
+ * The erased subjects as one batch of events sees them: which of the batch's own subjects (and
+ * shops) were erased, read in one indexed query, however many were erased in all. `checked` holds
+ * what the read covered; an event naming anything else (a claim-checked body, read later) asks D1
+ * itself. `subjects` caches each inline payload's subjects (by `subjectCacheKey`), so they are
+ * computed once.
  */
 export interface ErasedView {
-  keys: Set<string> | null;
+  checked: Set<string>;
+  erased: Set<string>;
+  subjects: Map<string, IndexedSubject[]>;
 }
 
-const ERASED_IN_MEMORY = 5_000;
+const pairKey = (kind: string, id: string) => `${kind}\u0000${id}`;
 
-export async function loadErased(db: D1Database): Promise<ErasedView> {
+/** What a payload's subjects depend on: its source, shop, resource and text. */
+export function subjectCacheKey(source: Source, shop: string | null, resource: string, payload: string): string {
+  return `${source}\u0000${shop ?? ""}\u0000${resource}\u0000${payload}`;
+}
+
+export async function loadErasedFor(
+  db: D1Database,
+  shops: readonly string[],
+  payloads: ReadonlyMap<string, IndexedSubject[]>,
+): Promise<ErasedView> {
+  const view: ErasedView = { checked: new Set(), erased: new Set(), subjects: new Map(payloads) };
+  const pairs = new Map<string, [string, string]>();
+  for (const subjects of payloads.values()) for (const s of subjects) pairs.set(pairKey(s.kind, s.id), [s.kind, s.id]);
+  const shopList = [...new Set(shops)];
+  if (pairs.size === 0 && shopList.length === 0) return view;
   const r = await db
-    .prepare(`SELECT subject_kind AS k, subject_id AS id, shop FROM erased_subjects LIMIT ${ERASED_IN_MEMORY + 1}`)
+    .prepare(
+      `SELECT subject_kind AS k, subject_id AS id, shop FROM erased_subjects
+       WHERE (subject_kind, subject_id) IN (SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]') FROM json_each(?1))
+          OR (subject_kind = 'shop' AND subject_id IN (SELECT value FROM json_each(?2)))`,
+    )
+    .bind(JSON.stringify([...pairs.values()]), JSON.stringify(shopList))
     .all<{ k: string; id: string; shop: string }>();
-  if (r.results.length > ERASED_IN_MEMORY) return { keys: null };
-  return { keys: new Set(r.results.map((x) => `${x.k}\u0000${x.id}\u0000${x.shop}`)) };
+  for (const k of pairs.keys()) view.checked.add(k);
+  for (const shop of shopList) view.checked.add(pairKey("shop", shop));
+  for (const x of r.results) view.erased.add(`${x.k}\u0000${x.id}\u0000${x.shop}`);
+  return view;
 }
 
-/** `isErased`, answered from the batch's view when it holds every erased subject. */
+/** `isErased`, answered from the batch's view when it covered every subject asked about. */
 export async function isErasedIn(
   view: ErasedView | undefined,
   db: D1Database,
   shop: string | null,
   subjects: readonly IndexedSubject[],
 ): Promise<boolean> {
-  const keys = view?.keys;
-  if (!keys) return isErased(db, shop, subjects);
-  if (keys.size === 0) return false;
-  if (shop !== null && keys.has(`shop\u0000${shop}\u0000${shop}`)) return true;
+  const covered =
+    view !== undefined &&
+    (shop === null || view.checked.has(pairKey("shop", shop))) &&
+    subjects.every((s) => view.checked.has(pairKey(s.kind, s.id)));
+  if (!covered) return isErased(db, shop, subjects);
+  if (shop !== null && view.erased.has(`shop\u0000${shop}\u0000${shop}`)) return true;
   return subjects.some(
-    (s) => keys.has(`${s.kind}\u0000${s.id}\u0000${s.shop}`) || keys.has(`${s.kind}\u0000${s.id}\u0000*`),
+    (s) => view.erased.has(`${s.kind}\u0000${s.id}\u0000${s.shop}`) || view.erased.has(`${s.kind}\u0000${s.id}\u0000*`),
   );
 }
 
