@@ -528,6 +528,65 @@ describe("shop/redact", () => {
   });
 });
 
+describe("shop/redact of a large shop", () => {
+  it("deletes its rows in chunks across runs, each run going on from what is left", async () => {
+    const shop = newShop();
+    const other = newShop();
+    const ids = Array.from({ length: 30 }, () => shopifyId());
+    const orderRow = (s: string, id: string) =>
+      env.DB.prepare(
+        `INSERT INTO shopify_orders (shop, id, email, currency, total_price_minor, created_at, updated_at, last_event_id, event_at, origin)
+         VALUES (?1, ?2, 'x@example.com', 'USD', 500, '2027-03-04T00:00:00Z', '2027-03-04T00:00:00Z', 'seed', '2027-03-04T00:00:00Z', 'webhook')`,
+      ).bind(s, id);
+    const itemRow = (s: string, order: string, i: number) =>
+      env.DB.prepare(
+        `INSERT INTO shopify_order_line_items (shop, id, order_id, position, quantity, currency, updated_at, last_event_id, event_at, origin)
+         VALUES (?1, ?2, ?3, ?4, 1, 'USD', '2027-03-04T00:00:00Z', 'seed', '2027-03-04T00:00:00Z', 'webhook')`,
+      ).bind(s, `${order}${i}`, order, i);
+    await env.DB.batch([
+      ...ids.flatMap((id) => [orderRow(shop, id), itemRow(shop, id, 1), itemRow(shop, id, 2)]),
+      orderRow(other, ids[0] as string),
+    ]);
+    const redact = envelope(
+      "shopify",
+      "shop/redact",
+      `{"shop_id":1,"shop_domain":"${shop}"}`,
+      shop,
+      "2027-03-05T00:00:00Z",
+    );
+    await deliver(redact);
+    const requestId = `pr-${redact.eventId}`;
+    const left = async () =>
+      (
+        await env.DB.prepare(
+          `SELECT (SELECT count(*) FROM shopify_orders WHERE shop = ?1) + (SELECT count(*) FROM shopify_order_line_items WHERE shop = ?1) AS n`,
+        )
+          .bind(shop)
+          .first<{ n: number }>()
+      )?.n;
+    // 4 rows per table and statement, 2 chunks per run: 8 orders and 8 line items a run.
+    const options = { batchObjects: 50, rowsPerStatement: 4, rowChunksPerRun: 2 };
+    const seen: number[] = [];
+    for (let i = 0; i < 20; i++) {
+      await runJob(env, "privacy", { now: new Date(), options });
+      const row = await env.DB.prepare("SELECT status, stage, error FROM privacy_requests WHERE request_id = ?1")
+        .bind(requestId)
+        .first<{ status: string; stage: string; error: string | null }>();
+      expect(row?.error ?? null).toBeNull();
+      seen.push((await left()) as number);
+      if (row?.status === "completed") break;
+    }
+    // 90 rows, 16 fewer a run (8 orders and 8 line items), never more, and none at the end.
+    expect(seen.filter((n) => n > 0 && n < 90).length).toBeGreaterThanOrEqual(4);
+    expect(seen.at(-1)).toBe(0);
+    for (let i = 1; i < seen.length; i++) expect(seen[i]).toBeLessThanOrEqual(seen[i - 1] as number);
+    const kept = await env.DB.prepare("SELECT count(*) AS n FROM shopify_orders WHERE shop = ?1")
+      .bind(other)
+      .first<{ n: number }>();
+    expect(kept?.n).toBe(1);
+  });
+});
+
 describe("POST /admin/privacy/erase", () => {
   it("erases one person across Shopify, Stripe and Recharge through the identity graph", async () => {
     const shop = newShop();

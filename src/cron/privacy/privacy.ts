@@ -20,12 +20,15 @@ import { backfillIndex } from "./backfill-index";
 import { eraseRows } from "./erase-rows";
 import { writeExport } from "./export";
 import { dayOfKey, type LineMatcher, rewriteObject } from "./rewrite";
-import { deleteShopObjects, deleteShopRows, shopDays } from "./shop";
+import { deleteShopObjects, deleteShopRowsChunk, shopDays } from "./shop";
 import { mergeTargets, resolveTarget, subjectClause, type Target, targetMatcher } from "./target";
 
 export interface PrivacyOptions {
   /** R2 objects per run (tests pass a small number to see a request resume). */
   batchObjects?: number;
+  /** shop/redact: rows one statement deletes per table, and chunks per run (tests pass small numbers). */
+  rowsPerStatement?: number;
+  rowChunksPerRun?: number;
 }
 
 export interface PrivacyRequestReport {
@@ -80,6 +83,19 @@ const workSchema = z.object({
 
 const MAX_REQUESTS_PER_RUN = 20;
 const KEYS_PER_QUERY = 100;
+const SHOP_DELETE_FACTOR = 100;
+const ROW_CHUNKS_PER_RUN = 25;
+/**
+ * Wall time one run spends on requests: the job runs every 10 minutes, a schedule Cloudflare
+ * gives 30 s of wall time; the rest is left for the run's own bookkeeping.
+ */
+const RUN_MS = 20_000;
+
+/** What one run may still do: R2 objects to rewrite, and until when (epoch ms). */
+interface Budget {
+  left: number;
+  until: number;
+}
 
 function batchObjects(env: Env, options: PrivacyOptions): number {
   const n = options.batchObjects ?? Number(env.PRIVACY_BATCH_OBJECTS);
@@ -92,7 +108,7 @@ export async function runPrivacy(
   options: PrivacyOptions = {},
 ): Promise<PrivacyResult> {
   const outcome = await withLease(sharedDatabase(env), "privacy", run.runId, run.now, async () => {
-    const budget = { left: batchObjects(env, options) };
+    const budget = { left: batchObjects(env, options), until: Date.now() + RUN_MS };
     const now = new Date().toISOString();
     // What was stored before the index existed is entered first, so erasures find it too.
     const backfilled = await backfillIndex(env, budget, now);
@@ -109,8 +125,8 @@ export async function runPrivacy(
     const requests: PrivacyRequestReport[] = [];
     const recompact: Recompaction[] = [];
     for (const row of pending.results) {
-      if (budget.left <= 0) break;
-      const report = await carryOut(env, row, budget, now).catch(async (err: unknown) => {
+      if (budget.left <= 0 || Date.now() >= budget.until) break;
+      const report = await carryOut(env, row, budget, now, options).catch(async (err: unknown) => {
         const error = describeError(err);
         log.error("privacy request failed, retried next run", { requestId: row.request_id, error });
         await sharedDatabase(env)
@@ -197,8 +213,9 @@ async function save(
 async function carryOut(
   env: Env,
   start: RequestRow,
-  budget: { left: number },
+  budget: Budget,
   now: string,
+  options: PrivacyOptions,
 ): Promise<PrivacyRequestReport> {
   const db = sharedDatabase(env);
   let row = start.status === "pending" ? await save(db, start, { status: "running" }) : start;
@@ -241,16 +258,23 @@ async function carryOut(
       await addDays(db, row.request_id, await shopDays(shopDatabase(env, shop), shop));
       row = await save(db, row, { stage: "objects" });
     }
-    while (row.stage === "objects" && budget.left > 0) {
-      const out = await deleteShopObjects(env, shop, Math.min(budget.left, 1000));
-      budget.left -= Math.max(1, out.deleted);
+    // Deleting is cheaper than rewriting (1,000 keys per R2 call): SHOP_DELETE_FACTOR times the
+    // run's rewrite budget, so a shop of 5,000,000 objects goes in days, not months.
+    let deletes = budget.left * SHOP_DELETE_FACTOR;
+    while (row.stage === "objects" && deletes > 0 && Date.now() < budget.until) {
+      const out = await deleteShopObjects(env, shop, Math.min(deletes, 1000));
+      deletes -= Math.max(1, out.deleted);
       await addDays(db, row.request_id, out.days);
       row = await save(db, row, { objects_deleted: row.objects_deleted + out.deleted });
       if (out.deleted === 0) row = await save(db, row, { stage: "rows" });
     }
-    if (row.stage === "rows") {
-      const rows = await deleteShopRows(env, shop);
-      row = await save(db, row, { stage: "compact", rows_changed: row.rows_changed + rows });
+    budget.left = Math.floor(deletes / SHOP_DELETE_FACTOR);
+    // Rows in chunks until the run's time is up (each chunk is one D1 batch of about 20 statements,
+    // so ROW_CHUNKS_PER_RUN keeps a run far from 1,000 queries); the next run goes on from what is left.
+    const chunks = options.rowChunksPerRun ?? ROW_CHUNKS_PER_RUN;
+    for (let i = 0; row.stage === "rows" && i < chunks && Date.now() < budget.until; i++) {
+      const rows = await deleteShopRowsChunk(env, shop, options.rowsPerStatement);
+      row = await save(db, row, rows === 0 ? { stage: "compact" } : { rows_changed: row.rows_changed + rows });
     }
     return finishOrCompact(db, row, now);
   }

@@ -1,9 +1,12 @@
 /**
  * `shop/redact`: everything of one shop goes. R2 objects are found through the subject index,
- * the ledger and the bulk records (never by listing the bucket) and deleted in bounded chunks;
- * then every D1 row keyed by the shop, the identity profiles only that shop held, and the shop
- * coordinator's bulk state. The tombstone and the erased-shop marker keep the domain: it is the
- * shop's, not a person's, and it keeps later events of the shop redacted.
+ * the ledger and the bulk records (never by listing the bucket) and deleted 1,000 keys per R2
+ * call; then every D1 row keyed by the shop, the identity profiles only that shop held, and the
+ * shop coordinator's bulk state. Rows go in chunks of ROWS_PER_STATEMENT per table, never in one
+ * batch (a shop of millions of rows would pass D1's 30 s per batch), so the work spreads over
+ * runs and resumes where it stopped: what was deleted is gone, and the next chunk is the first
+ * rows still there. The tombstone and the erased-shop marker keep the domain: it is the shop's,
+ * not a person's, and it keeps later events of the shop redacted.
  */
 import { log } from "../../shared/log";
 import { sharedDatabase, shopDatabase } from "../../tables/database";
@@ -105,43 +108,51 @@ async function deleteObjectsIn(
   if (keys.length === 0) return { deleted: 0, days: [] };
   for (let i = 0; i < keys.length; i += 1000) await env.LAKE.delete(keys.slice(i, i + 1000));
   const days = new Set<string>();
-  const statements: D1PreparedStatement[] = [];
-  for (let i = 0; i < keys.length; i += 90) {
-    const chunk = keys.slice(i, i + 90);
-    for (const k of chunk) {
-      const d = /\/dt=(\d{4}-\d{2}-\d{2})\//.exec(k)?.[1];
-      if (d) days.add(d);
-    }
-    const marks = chunk.map((_, j) => `?${j + 2}`).join(", ");
-    statements.push(
-      db.prepare(`DELETE FROM archive_subjects WHERE shop = ?1 AND r2_key IN (${marks})`).bind(shop, ...chunk),
-      db.prepare(`DELETE FROM webhook_events WHERE shop = ?1 AND r2_key IN (${marks})`).bind(shop, ...chunk),
-      db
-        .prepare(`UPDATE bulk_operations SET r2_key = NULL WHERE shop = ?1 AND r2_key IN (${marks})`)
-        .bind(shop, ...chunk),
-    );
+  for (const k of keys) {
+    const d = /\/dt=(\d{4}-\d{2}-\d{2})\//.exec(k)?.[1];
+    if (d) days.add(d);
   }
-  await db.batch(statements);
+  // The keys as one JSON value per statement: three statements for any number of keys.
+  const list = JSON.stringify(keys);
+  const inKeys = "r2_key IN (SELECT value FROM json_each(?2))";
+  await db.batch([
+    db.prepare(`DELETE FROM archive_subjects WHERE shop = ?1 AND ${inKeys}`).bind(shop, list),
+    db.prepare(`DELETE FROM webhook_events WHERE shop = ?1 AND ${inKeys}`).bind(shop, list),
+    db.prepare(`UPDATE bulk_operations SET r2_key = NULL WHERE shop = ?1 AND ${inKeys}`).bind(shop, list),
+  ]);
   return { deleted: keys.length, days: [...days] };
 }
 
-/** Deletes every D1 row of the shop, and the profiles only its identities held. */
-export async function deleteShopRows(env: Env, shop: string): Promise<number> {
+/** Rows one statement deletes: thousands of index entries and trigger writes, well inside 30 s. */
+export const ROWS_PER_STATEMENT = 2_000;
+
+/**
+ * Deletes the next chunk of the shop's D1 rows in every database it has rows in, and the profiles
+ * only its identities held; returns how many rows went (0: none left). After the last chunk, the
+ * coordinator forgets the shop's bulk state.
+ */
+export async function deleteShopRowsChunk(env: Env, shop: string, n = ROWS_PER_STATEMENT): Promise<number> {
   let rows = 0;
-  for (const db of shopDatabases(env, shop)) rows += await deleteRowsIn(db, shop);
-  const forgotten = await env.SHOP.getByName(shop).forgetShop();
-  log.info("shop rows erased", { shop, rows, coordinatorJobs: forgotten.jobs });
+  for (const db of shopDatabases(env, shop)) rows += await deleteRowsIn(db, shop, n);
+  if (rows === 0) {
+    const forgotten = await env.SHOP.getByName(shop).forgetShop();
+    log.info("shop rows erased", { shop, coordinatorJobs: forgotten.jobs });
+  }
   return rows;
 }
 
-async function deleteRowsIn(db: D1Database, shop: string): Promise<number> {
-  const onlyHere = `SELECT profile_id FROM customer_identities WHERE shop = ?1
-    EXCEPT SELECT profile_id FROM customer_identities WHERE shop <> ?1`;
+async function deleteRowsIn(db: D1Database, shop: string, n: number): Promise<number> {
+  // The profiles of the next chunk of the shop's identities that no other shop's identity holds,
+  // deleted before those identities (in the same batch, so the chunk is the same rows).
+  const onlyHere = `SELECT c.profile_id FROM (SELECT profile_id FROM customer_identities WHERE shop = ?1 LIMIT ${n}) c
+    WHERE NOT EXISTS (SELECT 1 FROM customer_identities j WHERE j.profile_id = c.profile_id AND j.shop <> ?1)`;
+  const chunk = (t: string) =>
+    db.prepare(`DELETE FROM ${t} WHERE rowid IN (SELECT rowid FROM ${t} WHERE shop = ?1 LIMIT ${n})`).bind(shop);
   const statements = [
     db.prepare(`DELETE FROM customer_profile_emails WHERE profile_id IN (${onlyHere})`).bind(shop),
     db.prepare(`DELETE FROM customer_profiles WHERE id IN (${onlyHere})`).bind(shop),
-    ...(await shopTables(db)).map((t) => db.prepare(`DELETE FROM ${t} WHERE shop = ?1`).bind(shop)),
+    ...(await shopTables(db)).map(chunk),
   ];
   const results = await db.batch(statements);
-  return results.reduce((n, r) => n + r.meta.changes, 0);
+  return results.reduce((sum, r) => sum + r.meta.changes, 0);
 }
