@@ -29,6 +29,7 @@ export const ALERT_RULES = [
   "backfill_failed",
   "recharge_webhook_failing",
   "privacy_stalled",
+  "privacy_object_set_aside",
 ] as const;
 export type AlertRule = (typeof ALERT_RULES)[number];
 

@@ -12,7 +12,9 @@
  * snapshot, a dead letter, a backfilled old object).
  */
 import { z } from "zod";
+import { raiseAlert } from "../../shared/alerts";
 import { describeError, log } from "../../shared/log";
+import { cronSettings } from "../../shared/settings";
 import { everyDatabase, sharedDatabase, shopDatabase } from "../../tables/database";
 import type { PrivacyKind, PrivacySubject } from "../../tables/privacy-requests";
 import { withLease } from "../lease";
@@ -317,16 +319,33 @@ async function carryOut(
         for (const key of await nextKeys(d, target, left)) keys.push({ key, db: d });
       }
       if (keys.length === 0) {
-        row = await save(db, row, { stage: "compact" });
+        // Last, the objects set aside (this run's or an earlier one's) get one more try each.
+        const held = await retrySetAside(env, data, target, matches, now);
+        if (held.length === 0) {
+          row = await save(db, row, { stage: "compact", objects_rewritten: row.objects_rewritten + held.rewritten });
+        } else {
+          // Not done while an object still holds the person: the error says which, the alert
+          // went out when it was set aside, and privacy_stalled follows after a day.
+          row = await save(db, row, { objects_rewritten: row.objects_rewritten + held.rewritten });
+          await db
+            .prepare("UPDATE privacy_requests SET error = ?2 WHERE request_id = ?1")
+            .bind(row.request_id, `${held.length} object(s) set aside: ${held.errors.join("; ")}`.slice(0, 1000))
+            .run();
+        }
         break;
       }
       let rewritten = 0;
       const days = new Set<string>();
       for (const { key, db: holder } of keys) {
-        if ((await rewriteObject(env, key, matches, now)) === "rewritten") rewritten++;
         const d = dayOfKey(key);
         if (d && key.startsWith("raw/")) days.add(d);
-        await markRedacted(holder, key, target);
+        try {
+          if ((await rewriteObject(env, key, matches, now)) === "rewritten") rewritten++;
+          await markRedacted(holder, key, target);
+        } catch (err) {
+          // One object that cannot be rewritten never holds up the rest: set aside, retried last.
+          await setAside(env, holder, key, target, row, describeError(err), now);
+        }
       }
       budget.left -= keys.length;
       await addDays(db, row.request_id, days);
@@ -334,6 +353,66 @@ async function carryOut(
     }
   }
   return finishOrCompact(db, row, now);
+}
+
+/** `archive_subjects.redacted`: 0 to do, 1 done, 2 set aside (its rewrite failed; retried last). */
+const SET_ASIDE = 2;
+
+async function setAside(
+  env: Env,
+  holder: D1Database,
+  key: string,
+  target: Target,
+  row: RequestRow,
+  error: string,
+  now: string,
+): Promise<void> {
+  log.error("privacy object set aside", { requestId: row.request_id, key, error });
+  await markRedacted(holder, key, target, SET_ASIDE);
+  await sharedDatabase(env).batch(
+    raiseAlert(
+      sharedDatabase(env),
+      {
+        rule: "privacy_object_set_aside",
+        key: `privacy_object_set_aside:${row.request_id}:${key}`.slice(0, 500),
+        severity: "critical",
+        title: `Privacy request ${row.request_id} could not rewrite ${key}: the rest goes on, this object still holds the person`,
+        fields: [
+          { name: "request", value: row.request_id },
+          { name: "object", value: key },
+          { name: "error", value: error },
+          { name: "next", value: "fix the cause (or delete the object), then POST /admin/jobs/privacy" },
+        ],
+        source: row.kind === "erase" ? null : "shopify",
+        eventId: null,
+      },
+      now,
+      cronSettings(env).alertDedupMs,
+    ),
+  );
+}
+
+/** One more try for each object set aside for the target; what still fails stays set aside. */
+async function retrySetAside(
+  env: Env,
+  data: D1Database[],
+  target: Target,
+  matches: LineMatcher,
+  now: string,
+): Promise<{ length: number; rewritten: number; errors: string[] }> {
+  const errors: string[] = [];
+  let rewritten = 0;
+  for (const d of data) {
+    for (const key of await nextKeys(d, target, KEYS_PER_QUERY, SET_ASIDE)) {
+      try {
+        if ((await rewriteObject(env, key, matches, now)) === "rewritten") rewritten++;
+        await markRedacted(d, key, target);
+      } catch (err) {
+        errors.push(`${key}: ${describeError(err)}`);
+      }
+    }
+  }
+  return { length: errors.length, rewritten, errors };
 }
 
 async function finishOrCompact(db: D1Database, row: RequestRow, now: string): Promise<PrivacyRequestReport> {
@@ -374,33 +453,36 @@ export async function recompacted(env: Env, requestId: string, days: readonly st
   }
 }
 
-/** The target's objects not yet rewritten, in key order. */
-async function nextKeys(db: D1Database, t: Target, limit: number): Promise<string[]> {
+/** The target's objects not yet rewritten (or those set aside), in key order. */
+async function nextKeys(db: D1Database, t: Target, limit: number, state = 0): Promise<string[]> {
   const keys = new Set<string>();
   for (let i = 0; i < t.subjects.length && keys.size < limit; i += 30) {
     const clause = subjectClause(t.subjects.slice(i, i + 30));
     const r = await db
       .prepare(
-        `SELECT DISTINCT r2_key FROM archive_subjects WHERE redacted = 0 AND (${clause.sql}) ORDER BY r2_key LIMIT ?`,
+        `SELECT DISTINCT r2_key FROM archive_subjects WHERE redacted = ? AND (${clause.sql}) ORDER BY r2_key LIMIT ?`,
       )
-      .bind(...clause.params, limit - keys.size)
+      .bind(state, ...clause.params, limit - keys.size)
       .all<{ r2_key: string }>();
     for (const x of r.results) keys.add(x.r2_key);
   }
   return [...keys];
 }
 
-/** A whole object is redacted for every subject it names; a snapshot only for the target's lines. */
-async function markRedacted(db: D1Database, key: string, t: Target): Promise<void> {
-  if (!key.includes("/snapshots/")) {
+/**
+ * A whole object is redacted for every subject it names; a snapshot only for the target's lines.
+ * `state` 2 sets the target's rows of the object aside instead.
+ */
+async function markRedacted(db: D1Database, key: string, t: Target, state = 1): Promise<void> {
+  if (!key.includes("/snapshots/") && state === 1) {
     await db.prepare("UPDATE archive_subjects SET redacted = 1 WHERE r2_key = ?1").bind(key).run();
     return;
   }
   for (let i = 0; i < t.subjects.length; i += 30) {
     const clause = subjectClause(t.subjects.slice(i, i + 30));
     await db
-      .prepare(`UPDATE archive_subjects SET redacted = 1 WHERE r2_key = ? AND (${clause.sql})`)
-      .bind(key, ...clause.params)
+      .prepare(`UPDATE archive_subjects SET redacted = ? WHERE r2_key = ? AND (${clause.sql})`)
+      .bind(state, key, ...clause.params)
       .run();
   }
 }
@@ -433,8 +515,34 @@ async function sweep(env: Env, budget: { left: number }, now: string): Promise<n
       .all<{ kind: Target["subjects"][number]["kind"]; id: string; shop: string }>();
     const subjects = erased.results;
     const matches: LineMatcher = targetMatcher(subjects);
-    if ((await rewriteObject(env, key, matches, now)) === "rewritten") rewritten++;
-    await markRedacted(db, key, { subjects } as Target);
+    try {
+      if ((await rewriteObject(env, key, matches, now)) === "rewritten") rewritten++;
+      await markRedacted(db, key, { subjects } as Target);
+    } catch (err) {
+      // Set aside, never retried at the head of every run; the alert tells the operator.
+      const error = describeError(err);
+      log.error("privacy sweep could not rewrite an object", { key, error });
+      await markRedacted(db, key, { subjects } as Target, SET_ASIDE);
+      await db.batch(
+        raiseAlert(
+          db,
+          {
+            rule: "privacy_object_set_aside",
+            key: `privacy_object_set_aside:sweep:${key}`.slice(0, 500),
+            severity: "critical",
+            title: `The privacy sweep could not rewrite ${key}: it still holds an erased person`,
+            fields: [
+              { name: "object", value: key },
+              { name: "error", value: error },
+            ],
+            source: null,
+            eventId: null,
+          },
+          now,
+          cronSettings(env).alertDedupMs,
+        ),
+      );
+    }
   }
   budget.left -= r.results.length;
   if (rewritten > 0) log.info("privacy sweep rewrote objects", { rewritten });

@@ -4,7 +4,8 @@
  * re-gzipped with only the lines that name the person redacted; quarantine and dead-letter
  * objects get their embedded body redacted (or dropped when it is not JSON). Every rewritten
  * object carries `redacted_at`. Trade-off: a snapshot is rewritten in memory, so one above
- * MAX_SNAPSHOT_BYTES fails the request (recorded on it) instead of being streamed.
+ * MAX_SNAPSHOT_BYTES throws; the privacy job sets it aside with an alert and goes on with the
+ * rest (src/cron/privacy/privacy.ts), instead of being streamed.
  */
 import { redactJson } from "../../mapping/redact";
 import { subjectsOf } from "../../mapping/subjects";
