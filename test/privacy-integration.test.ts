@@ -131,10 +131,17 @@ interface Tombstone {
   error: string | null;
 }
 
-/** Runs the privacy job (a few objects per run, so requests resume) until the request completes. */
+/**
+ * Runs the privacy job (a few objects per run, so requests resume) until the request completes;
+ * the compact job re-compacts the erased days' Parquet, as its hourly run does.
+ */
 async function runPrivacyUntilDone(requestId: string, batchObjects = 3): Promise<Tombstone> {
   for (let i = 0; i < 60; i++) {
     await runJob(env, "privacy", { now: new Date(), options: { batchObjects } });
+    const stage = await env.DB.prepare("SELECT stage FROM privacy_requests WHERE request_id = ?")
+      .bind(requestId)
+      .first<{ stage: string }>();
+    if (stage?.stage === "compact") await runJob(env, "compact", { now: new Date() });
     const row = await env.DB.prepare("SELECT * FROM privacy_requests WHERE request_id = ?")
       .bind(requestId)
       .first<Tombstone>();

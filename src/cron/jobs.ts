@@ -10,7 +10,13 @@ import { type DeliveryResult, deliverAlerts } from "./alerts/delivery";
 import { type BackfillOptions, type BackfillResult, runBackfill } from "./backfill/backfill";
 import { type CompactOptions, type CompactResult, compactTableDays, runCompact } from "./compact/compact";
 import { type HealthResult, runHealth } from "./health/health";
-import { type PrivacyOptions, type PrivacyResult, recompacted, runPrivacy } from "./privacy/privacy";
+import {
+  type PrivacyOptions,
+  type PrivacyResult,
+  privacyRecompactions,
+  recompacted,
+  runPrivacy,
+} from "./privacy/privacy";
 import { type DataQualityOptions, type DataQualityResult, runDataQuality } from "./quality/data-quality";
 import { type ReconcileOptions, type ReconcileResult, runReconcile } from "./reconcile/reconcile";
 import { type ReplayOptions, type ReplayResult, runReplay } from "./replay/replay";
@@ -41,7 +47,7 @@ export const SCHEDULES: Record<string, JobName | readonly JobName[]> = {
   "45 4 * * *": "retention",
 };
 
-/** Days of Parquet a privacy run re-compacts at most (the rest wait for the next run). */
+/** Days of Parquet a compact run re-compacts for erasures at most (the rest wait for the next run). */
 const RECOMPACT_DAYS_PER_RUN = 7;
 
 export function isJobName(name: string): name is JobName {
@@ -59,10 +65,10 @@ export type JobOptions = ReconcileOptions &
 export type JobOutcome =
   | { job: "reconcile"; result: ReconcileResult }
   | { job: "data-quality"; result: DataQualityResult }
-  | { job: "compact"; result: CompactResult }
+  | { job: "compact"; result: CompactResult & { privacyDays: string[] } }
   | { job: "alerts"; result: null }
   | { job: "backfill"; result: BackfillResult }
-  | { job: "privacy"; result: PrivacyResult & { recompacted: string[] } }
+  | { job: "privacy"; result: PrivacyResult }
   | { job: "health"; result: HealthResult }
   | { job: "retention"; result: RetentionResult }
   | { job: "replay"; result: ReplayResult };
@@ -105,12 +111,13 @@ async function dispatch(
       return { job: name, result: await runReconcile(env, run, options) };
     case "data-quality":
       return { job: name, result: await runDataQuality(env, run, options) };
-    case "compact":
-      return { job: name, result: await runCompact(env, run, options) };
-    case "privacy": {
-      const result = await runPrivacy(env, run, options);
-      return { job: name, result: { ...result, recompacted: await recompactAfterPrivacy(env, run, result) } };
+    case "compact": {
+      // Erasures first: their days hold a person's rows until they are re-compacted.
+      const privacyDays = await recompactForPrivacy(env, run);
+      return { job: name, result: { ...(await runCompact(env, run, options)), privacyDays } };
     }
+    case "privacy":
+      return { job: name, result: await runPrivacy(env, run, options) };
     case "replay":
       return { job: name, result: await runReplay(env, run, options) };
     case "alerts":
@@ -126,27 +133,25 @@ async function dispatch(
 
 /**
  * Erasure reaches the Parquet parts by re-compacting the affected days with the compact job's
- * own code (its lease too): a request completes once all its days are done. A day that fails or
- * finds compaction busy stays on the request for the next privacy run.
+ * own code (its lease too): a request completes once all its days are done. This runs at the
+ * start of the hourly `compact` run, whose schedule gives it 15 minutes, not in the 10-minute
+ * `privacy` run, whose 30 s cannot hold a rebuild of a large table's `current/` snapshot. A day
+ * that fails or finds compaction busy stays on the request for the next run.
  */
-async function recompactAfterPrivacy(
-  env: Env,
-  run: { runId: string; now: Date },
-  result: PrivacyResult,
-): Promise<string[]> {
-  if (result.skipped) return [];
-  const days = [...new Set(result.recompact.flatMap((r) => r.days))].sort().slice(0, RECOMPACT_DAYS_PER_RUN);
+async function recompactForPrivacy(env: Env, run: { runId: string; now: Date }): Promise<string[]> {
+  const waiting = await privacyRecompactions(env);
+  const days = [...new Set(waiting.flatMap((r) => r.days))].sort().slice(0, RECOMPACT_DAYS_PER_RUN);
   const done: string[] = [];
   if (days.length > 0) {
     // One run for all the days: it rebuilds each table's current snapshot once, not once per day.
     try {
-      const out = await compactTableDays(env, { runId: `${run.runId}-compact`, now: run.now }, { days });
+      const out = await compactTableDays(env, { runId: `${run.runId}-privacy`, now: run.now }, { days });
       if (!out.skipped) done.push(...days);
     } catch (err) {
       log.error("privacy re-compaction failed", { runId: run.runId, days: days.join(","), error: describeError(err) });
     }
   }
-  for (const r of result.recompact) await recompacted(env, r.requestId, done);
+  for (const r of waiting) await recompacted(env, r.requestId, done);
   return done;
 }
 

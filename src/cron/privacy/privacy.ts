@@ -434,8 +434,20 @@ async function complete(db: D1Database, row: RequestRow, now: string): Promise<R
   return { ...row, status: "completed", stage: "done" };
 }
 
+/** Requests waiting for their days' Parquet to be re-compacted (the `compact` run does it). */
+export async function privacyRecompactions(env: Env): Promise<Recompaction[]> {
+  const r = await sharedDatabase(env)
+    .prepare(
+      `SELECT r.request_id AS requestId, w.days AS days FROM privacy_requests r JOIN privacy_work w ON w.request_id = r.request_id
+       WHERE r.stage = 'compact' AND r.status IN ('pending', 'running') ORDER BY r.received_at LIMIT ?1`,
+    )
+    .bind(MAX_REQUESTS_PER_RUN)
+    .all<{ requestId: string; days: string }>();
+  return r.results.map((x) => ({ requestId: x.requestId, days: JSON.parse(x.days) as string[] }));
+}
+
 /**
- * After the dispatcher re-compacted `days`: they leave the request's list, and a request whose
+ * After the compact run re-compacted `days`: they leave the request's list, and a request whose
  * list is empty completes.
  */
 export async function recompacted(env: Env, requestId: string, days: readonly string[]): Promise<void> {
