@@ -7,7 +7,7 @@ import {
 } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import type { Job } from "../src/durable/job";
+import { type Job, progressOf } from "../src/durable/job";
 import { durableSql, JobStore } from "../src/durable/job-store";
 import type { ShopCoordinator } from "../src/durable/shop-coordinator";
 import worker from "../src/index";
@@ -421,6 +421,39 @@ describe("ShopCoordinator bulk backfill", { timeout: 30_000 }, () => {
       .bind(shop)
       .first<{ n: number }>();
     expect(perOrder?.n).toBe(0);
+  });
+
+  it("counts a pass the platform stopped before its next checkpoint as a failure, and fails the job with the reason", async () => {
+    const { shop, stub } = fakeShop("bf-killed", { orders: 10, lineItemsPerOrder: 1 }, { bulkAutoAdvance: true });
+    await startBackfill(shop, ["orders"]);
+    await drive(stub, () => allFinished(shop, 1));
+    // As passes stopped by a CPU limit leave a job: the mark of a step that never ended, nothing
+    // moved since, eight times already.
+    await runInDurableObject(stub, async (_instance, state) => {
+      const store = new JobStore(durableSql(state.storage));
+      const job = store.withStatus("completed")[0] as Job;
+      const stuck: Job = { ...job, status: "staging", finishedAt: null, error: null, failures: 8, linesRead: 3 };
+      store.put({ ...stuck, inFlight: progressOf(stuck) });
+      await state.storage.setAlarm(Date.now());
+    });
+    await drive(stub, async () => (await operation(shop, "orders"))?.status === "failed");
+    const failed = await operation(shop, "orders");
+    expect(failed?.error).toContain("gave up after 9 failed attempts");
+    expect(failed?.error).toContain("stopped before its next checkpoint");
+
+    // Once only (an eviction): counted, then the pass goes on and the job completes.
+    const again = fakeShop("bf-evicted", { orders: 10, lineItemsPerOrder: 1 }, { bulkAutoAdvance: true });
+    await startBackfill(again.shop, ["orders"]);
+    await drive(again.stub, () => allFinished(again.shop, 1));
+    await runInDurableObject(again.stub, async (_instance, state) => {
+      const store = new JobStore(durableSql(state.storage));
+      const job = store.withStatus("completed")[0] as Job;
+      const stuck: Job = { ...job, status: "staging", finishedAt: null, linesRead: 0, failures: 0 };
+      store.put({ ...stuck, inFlight: progressOf(stuck) });
+      await state.storage.setAlarm(Date.now());
+    });
+    await drive(again.stub, async () => (await operation(again.shop, "orders"))?.status === "completed");
+    expect(await operation(again.shop, "orders")).toMatchObject({ status: "completed", entitiesApplied: 10 });
   });
 
   it("starts over the ingest of a job an older deploy staged, and loads it exactly once", async () => {

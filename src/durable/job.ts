@@ -78,6 +78,12 @@ export const jobSchema = z.object({
   failures: count,
   /** An ended job whose D1 mirror (row and sync cursor) could not be written: each run tries again. */
   mirrorPending: z.boolean().default(false),
+  /**
+   * Set when a step starts, to the job's progress then (`progressOf`); cleared when it ends, well or
+   * not. Found still set by the next step with no progress since, it means the platform stopped the
+   * pass (CPU or memory limit, eviction) before its next checkpoint: a failure like any other.
+   */
+  inFlight: z.number().nullable().default(null),
 });
 
 export type Job = z.infer<typeof jobSchema>;
@@ -135,7 +141,19 @@ export function newJob(init: Pick<Job, "id" | "backfillId" | "shop" | "resource"
     pollIntervalMs: 0,
     failures: 0,
     mirrorPending: false,
+    inFlight: null,
   };
+}
+
+/** How far a job has got, in one number that any committed checkpoint moves forward. */
+export function progressOf(job: Job): number {
+  return (
+    job.bytesArchived +
+    (job.upload?.parts.length ?? 0) +
+    job.linesRead +
+    job.collectedLines +
+    Math.max(0, job.applyAfterLine + 1)
+  );
 }
 
 /** Clears everything a previous run of the export left, for a fresh Shopify operation. */

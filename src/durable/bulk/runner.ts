@@ -8,11 +8,13 @@
  * A failing step never loses work: the job is reloaded from its last committed
  * checkpoint, its failure counted, and retried — at once the first time (a crash or
  * eviction), then with exponential backoff — until `maxFailures`, when it is failed
- * with the error. A real crash skips this path, and the watchdog alarm set by the
- * caller before the pass resumes from the same checkpoint.
+ * with the error. A pass the platform stops (a CPU or memory limit, an eviction) skips this
+ * path: the watchdog alarm set by the caller before the pass resumes from the same checkpoint,
+ * and the job's `inFlight` mark tells the next step that the one before it never ended, which
+ * counts as a failure when nothing moved since.
  */
 import { describeError, log } from "../../shared/log";
-import { ACTIVE_STATUSES, INGEST_STATUSES, INGEST_VERSION, type Job } from "../job";
+import { ACTIVE_STATUSES, INGEST_STATUSES, INGEST_VERSION, type Job, progressOf } from "../job";
 import type { JobStore } from "../job-store";
 import { type ApplyDeps, applyBatch, finishApply } from "./apply";
 import { type ArchiveDeps, archiveResult } from "./archive";
@@ -107,39 +109,69 @@ export async function runBulkWork(deps: RunnerDeps): Promise<number | null> {
     }
   };
 
+  /** A failed attempt: back to the last checkpoint with a retry time, or failed past `maxFailures`. */
+  const failed = async (job: Job, err: unknown): Promise<null> => {
+    const saved = store.get(job.id) ?? job;
+    const failures = saved.failures + 1;
+    const error = describeError(err);
+    log.warn("bulk step failed", { job: job.id, shop: job.shop, status: saved.status, failures, error });
+    const giveUp =
+      err instanceof PermanentError ||
+      (failures > config.maxFailures && !(err instanceof TransientError && saved.status === "submitted"));
+    const next: Job = giveUp
+      ? {
+          ...saved,
+          failures,
+          inFlight: null,
+          status: "failed",
+          error: err instanceof PermanentError ? error : `gave up after ${failures} failed attempts: ${error}`,
+          finishedAt: iso(),
+          updatedAt: iso(),
+        }
+      : {
+          ...saved,
+          failures,
+          inFlight: null,
+          error,
+          nextPollAt: deps.nowMs() + backoffMs(failures),
+          updatedAt: iso(),
+        };
+    await save(next).catch((e) => {
+      log.error("could not record bulk failure", { job: job.id, error: describeError(e) });
+      // A job that ended here has no next step to write its D1 row: the next runs do.
+      if (!ACTIVE_STATUSES.has(next.status)) store.put({ ...next, mirrorPending: true });
+    });
+    return null;
+  };
+
   /** Runs one step; on failure the job goes back to its last checkpoint with a retry time. */
   const step = async (job: Job, work: (job: Job) => Promise<Job | null>): Promise<Job | null> => {
+    // The step before never ended and moved nothing: the platform stopped its pass (CPU, memory,
+    // eviction), which no catch sees. Counted as a failure, so such a job fails with the reason
+    // and an alert (bulk_failed) after maxFailures instead of stalling without telling anyone.
+    if (job.inFlight !== null && job.inFlight === progressOf(job)) {
+      await failed(
+        job,
+        new Error(`a pass at ${job.status} was stopped before its next checkpoint (CPU or memory limit?)`),
+      );
+      job = store.get(job.id) ?? job;
+      if (!ACTIVE_STATUSES.has(job.status) || job.nextPollAt > deps.nowMs()) return null;
+    }
+    const started = { ...job, inFlight: progressOf(job) };
+    store.put(started);
     let saved: Job;
     try {
       // A retry starts without the error its failed attempt left; notes the step writes stay.
-      const next = await work(job.failures > 0 ? { ...job, error: null } : job);
-      if (!next) return null;
-      saved = { ...next, failures: 0 };
+      const next = await work(started.failures > 0 ? { ...started, error: null } : started);
+      if (!next) {
+        const now = store.get(job.id);
+        if (now) store.put({ ...now, inFlight: null });
+        return null;
+      }
+      saved = { ...next, failures: 0, inFlight: null };
       store.put(saved);
     } catch (err) {
-      const saved = store.get(job.id) ?? job;
-      const failures = saved.failures + 1;
-      const error = describeError(err);
-      log.warn("bulk step failed", { job: job.id, shop: job.shop, status: saved.status, failures, error });
-      const giveUp =
-        err instanceof PermanentError ||
-        (failures > config.maxFailures && !(err instanceof TransientError && saved.status === "submitted"));
-      const next: Job = giveUp
-        ? {
-            ...saved,
-            failures,
-            status: "failed",
-            error: err instanceof PermanentError ? error : `gave up after ${failures} failed attempts: ${error}`,
-            finishedAt: iso(),
-            updatedAt: iso(),
-          }
-        : { ...saved, failures, error, nextPollAt: deps.nowMs() + backoffMs(failures), updatedAt: iso() };
-      await save(next).catch((e) => {
-        log.error("could not record bulk failure", { job: job.id, error: describeError(e) });
-        // A job that ended here has no next step to write its D1 row: the next runs do.
-        if (!ACTIVE_STATUSES.has(next.status)) store.put({ ...next, mirrorPending: true });
-      });
-      return null;
+      return failed(job, err);
     }
     // An apply batch carried its mirror row in its own D1 batch.
     if (!(job.status === "applying" && saved.status === "applying")) await mirrorSaved(saved);
