@@ -128,6 +128,7 @@ interface Tombstone {
   objects_rewritten: number;
   objects_deleted: number;
   rows_changed: number;
+  objects_total: number | null;
   error: string | null;
 }
 
@@ -811,6 +812,9 @@ describe("POST /admin/privacy/erase", () => {
     const tombstone = await runPrivacyUntilDone(requestId);
     expect(tombstone).toMatchObject({ kind: "erase", status: "completed" });
     expect(tombstone.rows_changed).toBeGreaterThan(5);
+    // How far it was, as the status page showed it: every object it found, rewritten.
+    expect(tombstone.objects_total).toBeGreaterThan(4);
+    expect(tombstone.objects_rewritten).toBe(tombstone.objects_total);
     expect(await scanR2(needles(p))).toEqual([]);
     expect(await scanD1(needles(p))).toEqual([]);
     expect((await scanD1(needles(q))).length).toBeGreaterThan(0);

@@ -22,7 +22,7 @@ import { backfillIndex } from "./backfill-index";
 import { eraseRows } from "./erase-rows";
 import { writeExport } from "./export";
 import { dayOfKey, type LineMatcher, rewriteObject } from "./rewrite";
-import { deleteShopObjects, deleteShopRowsChunk, shopDays } from "./shop";
+import { countShopObjects, deleteShopObjects, deleteShopRowsChunk, shopDays } from "./shop";
 import { mergeTargets, resolveTarget, subjectClause, type Target, targetMatcher } from "./target";
 
 export interface PrivacyOptions {
@@ -258,6 +258,7 @@ async function carryOut(
         .bind(shop, row.request_id, now)
         .run();
       await addDays(db, row.request_id, await shopDays(shopDatabase(env, shop), shop));
+      await setTotal(db, row.request_id, await countShopObjects(env, shop));
       row = await save(db, row, { stage: "objects" });
     }
     // Deleting is cheaper than rewriting (1,000 keys per R2 call): SHOP_DELETE_FACTOR times the
@@ -305,6 +306,9 @@ async function carryOut(
       await addDays(db, row.request_id, erased.days);
       rows += erased.rows;
     }
+    let total = 0;
+    for (const d of data) total += await countKeys(d, target);
+    await setTotal(db, row.request_id, total);
     row = await save(db, row, { stage: "objects", rows_changed: row.rows_changed + rows });
   } else {
     target = work.target as Target;
@@ -463,6 +467,25 @@ export async function recompacted(env: Env, requestId: string, days: readonly st
   if (left.length === 0 && row?.stage === "compact") {
     await complete(sharedDatabase(env), { request_id: requestId } as RequestRow, new Date().toISOString());
   }
+}
+
+/** What the status page divides by: the objects a request found to do when it started. */
+async function setTotal(db: D1Database, requestId: string, total: number): Promise<void> {
+  await db.prepare("UPDATE privacy_requests SET objects_total = ?2 WHERE request_id = ?1").bind(requestId, total).run();
+}
+
+/** The target's objects still to rewrite (one indexed count per 30 subjects; an object two chunks name counts twice). */
+async function countKeys(db: D1Database, t: Target): Promise<number> {
+  let n = 0;
+  for (let i = 0; i < t.subjects.length; i += 30) {
+    const clause = subjectClause(t.subjects.slice(i, i + 30));
+    const r = await db
+      .prepare(`SELECT count(DISTINCT r2_key) AS n FROM archive_subjects WHERE redacted = 0 AND (${clause.sql})`)
+      .bind(...clause.params)
+      .first<{ n: number }>();
+    n += r?.n ?? 0;
+  }
+  return n;
 }
 
 /** The target's objects not yet rewritten (or those set aside), in key order. */

@@ -81,6 +81,23 @@ export async function deleteShopObjects(
   return { deleted: exports, days: [] };
 }
 
+/**
+ * About how many objects the shop's deletion has to do, for the status page: its indexed objects
+ * and its ledger's (an object in both counts twice, so this is an upper bound).
+ */
+export async function countShopObjects(env: Env, shop: string): Promise<number> {
+  let n = 0;
+  for (const db of shopDatabases(env, shop)) {
+    const [indexed, ledger, bulk] = await db.batch<{ n: number }>([
+      db.prepare("SELECT count(DISTINCT r2_key) AS n FROM archive_subjects WHERE shop = ?1").bind(shop),
+      db.prepare("SELECT count(*) AS n FROM webhook_events WHERE shop = ?1 AND r2_key IS NOT NULL").bind(shop),
+      db.prepare("SELECT count(*) AS n FROM bulk_operations WHERE shop = ?1 AND r2_key IS NOT NULL").bind(shop),
+    ]);
+    n += (indexed?.results[0]?.n ?? 0) + (ledger?.results[0]?.n ?? 0) + (bulk?.results[0]?.n ?? 0);
+  }
+  return n;
+}
+
 /** The shop's database, then the shared one when they differ. */
 function shopDatabases(env: Env, shop: string): D1Database[] {
   const own = shopDatabase(env, shop);

@@ -79,7 +79,7 @@ export async function privacyRequestStatus(c: Ctx): Promise<Response> {
           `SELECT request_id AS requestId, kind, shop, subject_hash AS subjectHash, status, stage,
            received_at AS receivedAt, completed_at AS completedAt, objects_rewritten AS objectsRewritten,
            objects_deleted AS objectsDeleted, rows_changed AS rowsChanged, export_key AS exportKey, error,
-           progressed_at AS progressedAt
+           progressed_at AS progressedAt, objects_total AS objectsTotal
          FROM privacy_requests WHERE request_id = ?1`,
         )
         .bind(id)

@@ -31,6 +31,8 @@ export interface PrivacyStatus {
     stage: string;
     objectsRewritten: number;
     objectsDeleted: number;
+    /** Objects the request found to do when it started (null before); done = rewritten + deleted. */
+    objectsTotal: number | null;
     rowsChanged: number;
     receivedAt: string;
     progressedAt: string | null;
@@ -113,7 +115,8 @@ async function privacyStatus(db: D1Database, now: Date): Promise<PrivacyStatus> 
     db
       .prepare(
         `SELECT request_id AS requestId, kind, shop, status, stage, objects_rewritten AS objectsRewritten,
-           objects_deleted AS objectsDeleted, rows_changed AS rowsChanged, received_at AS receivedAt,
+           objects_deleted AS objectsDeleted, objects_total AS objectsTotal, rows_changed AS rowsChanged,
+           received_at AS receivedAt,
            progressed_at AS progressedAt, error
          FROM privacy_requests WHERE status IN ('pending', 'running') ORDER BY received_at, request_id LIMIT ?1`,
       )

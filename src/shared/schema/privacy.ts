@@ -56,6 +56,7 @@ export const privacyRequests = sqliteTable(
     exportKey: text("export_key"),
     error: text("error"),
     progressedAt: text("progressed_at"),
+    objectsTotal: integer("objects_total"),
   },
   (t) => [
     index("privacy_requests_by_status").on(t.status, t.receivedAt),

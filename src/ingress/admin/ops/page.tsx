@@ -188,7 +188,10 @@ export function OpsPage(props: {
                 <td>{r.requestId}</td>
                 <td>{r.kind}</td>
                 <td>{r.stage}</td>
-                <td class="num">{r.objectsRewritten + r.objectsDeleted}</td>
+                <td class="num">
+                  {r.objectsRewritten + r.objectsDeleted}
+                  {r.objectsTotal === null ? "" : ` of ${r.objectsTotal}`}
+                </td>
                 <td class="num">{r.rowsChanged}</td>
                 <td class={r.stalled ? "fail" : ""}>
                   {r.progressedAt ?? "never"}
