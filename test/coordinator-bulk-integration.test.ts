@@ -28,6 +28,7 @@ import {
   withSetting,
 } from "./fakes/coordinator-harness";
 import { FaultInjector } from "./fakes/faulty-env";
+import { type InvocationReport, onInvocationEnd } from "./fakes/limits";
 import type { FakeShopifyAdmin } from "./fakes/shopify-admin";
 
 useFakeShopify();
@@ -422,6 +423,29 @@ describe("ShopCoordinator bulk backfill", { timeout: 30_000 }, () => {
       .first<{ n: number }>();
     expect(perOrder?.n).toBe(0);
   });
+
+  it("stops a pass before 1,000 D1 queries and goes on at the next, for an export that needs many", async () => {
+    const { shop, stub } = fakeShop(
+      "bf-many-queries",
+      { orders: 6000, lineItemsPerOrder: 1 },
+      { bulkAutoAdvance: true },
+    );
+    const alarms: InvocationReport[] = [];
+    const stop = onInvocationEnd((r) => {
+      if (r.kind === "ShopCoordinator.alarm") alarms.push(r);
+    });
+    try {
+      await startBackfill(shop, ["orders"]);
+      await drive(stub, () => allFinished(shop, 1), 120_000);
+    } finally {
+      stop();
+    }
+    expect(await operation(shop, "orders")).toMatchObject({ status: "completed", entitiesApplied: 6000 });
+    const most = Math.max(...alarms.map((a) => a.d1Queries));
+    expect(most).toBeLessThan(1000);
+    // The budget, not the end of the export, ended at least one pass.
+    expect(alarms.filter((a) => a.d1Queries >= 700).length).toBeGreaterThan(0);
+  }, 180_000);
 
   it("counts a pass the platform stopped before its next checkpoint as a failure, and fails the job with the reason", async () => {
     const { shop, stub } = fakeShop("bf-killed", { orders: 10, lineItemsPerOrder: 1 }, { bulkAutoAdvance: true });

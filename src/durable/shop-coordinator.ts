@@ -285,8 +285,9 @@ export class ShopCoordinator extends DurableObject<Env> {
       maxPartsPerRun: 400,
       stageChunkLines: 20_000,
       parentsPerBatch: 50,
-      maxStatements: 400,
+      maxStatements: 200,
       maxApplyBatchesPerRun: 200,
+      maxQueriesPerRun: 700,
       runBudgetMs: 25_000,
       maxFailures: 8,
     };

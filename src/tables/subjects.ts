@@ -195,23 +195,44 @@ export async function loadErasedFor(
   shops: readonly string[],
   payloads: ReadonlyMap<string, IndexedSubject[]>,
 ): Promise<ErasedView> {
-  const view: ErasedView = { checked: new Set(), erased: new Set(), subjects: new Map(payloads) };
+  const read = erasedRead(db, shops, [...payloads.values()].flat());
+  const rows = read.statement === null ? [] : (await read.statement.all<ErasedRow>()).results;
+  return { ...read.view(rows), subjects: new Map(payloads) };
+}
+
+interface ErasedRow {
+  k: string;
+  id: string;
+  shop: string;
+}
+
+/**
+ * One indexed read of which of `subjects` (and `shops`) were erased, as a statement to batch with
+ * others, and the view its rows make (null statement: nothing to ask about).
+ */
+export function erasedRead(
+  db: D1Database,
+  shops: readonly string[],
+  subjects: Iterable<IndexedSubject>,
+): { statement: D1PreparedStatement | null; view: (rows: readonly ErasedRow[]) => ErasedView } {
   const pairs = new Map<string, [string, string]>();
-  for (const subjects of payloads.values()) for (const s of subjects) pairs.set(pairKey(s.kind, s.id), [s.kind, s.id]);
+  for (const s of subjects) pairs.set(pairKey(s.kind, s.id), [s.kind, s.id]);
   const shopList = [...new Set(shops)];
-  if (pairs.size === 0 && shopList.length === 0) return view;
-  const r = await db
+  const view = (rows: readonly ErasedRow[]): ErasedView => {
+    const v: ErasedView = { checked: new Set(pairs.keys()), erased: new Set(), subjects: new Map() };
+    for (const shop of shopList) v.checked.add(pairKey("shop", shop));
+    for (const x of rows) v.erased.add(`${x.k}\u0000${x.id}\u0000${x.shop}`);
+    return v;
+  };
+  if (pairs.size === 0 && shopList.length === 0) return { statement: null, view };
+  const statement = db
     .prepare(
       `SELECT subject_kind AS k, subject_id AS id, shop FROM erased_subjects
        WHERE (subject_kind, subject_id) IN (SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]') FROM json_each(?1))
           OR (subject_kind = 'shop' AND subject_id IN (SELECT value FROM json_each(?2)))`,
     )
-    .bind(JSON.stringify([...pairs.values()]), JSON.stringify(shopList))
-    .all<{ k: string; id: string; shop: string }>();
-  for (const k of pairs.keys()) view.checked.add(k);
-  for (const shop of shopList) view.checked.add(pairKey("shop", shop));
-  for (const x of r.results) view.erased.add(`${x.k}\u0000${x.id}\u0000${x.shop}`);
-  return view;
+    .bind(JSON.stringify([...pairs.values()]), JSON.stringify(shopList));
+  return { statement, view };
 }
 
 /** `isErased`, answered from the batch's view when it covered every subject asked about. */
@@ -230,14 +251,6 @@ export async function isErasedIn(
   return subjects.some(
     (s) => view.erased.has(`${s.kind}\u0000${s.id}\u0000${s.shop}`) || view.erased.has(`${s.kind}\u0000${s.id}\u0000*`),
   );
-}
-
-/**
- * Whether any subject was ever erased, as a read to batch with others: one row when anybody was
- * (bulk ingest skips the per-line check until then).
- */
-export function anyErasedStatement(db: D1Database): D1PreparedStatement {
-  return db.prepare("SELECT 1 AS hit FROM erased_subjects LIMIT 1");
 }
 
 const EMAILS_IN_TEXT = /[^\s@"<>\\,;:]+@[^\s@"<>\\,;:]+\.[a-z]{2,}/gi;

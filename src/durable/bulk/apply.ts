@@ -21,12 +21,12 @@ import { batchStatements, type EventWrite } from "../../tables/batch-statements"
 import { knownIdentitiesRead, shopifyRowsInput, shopifyRowsTarget } from "../../tables/identity";
 import { shopifyWrites } from "../../tables/shopify";
 import {
-  anyErasedStatement,
+  erasedRead,
   hashSubjects,
   INDEX_ROWS_PER_STATEMENT,
   type IndexEntry,
   indexEntryStatements,
-  isErased,
+  isErasedIn,
 } from "../../tables/subjects";
 import { type Job, mirrorRow } from "../job";
 import type { JobStore, StagedLine } from "../job-store";
@@ -103,23 +103,26 @@ export async function applyParents(
     // What the first pass made of this parent, without its strays: the counts move by the difference.
     before: again ? mapBulkRows(job.resource, p.parentLine, nonStrays(p), meta, ctx, parsed[i]) : null,
   }));
-  // One D1 read per batch, for two answers. Whether anybody was ever erased (then a look-up per
-  // line). And which orders name a customer another event linked already (an incremental export
-  // after webhooks): their identity statements would change nothing, and are left out.
+  // One D1 read per batch, for two answers. Which of the batch's subjects were erased (their lines
+  // are applied redacted). And which orders name a customer another event linked already (an
+  // incremental export after webhooks): their identity statements would change nothing, and are
+  // left out.
   const targets = maps.map(({ mapped }) => (mapped.ok ? mapped.rows.map(shopifyRowsTarget) : []));
   const referencing = targets.flat().flatMap((t) => (t?.referenced ? [t] : []));
   const knownRead = knownIdentitiesRead(
     deps.db,
     referencing.map((t) => ({ eventId: meta.eventId, referenced: t.referenced })),
   );
-  const [erasedRows, knownRows] = await deps.db.batch([
-    anyErasedStatement(deps.db),
-    ...(knownRead.statement ? [knownRead.statement] : []),
-  ]);
-  const anyErased = (erasedRows?.results.length ?? 0) > 0;
+  const subjectsOfLine = await hashing;
+  const erased = erasedRead(deps.db, [job.shop], subjectsOfLine.flat());
+  const reads = [erased.statement, knownRead.statement].filter((x): x is D1PreparedStatement => x !== null);
+  const results = await deps.db.batch(reads);
+  const erasedView = erased.view(
+    erased.statement === null ? [] : ((results[0]?.results ?? []) as Parameters<typeof erased.view>[0]),
+  );
+  const knownRows = knownRead.statement === null ? undefined : results[reads.length - 1];
   const known = knownRead.known(knownRows?.results ?? []);
   const knownTargets = new Set(referencing.filter((_, k) => known[k]));
-  const subjectsOfLine = await hashing;
   // The batch's subject index rows share one statement, written with the batch.
   const index: IndexEntry[] = [];
   let indexRows = 0;
@@ -150,7 +153,7 @@ export async function applyParents(
       continue;
     }
     let entities = mapped.rows;
-    if (anyErased && (await isErased(deps.db, job.shop, subjects))) {
+    if (await isErasedIn(erasedView, deps.db, job.shop, subjects)) {
       const redacted = mapBulkRows(job.resource, redactJson(p.parentLine).text, p.kids, meta, ctx);
       if (redacted.ok) entities = redacted.rows;
     }

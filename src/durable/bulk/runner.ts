@@ -13,6 +13,7 @@
  * and the job's `inFlight` mark tells the next step that the one before it never ended, which
  * counts as a failure when nothing moved since.
  */
+import { meteredD1, type QueryMeter } from "../../shared/d1-meter";
 import { describeError, log } from "../../shared/log";
 import { ACTIVE_STATUSES, INGEST_STATUSES, INGEST_VERSION, type Job, progressOf } from "../job";
 import type { JobStore } from "../job-store";
@@ -33,6 +34,12 @@ export interface RunnerConfig {
   parentsPerBatch: number;
   maxStatements: number;
   maxApplyBatchesPerRun: number;
+  /**
+   * D1 queries a pass makes at most before it stops at the next checkpoint: Cloudflare allows
+   * 1,000 per invocation, and one more apply batch (at most `maxStatements`) and the mirror's
+   * writes must still fit after it.
+   */
+  maxQueriesPerRun: number;
   runBudgetMs: number;
   maxFailures: number;
 }
@@ -54,7 +61,9 @@ export interface RunnerDeps {
   fault?: ((point: FaultPoint, job: Job) => void) | null;
 }
 
-export async function runBulkWork(deps: RunnerDeps): Promise<number | null> {
+export async function runBulkWork(input: RunnerDeps): Promise<number | null> {
+  const meter: QueryMeter = { queries: 0 };
+  const deps: RunnerDeps = { ...input, db: meteredD1(input.db, meter) };
   const started = deps.nowMs();
   const { store, config } = deps;
   const iso = () => new Date(deps.nowMs()).toISOString();
@@ -66,7 +75,10 @@ export async function runBulkWork(deps: RunnerDeps): Promise<number | null> {
     pollMaxMs: config.pollMaxMs,
   };
   let applyBatches = 0;
-  const overBudget = () => deps.nowMs() - started > config.runBudgetMs || applyBatches >= config.maxApplyBatchesPerRun;
+  const overBudget = () =>
+    deps.nowMs() - started > config.runBudgetMs ||
+    applyBatches >= config.maxApplyBatchesPerRun ||
+    meter.queries >= config.maxQueriesPerRun;
 
   const save = async (job: Job) => {
     store.put(job);
@@ -245,6 +257,7 @@ async function ingestStep(
       },
       countBatch,
       yieldNow: overBudget,
+      commitNow: overBudget,
       fault: deps.fault ? (p, j) => deps.fault?.(p, j) : undefined,
     };
   };

@@ -43,6 +43,8 @@ export interface StageDeps {
   countBatch?: () => void;
   /** True when the pass should stop at the next chunk boundary and resume at the next run. */
   yieldNow?: () => boolean;
+  /** True when the chunk should be committed now, before its `chunkLines` (a pass out of budget). */
+  commitNow?: () => boolean;
   fault?: (point: "stage:beforeCommit", job: Job) => void;
 }
 
@@ -217,7 +219,9 @@ export async function streamArchive(deps: StageDeps & { apply: ApplyDeps }, star
         children++;
       }
       line = at + 1;
-      if (line - job.linesRead >= deps.chunkLines || strayChars > STRAY_CHARS) {
+      // A pass past its budget (time, D1 queries) commits at once, not at the chunk's end: the
+      // parents that leave the window between two commits cost D1 batches of their own.
+      if (line - job.linesRead >= deps.chunkLines || strayChars > STRAY_CHARS || deps.commitNow?.()) {
         await commit(false);
         if (deps.yieldNow?.()) return { kind: "more", job };
       }
