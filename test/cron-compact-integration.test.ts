@@ -521,6 +521,38 @@ describe("compact job", () => {
     expect(third.tables.filter((t) => t.dt.startsWith("2031-04"))).toEqual([]);
   });
 
+  it("takes no new table-day past its D1 query budget and leaves the rest marked for the next run", async () => {
+    // 400 changed days of one table (a shop/redact or a backfill marks every day of history).
+    const shop = "compact-many-days.myshopify.com";
+    const day = (i: number) => new Date(Date.UTC(2029, 0, 1) + i * 86_400_000).toISOString().slice(0, 10);
+    const rows = Array.from({ length: 400 }, (_, i) =>
+      env.DB.prepare(
+        `INSERT INTO shopify_orders (shop, id, currency, total_price_minor, created_at, updated_at, last_event_id, event_at, origin)
+         VALUES (?1, ?2, 'USD', 100, ?3, ?3, 'seed', ?3, 'webhook')`,
+      ).bind(shop, String(9_100_000 + i), `${day(i)}T10:00:00.000Z`),
+    );
+    for (let i = 0; i < rows.length; i += 100) await env.DB.batch(rows.slice(i, i + 100));
+    const marked = async () =>
+      (
+        await env.DB.prepare(
+          "SELECT count(*) AS n FROM lake_changes WHERE table_name = 'shopify_orders' AND dt BETWEEN ?1 AND ?2",
+        )
+          .bind(day(0), day(399))
+          .first<{ n: number }>()
+      )?.n ?? 0;
+    expect(await marked()).toBe(400);
+    const left: number[] = [];
+    for (let i = 0; i < 10 && (await marked()) > 0; i++) {
+      // Each run is one invocation under the limits layer: past 1,000 D1 queries it would throw.
+      await runJob(env, "compact", { now: new Date("2031-03-06T03:35:00Z"), options: { tables: ["shopify_orders"] } });
+      left.push(await marked());
+    }
+    expect(left.at(-1)).toBe(0);
+    // More than one run: the budget, not the list of days, ended the first.
+    expect(left.length).toBeGreaterThan(1);
+    expect(left[0]).toBeGreaterThan(0);
+  }, 120_000);
+
   it("drops removed line items from the current snapshot", async () => {
     const shop = "compact-l.myshopify.com";
     const line = (id: string, position: number) => ({

@@ -8,7 +8,9 @@
  * quality results) lives in `sharedDatabase(env)`, always `DB`. README "How large D1 grows, and
  * past its 10 GB" says what works for a routed shop and what does not.
  */
+
 import { z } from "zod";
+import { meteredD1, type QueryMeter } from "../shared/d1-meter";
 
 /** `SHOP_DATABASES`: a JSON object from shop domain to the binding name of its D1 database. */
 const routesSchema = z.record(
@@ -99,6 +101,21 @@ export function everyDatabase(env: DatabaseEnv): Array<{ name: string; db: D1Dat
     if (!out.some((d) => d.name === name)) out.push({ name, db: binding(env, name, shop) });
   }
   return out;
+}
+
+/**
+ * `env` whose D1 bindings count their queries into `meter`, for a job that stops taking new work
+ * before Cloudflare's 1,000 queries per invocation and leaves the rest to its next run.
+ */
+export function meteredDatabases<E extends DatabaseEnv>(env: E, meter: QueryMeter): E {
+  const out: Record<string, unknown> = { ...env, DB: meteredD1(env.DB, meter) };
+  const done = new Set(["DB"]);
+  for (const [shop, name] of routes(env)) {
+    if (done.has(name)) continue;
+    done.add(name);
+    out[name] = meteredD1(binding(env, name, shop), meter);
+  }
+  return out as E;
 }
 
 /** The shops routed away from `DB` (jobs that only read `DB` say they skip them). */

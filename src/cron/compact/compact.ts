@@ -12,11 +12,13 @@
  * Re-running overwrites the same keys and then deletes parts the new run did not write;
  * between the two a reader may see a part of each run.
  */
+
 import { z } from "zod";
+import type { QueryMeter } from "../../shared/d1-meter";
 import { SOURCES, type Source } from "../../shared/envelope";
 import { describeError, log } from "../../shared/log";
 import { partitionOf } from "../../shared/time";
-import { sharedDatabase } from "../../tables/database";
+import { meteredDatabases, sharedDatabase } from "../../tables/database";
 import { withLease } from "../lease";
 import { putJson } from "../reports";
 import { type ChangedDay, changedDays, clearMark, isDay, markKey, marksOf } from "./changes";
@@ -30,6 +32,8 @@ import { COMPACT_TABLES, type CompactTable, type LakeTable } from "./tables";
 export const PART_ROWS = 10_000;
 /** Changed table-days one run compacts at most (oldest change first); the rest wait for the next run. */
 export const MAX_TABLE_DAYS = 500;
+/** D1 queries after which a run takes no new table-day (Cloudflare allows 1,000 per invocation). */
+const TABLE_DAY_QUERIES = 400;
 
 /** The job's own options, as the admin request or another job may pass them. */
 export const compactOptionsSchema = z
@@ -137,11 +141,15 @@ function selectTables(opts: z.infer<typeof compactOptionsSchema>): CompactTable[
 }
 
 async function compact(
-  env: Env,
+  input: Env,
   run: { runId: string; now: Date },
   opts: z.infer<typeof compactOptionsSchema>,
   withChanged: boolean,
 ): Promise<CompactResult> {
+  // Every D1 query counts toward the invocation's 1,000: the run takes no new table-day once
+  // TABLE_DAY_QUERIES are spent, leaving room for the snapshots after; the rest keep their marks.
+  const meter: QueryMeter = { queries: 0 };
+  const env = meteredDatabases(input, meter);
   // The report is filed under the run's scheduled time, like the data-quality report.
   const startedAt = run.now.toISOString();
   const partRows = opts.partRows ?? PART_ROWS;
@@ -187,9 +195,14 @@ async function compact(
   // Marks of the table-days written, per table: cleared once the table's snapshot is rebuilt too,
   // so a snapshot that fails keeps its table marked for the next run.
   const written = new Map<string, ChangedDay[]>();
+  let deferred = 0;
   for (const mark of work) {
     const spec = byName.get(mark.table);
     if (spec === undefined) continue;
+    if (meter.queries >= TABLE_DAY_QUERIES) {
+      deferred++;
+      continue;
+    }
     // One table-day failing is recorded and the rest still run; its mark stays, the run fails at the end.
     try {
       if (!isDay(mark.dt)) throw new Error(`compact: ${spec.table}.${spec.dayColumn} gave a day that is not a date`);
@@ -284,7 +297,7 @@ async function compact(
     tables: tables.map(reportEntry),
     current: current.map(reportEntry),
   });
-  log.info("compact run done", { runId: run.runId, reportKey, ...totals, failed: failed.length });
+  log.info("compact run done", { runId: run.runId, reportKey, ...totals, failed: failed.length, deferred });
   if (failed.length > 0) {
     const which = failed.map((t) => `${t.table} dt=${t.dt}`).join(", ");
     throw new CompactFailedError(`compact failed for ${failed.length} table-day(s): ${which}; report ${reportKey}`);
