@@ -81,6 +81,8 @@ export type CompactResult =
       tables: CompactTableReport[];
       /** One entry per current snapshot rebuilt. */
       current: CompactTableReport[];
+      /** Changed table-days left marked for the next run: this one spent its D1 query budget. */
+      deferred: number;
       schemaVersions: Record<string, number>;
       rows: number;
       parts: number;
@@ -302,7 +304,18 @@ async function compact(
     const which = failed.map((t) => `${t.table} dt=${t.dt}`).join(", ");
     throw new CompactFailedError(`compact failed for ${failed.length} table-day(s): ${which}; report ${reportKey}`);
   }
-  return { skipped: false, runId: run.runId, reportKey, days, partRows, tables, current, schemaVersions, ...totals };
+  return {
+    skipped: false,
+    runId: run.runId,
+    reportKey,
+    days,
+    partRows,
+    tables,
+    current,
+    deferred,
+    schemaVersions,
+    ...totals,
+  };
 }
 
 function entry(spec: LakeTable, dt: string, report: PrefixReport | null): CompactTableReport {
