@@ -59,3 +59,29 @@ export async function clearMark(db: D1Database, mark: ChangedDay): Promise<void>
 export function isDay(dt: string): boolean {
   return DAY.test(dt) && !Number.isNaN(Date.parse(`${dt}T00:00:00Z`));
 }
+
+/**
+ * A KPI snapshot a run had no budget left for: marked under the view's name (its `dt` is
+ * `snapshot`, never a day), so the next run rebuilds it though its inputs' marks are cleared.
+ */
+export const SNAPSHOT_OWED = "snapshot";
+
+export function owesSnapshot(db: D1Database, view: string): D1PreparedStatement {
+  return db
+    .prepare(
+      `INSERT INTO lake_changes (table_name, dt, seq, changed_at) VALUES (?1, ?2, 1, strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))
+       ON CONFLICT (table_name, dt) DO UPDATE SET seq = seq + 1`,
+    )
+    .bind(view, SNAPSHOT_OWED);
+}
+
+/** The views whose snapshot a run owes (one read for all of them). */
+export async function owedSnapshots(db: D1Database, views: readonly string[]): Promise<Map<string, number>> {
+  const { results } = await db
+    .prepare(
+      "SELECT table_name, seq FROM lake_changes WHERE dt = ?1 AND table_name IN (SELECT value FROM json_each(?2))",
+    )
+    .bind(SNAPSHOT_OWED, JSON.stringify(views))
+    .all<{ table_name: string; seq: number }>();
+  return new Map(results.map((r) => [r.table_name, r.seq]));
+}

@@ -21,7 +21,17 @@ import { partitionOf } from "../../shared/time";
 import { meteredDatabases, sharedDatabase } from "../../tables/database";
 import { withLease } from "../lease";
 import { putJson } from "../reports";
-import { type ChangedDay, changedDays, clearMark, isDay, markKey, marksOf } from "./changes";
+import {
+  type ChangedDay,
+  changedDays,
+  clearMark,
+  isDay,
+  markKey,
+  marksOf,
+  owedSnapshots,
+  owesSnapshot,
+  SNAPSHOT_OWED,
+} from "./changes";
 import { KPI_VIEWS } from "./kpi-views";
 import { snapshotDay, writeKpiSnapshot } from "./kpis";
 import { lakePrefix, type PrefixReport, writePrefix } from "./parts";
@@ -32,8 +42,12 @@ import { COMPACT_TABLES, type CompactTable, type LakeTable } from "./tables";
 export const PART_ROWS = 10_000;
 /** Changed table-days one run compacts at most (oldest change first); the rest wait for the next run. */
 export const MAX_TABLE_DAYS = 500;
-/** D1 queries after which a run takes no new table-day (Cloudflare allows 1,000 per invocation). */
+/**
+ * D1 queries after which a run takes no new table-day, and no new snapshot (Cloudflare allows
+ * 1,000 per invocation; one snapshot of a table of up to a few million rows fits the rest).
+ */
 const TABLE_DAY_QUERIES = 400;
+const SNAPSHOT_QUERIES = 700;
 
 /** The job's own options, as the admin request or another job may pass them. */
 export const compactOptionsSchema = z
@@ -81,7 +95,7 @@ export type CompactResult =
       tables: CompactTableReport[];
       /** One entry per current snapshot rebuilt. */
       current: CompactTableReport[];
-      /** Changed table-days left marked for the next run: this one spent its D1 query budget. */
+      /** Table-days and snapshots left for the next run (their marks stay): this one spent its D1 query budget. */
       deferred: number;
       schemaVersions: Record<string, number>;
       rows: number;
@@ -226,6 +240,11 @@ async function compact(
   for (const spec of specs) {
     const marks = written.get(spec.table) ?? [];
     if (marks.length === 0 && !newSchema.has(spec.table)) continue;
+    // Past the budget the snapshot waits: its table keeps its marks, so the next run rebuilds it.
+    if (meter.queries >= SNAPSHOT_QUERIES) {
+      deferred++;
+      continue;
+    }
     try {
       const report = await writePrefix(env, spec, "current", { partRows, metadata: metadataFor(spec, "current") });
       current.push(entry(spec, "current", report));
@@ -241,18 +260,31 @@ async function compact(
   // this run (D1 holds every write so far, so one refresh covers them all), when its schema is new,
   // and on a new UTC day for the views that count up to today.
   const kpiFailedInputs = new Set<string>();
+  const owed = await owedSnapshots(
+    sharedDatabase(env),
+    KPI_VIEWS.map((v) => v.table),
+  );
   for (const spec of KPI_VIEWS) {
     const published = await publishSchema(env.LAKE, spec, startedAt);
     schemaVersions[spec.table] = published.version;
     const asOf = new Date().toISOString();
     const due =
       published.changed ||
+      owed.has(spec.table) ||
       spec.inputs.some((table) => written.has(table)) ||
       (spec.clock && (await snapshotDay(env.LAKE, spec)) !== asOf.slice(0, 10));
     if (!due) continue;
+    if (meter.queries >= SNAPSHOT_QUERIES) {
+      // Owed to the next run, which rebuilds it from D1 as it is then (inputs' marks may go).
+      deferred++;
+      await owesSnapshot(sharedDatabase(env), spec.table).run();
+      continue;
+    }
     try {
       const report = await writeKpiSnapshot(env, spec, { partRows, metadata: metadataFor(spec, "current"), asOf });
       current.push(entry(spec, "current", report));
+      const seq = owed.get(spec.table);
+      if (seq !== undefined) await clearMark(sharedDatabase(env), { table: spec.table, dt: SNAPSHOT_OWED, seq });
     } catch (err) {
       const error = describeError(err);
       log.error("compact kpi snapshot failed", { runId: run.runId, view: spec.table, error });
