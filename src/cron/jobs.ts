@@ -112,9 +112,11 @@ async function dispatch(
     case "data-quality":
       return { job: name, result: await runDataQuality(env, run, options) };
     case "compact": {
-      // Erasures first: their days hold a person's rows until they are re-compacted.
-      const privacyDays = await recompactForPrivacy(env, run);
-      return { job: name, result: { ...(await runCompact(env, run, options)), privacyDays } };
+      // Erasures first: their days hold a person's rows until they are re-compacted. That run takes
+      // every other changed day after them too, so it is the invocation's one compaction.
+      const privacy = await recompactForPrivacy(env, run);
+      const result = privacy.result ?? (await runCompact(env, run, options));
+      return { job: name, result: { ...result, privacyDays: privacy.days } };
     }
     case "privacy":
       return { job: name, result: await runPrivacy(env, run, options) };
@@ -138,21 +140,25 @@ async function dispatch(
  * `privacy` run, whose 30 s cannot hold a rebuild of a large table's `current/` snapshot. A day
  * that fails or finds compaction busy stays on the request for the next run.
  */
-async function recompactForPrivacy(env: Env, run: { runId: string; now: Date }): Promise<string[]> {
+async function recompactForPrivacy(
+  env: Env,
+  run: { runId: string; now: Date },
+): Promise<{ days: string[]; result: CompactResult | null }> {
   const waiting = await privacyRecompactions(env);
   const days = [...new Set(waiting.flatMap((r) => r.days))].sort().slice(0, RECOMPACT_DAYS_PER_RUN);
-  const done: string[] = [];
-  if (days.length > 0) {
-    // One run for all the days: it rebuilds each table's current snapshot once, not once per day.
-    try {
-      const out = await compactTableDays(env, { runId: `${run.runId}-privacy`, now: run.now }, { days });
-      if (!out.skipped) done.push(...days);
-    } catch (err) {
-      log.error("privacy re-compaction failed", { runId: run.runId, days: days.join(","), error: describeError(err) });
-    }
+  if (days.length === 0) return { days: [], result: null };
+  // One run for all the days: it rebuilds each table's current snapshot once, not once per day.
+  // A failure fails the job run (the requests keep their days, the tables their marks).
+  let result: CompactResult;
+  try {
+    result = await compactTableDays(env, { runId: `${run.runId}-privacy`, now: run.now }, { days });
+  } catch (err) {
+    log.error("privacy re-compaction failed", { runId: run.runId, days: days.join(","), error: describeError(err) });
+    throw err;
   }
+  const done = result.skipped ? [] : days;
   for (const r of waiting) await recompacted(env, r.requestId, done);
-  return done;
+  return { days: done, result };
 }
 
 export async function runScheduled(controller: ScheduledController, env: Env): Promise<void> {
