@@ -1,7 +1,8 @@
 // `npm run bench`: runs every benchmark in bench/ one after another (they share the machine).
 import { readdirSync } from "node:fs";
 
-const only = process.argv.slice(2);
+// Names to match; `--option value` pairs after them belong to the benchmarks (`scale --scale 0.05`).
+const only = process.argv.slice(2).filter((a, i, all) => !a.startsWith("--") && !all[i - 1]?.match(/^--[^=]+$/));
 const files = readdirSync(new URL(".", import.meta.url))
   .filter((f) => f.endsWith(".mjs") && f !== "run.mjs")
   .filter((f) => only.length === 0 || only.some((o) => f.includes(o)))

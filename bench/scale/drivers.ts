@@ -1,0 +1,292 @@
+/**
+ * How each job of the scale run is driven to done through the entry points the tests use: a job
+ * run is `runJob` (one scheduled invocation under the limits layer), an HTTP request is
+ * `worker.fetch`, a queue batch is `worker.queue` (test/cron-helpers.ts `consumeBodies`, 50
+ * messages per batch as wrangler.toml hands them over), and the coordinator's work is its alarm
+ * (`runDurableObjectAlarm`). Each driver says when its job is done by the job's own record: the
+ * compaction marks, the privacy tombstone, the ledger day, the replay row, the reconcile scope's
+ * status, the bulk operation's row; a job that reports no progress is retried until the cap.
+ */
+import { createExecutionContext, runDurableObjectAlarm, waitOnExecutionContext } from "cloudflare:test";
+import { env } from "cloudflare:workers";
+import { KPI_VIEWS } from "../../src/cron/compact/kpi-views";
+import { type JobName, type JobRun, runJob } from "../../src/cron/jobs";
+import worker from "../../src/index";
+import type { Envelope } from "../../src/shared/envelope";
+import { CaptureQueue, consumeBodies } from "../../test/cron-helpers";
+import { inInvocation } from "../../test/fakes/limits";
+import { type Driver, loggedErrors } from "./meter";
+import { LEDGER_DAY, REPLAY_DAY, SHOP } from "./world";
+
+const ADMIN = { authorization: "Bearer test-admin-token", "content-type": "application/json" };
+
+async function one<T>(sql: string, ...binds: unknown[]): Promise<T | null> {
+  return env.DB.prepare(sql)
+    .bind(...binds)
+    .first<T>();
+}
+
+/** An admin request as one fetch invocation, its `waitUntil` work included (the replay's first chunk). */
+export async function adminFetch(e: Env, method: string, path: string, body?: unknown): Promise<Response> {
+  return inInvocation("fetch", async () => {
+    const ctx = createExecutionContext();
+    const request = new Request(`https://pipeline.test${path}`, {
+      method,
+      headers: ADMIN,
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    const res = await worker.fetch(request, e, ctx);
+    await waitOnExecutionContext(ctx);
+    return res;
+  });
+}
+
+async function job(name: JobName, e: Env = env, options: Parameters<typeof runJob>[2]["options"] = {}) {
+  return runJob(e, name, { now: new Date(), options });
+}
+
+const KPI_VIEW_NAMES = new Set(KPI_VIEWS.map((v) => v.table));
+
+/** `compact` until no table-day is marked changed; `tally` collects what the runs wrote. */
+export function compactDriver(): Driver {
+  const tally = { runs: 0, tableDays: 0, snapshots: 0, kpi: 0, rows: 0, parts: 0 };
+  return {
+    done: async () => ((await one<{ n: number }>("SELECT count(*) AS n FROM lake_changes"))?.n ?? 0) === 0,
+    step: async () => {
+      const run = await job("compact");
+      if (run.job !== "compact" || run.result.skipped) return;
+      tally.runs++;
+      tally.tableDays += run.result.tables.length;
+      const kpi = run.result.current.filter((c) => KPI_VIEW_NAMES.has(c.table)).length;
+      tally.kpi += kpi;
+      tally.snapshots += run.result.current.length - kpi;
+      tally.rows += run.result.rows;
+      tally.parts += run.result.parts;
+    },
+    note: async () =>
+      `${tally.tableDays} table-days, ${tally.snapshots} table snapshots, ${tally.kpi} KPI snapshots; ${tally.rows.toLocaleString("en-US")} rows in ${tally.parts} Parquet parts`,
+  };
+}
+
+interface Tombstone {
+  status: string;
+  stage: string;
+  error: string | null;
+  objects_rewritten: number;
+  objects_deleted: number;
+  rows_changed: number;
+}
+
+/** Runs without any change to a request (its stage, counts, days left) after which it is stuck. */
+const STUCK_RUNS = 10;
+
+function stuck(t: (Tombstone & { days: string | null }) | null): Error {
+  const days = (JSON.parse(t?.days ?? "[]") as string[]).length;
+  const logged = loggedErrors[0] ?? "none";
+  return new Error(
+    `stuck: ${STUCK_RUNS} runs changed nothing (stage ${t?.stage}, ${days} days to re-compact); first error logged: ${logged}`,
+  );
+}
+
+/**
+ * A privacy request: recorded by `start` (a request or a webhook), then `privacy` runs until its
+ * stage is `compact`, then `compact` runs (which re-compact its days) until it completes.
+ */
+export function privacyDriver(start: () => Promise<string>): Driver {
+  let requestId: string | null = null;
+  let last = "";
+  let still = 0;
+  const tombstone = () =>
+    requestId === null
+      ? Promise.resolve(null)
+      : one<Tombstone & { days: string | null }>(
+          "SELECT r.*, w.days FROM privacy_requests r LEFT JOIN privacy_work w USING (request_id) WHERE request_id = ?1",
+          requestId,
+        );
+  return {
+    done: async () => (await tombstone())?.status === "completed",
+    step: async () => {
+      if (requestId === null) {
+        requestId = await start();
+        return;
+      }
+      // Erased days are re-compacted by the hourly `compact` run (src/cron/jobs.ts `recompactForPrivacy`).
+      const stage = (await tombstone())?.stage;
+      await job(stage === "compact" ? "compact" : "privacy");
+      const t = await tombstone();
+      // The job records a failed run on the request and tries again next run: the same failure, forever.
+      if (t?.error) throw new Error(`privacy request ${t.stage}: ${t.error}`);
+      const now = JSON.stringify([t?.stage, t?.objects_rewritten, t?.objects_deleted, t?.rows_changed, t?.days]);
+      still = now === last ? still + 1 : 0;
+      last = now;
+      if (still >= STUCK_RUNS) throw stuck(t);
+    },
+    note: async () => {
+      const t = await tombstone();
+      return t
+        ? `stage ${t.stage}; ${t.objects_rewritten} objects rewritten, ${t.objects_deleted} deleted, ${t.rows_changed} D1 rows changed`
+        : "no request recorded";
+    },
+  };
+}
+
+/** `POST /admin/privacy/erase`: the request id it answers. */
+export async function requestErasure(email: string): Promise<string> {
+  const res = await adminFetch(env, "POST", "/admin/privacy/erase", { email });
+  if (res.status !== 202) throw new Error(`erase: HTTP ${res.status} ${await res.text()}`);
+  return ((await res.json()) as { requestId: string }).requestId;
+}
+
+/** A compliance webhook through the consumer (one queue invocation): its request id. */
+export async function deliverCompliance(e: Envelope): Promise<string> {
+  const result = await consumeBodies([e]);
+  if (result.retryMessages.length > 0) throw new Error(`${e.topic}: the consumer retried it`);
+  return `pr-${e.eventId}`;
+}
+
+/** `retention` until the ledger day holds no row. */
+export function retentionDriver(): Driver {
+  const left = async () =>
+    (
+      await one<{ n: number }>(
+        "SELECT count(*) AS n FROM webhook_events WHERE received_at >= ?1 AND received_at < ?2",
+        `${LEDGER_DAY}T00:00:00.000Z`,
+        `${LEDGER_DAY}T23:59:59.999Z`,
+      )
+    )?.n ?? 0;
+  let archived = 0;
+  return {
+    done: async () => (await left()) === 0,
+    step: async () => {
+      const run = await job("retention");
+      if (run.job === "retention") archived += run.result.tables.reduce((n, t) => n + t.archived, 0);
+    },
+    note: async () =>
+      `${archived.toLocaleString("en-US")} rows archived, ${(await left()).toLocaleString("en-US")} left on ${LEDGER_DAY}`,
+  };
+}
+
+/** `POST /admin/replay` of the replayed day, then `replay` runs; what they send is consumed in batches of 50. */
+export function replayDriver(): Driver {
+  const capture = new CaptureQueue();
+  const e = { ...env, EVENTS: capture } as Env;
+  let replayId: string | null = null;
+  let consumed = 0;
+  const status = () =>
+    replayId === null
+      ? Promise.resolve(null)
+      : one<{ status: string; sent: number; applied: number }>(
+          "SELECT status, sent, applied FROM replay_runs WHERE id = ?1",
+          replayId,
+        );
+  return {
+    done: async () => (await status())?.status === "completed" && capture.sent.length === 0,
+    step: async () => {
+      if (replayId === null) {
+        const res = await adminFetch(e, "POST", "/admin/replay", {
+          source: "shopify",
+          resource: "orders",
+          from: `${REPLAY_DAY}T00:00:00Z`,
+          to: `${REPLAY_DAY}T23:59:59Z`,
+        });
+        if (res.status !== 202) throw new Error(`replay: HTTP ${res.status} ${await res.text()}`);
+        replayId = ((await res.json()) as { replayId: string }).replayId;
+        return;
+      }
+      if (capture.sent.length > 0) {
+        const result = await consumeBodies(capture.sent);
+        if (result.retryMessages.length > 0) throw new Error(`replay: ${result.retryMessages.length} messages retried`);
+        consumed += capture.sent.length;
+        capture.clear();
+        return;
+      }
+      const s = await status();
+      if (s?.status === "failed") throw new Error("replay failed");
+      await job("replay", e);
+    },
+    note: async () => {
+      const s = await status();
+      return `${s?.sent ?? 0} sent, ${s?.applied ?? 0} applied, ${consumed} consumed`;
+    },
+  };
+}
+
+/** Shopify `reconcile` of the brand until its window completes; repairs are consumed in batches of 50. */
+export function reconcileDriver(): Driver {
+  const capture = new CaptureQueue();
+  const e = { ...env, EVENTS: capture } as Env;
+  let last: JobRun | null = null;
+  const scope = () => (last?.job === "reconcile" ? last.result.scopes.find((s) => s.source === "shopify") : undefined);
+  return {
+    done: async () => scope()?.status === "ok" && capture.sent.length === 0,
+    step: async () => {
+      if (capture.sent.length > 0) {
+        await consumeBodies(capture.sent);
+        capture.clear();
+        return;
+      }
+      last = await job("reconcile", e, { sources: ["shopify"], shops: [SHOP] });
+      const s = scope();
+      if (s?.status === "error" || s?.status === "skipped")
+        throw new Error(`reconcile ${s.status}: ${s.error ?? s.note}`);
+    },
+    note: async () => {
+      const s = scope();
+      if (!s) return "no run";
+      const t = Object.values(s.resources).reduce(
+        (a, r) => ({ looked: a.looked + r.lookedAt, repaired: a.repaired + r.repaired }),
+        {
+          looked: 0,
+          repaired: 0,
+        },
+      );
+      return `last run: ${t.looked} looked at, ${t.repaired} repaired, ${s.apiCalls} API calls, ${s.apiCost} points`;
+    },
+  };
+}
+
+/** A bulk export of the brand's orders: `POST /admin/backfill`, then the coordinator's alarms. */
+export function bulkDriver(): Driver {
+  const stub = env.SHOP.getByName(SHOP);
+  let started = false;
+  const row = () =>
+    one<{ status: string; error: string | null; lines_read: number; rows_applied: number }>(
+      "SELECT status, error, lines_read, rows_applied FROM bulk_operations WHERE shop = ?1 AND resource = 'orders' ORDER BY requested_at DESC",
+      SHOP,
+    );
+  return {
+    done: async () => (await row())?.status === "completed",
+    step: async () => {
+      if (!started) {
+        const res = await adminFetch(env, "POST", "/admin/backfill", { shop: SHOP, resources: ["orders"] });
+        if (res.status !== 202) throw new Error(`backfill: HTTP ${res.status} ${await res.text()}`);
+        started = true;
+        return;
+      }
+      const r = await row();
+      if (r?.status === "failed" || r?.status === "canceled") throw new Error(`bulk export ${r.status}: ${r.error}`);
+      if (!(await runDurableObjectAlarm(stub))) await new Promise((ok) => setTimeout(ok, 50));
+    },
+    note: async () => {
+      const r = await row();
+      return r
+        ? `${r.status}; ${r.lines_read.toLocaleString("en-US")} lines read, ${r.rows_applied.toLocaleString("en-US")} rows applied`
+        : "not started";
+    },
+  };
+}
+
+/** A job that is done after one run that was not skipped (`data-quality`, `health`). */
+export function onceDriver(name: "data-quality" | "health", describe: (run: JobRun) => string): Driver {
+  let last: JobRun | null = null;
+  return {
+    done: async () => {
+      const result: unknown = last?.result ?? null;
+      return result !== null && !(result as { skipped?: boolean }).skipped;
+    },
+    step: async () => {
+      last = await job(name);
+    },
+    note: async () => (last ? describe(last) : "no run"),
+  };
+}
