@@ -8,8 +8,9 @@
  * on what the jobs before it left (shop/redact, which deletes the shop, comes last). A job that
  * FAILs is a measurement, not a test failure; only a broken harness fails a test.
  */
-import { afterAll, afterEach, describe, expect, it } from "vitest";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { takeSwallowedLimits } from "../../test/fakes/limits";
+import { installCensus } from "./census";
 import { changeOrdersUpstream, touchOrders } from "./changes";
 import {
   bulkDriver,
@@ -58,6 +59,7 @@ async function timed(what: string, seed: () => Promise<unknown>): Promise<void> 
   print(`  seeded ${what} in ${seconds(performance.now() - started)}`);
 }
 
+beforeAll(installCensus);
 afterAll(() => printSummary(lines));
 
 // A coordinator alarm that fired on its own after a job's measurement ended: already counted as

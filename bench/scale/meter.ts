@@ -12,6 +12,7 @@
 import { env } from "cloudflare:workers";
 import { vi } from "vitest";
 import { type InvocationReport, onInvocationEnd, takeSwallowedLimits } from "../../test/fakes/limits";
+import { takeCensus } from "./census";
 
 /** Invocations (job runs, alarms, queue batches) a job may take to finish. */
 export const MAX_STEPS = 2_000;
@@ -48,6 +49,8 @@ export interface JobLine {
   error: string | null;
   note: string;
   ms: number;
+  /** The statements of the first invocation that crossed a limit, most run first (./census.ts). */
+  census: string | null;
 }
 
 export interface Driver {
@@ -108,6 +111,7 @@ function newLine(name: string): JobLine {
     error: null,
     note: "",
     ms: 0,
+    census: null,
   };
 }
 
@@ -150,6 +154,7 @@ export async function measure(name: string, driver: Driver): Promise<JobLine> {
   const stop = onInvocationEnd((r) => record(line, r));
   const unmute = muteLogs((l) => limitLogs.push(l));
   const started = performance.now();
+  takeCensus();
   try {
     while (!(await driver.done())) {
       if (line.steps >= MAX_STEPS) throw new Error(`not finished after ${MAX_STEPS} steps`);
@@ -169,6 +174,7 @@ export async function measure(name: string, driver: Driver): Promise<JobLine> {
     stop();
     unmute();
     takeSwallowedLimits();
+    line.census = takeCensus();
     line.ms = performance.now() - started;
   }
   if (limitLogs.length > 0 && line.error === null) line.error = firstLimitMessage(limitLogs[0] as string);

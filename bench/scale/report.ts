@@ -54,6 +54,7 @@ export function printLine(line: JobLine): void {
   const detail = [`${(line.ms / 1000).toFixed(1)} s`, line.note].filter(Boolean).join("; ");
   print(`    ${detail}`);
   for (const reason of failReasons(line)) print(`    FAIL: ${reason}`);
+  if (line.census) print(`    statements of the invocation that crossed: ${line.census}`);
 }
 
 export function printSummary(lines: readonly JobLine[]): void {
