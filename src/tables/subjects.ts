@@ -140,34 +140,16 @@ export function indexEntryStatements(
 
 /**
  * Whether any of `subjects` (or the shop itself) was erased, so what is stored about them
- * must be redacted first. One indexed read; none when there is nothing to look for.
+ * must be redacted first. One indexed read (`erasedRead`); none when there is nothing to look for.
  */
 export async function isErased(
   db: D1Database,
   shop: string | null,
   subjects: readonly IndexedSubject[],
 ): Promise<boolean> {
-  if (subjects.length === 0 && shop === null) return false;
-  // 30 subjects per read keeps each statement under D1's 100 bound parameters.
-  for (let i = 0; i === 0 || i < subjects.length; i += 30) {
-    const clauses: string[] = [];
-    const params: string[] = [];
-    if (shop !== null && i === 0) {
-      clauses.push("(subject_kind = 'shop' AND subject_id = ?)");
-      params.push(shop);
-    }
-    for (const s of subjects.slice(i, i + 30)) {
-      clauses.push("(subject_kind = ? AND subject_id = ? AND shop IN (?, '*'))");
-      params.push(s.kind, s.id, s.shop);
-    }
-    if (clauses.length === 0) break;
-    const row = await db
-      .prepare(`SELECT 1 AS hit FROM erased_subjects WHERE ${clauses.join(" OR ")} LIMIT 1`)
-      .bind(...params)
-      .first<{ hit: number }>();
-    if (row !== null) return true;
-  }
-  return false;
+  const read = erasedRead(db, shop === null ? [] : [shop], subjects);
+  if (read.statement === null) return false;
+  return erasedIn(read.view((await read.statement.all<ErasedRow>()).results), shop, subjects);
 }
 
 /**
@@ -246,7 +228,11 @@ export async function isErasedIn(
     view !== undefined &&
     (shop === null || view.checked.has(pairKey("shop", shop))) &&
     subjects.every((s) => view.checked.has(pairKey(s.kind, s.id)));
-  if (!covered) return isErased(db, shop, subjects);
+  return covered ? erasedIn(view, shop, subjects) : isErased(db, shop, subjects);
+}
+
+/** The answer of a view that covers `shop` and `subjects`. */
+function erasedIn(view: ErasedView, shop: string | null, subjects: readonly IndexedSubject[]): boolean {
   if (shop !== null && view.erased.has(`shop\u0000${shop}\u0000${shop}`)) return true;
   return subjects.some(
     (s) => view.erased.has(`${s.kind}\u0000${s.id}\u0000${s.shop}`) || view.erased.has(`${s.kind}\u0000${s.id}\u0000*`),
