@@ -10,7 +10,7 @@ import { PII_TABLES } from "../../mapping/pii";
 import { raiseAlert } from "../../shared/alerts";
 import { cronSettings } from "../../shared/settings";
 import { whereFor } from "./erase-rows";
-import { subjectClause, type Target } from "./target";
+import { subjectClauses, type Target } from "./target";
 
 const MAX_ROWS_PER_TABLE = 10_000;
 const MAX_KEYS = 50_000;
@@ -45,8 +45,7 @@ export async function writeExport(
     profiles.push({ profile, emails: emails.results, identities: identities.results });
   }
   const keys: string[] = [];
-  for (let i = 0; i < t.subjects.length; i += 30) {
-    const clause = subjectClause(t.subjects.slice(i, i + 30));
+  for (const clause of subjectClauses(t.subjects)) {
     const r = await db
       .prepare(`SELECT DISTINCT r2_key FROM archive_subjects WHERE ${clause.sql} ORDER BY r2_key LIMIT ${MAX_KEYS}`)
       .bind(...clause.params)

@@ -23,7 +23,7 @@ import { eraseRows } from "./erase-rows";
 import { writeExport } from "./export";
 import { dayOfKey, type LineMatcher, rewriteObject } from "./rewrite";
 import { countShopObjects, deleteShopObjects, deleteShopRowsChunk, shopDays } from "./shop";
-import { mergeTargets, resolveTarget, subjectClause, type Target, targetMatcher } from "./target";
+import { mergeTargets, resolveTarget, subjectClauses, type Target, targetMatcher } from "./target";
 
 export interface PrivacyOptions {
   /** R2 objects per run (tests pass a small number to see a request resume). */
@@ -44,7 +44,7 @@ export interface PrivacyRequestReport {
   error: string | null;
 }
 
-/** Days whose Parquet partitions the dispatcher must re-compact before the request completes. */
+/** Days whose Parquet partitions the compact job must re-compact before the request completes. */
 export interface Recompaction {
   requestId: string;
   days: string[];
@@ -58,8 +58,8 @@ export type PrivacyResult =
       /** Ledger rows whose objects were entered in the subject index this run (the backfill). */
       backfilled: number;
       swept: number;
+      /** A request at stage `compact` waits for the hourly compact run (privacyRecompactions). */
       requests: PrivacyRequestReport[];
-      recompact: Recompaction[];
     };
 
 interface RequestRow {
@@ -125,7 +125,6 @@ export async function runPrivacy(
       .bind(MAX_REQUESTS_PER_RUN)
       .all<RequestRow>();
     const requests: PrivacyRequestReport[] = [];
-    const recompact: Recompaction[] = [];
     for (const row of pending.results) {
       if (budget.left <= 0 || Date.now() >= budget.until) break;
       const report = await carryOut(env, row, budget, now, options).catch(async (err: unknown) => {
@@ -138,12 +137,8 @@ export async function runPrivacy(
         return { ...reportOf(row), error };
       });
       requests.push(report);
-      if (report.stage === "compact") {
-        const days = (await workDays(sharedDatabase(env), row.request_id)) ?? [];
-        recompact.push({ requestId: row.request_id, days });
-      }
     }
-    return { backfilled, swept, requests, recompact };
+    return { backfilled, swept, requests };
   });
   if (outcome.skipped) {
     log.info("privacy skipped: another run is in progress", { runId: run.runId, heldBy: outcome.heldBy });
@@ -367,27 +362,28 @@ async function setAside(
   holder: D1Database,
   key: string,
   target: Target,
-  row: RequestRow,
+  request: RequestRow | null,
   error: string,
   now: string,
 ): Promise<void> {
-  log.error("privacy object set aside", { requestId: row.request_id, key, error });
+  const by = request === null ? "The privacy sweep" : `Privacy request ${request.request_id}`;
+  log.error("privacy object set aside", { requestId: request?.request_id, key, error });
   await markRedacted(holder, key, target, SET_ASIDE);
   await sharedDatabase(env).batch(
     raiseAlert(
       sharedDatabase(env),
       {
         rule: "privacy_object_set_aside",
-        key: `privacy_object_set_aside:${row.request_id}:${key}`.slice(0, 500),
+        key: `privacy_object_set_aside:${request?.request_id ?? "sweep"}:${key}`.slice(0, 500),
         severity: "critical",
-        title: `Privacy request ${row.request_id} could not rewrite ${key}: the rest goes on, this object still holds the person`,
+        title: `${by} could not rewrite ${key}: the rest goes on, this object still holds the person`,
         fields: [
-          { name: "request", value: row.request_id },
+          ...(request === null ? [] : [{ name: "request", value: request.request_id }]),
           { name: "object", value: key },
           { name: "error", value: error },
           { name: "next", value: "fix the cause (or delete the object), then POST /admin/jobs/privacy" },
         ],
-        source: row.kind === "erase" ? null : "shopify",
+        source: request === null || request.kind === "erase" ? null : "shopify",
         eventId: null,
       },
       now,
@@ -477,8 +473,7 @@ async function setTotal(db: D1Database, requestId: string, total: number): Promi
 /** The target's objects still to rewrite (one indexed count per 30 subjects; an object two chunks name counts twice). */
 async function countKeys(db: D1Database, t: Target): Promise<number> {
   let n = 0;
-  for (let i = 0; i < t.subjects.length; i += 30) {
-    const clause = subjectClause(t.subjects.slice(i, i + 30));
+  for (const clause of subjectClauses(t.subjects)) {
     const r = await db
       .prepare(`SELECT count(DISTINCT r2_key) AS n FROM archive_subjects WHERE redacted = 0 AND (${clause.sql})`)
       .bind(...clause.params)
@@ -491,8 +486,8 @@ async function countKeys(db: D1Database, t: Target): Promise<number> {
 /** The target's objects not yet rewritten (or those set aside), in key order. */
 async function nextKeys(db: D1Database, t: Target, limit: number, state = 0): Promise<string[]> {
   const keys = new Set<string>();
-  for (let i = 0; i < t.subjects.length && keys.size < limit; i += 30) {
-    const clause = subjectClause(t.subjects.slice(i, i + 30));
+  for (const clause of subjectClauses(t.subjects)) {
+    if (keys.size >= limit) break;
     const r = await db
       .prepare(
         `SELECT DISTINCT r2_key FROM archive_subjects WHERE redacted = ? AND (${clause.sql}) ORDER BY r2_key LIMIT ?`,
@@ -513,8 +508,7 @@ async function markRedacted(db: D1Database, key: string, t: Target, state = 1): 
     await db.prepare("UPDATE archive_subjects SET redacted = 1 WHERE r2_key = ?1").bind(key).run();
     return;
   }
-  for (let i = 0; i < t.subjects.length; i += 30) {
-    const clause = subjectClause(t.subjects.slice(i, i + 30));
+  for (const clause of subjectClauses(t.subjects)) {
     await db
       .prepare(`UPDATE archive_subjects SET redacted = ? WHERE r2_key = ? AND (${clause.sql})`)
       .bind(state, key, ...clause.params)
@@ -555,28 +549,7 @@ async function sweep(env: Env, budget: { left: number }, now: string): Promise<n
       await markRedacted(db, key, { subjects } as Target);
     } catch (err) {
       // Set aside, never retried at the head of every run; the alert tells the operator.
-      const error = describeError(err);
-      log.error("privacy sweep could not rewrite an object", { key, error });
-      await markRedacted(db, key, { subjects } as Target, SET_ASIDE);
-      await db.batch(
-        raiseAlert(
-          db,
-          {
-            rule: "privacy_object_set_aside",
-            key: `privacy_object_set_aside:sweep:${key}`.slice(0, 500),
-            severity: "critical",
-            title: `The privacy sweep could not rewrite ${key}: it still holds an erased person`,
-            fields: [
-              { name: "object", value: key },
-              { name: "error", value: error },
-            ],
-            source: null,
-            eventId: null,
-          },
-          now,
-          cronSettings(env).alertDedupMs,
-        ),
-      );
+      await setAside(env, db, key, { subjects } as Target, null, describeError(err), now);
     }
   }
   budget.left -= r.results.length;
