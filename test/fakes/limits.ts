@@ -212,25 +212,21 @@ function limitedStatement(inner: D1PreparedStatement, sql: string, values: unkno
     count("d1Queries", 1, `${call} ${sql.slice(0, 60)}`);
     return op();
   };
+  /** run() and all(): both answer D1Result, metered from its meta, its rows checked. */
+  const withResults = (call: "run" | "all") =>
+    exec(call, async () => {
+      const r = await inner[call]();
+      meter(r.meta);
+      checkRows(r.results, sql);
+      return r;
+    });
   const own: Record<string | symbol, unknown> = {
     [INNER]: inner,
     sql,
     values,
     bind: (...v: unknown[]) => limitedStatement(inner.bind(...v), sql, v),
-    run: () =>
-      exec("run", async () => {
-        const r = await inner.run();
-        meter(r.meta);
-        checkRows(r.results, sql);
-        return r;
-      }),
-    all: () =>
-      exec("all", async () => {
-        const r = await inner.all();
-        meter(r.meta);
-        checkRows(r.results, sql);
-        return r;
-      }),
+    run: () => withResults("run"),
+    all: () => withResults("all"),
     first: (column?: string) =>
       exec("first", async () => {
         // first() reads one row; its meta is not exposed, so it is metered as one row read.
