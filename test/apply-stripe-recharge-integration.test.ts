@@ -78,6 +78,12 @@ async function consume(envelopes: Envelope[], withEnv: Env = env) {
   return { acked: result.explicitAcks.length, retried: result.retryMessages.length };
 }
 
+/** The fixture subscription as `id`, its one item at `quantity`. */
+function subscriptionWith(id: string, quantity: number) {
+  const item = subscription.items.data[0];
+  return { ...subscription, id, items: { ...subscription.items, data: [{ ...item, quantity }] } };
+}
+
 type Row = Record<string, unknown>;
 async function row(table: string, id: string): Promise<Row | null> {
   return env.DB.prepare(`SELECT * FROM ${table} WHERE id = ?`).bind(id).first<Row>();
@@ -230,12 +236,7 @@ describe("Stripe events applied by the consumer", () => {
 
   it("records the MRR history of a subscription from the events that apply, not from late or repeated ones", async () => {
     const id = `sub_${uid()}`;
-    const item = subscription.items.data[0];
-    const withQuantity = (quantity: number) => ({
-      ...subscription,
-      id,
-      items: { ...subscription.items, data: [{ ...item, quantity }] },
-    });
+    const withQuantity = (quantity: number) => subscriptionWith(id, quantity);
     const update = stripe("customer.subscription.updated", withQuantity(3), T0 + 120);
     await consume([stripe("customer.subscription.created", withQuantity(1), T0)]);
     await consume([update]);
@@ -268,12 +269,7 @@ describe("Stripe events applied by the consumer", () => {
     // Both writes land on the same history key (the start and the change share an instant): the
     // change replaces the state recorded at that instant, and the subscription row takes the change.
     const id = `sub_${uid()}`;
-    const item = subscription.items.data[0];
-    const withQuantity = (quantity: number) => ({
-      ...subscription,
-      id,
-      items: { ...subscription.items, data: [{ ...item, quantity }] },
-    });
+    const withQuantity = (quantity: number) => subscriptionWith(id, quantity);
     const start = subscription.start_date; // the fixture starts (and ends its trial) at 2009-02-13T23:31:30Z
     const created = stripe("customer.subscription.created", withQuantity(1), start);
     const changed = stripe("customer.subscription.updated", withQuantity(3), start);
@@ -294,7 +290,7 @@ describe("Stripe events applied by the consumer", () => {
     ]);
     // Both in one queue batch, and a redelivery of each: still one state, nothing retried.
     const id2 = `sub_${uid()}`;
-    const two = (q: number) => ({ ...withQuantity(q), id: id2 });
+    const two = (q: number) => subscriptionWith(id2, q);
     const batch = [
       stripe("customer.subscription.created", two(1), start),
       stripe("customer.subscription.updated", two(2), start),

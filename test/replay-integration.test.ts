@@ -43,6 +43,29 @@ const order = (s: string, id: string, customer: string, total: string, at: strin
     at,
   );
 
+/** A Recharge subscription of this run at `price`, as of `time` on 2027-05-01 (created at 11:00). */
+const rechargeSubscription = (topic: string, price: string, time: string) =>
+  envelope(
+    "recharge",
+    topic,
+    JSON.stringify({
+      subscription: {
+        id: `9${run.slice(-8)}`,
+        customer_id: `8${run.slice(-8)}`,
+        email: "r@example.com",
+        status: "ACTIVE",
+        sku: "TEA-SUB",
+        price,
+        currency: "USD",
+        quantity: 1,
+        created_at: "2027-05-01T11:00:00",
+        updated_at: `2027-05-01T${time}`,
+      },
+    }),
+    null,
+    `2027-05-01T${time}Z`,
+  );
+
 async function checksum(table: string, key: readonly string[]): Promise<{ rows: number; hash: string }> {
   const r = await env.DB.prepare(`SELECT * FROM ${table} ORDER BY ${key.join(", ")}`).all<Record<string, unknown>>();
   // `origin` says how the row arrived (webhook, replay): provenance, not content.
@@ -138,47 +161,9 @@ describe("replay by event-time range", () => {
         livemode: true,
         created: T,
       }),
-      envelope(
-        "recharge",
-        "subscription/created",
-        JSON.stringify({
-          subscription: {
-            id: `9${run.slice(-8)}`,
-            customer_id: `8${run.slice(-8)}`,
-            email: "r@example.com",
-            status: "ACTIVE",
-            sku: "TEA-SUB",
-            price: "15.00",
-            currency: "USD",
-            quantity: 1,
-            created_at: "2027-05-01T11:00:00",
-            updated_at: "2027-05-01T11:00:00",
-          },
-        }),
-        null,
-        "2027-05-01T11:00:00Z",
-      ),
+      rechargeSubscription("subscription/created", "15.00", "11:00:00"),
       // The subscription's price changes: a second MRR state.
-      envelope(
-        "recharge",
-        "subscription/updated",
-        JSON.stringify({
-          subscription: {
-            id: `9${run.slice(-8)}`,
-            customer_id: `8${run.slice(-8)}`,
-            email: "r@example.com",
-            status: "ACTIVE",
-            sku: "TEA-SUB",
-            price: "18.00",
-            currency: "USD",
-            quantity: 1,
-            created_at: "2027-05-01T11:00:00",
-            updated_at: "2027-05-01T11:30:00",
-          },
-        }),
-        null,
-        "2027-05-01T11:30:00Z",
-      ),
+      rechargeSubscription("subscription/updated", "18.00", "11:30:00"),
     ];
     // Outside the replayed range: must not be sent.
     const outsideId = shopifyId();
