@@ -34,6 +34,20 @@ module.exports = {
       to: { path: "^src/", pathNot: "^src/(tables|mapping|shared)/" },
     },
     {
+      name: "lake-knows-no-stage",
+      comment: "The lake's table code (Iceberg, Parquet, stores) is called by the jobs; it knows none of them.",
+      severity: "error",
+      from: { path: "^src/lake/" },
+      to: { path: "^src/", pathNot: "^src/(lake|shared)/" },
+    },
+    {
+      name: "table-format-is-pure",
+      comment: "The Iceberg and Parquet format code is pure: the stores and the job do the I/O around it.",
+      severity: "error",
+      from: { path: "^src/lake/(iceberg|parquet)/" },
+      to: { path: "^src/", pathNot: "^src/lake/(iceberg|parquet)/" },
+    },
+    {
       name: "consumer-calls-no-job-or-coordinator",
       comment: "The queue consumer is downstream of ingress and independent of the jobs and the coordinator.",
       severity: "error",

@@ -25,6 +25,7 @@ export function testMiniflare(migrations: Migrations, extra: Record<string, stri
       RECHARGE_API_TOKEN: "",
       ALERT_WEBHOOK_URL: "",
       PRIVACY_HASH_KEY: "test-privacy-hash-key",
+      LAKE_CATALOG_TOKEN: "",
       MAX_BODY_BYTES: "1048576",
       ...extra,
     },

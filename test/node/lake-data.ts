@@ -17,6 +17,7 @@ export const SECRETS = {
   RECHARGE_API_TOKEN: "",
   ALERT_WEBHOOK_URL: "",
   PRIVACY_HASH_KEY: "lake-test-privacy-key",
+  LAKE_CATALOG_TOKEN: "",
 };
 
 export interface Delivery {
