@@ -41,7 +41,10 @@ function discriminatedBases(schemas: Json): Map<string, Discriminated> {
     if (!isObject(schema) || !isObject(schema.discriminator) || schema.oneOf !== undefined) continue;
     const { propertyName, mapping } = schema.discriminator;
     if (typeof propertyName !== "string" || !isObject(mapping)) continue;
-    const members = [...new Set(Object.values(mapping).map(refName))].filter((m): m is string => m !== null);
+    // Mapping values are bare reference strings ('#/components/schemas/AssertCreate').
+    const members = [...new Set(Object.values(mapping).map((target) => refName({ $ref: target })))].filter(
+      (m): m is string => m !== null,
+    );
     bases.set(name, { propertyName, members });
   }
   return bases;

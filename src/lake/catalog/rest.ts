@@ -9,22 +9,15 @@
  * Data Catalog does) may refuse one outside it, so the location is the one the catalog chose, read
  * back from the metadata. A commit the catalog may have applied without saying so (any 5xx, a
  * timeout, a broken connection, an unreadable 200) is a CommitStateUnknownError, never retried
- * here: retrying could apply it twice, so the caller reloads and looks for its snapshot. Snapshot
- * ids are int64; one beyond 2^53 (another engine's) cannot be held in a JS number and is refused
- * loudly instead of being rounded into a requirement that would never hold.
+ * here: retrying could apply it twice, so the caller reloads and looks for its snapshot. Table
+ * metadata is checked by the format code's parseTableMetadata, which refuses what this lake cannot
+ * carry exactly (an int64 snapshot id past 2^53, written by another engine) rather than round it
+ * into a requirement that would never hold.
  */
 import { z } from "zod";
+import { CommitConflictError, type IcebergSchema, parseTableMetadata, TableMetadataError } from "../iceberg";
 import type { LakeCatalogConfig } from "./config";
-import {
-  CommitConflictError,
-  type IcebergSchema,
-  type LoadedTable,
-  type TableChange,
-  type TableMetadata,
-  type TableRef,
-  type TableStore,
-  tableName,
-} from "./store";
+import { type LoadedTable, type TableChange, type TableRef, type TableStore, tableName } from "./store";
 
 /** The catalog refused a request or answered something this client cannot read; `message` says what to do. */
 export class CatalogError extends Error {
@@ -70,47 +63,14 @@ const ErrorBody = z.object({
   error: z.object({ message: z.string(), type: z.string(), code: z.number().int() }),
 });
 
-const int = z.number().int();
-
-/** Table metadata as the catalog serves it: what the writers rely on is checked, the rest kept as sent. */
-const MetadataBody = z.looseObject({
-  "format-version": int.min(1).max(3),
-  "table-uuid": z.string().min(1),
-  location: z.string().min(1),
-  "last-sequence-number": int,
-  "last-updated-ms": int,
-  "last-column-id": int,
-  schemas: z.array(z.looseObject({ type: z.literal("struct"), "schema-id": int, fields: z.array(z.looseObject({})) })),
-  "current-schema-id": int,
-  "partition-specs": z.array(z.looseObject({ "spec-id": int, fields: z.array(z.unknown()) })),
-  "default-spec-id": int,
-  "last-partition-id": int,
-  properties: StringMap.optional(),
-  "current-snapshot-id": int.nullable().optional(),
-  snapshots: z
-    .array(
-      z.looseObject({
-        "snapshot-id": int,
-        "parent-snapshot-id": int.optional(),
-        "sequence-number": int,
-        "timestamp-ms": int,
-        "manifest-list": z.string(),
-        summary: z.looseObject({ operation: z.enum(["append", "replace", "overwrite", "delete"]) }),
-      }),
-    )
-    .optional(),
-  refs: z.record(z.string(), z.looseObject({ type: z.enum(["branch", "tag"]), "snapshot-id": int })).optional(),
-  "sort-orders": z.array(z.looseObject({ "order-id": int, fields: z.array(z.unknown()) })),
-  "default-sort-order-id": int,
-});
-
+/** The metadata document itself is checked by parseTableMetadata (loaded() below). */
 const LoadTableBody = z.object({
   "metadata-location": z.string().nullable().optional(),
-  metadata: MetadataBody,
+  metadata: z.unknown(),
   config: StringMap.optional(),
 });
 
-const CommitTableBody = z.object({ "metadata-location": z.string(), metadata: MetadataBody });
+const CommitTableBody = z.object({ "metadata-location": z.string(), metadata: z.unknown() });
 
 // ---- The store ------------------------------------------------------------------------------------
 
@@ -126,7 +86,7 @@ export class RestCatalogStore implements TableStore {
     // NoSuchTableException or NoSuchNamespaceException: either way the table is not there.
     if (res.status === 404) return drained(res, null);
     if (res.status !== 200) throw await refusal(res, `loading ${tableName(ref)}`);
-    return loaded(await readBody(res, LoadTableBody, `the table ${tableName(ref)}`));
+    return loaded(await readBody(res, LoadTableBody, `the table ${tableName(ref)}`), ref);
   }
 
   async create(
@@ -144,7 +104,7 @@ export class RestCatalogStore implements TableStore {
       throw new CatalogError(`The catalog says ${tableName(ref)} exists but cannot load it: try again.`, 409);
     }
     if (res.status !== 200) throw await refusal(res, `creating ${tableName(ref)}`);
-    return loaded(await readBody(res, LoadTableBody, `the created table ${tableName(ref)}`));
+    return loaded(await readBody(res, LoadTableBody, `the created table ${tableName(ref)}`), ref);
   }
 
   async commit(ref: TableRef, _base: LoadedTable, change: TableChange): Promise<LoadedTable> {
@@ -170,7 +130,7 @@ export class RestCatalogStore implements TableStore {
     }
     if (res.status !== 200) throw await refusal(res, `committing to ${tableName(ref)}`);
     try {
-      return loaded(await readBody(res, CommitTableBody, `the commit to ${tableName(ref)}`));
+      return loaded(await readBody(res, CommitTableBody, `the commit to ${tableName(ref)}`), ref);
     } catch (err) {
       throw new CommitStateUnknownError(ref, 200, `it answered 200 with ${(err as Error).message}`);
     }
@@ -244,9 +204,17 @@ export class RestCatalogStore implements TableStore {
 
 // ---- Answers --------------------------------------------------------------------------------------
 
-function loaded(body: { "metadata-location"?: string | null; metadata: unknown }): LoadedTable {
-  // MetadataBody checked what the stores rely on; the rest of the document is carried as the catalog sent it.
-  return { metadata: body.metadata as TableMetadata, metadataLocation: body["metadata-location"] ?? null };
+function loaded(body: { "metadata-location"?: string | null; metadata: unknown }, ref: TableRef): LoadedTable {
+  try {
+    return { metadata: parseTableMetadata(body.metadata), metadataLocation: body["metadata-location"] ?? null };
+  } catch (err) {
+    if (!(err instanceof TableMetadataError)) throw err;
+    throw new CatalogError(
+      `The catalog's metadata for ${tableName(ref)} is not a table this lake can write (${err.issues.slice(0, 5).join("; ")}). ` +
+        "Another engine changed it past what the lake writes: restore its previous metadata, or stop that engine writing to it.",
+      null,
+    );
+  }
 }
 
 async function drained<T>(res: Response, value: T): Promise<T> {
@@ -256,7 +224,13 @@ async function drained<T>(res: Response, value: T): Promise<T> {
 
 async function readBody<T>(res: Response, schema: z.ZodType<T>, what: string): Promise<T> {
   const text = await res.text();
-  const parsed = schema.safeParse(parseExactJson(text, what));
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    throw new CatalogError(`The catalog's answer for ${what} is not JSON: ${text.slice(0, 120)}`, res.status);
+  }
+  const parsed = schema.safeParse(json);
   if (!parsed.success) {
     const issues = parsed.error.issues.slice(0, 5).map((i) => `${i.path.join(".") || "(body)"}: ${i.message}`);
     throw new CatalogError(
@@ -265,33 +239,6 @@ async function readBody<T>(res: Response, schema: z.ZodType<T>, what: string): P
     );
   }
   return parsed.data;
-}
-
-type ExactReviver = (key: string, value: unknown, context?: { source?: string }) => unknown;
-
-/** JSON.parse that refuses integers a JS number cannot hold exactly (an int64 snapshot id past 2^53). */
-function parseExactJson(text: string, what: string): unknown {
-  const inexact: string[] = [];
-  const reviver: ExactReviver = (key, value, context) => {
-    if (typeof value === "number" && !Number.isSafeInteger(value) && /^-?\d+$/.test(context?.source ?? "")) {
-      inexact.push(`${key} = ${context?.source}`);
-    }
-    return value;
-  };
-  let value: unknown;
-  try {
-    value = (JSON.parse as (text: string, reviver: ExactReviver) => unknown)(text, reviver);
-  } catch {
-    throw new CatalogError(`The catalog's answer for ${what} is not JSON: ${text.slice(0, 120)}`, null);
-  }
-  if (inexact.length > 0) {
-    throw new CatalogError(
-      `The catalog's answer for ${what} holds integers past 2^53 (${inexact.slice(0, 3).join(", ")}), which this ` +
-        "writer cannot carry exactly: another engine wrote them. Expire those snapshots or commit from that engine.",
-      null,
-    );
-  }
-  return value;
 }
 
 /** The IcebergErrorResponse of a failed request, or what can be said of a body that is not one. */

@@ -6,98 +6,13 @@
  * optimistic concurrency costs a rebuild per lost race (new manifests, new sequence number), but no
  * store holds a lock, so a writer that dies mid-commit blocks nobody.
  */
-
-// Until the table format (src/lake/iceberg) lands, the few of its types the stores exchange are
-// declared here, shaped as the Iceberg JSON documents so that switching is an import change.
-
-/** An Iceberg schema (a struct type with an id), as in table metadata JSON. */
-export interface IcebergSchema {
-  type: "struct";
-  "schema-id": number;
-  fields: { id: number; name: string; required: boolean; type: unknown; doc?: string }[];
-  "identifier-field-ids"?: number[];
-}
-
-export interface Snapshot {
-  "snapshot-id": number;
-  "parent-snapshot-id"?: number;
-  "sequence-number": number;
-  "timestamp-ms": number;
-  "manifest-list": string;
-  summary: { operation: "append" | "replace" | "overwrite" | "delete"; [key: string]: string };
-  "schema-id"?: number;
-}
-
-export interface SnapshotRef {
-  type: "branch" | "tag";
-  "snapshot-id": number;
-  "max-ref-age-ms"?: number;
-  "max-snapshot-age-ms"?: number;
-  "min-snapshots-to-keep"?: number;
-}
-
-/** Table metadata v2, as the metadata JSON file (and the catalog) carries it. */
-export interface TableMetadata {
-  "format-version": number;
-  "table-uuid": string;
-  location: string;
-  "last-sequence-number": number;
-  "last-updated-ms": number;
-  "last-column-id": number;
-  schemas: IcebergSchema[];
-  "current-schema-id": number;
-  "partition-specs": { "spec-id": number; fields: unknown[] }[];
-  "default-spec-id": number;
-  "last-partition-id": number;
-  properties?: Record<string, string>;
-  "current-snapshot-id"?: number | null;
-  snapshots?: Snapshot[];
-  refs?: Record<string, SnapshotRef>;
-  "snapshot-log"?: { "snapshot-id": number; "timestamp-ms": number }[];
-  "metadata-log"?: { "metadata-file": string; "timestamp-ms": number }[];
-  "sort-orders": { "order-id": number; fields: unknown[] }[];
-  "default-sort-order-id": number;
-  [key: string]: unknown;
-}
-
-/** A commit's precondition (the Iceberg REST spec's TableRequirement). */
-export type TableRequirement =
-  | { type: "assert-create" }
-  | { type: "assert-table-uuid"; uuid: string }
-  | { type: "assert-ref-snapshot-id"; ref: string; "snapshot-id": number | null }
-  | { type: "assert-last-assigned-field-id"; "last-assigned-field-id": number }
-  | { type: "assert-current-schema-id"; "current-schema-id": number }
-  | { type: "assert-last-assigned-partition-id"; "last-assigned-partition-id": number }
-  | { type: "assert-default-spec-id"; "default-spec-id": number }
-  | { type: "assert-default-sort-order-id"; "default-sort-order-id": number };
-
-/** A change to table metadata (the Iceberg REST spec's TableUpdate), keyed by `action`. */
-export type TableUpdate =
-  | { action: "assign-uuid"; uuid: string }
-  | { action: "upgrade-format-version"; "format-version": number }
-  | { action: "add-schema"; schema: IcebergSchema }
-  | { action: "set-current-schema"; "schema-id": number }
-  | { action: "add-spec"; spec: { "spec-id"?: number; fields: unknown[] } }
-  | { action: "set-default-spec"; "spec-id": number }
-  | { action: "add-sort-order"; "sort-order": { "order-id": number; fields: unknown[] } }
-  | { action: "set-default-sort-order"; "sort-order-id": number }
-  | { action: "add-snapshot"; snapshot: Snapshot }
-  | ({ action: "set-snapshot-ref"; "ref-name": string } & SnapshotRef)
-  | { action: "remove-snapshots"; "snapshot-ids": number[] }
-  | { action: "remove-snapshot-ref"; "ref-name": string }
-  | { action: "set-location"; location: string }
-  | { action: "set-properties"; updates: Record<string, string> }
-  | { action: "remove-properties"; removals: string[] };
-
-/** Another writer's commit won: the requirements no longer hold. Reload, rebuild, commit again. */
-export class CommitConflictError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = "CommitConflictError";
-  }
-}
-
-// ---- The stores' interface ----------------------------------------------------------------------
+import {
+  CommitConflictError,
+  type IcebergSchema,
+  type TableMetadata,
+  type TableRequirement,
+  type TableUpdate,
+} from "../iceberg";
 
 export interface TableRef {
   namespace: readonly string[];
