@@ -17,6 +17,22 @@ CREATE TABLE lake_deletes (
   PRIMARY KEY (table_name, lake_key)
 ) WITHOUT ROWID;
 
+-- The lake-upkeep job (src/cron/compact/upkeep.ts): when each table was last swept (expired
+-- snapshots, files no snapshot reaches), and a rebuild in progress, which reads the table from D1
+-- in key order over as many runs as it takes (after_key: the last key written; files: the data
+-- files written so far, as JSON) and then replaces every file committed before base_sequence.
+CREATE TABLE lake_upkeep (
+  table_name TEXT PRIMARY KEY,
+  swept_at TEXT,
+  rebuilt_at TEXT,
+  rebuild_base_sequence INTEGER,
+  rebuild_after_key TEXT,
+  rebuild_files TEXT,
+  rebuild_rows INTEGER NOT NULL DEFAULT 0,
+  rebuild_started_at TEXT,
+  rebuild_reason TEXT
+);
+
 -- shopify_orders: lake key (shop, id), day column updated_at
 DROP TRIGGER shopify_orders_lake_update;
 CREATE TRIGGER shopify_orders_lake_update AFTER UPDATE ON shopify_orders BEGIN

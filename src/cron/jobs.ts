@@ -9,6 +9,7 @@ import { describeError, log } from "../shared/log";
 import { type DeliveryResult, deliverAlerts } from "./alerts/delivery";
 import { type BackfillOptions, type BackfillResult, runBackfill } from "./backfill/backfill";
 import { type CompactOptions, type CompactResult, compactTableDays, runCompact } from "./compact/compact";
+import { runUpkeep, type UpkeepOptions, type UpkeepResult } from "./compact/upkeep";
 import { type HealthResult, runHealth } from "./health/health";
 import {
   type PrivacyOptions,
@@ -27,6 +28,7 @@ export const JOB_NAMES = [
   "reconcile",
   "data-quality",
   "compact",
+  "lake-upkeep",
   "alerts",
   "backfill",
   "privacy",
@@ -41,6 +43,7 @@ export const SCHEDULES: Record<string, JobName | readonly JobName[]> = {
   "*/15 * * * *": "reconcile",
   "5 * * * *": "data-quality",
   "35 * * * *": "compact",
+  "50 * * * *": "lake-upkeep",
   "* * * * *": "backfill",
   "*/10 * * * *": ["privacy", "replay"],
   "*/5 * * * *": "health",
@@ -57,6 +60,7 @@ export function isJobName(name: string): name is JobName {
 export type JobOptions = ReconcileOptions &
   DataQualityOptions &
   CompactOptions &
+  UpkeepOptions &
   BackfillOptions &
   PrivacyOptions &
   RetentionOptions &
@@ -66,6 +70,7 @@ export type JobOutcome =
   | { job: "reconcile"; result: ReconcileResult }
   | { job: "data-quality"; result: DataQualityResult }
   | { job: "compact"; result: CompactResult & { privacyDays: string[] } }
+  | { job: "lake-upkeep"; result: UpkeepResult }
   | { job: "alerts"; result: null }
   | { job: "backfill"; result: BackfillResult }
   | { job: "privacy"; result: PrivacyResult }
@@ -118,6 +123,11 @@ async function dispatch(
       const result = privacy.result ?? (await runCompact(env, run, options));
       return { job: name, result: { ...result, privacyDays: privacy.days } };
     }
+    case "lake-upkeep":
+      return {
+        job: name,
+        result: await runUpkeep(env, run, { rebuild: options.rebuild, snapshotDays: options.snapshotDays }),
+      };
     case "privacy":
       return { job: name, result: await runPrivacy(env, run, options) };
     case "replay":

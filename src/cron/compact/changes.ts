@@ -1,8 +1,10 @@
 /**
- * The changed (table, day) marks that triggers write into `lake_changes` on every insert,
- * update and delete of a compacted table (migrations/0020_lake_changes.sql). The job reads the
- * oldest marks first and clears one only at the write count it read before compacting the day:
- * a write that lands while the day is being compacted leaves its mark for the next run.
+ * What changed since the lake was last committed, as D1's triggers record it in the same
+ * transaction as each write (migrations/0020_lake_changes.sql, 0140_lake_iceberg.sql):
+ * `lake_changes` marks the (table, day) of each inserted or updated row, `lake_deletes` logs the
+ * lake key of each deleted one. The job reads the oldest marks first and clears a mark (or a log
+ * entry) only at the count it read before reading the day: a write that lands meanwhile leaves
+ * it for the next run.
  */
 export interface ChangedDay {
   table: string;
@@ -84,4 +86,56 @@ export async function owedSnapshots(db: D1Database, views: readonly string[]): P
     .bind(SNAPSHOT_OWED, JSON.stringify(views))
     .all<{ table_name: string; seq: number }>();
   return new Map(results.map((r) => [r.table_name, r.seq]));
+}
+
+/** A row D1 deleted, as the delete trigger logged its lake key (migrations/0140_lake_iceberg.sql). */
+export interface LoggedDelete {
+  /** The lake key's values, as text. */
+  key: string[];
+  /** The log entry as stored, and its delete count: cleared only if no delete came after. */
+  text: string;
+  seq: number;
+}
+
+/** Up to `limit` logged deletes of a table. */
+export async function loggedDeletes(db: D1Database, table: string, limit: number): Promise<LoggedDelete[]> {
+  const { results } = await db
+    .prepare(
+      `SELECT lake_key, seq FROM lake_deletes WHERE table_name = ?1 ORDER BY lake_key LIMIT ${Math.trunc(limit)}`,
+    )
+    .bind(table)
+    .all<{ lake_key: string; seq: number }>();
+  return results.map((r) => {
+    const parsed: unknown = JSON.parse(r.lake_key);
+    if (!Array.isArray(parsed) || parsed.some((v) => v === null || typeof v === "object")) {
+      throw new Error(`compact: lake_deletes holds a key of ${table} that is not a list of values`);
+    }
+    return { key: parsed.map((v) => String(v)), text: r.lake_key, seq: r.seq };
+  });
+}
+
+/** The tables among `tables` with logged deletes. */
+export async function tablesWithDeletes(db: D1Database, tables: readonly string[]): Promise<string[]> {
+  const { results } = await db
+    .prepare(
+      "SELECT DISTINCT table_name FROM lake_deletes WHERE table_name IN (SELECT value FROM json_each(?1)) ORDER BY table_name",
+    )
+    .bind(JSON.stringify(tables))
+    .all<{ table_name: string }>();
+  return results.map((r) => r.table_name);
+}
+
+/** Clears the log entries a commit covered, each only if no delete of its key came after it was read. */
+export async function clearDeletes(db: D1Database, table: string, deletes: readonly LoggedDelete[]): Promise<void> {
+  // One JSON value per statement (D1 binds at most 100); 5,000 entries stay far under its 2 MB.
+  for (let i = 0; i < deletes.length; i += 5_000) {
+    const chunk = deletes.slice(i, i + 5_000).map((d) => [d.text, d.seq]);
+    await db
+      .prepare(
+        `DELETE FROM lake_deletes WHERE table_name = ?1 AND (lake_key, seq) IN
+           (SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]') FROM json_each(?2))`,
+      )
+      .bind(table, JSON.stringify(chunk))
+      .run();
+  }
 }

@@ -1,19 +1,25 @@
 /**
- * The `compact` job (hourly): the D1 tables as typed Parquet in R2, in two shapes.
- * `processed/{source}/{table}/dt=YYYY-MM-DD/part-NNNNN.parquet` holds the rows whose day column
- * (`updated_at`) falls on that UTC day, as D1 holds them when the day is compacted;
- * `processed/{source}/{table}/current/part-NNNNN.parquet` holds the whole table, one row per
- * key, rebuilt whenever the table changed, so a reader counts rows without deduplicating.
- * Which days to compact comes from `lake_changes`, marked by triggers on every write
- * (src/cron/compact/changes.ts): the hourly run recompacts exactly the days that changed,
- * however late, and reads nothing else. Trade-offs: intermediate versions of a row live in
- * the raw archive, not here; the current snapshot is rebuilt whole (a full read of a changed
- * table per run), which is simple and exact, and costs O(table) D1 reads per hour.
- * Re-running overwrites the same keys and then deletes parts the new run did not write;
- * between the two a reader may see a part of each run.
+ * The `compact` job (hourly): the D1 tables as Apache Iceberg v2 tables in R2
+ * (`processed/{source}/{table}/`, src/lake), one commit per table per run.
+ *
+ * What changed comes from D1 itself, in the same transaction as each write (triggers of
+ * migrations/0020 and 0140): `lake_changes` marks the (table, day) a row was written on, and
+ * `lake_deletes` logs the lake key of a row D1 deleted. A run reads exactly the marked days (an
+ * index range each) and the logged keys, appends those rows as new data files with one
+ * equality-delete file for their keys (src/lake/table-writer.ts says why merge-on-read), commits,
+ * and only then clears the marks and log entries it read, table by table. So the cost of a run
+ * follows what changed, a reader sees the previous snapshot or the next, and a run cut short
+ * commits nothing for the table it was in and loses no mark: the next run reads the same days.
+ *
+ * Budgets (PLATFORM-LIMITS.md): a run stops taking days past TABLE_QUERIES D1 queries or
+ * RUN_ROWS rows per table, commits what it read, and leaves the rest marked (reported as
+ * `deferred`). The KPI snapshots follow their inputs: each is one overwrite commit of the view
+ * as D1 computes it (src/cron/compact/kpis.ts).
  */
 
 import { z } from "zod";
+import { lakeIo } from "../../lake/io";
+import { type CommitReport, openTable, TableChange } from "../../lake/table-writer";
 import type { QueryMeter } from "../../shared/d1-meter";
 import { SOURCES, type Source } from "../../shared/envelope";
 import { describeError, log } from "../../shared/log";
@@ -24,39 +30,43 @@ import { putJson } from "../reports";
 import {
   type ChangedDay,
   changedDays,
+  clearDeletes,
   clearMark,
-  isDay,
+  type LoggedDelete,
+  loggedDeletes,
   markKey,
   marksOf,
   owedSnapshots,
   owesSnapshot,
   SNAPSHOT_OWED,
+  tablesWithDeletes,
 } from "./changes";
 import { KPI_VIEWS } from "./kpi-views";
 import { snapshotDay, writeKpiSnapshot } from "./kpis";
-import { lakePrefix, type PrefixReport, writePrefix } from "./parts";
+import { readChangedDay, readKeys } from "./read";
 import { publishSchema } from "./schemas";
-import { COMPACT_TABLES, type CompactTable, type LakeTable } from "./tables";
+import { COMPACT_TABLES, type CompactTable, lakeSpecOf } from "./tables";
 
-/** Rows per Parquet part: the widest table (shopify_orders, 66 columns) stays in the tens of MB per part. */
-export const PART_ROWS = 10_000;
-/** Changed table-days one run compacts at most (oldest change first); the rest wait for the next run. */
-export const MAX_TABLE_DAYS = 500;
+/** Changed table-days one run reads at most (oldest change first); the rest wait for the next run. */
+export const MAX_TABLE_DAYS = 2_000;
+/** Rows one run appends to one table at most: bounds the keys held for its delete file. */
+export const RUN_ROWS = 250_000;
+/** Deleted keys one run takes from the log per table. */
+const RUN_DELETES = 20_000;
 /**
- * D1 queries after which a run takes no new table-day, and no new snapshot (Cloudflare allows
- * 1,000 per invocation; one snapshot of a table of up to a few million rows fits the rest).
+ * D1 queries after which a run takes no new table-day, and no new KPI snapshot (Cloudflare allows
+ * 1,000 per invocation; a KPI snapshot of a few hundred thousand rows fits the rest).
  */
-const TABLE_DAY_QUERIES = 400;
-const SNAPSHOT_QUERIES = 700;
+const TABLE_QUERIES = 600;
+const SNAPSHOT_QUERIES = 800;
 
 /** The job's own options, as the admin request or another job may pass them. */
 export const compactOptionsSchema = z
   .object({
-    /** One UTC day to compact for every selected table, changed or not. */
+    /** One UTC day to read for every selected table, changed or not. */
     day: z.iso.date().optional(),
-    /** Several such days (erasure recompacts the days it rewrote). */
+    /** Several such days (erasure asks for the days it rewrote). */
     days: z.array(z.iso.date()).min(1).max(400).optional(),
-    partRows: z.number().int().min(1).max(PART_ROWS).optional(),
     sources: z.array(z.enum(SOURCES)).min(1).optional(),
     /** Only these tables (names as in D1). */
     tables: z
@@ -71,14 +81,16 @@ export type CompactOptions = z.input<typeof compactOptionsSchema>;
 export interface CompactTableReport {
   source: string;
   table: string;
-  /** The partition's day, or `current` for the snapshot. */
-  dt: string;
   status: "ok" | "failed";
+  /** The changed days read (a KPI snapshot: none). */
+  days: string[];
   rows: number;
-  parts: number;
+  deletedKeys: number;
+  dataFiles: number;
+  deleteFiles: number;
+  /** Bytes written to R2: data, deletes, manifests, manifest list, metadata. */
   bytes: number;
-  keys: string[];
-  staleDeleted: number;
+  snapshotId: number | null;
   error: string | null;
 }
 
@@ -88,32 +100,28 @@ export type CompactResult =
       skipped: false;
       runId: string;
       reportKey: string;
-      /** The days compacted, newest first. */
+      /** The days read, newest first. */
       days: string[];
-      partRows: number;
-      /** One entry per table-day compacted. */
+      /** One entry per table committed (or failed). */
       tables: CompactTableReport[];
-      /** One entry per current snapshot rebuilt. */
+      /** One entry per KPI snapshot rebuilt. */
       current: CompactTableReport[];
-      /** Table-days and snapshots left for the next run (their marks stay): this one spent its D1 query budget. */
+      /** Table-days and snapshots left for the next run (their marks stay): this one spent its budget. */
       deferred: number;
       schemaVersions: Record<string, number>;
       rows: number;
-      parts: number;
       bytes: number;
+      /** D1 queries the run made (its budget is 1,000). */
+      queries: number;
     };
 
-/** Thrown after the report is stored when any table-day failed, so the run shows as failed. */
+/** Thrown after the report is stored when any table failed, so the run shows as failed. */
 export class CompactFailedError extends Error {
   override readonly name = "CompactFailedError";
 }
 
 export function compactReportKey(runId: string, startedAt: string): string {
   return `metadata/compact/dt=${partitionOf(startedAt).dt}/${runId}.json`;
-}
-
-export function partitionPrefix(spec: CompactTable, day: string): string {
-  return lakePrefix(spec, { day });
 }
 
 export async function runCompact(
@@ -135,9 +143,9 @@ export async function runCompact(
 }
 
 /**
- * Recompacts now what changed in `tables` (every table by default): the marked ones of `days`
- * first, then every other marked day, and rebuilds the changed tables' snapshots. For a job that
- * rewrote rows (erasure) and needs the lake to follow before the next hourly run.
+ * Compacts now what changed in `tables` (every table by default): the asked `days` first, then
+ * every other marked day. For a job that rewrote rows (erasure) and needs the lake to follow
+ * before the next hourly run.
  */
 export async function compactTableDays(
   env: Env,
@@ -156,201 +164,288 @@ function selectTables(opts: z.infer<typeof compactOptionsSchema>): CompactTable[
   });
 }
 
+/** The table-days to read: the asked ones (with their marks, if any), else or then the marked ones. */
+async function workOf(
+  db: D1Database,
+  specs: readonly CompactTable[],
+  opts: z.infer<typeof compactOptionsSchema>,
+  withChanged: boolean,
+): Promise<ChangedDay[]> {
+  const names = specs.map((s) => s.table);
+  const explicit = opts.days ?? (opts.day !== undefined ? [opts.day] : null);
+  if (explicit === null) return changedDays(db, names, MAX_TABLE_DAYS);
+  const pairs = specs.flatMap((s) => explicit.map((dt) => ({ table: s.table, dt })));
+  const seqs = await marksOf(db, pairs);
+  // seq -1 never matches a mark, so a day read on demand without one clears nothing.
+  const asked = pairs.map((p) => ({ ...p, seq: seqs.get(markKey(p.table, p.dt)) ?? -1 }));
+  if (!withChanged) return asked;
+  const askedKeys = new Set(pairs.map((p) => markKey(p.table, p.dt)));
+  const changed = await changedDays(db, names, MAX_TABLE_DAYS);
+  return [...asked.filter((m) => m.seq >= 0), ...changed.filter((m) => !askedKeys.has(markKey(m.table, m.dt)))];
+}
+
 async function compact(
   input: Env,
   run: { runId: string; now: Date },
   opts: z.infer<typeof compactOptionsSchema>,
   withChanged: boolean,
 ): Promise<CompactResult> {
-  // Every D1 query counts toward the invocation's 1,000: the run takes no new table-day once
-  // TABLE_DAY_QUERIES are spent, leaving room for the snapshots after; the rest keep their marks.
   const meter: QueryMeter = { queries: 0 };
   const env = meteredDatabases(input, meter);
-  // The report is filed under the run's scheduled time, like the data-quality report.
+  const db = sharedDatabase(env);
+  const io = lakeIo(env);
   const startedAt = run.now.toISOString();
-  const partRows = opts.partRows ?? PART_ROWS;
   const specs = selectTables(opts);
-  const byName = new Map(specs.map((s) => [s.table, s]));
 
-  // Schemas first: every part written below names the version it was written with.
   const schemaVersions: Record<string, number> = {};
-  const newSchema = new Set<string>();
-  for (const spec of specs) {
-    const published = await publishSchema(env.LAKE, spec, startedAt);
-    schemaVersions[spec.table] = published.version;
-    if (published.changed) newSchema.add(spec.table);
-  }
+  for (const spec of specs) schemaVersions[spec.table] = (await publishSchema(env.LAKE, spec, startedAt)).version;
 
-  const explicit = opts.days ?? (opts.day !== undefined ? [opts.day] : null);
-  let work: ChangedDay[];
-  if (explicit !== null) {
-    const pairs = specs.flatMap((s) => explicit.map((dt) => ({ table: s.table, dt })));
-    const seqs = await marksOf(sharedDatabase(env), pairs);
-    // seq -1 never matches a mark, so a day compacted on demand without one clears nothing.
-    work = pairs.map((p) => ({ ...p, seq: seqs.get(markKey(p.table, p.dt)) ?? -1 }));
-    if (withChanged) {
-      // Every D1 write marks its day, so an unmarked day's Parquet already matches D1: the asked days
-      // that are marked come first, then every other marked day (an erasure also moves emails and
-      // identities, whose days it does not know).
-      const asked = new Set(pairs.map((p) => markKey(p.table, p.dt)));
-      const changed = await changedDays(sharedDatabase(env), [...byName.keys()], MAX_TABLE_DAYS);
-      work = [...work.filter((m) => m.seq >= 0), ...changed.filter((m) => !asked.has(markKey(m.table, m.dt)))];
-    }
-  } else {
-    work = await changedDays(sharedDatabase(env), [...byName.keys()], MAX_TABLE_DAYS);
-  }
-
-  const metadataFor = (spec: LakeTable, where: string) => ({
-    "commerce.table": spec.table,
-    "commerce.dt": where,
-    "commerce.run_id": run.runId,
-    "commerce.schema_version": String(schemaVersions[spec.table] ?? 1),
-  });
+  const work = await workOf(db, specs, opts, withChanged);
+  const withDeletes = await tablesWithDeletes(
+    db,
+    specs.map((s) => s.table),
+  );
+  // Tables in the order of their oldest change; tables with only deletes after them.
+  const order = [...new Set([...work.map((m) => m.table), ...withDeletes])];
 
   const tables: CompactTableReport[] = [];
-  // Marks of the table-days written, per table: cleared once the table's snapshot is rebuilt too,
-  // so a snapshot that fails keeps its table marked for the next run.
-  const written = new Map<string, ChangedDay[]>();
+  const written = new Set<string>();
   let deferred = 0;
-  for (const mark of work) {
-    const spec = byName.get(mark.table);
+  for (const name of order) {
+    const spec = specs.find((s) => s.table === name);
     if (spec === undefined) continue;
-    if (meter.queries >= TABLE_DAY_QUERIES) {
-      deferred++;
+    const marks = work.filter((m) => m.table === name);
+    if (meter.queries >= TABLE_QUERIES) {
+      deferred += Math.max(1, marks.length);
       continue;
     }
-    // One table-day failing is recorded and the rest still run; its mark stays, the run fails at the end.
-    try {
-      if (!isDay(mark.dt)) throw new Error(`compact: ${spec.table}.${spec.dayColumn} gave a day that is not a date`);
-      const report = await writePrefix(env, spec, { day: mark.dt }, { partRows, metadata: metadataFor(spec, mark.dt) });
-      tables.push(entry(spec, mark.dt, report));
-      // A day compacted on demand without a mark had no write since it was last compacted.
-      if (mark.seq >= 0) written.set(spec.table, [...(written.get(spec.table) ?? []), mark]);
-    } catch (err) {
-      const error = describeError(err);
-      log.error("compact table failed", { runId: run.runId, table: spec.table, dt: mark.dt, error });
-      tables.push({ ...entry(spec, mark.dt, null), status: "failed", error });
-    }
+    const outcome = await compactTable(env, io, spec, marks, meter);
+    tables.push(outcome.report);
+    deferred += outcome.deferred;
+    if (outcome.report.status === "ok" && outcome.report.snapshotId !== null) written.add(spec.table);
   }
 
-  // A table's snapshot is rebuilt when a marked day of it was written, and when its schema is new
-  // (the first run, or a migration added a column), so every table has one with its latest columns.
-  const current: CompactTableReport[] = [];
-  const snapshotted = new Set<string>();
+  // Every table is readable from its first run: one with no snapshot yet gets an empty one.
   for (const spec of specs) {
-    const marks = written.get(spec.table) ?? [];
-    if (marks.length === 0 && !newSchema.has(spec.table)) continue;
-    // Past the budget the snapshot waits: its table keeps its marks, so the next run rebuilds it.
-    if (meter.queries >= SNAPSHOT_QUERIES) {
-      deferred++;
-      continue;
-    }
-    try {
-      const report = await writePrefix(env, spec, "current", { partRows, metadata: metadataFor(spec, "current") });
-      current.push(entry(spec, "current", report));
-      snapshotted.add(spec.table);
-    } catch (err) {
-      const error = describeError(err);
-      log.error("compact current failed", { runId: run.runId, table: spec.table, error });
-      current.push({ ...entry(spec, "current", null), status: "failed", error });
-    }
+    if (written.has(spec.table) || meter.queries >= TABLE_QUERIES) continue;
+    const base = await openTable(io, lakeSpecOf(spec));
+    if (base.metadata["current-snapshot-id"] != null && base.metadata["current-snapshot-id"] >= 0) continue;
+    const change = new TableChange(io, lakeSpecOf(spec), base, "append");
+    await change.addEmptyFile();
+    const report = await change.commit();
+    tables.push(reportOf(spec, [], report));
   }
 
-  // The KPI views follow their inputs: a snapshot is rebuilt when a table it reads was written in
-  // this run (D1 holds every write so far, so one refresh covers them all), when its schema is new,
-  // and on a new UTC day for the views that count up to today.
-  const kpiFailedInputs = new Set<string>();
-  const owed = await owedSnapshots(
-    sharedDatabase(env),
-    KPI_VIEWS.map((v) => v.table),
-  );
-  for (const spec of KPI_VIEWS) {
-    const published = await publishSchema(env.LAKE, spec, startedAt);
-    schemaVersions[spec.table] = published.version;
-    const asOf = new Date().toISOString();
-    const due =
-      published.changed ||
-      owed.has(spec.table) ||
-      spec.inputs.some((table) => written.has(table)) ||
-      (spec.clock && (await snapshotDay(env.LAKE, spec)) !== asOf.slice(0, 10));
-    if (!due) continue;
-    if (meter.queries >= SNAPSHOT_QUERIES) {
-      // Owed to the next run, which rebuilds it from D1 as it is then (inputs' marks may go).
-      deferred++;
-      await owesSnapshot(sharedDatabase(env), spec.table).run();
-      continue;
-    }
-    try {
-      const report = await writeKpiSnapshot(env, spec, { partRows, metadata: metadataFor(spec, "current"), asOf });
-      current.push(entry(spec, "current", report));
-      const seq = owed.get(spec.table);
-      if (seq !== undefined) await clearMark(sharedDatabase(env), { table: spec.table, dt: SNAPSHOT_OWED, seq });
-    } catch (err) {
-      const error = describeError(err);
-      log.error("compact kpi snapshot failed", { runId: run.runId, view: spec.table, error });
-      current.push({ ...entry(spec, "current", null), status: "failed", error });
-      for (const table of spec.inputs) kpiFailedInputs.add(table);
-    }
-  }
+  const current = await refreshSnapshots(env, io, { written, meter, startedAt, schemaVersions });
+  deferred += current.deferred;
 
-  // A table's marks are cleared once its snapshot and every KPI snapshot reading it are rebuilt, so
-  // either failing keeps the table marked and the next run tries again.
-  for (const [table, marks] of written) {
-    if (!snapshotted.has(table) || kpiFailedInputs.has(table)) continue;
-    for (const mark of marks) await clearMark(sharedDatabase(env), mark);
-  }
-
-  const days = [...new Set(tables.map((t) => t.dt))].sort().reverse();
-  const all = [...tables, ...current];
-  const sum = (f: (t: CompactTableReport) => number) => all.reduce((n, t) => n + f(t), 0);
-  const totals = { rows: sum((t) => t.rows), parts: sum((t) => t.parts), bytes: sum((t) => t.bytes) };
+  const all = [...tables, ...current.reports];
+  const days = [...new Set(tables.flatMap((t) => t.days))].sort().reverse();
+  const totals = { rows: all.reduce((n, t) => n + t.rows, 0), bytes: all.reduce((n, t) => n + t.bytes, 0) };
   const failed = all.filter((t) => t.status === "failed");
   const reportKey = compactReportKey(run.runId, startedAt);
-  const reportEntry = (t: CompactTableReport) => ({
-    source: t.source,
-    table: t.table,
-    dt: t.dt,
-    status: t.status,
-    rows: t.rows,
-    parts: t.parts,
-    bytes: t.bytes,
-    keys: t.keys,
-    stale_deleted: t.staleDeleted,
-    error: t.error,
-  });
   await putJson(env.LAKE, reportKey, {
     run_id: run.runId,
     job: "compact",
     started_at: startedAt,
     finished_at: new Date().toISOString(),
     days,
-    part_rows: partRows,
     ...totals,
+    queries: meter.queries,
+    deferred,
     schema_versions: schemaVersions,
-    failed: failed.map((t) => ({ table: t.table, dt: t.dt, error: t.error })),
+    failed: failed.map((t) => ({ table: t.table, error: t.error })),
     tables: tables.map(reportEntry),
-    current: current.map(reportEntry),
+    current: current.reports.map(reportEntry),
   });
   log.info("compact run done", { runId: run.runId, reportKey, ...totals, failed: failed.length, deferred });
   if (failed.length > 0) {
-    const which = failed.map((t) => `${t.table} dt=${t.dt}`).join(", ");
-    throw new CompactFailedError(`compact failed for ${failed.length} table-day(s): ${which}; report ${reportKey}`);
+    const which = failed.map((t) => t.table).join(", ");
+    throw new CompactFailedError(`compact failed for ${failed.length} table(s): ${which}; report ${reportKey}`);
   }
   return {
     skipped: false,
     runId: run.runId,
     reportKey,
     days,
-    partRows,
     tables,
-    current,
+    current: current.reports,
     deferred,
     schemaVersions,
     ...totals,
+    queries: meter.queries,
   };
 }
 
-function entry(spec: LakeTable, dt: string, report: PrefixReport | null): CompactTableReport {
-  const base = { source: spec.source, table: spec.table, dt, status: "ok" as const, error: null };
-  return { ...base, rows: 0, parts: 0, bytes: 0, keys: [], staleDeleted: 0, ...report };
+/**
+ * One table's commit: its logged deletes first (read before the days, so a row deleted while the
+ * days are read is either in the log read here or left for the next run, never lost), then its
+ * marked days while the budget lasts, then the rows of logged keys no day held. The marks and log
+ * entries read are cleared only after the commit.
+ */
+async function compactTable(
+  env: Env,
+  io: ReturnType<typeof lakeIo>,
+  spec: CompactTable,
+  marks: readonly ChangedDay[],
+  meter: QueryMeter,
+): Promise<{ report: CompactTableReport; deferred: number }> {
+  const db = sharedDatabase(env);
+  const lake = lakeSpecOf(spec);
+  let change: TableChange | null = null;
+  const done: ChangedDay[] = [];
+  let deferred = 0;
+  try {
+    const deletes: LoggedDelete[] = await loggedDeletes(db, spec.table, RUN_DELETES);
+    const base = await openTable(io, lake);
+    change = new TableChange(io, lake, base, "append");
+    const target = change;
+    for (const mark of marks) {
+      if (meter.queries >= TABLE_QUERIES || target.pendingRows >= RUN_ROWS) {
+        deferred++;
+        continue;
+      }
+      await readChangedDay(db, spec, mark.dt, (row) => target.add(row));
+      done.push(mark);
+    }
+    const unseen = deletes.filter((d) => !target.holdsKey(d.key));
+    await readKeys(
+      db,
+      spec,
+      unseen.map((d) => d.key),
+      (row) => target.add(row),
+    );
+    for (const d of deletes) target.deleteKey(d.key);
+    const report = await target.commit();
+    for (const mark of done) if (mark.seq >= 0) await clearMark(db, mark);
+    await clearDeletes(db, spec.table, deletes);
+    return {
+      report: reportOf(
+        spec,
+        done.map((m) => m.dt),
+        report,
+      ),
+      deferred,
+    };
+  } catch (err) {
+    const error = describeError(err);
+    log.error("compact table failed", { table: spec.table, days: done.map((m) => m.dt).join(","), error });
+    await change?.abort().catch(() => undefined);
+    return {
+      report: {
+        ...reportOf(
+          spec,
+          done.map((m) => m.dt),
+          null,
+        ),
+        status: "failed",
+        error,
+      },
+      deferred: marks.length - done.length,
+    };
+  }
 }
+
+/**
+ * The KPI views follow their inputs: a snapshot is rebuilt when a table it reads was committed in
+ * this run (D1 holds every write so far, so one refresh covers them all), when it is owed by an
+ * earlier run that ran out of budget, when it has none yet, and on a new UTC day for the views
+ * that count up to today.
+ */
+async function refreshSnapshots(
+  env: Env,
+  io: ReturnType<typeof lakeIo>,
+  o: { written: ReadonlySet<string>; meter: QueryMeter; startedAt: string; schemaVersions: Record<string, number> },
+): Promise<{ reports: CompactTableReport[]; deferred: number }> {
+  const db = sharedDatabase(env);
+  const reports: CompactTableReport[] = [];
+  let deferred = 0;
+  const owed = await owedSnapshots(
+    db,
+    KPI_VIEWS.map((v) => v.table),
+  );
+  for (const spec of KPI_VIEWS) {
+    o.schemaVersions[spec.table] = (await publishSchema(env.LAKE, spec, o.startedAt)).version;
+    const asOf = new Date().toISOString();
+    const last = await snapshotDay(io, spec);
+    const due =
+      last === null ||
+      owed.has(spec.table) ||
+      spec.inputs.some((table) => o.written.has(table)) ||
+      (spec.clock && last !== asOf.slice(0, 10));
+    if (!due) continue;
+    if (o.meter.queries >= SNAPSHOT_QUERIES) {
+      // Owed to the next run, which rebuilds it from D1 as it is then (inputs' marks may go).
+      deferred++;
+      await owesSnapshot(db, spec.table).run();
+      continue;
+    }
+    try {
+      const report = await writeKpiSnapshot(env, io, spec, asOf);
+      reports.push({
+        source: spec.source,
+        table: spec.table,
+        status: "ok",
+        days: [],
+        rows: report.rows,
+        deletedKeys: 0,
+        dataFiles: report.dataFiles,
+        deleteFiles: 0,
+        bytes: report.bytes,
+        snapshotId: report.snapshotId,
+        error: null,
+      });
+      const seq = owed.get(spec.table);
+      if (seq !== undefined) await clearMark(db, { table: spec.table, dt: SNAPSHOT_OWED, seq });
+    } catch (err) {
+      const error = describeError(err);
+      log.error("compact kpi snapshot failed", { view: spec.table, error });
+      reports.push({
+        source: spec.source,
+        table: spec.table,
+        status: "failed",
+        days: [],
+        rows: 0,
+        deletedKeys: 0,
+        dataFiles: 0,
+        deleteFiles: 0,
+        bytes: 0,
+        snapshotId: null,
+        error,
+      });
+      // The inputs' marks are already cleared: owing the snapshot keeps it for the next run.
+      await owesSnapshot(db, spec.table).run();
+    }
+  }
+  return { reports, deferred };
+}
+
+function reportOf(spec: CompactTable, days: string[], report: CommitReport | null): CompactTableReport {
+  return {
+    source: spec.source,
+    table: spec.table,
+    status: "ok",
+    days,
+    rows: report?.rows ?? 0,
+    deletedKeys: report?.deletedKeys ?? 0,
+    dataFiles: report?.dataFiles ?? 0,
+    deleteFiles: report?.deleteFiles ?? 0,
+    bytes: report?.bytes ?? 0,
+    snapshotId: report?.snapshotId ?? null,
+    error: null,
+  };
+}
+
+const reportEntry = (t: CompactTableReport) => ({
+  source: t.source,
+  table: t.table,
+  status: t.status,
+  days: t.days,
+  rows: t.rows,
+  deleted_keys: t.deletedKeys,
+  data_files: t.dataFiles,
+  delete_files: t.deleteFiles,
+  bytes: t.bytes,
+  snapshot_id: t.snapshotId,
+  error: t.error,
+});

@@ -1,7 +1,7 @@
 /**
  * The KPI views of migrations/0060_kpi_views.sql in the lake: each view's result, as D1 computes
- * it, written as typed Parquet to `processed/kpi/{view}/current/part-NNNNN.parquet` by the
- * `compact` job whenever one of the tables it reads changed (and once a day for the views that
+ * it, as an Iceberg table `processed/kpi/{view}/` that the `compact` job replaces (one overwrite
+ * commit: readers see the old result or the new, never a mix) whenever one of the tables it reads changed (and once a day for the views that
  * count up to today). Why snapshots and not the same SQL for DuckDB: the views are 300 lines of
  * SQLite over the identity views; a second copy in another dialect would be a second definition
  * of MRR and LTV to keep equal, and the lake would then answer differently from D1 the day one
@@ -11,17 +11,19 @@
  * Trade-off: a view is read in keyset pages of its unique columns, and each page evaluates the
  * view again in D1, so the per-person views cost (rows / KPI_PAGE_ROWS) evaluations per refresh.
  */
+import type { ParquetValue } from "../../lake/columns";
+import { type CommitReport, type LakeIo, openTable, TableChange, tableRef } from "../../lake/table-writer";
 import { log } from "../../shared/log";
 import { sharedDatabase } from "../../tables/database";
 import type { KpiView } from "./kpi-views";
-import { PartBuffer } from "./parquet";
-import { deleteStale, flushPart, lakePrefix, type PrefixReport, readPages } from "./parts";
-import { isText } from "./tables";
+import { isText, lakeSpecOf, toParquetValue } from "./tables";
 
 /** Rows per D1 read of a paged view. */
 export const KPI_PAGE_ROWS = 5_000;
 /** A view read in one query (its unique columns may be NULL) refuses to grow past this. */
 export const KPI_SINGLE_READ_ROWS = 50_000;
+/** The snapshot summary entry holding when the view was computed. */
+const AS_OF = "commerce.as-of";
 
 const quote = (name: string) => `"${name.replaceAll('"', '""')}"`;
 
@@ -37,54 +39,57 @@ export function kpiSql(spec: KpiView, opts: { afterKey: boolean; limit: number }
   return `SELECT ${select.join(", ")} FROM ${quote(spec.table)} v${where} ORDER BY ${keyCols} LIMIT ${Math.trunc(opts.limit)}`;
 }
 
-/** Rebuilds `processed/kpi/{view}/current/` from the view as D1 computes it now. */
-export async function writeKpiSnapshot(
-  env: Env,
-  spec: KpiView,
-  opts: { partRows: number; metadata: Record<string, string>; asOf: string },
-): Promise<PrefixReport> {
-  const prefix = lakePrefix(spec, "current");
-  const report: PrefixReport = { rows: 0, parts: 0, bytes: 0, keys: [], staleDeleted: 0 };
-  const buffer = new PartBuffer(spec);
-  const metadata = { ...opts.metadata, "commerce.as_of": opts.asOf };
-  const flush = () => flushPart(env.LAKE, prefix, buffer, report, metadata, { as_of: opts.asOf });
-
-  if (spec.paged) {
-    // Integer key columns would come back as text; every paged key is text in its view.
-    await readPages({
-      db: sharedDatabase(env),
-      key: spec.key,
-      pageRows: KPI_PAGE_ROWS,
-      partRows: opts.partRows,
-      buffer,
-      report,
-      flush,
-      page: (afterKey, limit) => ({ sql: kpiSql(spec, { afterKey, limit }), binds: [] }),
-    });
-  } else {
-    const { results } = await sharedDatabase(env)
-      .prepare(kpiSql(spec, { afterKey: false, limit: KPI_SINGLE_READ_ROWS + 1 }))
-      .all<Record<string, unknown>>();
-    if (results.length > KPI_SINGLE_READ_ROWS) {
-      throw new Error(
-        `compact: ${spec.table} has more than ${KPI_SINGLE_READ_ROWS} rows; give it a NOT NULL key and page it`,
-      );
+/** Replaces the view's table with the view as D1 computes it now: one overwrite commit. */
+export async function writeKpiSnapshot(env: Env, io: LakeIo, spec: KpiView, asOf: string): Promise<CommitReport> {
+  const lake = lakeSpecOf(spec);
+  const change = new TableChange(io, lake, await openTable(io, lake), "overwrite");
+  const add = (row: Record<string, unknown>) => {
+    const converted: Record<string, ParquetValue> = {};
+    for (const column of spec.columns) converted[column.name] = toParquetValue(spec, column, row[column.name]);
+    return change.add(converted);
+  };
+  const db = sharedDatabase(env);
+  try {
+    if (spec.paged) {
+      // Every paged key is text in its view, so the last row's values bind as they came back.
+      let after: unknown[] | null = null;
+      for (;;) {
+        const { results }: D1Result<Record<string, unknown>> = await db
+          .prepare(kpiSql(spec, { afterKey: after !== null, limit: KPI_PAGE_ROWS }))
+          .bind(...(after ?? []))
+          .all<Record<string, unknown>>();
+        for (const row of results) await add(row);
+        const last: Record<string, unknown> | undefined = results[results.length - 1];
+        if (results.length < KPI_PAGE_ROWS || last === undefined) break;
+        after = spec.key.map((k) => last[k]);
+      }
+    } else {
+      const { results } = await db
+        .prepare(kpiSql(spec, { afterKey: false, limit: KPI_SINGLE_READ_ROWS + 1 }))
+        .all<Record<string, unknown>>();
+      if (results.length > KPI_SINGLE_READ_ROWS) {
+        throw new Error(
+          `compact: ${spec.table} has more than ${KPI_SINGLE_READ_ROWS} rows; give it a NOT NULL key and page it`,
+        );
+      }
+      for (const row of results) await add(row);
     }
-    for (const row of results) {
-      buffer.push(row);
-      report.rows++;
-      if (buffer.rows >= opts.partRows) await flush();
-    }
+    // An empty view still gets a file, so its table has a snapshot with its schema.
+    if (change.pendingRows === 0) await change.addEmptyFile();
+    const report = await change.commit({ [AS_OF]: asOf });
+    log.info("compact kpi snapshot done", { view: spec.table, rows: report.rows });
+    return report;
+  } catch (err) {
+    await change.abort().catch(() => undefined);
+    throw err;
   }
-  // An empty view still gets one (empty) part, so its schema is readable.
-  if (buffer.rows > 0 || report.parts === 0) await flush();
-  report.staleDeleted = await deleteStale(env.LAKE, prefix, new Set(report.keys));
-  log.info("compact kpi snapshot done", { view: spec.table, rows: report.rows, parts: report.parts });
-  return report;
 }
 
-/** The day the stored snapshot was computed (from its first part), or null when there is none. */
-export async function snapshotDay(bucket: R2Bucket, spec: KpiView): Promise<string | null> {
-  const head = await bucket.head(`${lakePrefix(spec, "current")}part-00000.parquet`);
-  return head?.customMetadata?.as_of?.slice(0, 10) ?? null;
+/** The day the table's current snapshot was computed, or null when it has none. */
+export async function snapshotDay(io: LakeIo, spec: KpiView): Promise<string | null> {
+  const loaded = await io.store.load(tableRef(lakeSpecOf(spec)));
+  const id = loaded?.metadata["current-snapshot-id"];
+  const snapshot = loaded?.metadata.snapshots?.find((s) => s["snapshot-id"] === id);
+  const asOf = snapshot?.summary[AS_OF];
+  return typeof asOf === "string" ? asOf.slice(0, 10) : null;
 }

@@ -2,16 +2,14 @@
  * `metadata/schemas/{source}/{table}.json`: a compacted table's columns as the lake holds
  * them (name, Parquet and DuckDB type, nullable, primary key, description), generated from
  * the drizzle schema on every run (written when it differs from the stored one; a new version
- * also rebuilds the table's current snapshot, so it has the new column). The version starts at 1 and goes up by one whenever the
- * column list changes (a migration added a column); earlier versions stay listed, and every
- * Parquet part names the version it was written with (`commerce.schema_version`), so a reader
- * knows which parts predate a column (DuckDB's `union_by_name` reads them together, NULL-filled).
+ * documents the table's Iceberg schema, which the compact job evolves the same way: a migration's
+ * new column gets a new field id, and older data files read it as null). The version starts at 1
+ * and goes up by one whenever the column list changes; earlier versions stay listed.
  * Descriptions follow the project's column conventions (`*_minor`, `*_at`, `*_id`), so a new
  * column is described without an entry here.
  */
 import { z } from "zod";
 import { sha256, toHex, utf8 } from "../../shared/crypto";
-import { lakePrefix } from "./parts";
 import type { ColumnKind, CompactColumn, LakeTable } from "./tables";
 
 export function schemaKey(spec: LakeTable): string {
@@ -123,11 +121,9 @@ export async function publishSchema(
     version,
     fingerprint,
     primary_key: spec.key,
-    partition_column: spec.dayColumn,
-    paths: {
-      current: `${lakePrefix(spec, "current")}*.parquet`,
-      changes: spec.dayColumn === null ? null : `${lakePrefix(spec, { day: "*" })}*.parquet`,
-    },
+    change_column: spec.dayColumn,
+    // The Iceberg table (metadata/ and data/ under it); `metadata/version-hint.text` names its metadata.
+    location: `processed/${spec.source}/${spec.table}/`,
     generated_at: now,
     columns,
     versions,

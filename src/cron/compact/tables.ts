@@ -6,7 +6,10 @@
  * (`CAST(… AS TEXT)`) and turned into bigints, which costs a little per value but keeps
  * every INTEGER exact, where D1's JSON numbers would round above 2^53.
  */
+
 import { getTableConfig, type SQLiteColumn, type SQLiteTable } from "drizzle-orm/sqlite-core";
+import type { ColumnKind, LakeColumn, ParquetValue } from "../../lake/columns";
+import type { LakeSpec } from "../../lake/table-writer";
 import type { Source } from "../../shared/envelope";
 import {
   customerIdentities,
@@ -19,19 +22,8 @@ import { RECHARGE_TABLES } from "../../shared/schema/recharge";
 import { SHOPIFY_TABLES } from "../../shared/schema/shopify";
 import { STRIPE_TABLES } from "../../shared/schema/stripe";
 
-/**
- * `string`: TEXT (ids stay text); `timestamp`: TEXT holding UTC ISO-8601 (`…Z`), written as a
- * Parquet TIMESTAMP; `json`: TEXT in drizzle's JSON mode (list columns), a STRING with the
- * JSON logical type; `int64`: INTEGER (money in minor units, counts); `boolean`: 0/1 flags;
- * `float64`: REAL, only for the ratios of the KPI views (never money).
- */
-export type ColumnKind = "string" | "timestamp" | "json" | "int64" | "boolean" | "float64";
-
-export interface CompactColumn {
-  name: string;
-  kind: ColumnKind;
-  nullable: boolean;
-}
+export type { ColumnKind, ParquetValue } from "../../lake/columns";
+export type CompactColumn = LakeColumn;
 
 /**
  * `identity` is the cross-source profile tables' place under `processed/`; `kpi` holds
@@ -53,9 +45,31 @@ export interface LakeTable {
 export interface CompactTable extends LakeTable {
   /** Primary-key columns, in key order: the keyset the reader pages by. */
   key: readonly string[];
-  /** The timestamp column whose UTC day places a row in a `dt=` partition (`updated_at` where there is one). */
+  /** The timestamp column whose UTC day marks a change (`updated_at` where there is one). */
   dayColumn: string;
+  /**
+   * The columns the lake's equality deletes match (migrations/0140_lake_iceberg.sql logs them for
+   * a deleted row): the primary key, a child table's parent key (a parent's children are replaced
+   * as a set and carry its `updated_at`, so they change on the same day), and a subscription for
+   * its MRR states (whose key holds a time, which equality deletes do not match reliably).
+   */
+  lakeKey: readonly string[];
+  /**
+   * A changed day is read as every row of the lake keys that day touched (MRR states: a key's rows
+   * lie on many days); otherwise as the day's rows, which hold every row of their keys.
+   */
+  readByLakeKey: boolean;
 }
+
+/** Lake keys other than the primary key (see CompactTable.lakeKey). */
+const LAKE_KEYS: Record<string, readonly string[]> = {
+  shopify_order_line_items: ["shop", "order_id"],
+  shopify_product_variants: ["shop", "product_id"],
+  shopify_refund_line_items: ["shop", "refund_id"],
+  stripe_checkout_session_line_items: ["session_id"],
+  recharge_charge_line_items: ["charge_id"],
+  subscription_mrr_history: ["source", "subscription_id"],
+};
 
 /**
  * Text columns that hold times: every `*_at`, and Stripe's and Recharge's period and date
@@ -90,7 +104,9 @@ export function compactTableOf(source: CompactSource, table: SQLiteTable, dayCol
   if (columns.find((c) => c.name === dayColumn)?.kind !== "timestamp") {
     throw new Error(`compact: ${config.name}.${dayColumn} is not a timestamp column`);
   }
-  return { source, table: config.name, columns, key, dayColumn };
+  const lakeKey = LAKE_KEYS[config.name] ?? key;
+  const readByLakeKey = config.name === "subscription_mrr_history";
+  return { source, table: config.name, columns, key, dayColumn, lakeKey, readByLakeKey };
 }
 
 /**
@@ -117,38 +133,69 @@ export function compactTableNamed(name: string): CompactTable | undefined {
 const quote = (name: string) => `"${name.replaceAll('"', '""')}"`;
 
 /**
- * One keyset page of a table in primary-key order. With `day`, only the rows whose day column
- * falls on that day: `?1`/`?2` are the day and the next day (`YYYY-MM-DD`; text order is time
- * order for ISO-8601, so the bare date bounds every timestamp of that day). The key values of
- * the previous page's last row follow. Row-value comparison on the primary key lets SQLite
- * seek its index instead of skipping (OFFSET).
+ * The SELECT list of a table: every column, integers as text (exact past 2^53), qualified names
+ * (in ORDER BY an unqualified name means the result column, which for an integer is that text).
  */
-export function pageSql(spec: CompactTable, opts: { day: boolean; afterKey: boolean; limit: number }): string {
+function selectList(spec: CompactTable): string {
   const table = quote(spec.table);
-  // Qualified names: in ORDER BY an unqualified name means the result column, which for an
-  // integer column is the text cast below, and text order would break the keyset.
+  return spec.columns
+    .map((c) =>
+      isText(c.kind) ? `${table}.${quote(c.name)}` : `CAST(${table}.${quote(c.name)} AS TEXT) AS ${quote(c.name)}`,
+    )
+    .join(", ");
+}
+
+/** A keyset parameter for a column: integer columns come back as text, so they cast it back. */
+function param(spec: CompactTable, name: string, n: number): string {
+  const kind = spec.columns.find((c) => c.name === name)?.kind ?? "string";
+  return isText(kind) ? `?${n}` : `CAST(?${n} AS INTEGER)`;
+}
+
+/**
+ * How a changed day is read, in keyset pages (row-value comparison lets SQLite seek its index
+ * instead of skipping with OFFSET):
+ * - `day`: the rows whose day column falls on the day, in (day column, primary key) order, which
+ *   the index of migrations/0140_lake_iceberg.sql serves as a range. `?1`/`?2` are the day and the
+ *   next (`YYYY-MM-DD`: text order is time order for ISO-8601), then the last row's day value and key.
+ * - `lake-key`: every row of the lake keys that have a row on the day, in primary-key order.
+ * - `keys`: the rows of the lake keys in `?1`, a JSON array of key arrays (the delete log's), in
+ *   primary-key order; the last row's key follows.
+ * - `table`: every row, in primary-key order (a rebuild); the last row's key is `?1…`.
+ * `cursor` is the list of columns a page continues after (`afterColumns`).
+ */
+export function readSql(spec: CompactTable, shape: ReadShape, opts: { after: boolean; limit: number }): string {
+  const table = quote(spec.table);
   const col = (name: string) => `${table}.${quote(name)}`;
-  const select = spec.columns.map((c) =>
-    isText(c.kind) ? col(c.name) : `CAST(${col(c.name)} AS TEXT) AS ${quote(c.name)}`,
-  );
-  const keyCols = spec.key.map(col).join(", ");
-  const first = opts.day ? 3 : 1;
-  // Key values come back as that text too, so integer key columns cast them back for the comparison.
-  const params = spec.key.map((name, i) => {
-    const kind = spec.columns.find((c) => c.name === name)?.kind ?? "string";
-    return isText(kind) ? `?${i + first}` : `CAST(?${i + first} AS INTEGER)`;
-  });
+  const day = col(spec.dayColumn);
+  const cursor = afterColumns(spec, shape);
+  const first = shape === "keys" ? 2 : shape === "table" ? 1 : 3;
   const where: string[] = [];
-  if (opts.day) where.push(`${col(spec.dayColumn)} >= ?1 AND ${col(spec.dayColumn)} < ?2`);
-  if (opts.afterKey) where.push(`(${keyCols}) > (${params.join(", ")})`);
+  if (shape === "day") where.push(`${day} >= ?1 AND ${day} < ?2`);
+  if (shape === "lake-key") {
+    const keys = spec.lakeKey.map(quote).join(", ");
+    where.push(
+      `(${spec.lakeKey.map(col).join(", ")}) IN (SELECT ${keys} FROM ${table} WHERE ${quote(spec.dayColumn)} >= ?1 AND ${quote(spec.dayColumn)} < ?2)`,
+    );
+  }
+  if (shape === "keys") {
+    const parts = spec.lakeKey.map((_, i) => `json_extract(value, '$[${i}]')`).join(", ");
+    where.push(`(${spec.lakeKey.map(col).join(", ")}) IN (SELECT ${parts} FROM json_each(?1))`);
+  }
+  if (opts.after) {
+    where.push(`(${cursor.map(col).join(", ")}) > (${cursor.map((c, i) => param(spec, c, first + i)).join(", ")})`);
+  }
   const filter = where.length > 0 ? ` WHERE ${where.join(" AND ")}` : "";
-  return `SELECT ${select.join(", ")} FROM ${table}${filter} ORDER BY ${keyCols} LIMIT ${Math.trunc(opts.limit)}`;
+  return `SELECT ${selectList(spec)} FROM ${table}${filter} ORDER BY ${cursor.map(col).join(", ")} LIMIT ${Math.trunc(opts.limit)}`;
+}
+
+/** The columns a page of `shape` is ordered by, whose last-row values the next page starts after. */
+export type ReadShape = "day" | "lake-key" | "keys" | "table";
+
+export function afterColumns(spec: CompactTable, shape: ReadShape): readonly string[] {
+  return shape === "day" ? [spec.dayColumn, ...spec.key] : spec.key;
 }
 
 export const isText = (kind: ColumnKind) => kind === "string" || kind === "timestamp" || kind === "json";
-
-/** Timestamps are milliseconds since the epoch (UTC); JSON list columns are their parsed lists. */
-export type ParquetValue = string | bigint | boolean | number | string[] | null;
 
 const INTEGER_TEXT = /^-?\d{1,19}$/;
 const UTC_ISO = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,3})?Z$/;
@@ -196,4 +243,15 @@ export function toParquetValue(spec: Pick<LakeTable, "table">, column: CompactCo
   if (column.kind === "int64") return BigInt(value);
   if (value === "0" || value === "1") return value === "1";
   throw new Error(`compact: ${where} holds a flag that is neither 0 nor 1`);
+}
+
+/** What the lake writer needs of a table: its Iceberg table under `processed/{source}/{table}/`. */
+export function lakeSpecOf(spec: LakeTable & { lakeKey?: readonly string[] }): LakeSpec {
+  return {
+    namespace: spec.source,
+    name: spec.table,
+    columns: spec.columns,
+    key: spec.key,
+    lakeKey: spec.lakeKey ?? [],
+  };
 }

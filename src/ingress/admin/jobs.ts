@@ -7,6 +7,7 @@
  */
 import { z } from "zod";
 import { compactOptionsSchema } from "../../cron/compact/compact";
+import { upkeepOptionsSchema } from "../../cron/compact/upkeep";
 import { isJobName, JOB_NAMES, type JobRun, runJob } from "../../cron/jobs";
 import { SHOP_DOMAIN } from "../../durable/shop-access";
 import { SOURCES } from "../../shared/envelope";
@@ -25,6 +26,8 @@ const bodySchema = z
     batchObjects: z.number().int().min(1).max(100_000).optional(),
     batchEvents: z.number().int().min(1).max(100_000).optional(),
     tables: compactOptionsSchema.shape.tables,
+    rebuild: upkeepOptionsSchema.shape.rebuild,
+    snapshotDays: upkeepOptionsSchema.shape.snapshotDays,
   })
   .strict();
 
@@ -45,7 +48,7 @@ export async function runJobRequest(env: Env, name: string, bodyText: string): P
     throw new AppError(
       400,
       "bad_request",
-      'Optional body: {"sources": ["shopify"|"stripe"|"recharge"], "shops": ["<shop>.myshopify.com"], "checks": ["<check name>"], "day": "YYYY-MM-DD", "tables": ["<table>"] (compact), "batchObjects": n (privacy), "batchEvents": n (replay)}.',
+      'Optional body: {"sources": ["shopify"|"stripe"|"recharge"], "shops": ["<shop>.myshopify.com"], "checks": ["<check name>"], "day": "YYYY-MM-DD", "tables": ["<table>"] (compact), "rebuild": ["<table>"], "snapshotDays": n (lake-upkeep), "batchObjects": n (privacy), "batchEvents": n (replay)}.',
     );
   }
   return runJob(env, name, { now: new Date(), options: parsed.data });

@@ -1,0 +1,350 @@
+/**
+ * The `lake-upkeep` job (hourly, after `compact`): keeps each Iceberg table cheap to read and
+ * keeps erased rows out of every file, in bounded steps that resume where they stopped.
+ *
+ * - **Rebuild.** Each compact run adds a data file and an equality-delete file, which every reader
+ *   then applies. A table whose oldest delete file is REBUILD_AFTER_DAYS old (or that has more than
+ *   MAX_MANIFESTS manifests, or that an erasure or an operator asked for) is rebuilt from D1, the
+ *   source of truth, in key order: RUN_ROWS rows per run into one data file, progress committed to
+ *   `lake_upkeep` after each, and one `replace` commit at the end (commitRebuild says why commits
+ *   made meanwhile stay exact). A rebuild drops every delete file and every old version of a row:
+ *   after an erasure, it is what takes a person's rows out of the table's files.
+ * - **Expiry and sweep.** Snapshots older than SNAPSHOT_DAYS (the newest always kept) are removed
+ *   from the table's metadata, and every object under the table that no kept snapshot reaches is
+ *   deleted: the files of expired snapshots (so erased rows leave R2 within REBUILD_AFTER_DAYS +
+ *   SNAPSHOT_DAYS of the erasure, inside GDPR's month), the files of runs that stopped before their
+ *   commit, and the plain Parquet the lake held before it became Iceberg (`current/`, `dt=…/`).
+ *
+ * It takes the compact job's lease, so no commit runs while it sweeps. With R2 Data Catalog, the
+ * catalog can also compact and expire; this job works the same through it (docs/lake.md).
+ */
+import { z } from "zod";
+import { commitWithRetry } from "../../lake/catalog/store";
+import { dataFileFromJson, dataFileToJson } from "../../lake/data-file";
+import { currentSnapshot, decodeManifest, expireSnapshots } from "../../lake/iceberg";
+import { lakeIo } from "../../lake/io";
+import {
+  commitRebuild,
+  type LakeIo,
+  openTable,
+  readManifestList,
+  TableChange,
+  tableRef,
+} from "../../lake/table-writer";
+import type { QueryMeter } from "../../shared/d1-meter";
+import { describeError, log } from "../../shared/log";
+import { meteredDatabases, sharedDatabase } from "../../tables/database";
+import { withLease } from "../lease";
+import { KPI_VIEWS } from "./kpi-views";
+import { readTable } from "./read";
+import { COMPACT_TABLES, type CompactTable, type LakeTable, lakeSpecOf } from "./tables";
+
+/** A table is rebuilt once its oldest delete file is this old. */
+export const REBUILD_AFTER_DAYS = 7;
+/** ... or once its snapshot names this many manifests (each compact commit adds one or two). */
+export const MAX_MANIFESTS = 200;
+/** Snapshots are kept this long (time travel), the newest always. */
+export const SNAPSHOT_DAYS = 3;
+/** Rows a rebuild reads per run (one data file). */
+const RUN_ROWS = 250_000;
+/** D1 queries a run spends on a rebuild before it stops for the next run. */
+const REBUILD_QUERIES = 700;
+/** R2 operations the sweeps of one run may spend (Cloudflare allows 10,000 subrequests). */
+const SWEEP_R2_OPERATIONS = 5_000;
+const DAY_MS = 86_400_000;
+
+export const upkeepOptionsSchema = z
+  .object({
+    /** Rebuild these tables now (names as in D1), whatever their delete files. */
+    rebuild: z
+      .array(z.string().refine((t) => COMPACT_TABLES.some((s) => s.table === t), "not a compacted table"))
+      .min(1)
+      .optional(),
+    /** Keep snapshots this many days instead of SNAPSHOT_DAYS (0: only the current one). */
+    snapshotDays: z.number().min(0).max(365).optional(),
+  })
+  .strict();
+
+export type UpkeepOptions = z.input<typeof upkeepOptionsSchema>;
+
+export interface UpkeepResult {
+  skipped: boolean;
+  runId: string;
+  rebuild: { table: string; rows: number; files: number; committed: boolean; reason: string } | null;
+  swept: { table: string; expiredSnapshots: number; deletedObjects: number }[];
+  failed: { table: string; error: string }[];
+}
+
+export async function runUpkeep(
+  env: Env,
+  run: { runId: string; now: Date },
+  options: UpkeepOptions = {},
+): Promise<UpkeepResult> {
+  const opts = upkeepOptionsSchema.parse(options);
+  const outcome = await withLease(sharedDatabase(env), "compact", run.runId, run.now, () => upkeep(env, run, opts));
+  if (outcome.skipped) return { skipped: true, runId: run.runId, rebuild: null, swept: [], failed: [] };
+  return outcome.value;
+}
+
+interface UpkeepRow {
+  table_name: string;
+  swept_at: string | null;
+  rebuilt_at: string | null;
+  rebuild_base_sequence: number | null;
+  rebuild_after_key: string | null;
+  rebuild_files: string | null;
+  rebuild_rows: number;
+  rebuild_started_at: string | null;
+  rebuild_reason: string | null;
+}
+
+async function upkeep(input: Env, run: { runId: string; now: Date }, opts: z.infer<typeof upkeepOptionsSchema>) {
+  const meter: QueryMeter = { queries: 0 };
+  const env = meteredDatabases(input, meter);
+  const db = sharedDatabase(env);
+  const io = lakeIo(env);
+  const result: UpkeepResult = { skipped: false, runId: run.runId, rebuild: null, swept: [], failed: [] };
+  const tables: LakeTable[] = [...COMPACT_TABLES, ...KPI_VIEWS];
+  await db
+    .prepare("INSERT INTO lake_upkeep (table_name) SELECT value FROM json_each(?1) WHERE true ON CONFLICT DO NOTHING")
+    .bind(JSON.stringify(tables.map((t) => t.table)))
+    .run();
+  for (const table of opts.rebuild ?? []) await askRebuild(db, table, "asked");
+
+  const rows = (await db.prepare("SELECT * FROM lake_upkeep").all<UpkeepRow>()).results;
+  const byName = new Map(rows.map((r) => [r.table_name, r]));
+
+  // One rebuild at a time: the one in progress, else the first table that is due.
+  let rebuilding = rows.find((r) => r.rebuild_started_at !== null) ?? null;
+  if (rebuilding === null) {
+    for (const spec of COMPACT_TABLES) {
+      const row = byName.get(spec.table);
+      if (row === undefined) continue;
+      const reason = await rebuildReason(io, spec, run.now);
+      if (reason === null) continue;
+      rebuilding = await startRebuild(db, io, spec, reason);
+      break;
+    }
+  }
+  if (rebuilding !== null) {
+    const spec = COMPACT_TABLES.find((s) => s.table === rebuilding?.table_name);
+    if (spec !== undefined) {
+      try {
+        result.rebuild = await rebuildStep(db, io, spec, rebuilding, meter, run.now);
+      } catch (err) {
+        const error = describeError(err);
+        log.error("lake rebuild failed", { table: spec.table, error });
+        result.failed.push({ table: spec.table, error });
+      }
+    }
+  }
+
+  // Sweeps: the tables swept longest ago first, while the run's R2 budget lasts.
+  const order = tables
+    .map((t) => ({ t, row: byName.get(t.table) }))
+    .sort((a, b) => (a.row?.swept_at ?? "").localeCompare(b.row?.swept_at ?? ""));
+  const r2 = { operations: 0 };
+  const keepMs = (opts.snapshotDays ?? SNAPSHOT_DAYS) * DAY_MS;
+  for (const { t } of order) {
+    if (r2.operations >= SWEEP_R2_OPERATIONS) break;
+    try {
+      const pending = await rebuildFiles(db, t.table);
+      result.swept.push(await sweep(io, t, { olderThanMs: run.now.getTime() - keepMs, keep: pending, r2 }));
+      await db
+        .prepare("UPDATE lake_upkeep SET swept_at = ?2 WHERE table_name = ?1")
+        .bind(t.table, new Date().toISOString())
+        .run();
+    } catch (err) {
+      const error = describeError(err);
+      log.error("lake sweep failed", { table: t.table, error });
+      result.failed.push({ table: t.table, error });
+    }
+  }
+  log.info("lake upkeep done", {
+    runId: run.runId,
+    rebuild: result.rebuild?.table ?? null,
+    swept: result.swept.length,
+    failed: result.failed.length,
+  });
+  if (result.failed.length > 0) {
+    throw new Error(
+      `lake-upkeep failed for ${result.failed.map((f) => f.table).join(", ")}: ${result.failed[0]?.error ?? ""}`,
+    );
+  }
+  return result;
+}
+
+/** Asks for a table's rebuild (erasure, an operator): the next upkeep run starts it. */
+export async function askRebuild(db: D1Database, table: string, reason: string): Promise<void> {
+  await db
+    .prepare(
+      `INSERT INTO lake_upkeep (table_name, rebuild_reason) VALUES (?1, ?2)
+       ON CONFLICT (table_name) DO UPDATE SET rebuild_reason = COALESCE(rebuild_reason, excluded.rebuild_reason)`,
+    )
+    .bind(table, reason)
+    .run();
+}
+
+/** Why a table is due a rebuild, or null: asked, an old delete file, or too many manifests. */
+async function rebuildReason(io: LakeIo, spec: CompactTable, now: Date): Promise<string | null> {
+  const loaded = await io.store.load(tableRef(lakeSpecOf(spec)));
+  if (loaded === null) return null;
+  const snapshot = currentSnapshot(loaded.metadata);
+  if (snapshot === null) return null;
+  const manifests = await readManifestList(io, snapshot["manifest-list"]);
+  if (manifests.length > MAX_MANIFESTS) return `${manifests.length} manifests`;
+  const deletes = manifests.filter((m) => m.content === 1);
+  if (deletes.length === 0) return null;
+  const oldest = Math.min(
+    ...deletes.map((m) => {
+      const added = loaded.metadata.snapshots.find((s) => BigInt(s["snapshot-id"]) === m.addedSnapshotId);
+      // A delete file whose snapshot has expired is older than any kept one.
+      return added?.["timestamp-ms"] ?? 0;
+    }),
+  );
+  return now.getTime() - oldest >= REBUILD_AFTER_DAYS * DAY_MS ? "delete files older than the rebuild age" : null;
+}
+
+async function startRebuild(db: D1Database, io: LakeIo, spec: CompactTable, reason: string): Promise<UpkeepRow> {
+  const base = await openTable(io, lakeSpecOf(spec));
+  const row = await db
+    .prepare(
+      `UPDATE lake_upkeep SET rebuild_base_sequence = ?2, rebuild_after_key = NULL, rebuild_files = '[]',
+         rebuild_rows = 0, rebuild_started_at = ?3, rebuild_reason = ?4 WHERE table_name = ?1 RETURNING *`,
+    )
+    .bind(spec.table, base.metadata["last-sequence-number"], new Date().toISOString(), reason)
+    .first<UpkeepRow>();
+  if (row === null) throw new Error(`lake-upkeep: no upkeep row for ${spec.table}`);
+  return row;
+}
+
+/** Reads the next part of the table into one data file, records it, and commits when the table ends. */
+async function rebuildStep(
+  db: D1Database,
+  io: LakeIo,
+  spec: CompactTable,
+  row: UpkeepRow,
+  meter: QueryMeter,
+  now: Date,
+): Promise<NonNullable<UpkeepResult["rebuild"]>> {
+  const lake = lakeSpecOf(spec);
+  const change = new TableChange(io, lake, await openTable(io, lake), "rebuild");
+  const after = row.rebuild_after_key === null ? null : (JSON.parse(row.rebuild_after_key) as unknown[]);
+  const start = meter.queries;
+  let part: Awaited<ReturnType<typeof readTable>>;
+  try {
+    part = await readTable(
+      db,
+      spec,
+      after,
+      (r) => change.add(r),
+      () => meter.queries - start < REBUILD_QUERIES && change.pendingRows < RUN_ROWS,
+    );
+  } catch (err) {
+    await change.abort().catch(() => undefined);
+    throw err;
+  }
+  const written = part.rows > 0 ? await change.finishFiles() : [];
+  const files = [...parseFiles(row.rebuild_files), ...written.map(dataFileToJson)];
+  const rows = row.rebuild_rows + part.rows;
+  const reason = row.rebuild_reason ?? "asked";
+  if (!part.ended) {
+    await db
+      .prepare(
+        "UPDATE lake_upkeep SET rebuild_after_key = ?2, rebuild_files = ?3, rebuild_rows = ?4 WHERE table_name = ?1",
+      )
+      .bind(spec.table, JSON.stringify(part.after), JSON.stringify(files), rows)
+      .run();
+    return { table: spec.table, rows, files: files.length, committed: false, reason };
+  }
+  // An empty table still gets a file, so its snapshot has the schema.
+  if (files.length === 0) {
+    await change.addEmptyFile();
+    files.push(...(await change.finishFiles()).map(dataFileToJson));
+  }
+  await commitRebuild(io, lake, files.map(dataFileFromJson), row.rebuild_base_sequence ?? 0);
+  await db
+    .prepare(
+      `UPDATE lake_upkeep SET rebuilt_at = ?2, swept_at = NULL, rebuild_base_sequence = NULL, rebuild_after_key = NULL,
+         rebuild_files = NULL, rebuild_rows = 0, rebuild_started_at = NULL, rebuild_reason = NULL WHERE table_name = ?1`,
+    )
+    .bind(spec.table, now.toISOString())
+    .run();
+  log.info("lake rebuild committed", { table: spec.table, rows, files: files.length, reason });
+  return { table: spec.table, rows, files: files.length, committed: true, reason };
+}
+
+function parseFiles(text: string | null): string[] {
+  if (text === null) return [];
+  const parsed = z.array(z.string()).parse(JSON.parse(text));
+  return parsed;
+}
+
+/** The files of a rebuild in progress: no snapshot reaches them yet, and the sweep must keep them. */
+async function rebuildFiles(db: D1Database, table: string): Promise<Set<string>> {
+  const row = await db
+    .prepare("SELECT rebuild_files FROM lake_upkeep WHERE table_name = ?1")
+    .bind(table)
+    .first<{ rebuild_files: string | null }>();
+  return new Set(parseFiles(row?.rebuild_files ?? null).map((f) => dataFileFromJson(f).filePath));
+}
+
+/**
+ * Expires the table's old snapshots, then deletes every object under the table that no kept
+ * snapshot reaches (and that is not the current metadata, the version hint, or a file of a
+ * rebuild in progress). The expiry is committed before anything is deleted.
+ */
+async function sweep(
+  io: LakeIo,
+  spec: LakeTable,
+  o: { olderThanMs: number; keep: ReadonlySet<string>; r2: { operations: number } },
+): Promise<UpkeepResult["swept"][number]> {
+  const ref = tableRef(lakeSpecOf(spec));
+  let loaded = await io.store.load(ref);
+  o.r2.operations += 2;
+  if (loaded === null) return { table: spec.table, expiredSnapshots: 0, deletedObjects: 0 };
+  const first = expireSnapshots(loaded.metadata, { olderThanMs: o.olderThanMs, retainLast: 1 });
+  if (first.updates.length > 0) {
+    loaded = await commitWithRetry(io.store, ref, async (base) => ({
+      requirements: [{ type: "assert-table-uuid", uuid: base.metadata["table-uuid"] }],
+      updates: expireSnapshots(base.metadata, { olderThanMs: o.olderThanMs, retainLast: 1 }).updates,
+    }));
+    o.r2.operations += 4;
+  }
+  const live = new Set<string>(o.keep);
+  if (loaded.metadataLocation !== null) live.add(loaded.metadataLocation);
+  const manifestsSeen = new Set<string>();
+  for (const snapshot of loaded.metadata.snapshots) {
+    live.add(snapshot["manifest-list"]);
+    const manifests = await readManifestList(io, snapshot["manifest-list"]);
+    o.r2.operations++;
+    for (const m of manifests) {
+      live.add(m.manifestPath);
+      if (manifestsSeen.has(m.manifestPath)) continue;
+      manifestsSeen.add(m.manifestPath);
+      const object = await io.bucket.get(io.location.keyOf(m.manifestPath));
+      o.r2.operations++;
+      if (object === null) throw new Error(`lake: manifest ${m.manifestPath} is missing`);
+      for (const entry of decodeManifest(new Uint8Array(await object.arrayBuffer()))) {
+        if (entry.status !== 2) live.add(entry.dataFile.filePath);
+      }
+    }
+  }
+  const liveKeys = new Set([...live].map((uri) => io.location.keyOf(uri)));
+  const prefix = `processed/${ref.namespace.join("/")}/${ref.name}/`;
+  liveKeys.add(`${prefix}metadata/version-hint.text`);
+  const doomed: string[] = [];
+  let cursor: string | undefined;
+  do {
+    const page = await io.bucket.list({ prefix, cursor });
+    o.r2.operations++;
+    for (const object of page.objects) if (!liveKeys.has(object.key)) doomed.push(object.key);
+    cursor = page.truncated ? page.cursor : undefined;
+  } while (cursor !== undefined);
+  // R2 deletes at most 1,000 keys per call.
+  for (let i = 0; i < doomed.length; i += 1000) {
+    await io.bucket.delete(doomed.slice(i, i + 1000));
+    o.r2.operations++;
+  }
+  return { table: spec.table, expiredSnapshots: first.expired.length, deletedObjects: doomed.length };
+}
