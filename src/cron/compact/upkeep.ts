@@ -62,6 +62,8 @@ export const upkeepOptionsSchema = z
       .optional(),
     /** Keep snapshots this many days instead of SNAPSHOT_DAYS (0: only the current one). */
     snapshotDays: z.number().min(0).max(365).optional(),
+    /** Rows a rebuild reads per run instead of RUN_ROWS (smaller parts; tests resume with it). */
+    rebuildRows: z.number().int().min(1).max(RUN_ROWS).optional(),
   })
   .strict();
 
@@ -130,7 +132,11 @@ async function upkeep(input: Env, run: { runId: string; now: Date }, opts: z.inf
     const spec = COMPACT_TABLES.find((s) => s.table === rebuilding?.table_name);
     if (spec !== undefined) {
       try {
-        result.rebuild = await rebuildStep(db, io, spec, rebuilding, meter, run.now);
+        result.rebuild = await rebuildStep(db, io, spec, rebuilding, {
+          meter,
+          now: run.now,
+          rows: opts.rebuildRows ?? RUN_ROWS,
+        });
       } catch (err) {
         const error = describeError(err);
         log.error("lake rebuild failed", { table: spec.table, error });
@@ -224,9 +230,9 @@ async function rebuildStep(
   io: LakeIo,
   spec: CompactTable,
   row: UpkeepRow,
-  meter: QueryMeter,
-  now: Date,
+  o: { meter: QueryMeter; now: Date; rows: number },
 ): Promise<NonNullable<UpkeepResult["rebuild"]>> {
+  const { meter, now } = o;
   const lake = lakeSpecOf(spec);
   const change = new TableChange(io, lake, await openTable(io, lake), "rebuild");
   const after = row.rebuild_after_key === null ? null : (JSON.parse(row.rebuild_after_key) as unknown[]);
@@ -238,7 +244,7 @@ async function rebuildStep(
       spec,
       after,
       (r) => change.add(r),
-      () => meter.queries - start < REBUILD_QUERIES && change.pendingRows < RUN_ROWS,
+      () => meter.queries - start < REBUILD_QUERIES && change.pendingRows < o.rows,
     );
   } catch (err) {
     await change.abort().catch(() => undefined);
