@@ -220,14 +220,15 @@ function encodeValue(sink: Sink, names: Names, type: AvroType, value: AvroValue,
       sink.byte(value ? 1 : 0);
       return;
     case "int":
-      if (typeof value !== "number") fail();
+      if (typeof value !== "number" || !Number.isInteger(value) || value < INT_MIN || value > INT_MAX) fail();
       writeInt(sink, value as number);
       return;
-    case "long":
-      if (typeof value === "bigint") writeLong(sink, value);
-      else if (typeof value === "number" && Number.isSafeInteger(value)) writeLong(sink, BigInt(value));
-      else fail();
+    case "long": {
+      const long = typeof value === "number" && Number.isSafeInteger(value) ? BigInt(value) : value;
+      if (typeof long !== "bigint" || long < LONG_MIN || long > LONG_MAX) fail();
+      writeLong(sink, long as bigint);
       return;
+    }
     case "float":
     case "double": {
       if (typeof value !== "number") fail();
@@ -301,6 +302,7 @@ function encodeValue(sink: Sink, names: Names, type: AvroType, value: AvroValue,
 
 function describe(value: AvroValue): string {
   if (value === null) return "null";
+  if (typeof value === "number" || typeof value === "bigint") return `${typeof value} ${value}`;
   if (Array.isArray(value)) return "an array";
   if (value instanceof Uint8Array) return "bytes";
   if (value instanceof Map) return "a Map";

@@ -4,8 +4,10 @@
  * the newest `retainLast`, keep unreferenced snapshots newer than `olderThanMs`, expire the rest.
  * The current snapshot is always kept. unreferencedFiles then says which files only the expired
  * snapshots reach, so the caller deletes exactly those after committing the removal. Pure: the
- * caller reads the manifest lists and manifests. Trade-off: the caller must pass the manifests of
- * every kept snapshot, since a file is deleted unless a kept snapshot is shown to reach it live.
+ * caller reads the manifest lists and manifests. Trade-offs: the caller must pass the manifests of
+ * every kept snapshot, since a file is deleted unless a kept snapshot is shown to reach it live; and
+ * the per-ref retention settings (`min-snapshots-to-keep`, `max-ref-age-ms`, …) are not read, since
+ * the lake's tables have only the main branch and the job's own settings.
  */
 import type { ManifestEntry, Snapshot, TableMetadata, TableUpdate } from "./types";
 

@@ -265,6 +265,8 @@ export function decodeManifest(
     if (content !== 0 && content !== 2) {
       throw new ManifestError(`${where}: content ${content} (position deletes) is not supported by this lake`);
     }
+    if (typeof file.file_path !== "string" || file.file_path === "")
+      throw new ManifestError(`${where}: file_path is missing`);
     const format = file.file_format;
     if (typeof format !== "string" || format.toLowerCase() !== "parquet") {
       throw new ManifestError(`${where}: file_format ${String(format)} is not Parquet`);
@@ -285,7 +287,7 @@ export function decodeManifest(
     const sortOrderId = file.sort_order_id;
     const dataFile: DataFile = {
       content,
-      filePath: String(file.file_path),
+      filePath: file.file_path,
       recordCount: int(file.record_count, `${where} record_count`),
       fileSizeInBytes: int(file.file_size_in_bytes, `${where} file_size_in_bytes`),
       valueCounts: readMap(file.value_counts, `${where} value_counts`, countOf) ?? new Map(),
