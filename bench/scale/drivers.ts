@@ -47,24 +47,63 @@ async function job(name: JobName, e: Env = env, options: Parameters<typeof runJo
 
 const KPI_VIEW_NAMES = new Set(KPI_VIEWS.map((v) => v.table));
 
-/** `compact` until no table-day is marked changed; `tally` collects what the runs wrote. */
+/**
+ * `compact` until no table-day is marked changed and no delete is logged. `tally` collects what
+ * the runs committed: for the entity tables, the rows read from D1 (each row read is appended) and
+ * the bytes written (data, equality deletes, manifests, manifest list, metadata) beside the bytes
+ * of the data files alone, so the note shows what a run costs against what changed.
+ */
 export function compactDriver(): Driver {
-  const tally = { runs: 0, tableDays: 0, snapshots: 0, kpi: 0, rows: 0, parts: 0 };
+  const tally = { runs: 0, commits: 0, kpi: 0, rows: 0, dataBytes: 0, bytes: 0, kpiRows: 0, deferred: 0 };
   return {
-    done: async () => ((await one<{ n: number }>("SELECT count(*) AS n FROM lake_changes"))?.n ?? 0) === 0,
+    done: async () =>
+      ((await one<{ n: number }>(
+        "SELECT (SELECT count(*) FROM lake_changes) + (SELECT count(*) FROM lake_deletes) AS n",
+      ))?.n ?? 0) === 0,
     step: async () => {
       const run = await job("compact");
       if (run.job !== "compact" || run.result.skipped) return;
       tally.runs++;
-      tally.tableDays += run.result.tables.length;
-      const kpi = run.result.current.filter((c) => KPI_VIEW_NAMES.has(c.table)).length;
-      tally.kpi += kpi;
-      tally.snapshots += run.result.current.length - kpi;
-      tally.rows += run.result.rows;
-      tally.parts += run.result.parts;
+      tally.deferred += run.result.deferred;
+      for (const t of run.result.tables) {
+        if (t.snapshotId === null) continue;
+        tally.commits++;
+        tally.rows += t.rows;
+        tally.bytes += t.bytes;
+        tally.dataBytes += t.dataBytes;
+      }
+      for (const k of run.result.current) {
+        if (!KPI_VIEW_NAMES.has(k.table)) continue;
+        tally.kpi++;
+        tally.kpiRows += k.rows;
+      }
     },
     note: async () =>
-      `${tally.tableDays} table-days, ${tally.snapshots} table snapshots, ${tally.kpi} KPI snapshots; ${tally.rows.toLocaleString("en-US")} rows in ${tally.parts} Parquet parts`,
+      `${tally.commits} table commits: ${tally.rows.toLocaleString("en-US")} rows read and appended, ` +
+      `${mb(tally.bytes)} written for ${mb(tally.dataBytes)} of row data (${(tally.bytes / Math.max(1, tally.dataBytes)).toFixed(2)}×); ` +
+      `${tally.kpi} KPI snapshots (${tally.kpiRows.toLocaleString("en-US")} rows)`,
+  };
+}
+
+const mb = (bytes: number) => `${(bytes / 1e6).toFixed(1)} MB`;
+
+/** `lake-upkeep` rebuilding `table` from D1 until its rebuild commits (a part per run). */
+export function rebuildDriver(table: string): Driver {
+  let asked = false;
+  let committed = false;
+  let rows = 0;
+  let files = 0;
+  return {
+    done: async () => committed,
+    step: async () => {
+      const run = await job("lake-upkeep", env, asked ? {} : { rebuild: [table] });
+      asked = true;
+      if (run.job !== "lake-upkeep" || run.result.skipped || run.result.rebuild === null) return;
+      rows = run.result.rebuild.rows;
+      files = run.result.rebuild.files;
+      committed = run.result.rebuild.table === table && run.result.rebuild.committed;
+    },
+    note: async () => `${rows.toLocaleString("en-US")} rows in ${files} data files, one replace commit`,
   };
 }
 

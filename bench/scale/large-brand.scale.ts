@@ -18,6 +18,7 @@ import {
   deliverCompliance,
   onceDriver,
   privacyDriver,
+  rebuildDriver,
   reconcileDriver,
   replayDriver,
   requestErasure,
@@ -87,6 +88,9 @@ describe.sequential(`large brand at scale ${SCALE}`, () => {
     await touchOrders(COUNTS.changedOrders);
     await run(`compact (${COUNTS.changedOrders} changed orders + KPIs)`, compactDriver());
   });
+
+  it("lake-upkeep: rebuild of the line items from D1", () =>
+    run("lake-upkeep (rebuild shopify_order_line_items)", rebuildDriver("shopify_order_line_items")));
 
   it("erasure of a person across the three sources", () =>
     run(
@@ -162,6 +166,6 @@ describe.sequential(`large brand at scale ${SCALE}`, () => {
     ));
 
   it("measured every job", () => {
-    expect(lines.length).toBe(12);
+    expect(lines.length).toBe(13);
   });
 });

@@ -27,7 +27,7 @@ export const JOB_BUDGET_MS =
  * time on this machine bounds CPU time from above.
  */
 export function wallLimitMs(kind: string): number {
-  if (/^job (compact|data-quality|retention)$/.test(kind)) return 300_000;
+  if (/^job (compact|lake-upkeep|data-quality|retention)$/.test(kind)) return 300_000;
   if (kind === "queue" || kind.startsWith("ShopCoordinator.")) return 300_000;
   return 30_000;
 }

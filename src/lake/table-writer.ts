@@ -66,6 +66,8 @@ export interface CommitReport {
   deletedKeys: number;
   /** Bytes written to R2: data, delete files, manifests, manifest list and metadata. */
   bytes: number;
+  /** Of those, the data files' (the changed rows themselves). */
+  dataBytes: number;
   /** Files carried over from the previous snapshot (append) or dropped from it (overwrite). */
   manifests: number;
 }
@@ -174,6 +176,7 @@ export class TableChange {
       rows: this.rows,
       deletedKeys: this.keys.size,
       bytes: 0,
+      dataBytes: this.dataFiles.reduce((n, f) => n + f.fileSizeInBytes, 0),
       manifests: 0,
     };
     if (this.mode === "rebuild") throw new Error("lake: a rebuild commits with commitRebuild");
@@ -396,6 +399,7 @@ export async function commitRebuild(
     rows: files.reduce((n, f) => n + f.recordCount, 0),
     deletedKeys: 0,
     bytes: 0,
+    dataBytes: files.reduce((n, f) => n + f.fileSizeInBytes, 0),
     manifests: 0,
   };
   const committed = await commitWithRetry(io.store, ref, async (base) => {

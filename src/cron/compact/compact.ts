@@ -90,6 +90,8 @@ export interface CompactTableReport {
   deleteFiles: number;
   /** Bytes written to R2: data, deletes, manifests, manifest list, metadata. */
   bytes: number;
+  /** Of those, the data files' (the rows themselves). */
+  dataBytes: number;
   snapshotId: number | null;
   error: string | null;
 }
@@ -392,6 +394,7 @@ async function refreshSnapshots(
         dataFiles: report.dataFiles,
         deleteFiles: 0,
         bytes: report.bytes,
+        dataBytes: report.dataBytes,
         snapshotId: report.snapshotId,
         error: null,
       });
@@ -410,6 +413,7 @@ async function refreshSnapshots(
         dataFiles: 0,
         deleteFiles: 0,
         bytes: 0,
+        dataBytes: 0,
         snapshotId: null,
         error,
       });
@@ -431,6 +435,7 @@ function reportOf(spec: CompactTable, days: string[], report: CommitReport | nul
     dataFiles: report?.dataFiles ?? 0,
     deleteFiles: report?.deleteFiles ?? 0,
     bytes: report?.bytes ?? 0,
+    dataBytes: report?.dataBytes ?? 0,
     snapshotId: report?.snapshotId ?? null,
     error: null,
   };
@@ -446,6 +451,7 @@ const reportEntry = (t: CompactTableReport) => ({
   data_files: t.dataFiles,
   delete_files: t.deleteFiles,
   bytes: t.bytes,
+  data_bytes: t.dataBytes,
   snapshot_id: t.snapshotId,
   error: t.error,
 });
