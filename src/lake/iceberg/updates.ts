@@ -6,8 +6,8 @@
  * added in this commit", and the replaced metadata file joins the metadata log (pruned to
  * `write.metadata.previous-versions-max`, default 100). Shared by the R2 by-path store and the fake
  * REST catalog. Pure: time and the previous location come from the caller, and the input is not
- * mutated. Trade-off: unlike Java, removing the snapshot the main branch points to is refused
- * (InvalidUpdateError), since no job of this lake means to empty a table that way.
+ * mutated. Trade-off: unlike Java, removing the main branch or the snapshot it points to is
+ * refused (InvalidUpdateError), since no job of this lake means to empty a table that way.
  */
 import { CommitConflictError, InvalidUpdateError } from "./errors";
 import type { IcebergSchema, PartitionSpec, SortOrder, TableMetadata, TableUpdate } from "./types";
