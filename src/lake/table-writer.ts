@@ -104,6 +104,7 @@ export class TableChange {
   private readonly written: string[] = [];
   private bytes = 0;
   private rows = 0;
+  private committing = false;
   private readonly token: string;
 
   constructor(
@@ -190,6 +191,8 @@ export class TableChange {
       return report;
     }
     const ref = tableRef(this.spec);
+    // From here a failure may come after the catalog applied the commit: abort must keep the files.
+    this.committing = true;
     const committed = await commitWithRetry(this.io.store, ref, async (base) => {
       const built = await this.buildCommit(base, deleteFile, summary);
       report.snapshotId = built.snapshotId;
@@ -208,8 +211,13 @@ export class TableChange {
     return [...this.dataFiles];
   }
 
-  /** Deletes the files this change wrote (a run giving up before its commit). */
+  /**
+   * Deletes the files this change wrote, when no commit can reference them: a run giving up before
+   * its commit. Once the commit was sent, its outcome may be unknown (a catalog's 5xx), so the
+   * files stay; lake-upkeep's sweep deletes them if no snapshot reaches them.
+   */
   async abort(): Promise<void> {
+    if (this.committing) return;
     await this.data?.abort();
     for (let i = 0; i < this.written.length; i += 1000) {
       await this.io.bucket.delete(this.written.slice(i, i + 1000));

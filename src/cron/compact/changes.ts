@@ -50,6 +50,21 @@ export async function marksOf(
 
 export const markKey = (table: string, dt: string) => `${table}\u0000${dt}`;
 
+/** Clears marks (one statement per 5,000), each only if no write came after its `seq` was read. */
+export async function clearMarks(db: D1Database, marks: readonly ChangedDay[]): Promise<void> {
+  const read = marks.filter((m) => m.seq >= 0);
+  for (let i = 0; i < read.length; i += 5_000) {
+    const chunk = read.slice(i, i + 5_000).map((m) => [m.table, m.dt, m.seq]);
+    await db
+      .prepare(
+        `DELETE FROM lake_changes WHERE (table_name, dt, seq) IN
+           (SELECT value ->> '$[0]', value ->> '$[1]', value ->> '$[2]' FROM json_each(?1))`,
+      )
+      .bind(JSON.stringify(chunk))
+      .run();
+  }
+}
+
 /** Clears a mark if no write came after `seq` was read. */
 export async function clearMark(db: D1Database, mark: ChangedDay): Promise<void> {
   await db

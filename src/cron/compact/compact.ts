@@ -32,6 +32,7 @@ import {
   changedDays,
   clearDeletes,
   clearMark,
+  clearMarks,
   type LoggedDelete,
   loggedDeletes,
   markKey,
@@ -297,8 +298,10 @@ async function compactTable(
   let change: TableChange | null = null;
   const done: ChangedDay[] = [];
   let deferred = 0;
+  let deletes: LoggedDelete[] = [];
+  let report: CommitReport;
   try {
-    const deletes: LoggedDelete[] = await loggedDeletes(db, spec.table, RUN_DELETES);
+    deletes = await loggedDeletes(db, spec.table, RUN_DELETES);
     const base = await openTable(io, lake);
     change = new TableChange(io, lake, base, "append");
     const target = change;
@@ -318,34 +321,31 @@ async function compactTable(
       (row) => target.add(row),
     );
     for (const d of deletes) target.deleteKey(d.key);
-    const report = await target.commit();
-    for (const mark of done) if (mark.seq >= 0) await clearMark(db, mark);
-    await clearDeletes(db, spec.table, deletes);
-    return {
-      report: reportOf(
-        spec,
-        done.map((m) => m.dt),
-        report,
-      ),
-      deferred,
-    };
+    report = await target.commit();
   } catch (err) {
     const error = describeError(err);
     log.error("compact table failed", { table: spec.table, days: done.map((m) => m.dt).join(","), error });
+    // Only files no commit can reference are deleted (abort knows whether the commit may have landed).
     await change?.abort().catch(() => undefined);
-    return {
-      report: {
-        ...reportOf(
-          spec,
-          done.map((m) => m.dt),
-          null,
-        ),
-        status: "failed",
-        error,
-      },
-      deferred: marks.length - done.length,
-    };
+    const days = done.map((m) => m.dt);
+    return { report: { ...reportOf(spec, days, null), status: "failed", error }, deferred: marks.length - done.length };
   }
+  // Committed: clearing what it covered is two statements. Should they fail, the marks stay and the
+  // next run appends the same rows again with their equality deletes, which leaves the table exact.
+  try {
+    await clearMarks(db, done);
+    await clearDeletes(db, spec.table, deletes);
+  } catch (err) {
+    log.error("compact marks not cleared after the commit", { table: spec.table, error: describeError(err) });
+  }
+  return {
+    report: reportOf(
+      spec,
+      done.map((m) => m.dt),
+      report,
+    ),
+    deferred,
+  };
 }
 
 /**
