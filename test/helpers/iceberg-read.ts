@@ -6,7 +6,7 @@
  * the test's R2 binding, with the Range requests Parquet readers make.
  */
 import { env } from "cloudflare:workers";
-import { icebergRead } from "icebird";
+import { icebergManifests, icebergMetadata, icebergRead } from "icebird";
 import { vi } from "vitest";
 
 const BUCKET_HOST = "commerce-lake.s3.amazonaws.com";
@@ -14,17 +14,59 @@ export const LAKE_ROOT = "s3://commerce-lake";
 
 export type LakeRow = Record<string, unknown>;
 
+/** Where a table is: by its place under `processed/`, or (a catalog's table) by its own location. */
+export interface LakeTableAt {
+  /** The table's location URI, when it is not `processed/{namespace}/{table}` (a catalog chose it). */
+  tableUrl?: string;
+  /** A metadata file under the table's `metadata/` to read instead of the version hint's. */
+  metadataFileName?: string;
+}
+
+const tableUrlOf = (namespace: string, table: string, o: LakeTableAt) =>
+  o.tableUrl ?? `${LAKE_ROOT}/processed/${namespace}/${table}`;
+
 /** Every row of `processed/{namespace}/{table}/` as icebird reads it (current snapshot). */
-export async function readLakeTable(namespace: string, table: string, o: { metadataFileName?: string } = {}) {
-  const spy = serveLake();
-  try {
-    return (await icebergRead({
-      tableUrl: `${LAKE_ROOT}/processed/${namespace}/${table}`,
+export async function readLakeTable(namespace: string, table: string, o: LakeTableAt = {}) {
+  return served(
+    async () =>
+      (await icebergRead({
+        tableUrl: tableUrlOf(namespace, table, o),
+        ...(o.metadataFileName === undefined ? {} : { metadataFileName: o.metadataFileName }),
+      })) as LakeRow[],
+  );
+}
+
+/** One file of the current snapshot, as icebird reads its manifests. */
+export interface LakeFile {
+  /** 0 data, 2 equality deletes. */
+  content: number;
+  key: string;
+  records: bigint;
+  /** The entry's data sequence number (inherited from its manifest when the entry has none). */
+  sequenceNumber: bigint;
+  equalityIds: number[] | null;
+}
+
+/** The data and delete files the table's current snapshot reaches (live entries only). */
+export async function lakeFiles(namespace: string, table: string, o: LakeTableAt = {}): Promise<LakeFile[]> {
+  return served(async () => {
+    const metadata = await icebergMetadata({
+      tableUrl: tableUrlOf(namespace, table, o),
       ...(o.metadataFileName === undefined ? {} : { metadataFileName: o.metadataFileName }),
-    })) as LakeRow[];
-  } finally {
-    spy.mockRestore();
-  }
+    });
+    const manifests = await icebergManifests(metadata);
+    return manifests.flatMap((m) =>
+      m.entries
+        .filter((e) => e.status !== 2)
+        .map((e) => ({
+          content: Number(e.data_file.content ?? 0),
+          key: e.data_file.file_path.slice(LAKE_ROOT.length + 1),
+          records: BigInt(e.data_file.record_count),
+          sequenceNumber: BigInt(e.sequence_number ?? -1),
+          equalityIds: (e.data_file.equality_ids as number[] | undefined) ?? null,
+        })),
+    );
+  });
 }
 
 /** The table's current metadata JSON (by its version hint). */
@@ -38,6 +80,28 @@ export async function lakeMetadata(
   const meta = await env.LAKE.get(`${root}v${(await hint.text()).trim()}.metadata.json`);
   if (meta === null) throw new Error(`no metadata under ${root}`);
   return meta.json();
+}
+
+/** Every key under `prefix`, sorted. */
+export async function keysUnder(prefix: string): Promise<string[]> {
+  const keys: string[] = [];
+  let cursor: string | undefined;
+  do {
+    const page = await env.LAKE.list({ prefix, cursor });
+    keys.push(...page.objects.map((o) => o.key));
+    cursor = page.truncated ? page.cursor : undefined;
+  } while (cursor !== undefined);
+  return keys.sort();
+}
+
+/** Runs `read` with the lake's S3 host answered from the R2 binding. */
+async function served<T>(read: () => Promise<T>): Promise<T> {
+  const spy = serveLake();
+  try {
+    return await read();
+  } finally {
+    spy.mockRestore();
+  }
 }
 
 function serveLake() {
