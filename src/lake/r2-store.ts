@@ -89,14 +89,26 @@ export class R2TableStore implements TableStore {
 
   private async write(ref: TableRef, version: number, metadata: LoadedTable["metadata"]): Promise<LoadedTable> {
     const path = this.metadataPath(ref, version);
-    const put = await this.bucket.put(this.location.keyOf(path), JSON.stringify(metadata), {
-      httpMetadata: { contentType: "application/json" },
-      onlyIf: { etagDoesNotMatch: "*" },
-    });
-    if (put === null) throw new CommitConflictError(`lake: ${path} already exists: another writer committed`);
-    await this.bucket.put(`${this.tableKey(ref)}${HINT}`, String(version), {
-      httpMetadata: { contentType: "text/plain" },
-    });
+    const key = this.location.keyOf(path);
+    try {
+      const put = await this.bucket.put(key, JSON.stringify(metadata), {
+        httpMetadata: { contentType: "application/json" },
+        onlyIf: { etagDoesNotMatch: "*" },
+      });
+      if (put === null) throw new CommitConflictError(`lake: ${path} already exists: another writer committed`);
+      await this.bucket.put(`${this.tableKey(ref)}${HINT}`, String(version), {
+        httpMetadata: { contentType: "text/plain" },
+      });
+    } catch (err) {
+      if (err instanceof CommitConflictError) throw err;
+      // A put that failed may have landed all the same: the hint says whether the commit did. If it
+      // did not, this version's metadata file goes, or every later commit would find the version
+      // taken and conflict until the upkeep sweep deleted the file.
+      const named = await this.version(ref).catch(() => undefined);
+      if (named === version) return { metadata, metadataLocation: path };
+      if (named !== undefined) await this.bucket.delete(key).catch(() => undefined);
+      throw err;
+    }
     return { metadata, metadataLocation: path };
   }
 }
