@@ -126,7 +126,11 @@ async function dispatch(
     case "lake-upkeep":
       return {
         job: name,
-        result: await runUpkeep(env, run, { rebuild: options.rebuild, snapshotDays: options.snapshotDays }),
+        result: await runUpkeep(env, run, {
+          rebuild: options.rebuild,
+          snapshotDays: options.snapshotDays,
+          kpiRefreshHours: options.kpiRefreshHours,
+        }),
       };
     case "privacy":
       return { job: name, result: await runPrivacy(env, run, options) };

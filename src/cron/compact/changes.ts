@@ -78,8 +78,9 @@ export function isDay(dt: string): boolean {
 }
 
 /**
- * A KPI snapshot a run had no budget left for: marked under the view's name (its `dt` is
- * `snapshot`, never a day), so the next run rebuilds it though its inputs' marks are cleared.
+ * A KPI snapshot owed a refresh: `compact` marks the views reading a table it committed, and
+ * lake-upkeep refreshes them (a run short of budget leaves the mark). Marked under the view's name,
+ * with `snapshot` for a day, so no day-reading code mistakes it for a table-day.
  */
 export const SNAPSHOT_OWED = "snapshot";
 
@@ -90,6 +91,19 @@ export function owesSnapshot(db: D1Database, view: string): D1PreparedStatement 
        ON CONFLICT (table_name, dt) DO UPDATE SET seq = seq + 1`,
     )
     .bind(view, SNAPSHOT_OWED);
+}
+
+/** Marks every view of `views` as owed a refresh, in one statement. */
+export async function owesSnapshots(db: D1Database, views: readonly string[]): Promise<void> {
+  if (views.length === 0) return;
+  await db
+    .prepare(
+      `INSERT INTO lake_changes (table_name, dt, seq, changed_at)
+       SELECT value, ?2, 1, strftime('%Y-%m-%dT%H:%M:%fZ', 'now') FROM json_each(?1) WHERE true
+       ON CONFLICT (table_name, dt) DO UPDATE SET seq = seq + 1`,
+    )
+    .bind(JSON.stringify(views), SNAPSHOT_OWED)
+    .run();
 }
 
 /** The views whose snapshot a run owes (one read for all of them). */

@@ -10,11 +10,11 @@
  * and only then clears the marks and log entries it read, table by table. So the cost of a run
  * follows what changed, a reader sees the previous snapshot or the next, and a run cut short
  * commits nothing for the table it was in and loses no mark: the next run reads the same days.
+ * The KPI snapshots reading a committed table are marked owed; lake-upkeep refreshes them.
  *
  * Budgets (PLATFORM-LIMITS.md): a run stops taking days past TABLE_QUERIES D1 queries or
  * RUN_ROWS rows per table, commits what it read, and leaves the rest marked (reported as
- * `deferred`). The KPI snapshots follow their inputs: each is one overwrite commit of the view
- * as D1 computes it (src/cron/compact/kpis.ts).
+ * `deferred`).
  */
 
 import { z } from "zod";
@@ -37,13 +37,10 @@ import {
   loggedDeletes,
   markKey,
   marksOf,
-  owedSnapshots,
-  owesSnapshot,
-  SNAPSHOT_OWED,
+  owesSnapshots,
   tablesWithDeletes,
 } from "./changes";
 import { KPI_VIEWS } from "./kpi-views";
-import { snapshotDay, writeKpiSnapshot } from "./kpis";
 import { readChangedDay, readKeys } from "./read";
 import { publishSchema } from "./schemas";
 import { COMPACT_TABLES, type CompactTable, lakeSpecOf } from "./tables";
@@ -55,11 +52,10 @@ export const RUN_ROWS = 250_000;
 /** Deleted keys one run takes from the log per table. */
 const RUN_DELETES = 20_000;
 /**
- * D1 queries after which a run takes no new table-day, and no new KPI snapshot (Cloudflare allows
- * 1,000 per invocation; a KPI snapshot of a few hundred thousand rows fits the rest).
+ * D1 queries after which a run takes no new table-day (Cloudflare allows 1,000 per invocation; a
+ * table's last day, its commit and its two clearing statements fit the rest).
  */
-const TABLE_QUERIES = 600;
-const SNAPSHOT_QUERIES = 800;
+const TABLE_QUERIES = 800;
 
 /** The job's own options, as the admin request or another job may pass them. */
 export const compactOptionsSchema = z
@@ -107,8 +103,6 @@ export type CompactResult =
       days: string[];
       /** One entry per table committed (or failed). */
       tables: CompactTableReport[];
-      /** One entry per KPI snapshot rebuilt. */
-      current: CompactTableReport[];
       /** Table-days and snapshots left for the next run (their marks stay): this one spent its budget. */
       deferred: number;
       schemaVersions: Record<string, number>;
@@ -239,10 +233,14 @@ async function compact(
     tables.push(reportOf(spec, [], report));
   }
 
-  const current = await refreshSnapshots(env, io, { written, meter, startedAt, schemaVersions });
-  deferred += current.deferred;
+  // The KPI snapshots reading a committed table are owed a refresh, which lake-upkeep makes: a
+  // snapshot re-reads its whole view, so it is kept out of this run, whose cost follows the change.
+  await owesSnapshots(
+    db,
+    KPI_VIEWS.filter((v) => v.inputs.some((t) => written.has(t))).map((v) => v.table),
+  );
 
-  const all = [...tables, ...current.reports];
+  const all = tables;
   const days = [...new Set(tables.flatMap((t) => t.days))].sort().reverse();
   const totals = { rows: all.reduce((n, t) => n + t.rows, 0), bytes: all.reduce((n, t) => n + t.bytes, 0) };
   const failed = all.filter((t) => t.status === "failed");
@@ -259,7 +257,6 @@ async function compact(
     schema_versions: schemaVersions,
     failed: failed.map((t) => ({ table: t.table, error: t.error })),
     tables: tables.map(reportEntry),
-    current: current.reports.map(reportEntry),
   });
   log.info("compact run done", { runId: run.runId, reportKey, ...totals, failed: failed.length, deferred });
   if (failed.length > 0) {
@@ -272,7 +269,6 @@ async function compact(
     reportKey,
     days,
     tables,
-    current: current.reports,
     deferred,
     schemaVersions,
     ...totals,
@@ -346,82 +342,6 @@ async function compactTable(
     ),
     deferred,
   };
-}
-
-/**
- * The KPI views follow their inputs: a snapshot is rebuilt when a table it reads was committed in
- * this run (D1 holds every write so far, so one refresh covers them all), when it is owed by an
- * earlier run that ran out of budget, when it has none yet, and on a new UTC day for the views
- * that count up to today.
- */
-async function refreshSnapshots(
-  env: Env,
-  io: ReturnType<typeof lakeIo>,
-  o: { written: ReadonlySet<string>; meter: QueryMeter; startedAt: string; schemaVersions: Record<string, number> },
-): Promise<{ reports: CompactTableReport[]; deferred: number }> {
-  const db = sharedDatabase(env);
-  const reports: CompactTableReport[] = [];
-  let deferred = 0;
-  const owed = await owedSnapshots(
-    db,
-    KPI_VIEWS.map((v) => v.table),
-  );
-  for (const spec of KPI_VIEWS) {
-    o.schemaVersions[spec.table] = (await publishSchema(env.LAKE, spec, o.startedAt)).version;
-    const asOf = new Date().toISOString();
-    const last = await snapshotDay(io, spec);
-    const due =
-      last === null ||
-      owed.has(spec.table) ||
-      spec.inputs.some((table) => o.written.has(table)) ||
-      (spec.clock && last !== asOf.slice(0, 10));
-    if (!due) continue;
-    if (o.meter.queries >= SNAPSHOT_QUERIES) {
-      // Owed to the next run, which rebuilds it from D1 as it is then (inputs' marks may go).
-      deferred++;
-      await owesSnapshot(db, spec.table).run();
-      continue;
-    }
-    try {
-      const report = await writeKpiSnapshot(env, io, spec, asOf);
-      reports.push({
-        source: spec.source,
-        table: spec.table,
-        status: "ok",
-        days: [],
-        rows: report.rows,
-        deletedKeys: 0,
-        dataFiles: report.dataFiles,
-        deleteFiles: 0,
-        bytes: report.bytes,
-        dataBytes: report.dataBytes,
-        snapshotId: report.snapshotId,
-        error: null,
-      });
-      const seq = owed.get(spec.table);
-      if (seq !== undefined) await clearMark(db, { table: spec.table, dt: SNAPSHOT_OWED, seq });
-    } catch (err) {
-      const error = describeError(err);
-      log.error("compact kpi snapshot failed", { view: spec.table, error });
-      reports.push({
-        source: spec.source,
-        table: spec.table,
-        status: "failed",
-        days: [],
-        rows: 0,
-        deletedKeys: 0,
-        dataFiles: 0,
-        deleteFiles: 0,
-        bytes: 0,
-        dataBytes: 0,
-        snapshotId: null,
-        error,
-      });
-      // The inputs' marks are already cleared: owing the snapshot keeps it for the next run.
-      await owesSnapshot(db, spec.table).run();
-    }
-  }
-  return { reports, deferred };
 }
 
 function reportOf(spec: CompactTable, days: string[], report: CommitReport | null): CompactTableReport {

@@ -1,7 +1,7 @@
 /**
  * The KPI views of migrations/0060_kpi_views.sql in the lake: each view's result, as D1 computes
- * it, as an Iceberg table `processed/kpi/{view}/` that the `compact` job replaces (one overwrite
- * commit: readers see the old result or the new, never a mix) whenever one of the tables it reads changed (and once a day for the views that
+ * it, as an Iceberg table `processed/kpi/{view}/` that the `lake-upkeep` job replaces (one
+ * overwrite commit: readers see the old result or the new, never a mix) when one of the tables it reads changed (and once a day for the views that
  * count up to today). Why snapshots and not the same SQL for DuckDB: the views are 300 lines of
  * SQLite over the identity views; a second copy in another dialect would be a second definition
  * of MRR and LTV to keep equal, and the lake would then answer differently from D1 the day one
@@ -85,11 +85,11 @@ export async function writeKpiSnapshot(env: Env, io: LakeIo, spec: KpiView, asOf
   }
 }
 
-/** The day the table's current snapshot was computed, or null when it has none. */
-export async function snapshotDay(io: LakeIo, spec: KpiView): Promise<string | null> {
+/** When the table's current snapshot was computed (ISO-8601), or null when it has none. */
+export async function snapshotAsOf(io: LakeIo, spec: KpiView): Promise<string | null> {
   const loaded = await io.store.load(tableRef(lakeSpecOf(spec)));
   const id = loaded?.metadata["current-snapshot-id"];
   const snapshot = loaded?.metadata.snapshots?.find((s) => s["snapshot-id"] === id);
   const asOf = snapshot?.summary[AS_OF];
-  return typeof asOf === "string" ? asOf.slice(0, 10) : null;
+  return typeof asOf === "string" ? asOf : null;
 }

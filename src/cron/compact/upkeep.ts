@@ -1,7 +1,12 @@
 /**
- * The `lake-upkeep` job (hourly, after `compact`): keeps each Iceberg table cheap to read and
- * keeps erased rows out of every file, in bounded steps that resume where they stopped.
+ * The `lake-upkeep` job (hourly, after `compact`): refreshes the KPI snapshots, keeps each Iceberg
+ * table cheap to read and keeps erased rows out of every file, in bounded steps that resume where
+ * they stopped.
  *
+ * - **KPI snapshots.** A view whose input tables `compact` committed is owed a refresh (a mark in
+ *   `lake_changes`); it is refreshed once its snapshot is KPI_REFRESH_HOURS old (a refresh re-reads
+ *   the whole view from D1, so it is paced, not made on every change), at once when it has none,
+ *   and on a new UTC day for the views that count up to today.
  * - **Rebuild.** Each compact run adds a data file and an equality-delete file, which every reader
  *   then applies. A table whose oldest delete file is REBUILD_AFTER_DAYS old (or that has more than
  *   MAX_MANIFESTS manifests, or that an erasure or an operator asked for) is rebuilt from D1, the
@@ -35,8 +40,11 @@ import type { QueryMeter } from "../../shared/d1-meter";
 import { describeError, log } from "../../shared/log";
 import { meteredDatabases, sharedDatabase } from "../../tables/database";
 import { withLease } from "../lease";
+import { clearMark, owedSnapshots, owesSnapshot, SNAPSHOT_OWED } from "./changes";
 import { KPI_VIEWS } from "./kpi-views";
+import { snapshotAsOf, writeKpiSnapshot } from "./kpis";
 import { readTable } from "./read";
+import { publishSchema } from "./schemas";
 import { COMPACT_TABLES, type CompactTable, type LakeTable, lakeSpecOf } from "./tables";
 
 /** A table is rebuilt once its oldest delete file is this old. */
@@ -45,10 +53,14 @@ export const REBUILD_AFTER_DAYS = 7;
 export const MAX_MANIFESTS = 200;
 /** Snapshots are kept this long (time travel), the newest always. */
 export const SNAPSHOT_DAYS = 3;
+/** A KPI snapshot owed a refresh is refreshed once it is this old. */
+export const KPI_REFRESH_HOURS = 6;
 /** Rows a rebuild reads per run (one data file). */
 const RUN_ROWS = 250_000;
-/** D1 queries a run spends on a rebuild before it stops for the next run. */
-const REBUILD_QUERIES = 700;
+/** D1 queries after which a run takes no new KPI snapshot (the rest stay owed)... */
+const KPI_QUERIES = 400;
+/** ...and after which a rebuild stops for the next run (Cloudflare allows 1,000 per invocation). */
+const REBUILD_QUERIES = 900;
 /** R2 operations the sweeps of one run may spend (Cloudflare allows 10,000 subrequests). */
 const SWEEP_R2_OPERATIONS = 5_000;
 const DAY_MS = 86_400_000;
@@ -62,6 +74,8 @@ export const upkeepOptionsSchema = z
       .optional(),
     /** Keep snapshots this many days instead of SNAPSHOT_DAYS (0: only the current one). */
     snapshotDays: z.number().min(0).max(365).optional(),
+    /** Refresh owed KPI snapshots this many hours apart instead of KPI_REFRESH_HOURS (0: every run). */
+    kpiRefreshHours: z.number().min(0).max(168).optional(),
     /** Rows a rebuild reads per run instead of RUN_ROWS (smaller parts; tests resume with it). */
     rebuildRows: z.number().int().min(1).max(RUN_ROWS).optional(),
   })
@@ -69,9 +83,19 @@ export const upkeepOptionsSchema = z
 
 export type UpkeepOptions = z.input<typeof upkeepOptionsSchema>;
 
+export interface KpiSnapshotReport {
+  view: string;
+  rows: number;
+  bytes: number;
+  snapshotId: number | null;
+}
+
 export interface UpkeepResult {
   skipped: boolean;
   runId: string;
+  /** The KPI snapshots refreshed, and those still owed (no budget left). */
+  snapshots: KpiSnapshotReport[];
+  owed: number;
   rebuild: { table: string; rows: number; files: number; committed: boolean; reason: string } | null;
   swept: { table: string; expiredSnapshots: number; deletedObjects: number }[];
   failed: { table: string; error: string }[];
@@ -84,7 +108,9 @@ export async function runUpkeep(
 ): Promise<UpkeepResult> {
   const opts = upkeepOptionsSchema.parse(options);
   const outcome = await withLease(sharedDatabase(env), "compact", run.runId, run.now, () => upkeep(env, run, opts));
-  if (outcome.skipped) return { skipped: true, runId: run.runId, rebuild: null, swept: [], failed: [] };
+  if (outcome.skipped) {
+    return { skipped: true, runId: run.runId, snapshots: [], owed: 0, rebuild: null, swept: [], failed: [] };
+  }
   return outcome.value;
 }
 
@@ -105,7 +131,15 @@ async function upkeep(input: Env, run: { runId: string; now: Date }, opts: z.inf
   const env = meteredDatabases(input, meter);
   const db = sharedDatabase(env);
   const io = lakeIo(env);
-  const result: UpkeepResult = { skipped: false, runId: run.runId, rebuild: null, swept: [], failed: [] };
+  const result: UpkeepResult = {
+    skipped: false,
+    runId: run.runId,
+    snapshots: [],
+    owed: 0,
+    rebuild: null,
+    swept: [],
+    failed: [],
+  };
   const tables: LakeTable[] = [...COMPACT_TABLES, ...KPI_VIEWS];
   await db
     .prepare("INSERT INTO lake_upkeep (table_name) SELECT value FROM json_each(?1) WHERE true ON CONFLICT DO NOTHING")
@@ -113,16 +147,26 @@ async function upkeep(input: Env, run: { runId: string; now: Date }, opts: z.inf
     .run();
   for (const table of opts.rebuild ?? []) await askRebuild(db, table, "asked");
 
+  await refreshSnapshots(env, io, result, {
+    meter,
+    now: run.now,
+    minAgeMs: (opts.kpiRefreshHours ?? KPI_REFRESH_HOURS) * 3_600_000,
+  });
+
   const rows = (await db.prepare("SELECT * FROM lake_upkeep").all<UpkeepRow>()).results;
   const byName = new Map(rows.map((r) => [r.table_name, r]));
 
   // One rebuild at a time: the one in progress, else the first table that is due.
   let rebuilding = rows.find((r) => r.rebuild_started_at !== null) ?? null;
   if (rebuilding === null) {
-    for (const spec of COMPACT_TABLES) {
-      const row = byName.get(spec.table);
-      if (row === undefined) continue;
-      const reason = await rebuildReason(io, spec, run.now);
+    // Asked ones first (an operator, an erasure), then the tables rebuilt longest ago.
+    const candidates = COMPACT_TABLES.map((spec) => ({ spec, row: byName.get(spec.table) })).sort(
+      (a, b) =>
+        Number(b.row?.rebuild_reason != null) - Number(a.row?.rebuild_reason != null) ||
+        (a.row?.rebuilt_at ?? "").localeCompare(b.row?.rebuilt_at ?? ""),
+    );
+    for (const { spec, row } of candidates) {
+      const reason = row?.rebuild_reason ?? (await rebuildReason(io, spec, run.now));
       if (reason === null) continue;
       rebuilding = await startRebuild(db, io, spec, reason);
       break;
@@ -178,6 +222,57 @@ async function upkeep(input: Env, run: { runId: string; now: Date }, opts: z.inf
     );
   }
   return result;
+}
+
+/**
+ * Refreshes the KPI snapshots that are due (see the header), while the run's KPI budget lasts; a
+ * due snapshot past it stays owed for the next run. A failed refresh is reported and stays owed.
+ */
+async function refreshSnapshots(
+  env: Env,
+  io: LakeIo,
+  result: UpkeepResult,
+  o: { meter: QueryMeter; now: Date; minAgeMs: number },
+): Promise<void> {
+  const db = sharedDatabase(env);
+  const owed = await owedSnapshots(
+    db,
+    KPI_VIEWS.map((v) => v.table),
+  );
+  for (const spec of KPI_VIEWS) {
+    const asOf = new Date().toISOString();
+    const last = await snapshotAsOf(io, spec);
+    const due =
+      last === null ||
+      (owed.has(spec.table) && o.now.getTime() - Date.parse(last) >= o.minAgeMs) ||
+      (spec.clock && last.slice(0, 10) !== asOf.slice(0, 10));
+    if (!due) {
+      if (owed.has(spec.table)) result.owed++;
+      continue;
+    }
+    if (o.meter.queries >= KPI_QUERIES) {
+      if (!owed.has(spec.table)) await owesSnapshot(db, spec.table).run();
+      result.owed++;
+      continue;
+    }
+    try {
+      await publishSchema(env.LAKE, spec, asOf);
+      const report = await writeKpiSnapshot(env, io, spec, asOf);
+      result.snapshots.push({
+        view: spec.table,
+        rows: report.rows,
+        bytes: report.bytes,
+        snapshotId: report.snapshotId,
+      });
+      const seq = owed.get(spec.table);
+      if (seq !== undefined) await clearMark(db, { table: spec.table, dt: SNAPSHOT_OWED, seq });
+    } catch (err) {
+      const error = describeError(err);
+      log.error("lake kpi snapshot failed", { view: spec.table, error });
+      result.failed.push({ table: spec.table, error });
+      if (!owed.has(spec.table)) await owesSnapshot(db, spec.table).run();
+    }
+  }
 }
 
 /** Asks for a table's rebuild (erasure, an operator): the next upkeep run starts it. */
@@ -236,7 +331,6 @@ async function rebuildStep(
   const lake = lakeSpecOf(spec);
   const change = new TableChange(io, lake, await openTable(io, lake), "rebuild");
   const after = row.rebuild_after_key === null ? null : (JSON.parse(row.rebuild_after_key) as unknown[]);
-  const start = meter.queries;
   let part: Awaited<ReturnType<typeof readTable>>;
   try {
     part = await readTable(
@@ -244,7 +338,7 @@ async function rebuildStep(
       spec,
       after,
       (r) => change.add(r),
-      () => meter.queries - start < REBUILD_QUERIES && change.pendingRows < o.rows,
+      () => meter.queries < REBUILD_QUERIES && change.pendingRows < o.rows,
     );
   } catch (err) {
     await change.abort().catch(() => undefined);

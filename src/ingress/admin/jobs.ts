@@ -28,6 +28,7 @@ const bodySchema = z
     tables: compactOptionsSchema.shape.tables,
     rebuild: upkeepOptionsSchema.shape.rebuild,
     snapshotDays: upkeepOptionsSchema.shape.snapshotDays,
+    kpiRefreshHours: upkeepOptionsSchema.shape.kpiRefreshHours,
   })
   .strict();
 
@@ -48,7 +49,7 @@ export async function runJobRequest(env: Env, name: string, bodyText: string): P
     throw new AppError(
       400,
       "bad_request",
-      'Optional body: {"sources": ["shopify"|"stripe"|"recharge"], "shops": ["<shop>.myshopify.com"], "checks": ["<check name>"], "day": "YYYY-MM-DD", "tables": ["<table>"] (compact), "rebuild": ["<table>"], "snapshotDays": n (lake-upkeep), "batchObjects": n (privacy), "batchEvents": n (replay)}.',
+      'Optional body: {"sources": ["shopify"|"stripe"|"recharge"], "shops": ["<shop>.myshopify.com"], "checks": ["<check name>"], "day": "YYYY-MM-DD", "tables": ["<table>"] (compact), "rebuild": ["<table>"], "snapshotDays": n, "kpiRefreshHours": n (lake-upkeep), "batchObjects": n (privacy), "batchEvents": n (replay)}.',
     );
   }
   return runJob(env, name, { now: new Date(), options: parsed.data });
