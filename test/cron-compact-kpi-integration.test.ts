@@ -1,76 +1,155 @@
 import { env } from "cloudflare:workers";
-import { parquetReadObjects } from "hyparquet";
-import { describe, expect, it } from "vitest";
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { runCompact } from "../src/cron/compact/compact";
+import { KPI_VIEWS, type KpiView } from "../src/cron/compact/kpi-views";
+import * as kpis from "../src/cron/compact/kpis";
+import { runUpkeep, type UpkeepOptions } from "../src/cron/compact/upkeep";
+import { inInvocation } from "./fakes/limits";
+import { lakeFiles, lakeMetadata, readLakeTable } from "./helpers/iceberg-read";
 
-// The KPI snapshots follow their inputs. Rows of their own: currency XPT (no other test writes
-// it), ids prefixed `kpilake-`, days in May 2031. D1 and R2 are shared by every test file, so
-// only these rows are asserted on.
-async function rowsUnder(prefix: string): Promise<Record<string, unknown>[]> {
-  const rows: Record<string, unknown>[] = [];
-  const page = await env.LAKE.list({ prefix });
-  for (const o of page.objects) {
-    const object = await env.LAKE.get(o.key);
-    if (object === null) throw new Error(`no object at ${o.key}`);
-    rows.push(...(await parquetReadObjects({ file: await object.arrayBuffer() })));
-  }
-  return rows;
-}
+// The KPI snapshots follow their inputs: `compact` marks a view owed when it commits a table the
+// view reads, and `lake-upkeep` replaces the view's table with the view as D1 computes it. Rows of
+// their own: currency XPT (no other test writes it), ids prefixed `kpilake-`, days in May 2031.
+
+/** A view whose refresh spends this many more D1 queries: past the run's KPI budget (KPI_QUERIES, 400). */
+const heavy = { view: null as string | null, queries: 450 };
+const writeSnapshot = kpis.writeKpiSnapshot;
+
+beforeEach(() => {
+  vi.spyOn(kpis, "writeKpiSnapshot").mockImplementation(async (...a) => {
+    const report = await writeSnapshot(...a);
+    // A large per-person view pages through D1: here one view reads as much as a big one would.
+    if (a[2].table === heavy.view) for (let i = 0; i < heavy.queries; i++) await a[0].DB.prepare("SELECT 1").first();
+    return report;
+  });
+});
+
+afterEach(() => {
+  heavy.view = null;
+  vi.useRealTimers();
+  vi.restoreAllMocks();
+});
+
+const SHOP = "kpilake.myshopify.com";
+const MRR_VIEWS = KPI_VIEWS.filter((v) => v.inputs.includes("recharge_subscriptions")).map((v) => v.table);
+const ORDER_VIEWS = KPI_VIEWS.filter((v) => v.inputs.includes("shopify_orders")).map((v) => v.table);
+
+let runs = 0;
+const runId = (job: string) => `${job}-kpi-test-${++runs}`;
 
 async function compact(tables: string[]) {
-  const result = await runCompact(
-    env,
-    { runId: `compact-kpi-${crypto.randomUUID().slice(0, 8)}`, now: new Date("2031-05-03T12:35:00Z") },
-    { tables },
+  const result = await inInvocation("job compact", () =>
+    runCompact(env, { runId: runId("compact"), now: new Date() }, { tables }),
   );
-  if (result.skipped) throw new Error("skipped");
+  if (result.skipped) throw new Error("compact was skipped");
   return result;
 }
 
-const snapshots = (result: Awaited<ReturnType<typeof compact>>) =>
-  result.current.filter((c) => c.table.startsWith("analytics_")).map((c) => c.table);
+async function upkeep(options: UpkeepOptions = {}) {
+  const result = await inInvocation("job lake-upkeep", () =>
+    runUpkeep(env, { runId: runId("upkeep"), now: new Date() }, options),
+  );
+  if (result.skipped) throw new Error("lake-upkeep was skipped");
+  expect(result.failed).toEqual([]);
+  return result;
+}
+
+async function owed(): Promise<string[]> {
+  const { results } = await env.DB.prepare(
+    "SELECT table_name FROM lake_changes WHERE dt = 'snapshot' AND table_name LIKE 'analytics_%' ORDER BY table_name",
+  ).all<{ table_name: string }>();
+  return results.map((r) => r.table_name);
+}
+
+const view = (name: string) => KPI_VIEWS.find((v) => v.table === name) as KpiView;
+const quote = (name: string) => `"${name}"`;
+const sortKey = (r: Record<string, unknown>) =>
+  JSON.stringify(r, (_, v) => (typeof v === "bigint" ? `${v}n` : v instanceof Date ? v.toISOString() : v));
+const sorted = (rows: Record<string, unknown>[]) => [...rows].sort((a, b) => sortKey(a).localeCompare(sortKey(b)));
+
+/** The view as D1 computes it now, as the lake should hold it: ids text, money int64, times instants. */
+async function viewInD1(spec: KpiView): Promise<Record<string, unknown>[]> {
+  // Integers read as text, so a value past 2^53 would compare exactly too.
+  const select = spec.columns
+    .map((c) => (c.kind === "int64" ? `CAST(${quote(c.name)} AS TEXT) AS ${quote(c.name)}` : quote(c.name)))
+    .join(", ");
+  const { results } = await env.DB.prepare(`SELECT ${select} FROM ${quote(spec.table)}`).all<Record<string, unknown>>();
+  return results.map((r) =>
+    Object.fromEntries(
+      spec.columns.map((c) => {
+        const v = r[c.name];
+        if (v === null || v === undefined) return [c.name, null];
+        if (c.kind === "int64") return [c.name, BigInt(v as string)];
+        if (c.kind === "boolean") return [c.name, v === 1];
+        if (c.kind === "timestamp") return [c.name, new Date(v as string)];
+        return [c.name, v];
+      }),
+    ),
+  );
+}
+
+async function expectSnapshotsEqualD1(views: readonly string[]) {
+  for (const name of views) {
+    const spec = view(name);
+    const lake = (await readLakeTable("kpi", name)).map((r) =>
+      Object.fromEntries(spec.columns.map((c) => [c.name, r[c.name] ?? null])),
+    );
+    expect(sorted(lake), name).toEqual(sorted(await viewInD1(spec)));
+  }
+}
+
+async function seed() {
+  const at = "2031-05-02T08:00:00.000Z";
+  await env.DB.batch([
+    env.DB.prepare(
+      "INSERT INTO customer_profiles (id, email, created_at, updated_at, last_event_id) VALUES ('kpilake-p1', 'p1@kpilake.test', ?1, ?1, 'kpilake-e0')",
+    ).bind(at),
+    env.DB.prepare(
+      `INSERT INTO customer_identities (source, external_id, shop, profile_id, matched_by, created_at, updated_at, last_event_id)
+       VALUES ('shopify', 'kpilake-sc1', ?1, 'kpilake-p1', 'email', ?2, ?2, 'kpilake-e0'),
+              ('recharge', 'kpilake-c1', '', 'kpilake-p1', 'email', ?2, ?2, 'kpilake-e0')`,
+    ).bind(SHOP, at),
+    env.DB.prepare(
+      `INSERT INTO shopify_orders (shop, id, customer_id, currency, total_price_minor, financial_status, utm_source,
+         landing_site, created_at, processed_at, updated_at, event_at, last_event_id, origin)
+       VALUES (?1, 'kpilake-o1', 'kpilake-sc1', 'XPT', 9007199254740993, 'paid', 'kpilake', 'https://x.test/p?q=1', ?2, ?2, ?2, ?2, 'kpilake-e1', 'webhook'),
+              (?1, 'kpilake-o2', 'kpilake-sc1', 'XPT', -500, 'refunded', NULL, NULL, ?3, ?3, ?3, ?3, 'kpilake-e2', 'webhook')`,
+    ).bind(SHOP, at, "2031-05-02T09:30:00.123Z"),
+    env.DB.prepare(
+      `INSERT INTO recharge_subscriptions (id, customer_id, status, currency, price_minor, quantity, order_interval_unit,
+         order_interval_frequency, charge_interval_frequency, max_retries_reached, created_at, updated_at, last_event_id)
+       VALUES ('kpilake-1', 'kpilake-c1', 'active', 'XPT', 750, 2, 'month', 1, 1, 1, ?1, ?1, 'kpilake-e3')`,
+    ).bind(at),
+  ]);
+}
 
 describe("KPI views in the lake", () => {
-  it("rebuilds the snapshots of the views whose inputs changed, and only those", async () => {
-    // Publishes every schema and takes the day's refresh of the views that count up to today.
-    await compact(["recharge_subscriptions"]);
+  it("snapshots every view as D1 computes it, and refreshes the views of a changed input, replacing their rows", async () => {
+    await seed();
+    const inputs = [
+      "customer_profiles",
+      "customer_identities",
+      "shopify_orders",
+      "recharge_subscriptions",
+      "subscription_mrr_history",
+    ];
+    await compact(inputs);
+    // Every view reads one of them: all are owed.
+    expect(await owed()).toEqual(KPI_VIEWS.map((v) => v.table).sort());
+    const first = await upkeep({ kpiRefreshHours: 0 });
+    expect(first.snapshots.map((s) => s.view).sort()).toEqual(KPI_VIEWS.map((v) => v.table).sort());
+    expect(await owed()).toEqual([]);
+    await expectSnapshotsEqualD1(KPI_VIEWS.map((v) => v.table));
 
-    await env.DB.prepare(
-      `INSERT INTO recharge_subscriptions (id, customer_id, status, currency, price_minor, quantity, order_interval_unit,
-        order_interval_frequency, charge_interval_frequency, created_at, updated_at, last_event_id)
-       VALUES ('kpilake-1', 'kpilake-c1', 'active', 'XPT', 750, 2, 'month', 1, 1, ?1, ?1, 'kpilake-e1')`,
-    )
-      .bind("2031-05-02T08:00:00.000Z")
-      .run();
-    const mrrRun = await compact(["recharge_subscriptions", "subscription_mrr_history"]);
-    // subscription_mrr_history is compacted by its day, like an entity table.
-    expect(mrrRun.tables).toContainEqual(
-      expect.objectContaining({ table: "subscription_mrr_history", dt: "2031-05-02", status: "ok" }),
+    // The seeded rows are in it, exact: ids text, money in minor units (past 2^53 too), instants.
+    const orders = (await readLakeTable("kpi", "analytics_customer_orders")).filter(
+      (r) => r.profile_id === "kpilake-p1",
     );
-    const history = (await rowsUnder("processed/kpi/subscription_mrr_history/dt=2031-05-02/")).filter(
-      (r) => r.subscription_id === "kpilake-1",
-    );
-    expect(history).toEqual([
-      {
-        source: "recharge",
-        subscription_id: "kpilake-1",
-        effective_at: new Date("2031-05-02T08:00:00.000Z"),
-        paying: 1n,
-        amount_minor: 1500n,
-        interval_unit: "month",
-        interval_count: 1n,
-      },
+    expect(orders.map((r) => [r.id, r.gross_minor, r.order_number, r.occurred_at])).toEqual([
+      ["kpilake-o1", 9007199254740993n, 1n, new Date("2031-05-02T08:00:00.000Z")],
+      ["kpilake-o2", -500n, 2n, new Date("2031-05-02T09:30:00.123Z")],
     ]);
-    // Every view reading the subscription tables, and none of the order views.
-    expect(snapshots(mrrRun).sort()).toEqual(
-      [
-        "analytics_customers_at_risk",
-        "analytics_mrr_by_day",
-        "analytics_mrr_movements",
-        "analytics_subscription_mrr",
-      ].sort(),
-    );
-    const mrr = (await rowsUnder("processed/kpi/analytics_subscription_mrr/current/")).filter(
+    const mrr = (await readLakeTable("kpi", "analytics_subscription_mrr")).filter(
       (r) => r.subscription_id === "kpilake-1",
     );
     expect(mrr).toEqual([
@@ -84,39 +163,104 @@ describe("KPI views in the lake", () => {
         change_minor: 1500n,
       },
     ]);
-    const movements = (await rowsUnder("processed/kpi/analytics_mrr_movements/current/")).filter(
-      (r) => r.currency === "XPT",
-    );
-    expect(movements).toEqual([
-      expect.objectContaining({
-        month: "2031-05",
-        new_mrr_minor: 1500n,
-        net_new_mrr_minor: 1500n,
-        new_subscriptions: 1n,
-      }),
+    expect(
+      (await readLakeTable("kpi", "analytics_customers_at_risk")).filter((r) => r.subscription_id === "kpilake-1"),
+    ).toEqual([expect.objectContaining({ profile_id: "kpilake-p1", max_retries_reached: true, amount_minor: 1500n })]);
+    // Emails stay out of the snapshots (customer_profiles has them by profile id).
+    const ltv = await readLakeTable("kpi", "analytics_customer_ltv");
+    expect(ltv.some((r) => "email" in r)).toBe(false);
+    expect(ltv.filter((r) => r.profile_id === "kpilake-p1")).toEqual([
+      expect.objectContaining({ currency: "XPT", orders: 2n, gross_minor: 9007199254740993n - 500n }),
     ]);
-    const parts = await env.LAKE.list({ prefix: "processed/kpi/analytics_subscription_mrr/current/" });
-    const head = await env.LAKE.head(parts.objects[0]?.key ?? "");
-    expect(head?.customMetadata?.as_of?.slice(0, 10)).toBe(new Date().toISOString().slice(0, 10));
+    const asOf = (await lakeMetadata("kpi", "analytics_customer_orders")).snapshots.at(-1)?.summary as Record<
+      string,
+      string
+    >;
+    expect(asOf["commerce.as-of"]?.slice(0, 10)).toBe(new Date().toISOString().slice(0, 10));
 
-    // A price change is a new state; a write to a table no view reads refreshes nothing.
+    // A write to a table no view reads owes nothing.
+    await env.DB.prepare(
+      `INSERT INTO shopify_products (shop, id, title, status, updated_at, event_at, origin, last_event_id)
+       VALUES (?1, 'kpilake-p', 'Unrelated', 'active', ?2, ?2, 'webhook', 'kpilake-p1')`,
+    )
+      .bind(SHOP, "2031-05-03T09:00:00.000Z")
+      .run();
+    await compact(["shopify_products"]);
+    expect(await owed()).toEqual([]);
+
+    // A price change and a deleted order: only the views reading those tables are owed.
     await env.DB.prepare("UPDATE recharge_subscriptions SET price_minor = 900, updated_at = ?1 WHERE id = 'kpilake-1'")
       .bind("2031-05-03T09:00:00.000Z")
       .run();
-    await env.DB.prepare(
-      `INSERT INTO shopify_products (shop, id, title, status, updated_at, event_at, origin, last_event_id)
-       VALUES ('kpilake.myshopify.com', '9100000000000000099', 'Unrelated', 'active', ?1, ?1, 'webhook', 'kpilake-p1')`,
-    )
-      .bind("2031-05-03T09:00:00.000Z")
-      .run();
-    expect(snapshots(await compact(["shopify_products"]))).toEqual([]);
-    expect(snapshots(await compact(["subscription_mrr_history"]))).toContain("analytics_subscription_mrr");
-    const after = (await rowsUnder("processed/kpi/analytics_subscription_mrr/current/"))
-      .filter((r) => r.subscription_id === "kpilake-1")
-      .map((r) => [r.mrr_minor, r.change_minor]);
-    expect(after).toEqual([
+    await env.DB.prepare("DELETE FROM shopify_orders WHERE shop = ?1 AND id = 'kpilake-o2'").bind(SHOP).run();
+    await compact(["recharge_subscriptions", "subscription_mrr_history", "shopify_orders"]);
+    expect(await owed()).toEqual([...new Set([...MRR_VIEWS, ...ORDER_VIEWS])].sort());
+    // Refreshes are paced (KPI_REFRESH_HOURS): snapshots made just now stay owed.
+    const paced = await upkeep();
+    expect(paced.snapshots).toEqual([]);
+    expect(paced.owed).toBe((await owed()).length);
+    const ordersBefore = await lakeMetadata("kpi", "analytics_customer_orders");
+
+    const second = await upkeep({ kpiRefreshHours: 0 });
+    expect(second.snapshots.map((s) => s.view).sort()).toEqual([...new Set([...MRR_VIEWS, ...ORDER_VIEWS])].sort());
+    expect(await owed()).toEqual([]);
+    await expectSnapshotsEqualD1(KPI_VIEWS.map((v) => v.table));
+    expect(
+      (await readLakeTable("kpi", "analytics_subscription_mrr"))
+        .filter((r) => r.subscription_id === "kpilake-1")
+        .map((r) => [r.mrr_minor, r.change_minor]),
+    ).toEqual([
       [1500n, 1500n],
       [1800n, 300n],
     ]);
+    // Overwrite: the deleted order's row is gone, and the snapshot holds only its own data file.
+    expect(
+      (await readLakeTable("kpi", "analytics_customer_orders"))
+        .filter((r) => r.profile_id === "kpilake-p1")
+        .map((r) => r.id),
+    ).toEqual(["kpilake-o1"]);
+    const after = await lakeMetadata("kpi", "analytics_customer_orders");
+    const snapshot = after.snapshots.at(-1) as { "parent-snapshot-id": number; summary: Record<string, string> };
+    expect(snapshot["parent-snapshot-id"]).toBe(ordersBefore["current-snapshot-id"]);
+    expect(snapshot.summary.operation).toBe("overwrite");
+    const files = await lakeFiles("kpi", "analytics_customer_orders");
+    expect(files.map((f) => f.content)).toEqual([0]);
+  });
+
+  it("leaves the views past the run's KPI budget owed, and the next run refreshes them", async () => {
+    await env.DB.prepare("UPDATE recharge_subscriptions SET quantity = 3, updated_at = ?1 WHERE id = 'kpilake-1'")
+      .bind("2031-05-04T09:00:00.000Z")
+      .run();
+    await compact(["recharge_subscriptions", "subscription_mrr_history"]);
+    expect(await owed()).toEqual([...MRR_VIEWS].sort());
+    // The first owed view's refresh takes the budget: the others wait, still marked.
+    const first = KPI_VIEWS.find((v) => MRR_VIEWS.includes(v.table))?.table ?? "";
+    heavy.view = first;
+    const spent = await upkeep({ kpiRefreshHours: 0 });
+    expect(spent.snapshots.map((s) => s.view)).toEqual([first]);
+    expect(spent.owed).toBe(MRR_VIEWS.length - 1);
+    expect(await owed()).toEqual(MRR_VIEWS.filter((v) => v !== first).sort());
+    await expectSnapshotsEqualD1([first]);
+
+    heavy.view = null;
+    const next = await upkeep({ kpiRefreshHours: 0 });
+    expect(next.snapshots.map((s) => s.view).sort()).toEqual(MRR_VIEWS.filter((v) => v !== first).sort());
+    expect(await owed()).toEqual([]);
+    await expectSnapshotsEqualD1(MRR_VIEWS);
+  });
+
+  it("refreshes the views that count up to today on a new UTC day, with nothing owed", async () => {
+    expect(await owed()).toEqual([]);
+    expect((await upkeep()).snapshots).toEqual([]);
+    // Tomorrow (only Date is faked: timers, D1 and R2 run as usual).
+    vi.useFakeTimers({ toFake: ["Date"] });
+    vi.setSystemTime(Date.now() + 86_400_000);
+    const tomorrow = await upkeep();
+    expect(tomorrow.snapshots.map((s) => s.view).sort()).toEqual(
+      KPI_VIEWS.filter((v) => v.clock)
+        .map((v) => v.table)
+        .sort(),
+    );
+    expect((await upkeep()).snapshots).toEqual([]);
   });
 });
