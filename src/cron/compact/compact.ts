@@ -19,7 +19,7 @@
 
 import { z } from "zod";
 import { lakeIo } from "../../lake/io";
-import { type CommitReport, openTable, TableChange } from "../../lake/table-writer";
+import { type CommitReport, keyText, openTable, TableChange } from "../../lake/table-writer";
 import type { QueryMeter } from "../../shared/d1-meter";
 import { SOURCES, type Source } from "../../shared/envelope";
 import { describeError, log } from "../../shared/log";
@@ -301,12 +301,24 @@ async function compactTable(
     const base = await openTable(io, lake);
     change = new TableChange(io, lake, base, "append");
     const target = change;
+    // A table read by lake key gets every row of a key on each marked day the key has a row on: a
+    // key an earlier day of this run read is not added again (its rows would be in the commit twice,
+    // and a commit's equality deletes do not hide its own rows).
+    const earlier = spec.readByLakeKey ? new Set<string>() : null;
     for (const mark of marks) {
       if (meter.queries >= TABLE_QUERIES || target.pendingRows >= RUN_ROWS) {
         deferred++;
         continue;
       }
-      await readChangedDay(db, spec, mark.dt, (row) => target.add(row));
+      const read = new Set<string>();
+      await readChangedDay(db, spec, mark.dt, (row) => {
+        if (earlier === null) return target.add(row);
+        const key = JSON.stringify(spec.lakeKey.map((k) => keyText(row[k])));
+        if (earlier.has(key)) return Promise.resolve();
+        read.add(key);
+        return target.add(row);
+      });
+      for (const key of read) earlier?.add(key);
       done.push(mark);
     }
     const unseen = deletes.filter((d) => !target.holdsKey(d.key));
