@@ -895,6 +895,28 @@ describe("customers/data_request", () => {
     expect(alert?.fields).toContain(key);
     // Nothing was erased: the data request only reads.
     expect((await scanD1([p.email])).length).toBeGreaterThan(0);
+
+    // The operator downloads it to send to the merchant; an erasure has no export.
+    const served = await worker.fetch(
+      adminRequest(`/admin/privacy/${requestId}/export`),
+      env,
+      createExecutionContext(),
+    );
+    expect(served.status).toBe(200);
+    expect(await served.json()).toEqual(doc);
+    const other = await worker.fetch(
+      adminRequest("/admin/privacy/erase", ADMIN_TOKEN, { method: "POST", body: '{"email":"nobody@example.com"}' }),
+      env,
+      createExecutionContext(),
+    );
+    const { requestId: eraseId } = (await other.json()) as { requestId: string };
+    const none = await worker.fetch(adminRequest(`/admin/privacy/${eraseId}/export`), env, createExecutionContext());
+    expect(none.status).toBe(404);
+    expect(((await none.json()) as { error: { message: string } }).error.message).toContain("only a data request");
+    await env.LAKE.delete(key);
+    const gone = await worker.fetch(adminRequest(`/admin/privacy/${requestId}/export`), env, createExecutionContext());
+    expect(gone.status).toBe(404);
+    expect(((await gone.json()) as { error: { message: string } }).error.message).toContain("was deleted");
   });
 });
 

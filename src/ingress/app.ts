@@ -9,7 +9,7 @@ import { listHeldBackWithLedger } from "./admin/held-back";
 import { runJobRequest } from "./admin/jobs";
 import { ops } from "./admin/ops";
 import { lookUpPerson, parsePeopleQuery } from "./admin/people";
-import { privacyRequestStatus, requestErasure } from "./admin/privacy";
+import { privacyExport, privacyRequestStatus, requestErasure } from "./admin/privacy";
 import { recentEvents } from "./admin/recent-events";
 import { replayProgress, replayRoute } from "./admin/replay";
 import { openSessions, revokeAllSessions } from "./admin/session";
@@ -68,6 +68,7 @@ app.post("/admin/sessions/revoke-all", async (c) => {
 });
 app.post("/admin/privacy/erase", requestErasure);
 app.get("/admin/privacy/:id", privacyRequestStatus);
+app.get("/admin/privacy/:id/export", privacyExport);
 app.post("/admin/jobs/:name", async (c) =>
   c.json({ ok: true, ...(await runJobRequest(c.env, c.req.param("name"), await c.req.text())) }),
 );

@@ -3,6 +3,7 @@
  *   POST /admin/privacy/erase {"email"} | {"shop", "customerId"} → 202 {requestId}: erase one
  *        person across Shopify, Stripe and Recharge through the identity graph
  *   GET  /admin/privacy/:requestId → the request's tombstone (no PII): stage, counts, times
+ *   GET  /admin/privacy/:requestId/export → a data request's export, to send to the merchant
  * Only the request is recorded here; the `privacy` job carries it out.
  */
 import type { Context } from "hono";
@@ -87,4 +88,28 @@ export async function privacyRequestStatus(c: Ctx): Promise<Response> {
     : null;
   if (row === null) return c.json(errorBody("not_found", `No privacy request ${id.slice(0, 160)}.`), 404);
   return c.json({ ok: true, request: row });
+}
+
+/** A `customers/data_request`'s export (`exports/{shop}/{requestId}.json`), as the job wrote it. */
+export async function privacyExport(c: Ctx): Promise<Response> {
+  const id = c.req.param("id") ?? "";
+  const row = REQUEST_ID.test(id)
+    ? await sharedDatabase(c.env)
+        .prepare("SELECT kind, status, export_key AS exportKey FROM privacy_requests WHERE request_id = ?1")
+        .bind(id)
+        .first<{ kind: string; status: string; exportKey: string | null }>()
+    : null;
+  if (row === null) return c.json(errorBody("not_found", `No privacy request ${id.slice(0, 160)}.`), 404);
+  if (row.kind !== "data_request") {
+    return c.json(errorBody("not_found", `${id} is a ${row.kind} request; only a data request has an export.`), 404);
+  }
+  const object = row.exportKey === null ? null : await c.env.LAKE.get(row.exportKey);
+  if (object === null) {
+    const why =
+      row.exportKey === null
+        ? `The export of ${id} is not written yet (status ${row.status}): the privacy job writes it; run it now with POST /admin/jobs/privacy.`
+        : `The export of ${id} was deleted from ${row.exportKey} (exports are deleted once sent to the merchant).`;
+    return c.json(errorBody("not_found", why), 404);
+  }
+  return new Response(object.body, { headers: { "Content-Type": "application/json" } });
 }
