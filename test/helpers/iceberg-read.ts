@@ -69,6 +69,32 @@ export async function lakeFiles(namespace: string, table: string, o: LakeTableAt
   });
 }
 
+/**
+ * Every key under `processed/{namespace}/{table}/` a reader can reach, as icebird reads them: the
+ * version hint, the metadata file it names, and for each snapshot of that metadata its manifest
+ * list, manifests and their live data and delete files.
+ */
+export async function lakeReachableKeys(namespace: string, table: string): Promise<string[]> {
+  const root = `processed/${namespace}/${table}/metadata/`;
+  const hint = await env.LAKE.get(`${root}version-hint.text`);
+  if (hint === null) throw new Error(`no version hint under ${root}`);
+  const metadataFileName = `v${(await hint.text()).trim()}.metadata.json`;
+  const keyOf = (uri: string) => uri.slice(LAKE_ROOT.length + 1);
+  return served(async () => {
+    const metadata = await icebergMetadata({ tableUrl: tableUrlOf(namespace, table, {}), metadataFileName });
+    const keys = new Set([`${root}version-hint.text`, `${root}${metadataFileName}`]);
+    for (const snapshot of metadata.snapshots ?? []) {
+      keys.add(keyOf(snapshot["manifest-list"] as string));
+      const manifests = await icebergManifests({ ...metadata, "current-snapshot-id": snapshot["snapshot-id"] });
+      for (const m of manifests) {
+        keys.add(keyOf(m.url));
+        for (const e of m.entries) if (e.status !== 2) keys.add(keyOf(e.data_file.file_path));
+      }
+    }
+    return [...keys].sort();
+  });
+}
+
 /** The table's current metadata JSON (by its version hint). */
 export async function lakeMetadata(
   namespace: string,
