@@ -9,6 +9,8 @@
  * against the same Worker and follows them.
  * `ops webhooks plan|apply|list` registers every topic with Shopify (through the Worker),
  * Stripe and Recharge (fakes over HTTP), idempotently. Screenshots go to test-output/ops/.
+ * The dashboard is checked at 1,400 and 390 px wide: no horizontal overflow, freshness, dead
+ * letters and quarantine on the first screen, times as "3 min ago" with the UTC time on hover.
  * Skipped only when /usr/bin/chromium is missing.
  */
 import { existsSync, mkdirSync, readdirSync, readFileSync } from "node:fs";
@@ -216,6 +218,55 @@ describe.skipIf(!haveBrowser)("ops page and CLI against wrangler dev", () => {
     const deadRow = page.locator(`#dead-letters tr[data-key="${seedDeadLetter(Date.now()).key}"]`);
     expect(await deadRow.locator(".ledger-status").textContent()).toBe("failed");
     await page.screenshot({ path: join(SHOTS, "2-dashboard.png"), fullPage: true });
+
+    // Times read as how long ago, the UTC time on hover; the chart has a slot for every hour.
+    const lastEvent = stripeRow.locator("td[data-label='last event'] time").first();
+    expect(await lastEvent.textContent()).toMatch(/^(just now|\d+ min ago|\d+ h ago)$/);
+    expect(await lastEvent.getAttribute("title")).toMatch(/^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC$/);
+    const hours = shopRow.locator("svg g");
+    expect(await hours.count()).toBe(24);
+    const busy = await hours.evaluateAll((gs) => gs.filter((g) => g.getAttribute("data-count") !== "0").length);
+    expect(busy).toBe(5);
+    expect(await hours.last().locator("title").textContent()).toMatch(
+      /^\d\d:00 UTC \(this hour so far\): \d+ events?$/,
+    );
+
+    // At a desktop's and a phone's width: nothing runs past the page or a card, and freshness,
+    // dead letters and quarantine are on the first screen.
+    for (const viewport of [
+      { width: 1400, height: 900 },
+      { width: 390, height: 844 },
+    ]) {
+      await page.setViewportSize(viewport);
+      await page.reload();
+      const overflow = await page
+        .locator("html, section, table")
+        .evaluateAll((els) =>
+          els
+            .filter((el) => el.scrollWidth > el.clientWidth + 1)
+            .map((el) => `${el.tagName.toLowerCase()}#${el.id}: ${el.scrollWidth} > ${el.clientWidth}`),
+        );
+      expect(overflow, `at ${viewport.width} px`).toEqual([]);
+      for (const tile of [
+        "#fresh-shopify",
+        "#fresh-stripe",
+        "#fresh-recharge",
+        "#tile-dead-letters",
+        "#tile-quarantine",
+      ]) {
+        const box = await page.locator(tile).boundingBox();
+        expect(box, tile).not.toBeNull();
+        expect((box?.y ?? Infinity) + (box?.height ?? 0), `${tile} at ${viewport.width} px`).toBeLessThanOrEqual(
+          viewport.height,
+        );
+      }
+      expect(await page.locator("#tile-dead-letters .tile-value").textContent()).toBe("1 held back");
+      expect(await page.locator("#fresh-recharge .tile-value").textContent()).toBe("silent");
+      await page.screenshot({ path: join(SHOTS, `2-dashboard-${viewport.width}.png`) });
+      await page.screenshot({ path: join(SHOTS, `2-dashboard-${viewport.width}-full.png`), fullPage: true });
+    }
+    await page.setViewportSize({ width: 1280, height: 1400 });
+    await page.reload();
 
     await deadRow.locator("button", { hasText: "Replay" }).click();
     await page.waitForSelector(".notice");
