@@ -86,14 +86,18 @@ function hookedD1(inner: D1Database, match: (sql: string) => boolean, hook: () =
   });
 }
 
-/** The lake bucket with every put of a key `match` accepts throwing before it reaches storage. */
-function failingPuts(bucket: R2Bucket, match: (key: string) => boolean): R2Bucket {
+/**
+ * The lake bucket with every put of a key `match` accepts failing: thrown before it reaches storage
+ * (`throw`), or taking effect with its answer lost (`lost`).
+ */
+function failingPuts(bucket: R2Bucket, match: (key: string) => boolean, mode: "throw" | "lost" = "throw"): R2Bucket {
   return new Proxy(bucket, {
     get(target, prop) {
       if (prop === "put") {
-        return (key: string, ...rest: unknown[]) => {
-          if (match(key)) throw new InjectedFaultError({ target: "LAKE", call: "put", mode: "throw" });
-          return (target.put as (...a: unknown[]) => unknown)(key, ...rest);
+        return async (key: string, ...rest: unknown[]) => {
+          if (!match(key)) return (target.put as (...a: unknown[]) => unknown)(key, ...rest);
+          if (mode === "lost") await (target.put as (...a: unknown[]) => Promise<unknown>)(key, ...rest);
+          throw new InjectedFaultError({ target: "LAKE", call: "put", mode });
         };
       }
       const v: unknown = Reflect.get(target, prop);
@@ -462,6 +466,33 @@ describe("compact job", () => {
     expect(await rows()).toEqual([["cmp-f2", "New"]]);
     expect(await marks("shopify_products", "2031-04-02")).toEqual([]);
     expect(await loggedDeletes("shopify_products", shop)).toEqual([]);
+  });
+
+  it("counts a commit whose version-hint put landed though its answer was lost as committed", async () => {
+    const shop = "compact-fault-lost.myshopify.com";
+    const product = (id: string, title: string, at: string) => ({
+      shop,
+      id,
+      title,
+      status: "active",
+      ...version(at, `cmp-lost-${id}`),
+    });
+    await db.insert(shopifyProducts).values(product("cmp-l1", "Before", "2031-04-05T10:00:00.000Z"));
+    await compact(["shopify_products"]);
+    await env.DB.prepare("UPDATE shopify_products SET title = 'After', updated_at = ?1 WHERE shop = ?2")
+      .bind("2031-04-06T10:00:00.000Z", shop)
+      .run();
+    const hint = /processed\/shopify\/shopify_products\/metadata\/version-hint\.text$/;
+    const lost: Env = { ...env, LAKE: failingPuts(env.LAKE, (k) => hint.test(k), "lost") };
+    const result = await compact(["shopify_products"], lost);
+    const report = result.tables.find((t) => t.table === "shopify_products");
+    expect(report?.status).toBe("ok");
+    // The hint names the new snapshot, whose files are all there: icebird reads it.
+    expect((await lakeMetadata("shopify", "shopify_products"))["current-snapshot-id"]).toBe(report?.snapshotId);
+    expect((await lakeRows("shopify", "shopify_products", (r) => r.shop === shop)).map((r) => [r.id, r.title])).toEqual(
+      [["cmp-l1", "After"]],
+    );
+    expect(await marks("shopify_products", "2031-04-06")).toEqual([]);
   });
 
   it("reports a failing table, still commits the others, keeps the failed table's marks, then fails the run", async () => {
