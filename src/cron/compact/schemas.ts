@@ -19,7 +19,7 @@ export function schemaKey(spec: LakeTable): string {
 const PARQUET_TYPE: Record<ColumnKind, string> = {
   string: "BYTE_ARRAY (STRING)",
   json: "BYTE_ARRAY (JSON)",
-  timestamp: "INT64 (TIMESTAMP(MILLIS, UTC))",
+  timestamp: "INT64 (TIMESTAMP(MICROS, UTC))",
   int64: "INT64",
   boolean: "BOOLEAN",
   float64: "DOUBLE",
