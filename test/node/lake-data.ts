@@ -118,7 +118,7 @@ export function dataSet(): Delivery[] {
     );
   }
 
-  // Orders: 240, over a month and a half; line ids derive from the order id.
+  // Orders: 240, over a month and a half; line ids derive from the order id (its number and the line's position).
   interface Order {
     shop: string;
     id: string;
@@ -163,8 +163,9 @@ export function dataSet(): Delivery[] {
     const createdMs = START + r.int(45) * DAY + r.int(DAY);
     const id = `5${String(shop === SHOPS[0] ? 1 : 2)}${String(n).padStart(16, "0")}`;
     const lineCount = 1 + r.int(3);
+    // 18 digits, unique per order and position: Shopify never moves a line item to another order.
     const lines = Array.from({ length: lineCount }, (_, i) => ({
-      id: `6${id.slice(1, 17)}${i}`,
+      id: `6${id.slice(2)}${i}`,
       price: currency === "JPY" ? 1000 + r.int(5000) : 500 + r.int(9000),
       qty: 1 + r.int(3),
     }));
