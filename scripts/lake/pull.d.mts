@@ -7,9 +7,17 @@ export interface LakeBucket {
   }>;
   get(key: string): Promise<{ arrayBuffer(): Promise<ArrayBuffer> } | null>;
 }
-export function lastDays(now: Date, days: number): string[];
+export interface PulledTable {
+  namespace: string;
+  table: string;
+  /** The metadata version the table's hint named (`metadata/vN.metadata.json`). */
+  version: number;
+  snapshotId: number | null;
+  /** Every key copied for the table: data and delete files, metadata, manifests, the hint. */
+  keys: string[];
+}
 export function pullLake(
   bucket: LakeBucket,
   outDir: string,
-  options?: { days?: number; now?: Date; log?: (line: string) => void },
-): Promise<{ tables: string[]; objects: number; bytes: number; sql: string }>;
+  options?: { tables?: string[]; log?: (line: string) => void },
+): Promise<{ tables: PulledTable[]; objects: number; bytes: number; sql: string }>;

@@ -1,12 +1,19 @@
-// Copies the lake's processed tables out of an R2 bucket binding (local state or a deployed bucket,
-// see scripts/lake.mjs) into a folder DuckDB opens: every table's current/ snapshot and schema
-// document, the dt= change partitions of the last `days` UTC days, and lake.sql with one view per
-// table. Keys become paths, so the folder has the bucket's layout and the README's queries work
-// on it with the local path in place of r2://commerce-lake.
+// Copies the lake's Iceberg tables out of an R2 bucket binding (local state or a deployed bucket,
+// see scripts/lake.mjs) into a folder with the bucket's layout: for every table its current
+// snapshot, whole (the version hint, that metadata file, its manifest list, the manifests, and
+// every data and delete file they name as live), plus the schema documents, and lake.sql with one
+// view per table over DuckDB's iceberg_scan. Keys become paths. The metadata names every file by
+// its absolute s3://commerce-lake/… URI, as the bucket serves them; a local reader relocates them
+// into the folder (DuckDB: allow_moved_paths), since each file sits under its table's metadata/ or
+// data/ folder exactly as in the bucket. Only the current snapshot is copied: the metadata still
+// lists older snapshots, whose files stay in the bucket (time travel reads the bucket, not this).
 import { mkdirSync, writeFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
+import { avroMetadata, avroRead } from "icebird";
 
-const DAY_MS = 86_400_000;
+const HINT = "metadata/version-hint.text";
+/** Times a table is read again when one of its files vanished mid-copy (a commit or upkeep ran). */
+const ATTEMPTS = 3;
 
 async function keysUnder(bucket, prefix) {
   const keys = [];
@@ -19,28 +26,83 @@ async function keysUnder(bucket, prefix) {
   return keys;
 }
 
-/** The UTC days from `days - 1` days before `now` to `now`'s day, oldest first. */
-export function lastDays(now, days) {
-  const today = Math.floor(now.getTime() / DAY_MS) * DAY_MS;
-  return Array.from({ length: days }, (_, i) => new Date(today - (days - 1 - i) * DAY_MS).toISOString().slice(0, 10));
+async function bytesOf(bucket, key) {
+  const object = await bucket.get(key);
+  return object === null ? null : new Uint8Array(await object.arrayBuffer());
+}
+
+class Vanished extends Error {}
+
+async function mustRead(bucket, key) {
+  const bytes = await bytesOf(bucket, key);
+  if (bytes === null) throw new Vanished(key);
+  return bytes;
+}
+
+/** The records of an Avro object container file (a manifest list or a manifest). */
+async function avroRecords(bytes) {
+  const reader = { view: new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength), offset: 0 };
+  const { metadata, syncMarker } = await avroMetadata(reader);
+  return avroRead({ reader, metadata, syncMarker });
+}
+
+/**
+ * The table at `base` (`processed/{namespace}/{table}/`) as its current snapshot: the metadata
+ * objects (held, they are small) and the keys of its live data and delete files. Null when the
+ * table has no version hint yet.
+ */
+async function snapshotOf(bucket, base) {
+  const hint = await bytesOf(bucket, `${base}${HINT}`);
+  if (hint === null) return null;
+  const text = new TextDecoder().decode(hint).trim();
+  if (!/^\d+$/.test(text)) throw new Error(`${base}${HINT} holds "${text.slice(0, 20)}", not a version number`);
+  const version = Number(text);
+  const metadataKey = `${base}metadata/v${version}.metadata.json`;
+  const metadataBytes = await mustRead(bucket, metadataKey);
+  const metadata = JSON.parse(new TextDecoder().decode(metadataBytes));
+  // The bucket's root URI: the table's location less its key (`s3://commerce-lake/`).
+  const location = String(metadata.location).replace(/\/+$/, "");
+  const tableKey = base.replace(/\/$/, "");
+  if (!location.endsWith(`/${tableKey}`)) throw new Error(`${metadataKey}: location ${location} is not ${tableKey}`);
+  const root = location.slice(0, -tableKey.length);
+  const keyOf = (uri) => {
+    if (!uri.startsWith(root)) throw new Error(`${metadataKey} names ${uri}, outside the bucket ${root}`);
+    return uri.slice(root.length);
+  };
+  const meta = new Map([[metadataKey, metadataBytes]]);
+  const id = metadata["current-snapshot-id"];
+  const snapshot =
+    id === null || id === undefined || id < 0 ? undefined : metadata.snapshots?.find((s) => s["snapshot-id"] === id);
+  const files = [];
+  if (snapshot !== undefined) {
+    const listKey = keyOf(snapshot["manifest-list"]);
+    const list = await mustRead(bucket, listKey);
+    meta.set(listKey, list);
+    for (const manifest of await avroRecords(list)) {
+      const manifestKey = keyOf(manifest.manifest_path);
+      const bytes = await mustRead(bucket, manifestKey);
+      meta.set(manifestKey, bytes);
+      // Status 2 entries record files the snapshot removed: no longer part of the table.
+      for (const entry of await avroRecords(bytes)) {
+        if (entry.status !== 2) files.push(keyOf(entry.data_file.file_path));
+      }
+    }
+  }
+  return { version, snapshotId: snapshot === undefined ? null : snapshot["snapshot-id"], meta, files, hint };
 }
 
 /**
  * @param {{ list: Function, get: Function }} bucket an R2 bucket binding
  * @param {string} outDir
- * @param {{ days?: number, now?: Date, log?: (line: string) => void }} [options]
- * @returns {Promise<{ tables: string[], objects: number, bytes: number, sql: string }>}
+ * @param {{ tables?: string[], log?: (line: string) => void }} [options]
+ * @returns {Promise<{ tables: { namespace: string, table: string, version: number, snapshotId: number | null, keys: string[] }[], objects: number, bytes: number, sql: string }>}
  */
 export async function pullLake(bucket, outDir, options = {}) {
-  const days = options.days ?? 0;
   const log = options.log ?? (() => {});
   const out = resolve(outDir);
   let objects = 0;
   let bytes = 0;
-  const copy = async (key) => {
-    const object = await bucket.get(key);
-    if (object === null) return; // deleted between list and get (a compaction replaced it)
-    const body = new Uint8Array(await object.arrayBuffer());
+  const write = (key, body) => {
     const path = join(out, ...key.split("/"));
     mkdirSync(dirname(path), { recursive: true });
     writeFileSync(path, body);
@@ -48,35 +110,59 @@ export async function pullLake(bucket, outDir, options = {}) {
     bytes += body.byteLength;
   };
 
+  // The schema documents name every table the compact job writes, and where it lives.
   const schemaKeys = (await keysUnder(bucket, "metadata/schemas/")).filter((k) => k.endsWith(".json")).sort();
-  const views = ["SET TimeZone = 'UTC';"];
+  const views = [
+    "-- The lake's Iceberg tables in this folder (npm run lake -- pull): duckdb -init lake.sql",
+    "INSTALL iceberg;",
+    "LOAD iceberg;",
+    "SET TimeZone = 'UTC';",
+  ];
   const tables = [];
   for (const key of schemaKeys) {
-    await copy(key);
-    const object = await bucket.get(key);
-    if (object === null) continue;
-    const doc = JSON.parse(new TextDecoder().decode(await object.arrayBuffer()));
-    const base = `processed/${doc.source}/${doc.table}/`;
-    const current = await keysUnder(bucket, `${base}current/`);
-    for (const k of current) await copy(k);
-    let changes = 0;
-    for (const day of days > 0 ? lastDays(options.now ?? new Date(), days) : []) {
-      for (const k of await keysUnder(bucket, `${base}dt=${day}/`)) {
-        await copy(k);
-        changes++;
+    const body = await bytesOf(bucket, key);
+    if (body === null) continue;
+    const doc = JSON.parse(new TextDecoder().decode(body));
+    if (options.tables !== undefined && !options.tables.includes(doc.table)) continue;
+    write(key, body);
+    const base = typeof doc.location === "string" ? doc.location : `processed/${doc.source}/${doc.table}/`;
+    // Data and delete files first, then the metadata, then the hint: a folder cut short has no
+    // hint naming files it lacks. A file gone mid-copy (a commit or lake-upkeep ran) means reading
+    // the table again from its new hint; files already copied are kept (names are never reused).
+    let table = null;
+    const copied = new Set();
+    for (let attempt = 1; table === null; attempt++) {
+      try {
+        const snapshot = await snapshotOf(bucket, base);
+        if (snapshot === null) break;
+        for (const k of snapshot.files) {
+          if (copied.has(k)) continue;
+          write(k, await mustRead(bucket, k));
+          copied.add(k);
+        }
+        table = snapshot;
+      } catch (err) {
+        if (!(err instanceof Vanished) || attempt >= ATTEMPTS) throw err;
+        log(`${doc.table}: ${err.message} vanished (a commit ran): reading the table again`);
       }
     }
-    tables.push(doc.table);
-    const at = (rest) => join(out, ...base.split("/"), rest).replaceAll("'", "''");
-    if (current.length > 0) {
-      views.push(`CREATE OR REPLACE VIEW ${doc.table} AS SELECT * FROM read_parquet('${at("current/*.parquet")}');`);
+    if (table === null) {
+      log(`${doc.table}: no Iceberg table yet`);
+      continue;
     }
-    if (changes > 0) {
-      views.push(
-        `CREATE OR REPLACE VIEW ${doc.table}_changes AS SELECT * FROM read_parquet('${at("dt=*/*.parquet")}', hive_partitioning = true, union_by_name = true);`,
-      );
-    }
-    log(`${doc.table}: ${current.length} current part(s), ${changes} change part(s)`);
+    const hintKey = `${base}${HINT}`;
+    for (const [k, b] of table.meta) write(k, b);
+    write(hintKey, table.hint);
+    tables.push({
+      namespace: doc.source,
+      table: doc.table,
+      version: table.version,
+      snapshotId: table.snapshotId,
+      keys: [...table.files, ...table.meta.keys(), hintKey],
+    });
+    const at = join(out, ...base.split("/").filter((p) => p !== "")).replaceAll("'", "''");
+    views.push(`CREATE OR REPLACE VIEW ${doc.table} AS SELECT * FROM iceberg_scan('${at}', allow_moved_paths = true);`);
+    log(`${doc.table}: v${table.version}, ${table.files.length} data and delete file(s)`);
   }
   const sql = join(out, "lake.sql");
   mkdirSync(out, { recursive: true });
