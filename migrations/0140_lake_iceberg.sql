@@ -30,7 +30,13 @@ CREATE TABLE lake_upkeep (
   rebuild_files TEXT,
   rebuild_rows INTEGER NOT NULL DEFAULT 0,
   rebuild_started_at TEXT,
-  rebuild_reason TEXT
+  rebuild_reason TEXT,
+  -- When the last committed rebuild started reading D1.
+  rebuilt_from TEXT,
+  -- An erasure asked for a rebuild that starts after it (one already reading D1 may hold the person)...
+  erasure_asked_at TEXT,
+  -- ...and once it commits, the next sweep expires every snapshot older than it.
+  expire_before TEXT
 );
 
 -- shopify_orders: lake key (shop, id), day column updated_at

@@ -160,13 +160,25 @@ export function privacyDriver(start: () => Promise<string>): Driver {
         requestId = await start();
         return;
       }
-      // Erased days are re-compacted by the hourly `compact` run (src/cron/jobs.ts `recompactForPrivacy`).
+      // Erased days are committed by the hourly `compact` run (src/cron/jobs.ts `recompactForPrivacy`),
+      // then lake-upkeep rebuilds the tables that held the person and deletes the older files.
       const stage = (await tombstone())?.stage;
-      await job(stage === "compact" ? "compact" : "privacy");
+      await job(stage === "compact" ? "compact" : stage === "lake" ? "lake-upkeep" : "privacy");
       const t = await tombstone();
       // The job records a failed run on the request and tries again next run: the same failure, forever.
       if (t?.error) throw new Error(`privacy request ${t.stage}: ${t.error}`);
-      const now = JSON.stringify([t?.stage, t?.objects_rewritten, t?.objects_deleted, t?.rows_changed, t?.days]);
+      // A lake rebuild moves by its rows read and its commits, not by the request's counts.
+      const lake = await one<{ p: string }>(
+        "SELECT coalesce(sum(rebuild_rows), 0) || '/' || group_concat(coalesce(rebuilt_at, ''), ',') AS p FROM lake_upkeep",
+      );
+      const now = JSON.stringify([
+        t?.stage,
+        t?.objects_rewritten,
+        t?.objects_deleted,
+        t?.rows_changed,
+        t?.days,
+        lake?.p,
+      ]);
       still = now === last ? still + 1 : 0;
       last = now;
       if (still >= STUCK_RUNS) throw stuck(t);

@@ -6,12 +6,16 @@
  * Jobs are idempotent and take leases per scope, so overlapping runs skip, not collide.
  */
 import { describeError, log } from "../shared/log";
+import { sharedDatabase } from "../tables/database";
 import { type DeliveryResult, deliverAlerts } from "./alerts/delivery";
 import { type BackfillOptions, type BackfillResult, runBackfill } from "./backfill/backfill";
 import { type CompactOptions, type CompactResult, compactTableDays, runCompact } from "./compact/compact";
-import { runUpkeep, type UpkeepOptions, type UpkeepResult } from "./compact/upkeep";
+import { askErasureRebuilds, erasureDone, runUpkeep, type UpkeepOptions, type UpkeepResult } from "./compact/upkeep";
 import { type HealthResult, runHealth } from "./health/health";
 import {
+  awaitLake,
+  lakeDone,
+  lakeWaits,
   type PrivacyOptions,
   type PrivacyResult,
   privacyRecompactions,
@@ -121,17 +125,18 @@ async function dispatch(
       // every other changed day after them too, so it is the invocation's one compaction.
       const privacy = await recompactForPrivacy(env, run);
       const result = privacy.result ?? (await runCompact(env, run, options));
+      await settleErasures(env);
       return { job: name, result: { ...result, privacyDays: privacy.days } };
     }
-    case "lake-upkeep":
-      return {
-        job: name,
-        result: await runUpkeep(env, run, {
-          rebuild: options.rebuild,
-          snapshotDays: options.snapshotDays,
-          kpiRefreshHours: options.kpiRefreshHours,
-        }),
-      };
+    case "lake-upkeep": {
+      const result = await runUpkeep(env, run, {
+        rebuild: options.rebuild,
+        snapshotDays: options.snapshotDays,
+        kpiRefreshHours: options.kpiRefreshHours,
+      });
+      await settleErasures(env);
+      return { job: name, result };
+    }
     case "privacy":
       return { job: name, result: await runPrivacy(env, run, options) };
     case "replay":
@@ -148,11 +153,11 @@ async function dispatch(
 }
 
 /**
- * Erasure reaches the Parquet parts by re-compacting the affected days with the compact job's
- * own code (its lease too): a request completes once all its days are done. This runs at the
- * start of the hourly `compact` run, whose schedule gives it 15 minutes, not in the 10-minute
- * `privacy` run, whose 30 s cannot hold a rebuild of a large table's `current/` snapshot. A day
- * that fails or finds compaction busy stays on the request for the next run.
+ * Erasure reaches the lake through the compact job's own code (its lease too): the affected days
+ * are committed, which hides the person's old rows, and the request then waits at stage `lake`
+ * for lake-upkeep to rebuild the tables and delete the older files (settleErasures). This runs at
+ * the start of the hourly `compact` run, whose schedule gives it 15 minutes, not in the 10-minute
+ * `privacy` run. A day that fails or finds compaction busy stays on the request for the next run.
  */
 async function recompactForPrivacy(
   env: Env,
@@ -171,8 +176,25 @@ async function recompactForPrivacy(
     throw err;
   }
   const done = result.skipped ? [] : days;
-  for (const r of waiting) await recompacted(env, r.requestId, done);
+  const hidden: string[] = [];
+  for (const r of waiting) if (await recompacted(env, r.requestId, done)) hidden.push(r.requestId);
+  if (hidden.length > 0) {
+    // The rows are hidden in the lake; the files still holding them go by lake-upkeep's rebuilds.
+    const since = new Date().toISOString();
+    const tables = await askErasureRebuilds(env);
+    for (const requestId of hidden) await awaitLake(env, requestId, tables, since);
+  }
   return { days: done, result };
+}
+
+/**
+ * Completes the erasures whose lake work is done: every table that held hidden versions of the
+ * person's rows rebuilt from D1 after the rows were gone, and the older snapshots' files deleted.
+ */
+async function settleErasures(env: Env): Promise<void> {
+  for (const wait of await lakeWaits(env)) {
+    if (await erasureDone(sharedDatabase(env), wait.tables, wait.since)) await lakeDone(env, wait.requestId);
+  }
 }
 
 export async function runScheduled(controller: ScheduledController, env: Env): Promise<void> {

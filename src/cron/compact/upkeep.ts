@@ -90,13 +90,25 @@ export interface KpiSnapshotReport {
   snapshotId: number | null;
 }
 
+export interface RebuildReport {
+  table: string;
+  /** Rows the rebuild has read so far (all runs), and in this run. */
+  rows: number;
+  rowsThisRun: number;
+  files: number;
+  committed: boolean;
+  reason: string;
+}
+
 export interface UpkeepResult {
   skipped: boolean;
   runId: string;
   /** The KPI snapshots refreshed, and those still owed (no budget left). */
   snapshots: KpiSnapshotReport[];
   owed: number;
-  rebuild: { table: string; rows: number; files: number; committed: boolean; reason: string } | null;
+  /** The run's first rebuild step: the one in progress or asked first (of `rebuilds`, one per table). */
+  rebuild: RebuildReport | null;
+  rebuilds: RebuildReport[];
   swept: { table: string; expiredSnapshots: number; deletedObjects: number }[];
   failed: { table: string; error: string }[];
 }
@@ -109,10 +121,22 @@ export async function runUpkeep(
   const opts = upkeepOptionsSchema.parse(options);
   const outcome = await withLease(sharedDatabase(env), "compact", run.runId, run.now, () => upkeep(env, run, opts));
   if (outcome.skipped) {
-    return { skipped: true, runId: run.runId, snapshots: [], owed: 0, rebuild: null, swept: [], failed: [] };
+    return {
+      skipped: true,
+      runId: run.runId,
+      snapshots: [],
+      owed: 0,
+      rebuild: null,
+      rebuilds: [],
+      swept: [],
+      failed: [],
+    };
   }
   return outcome.value;
 }
+
+/** The rebuild reason of an erasure's ask: its commit is followed by the expiry of every older snapshot. */
+const ERASURE = "erasure";
 
 interface UpkeepRow {
   table_name: string;
@@ -124,6 +148,9 @@ interface UpkeepRow {
   rebuild_rows: number;
   rebuild_started_at: string | null;
   rebuild_reason: string | null;
+  rebuilt_from: string | null;
+  erasure_asked_at: string | null;
+  expire_before: string | null;
 }
 
 async function upkeep(input: Env, run: { runId: string; now: Date }, opts: z.infer<typeof upkeepOptionsSchema>) {
@@ -137,6 +164,7 @@ async function upkeep(input: Env, run: { runId: string; now: Date }, opts: z.inf
     snapshots: [],
     owed: 0,
     rebuild: null,
+    rebuilds: [],
     swept: [],
     failed: [],
   };
@@ -153,55 +181,60 @@ async function upkeep(input: Env, run: { runId: string; now: Date }, opts: z.inf
     minAgeMs: (opts.kpiRefreshHours ?? KPI_REFRESH_HOURS) * 3_600_000,
   });
 
-  const rows = (await db.prepare("SELECT * FROM lake_upkeep").all<UpkeepRow>()).results;
-  const byName = new Map(rows.map((r) => [r.table_name, r]));
+  let rows = (await db.prepare("SELECT * FROM lake_upkeep").all<UpkeepRow>()).results;
+  let byName = new Map(rows.map((r) => [r.table_name, r]));
 
-  // One rebuild at a time: the one in progress, else the first table that is due.
-  let rebuilding = rows.find((r) => r.rebuild_started_at !== null) ?? null;
-  if (rebuilding === null) {
-    // Asked ones first (an operator, an erasure), then the tables rebuilt longest ago.
-    const candidates = COMPACT_TABLES.map((spec) => ({ spec, row: byName.get(spec.table) })).sort(
-      (a, b) =>
-        Number(b.row?.rebuild_reason != null) - Number(a.row?.rebuild_reason != null) ||
-        (a.row?.rebuilt_at ?? "").localeCompare(b.row?.rebuilt_at ?? ""),
-    );
-    for (const { spec, row } of candidates) {
-      const reason = row?.rebuild_reason ?? (await rebuildReason(io, spec, run.now));
-      if (reason === null) continue;
-      rebuilding = await startRebuild(db, io, spec, reason);
+  // Rebuilds one at a time, the one in progress first, then the due ones, while the run's D1 budget
+  // and RUN_ROWS last: small tables finish several to a run, a large one goes on next run.
+  const rowBudget = opts.rebuildRows ?? RUN_ROWS;
+  let rowsRead = 0;
+  const tried = new Set<string>();
+  while (meter.queries < REBUILD_QUERIES && rowsRead < rowBudget) {
+    const next = await nextRebuild(db, io, rows, byName, tried, run.now);
+    if (next === null) break;
+    tried.add(next.spec.table);
+    try {
+      const step = await rebuildStep(db, io, next.spec, next.row, {
+        meter,
+        rows: rowBudget - rowsRead,
+      });
+      result.rebuilds.push(step);
+      result.rebuild ??= step;
+      rowsRead += step.rowsThisRun;
+      // A committed rebuild changed the row's sweep state: read the rows again.
+      rows = (await db.prepare("SELECT * FROM lake_upkeep").all<UpkeepRow>()).results;
+      byName = new Map(rows.map((r) => [r.table_name, r]));
+      if (!step.committed) break;
+    } catch (err) {
+      const error = describeError(err);
+      log.error("lake rebuild failed", { table: next.spec.table, error });
+      result.failed.push({ table: next.spec.table, error });
       break;
-    }
-  }
-  if (rebuilding !== null) {
-    const spec = COMPACT_TABLES.find((s) => s.table === rebuilding?.table_name);
-    if (spec !== undefined) {
-      try {
-        result.rebuild = await rebuildStep(db, io, spec, rebuilding, {
-          meter,
-          now: run.now,
-          rows: opts.rebuildRows ?? RUN_ROWS,
-        });
-      } catch (err) {
-        const error = describeError(err);
-        log.error("lake rebuild failed", { table: spec.table, error });
-        result.failed.push({ table: spec.table, error });
-      }
     }
   }
 
   // Sweeps: the tables swept longest ago first, while the run's R2 budget lasts.
   const order = tables
     .map((t) => ({ t, row: byName.get(t.table) }))
+    // A table with a rebuild in progress is swept once it commits (its files are kept meanwhile).
     .sort((a, b) => (a.row?.swept_at ?? "").localeCompare(b.row?.swept_at ?? ""));
   const r2 = { operations: 0 };
   const keepMs = (opts.snapshotDays ?? SNAPSHOT_DAYS) * DAY_MS;
-  for (const { t } of order) {
+  for (const { t, row } of order) {
     if (r2.operations >= SWEEP_R2_OPERATIONS) break;
     try {
       const pending = await rebuildFiles(db, t.table);
-      result.swept.push(await sweep(io, t, { olderThanMs: run.now.getTime() - keepMs, keep: pending, r2 }));
+      // After an erasure's rebuild, every snapshot before it goes: they reach files holding the person.
+      const erased = row?.expire_before == null ? 0 : Date.parse(row.expire_before);
+      const olderThanMs = Math.max(run.now.getTime() - keepMs, erased);
+      // A table swept within a day with no snapshot to expire has nothing new to delete but orphans,
+      // which wait for its daily sweep: its manifests are not read again every hour.
+      const recent = row?.swept_at != null && run.now.getTime() - Date.parse(row.swept_at) < DAY_MS;
+      const swept = await sweep(io, t, { olderThanMs, keep: pending, r2, recent });
+      if (swept === null) continue;
+      result.swept.push(swept);
       await db
-        .prepare("UPDATE lake_upkeep SET swept_at = ?2 WHERE table_name = ?1")
+        .prepare("UPDATE lake_upkeep SET swept_at = ?2, expire_before = NULL WHERE table_name = ?1")
         .bind(t.table, new Date().toISOString())
         .run();
     } catch (err) {
@@ -222,6 +255,35 @@ async function upkeep(input: Env, run: { runId: string; now: Date }, opts: z.inf
     );
   }
   return result;
+}
+
+/** The rebuild to work on: the one in progress, else the first due (asked ones first), or null. */
+async function nextRebuild(
+  db: D1Database,
+  io: LakeIo,
+  rows: readonly UpkeepRow[],
+  byName: ReadonlyMap<string, UpkeepRow>,
+  tried: ReadonlySet<string>,
+  now: Date,
+): Promise<{ spec: CompactTable; row: UpkeepRow } | null> {
+  const running = rows.find((r) => r.rebuild_started_at !== null && !tried.has(r.table_name));
+  const runningSpec = running && COMPACT_TABLES.find((s) => s.table === running.table_name);
+  if (running && runningSpec) return { spec: runningSpec, row: running };
+  // Asked ones first (an operator, an erasure), then the tables rebuilt longest ago.
+  const asked = (r: UpkeepRow | undefined) => r?.rebuild_reason != null || r?.erasure_asked_at != null;
+  const candidates = COMPACT_TABLES.filter((spec) => !tried.has(spec.table))
+    .map((spec) => ({ spec, row: byName.get(spec.table) }))
+    .sort(
+      (a, b) =>
+        Number(asked(b.row)) - Number(asked(a.row)) || (a.row?.rebuilt_at ?? "").localeCompare(b.row?.rebuilt_at ?? ""),
+    );
+  for (const { spec, row } of candidates) {
+    const reason =
+      row?.rebuild_reason ?? (row?.erasure_asked_at != null ? ERASURE : null) ?? (await rebuildReason(io, spec, now));
+    if (reason === null) continue;
+    return { spec, row: await startRebuild(db, io, spec, reason) };
+  }
+  return null;
 }
 
 /**
@@ -275,6 +337,51 @@ async function refreshSnapshots(
   }
 }
 
+/**
+ * After an erasure hid the person's rows (its compaction committed): asks a rebuild of every table
+ * whose current snapshot still has delete files, that is, still holds hidden versions of rows in its
+ * files. Returns those tables; `erasureDone` says when they are rebuilt and swept.
+ */
+export async function askErasureRebuilds(env: Env): Promise<string[]> {
+  const db = sharedDatabase(env);
+  const io = lakeIo(env);
+  const asked: string[] = [];
+  for (const spec of COMPACT_TABLES) {
+    const loaded = await io.store.load(tableRef(lakeSpecOf(spec)));
+    const snapshot = loaded === null ? null : currentSnapshot(loaded.metadata);
+    if (snapshot === null) continue;
+    const manifests = await readManifestList(io, snapshot["manifest-list"]);
+    if (!manifests.some((m) => m.content === 1)) continue;
+    await db
+      .prepare(
+        `INSERT INTO lake_upkeep (table_name, erasure_asked_at) VALUES (?1, ?2)
+         ON CONFLICT (table_name) DO UPDATE SET erasure_asked_at = excluded.erasure_asked_at`,
+      )
+      .bind(spec.table, new Date().toISOString())
+      .run();
+    asked.push(spec.table);
+  }
+  return asked;
+}
+
+/**
+ * Whether every one of `tables` was rebuilt by a rebuild that started reading D1 after `since` (the
+ * erasure's rows were gone from D1 by then), and swept after it with every older snapshot expired.
+ * A later ask moves `erasure_asked_at` on, so a rebuild already reading D1 is followed by another;
+ * each committed erasure rebuild expires the snapshots before it, so no request waits on a later one.
+ */
+export async function erasureDone(db: D1Database, tables: readonly string[], since: string): Promise<boolean> {
+  if (tables.length === 0) return true;
+  const row = await db
+    .prepare(
+      `SELECT count(*) AS n FROM lake_upkeep WHERE table_name IN (SELECT value FROM json_each(?1))
+         AND rebuilt_from >= ?2 AND swept_at >= rebuilt_at AND erasure_asked_at IS NULL AND expire_before IS NULL`,
+    )
+    .bind(JSON.stringify(tables), since)
+    .first<{ n: number }>();
+  return (row?.n ?? 0) === tables.length;
+}
+
 /** Asks for a table's rebuild (erasure, an operator): the next upkeep run starts it. */
 export async function askRebuild(db: D1Database, table: string, reason: string): Promise<void> {
   await db
@@ -325,9 +432,9 @@ async function rebuildStep(
   io: LakeIo,
   spec: CompactTable,
   row: UpkeepRow,
-  o: { meter: QueryMeter; now: Date; rows: number },
-): Promise<NonNullable<UpkeepResult["rebuild"]>> {
-  const { meter, now } = o;
+  o: { meter: QueryMeter; rows: number },
+): Promise<RebuildReport> {
+  const { meter } = o;
   const lake = lakeSpecOf(spec);
   const change = new TableChange(io, lake, await openTable(io, lake), "rebuild");
   const after = row.rebuild_after_key === null ? null : (JSON.parse(row.rebuild_after_key) as unknown[]);
@@ -355,7 +462,7 @@ async function rebuildStep(
       )
       .bind(spec.table, JSON.stringify(part.after), JSON.stringify(files), rows)
       .run();
-    return { table: spec.table, rows, files: files.length, committed: false, reason };
+    return { table: spec.table, rows, rowsThisRun: part.rows, files: files.length, committed: false, reason };
   }
   // An empty table still gets a file, so its snapshot has the schema.
   if (files.length === 0) {
@@ -366,12 +473,16 @@ async function rebuildStep(
   await db
     .prepare(
       `UPDATE lake_upkeep SET rebuilt_at = ?2, swept_at = NULL, rebuild_base_sequence = NULL, rebuild_after_key = NULL,
-         rebuild_files = NULL, rebuild_rows = 0, rebuild_started_at = NULL, rebuild_reason = NULL WHERE table_name = ?1`,
+         rebuild_files = NULL, rebuild_rows = 0, rebuild_started_at = NULL, rebuild_reason = NULL,
+         rebuilt_from = rebuild_started_at,
+         expire_before = CASE WHEN erasure_asked_at IS NOT NULL THEN ?2 ELSE expire_before END,
+         erasure_asked_at = CASE WHEN erasure_asked_at <= rebuild_started_at THEN NULL ELSE erasure_asked_at END
+       WHERE table_name = ?1`,
     )
-    .bind(spec.table, now.toISOString())
+    .bind(spec.table, new Date().toISOString())
     .run();
   log.info("lake rebuild committed", { table: spec.table, rows, files: files.length, reason });
-  return { table: spec.table, rows, files: files.length, committed: true, reason };
+  return { table: spec.table, rows, rowsThisRun: part.rows, files: files.length, committed: true, reason };
 }
 
 function parseFiles(text: string | null): string[] {
@@ -391,19 +502,20 @@ async function rebuildFiles(db: D1Database, table: string): Promise<Set<string>>
 
 /**
  * Expires the table's old snapshots, then deletes every object under the table that no kept
- * snapshot reaches (and that is not the current metadata, the version hint, or a file of a
+ * snapshot reaches (null: nothing expires and the table was swept within a day, so it is left) (and that is not the current metadata, the version hint, or a file of a
  * rebuild in progress). The expiry is committed before anything is deleted.
  */
 async function sweep(
   io: LakeIo,
   spec: LakeTable,
-  o: { olderThanMs: number; keep: ReadonlySet<string>; r2: { operations: number } },
-): Promise<UpkeepResult["swept"][number]> {
+  o: { olderThanMs: number; keep: ReadonlySet<string>; r2: { operations: number }; recent: boolean },
+): Promise<UpkeepResult["swept"][number] | null> {
   const ref = tableRef(lakeSpecOf(spec));
   let loaded = await io.store.load(ref);
   o.r2.operations += 2;
   if (loaded === null) return { table: spec.table, expiredSnapshots: 0, deletedObjects: 0 };
   const first = expireSnapshots(loaded.metadata, { olderThanMs: o.olderThanMs, retainLast: 1 });
+  if (first.updates.length === 0 && o.recent) return null;
   if (first.updates.length > 0) {
     loaded = await commitWithRetry(io.store, ref, async (base) => ({
       requirements: [{ type: "assert-table-uuid", uuid: base.metadata["table-uuid"] }],

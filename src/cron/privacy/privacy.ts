@@ -5,8 +5,11 @@
  * runs. Each request moves through stages kept on its tombstone, every one idempotent:
  * `start` (resolve the person, mark the subjects erased, erase their D1 rows), `objects`
  * (rewrite or delete their R2 objects found by index), `rows` (shop: delete its D1 rows),
- * `compact` (the dispatcher re-compacts the affected days' Parquet, then the request completes
- * and its plaintext work row is deleted). Before requests, the index backfill enters a chunk of
+ * `compact` (the dispatcher has the compact job commit the affected days, which hides the old
+ * versions of the person's rows in the lake), `lake` (lake-upkeep rebuilds each table still
+ * holding hidden versions and deletes the files of the snapshots before it: no object of the
+ * lake holds the person any more), then the request completes and its plaintext work row is
+ * deleted. Before requests, the index backfill enters a chunk of
  * what was stored before the index existed, and a sweep redacts objects indexed for an erased
  * subject after the erasure that were stored unredacted (a claim-checked webhook body, a bulk
  * snapshot, a dead letter, a backfilled old object).
@@ -447,10 +450,11 @@ export async function privacyRecompactions(env: Env): Promise<Recompaction[]> {
 }
 
 /**
- * After the compact run re-compacted `days`: they leave the request's list, and a request whose
- * list is empty completes.
+ * After the compact run committed `days`: they leave the request's list. Returns whether the list
+ * is now empty for a request at stage `compact`: its rows are hidden in the lake, and the
+ * dispatcher moves it to `lake` (awaitLake).
  */
-export async function recompacted(env: Env, requestId: string, days: readonly string[]): Promise<void> {
+export async function recompacted(env: Env, requestId: string, days: readonly string[]): Promise<boolean> {
   const left = ((await workDays(sharedDatabase(env), requestId)) ?? []).filter((d) => !days.includes(d));
   await sharedDatabase(env)
     .prepare("UPDATE privacy_work SET days = ?2 WHERE request_id = ?1")
@@ -460,9 +464,44 @@ export async function recompacted(env: Env, requestId: string, days: readonly st
     .prepare("SELECT stage FROM privacy_requests WHERE request_id = ?1")
     .bind(requestId)
     .first<{ stage: string }>();
-  if (left.length === 0 && row?.stage === "compact") {
-    await complete(sharedDatabase(env), { request_id: requestId } as RequestRow, new Date().toISOString());
-  }
+  return left.length === 0 && row?.stage === "compact";
+}
+
+/** Moves a request to stage `lake`: done once lake-upkeep rebuilt and swept `tables` after `since`. */
+export async function awaitLake(env: Env, requestId: string, tables: readonly string[], since: string): Promise<void> {
+  const db = sharedDatabase(env);
+  await db.batch([
+    db
+      .prepare("UPDATE privacy_work SET lake_tables = ?2, lake_since = ?3 WHERE request_id = ?1")
+      .bind(requestId, JSON.stringify(tables), since),
+    db
+      .prepare(
+        "UPDATE privacy_requests SET stage = 'lake', progressed_at = ?2 WHERE request_id = ?1 AND stage = 'compact'",
+      )
+      .bind(requestId, since),
+  ]);
+}
+
+/** Requests at stage `lake`, with the tables and time their lake rebuilds must follow. */
+export async function lakeWaits(env: Env): Promise<{ requestId: string; tables: string[]; since: string }[]> {
+  const r = await sharedDatabase(env)
+    .prepare(
+      `SELECT r.request_id AS requestId, w.lake_tables AS tables, w.lake_since AS since FROM privacy_requests r
+       JOIN privacy_work w ON w.request_id = r.request_id
+       WHERE r.stage = 'lake' AND r.status IN ('pending', 'running') ORDER BY r.received_at LIMIT ?1`,
+    )
+    .bind(MAX_REQUESTS_PER_RUN)
+    .all<{ requestId: string; tables: string | null; since: string | null }>();
+  return r.results.map((x) => ({
+    requestId: x.requestId,
+    tables: z.array(z.string()).parse(JSON.parse(x.tables ?? "[]")),
+    since: x.since ?? new Date(0).toISOString(),
+  }));
+}
+
+/** Completes a request whose lake work is done. */
+export async function lakeDone(env: Env, requestId: string): Promise<void> {
+  await complete(sharedDatabase(env), { request_id: requestId } as RequestRow, new Date().toISOString());
 }
 
 /** What the status page divides by: the objects a request found to do when it started. */

@@ -68,6 +68,8 @@ export const privacyWork = sqliteTable("privacy_work", {
   requestId: text("request_id").primaryKey().notNull(),
   subject: text("subject").notNull(),
   days: text("days").notNull().default("[]"),
+  lakeTables: text("lake_tables"),
+  lakeSince: text("lake_since"),
 });
 
 export const replayRuns = sqliteTable(
