@@ -20,3 +20,14 @@ export interface LakeColumn {
 
 /** Timestamps are milliseconds since the epoch (UTC); JSON list columns are their parsed lists. */
 export type ParquetValue = string | bigint | boolean | number | string[] | null;
+
+/** A lake table as the writer needs it: where it lives, its columns, and its keys. */
+export interface LakeSpec {
+  namespace: string;
+  name: string;
+  columns: readonly LakeColumn[];
+  /** Primary-key columns (a view: the columns that make a row unique). */
+  key: readonly string[];
+  /** The columns an equality delete matches on: text or integer, never null (see lakeKeyOf). */
+  lakeKey: readonly string[];
+}

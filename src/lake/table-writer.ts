@@ -19,7 +19,7 @@
  */
 import type { LoadedTable, TableRef, TableStore } from "./catalog/store";
 import { commitWithRetry } from "./catalog/store";
-import type { LakeColumn, ParquetValue } from "./columns";
+import type { LakeSpec, ParquetValue } from "./columns";
 import { DataFileWriter } from "./data-file";
 import {
   type DataFile,
@@ -35,18 +35,10 @@ import {
 } from "./iceberg";
 import type { LakeLocation } from "./location";
 
+export type { LakeSpec } from "./columns";
+
 /** Rows per data file: a new file is started past it, so one file stays a few tens of MB. */
 export const FILE_ROWS = 200_000;
-
-export interface LakeSpec {
-  namespace: string;
-  name: string;
-  columns: readonly LakeColumn[];
-  /** Primary-key columns (a view: the columns that make a row unique). */
-  key: readonly string[];
-  /** The columns an equality delete matches on: text or integer, never null (see lakeKeyOf). */
-  lakeKey: readonly string[];
-}
 
 export interface LakeIo {
   bucket: R2Bucket;

@@ -8,8 +8,7 @@
  */
 
 import { getTableConfig, type SQLiteColumn, type SQLiteTable } from "drizzle-orm/sqlite-core";
-import type { ColumnKind, LakeColumn, ParquetValue } from "../../lake/columns";
-import type { LakeSpec } from "../../lake/table-writer";
+import type { ColumnKind, LakeColumn, LakeSpec, ParquetValue } from "../../lake/columns";
 import type { Source } from "../../shared/envelope";
 import {
   customerIdentities,
