@@ -22,9 +22,11 @@ export async function settle(line: JobLine): Promise<void> {
     print(`    harness: released ${leases} lease(s) a failed run still held`);
   }
   const marks =
-    line.name.startsWith("compact") && !passed(line) ? await count("SELECT count(*) AS n FROM lake_changes") : 0;
+    line.name.startsWith("compact") && !passed(line)
+      ? await count("SELECT count(*) AS n FROM lake_changes WHERE dt <> 'snapshot'")
+      : 0;
   if (marks > 0) {
-    await env.DB.prepare("DELETE FROM lake_changes").run();
+    await env.DB.prepare("DELETE FROM lake_changes WHERE dt <> 'snapshot'").run();
     print(`    harness: cleared ${marks} table-day marks compaction left, so later jobs start from a compacted lake`);
   }
   const coordinator = env.SHOP.getByName(SHOP);
