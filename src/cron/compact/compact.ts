@@ -31,7 +31,6 @@ import {
   type ChangedDay,
   changedDays,
   clearDeletes,
-  clearMark,
   clearMarks,
   type LoggedDelete,
   loggedDeletes,
