@@ -9,6 +9,7 @@ import { describeError, log } from "../shared/log";
 import { sharedDatabase } from "../tables/database";
 import { type DeliveryResult, deliverAlerts } from "./alerts/delivery";
 import { type BackfillOptions, type BackfillResult, runBackfill } from "./backfill/backfill";
+import { unmarkedDays } from "./compact/changes";
 import { type CompactOptions, type CompactResult, compactTableDays, runCompact } from "./compact/compact";
 import { askErasureRebuilds, erasureDone, runUpkeep, type UpkeepOptions, type UpkeepResult } from "./compact/upkeep";
 import { type HealthResult, runHealth } from "./health/health";
@@ -54,8 +55,8 @@ export const SCHEDULES: Record<string, JobName | readonly JobName[]> = {
   "45 4 * * *": "retention",
 };
 
-/** Days of Parquet a compact run re-compacts for erasures at most (the rest wait for the next run). */
-const RECOMPACT_DAYS_PER_RUN = 7;
+/** Days of erasures one compact run asks for first (its options take at most 400). */
+const RECOMPACT_DAYS_PER_RUN = 400;
 
 export function isJobName(name: string): name is JobName {
   return (JOB_NAMES as readonly string[]).includes(name);
@@ -166,8 +167,8 @@ async function recompactForPrivacy(
   const waiting = await privacyRecompactions(env);
   const days = [...new Set(waiting.flatMap((r) => r.days))].sort().slice(0, RECOMPACT_DAYS_PER_RUN);
   if (days.length === 0) return { days: [], result: null };
-  // One run for all the days: it rebuilds each table's current snapshot once, not once per day.
-  // A failure fails the job run (the requests keep their days, the tables their marks).
+  // One run for all the days: their marked table-days first, then every other change. A failure
+  // fails the job run (the requests keep their days, the tables their marks).
   let result: CompactResult;
   try {
     result = await compactTableDays(env, { runId: `${run.runId}-privacy`, now: run.now }, { days });
@@ -175,7 +176,8 @@ async function recompactForPrivacy(
     log.error("privacy re-compaction failed", { runId: run.runId, days: days.join(","), error: describeError(err) });
     throw err;
   }
-  const done = result.skipped ? [] : days;
+  // A day is done once no table-day of it is left marked (a run short of budget leaves some).
+  const done = result.skipped ? [] : await unmarkedDays(sharedDatabase(env), days);
   const hidden: string[] = [];
   for (const r of waiting) if (await recompacted(env, r.requestId, done)) hidden.push(r.requestId);
   if (hidden.length > 0) {

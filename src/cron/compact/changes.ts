@@ -50,6 +50,16 @@ export async function marksOf(
 
 export const markKey = (table: string, dt: string) => `${table}\u0000${dt}`;
 
+/** Of `days`, those no table has a mark on. */
+export async function unmarkedDays(db: D1Database, days: readonly string[]): Promise<string[]> {
+  const { results } = await db
+    .prepare("SELECT DISTINCT dt FROM lake_changes WHERE dt IN (SELECT value FROM json_each(?1))")
+    .bind(JSON.stringify(days))
+    .all<{ dt: string }>();
+  const marked = new Set(results.map((r) => r.dt));
+  return days.filter((d) => !marked.has(d));
+}
+
 /** Clears marks (one statement per 5,000), each only if no write came after its `seq` was read. */
 export async function clearMarks(db: D1Database, marks: readonly ChangedDay[]): Promise<void> {
   const read = marks.filter((m) => m.seq >= 0);

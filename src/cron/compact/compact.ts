@@ -48,8 +48,8 @@ import { COMPACT_TABLES, type CompactTable, lakeSpecOf } from "./tables";
 export const MAX_TABLE_DAYS = 2_000;
 /** Rows one run appends to one table at most: bounds the keys held for its delete file. */
 export const RUN_ROWS = 250_000;
-/** Deleted keys one run takes from the log per table. */
-const RUN_DELETES = 20_000;
+/** Deleted keys one run takes from the log per table (one read; a shop's redaction logs millions). */
+const RUN_DELETES = 100_000;
 /**
  * D1 queries after which a run takes no new table-day (Cloudflare allows 1,000 per invocation; a
  * table's last day, its commit and its two clearing statements fit the rest).

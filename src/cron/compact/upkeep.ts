@@ -338,20 +338,27 @@ async function refreshSnapshots(
 }
 
 /**
- * After an erasure hid the person's rows (its compaction committed): asks a rebuild of every table
- * whose current snapshot still has delete files, that is, still holds hidden versions of rows in its
- * files. Returns those tables; `erasureDone` says when they are rebuilt and swept.
+ * After an erasure's days were committed: asks a rebuild of every table that may still hold the
+ * person's rows in its files: one whose current snapshot has delete files (hidden older versions),
+ * or with deletes logged that no commit has taken yet (a shop's rows, deleted by the million, are
+ * taken over several runs; a rebuild reads D1, where they are gone already). Returns those tables;
+ * `erasureDone` says when they are rebuilt and swept.
  */
 export async function askErasureRebuilds(env: Env): Promise<string[]> {
   const db = sharedDatabase(env);
   const io = lakeIo(env);
   const asked: string[] = [];
+  const logged = new Set(
+    (await db.prepare("SELECT DISTINCT table_name FROM lake_deletes").all<{ table_name: string }>()).results.map(
+      (r) => r.table_name,
+    ),
+  );
   for (const spec of COMPACT_TABLES) {
     const loaded = await io.store.load(tableRef(lakeSpecOf(spec)));
     const snapshot = loaded === null ? null : currentSnapshot(loaded.metadata);
     if (snapshot === null) continue;
     const manifests = await readManifestList(io, snapshot["manifest-list"]);
-    if (!manifests.some((m) => m.content === 1)) continue;
+    if (!logged.has(spec.table) && !manifests.some((m) => m.content === 1)) continue;
     await db
       .prepare(
         `INSERT INTO lake_upkeep (table_name, erasure_asked_at) VALUES (?1, ?2)
