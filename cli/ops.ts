@@ -6,6 +6,7 @@
  */
 import { Command, CommanderError } from "commander";
 import { backfillCommand } from "./commands/backfill.ts";
+import { doctorCommand } from "./commands/doctor.ts";
 import { replayCommands } from "./commands/replay.ts";
 import { sessionsCommand } from "./commands/sessions.ts";
 import { shopsCommand } from "./commands/shops.ts";
@@ -15,7 +16,7 @@ import { DEFAULT_URL } from "./lib/admin.ts";
 import { CheckFailed, EXIT_FAILED, EXIT_USAGE, UsageError } from "./lib/errors.ts";
 
 const program = new Command("ops")
-  .description("Operate the commerce pipeline: shops, webhooks, backfills, replays, status and ops sessions.")
+  .description("Operate the commerce pipeline: shops, webhooks, backfills, replays, status, ops sessions and a deployment check.")
   .option("--url <url>", `the pipeline's base URL (default $OPS_URL or ${DEFAULT_URL}); token from $ADMIN_TOKEN`)
   .showHelpAfterError(false)
   .exitOverride()
@@ -27,6 +28,7 @@ backfillCommand(program);
 replayCommands(program);
 statusCommands(program);
 sessionsCommand(program);
+doctorCommand(program);
 for (const cmd of program.commands) {
   cmd.exitOverride();
   for (const sub of cmd.commands) sub.exitOverride();

@@ -40,7 +40,8 @@ const WATCHDOG_MS = 60_000;
 
 export type TokenCheck =
   | { ok: true; name: string; myshopifyDomain: string; currency: string | null }
-  | { ok: false; message: string };
+  /** `rejected`: Shopify refused the token (or it cannot be opened), as against could not be asked. */
+  | { ok: false; message: string; rejected?: boolean };
 
 const shopIdentitySchema = z.object({
   shop: z.object({
@@ -155,14 +156,27 @@ export class ShopCoordinator extends DurableObject<Env> {
       {},
       { estimatedCost: 1, maxWaitMs: 30_000 },
     );
-    if (!res.ok) return { ok: false, message: res.error.message };
+    if (!res.ok) {
+      const refused = res.error.kind === "http" && (res.error.status === 401 || res.error.status === 403);
+      return { ok: false, message: res.error.message, rejected: refused };
+    }
     const parsed = shopIdentitySchema.safeParse(res.data);
     if (!parsed.success) return { ok: false, message: "Shopify answered without shop { name myshopifyDomain }" };
     const { name, myshopifyDomain, currencyCode } = parsed.data.shop;
     if (myshopifyDomain !== shop) {
-      return { ok: false, message: `the token belongs to ${myshopifyDomain}, not ${shop}` };
+      return { ok: false, message: `the token belongs to ${myshopifyDomain}, not ${shop}`, rejected: true };
     }
     return { ok: true, name, myshopifyDomain, currency: currencyCode?.toUpperCase() ?? null };
+  }
+
+  /**
+   * Tries the token the pipeline holds for this shop (sealed in D1, else SHOPIFY_ACCESS_TOKENS)
+   * the same way, for `ops doctor`: a token Shopify rejects, or one that no longer opens, says so.
+   */
+  async checkAccess(): Promise<TokenCheck> {
+    const access = await resolveShopAccess(this.env, this.shop());
+    if (!access.ok) return { ok: false, message: access.message, rejected: true };
+    return this.checkToken(access.token);
   }
 
   /** The shop was removed: cancels its queued and running exports here (their rows stay). */

@@ -5,6 +5,7 @@ import { describeError, log } from "../shared/log";
 import { sharedDatabase } from "../tables/database";
 import { adminAuth } from "./admin/auth";
 import { backfillStatus, startBackfill } from "./admin/backfill";
+import { doctorRoute } from "./admin/doctor";
 import { listHeldBackWithLedger } from "./admin/held-back";
 import { runJobRequest } from "./admin/jobs";
 import { ops } from "./admin/ops";
@@ -54,6 +55,7 @@ app.get("/admin/people", async (c) => {
   return c.json({ ok: true, person });
 });
 app.get("/admin/status", async (c) => c.json({ ok: true, ...(await pipelineStatus(c.env)) }));
+app.get("/admin/doctor", doctorRoute);
 app.get("/admin/events", async (c) => c.json({ ok: true, events: await recentEvents(c.env, c.req.query()) }));
 app.post("/admin/replay", replayRoute);
 app.get("/admin/replay/:id", replayProgress);

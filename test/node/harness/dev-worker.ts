@@ -53,8 +53,17 @@ export class DevWorker {
       persist: { path: join(this.dir, "v3") },
     });
     try {
+      // Recorded in d1_migrations as `wrangler d1 migrations apply` does, so `ops doctor` sees them.
+      await proxy.env.DB.batch([
+        proxy.env.DB.prepare(
+          "CREATE TABLE IF NOT EXISTS d1_migrations (id INTEGER PRIMARY KEY AUTOINCREMENT, name TEXT UNIQUE, applied_at TIMESTAMP DEFAULT CURRENT_TIMESTAMP NOT NULL)",
+        ),
+      ]);
       for (const m of await readD1Migrations(join(ROOT, "migrations"))) {
-        await proxy.env.DB.batch(m.queries.map((q) => proxy.env.DB.prepare(q)));
+        await proxy.env.DB.batch([
+          ...m.queries.map((q) => proxy.env.DB.prepare(q)),
+          proxy.env.DB.prepare(`INSERT INTO d1_migrations (name) VALUES ('${m.name.replaceAll("'", "''")}')`),
+        ]);
       }
       await seed(proxy.env);
     } finally {

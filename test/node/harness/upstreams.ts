@@ -3,10 +3,12 @@
  * `wrangler dev` and the CLI (child processes) can reach them:
  *   /shopify/{shop}/admin/api/{version}/graphql.json → that shop's FakeShopifyAdmin
  *   /stripe/…   → FakeStripeApi        /recharge/… → FakeRechargeApi
+ *   /cloudflare/client/v4/… → FakeCloudflareApi (the account reads of `ops doctor`)
  * Every request is recorded (method, path, and the body for POSTs).
  */
 import { createServer, type IncomingMessage, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
+import { FakeCloudflareApi } from "../../fakes/cloudflare-api";
 import { FakeRechargeApi } from "../../fakes/recharge-api";
 import { FakeShopifyAdmin } from "../../fakes/shopify-admin";
 import { makeShopData } from "../../fakes/shopify-data";
@@ -23,6 +25,7 @@ export class Upstreams {
   readonly shops = new Map<string, FakeShopifyAdmin>();
   readonly stripe = new FakeStripeApi("https://stripe.test", "sk_test_cli");
   readonly recharge = new FakeRechargeApi("https://recharge.test", "rc_test_cli");
+  readonly cloudflare = new FakeCloudflareApi();
   readonly requests: Recorded[] = [];
   private server: Server | null = null;
   port = 0;
@@ -83,6 +86,9 @@ export class Upstreams {
       return this.stripe.handle(new Request(`https://stripe.test/${rest.join("/")}${url.search}`, init));
     if (area === "recharge") {
       return this.recharge.handle(new Request(`https://recharge.test/${rest.join("/")}${url.search}`, init));
+    }
+    if (area === "cloudflare") {
+      return this.cloudflare.handle(new Request(`https://api.cloudflare.test/${rest.join("/")}${url.search}`, init));
     }
     return new Response("not found", { status: 404 });
   }
