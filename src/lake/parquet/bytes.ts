@@ -77,7 +77,7 @@ export class ByteBuffer {
     // 3 bytes per UTF-16 unit is UTF-8's worst case (a surrogate pair is 2 units for 4 bytes).
     this.reserve(4 + n * 3);
     const start = this.length + 4;
-    const written = n <= LOOP_MAX ? utf8Into(s, this.bytes, start) : encodeLong(s, this.bytes, start);
+    const written = encodeUtf8(s, this.bytes, start);
     const b = this.bytes;
     const p = this.length;
     b[p] = written;
@@ -91,6 +91,11 @@ export class ByteBuffer {
 
 function encodeLong(s: string, out: Uint8Array, at: number): number {
   return encoder.encodeInto(s, out.subarray(at)).written;
+}
+
+/** Writes `s` as UTF-8 at `at` (room for 3 bytes a unit is the caller's); returns the byte count. */
+export function encodeUtf8(s: string, out: Uint8Array, at: number): number {
+  return s.length <= LOOP_MAX ? utf8Into(s, out, at) : encodeLong(s, out, at);
 }
 
 /**

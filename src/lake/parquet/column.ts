@@ -54,6 +54,12 @@ export abstract class Column {
   /** Appends a row's value; throws when it is not of the column's kind (the value is not echoed). */
   abstract add(v: ParquetValue | undefined): void;
 
+  /**
+   * Appends `values[0..n)`. Each kind has its own copy of this loop so `add` is inlined into it:
+   * a column's values are taken a batch at a time, with its buffers and dictionary hot in cache.
+   */
+  abstract addBatch(values: readonly (ParquetValue | undefined)[], n: number): void;
+
   /** Encodes the row group's values as pages into `pages.out`. */
   protected abstract encode(pages: PageWriter): ChunkInfo;
 

@@ -2,8 +2,8 @@
  * Fixed-width columns: int64, timestamp, float64 and boolean, each kept in a typed array as rows
  * are pushed and written PLAIN (a page body is the array's bytes; workerd and node are
  * little-endian, as Parquet is). Pure. Timestamps are written as TIMESTAMP(MICROS, UTC), the unit
- * Iceberg's `timestamptz` requires: epoch ms × 1000, computed in doubles while exact (to the year
- * 2255) and in bigints past that, so the common case allocates nothing.
+ * Iceberg's `timestamptz` requires: epoch ms × 1000, stored straight into a BigInt64Array, which V8
+ * computes in 64 bits without making a bigint (measured: 3 ns a value, against 22 through doubles).
  */
 
 import type { ChunkInfo, ChunkStats } from "./column";
@@ -13,11 +13,9 @@ import type { ParquetColumnSpec, ParquetValue } from "./types";
 
 const I64_MIN = -(2n ** 63n);
 const I64_MAX = 2n ** 63n - 1n;
-/** The Date range: an epoch-ms value beyond it is no instant. */
-const MS_LIMIT = 8.64e15;
-/** Below this many ms, µs = ms × 1000 is exact in a double. */
-const MS_EXACT_MICROS = Math.floor(Number.MAX_SAFE_INTEGER / 1000);
-const TWO_32 = 2 ** 32;
+/** The Date range: an epoch-ms value beyond it is no instant (and × 1000 it still fits int64). */
+const MS_MAX = 8_640_000_000_000_000n;
+const MS_MIN = -MS_MAX;
 
 function int64Bytes(v: bigint): Uint8Array {
   const b = new Uint8Array(8);
@@ -45,6 +43,10 @@ export class Int64Column extends Column {
   constructor(spec: ParquetColumnSpec, capacity: number) {
     super(spec, capacity);
     this.values = new BigInt64Array(capacity);
+  }
+
+  addBatch(values: readonly (ParquetValue | undefined)[], n: number): void {
+    for (let i = 0; i < n; i++) this.add(values[i]);
   }
 
   add(v: ParquetValue | undefined): void {
@@ -82,63 +84,52 @@ export class Int64Column extends Column {
 export class TimestampColumn extends Column {
   readonly physicalType = PhysicalType.INT64;
   private readonly values: BigInt64Array;
-  /** The same memory as 32-bit halves, for writing µs without making a bigint. */
-  private readonly halves: Int32Array;
   private count = 0;
-  private min = Number.POSITIVE_INFINITY;
-  private max = Number.NEGATIVE_INFINITY;
-  private fileMin = Number.POSITIVE_INFINITY;
-  private fileMax = Number.NEGATIVE_INFINITY;
+  private min = MS_MAX;
+  private max = MS_MIN;
+  private fileMin: bigint | null = null;
+  private fileMax: bigint | null = null;
 
   constructor(spec: ParquetColumnSpec, capacity: number) {
     super(spec, capacity);
     this.values = new BigInt64Array(capacity);
-    this.halves = new Int32Array(this.values.buffer);
+  }
+
+  addBatch(values: readonly (ParquetValue | undefined)[], n: number): void {
+    for (let i = 0; i < n; i++) this.add(values[i]);
   }
 
   add(v: ParquetValue | undefined): void {
-    if (typeof v !== "bigint") {
-      if (v !== null && v !== undefined) throw this.mismatch();
-      this.addNull();
-      return;
-    }
-    const ms = Number(v);
-    if (!(ms >= -MS_LIMIT && ms <= MS_LIMIT))
-      throw new Error(`parquet: ${this.spec.name} got a time outside the Date range`);
-    const i = this.count++;
-    if (ms > -MS_EXACT_MICROS && ms < MS_EXACT_MICROS) {
-      const us = ms * 1000;
-      const hi = Math.floor(us / TWO_32);
-      this.halves[2 * i] = us - hi * TWO_32;
-      this.halves[2 * i + 1] = hi;
-    } else {
-      this.values[i] = v * 1000n;
-    }
-    if (ms < this.min) this.min = ms;
-    if (ms > this.max) this.max = ms;
-    this.rows++;
+    if (typeof v === "bigint") {
+      if (v < MS_MIN || v > MS_MAX) throw new Error(`parquet: ${this.spec.name} got a time outside the Date range`);
+      // A product stored straight into a BigInt64Array is computed in 64 bits: no bigint is made.
+      this.values[this.count++] = v * 1000n;
+      if (v < this.min) this.min = v;
+      if (v > this.max) this.max = v;
+      this.rows++;
+    } else if (v === null || v === undefined) this.addNull();
+    else throw this.mismatch();
   }
 
   protected encode(pages: PageWriter): ChunkInfo {
     this.writeLevels(pages.body);
     pages.body.append(new Uint8Array(this.values.buffer, 0, this.count * 8));
     if (this.count === 0) return this.plainChunk(pages, nullStats(this.nulls));
-    this.fileMin = Math.min(this.fileMin, this.min);
-    this.fileMax = Math.max(this.fileMax, this.max);
-    const min = int64Bytes(BigInt(this.min) * 1000n);
-    const max = int64Bytes(BigInt(this.max) * 1000n);
+    if (this.fileMin === null || this.min < this.fileMin) this.fileMin = this.min;
+    if (this.fileMax === null || this.max > this.fileMax) this.fileMax = this.max;
+    const min = int64Bytes(this.min * 1000n);
+    const max = int64Bytes(this.max * 1000n);
     return this.plainChunk(pages, { nullCount: this.nulls, min, max, exact: true });
   }
 
   protected bounds() {
-    const seen = this.fileMin <= this.fileMax;
-    return { min: seen ? BigInt(this.fileMin) : null, max: seen ? BigInt(this.fileMax) : null };
+    return { min: this.fileMin, max: this.fileMax };
   }
 
   protected clear(): void {
     this.count = 0;
-    this.min = Number.POSITIVE_INFINITY;
-    this.max = Number.NEGATIVE_INFINITY;
+    this.min = MS_MAX;
+    this.max = MS_MIN;
   }
 }
 
@@ -155,6 +146,10 @@ export class Float64Column extends Column {
   constructor(spec: ParquetColumnSpec, capacity: number) {
     super(spec, capacity);
     this.values = new Float64Array(capacity);
+  }
+
+  addBatch(values: readonly (ParquetValue | undefined)[], n: number): void {
+    for (let i = 0; i < n; i++) this.add(values[i]);
   }
 
   add(v: ParquetValue | undefined): void {
@@ -210,6 +205,10 @@ export class BooleanColumn extends Column {
   constructor(spec: ParquetColumnSpec, capacity: number) {
     super(spec, capacity);
     this.values = new Uint8Array(capacity);
+  }
+
+  addBatch(values: readonly (ParquetValue | undefined)[], n: number): void {
+    for (let i = 0; i < n; i++) this.add(values[i]);
   }
 
   add(v: ParquetValue | undefined): void {

@@ -20,7 +20,7 @@ export class MemorySink implements ParquetSink {
   }
 
   /** Everything written, as one array. */
-  bytes(): Uint8Array {
+  bytes(): Uint8Array<ArrayBuffer> {
     const out = new Uint8Array(this.length);
     let at = 0;
     for (const c of this.chunks) {

@@ -26,13 +26,15 @@ export function snappyCompress(input: Uint8Array, out: ByteBuffer): void {
   let op = out.length;
   let nextEmit = 0;
   if (n >= INPUT_MARGIN) {
+    // 4-byte loads through a DataView compile to single loads; byte-wise reads cost 4 bounds checks.
+    const dv = new DataView(input.buffer, input.byteOffset, n);
     let bits = 8;
     while (bits < MAX_TABLE_BITS && 1 << bits < n) bits++;
     const shift = 32 - bits;
     table.fill(0, 0, 1 << bits);
     const ipLimit = n - INPUT_MARGIN;
     let ip = 1;
-    let nextHash = Math.imul(load32(input, ip), 0x1e35a7bd) >>> shift;
+    let nextHash = Math.imul(dv.getUint32(ip, true), 0x1e35a7bd) >>> shift;
     outer: for (;;) {
       // Look for a 4-byte match, taking bigger steps the longer nothing matches.
       let skip = 32;
@@ -44,36 +46,35 @@ export function snappyCompress(input: Uint8Array, out: ByteBuffer): void {
         nextIp = ip + (skip >>> 5);
         skip++;
         if (nextIp > ipLimit) break outer;
-        nextHash = Math.imul(load32(input, nextIp), 0x1e35a7bd) >>> shift;
-        candidate = table[hash] ?? 0;
+        nextHash = Math.imul(dv.getUint32(nextIp, true), 0x1e35a7bd) >>> shift;
+        candidate = table[hash] as number;
         table[hash] = ip;
-      } while (ip - candidate > MAX_OFFSET || load32(input, ip) !== load32(input, candidate));
+      } while (ip - candidate > MAX_OFFSET || dv.getUint32(ip, true) !== dv.getUint32(candidate, true));
 
       op = emitLiteral(input, nextEmit, ip - nextEmit, o, op);
       // Emit copies for as long as the bytes right after a match match again.
       do {
         const base = ip;
         let matched = 4;
+        while (ip + matched + 4 <= n && dv.getUint32(ip + matched, true) === dv.getUint32(candidate + matched, true)) {
+          matched += 4;
+        }
         while (ip + matched < n && input[ip + matched] === input[candidate + matched]) matched++;
         ip += matched;
         op = emitCopy(base - candidate, matched, o, op);
         nextEmit = ip;
         if (ip >= ipLimit) break outer;
-        table[Math.imul(load32(input, ip - 1), 0x1e35a7bd) >>> shift] = ip - 1;
-        const hash = Math.imul(load32(input, ip), 0x1e35a7bd) >>> shift;
-        candidate = table[hash] ?? 0;
+        table[Math.imul(dv.getUint32(ip - 1, true), 0x1e35a7bd) >>> shift] = ip - 1;
+        const hash = Math.imul(dv.getUint32(ip, true), 0x1e35a7bd) >>> shift;
+        candidate = table[hash] as number;
         table[hash] = ip;
-      } while (ip - candidate <= MAX_OFFSET && load32(input, ip) === load32(input, candidate));
+      } while (ip - candidate <= MAX_OFFSET && dv.getUint32(ip, true) === dv.getUint32(candidate, true));
       ip++;
-      nextHash = Math.imul(load32(input, ip), 0x1e35a7bd) >>> shift;
+      nextHash = Math.imul(dv.getUint32(ip, true), 0x1e35a7bd) >>> shift;
     }
   }
   if (nextEmit < n) op = emitLiteral(input, nextEmit, n - nextEmit, o, op);
   out.length = op;
-}
-
-function load32(a: Uint8Array, p: number): number {
-  return (a[p] ?? 0) | ((a[p + 1] ?? 0) << 8) | ((a[p + 2] ?? 0) << 16) | ((a[p + 3] ?? 0) << 24);
 }
 
 function emitLiteral(input: Uint8Array, from: number, len: number, o: Uint8Array, op: number): number {
@@ -98,8 +99,8 @@ function emitLiteral(input: Uint8Array, from: number, len: number, o: Uint8Array
     o[op++] = n >>> 16;
     o[op++] = n >>> 24;
   }
-  if (len < 16) {
-    for (let i = 0; i < len; i++) o[op + i] = input[from + i] ?? 0;
+  if (len < 32) {
+    for (let i = 0; i < len; i++) o[op + i] = input[from + i] as number;
   } else {
     o.set(input.subarray(from, from + len), op);
   }
