@@ -242,7 +242,7 @@ async function runPrivacy(compliance) {
       );
       for (const [table, rows] of tables) console.log(`  ${table.padEnd(28)} ${rows.length} row(s)`);
       console.log(`  profiles                     ${(exp.json.profiles ?? []).length}`);
-      console.log("  raw objects naming the person (customers/redact rewrote them, redacted_at in their metadata):");
+      console.log("  raw objects naming the person when it was written (customers/redact then rewrites them):");
       for (const key of exp.json.raw_objects ?? []) console.log(`    ${key}`);
     }
   }

@@ -161,7 +161,7 @@ export function lastEventFindings(r: WorkerReport, now: Date): Finding[] {
       return { area, verdict: "warn", what: `${e.source}: no webhook received yet`, fix: check };
     }
     const minutes = Math.floor((now.getTime() - Date.parse(e.lastReceivedAt)) / 60_000);
-    const ago = minutes < 120 ? `${minutes} min ago` : `${Math.floor(minutes / 60)} h ago`;
+    const ago = minutes < 1 ? "just now" : minutes < 120 ? `${minutes} min ago` : `${Math.floor(minutes / 60)} h ago`;
     if (minutes > e.limitMinutes) {
       return {
         area,
