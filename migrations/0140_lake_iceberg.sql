@@ -521,7 +521,7 @@ CREATE TRIGGER subscription_mrr_history_lake_delete AFTER DELETE ON subscription
   VALUES ('subscription_mrr_history', json_array(OLD.source, OLD.subscription_id), 1)
   ON CONFLICT (table_name, lake_key) DO UPDATE SET seq = seq + 1;
 END;
-CREATE INDEX subscription_mrr_history_by_lake_day ON subscription_mrr_history (effective_at, source, subscription_id, effective_at);
+CREATE INDEX subscription_mrr_history_by_lake_day ON subscription_mrr_history (effective_at, source, subscription_id);
 INSERT INTO lake_changes (table_name, dt, seq, changed_at)
 SELECT DISTINCT 'subscription_mrr_history', substr(effective_at, 1, 10), 1, strftime('%Y-%m-%dT%H:%M:%fZ', 'now') FROM subscription_mrr_history WHERE true
 ON CONFLICT (table_name, dt) DO UPDATE SET seq = seq + 1;

@@ -20,7 +20,8 @@ import type { Source } from "../shared/envelope";
  * - `null`: set to NULL on the person's rows (`PII_TABLES` says how a row is tied to a person);
  * - `delete`: the person's rows are deleted (the identity graph);
  * - `mask`: the e-mail inside the text is replaced by a marker (alerts);
- * - `transient`: the row is deleted when the request completes (the request's own work row).
+ * - `transient`: the value is gone by the time the request completes (the request's own work row; the
+ *   lake's delete log and a rebuild's progress, which the request waits for).
  */
 export type Erasure = "null" | "delete" | "mask" | "transient";
 
@@ -314,7 +315,11 @@ export const TEXT_COLUMNS: Readonly<Record<string, TableColumns>> = {
     ],
   },
   // What a privacy request needs to find the person, deleted when it completes.
-  privacy_work: { personal: ["subject"], erasure: "transient", kept: ["request_id", "days"] },
+  privacy_work: {
+    personal: ["subject"],
+    erasure: "transient",
+    kept: ["request_id", "days", "lake_tables", "lake_since"],
+  },
   // Operations: ids, keys, hashes (never a plaintext e-mail), times and the pipeline's own messages.
   archive_subjects: { kept: ["subject_kind", "subject_id", "r2_key", "indexed_at"] },
   erased_subjects: { kept: ["subject_kind", "subject_id", "request_id", "erased_at"] },
@@ -369,6 +374,25 @@ export const TEXT_COLUMNS: Readonly<Record<string, TableColumns>> = {
   dq_runs: { kept: ["run_id", "started_at", "finished_at", "window_end", "report_key"] },
   job_leases: { kept: ["name", "holder", "acquired_at", "expires_at"] },
   lake_changes: { kept: ["table_name", "dt", "changed_at"] },
+  // A deleted row's lake key, and a rebuild's last key read, are keys: for customer_profile_emails an
+  // e-mail; a rebuild's files carry each column's bounds (a 16-character prefix of an e-mail). They go
+  // before an erasure completes: the log entry when compact commits it, the rest when the rebuild the
+  // request waits for commits.
+  lake_deletes: { personal: ["lake_key"], erasure: "transient", kept: ["table_name"] },
+  lake_upkeep: {
+    personal: ["rebuild_after_key", "rebuild_files"],
+    erasure: "transient",
+    kept: [
+      "table_name",
+      "swept_at",
+      "rebuilt_at",
+      "rebuild_started_at",
+      "rebuild_reason",
+      "rebuilt_from",
+      "erasure_asked_at",
+      "expire_before",
+    ],
+  },
   ops_sessions: { kept: ["id_hash", "expires_at"] },
   reconcile_runs: {
     kept: ["run_id", "scope", "started_at", "finished_at", "window_from", "window_to", "report_key"],

@@ -20,7 +20,10 @@ export const customerProfiles = sqliteTable(
     updatedAt: text("updated_at").notNull(),
     lastEventId: text("last_event_id").notNull(),
   },
-  (t) => [uniqueIndex("customer_profiles_by_email").on(t.email)],
+  (t) => [
+    uniqueIndex("customer_profiles_by_email").on(t.email),
+    index("customer_profiles_by_lake_day").on(t.updatedAt, t.id),
+  ],
 );
 
 export const customerProfileEmails = sqliteTable(
@@ -31,7 +34,10 @@ export const customerProfileEmails = sqliteTable(
     createdAt: text("created_at").notNull(),
     lastEventId: text("last_event_id").notNull(),
   },
-  (t) => [index("customer_profile_emails_by_profile").on(t.profileId)],
+  (t) => [
+    index("customer_profile_emails_by_profile").on(t.profileId),
+    index("customer_profile_emails_by_lake_day").on(t.createdAt, t.email),
+  ],
 );
 
 export const customerIdentities = sqliteTable(
@@ -54,6 +60,8 @@ export const customerIdentities = sqliteTable(
     index("customer_identities_by_profile").on(t.profileId),
     index("customer_identities_by_shopify_customer").on(t.shopifyCustomerId),
     index("customer_identities_by_email").on(t.email),
+    // migrations/0140: the lake reads a changed day as an index range, in key order.
+    index("customer_identities_by_lake_day").on(t.updatedAt, t.source, t.externalId, t.shop),
   ],
 );
 
@@ -76,7 +84,15 @@ export const customerIdentityConflicts = sqliteTable(
   (t) => [
     primaryKey({ columns: [t.source, t.externalId, t.shop, t.kind, t.otherProfileId] }),
     index("customer_identity_conflicts_by_profile").on(t.profileId),
-    index("customer_identity_conflicts_by_seen").on(t.lastSeenAt),
+    // migrations/0140: the lake reads a changed day as an index range, in key order.
+    index("customer_identity_conflicts_by_lake_day").on(
+      t.lastSeenAt,
+      t.source,
+      t.externalId,
+      t.shop,
+      t.kind,
+      t.otherProfileId,
+    ),
   ],
 );
 

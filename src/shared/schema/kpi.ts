@@ -2,7 +2,7 @@
  * drizzle-orm definition of `subscription_mrr_history` (migrations/0060_kpi_views.sql), column
  * for column. Triggers on the subscription tables write it; the KPI views read it.
  */
-import { integer, primaryKey, sqliteTable, text } from "drizzle-orm/sqlite-core";
+import { index, integer, primaryKey, sqliteTable, text } from "drizzle-orm/sqlite-core";
 
 export const subscriptionMrrHistory = sqliteTable(
   "subscription_mrr_history",
@@ -15,5 +15,9 @@ export const subscriptionMrrHistory = sqliteTable(
     intervalUnit: text("interval_unit"),
     intervalCount: integer("interval_count"),
   },
-  (t) => [primaryKey({ columns: [t.source, t.subscriptionId, t.effectiveAt] })],
+  (t) => [
+    primaryKey({ columns: [t.source, t.subscriptionId, t.effectiveAt] }),
+    // migrations/0140: the lake reads a changed day as an index range.
+    index("subscription_mrr_history_by_lake_day").on(t.effectiveAt, t.source, t.subscriptionId),
+  ],
 );

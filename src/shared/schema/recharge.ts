@@ -38,6 +38,8 @@ export const rechargeCustomers = sqliteTable(
     index("recharge_customers_by_shopify_customer").on(t.shopifyCustomerId),
     index("recharge_customers_by_created").on(t.createdAt),
     index("recharge_customers_by_status").on(t.status),
+    // migrations/0140: the lake reads a changed day as an index range, in key order.
+    index("recharge_customers_by_lake_day").on(t.updatedAt, t.id),
   ],
 );
 
@@ -82,6 +84,8 @@ export const rechargeSubscriptions = sqliteTable(
     index("recharge_subscriptions_by_created").on(t.createdAt),
     index("recharge_subscriptions_by_status").on(t.status, t.createdAt),
     index("recharge_subscriptions_by_next_charge").on(t.nextChargeScheduledAt),
+    // migrations/0140: the lake reads a changed day as an index range, in key order.
+    index("recharge_subscriptions_by_lake_day").on(t.updatedAt, t.id),
   ],
 );
 
@@ -125,6 +129,8 @@ export const rechargeCharges = sqliteTable(
     index("recharge_charges_by_created").on(t.createdAt),
     index("recharge_charges_by_scheduled").on(t.scheduledAt),
     index("recharge_charges_by_status").on(t.status, t.createdAt),
+    // migrations/0140: the lake reads a changed day as an index range, in key order.
+    index("recharge_charges_by_lake_day").on(t.updatedAt, t.id),
   ],
 );
 
@@ -152,6 +158,8 @@ export const rechargeChargeLineItems = sqliteTable(
     primaryKey({ columns: [t.chargeId, t.position] }),
     index("recharge_charge_line_items_by_purchase_item").on(t.purchaseItemId),
     index("recharge_charge_line_items_by_sku").on(t.sku),
+    // migrations/0140: the lake reads a changed day as an index range, in key order.
+    index("recharge_charge_line_items_by_lake_day").on(t.updatedAt, t.chargeId, t.position),
   ],
 );
 

@@ -93,6 +93,8 @@ export const shopifyOrders = sqliteTable(
     index("shopify_orders_by_status").on(t.shop, t.financialStatus, t.fulfillmentStatus),
     // migrations/0060: Recharge and Stripe charges name a Shopify order by id alone.
     index("shopify_orders_by_id").on(t.id),
+    // migrations/0140: the lake reads a changed day as an index range, in key order.
+    index("shopify_orders_by_lake_day").on(t.updatedAt, t.shop, t.id),
   ],
 );
 
@@ -122,6 +124,8 @@ export const shopifyOrderLineItems = sqliteTable(
     index("shopify_order_line_items_by_order").on(t.shop, t.orderId),
     index("shopify_order_line_items_by_product").on(t.shop, t.productId),
     index("shopify_order_line_items_by_sku").on(t.shop, t.sku),
+    // migrations/0140: the lake reads a changed day as an index range, in key order.
+    index("shopify_order_line_items_by_lake_day").on(t.updatedAt, t.shop, t.id),
   ],
 );
 
@@ -160,6 +164,8 @@ export const shopifyCustomers = sqliteTable(
     index("shopify_customers_by_email").on(t.email),
     index("shopify_customers_by_created").on(t.shop, t.createdAt),
     index("shopify_customers_by_state").on(t.shop, t.state),
+    // migrations/0140: the lake reads a changed day as an index range, in key order.
+    index("shopify_customers_by_lake_day").on(t.updatedAt, t.shop, t.id),
   ],
 );
 
@@ -182,6 +188,8 @@ export const shopifyProducts = sqliteTable(
     primaryKey({ columns: [t.shop, t.id] }),
     index("shopify_products_by_status").on(t.shop, t.status),
     index("shopify_products_by_created").on(t.shop, t.createdAt),
+    // migrations/0140: the lake reads a changed day as an index range, in key order.
+    index("shopify_products_by_lake_day").on(t.updatedAt, t.shop, t.id),
   ],
 );
 
@@ -207,6 +215,8 @@ export const shopifyProductVariants = sqliteTable(
     primaryKey({ columns: [t.shop, t.id] }),
     index("shopify_product_variants_by_product").on(t.shop, t.productId),
     index("shopify_product_variants_by_sku").on(t.shop, t.sku),
+    // migrations/0140: the lake reads a changed day as an index range, in key order.
+    index("shopify_product_variants_by_lake_day").on(t.updatedAt, t.shop, t.id),
   ],
 );
 
@@ -235,6 +245,8 @@ export const shopifyFulfillments = sqliteTable(
     index("shopify_fulfillments_by_order").on(t.shop, t.orderId),
     index("shopify_fulfillments_by_status").on(t.shop, t.status),
     index("shopify_fulfillments_by_created").on(t.shop, t.createdAt),
+    // migrations/0140: the lake reads a changed day as an index range, in key order.
+    index("shopify_fulfillments_by_lake_day").on(t.updatedAt, t.shop, t.id),
   ],
 );
 
@@ -259,6 +271,8 @@ export const shopifyRefunds = sqliteTable(
     primaryKey({ columns: [t.shop, t.id] }),
     index("shopify_refunds_by_order").on(t.shop, t.orderId),
     index("shopify_refunds_by_created").on(t.shop, t.createdAt),
+    // migrations/0140: the lake reads a changed day as an index range, in key order.
+    index("shopify_refunds_by_lake_day").on(t.updatedAt, t.shop, t.id),
   ],
 );
 
@@ -282,6 +296,8 @@ export const shopifyRefundLineItems = sqliteTable(
     primaryKey({ columns: [t.shop, t.id] }),
     index("shopify_refund_line_items_by_refund").on(t.shop, t.refundId),
     index("shopify_refund_line_items_by_line").on(t.shop, t.lineItemId),
+    // migrations/0140: the lake reads a changed day as an index range, in key order.
+    index("shopify_refund_line_items_by_lake_day").on(t.updatedAt, t.shop, t.id),
   ],
 );
 
@@ -330,6 +346,8 @@ export const shopifyCheckouts = sqliteTable(
     index("shopify_checkouts_by_customer").on(t.shop, t.customerId),
     index("shopify_checkouts_by_created").on(t.shop, t.createdAt),
     index("shopify_checkouts_by_completed").on(t.shop, t.completedAt),
+    // migrations/0140: the lake reads a changed day as an index range, in key order.
+    index("shopify_checkouts_by_lake_day").on(t.updatedAt, t.shop, t.id),
   ],
 );
 

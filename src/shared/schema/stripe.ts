@@ -35,7 +35,11 @@ export const stripeCustomers = sqliteTable(
     livemode: bool("livemode"),
     ...tail(),
   },
-  (t) => [index("stripe_customers_by_email").on(t.email), index("stripe_customers_by_created").on(t.createdAt)],
+  (t) => [
+    index("stripe_customers_by_email").on(t.email),
+    index("stripe_customers_by_created").on(t.createdAt),
+    index("stripe_customers_by_lake_day").on(t.updatedAt, t.id),
+  ],
 );
 
 export const stripeCharges = sqliteTable(
@@ -75,6 +79,8 @@ export const stripeCharges = sqliteTable(
     index("stripe_charges_by_order").on(t.metadataOrderId),
     index("stripe_charges_by_created").on(t.createdAt),
     index("stripe_charges_by_status").on(t.status, t.createdAt),
+    // migrations/0140: the lake reads a changed day as an index range, in key order.
+    index("stripe_charges_by_lake_day").on(t.updatedAt, t.id),
   ],
 );
 
@@ -110,6 +116,8 @@ export const stripePaymentIntents = sqliteTable(
     index("stripe_payment_intents_by_order").on(t.metadataOrderId),
     index("stripe_payment_intents_by_created").on(t.createdAt),
     index("stripe_payment_intents_by_status").on(t.status, t.createdAt),
+    // migrations/0140: the lake reads a changed day as an index range, in key order.
+    index("stripe_payment_intents_by_lake_day").on(t.updatedAt, t.id),
   ],
 );
 
@@ -150,6 +158,8 @@ export const stripeInvoices = sqliteTable(
     index("stripe_invoices_by_subscription").on(t.subscriptionId),
     index("stripe_invoices_by_created").on(t.createdAt),
     index("stripe_invoices_by_status").on(t.status, t.createdAt),
+    // migrations/0140: the lake reads a changed day as an index range, in key order.
+    index("stripe_invoices_by_lake_day").on(t.updatedAt, t.id),
   ],
 );
 
@@ -174,6 +184,8 @@ export const stripeDisputes = sqliteTable(
     index("stripe_disputes_by_charge").on(t.chargeId),
     index("stripe_disputes_by_created").on(t.createdAt),
     index("stripe_disputes_by_status").on(t.status, t.createdAt),
+    // migrations/0140: the lake reads a changed day as an index range, in key order.
+    index("stripe_disputes_by_lake_day").on(t.updatedAt, t.id),
   ],
 );
 
@@ -196,6 +208,8 @@ export const stripeRefunds = sqliteTable(
     index("stripe_refunds_by_payment_intent").on(t.paymentIntentId),
     index("stripe_refunds_by_created").on(t.createdAt),
     index("stripe_refunds_by_status").on(t.status, t.createdAt),
+    // migrations/0140: the lake reads a changed day as an index range, in key order.
+    index("stripe_refunds_by_lake_day").on(t.updatedAt, t.id),
   ],
 );
 
@@ -236,6 +250,8 @@ export const stripeSubscriptions = sqliteTable(
     index("stripe_subscriptions_by_customer").on(t.customerId),
     index("stripe_subscriptions_by_created").on(t.createdAt),
     index("stripe_subscriptions_by_status").on(t.status, t.createdAt),
+    // migrations/0140: the lake reads a changed day as an index range, in key order.
+    index("stripe_subscriptions_by_lake_day").on(t.updatedAt, t.id),
   ],
 );
 
@@ -278,6 +294,8 @@ export const stripeCheckoutSessions = sqliteTable(
     index("stripe_checkout_sessions_by_payment_intent").on(t.paymentIntentId),
     index("stripe_checkout_sessions_by_created").on(t.createdAt),
     index("stripe_checkout_sessions_by_status").on(t.status, t.createdAt),
+    // migrations/0140: the lake reads a changed day as an index range, in key order.
+    index("stripe_checkout_sessions_by_lake_day").on(t.updatedAt, t.id),
   ],
 );
 
@@ -304,6 +322,8 @@ export const stripeCheckoutSessionLineItems = sqliteTable(
     primaryKey({ columns: [t.sessionId, t.position] }),
     index("stripe_checkout_session_line_items_by_product").on(t.productId),
     index("stripe_checkout_session_line_items_by_price").on(t.priceId),
+    // migrations/0140: the lake reads a changed day as an index range, in key order.
+    index("stripe_checkout_session_line_items_by_lake_day").on(t.updatedAt, t.sessionId, t.position),
   ],
 );
 
