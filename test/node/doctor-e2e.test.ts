@@ -303,6 +303,8 @@ describe("ops doctor", () => {
         SHOPIFY_ACCESS_TOKENS: JSON.stringify({ [SHOP]: "shpat_revoked" }),
         ALERT_WEBHOOK_URL: "http://hooks.example/alerts",
         SHOP_DATABASES: JSON.stringify({ "big-shop.myshopify.com": "DB_BIG" }),
+        // Half a catalog: every compact run would fail on it.
+        LAKE_CATALOG_URI: "https://catalog.cloudflarestorage.com/0123456789abcdef/commerce-lake",
       });
       run = await runCli(["--url", worker.url, "doctor", "--address", ADDRESS], { ADMIN_TOKEN });
     }, 150_000);
@@ -312,7 +314,7 @@ describe("ops doctor", () => {
 
     it("exits 1 and counts the problems", () => {
       expect(run.code).toBe(1);
-      expect(run.stdout).toMatch(/\n10 problem\(s\), 2 warning\(s\), 5 not checked: run each fix/);
+      expect(run.stdout).toMatch(/\n11 problem\(s\), 2 warning\(s\), 5 not checked: run each fix/);
     });
 
     it("a required secret not set", () => {
@@ -352,6 +354,11 @@ describe("ops doctor", () => {
       expect(problem(`the token of ${SHOP} does not work`).fix).toBe(
         `fix: npm run ops -- shops add ${SHOP} --token -   (paste a current Admin API token of the app; a shop added so wins over SHOPIFY_ACCESS_TOKENS)`,
       );
+    });
+
+    it("a lake catalog configured in part", () => {
+      expect(problem("LAKE_CATALOG_TOKEN:").line).toContain("LAKE_CATALOG_WAREHOUSE");
+      expect(problem("LAKE_CATALOG_TOKEN:").fix).toContain("LAKE_CATALOG_TOKEN");
     });
 
     it("an alert URL that cannot be posted to", () => {

@@ -10,6 +10,7 @@ import type { Context } from "hono";
 import { SCHEDULES } from "../../cron/jobs";
 import { shopAccess } from "../../durable/shop-access";
 import { listShops } from "../../durable/shop-credentials";
+import { lakeCatalogConfig } from "../../lake/catalog/config";
 import { SOURCES } from "../../shared/envelope";
 import { keyRing } from "../../shared/sealed";
 import { cronSettings } from "../../shared/settings";
@@ -126,6 +127,16 @@ async function secretChecks(env: Env): Promise<SecretCheck[]> {
     }
   }
   out.push(check("ALERT_WEBHOOK_URL", alertProblem, alertUrl === "" ? "alerts stay in D1 and nobody is told" : null));
+  // The lake's catalog: all three settings or none (a partial one fails every compact run); none is
+  // the default (the lake committed by path), so it is no warning.
+  let catalog: ReturnType<typeof lakeCatalogConfig> = null;
+  let catalogProblem: string | null = null;
+  try {
+    catalog = lakeCatalogConfig(env);
+  } catch (err) {
+    catalogProblem = err instanceof Error ? err.message : String(err);
+  }
+  if (catalog !== null || catalogProblem !== null) out.push(check("LAKE_CATALOG_TOKEN", catalogProblem));
   return out;
 }
 
