@@ -138,6 +138,19 @@ describe("ParquetFileWriter", () => {
     expect(stats.bytes).toBe(buffer.byteLength);
   });
 
+  it("cuts a long PLAIN chunk into pages, nulls and all", async () => {
+    // About 1 MB of distinct text a row group: several pages, each with its own definition levels.
+    const text = (i: number) => (i % 7 === 0 ? null : `${"lorem ipsum ".repeat(25)}${i}${i % 13 === 0 ? " é" : ""}`);
+    const rows = Array.from({ length: 6_000 }, (_, i) => ({ ...row(i), note: text(i), unique_text: text(i + 1) }));
+    const { buffer } = await write(rows, 4_000);
+    const back = await readRows(buffer);
+    expect(back.map((r) => r.note ?? null)).toEqual(rows.map((r) => r.note));
+    expect(back.map((r) => r.unique_text ?? null)).toEqual(rows.map((r) => r.unique_text));
+    const chunk = parquetMetadata(buffer).row_groups[0]?.columns[COLUMNS.findIndex((c) => c.name === "note")];
+    // Far more bytes than one page holds.
+    expect(Number(chunk?.meta_data?.total_uncompressed_size)).toBeGreaterThan(3 * 256 * 1024);
+  });
+
   it("keeps 19-digit ids, int64 past 2^53 and negative money exact", async () => {
     const rows: Row[] = [
       { ...row(1), id: "9223372036854775807", big: 9223372036854775807n, amount_minor: -123456789012345n },

@@ -97,13 +97,16 @@ export abstract class Column {
     return { valueCount: this.fileRows, nullCount: this.fileNulls, compressedBytes: this.fileBytes, min, max };
   }
 
-  /** A v1 data page starts with its definition levels, length-prefixed; required columns have none. */
-  protected writeLevels(body: ByteBuffer): void {
+  /**
+   * A v1 data page starts with its definition levels, length-prefixed; required columns have none.
+   * The page holds rows [from, rows), `nulls` of them null.
+   */
+  protected writeLevels(body: ByteBuffer, from = 0, nulls = this.nulls): void {
     if (this.defs === null) return;
     const at = body.length;
     body.int32(0);
-    if (this.nulls === 0) writeRun(body, 1, this.rows, 1);
-    else writeHybrid(body, this.defs, this.rows, 1);
+    if (nulls === 0) writeRun(body, 1, this.rows - from, 1);
+    else writeHybrid(body, this.defs, this.rows, 1, from);
     const n = body.length - at - 4;
     body.bytes[at] = n;
     body.bytes[at + 1] = n >>> 8;

@@ -32,9 +32,13 @@ export class PageWriter {
     return this.fileOffset + this.out.length;
   }
 
-  /** Writes `body` as a v1 data page of `values` values (nulls included); returns its bytes, header included. */
-  dataPage(values: number, encoding: number): { uncompressed: number; compressed: number } {
-    return this.page(DATA_PAGE, (t) => {
+  /**
+   * Writes `body` as a v1 data page of `values` values (nulls included), into the row group or into
+   * `to` (a column's finished pages, when it cuts a chunk into several); returns its bytes, header
+   * included.
+   */
+  dataPage(values: number, encoding: number, to = this.out): { uncompressed: number; compressed: number } {
+    return this.page(to, DATA_PAGE, (t) => {
       t.struct(5);
       t.i32(1, values);
       t.i32(2, encoding);
@@ -46,7 +50,7 @@ export class PageWriter {
 
   /** Writes `body` as the chunk's dictionary page of `entries` PLAIN values. */
   dictionaryPage(entries: number): { uncompressed: number; compressed: number } {
-    return this.page(DICTIONARY_PAGE, (t) => {
+    return this.page(this.out, DICTIONARY_PAGE, (t) => {
       t.struct(7);
       t.i32(1, entries);
       t.i32(2, Encoding.PLAIN);
@@ -54,7 +58,11 @@ export class PageWriter {
     });
   }
 
-  private page(type: number, header: (t: ThriftWriter) => void): { uncompressed: number; compressed: number } {
+  private page(
+    to: ByteBuffer,
+    type: number,
+    header: (t: ThriftWriter) => void,
+  ): { uncompressed: number; compressed: number } {
     const raw = this.body.view();
     let stored = raw;
     if (this.codec === Codec.SNAPPY) {
@@ -62,16 +70,16 @@ export class PageWriter {
       snappyCompress(raw, this.packed);
       stored = this.packed.view();
     }
-    const start = this.out.length;
-    const t = this.thrift;
+    const start = to.length;
+    const t = to === this.out ? this.thrift : new ThriftWriter(to);
     t.begin();
     t.i32(1, type);
     t.i32(2, raw.length);
     t.i32(3, stored.length);
     header(t);
     t.end();
-    const headerBytes = this.out.length - start;
-    this.out.append(stored);
+    const headerBytes = to.length - start;
+    to.append(stored);
     this.body.clear();
     return { uncompressed: headerBytes + raw.length, compressed: headerBytes + stored.length };
   }

@@ -13,10 +13,16 @@ export function bitWidth(max: number): number {
   return w;
 }
 
-/** Appends `values[0..count)` (each < 2^width, width ≤ 24) to `out`. */
-export function writeHybrid(out: ByteBuffer, values: Uint8Array | Int32Array, count: number, width: number): void {
-  let i = 0;
-  let packStart = 0;
+/** Appends `values[from..count)` (each < 2^width, width ≤ 24) to `out`. */
+export function writeHybrid(
+  out: ByteBuffer,
+  values: Uint8Array | Int32Array,
+  count: number,
+  width: number,
+  from = 0,
+): void {
+  let i = from;
+  let packStart = from;
   let groups = 0;
   while (i < count) {
     const v = values[i] ?? 0;

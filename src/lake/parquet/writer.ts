@@ -39,12 +39,12 @@ export interface ParquetFileWriterOptions {
   boundCodePoints?: number;
 }
 
-function columnFor(spec: ParquetColumnSpec, capacity: number, boundCodePoints: number): Column {
+function columnFor(spec: ParquetColumnSpec, capacity: number, pages: PageWriter, boundCodePoints: number): Column {
   switch (spec.kind) {
     case "string":
-      return new StringColumn(spec, capacity, boundCodePoints);
+      return new StringColumn(spec, capacity, pages, boundCodePoints);
     case "json":
-      return new JsonColumn(spec, capacity);
+      return new JsonColumn(spec, capacity, pages);
     case "timestamp":
       return new TimestampColumn(spec, capacity);
     case "int64":
@@ -81,10 +81,10 @@ export class ParquetFileWriter {
     if (ids.size !== options.columns.length) throw new Error("parquet: field ids must be unique");
     this.rowGroupRows = Math.trunc(options.rowGroupRows);
     const bound = options.boundCodePoints ?? 16;
-    this.columns = options.columns.map((spec) => columnFor(spec, this.rowGroupRows, bound));
+    this.pages = new PageWriter(options.compression === "none" ? Codec.UNCOMPRESSED : Codec.SNAPPY);
+    this.columns = options.columns.map((spec) => columnFor(spec, this.rowGroupRows, this.pages, bound));
     this.names = options.columns.map((c) => c.name);
     this.staged = options.columns.map(() => new Array<ParquetValue | undefined>(STAGE_ROWS).fill(null));
-    this.pages = new PageWriter(options.compression === "none" ? Codec.UNCOMPRESSED : Codec.SNAPPY);
   }
 
   /** Rows pushed so far. */
