@@ -36,12 +36,15 @@ export async function marksOf(
   pairs: readonly { table: string; dt: string }[],
 ): Promise<Map<string, number>> {
   const seqs = new Map<string, number>();
-  for (let i = 0; i < pairs.length; i += 50) {
-    const chunk = pairs.slice(i, i + 50);
-    const where = chunk.map((_, j) => `(table_name = ?${2 * j + 1} AND dt = ?${2 * j + 2})`).join(" OR ");
+  // One JSON value per statement: 400 asked days of 30 tables are one query, not 240.
+  for (let i = 0; i < pairs.length; i += 20_000) {
+    const chunk = pairs.slice(i, i + 20_000).map((p) => [p.table, p.dt]);
     const { results } = await db
-      .prepare(`SELECT table_name, dt, seq FROM lake_changes WHERE ${where}`)
-      .bind(...chunk.flatMap((p) => [p.table, p.dt]))
+      .prepare(
+        `SELECT table_name, dt, seq FROM lake_changes WHERE (table_name, dt) IN
+           (SELECT value ->> '$[0]', value ->> '$[1]' FROM json_each(?1))`,
+      )
+      .bind(JSON.stringify(chunk))
       .all<{ table_name: string; dt: string; seq: number }>();
     for (const r of results) seqs.set(markKey(r.table_name, r.dt), r.seq);
   }

@@ -304,29 +304,44 @@ async function compactTable(
     // key an earlier day of this run read is not added again (its rows would be in the commit twice,
     // and a commit's equality deletes do not hide its own rows).
     const earlier = spec.readByLakeKey ? new Set<string>() : null;
+    // Every read checks the budget before each query, so one large day or a shop's millions of
+    // deletes cannot carry the run past D1's 1,000 queries; what is left keeps its mark or log entry.
+    const more = () => meter.queries < TABLE_QUERIES && target.pendingRows < RUN_ROWS;
     for (const mark of marks) {
-      if (meter.queries >= TABLE_QUERIES || target.pendingRows >= RUN_ROWS) {
+      if (!more()) {
         deferred++;
         continue;
       }
       const read = new Set<string>();
-      await readChangedDay(db, spec, mark.dt, (row) => {
-        if (earlier === null) return target.add(row);
-        const key = JSON.stringify(spec.lakeKey.map((k) => keyText(row[k])));
-        if (earlier.has(key)) return Promise.resolve();
-        read.add(key);
-        return target.add(row);
-      });
+      const whole = await readChangedDay(
+        db,
+        spec,
+        mark.dt,
+        (row) => {
+          if (earlier === null) return target.add(row);
+          const key = JSON.stringify(spec.lakeKey.map((k) => keyText(row[k])));
+          if (earlier.has(key)) return Promise.resolve();
+          read.add(key);
+          return target.add(row);
+        },
+        more,
+      );
       for (const key of read) earlier?.add(key);
-      done.push(mark);
+      if (whole) done.push(mark);
+      else deferred++;
     }
+    // The logged deletes whose key no day held: their rows are read again (a key deleted and then
+    // inserted again is back), as many as the budget allows; only those go in this commit.
+    const seen = deletes.filter((d) => target.holdsKey(d.key));
     const unseen = deletes.filter((d) => !target.holdsKey(d.key));
-    await readKeys(
+    const reread = await readKeys(
       db,
       spec,
       unseen.map((d) => d.key),
       (row) => target.add(row),
+      more,
     );
+    deletes = [...seen, ...unseen.slice(0, reread)];
     for (const d of deletes) target.deleteKey(d.key);
     report = await target.commit();
   } catch (err) {

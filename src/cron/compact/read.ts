@@ -9,18 +9,30 @@ import { afterColumns, type CompactTable, type ReadShape, readSql, toParquetValu
 /** Rows per D1 query: keeps each result well inside D1's response limits. */
 export const READ_PAGE_ROWS = 1_000;
 /** Lake keys per query of logged deletes (one JSON parameter, so only the result size bounds it). */
-const KEYS_PER_QUERY = 200;
+const KEYS_PER_QUERY = 1_000;
 const DAY_MS = 86_400_000;
 
 type Sink = (row: Record<string, ParquetValue>) => Promise<void>;
 
-/** Every row of a changed day (or, for a table read by lake key, of the keys the day touched). */
-export async function readChangedDay(db: D1Database, spec: CompactTable, day: string, sink: Sink): Promise<number> {
+/**
+ * Every row of a changed day (or, for a table read by lake key, of the keys the day touched), a
+ * page at a time while `more()` allows. Returns whether the day was read to its end: a day cut
+ * short keeps its mark, and the next run reads it again whole (appending a row twice is harmless:
+ * the later commit's equality delete hides the earlier copy).
+ */
+export async function readChangedDay(
+  db: D1Database,
+  spec: CompactTable,
+  day: string,
+  sink: Sink,
+  more: () => boolean = () => true,
+): Promise<boolean> {
   const start = /^\d{4}-\d{2}-\d{2}$/.test(day) ? Date.parse(`${day}T00:00:00Z`) : Number.NaN;
   if (Number.isNaN(start)) throw new Error(`compact: ${spec.table}.${spec.dayColumn} gave a day that is not a date`);
   const next = new Date(start + DAY_MS).toISOString().slice(0, 10);
   const shape = spec.readByLakeKey ? "lake-key" : "day";
-  return (await readPaged(db, spec, shape, [day, next], sink)).rows;
+  return (await readPaged(db, spec, shape, [day, next], sink, { after: null, pages: Number.POSITIVE_INFINITY, more }))
+    .ended;
 }
 
 /** The rows of these lake keys (the delete log's: re-inserted rows come back, deleted ones stay gone). */
@@ -29,12 +41,15 @@ export async function readKeys(
   spec: CompactTable,
   keys: readonly string[][],
   sink: Sink,
+  more: () => boolean = () => true,
 ): Promise<number> {
-  let rows = 0;
-  for (let i = 0; i < keys.length; i += KEYS_PER_QUERY) {
-    rows += (await readPaged(db, spec, "keys", [JSON.stringify(keys.slice(i, i + KEYS_PER_QUERY))], sink)).rows;
+  let done = 0;
+  while (done < keys.length && more()) {
+    const chunk = keys.slice(done, done + KEYS_PER_QUERY);
+    await readPaged(db, spec, "keys", [JSON.stringify(chunk)], sink);
+    done += chunk.length;
   }
-  return rows;
+  return done;
 }
 
 /**
@@ -72,12 +87,16 @@ async function readPaged(
   shape: ReadShape,
   binds: unknown[],
   sink: Sink,
-  from: { after: unknown[] | null; pages: number } = { after: null, pages: Number.POSITIVE_INFINITY },
+  from: { after: unknown[] | null; pages: number; more?: () => boolean } = {
+    after: null,
+    pages: Number.POSITIVE_INFINITY,
+  },
 ): Promise<Page> {
   const cursor = afterColumns(spec, shape);
   let after = from.after;
   let rows = 0;
   for (let page = 0; page < from.pages; page++) {
+    if (from.more !== undefined && !from.more()) return { rows, after, ended: false };
     const sql = readSql(spec, shape, { after: after !== null, limit: READ_PAGE_ROWS });
     const { results }: D1Result<Record<string, unknown>> = await db
       .prepare(sql)
