@@ -1,16 +1,16 @@
 /**
- * String and json columns (BYTE_ARRAY). Values come a batch at a time: the batch's strings are
- * joined and encoded to UTF-8 by one native TextEncoder call, then each value's bytes are either
- * moved into place behind their length (PLAIN), or hashed and looked up in an open-addressing
- * table over the dictionary's own bytes, keeping only the index. A row group starts with the
- * dictionary, so a low-cardinality column (currency, status, country) costs a few bits a row on
- * disk; past 4,096 distinct values or 1 MiB of them, or past 256 that repeat little (see `full`),
- * the chunk turns PLAIN (the values so far are rewritten from the dictionary), and so do the
- * column's later row groups. Pure.
- * Trade-offs, measured on node 22: a JS Map keyed by the strings cost 130–300 ns a lookup on a wide
- * table (hashing fresh strings, cache misses across 40 maps), and a per-character JS encoding loop
- * about 3.5 ns a character; a batch with any non-ASCII string is encoded value by value, which is
- * slower but keeps the ASCII path free of per-value length bookkeeping.
+ * String and json columns (BYTE_ARRAY). Values come a batch at a time, and a batch of ASCII
+ * strings is encoded by one native TextEncoder call straight into the PLAIN layout (each value
+ * behind a 4-character stand-in for its length). A row group starts dictionary-encoded: each
+ * value's bytes are hashed and looked up in an open-addressing table over the dictionary's own
+ * bytes, and only the index is kept, so a low-cardinality column (currency, status, country)
+ * costs a few bits a row on disk. Past 4,096 distinct values or 1 MiB of them, or past 256 that
+ * repeat little (see `full`), the chunk turns PLAIN (the values so far are rewritten from the
+ * dictionary), and so do the column's later row groups. Pure.
+ * Trade-offs, measured on node 22: a JS Map keyed by the strings cost 130–300 ns a lookup on a
+ * wide table (hashing fresh strings, cache misses across 40 maps), and a per-character JS loop
+ * about 3.5 ns a character; a batch holding a non-ASCII value, or one of 128 characters or more,
+ * is encoded value by value, which is slower but keeps the common path free of length bookkeeping.
  */
 import { lowerBound, upperBound, utf8Less } from "./bounds";
 import { ByteBuffer, encodeUtf8, utf8 } from "./bytes";
@@ -106,15 +106,13 @@ export class StringColumn extends Column {
     let m = 0;
     for (let i = 0; i < n; i++) {
       const s = this.text(values[i]);
-      if (s === null) {
-        this.addNull();
-        continue;
+      if (s === null) this.addNull();
+      else {
+        this.rows++;
+        strings[m++] = s;
       }
-      this.rows++;
-      strings[m++] = s;
     }
-    strings.length = m;
-    if (m > 0) this.addStrings(strings, 0);
+    if (m > 0) this.addStrings(strings, 0, m);
     if (!this.useDict && this.plain.length >= PAGE_CUT) this.cutPage();
   }
 
@@ -131,18 +129,31 @@ export class StringColumn extends Column {
     this.pageNulls = this.nulls;
   }
 
-  /** Takes `strings[from..]`, values already counted in `rows`. */
-  private addStrings(strings: readonly string[], from: number): void {
+  /** Takes `strings[from..to)`, values already counted in `rows`. */
+  private addStrings(strings: readonly string[], from: number, to: number): void {
     const buf = this.plain;
     const at = buf.length;
-    const written = this.encodeBatch(strings, from);
-    if (written < 0) this.addEach(strings, from);
-    else if (this.useDict) this.lookUp(strings, from, at);
+    const written = this.encodeBatch(strings, from, to);
+    if (written < 0) this.addEach(strings, from, to);
+    else if (this.useDict) this.lookUp(strings, from, to, at);
     else {
       buf.length = at + written;
-      this.count += strings.length - from;
-      if (this.withStats) for (let k = from; k < strings.length; k++) this.bound(strings[k] as string, true);
+      this.count += to - from;
+      if (this.withStats) this.boundAscii(strings, from, to);
     }
+  }
+
+  /** `bound` for ASCII values, with the bounds in locals: the loop PLAIN columns run per value. */
+  private boundAscii(strings: readonly string[], from: number, to: number): void {
+    let min = this.min ?? (strings[from] as string);
+    let max = this.min === null ? min : this.max;
+    for (let k = from; k < to; k++) {
+      const s = strings[k] as string;
+      if (s < min) min = s;
+      else if (s > max) max = s;
+    }
+    this.min = min;
+    this.max = max;
   }
 
   /**
@@ -150,12 +161,12 @@ export class StringColumn extends Column {
    * one native call, and returns the bytes written; -1 when that cannot be done (a value of 128
    * characters or more, or not ASCII) and they must go one at a time.
    */
-  private encodeBatch(strings: readonly string[], from: number): number {
+  private encodeBatch(strings: readonly string[], from: number, to: number): number {
     // Each value behind a 4-char stand-in for its length (exact while it is under 128): the
     // joined string's UTF-8 is the PLAIN layout, lengths and bytes, value after value. `+=`
     // builds a rope that the encoder flattens once (faster than Array.join, measured).
     let joined = "";
-    for (let k = from; k < strings.length; k++) {
+    for (let k = from; k < to; k++) {
       const s = strings[k] as string;
       const prefix = LENGTHS[s.length];
       if (prefix === undefined) return -1;
@@ -169,15 +180,15 @@ export class StringColumn extends Column {
     return written === joined.length ? written : -1;
   }
 
-  private addEach(strings: readonly string[], from: number): void {
-    for (let k = from; k < strings.length; k++) this.addOne(strings[k] as string);
+  private addEach(strings: readonly string[], from: number, to: number): void {
+    for (let k = from; k < to; k++) this.addOne(strings[k] as string);
   }
 
   /** Dictionary: hashes each value's bytes (PLAIN-encoded from `at`) and records its entry's index. */
-  private lookUp(strings: readonly string[], from: number, at: number): void {
+  private lookUp(strings: readonly string[], from: number, to: number, at: number): void {
     const bytes = this.plain.bytes;
     let q = at;
-    for (let k = from; k < strings.length; k++) {
+    for (let k = from; k < to; k++) {
       const s = strings[k] as string;
       const len = s.length;
       q += 4;
@@ -190,7 +201,7 @@ export class StringColumn extends Column {
       if (id < 0) {
         // Full: PLAIN from here on, these values re-encoded (once a file at most).
         this.overflow();
-        this.addStrings(strings, k);
+        this.addStrings(strings, k, to);
         return;
       }
       this.indices[this.count++] = id;

@@ -5,16 +5,18 @@
  * group whatever the file's size. `finish()` writes the footer and returns what an Iceberg
  * manifest needs (value and null counts, column sizes, bounds per field id).
  *
- * The format: data page v1, one page per column chunk; PLAIN values, dictionary-encoded strings
- * where the chunk has few distinct values, RLE/bit-packed definition levels; Snappy by default;
- * min/max statistics per chunk (TYPE_ORDER column orders, so readers use them); `field_id` on
- * every schema element. Timestamps are TIMESTAMP(isAdjustedToUTC=true, MICROS): Iceberg's Parquet
- * mapping stores `timestamptz` as TIMESTAMP_MICROS adjusted to UTC and allows no MILLIS, so the
+ * The format: data page v1; PLAIN values, dictionary-encoded strings where a chunk has few
+ * distinct values, RLE/bit-packed definition levels; Snappy by default; min/max statistics per
+ * column chunk (with TYPE_ORDER column orders, so readers trust them); `field_id` on every schema
+ * element. Timestamps are TIMESTAMP(isAdjustedToUTC=true, MICROS): Iceberg's Parquet type mapping
+ * stores `timestamptz` as TIMESTAMP_MICROS adjusted to UTC and lists no MILLIS form, so the
  * pushed epoch milliseconds are written × 1000.
  *
- * Trade-off: one page per chunk keeps the encoder simple and fast, and readers read a whole chunk
- * anyway for a flat table; a reader that wants page-level skipping (no column index is written)
- * gets none, and a page is as large as its chunk (a few MB at tens of thousands of rows).
+ * Trade-off: fixed-width and dictionary chunks are one page each (their values are a few bytes a
+ * row, held in typed arrays anyway), and PLAIN string chunks are cut into 256 KiB pages as they
+ * fill; no page index is written, so a reader skips row groups by their statistics, not pages.
+ * Rows are taken 64 at a time, column by column (see `drain`), so a value of the wrong kind is
+ * reported up to 63 rows after its push.
  */
 import { ByteBuffer } from "./bytes";
 import type { Column } from "./column";
