@@ -217,6 +217,28 @@ describe("lake as Iceberg tables", () => {
   });
 });
 
+describe("a commit that stopped between its two puts", () => {
+  it("leaves a metadata file the hint never named; the next commit takes its version instead of conflicting", async () => {
+    const shop = "iceberg-orphan.myshopify.com";
+    await db
+      .insert(shopifyOrders)
+      .values({ shop, id: "o-1", currency: "EUR", totalPriceMinor: 100, ...version("2032-02-01T10:00:00.000Z", "o1") });
+    await compact("orphan-1", ["shopify_orders"]);
+    const root = "processed/shopify/shopify_orders/metadata/";
+    const hint = Number((await (await env.LAKE.get(`${root}version-hint.text`))?.text())?.trim());
+    // What a Worker stopped after its metadata put and before its hint put leaves behind.
+    await env.LAKE.put(`${root}v${hint + 1}.metadata.json`, '{"stopped": "between its two puts"}');
+    await env.DB.prepare("UPDATE shopify_orders SET total_price_minor = 150 WHERE shop = ?1 AND id = ?2")
+      .bind(shop, "o-1")
+      .run();
+    const result = await compact("orphan-2", ["shopify_orders"]);
+    expect(result.skipped === false && result.tables.every((t) => t.status === "ok")).toBe(true);
+    expect(Number((await (await env.LAKE.get(`${root}version-hint.text`))?.text())?.trim())).toBe(hint + 1);
+    const rows = (await readLakeTable("shopify", "shopify_orders")).filter((r) => r.shop === shop);
+    expect(rows.map((r) => r.total_price_minor)).toEqual([150n]);
+  });
+});
+
 describe("schema evolution", () => {
   // A table of this test's own, so the ALTER TABLE reaches no table another test reads.
   const TABLE = "lake_evo_widgets";

@@ -91,10 +91,16 @@ export class R2TableStore implements TableStore {
     const path = this.metadataPath(ref, version);
     const key = this.location.keyOf(path);
     try {
-      const put = await this.bucket.put(key, JSON.stringify(metadata), {
-        httpMetadata: { contentType: "application/json" },
-        onlyIf: { etagDoesNotMatch: "*" },
-      });
+      const body = JSON.stringify(metadata);
+      const options = { httpMetadata: { contentType: "application/json" }, onlyIf: { etagDoesNotMatch: "*" } };
+      let put = await this.bucket.put(key, body, options);
+      // The file is there but the hint is still behind it: a commit that stopped between its two
+      // puts (the compact lease keeps writers single, so no live writer owns it). It goes, and this
+      // commit takes the version, instead of every later commit conflicting until a sweep.
+      if (put === null && ((await this.version(ref)) ?? 0) < version) {
+        await this.bucket.delete(key);
+        put = await this.bucket.put(key, body, options);
+      }
       if (put === null) throw new CommitConflictError(`lake: ${path} already exists: another writer committed`);
       await this.bucket.put(`${this.tableKey(ref)}${HINT}`, String(version), {
         httpMetadata: { contentType: "text/plain" },
