@@ -5,7 +5,7 @@
  * sink streams parts of one size and cleans up after a failure.
  */
 import { env } from "cloudflare:workers";
-import { parquetMetadata, parquetReadObjects } from "hyparquet";
+import { parquetMetadata, parquetReadObjects, snappyUncompress } from "hyparquet";
 import { describe, expect, it } from "vitest";
 import {
   type FileStats,
@@ -16,6 +16,8 @@ import {
   R2MultipartSink,
 } from "../src/lake/parquet";
 import { lowerBound, upperBound, utf8Less } from "../src/lake/parquet/bounds";
+import { ByteBuffer } from "../src/lake/parquet/bytes";
+import { snappyCompress } from "../src/lake/parquet/snappy";
 
 type Row = Record<string, ParquetValue>;
 
@@ -356,6 +358,40 @@ describe("string bounds", () => {
     writer.push({ s: "a" });
     const stats = await writer.finish();
     expect(stats.perColumn.get(1)).toMatchObject({ min: "a", max: null });
+  });
+});
+
+describe("snappyCompress", () => {
+  it("round-trips short, incompressible, repetitive and far-reaching input through hyparquet's decoder", () => {
+    let seed = 7;
+    const random = (n: number) =>
+      Uint8Array.from({ length: n }, () => {
+        seed = (Math.imul(seed, 1103515245) + 12345) >>> 0;
+        return seed >>> 24;
+      });
+    const block = random(1000);
+    const far = new Uint8Array(200_000);
+    far.set(block, 0);
+    far.set(block, 150_000); // a repeat past Snappy's 64 KiB reach: literals, not a copy
+    const inputs = [
+      new Uint8Array(0),
+      Uint8Array.of(1, 2, 3),
+      random(14),
+      random(70_000),
+      new Uint8Array(100_000).fill(42),
+      new TextEncoder().encode("id 820982911946154508 ".repeat(5_000)),
+      far,
+    ];
+    for (const input of inputs) {
+      const out = new ByteBuffer(16);
+      snappyCompress(input, out);
+      const back = new Uint8Array(input.length);
+      snappyUncompress(out.view(), back);
+      expect(
+        back.every((b, i) => b === input[i]),
+        `${input.length} bytes`,
+      ).toBe(true);
+    }
   });
 });
 

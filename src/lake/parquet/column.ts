@@ -6,7 +6,7 @@
  */
 import type { ByteBuffer } from "./bytes";
 import type { PageWriter } from "./page";
-import { writeHybrid, writeRun } from "./rle";
+import { writeLevelBits, writeRun } from "./rle";
 import type { ColumnFileStats, ParquetColumnSpec, ParquetValue } from "./types";
 
 export const PhysicalType = { BOOLEAN: 0, INT64: 2, DOUBLE: 5, BYTE_ARRAY: 6 } as const;
@@ -106,7 +106,7 @@ export abstract class Column {
     const at = body.length;
     body.int32(0);
     if (nulls === 0) writeRun(body, 1, this.rows - from, 1);
-    else writeHybrid(body, this.defs, this.rows, 1, from);
+    else writeLevelBits(body, this.defs, from, this.rows);
     const n = body.length - at - 4;
     body.bytes[at] = n;
     body.bytes[at + 1] = n >>> 8;

@@ -13,16 +13,10 @@ export function bitWidth(max: number): number {
   return w;
 }
 
-/** Appends `values[from..count)` (each < 2^width, width ≤ 24) to `out`. */
-export function writeHybrid(
-  out: ByteBuffer,
-  values: Uint8Array | Int32Array,
-  count: number,
-  width: number,
-  from = 0,
-): void {
-  let i = from;
-  let packStart = from;
+/** Appends dictionary indices `values[0..count)` (each < 2^width, width ≤ 24) to `out`. */
+export function writeHybrid(out: ByteBuffer, values: Int32Array, count: number, width: number): void {
+  let i = 0;
+  let packStart = 0;
   let groups = 0;
   while (i < count) {
     const v = values[i] ?? 0;
@@ -50,7 +44,7 @@ export function writeRun(out: ByteBuffer, value: number, count: number, width: n
 
 function writePacked(
   out: ByteBuffer,
-  values: Uint8Array | Int32Array,
+  values: Int32Array,
   count: number,
   width: number,
   start: number,
@@ -73,6 +67,58 @@ function writePacked(
       acc >>>= 8;
       bits -= 8;
     }
+  }
+  out.length = p;
+}
+
+/**
+ * Definition levels `levels[from..to)` (0 or 1) at width 1: the same runs and groups as
+ * `writeHybrid`, with a group packed into its byte in one expression.
+ */
+export function writeLevelBits(out: ByteBuffer, levels: Uint8Array, from: number, to: number): void {
+  let i = from;
+  let packStart = from;
+  let groups = 0;
+  while (i < to) {
+    const v = levels[i] as number;
+    let j = i + 1;
+    while (j < to && levels[j] === v) j++;
+    if (j - i >= 8) {
+      if (groups > 0) packBits(out, levels, to, packStart, groups);
+      groups = 0;
+      writeRun(out, v, j - i, 1);
+      i = j;
+    } else {
+      if (groups === 0) packStart = i;
+      groups++;
+      i += 8;
+    }
+  }
+  if (groups > 0) packBits(out, levels, to, packStart, groups);
+}
+
+function packBits(out: ByteBuffer, levels: Uint8Array, to: number, start: number, groups: number): void {
+  out.varint(groups * 2 + 1);
+  out.reserve(groups);
+  const bytes = out.bytes;
+  let p = out.length;
+  let k = start;
+  // Whole groups in one expression; the last may run past `to`, padded with zeros.
+  for (let g = 0; g < groups && k + 8 <= to; g++, k += 8) {
+    bytes[p++] =
+      (levels[k] as number) |
+      ((levels[k + 1] as number) << 1) |
+      ((levels[k + 2] as number) << 2) |
+      ((levels[k + 3] as number) << 3) |
+      ((levels[k + 4] as number) << 4) |
+      ((levels[k + 5] as number) << 5) |
+      ((levels[k + 6] as number) << 6) |
+      ((levels[k + 7] as number) << 7);
+  }
+  if (p - out.length < groups) {
+    let byte = 0;
+    for (let b = 0; k + b < to; b++) byte |= (levels[k + b] as number) << b;
+    bytes[p++] = byte;
   }
   out.length = p;
 }
