@@ -131,6 +131,14 @@ export class StringColumn extends Column {
 
   /** Takes `strings[from..to)`, values already counted in `rows`. */
   private addStrings(strings: readonly string[], from: number, to: number): void {
+    if (this.useDict) {
+      // A run of the value last looked up (the shop, an origin) needs no encoding at all.
+      while (from < to && strings[from] === this.last) {
+        this.indices[this.count++] = this.lastId;
+        from++;
+      }
+      if (from === to) return;
+    }
     const buf = this.plain;
     const at = buf.length;
     const written = this.encodeBatch(strings, from, to);
