@@ -18,11 +18,11 @@ const DICTIONARY_PAGE = 2;
 /** Buffers a row group's chunks share; all are reused from one row group to the next. */
 export class PageWriter {
   /** The row group's bytes so far; `fileOffset` is where its first byte lands in the file. */
-  readonly out = new ByteBuffer(1 << 20);
+  readonly out = new ByteBuffer(1 << 16);
   fileOffset = 0;
   /** Where a column writes the page body it is about to hand to `dataPage` or `dictionaryPage`. */
-  readonly body = new ByteBuffer(1 << 20);
-  private readonly packed = new ByteBuffer(1 << 20);
+  readonly body = new ByteBuffer(1 << 16);
+  private readonly packed = new ByteBuffer(1 << 16);
   private readonly thrift = new ThriftWriter(this.out);
 
   constructor(readonly codec: CodecId) {}
