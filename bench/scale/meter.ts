@@ -170,6 +170,8 @@ export async function measure(name: string, driver: Driver): Promise<JobLine> {
     line.error = `${err instanceof Error ? `${err.name}: ${err.message}` : String(err)}`.slice(0, 600);
     const where = codePath(err);
     if (where) line.error += ` [at ${where}]`;
+    // A job that reports its parts' failures in a summary (compact: "failed for 5 tables") logged why.
+    if (loggedErrors.length > 0) line.error += `; first error logged: ${loggedErrors[0]}`;
   } finally {
     stop();
     unmute();
