@@ -13,12 +13,15 @@ const MINUTE_MS = 60_000;
 
 async function updateOrders(ids: readonly string[], updatedAt: (k: number) => string, status: string): Promise<void> {
   const rows = ids.map((id, k) => [id, updatedAt(k)]);
-  for (let i = 0; i < rows.length; i += 5_000) {
+  // Keyed by (shop, id) from the list: an UPDATE … FROM json_each lets SQLite walk the shop's whole
+  // index once per listed order (1,000,000 × 5,000 at full scale).
+  for (let i = 0; i < rows.length; i += 1_000) {
     await env.DB.prepare(
-      `UPDATE shopify_orders SET updated_at = j.value ->> '$[1]', financial_status = ?2, last_event_id = 'scale-change'
-       FROM json_each(?1) j WHERE shopify_orders.shop = ?3 AND shopify_orders.id = j.value ->> '$[0]'`,
+      `UPDATE shopify_orders SET financial_status = ?2, last_event_id = 'scale-change',
+         updated_at = (SELECT j.value ->> '$[1]' FROM json_each(?1) j WHERE j.value ->> '$[0]' = shopify_orders.id)
+       WHERE shop = ?3 AND id IN (SELECT value ->> '$[0]' FROM json_each(?1))`,
     )
-      .bind(JSON.stringify(rows.slice(i, i + 5_000)), status, SHOP)
+      .bind(JSON.stringify(rows.slice(i, i + 1_000)), status, SHOP)
       .run();
   }
 }
