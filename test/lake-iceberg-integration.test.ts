@@ -265,7 +265,7 @@ describe("schema evolution", () => {
     const io = lakeIo(env);
     const lake = lakeSpecOf(spec);
     const change = new TableChange(io, lake, await openTable(io, lake), "append");
-    await readChangedDay(env.DB, spec, day, (row) => change.add(row));
+    await readChangedDay(env.DB, spec, day, (values) => change.addValues(values));
     return change.commit();
   }
 

@@ -100,6 +100,8 @@ export class TableChange {
   private rows = 0;
   private committing = false;
   private readonly token: string;
+  /** Where each lake-key column sits in the spec's columns. */
+  private readonly keyIndexes: number[];
 
   constructor(
     private readonly io: LakeIo,
@@ -123,6 +125,7 @@ export class TableChange {
       }
     }
     this.token = `${Date.now().toString(36)}-${crypto.randomUUID()}`;
+    this.keyIndexes = spec.lakeKey.map((k) => spec.columns.findIndex((c) => c.name === k));
   }
 
   /** The lake location of this table (`…/processed/{namespace}/{name}`). */
@@ -132,11 +135,21 @@ export class TableChange {
 
   /** Adds a row as it is now; its lake key's older versions are deleted by the commit. */
   async add(row: Record<string, ParquetValue>): Promise<void> {
+    await this.addValues(this.spec.columns.map((c) => row[c.name] ?? null));
+  }
+
+  /** `add` for a row given as its values in the spec's column order (what the compact job reads). */
+  async addValues(values: readonly ParquetValue[]): Promise<void> {
     if (this.data === null) this.data = this.newDataFile();
-    await this.data.push(row);
+    await this.data.pushValues(values);
     this.rows++;
-    if (this.mode === "append") this.deleteKey(this.spec.lakeKey.map((k) => keyText(row[k])));
+    if (this.mode === "append") this.deleteKey(this.keyIndexes.map((i) => keyText(values[i])));
     if (this.data.rows >= FILE_ROWS) await this.closeDataFile();
+  }
+
+  /** The lake key of a row given as values in column order. */
+  keyOf(values: readonly ParquetValue[]): string[] {
+    return this.keyIndexes.map((i) => keyText(values[i]));
   }
 
   /** Hides every row with this lake key in the files before this commit (a row D1 deleted). */

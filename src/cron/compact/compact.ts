@@ -19,7 +19,7 @@
 
 import { z } from "zod";
 import { lakeIo } from "../../lake/io";
-import { type CommitReport, keyText, openTable, TableChange } from "../../lake/table-writer";
+import { type CommitReport, openTable, TableChange } from "../../lake/table-writer";
 import type { QueryMeter } from "../../shared/d1-meter";
 import { SOURCES, type Source } from "../../shared/envelope";
 import { describeError, log } from "../../shared/log";
@@ -317,12 +317,12 @@ async function compactTable(
         db,
         spec,
         mark.dt,
-        (row) => {
-          if (earlier === null) return target.add(row);
-          const key = JSON.stringify(spec.lakeKey.map((k) => keyText(row[k])));
+        (values) => {
+          if (earlier === null) return target.addValues(values);
+          const key = JSON.stringify(target.keyOf(values));
           if (earlier.has(key)) return Promise.resolve();
           read.add(key);
-          return target.add(row);
+          return target.addValues(values);
         },
         more,
       );
@@ -338,7 +338,7 @@ async function compactTable(
       db,
       spec,
       unseen.map((d) => d.key),
-      (row) => target.add(row),
+      (values) => target.addValues(values),
       more,
     );
     deletes = [...seen, ...unseen.slice(0, reread)];

@@ -12,7 +12,8 @@ export const READ_PAGE_ROWS = 1_000;
 const KEYS_PER_QUERY = 1_000;
 const DAY_MS = 86_400_000;
 
-type Sink = (row: Record<string, ParquetValue>) => Promise<void>;
+/** Takes a row as its values in the spec's column order (what the Parquet writer takes fastest). */
+type Sink = (values: ParquetValue[]) => Promise<void>;
 
 /**
  * Every row of a changed day (or, for a table read by lake key, of the keys the day touched), a
@@ -102,10 +103,14 @@ async function readPaged(
       .prepare(sql)
       .bind(...binds, ...(after ?? []))
       .all<Record<string, unknown>>();
+    const columns = spec.columns;
     for (const row of results) {
-      const converted: Record<string, ParquetValue> = {};
-      for (const column of spec.columns) converted[column.name] = toParquetValue(spec, column, row[column.name]);
-      await sink(converted);
+      const values: ParquetValue[] = new Array(columns.length);
+      for (let i = 0; i < columns.length; i++) {
+        const column = columns[i] as (typeof columns)[number];
+        values[i] = toParquetValue(spec, column, row[column.name]);
+      }
+      await sink(values);
     }
     rows += results.length;
     const last: Record<string, unknown> | undefined = results[results.length - 1];

@@ -451,7 +451,7 @@ async function rebuildStep(
       db,
       spec,
       after,
-      (r) => change.add(r),
+      (values) => change.addValues(values),
       () => meter.queries < REBUILD_QUERIES && change.pendingRows < o.rows,
     );
   } catch (err) {
