@@ -1,4 +1,4 @@
-// The direction of the code follows the direction of the data (README "Map of the code"):
+// The direction of the code follows the direction of the data (docs/architecture.md):
 // the HTTP surface may call jobs and the coordinator, jobs may call the coordinator, the consumer
 // calls neither, and everything may use src/shared. Checked by `npm run deps` (part of `npm run check`)
 // and by test/node/dependencies.test.ts.

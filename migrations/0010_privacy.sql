@@ -1,4 +1,4 @@
--- Privacy and replay (README "Privacy", "Replay and rebuild").
+-- Privacy and replay (docs/privacy.md, "Replay and rebuild").
 -- archive_subjects: which data subjects each stored R2 object names, written in the same D1 batch
 -- as the event's rows, so erasure finds a person's objects by index instead of scanning the bucket.
 -- subject_kind: shopify_customer | stripe_customer | recharge_customer (subject_id = the source's

@@ -1,4 +1,4 @@
--- Changed days for the lake (README "Compaction to Parquet"): every write to a table the `compact`
+-- Changed days for the lake (docs/lake.md): every write to a table the `compact`
 -- job snapshots marks the UTC day(s) of the rows it touched, so the hourly run recompacts exactly
 -- the (table, day) partitions that changed, however late the change arrived, without scanning
 -- any table. Triggers keep the marks in the same transaction as the write, so no writer (the

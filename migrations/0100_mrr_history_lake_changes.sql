@@ -1,4 +1,4 @@
--- subscription_mrr_history joins the lake (README "Compaction to Parquet"): like every compacted
+-- subscription_mrr_history joins the lake (docs/lake.md): like every compacted
 -- table, each write marks the UTC day it touched in lake_changes, in the same transaction, so the
 -- hourly compact job rewrites exactly that day of processed/kpi/subscription_mrr_history/ and
 -- rebuilds the KPI snapshots that read it. A state's day is its effective_at (the table has no

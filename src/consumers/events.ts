@@ -206,7 +206,7 @@ function byDatabase(writes: Write[]): Map<D1Database, Write[]> {
 
 /**
  * Best effort, like the superseded note: the events are stored and acked; a replay's count of a
- * routed shop's events can then fall short (README "How large D1 grows, and past its 10 GB").
+ * routed shop's events can then fall short (docs/tables.md "How large D1 grows, and past its 10 GB").
  */
 async function runShared(shared: D1Database, stored: Write[]): Promise<void> {
   const statements = stored.flatMap((w) => w.result.shared);
@@ -307,7 +307,7 @@ async function prepare(env: Env, msg: Message<unknown>, now: string, erased: Era
   if (resource === null) return quarantine("unknown_topic", payload);
   if (!isLosslessJson(payload)) return quarantine("invalid_json", payload);
 
-  // An erased person's data is redacted before it is stored anywhere (README "Privacy").
+  // An erased person's data is redacted before it is stored anywhere (docs/privacy.md).
   const prot = await protectPayload(env, envelope, resource, payload, erased);
   if (rawKey === null || prot.redacted) {
     const obj = await rawEventObject(envelope, resource, prot.payload);

@@ -117,7 +117,7 @@ export async function putOnce(bucket: R2Bucket, obj: ArchiveObject): Promise<boo
 
 /**
  * Writes (or overwrites) an object whose personal data was removed, marked with `redacted_at`:
- * the one exception to "never overwritten", for an erased person (README "Privacy").
+ * the one exception to "never overwritten", for an erased person (docs/privacy.md).
  */
 export async function putRedacted(bucket: R2Bucket, obj: ArchiveObject, at: string): Promise<void> {
   await bucket.put(obj.key, obj.body, {

@@ -5,8 +5,8 @@
  * they raise) lives in `shopDatabase(env, shop)`: `DB`, unless `SHOP_DATABASES` routes the shop to
  * a database of its own. Everything that belongs to no single shop (Stripe and Recharge rows,
  * shops and their credentials, jobs, cursors, leases, backfills, replays, privacy requests, data
- * quality results) lives in `sharedDatabase(env)`, always `DB`. README "How large D1 grows, and
- * past its 10 GB" says what works for a routed shop and what does not.
+ * quality results) lives in `sharedDatabase(env)`, always `DB`. docs/tables.md ("How large D1
+ * grows, and past its 10 GB") says what works for a routed shop and what does not.
  */
 
 import { z } from "zod";

@@ -1,4 +1,4 @@
-// The code's direction (README "Map of the code") checked with dependency-cruiser: the project's
+// The code's direction (docs/architecture.md) checked with dependency-cruiser: the project's
 // own tree has no violation, and a tree that breaks each rule is refused by name.
 import { existsSync, mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";

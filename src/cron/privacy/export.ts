@@ -4,7 +4,7 @@
  * the identity graph), their identity profile, and the keys of the raw objects that name them —
  * and an alert telling the operator to send it to the merchant. The export is the one place PII
  * is copied on purpose; `exports/` is outside the erasure guarantee and is meant to be deleted
- * once sent (README "Privacy").
+ * once sent (docs/privacy.md).
  */
 import { PII_TABLES } from "../../mapping/pii";
 import { raiseAlert } from "../../shared/alerts";
