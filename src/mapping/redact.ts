@@ -4,7 +4,7 @@
  * order survive and a redacted raw event still maps to the same ids, money and dates. Trade-off:
  * the policy is by key (and any string that looks like an e-mail address), not by meaning, so a
  * name typed into a free-text field the policy does not list stays; the lists below are the
- * README's PII policy, shared by the consumer (later events about an erased person), the
+ * PII policy of docs/privacy.md, shared by the consumer (later events about an erased person), the
  * `privacy` job and replay.
  */
 

@@ -1,6 +1,6 @@
 /**
  * R2 key layout (`LAKE`), Hive-style so DuckDB, Spark and warehouses read it
- * directly. The one place that spells these keys; docs/storage-layout in README.
+ * directly. The one place that spells these keys; docs/architecture.md lays them out.
  */
 import type { Source } from "./envelope";
 import { partitionOf } from "./time";
