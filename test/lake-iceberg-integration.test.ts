@@ -8,6 +8,7 @@ import {
   type CompactSource,
   type CompactTable,
   lakeSpecOf,
+  readSql,
   toParquetValue,
 } from "../src/cron/compact/tables";
 import type { LoadedTable, TableStore } from "../src/lake/catalog/store";
@@ -213,6 +214,29 @@ describe("lake as Iceberg tables", () => {
     const idOf = (name: string) => fields?.find((f) => f.name === name)?.id;
     expect(deletes.every((d) => JSON.stringify(d.equalityIds) === JSON.stringify([idOf("shop"), idOf("id")]))).toBe(
       true,
+    );
+  });
+});
+
+describe("reading a changed day", () => {
+  it("seeks each page by its row value on the day index, so a day's pages cost its rows once", async () => {
+    const spec = COMPACT_TABLES.find((t) => t.table === "shopify_orders");
+    if (spec === undefined) throw new Error("no shopify_orders spec");
+    const plan = async (sql: string, binds: string[]) =>
+      (
+        await env.DB.prepare(`EXPLAIN QUERY PLAN ${sql}`)
+          .bind(...binds)
+          .all<{ detail: string }>()
+      ).results
+        .map((r) => r.detail)
+        .join("; ");
+    const day = ["2032-03-01", "2032-03-02"];
+    expect(await plan(readSql(spec, "day", { after: false, limit: 1000 }), day)).toContain(
+      "USING INDEX shopify_orders_by_lake_day (updated_at>? AND updated_at<?)",
+    );
+    const after = ["2032-03-01T10:00:00.000Z", "shop.myshopify.com", "1"];
+    expect(await plan(readSql(spec, "day", { after: true, limit: 1000 }), [...day, ...after])).toContain(
+      "USING INDEX shopify_orders_by_lake_day ((updated_at,shop,id)>(?,?,?) AND updated_at<?)",
     );
   });
 });

@@ -169,7 +169,9 @@ export function readSql(spec: CompactTable, shape: ReadShape, opts: { after: boo
   const cursor = afterColumns(spec, shape);
   const first = shape === "keys" ? 2 : shape === "table" ? 1 : 3;
   const where: string[] = [];
-  if (shape === "day") where.push(`${day} >= ?1 AND ${day} < ?2`);
+  // A later page seeks by its row value alone: with the day's lower bound beside it, SQLite seeks by
+  // that bound and walks the day's earlier rows again on every page (quadratic in the day's size).
+  if (shape === "day") where.push(opts.after ? `${day} < ?2` : `${day} >= ?1 AND ${day} < ?2`);
   if (shape === "lake-key") {
     const keys = spec.lakeKey.map(quote).join(", ");
     where.push(
