@@ -24,6 +24,8 @@ import { commitWithRetry } from "./catalog/store";
 import type { LakeSpec, ParquetValue } from "./columns";
 import { DataFileWriter } from "./data-file";
 import {
+  currentSchema,
+  currentSnapshot,
   type DataFile,
   decodeManifestList,
   encodeManifest,
@@ -31,6 +33,7 @@ import {
   type IcebergSchema,
   type ManifestEntry,
   type ManifestFile,
+  manifestFileFor,
   newSnapshot,
   schemaFor,
   type TableUpdate,
@@ -306,32 +309,23 @@ export class TableChange {
       });
       const path = `${this.location}/metadata/${this.token}-${sequenceNumber}-m${content}.avro`;
       await this.put(path, bytes, "application/avro");
-      manifests.push({
-        manifestPath: path,
-        manifestLength: bytes.byteLength,
-        partitionSpecId: 0,
-        content,
-        sequenceNumber: seq,
-        minSequenceNumber: seq,
-        addedSnapshotId: sid,
-        addedFilesCount: files.length,
-        existingFilesCount: 0,
-        deletedFilesCount: 0,
-        addedRowsCount: files.reduce((n, f) => n + f.recordCount, 0),
-        existingRowsCount: 0,
-        deletedRowsCount: 0,
-      });
+      manifests.push(
+        manifestFileFor({
+          path,
+          length: bytes.byteLength,
+          content: content === 0 ? "data" : "deletes",
+          sequenceNumber: seq,
+          addedSnapshotId: sid,
+          entries: files.map(entry),
+        }),
+      );
     };
     await writeManifest(0, this.dataFiles);
     await writeManifest(1, deleteFile === null ? [] : [deleteFile]);
 
-    const parentId = meta["current-snapshot-id"] ?? null;
-    const parent =
-      parentId === null || parentId < 0 ? null : meta.snapshots?.find((s) => s["snapshot-id"] === parentId);
-    let carried: ManifestFile[] = [];
-    if (this.mode === "append" && parent !== undefined && parent !== null) {
-      carried = await readManifestList(this.io, parent["manifest-list"]);
-    }
+    const parent = currentSnapshot(meta);
+    const carried =
+      this.mode === "append" && parent !== null ? await readManifestList(this.io, parent["manifest-list"]) : [];
     const listBytes = encodeManifestList({
       snapshotId: sid,
       parentSnapshotId: parent ? BigInt(parent["snapshot-id"]) : null,
@@ -419,47 +413,37 @@ export async function commitRebuild(
   };
   const committed = await commitWithRetry(io.store, ref, async (base) => {
     const meta = base.metadata;
-    const schema = currentSchemaOf(meta);
+    const schema = currentSchema(meta);
     const sequenceNumber = meta["last-sequence-number"] + 1;
     const snapshotId = randomSnapshotId(io);
     const seq = BigInt(sequenceNumber);
     const sid = BigInt(snapshotId);
-    const manifestBytes = encodeManifest({
-      schema,
-      content: "data",
-      entries: files.map((dataFile) => ({
-        status: 1 as const,
-        snapshotId: sid,
-        sequenceNumber: BigInt(baseSequence),
-        fileSequenceNumber: seq,
-        dataFile,
-      })),
-    });
+    const entries = files.map((dataFile) => ({
+      status: 1 as const,
+      snapshotId: sid,
+      sequenceNumber: BigInt(baseSequence),
+      fileSequenceNumber: seq,
+      dataFile,
+    }));
+    const manifestBytes = encodeManifest({ schema, content: "data", entries });
     const manifestPath = `${meta.location}/metadata/${token}-${sequenceNumber}-rebuild.avro`;
     await io.bucket.put(io.location.keyOf(manifestPath), manifestBytes, {
       httpMetadata: { contentType: "application/avro" },
     });
-    const parent = currentSnapshotOf(meta);
+    const parent = currentSnapshot(meta);
     const later =
       parent === null
         ? []
         : (await readManifestList(io, parent["manifest-list"])).filter((m) => m.sequenceNumber > BigInt(baseSequence));
     const manifests: ManifestFile[] = [
-      {
-        manifestPath,
-        manifestLength: manifestBytes.byteLength,
-        partitionSpecId: 0,
-        content: 0,
+      manifestFileFor({
+        path: manifestPath,
+        length: manifestBytes.byteLength,
+        content: "data",
         sequenceNumber: seq,
-        minSequenceNumber: BigInt(baseSequence),
         addedSnapshotId: sid,
-        addedFilesCount: files.length,
-        existingFilesCount: 0,
-        deletedFilesCount: 0,
-        addedRowsCount: report.rows,
-        existingRowsCount: 0,
-        deletedRowsCount: 0,
-      },
+        entries,
+      }),
       ...later,
     ];
     const listPath = `${meta.location}/metadata/snap-${snapshotId}-${token}.avro`;
@@ -505,18 +489,6 @@ export async function readManifestList(io: LakeIo, uri: string): Promise<Manifes
   const object = await io.bucket.get(io.location.keyOf(uri));
   if (object === null) throw new Error(`lake: manifest list ${uri} is missing`);
   return decodeManifestList(new Uint8Array(await object.arrayBuffer()));
-}
-
-function currentSnapshotOf(meta: LoadedTable["metadata"]) {
-  const id = meta["current-snapshot-id"];
-  if (id === null || id === undefined || id < 0) return null;
-  return meta.snapshots?.find((s) => s["snapshot-id"] === id) ?? null;
-}
-
-function currentSchemaOf(meta: LoadedTable["metadata"]): IcebergSchema {
-  const schema = meta.schemas.find((s) => s["schema-id"] === meta["current-schema-id"]);
-  if (schema === undefined) throw new Error(`lake: ${meta.location} has no current schema`);
-  return schema as IcebergSchema;
 }
 
 function randomSnapshotId(io: LakeIo): number {

@@ -12,8 +12,6 @@ export interface ChangedDay {
   seq: number;
 }
 
-const DAY = /^\d{4}-\d{2}-\d{2}$/;
-
 /** Up to `limit` marks, oldest change first, for the given tables. */
 export async function changedDays(db: D1Database, tables: readonly string[], limit: number): Promise<ChangedDay[]> {
   if (tables.length === 0) return [];
@@ -84,10 +82,6 @@ export async function clearMark(db: D1Database, mark: ChangedDay): Promise<void>
     .prepare("DELETE FROM lake_changes WHERE table_name = ?1 AND dt = ?2 AND seq = ?3")
     .bind(mark.table, mark.dt, mark.seq)
     .run();
-}
-
-export function isDay(dt: string): boolean {
-  return DAY.test(dt) && !Number.isNaN(Date.parse(`${dt}T00:00:00Z`));
 }
 
 /**

@@ -120,20 +120,14 @@ export async function runUpkeep(
 ): Promise<UpkeepResult> {
   const opts = upkeepOptionsSchema.parse(options);
   const outcome = await withLease(sharedDatabase(env), "compact", run.runId, run.now, () => upkeep(env, run, opts));
-  if (outcome.skipped) {
-    return {
-      skipped: true,
-      runId: run.runId,
-      snapshots: [],
-      owed: 0,
-      rebuild: null,
-      rebuilds: [],
-      swept: [],
-      failed: [],
-    };
-  }
-  return outcome.value;
+  return outcome.skipped ? emptyResult(run.runId, true) : outcome.value;
 }
+
+function emptyResult(runId: string, skipped: boolean): UpkeepResult {
+  return { skipped, runId, snapshots: [], owed: 0, rebuild: null, rebuilds: [], swept: [], failed: [] };
+}
+
+const upkeepRows = async (db: D1Database) => (await db.prepare("SELECT * FROM lake_upkeep").all<UpkeepRow>()).results;
 
 /** The rebuild reason of an erasure's ask: its commit is followed by the expiry of every older snapshot. */
 const ERASURE = "erasure";
@@ -158,16 +152,7 @@ async function upkeep(input: Env, run: { runId: string; now: Date }, opts: z.inf
   const env = meteredDatabases(input, meter);
   const db = sharedDatabase(env);
   const io = lakeIo(env);
-  const result: UpkeepResult = {
-    skipped: false,
-    runId: run.runId,
-    snapshots: [],
-    owed: 0,
-    rebuild: null,
-    rebuilds: [],
-    swept: [],
-    failed: [],
-  };
+  const result = emptyResult(run.runId, false);
   const tables: LakeTable[] = [...COMPACT_TABLES, ...KPI_VIEWS];
   await db
     .prepare("INSERT INTO lake_upkeep (table_name) SELECT value FROM json_each(?1) WHERE true ON CONFLICT DO NOTHING")
@@ -181,7 +166,7 @@ async function upkeep(input: Env, run: { runId: string; now: Date }, opts: z.inf
     minAgeMs: (opts.kpiRefreshHours ?? KPI_REFRESH_HOURS) * 3_600_000,
   });
 
-  let rows = (await db.prepare("SELECT * FROM lake_upkeep").all<UpkeepRow>()).results;
+  let rows = await upkeepRows(db);
   let byName = new Map(rows.map((r) => [r.table_name, r]));
 
   // Rebuilds one at a time, the one in progress first, then the due ones, while the run's D1 budget
@@ -202,7 +187,7 @@ async function upkeep(input: Env, run: { runId: string; now: Date }, opts: z.inf
       result.rebuild ??= step;
       rowsRead += step.rowsThisRun;
       // A committed rebuild changed the row's sweep state: read the rows again.
-      rows = (await db.prepare("SELECT * FROM lake_upkeep").all<UpkeepRow>()).results;
+      rows = await upkeepRows(db);
       byName = new Map(rows.map((r) => [r.table_name, r]));
       if (!step.committed) break;
     } catch (err) {
@@ -216,14 +201,14 @@ async function upkeep(input: Env, run: { runId: string; now: Date }, opts: z.inf
   // Sweeps: the tables swept longest ago first, while the run's R2 budget lasts.
   const order = tables
     .map((t) => ({ t, row: byName.get(t.table) }))
-    // A table with a rebuild in progress is swept once it commits (its files are kept meanwhile).
     .sort((a, b) => (a.row?.swept_at ?? "").localeCompare(b.row?.swept_at ?? ""));
   const r2 = { operations: 0 };
   const keepMs = (opts.snapshotDays ?? SNAPSHOT_DAYS) * DAY_MS;
   for (const { t, row } of order) {
     if (r2.operations >= SWEEP_R2_OPERATIONS) break;
     try {
-      const pending = await rebuildFiles(db, t.table);
+      // A rebuild in progress has written files no snapshot reaches yet: the sweep keeps them.
+      const pending = new Set(parseFiles(row?.rebuild_files ?? null).map((f) => dataFileFromJson(f).filePath));
       // After an erasure's rebuild, every snapshot before it goes: they reach files holding the person.
       const erased = row?.expire_before == null ? 0 : Date.parse(row.expire_before);
       const olderThanMs = Math.max(run.now.getTime() - keepMs, erased);
@@ -354,11 +339,9 @@ export async function askErasureRebuilds(env: Env): Promise<string[]> {
     ),
   );
   for (const spec of COMPACT_TABLES) {
-    const loaded = await io.store.load(tableRef(lakeSpecOf(spec)));
-    const snapshot = loaded === null ? null : currentSnapshot(loaded.metadata);
-    if (snapshot === null) continue;
-    const manifests = await readManifestList(io, snapshot["manifest-list"]);
-    if (!logged.has(spec.table) && !manifests.some((m) => m.content === 1)) continue;
+    const current = await currentManifests(io, spec);
+    if (current === null) continue;
+    if (!logged.has(spec.table) && !current.manifests.some((m) => m.content === 1)) continue;
     await db
       .prepare(
         `INSERT INTO lake_upkeep (table_name, erasure_asked_at) VALUES (?1, ?2)
@@ -402,11 +385,9 @@ export async function askRebuild(db: D1Database, table: string, reason: string):
 
 /** Why a table is due a rebuild, or null: asked, an old delete file, or too many manifests. */
 async function rebuildReason(io: LakeIo, spec: CompactTable, now: Date): Promise<string | null> {
-  const loaded = await io.store.load(tableRef(lakeSpecOf(spec)));
-  if (loaded === null) return null;
-  const snapshot = currentSnapshot(loaded.metadata);
-  if (snapshot === null) return null;
-  const manifests = await readManifestList(io, snapshot["manifest-list"]);
+  const current = await currentManifests(io, spec);
+  if (current === null) return null;
+  const { loaded, manifests } = current;
   if (manifests.length > MAX_MANIFESTS) return `${manifests.length} manifests`;
   const deletes = manifests.filter((m) => m.content === 1);
   if (deletes.length === 0) return null;
@@ -418,6 +399,14 @@ async function rebuildReason(io: LakeIo, spec: CompactTable, now: Date): Promise
     }),
   );
   return now.getTime() - oldest >= REBUILD_AFTER_DAYS * DAY_MS ? "delete files older than the rebuild age" : null;
+}
+
+/** A table's metadata and the manifests of its current snapshot, or null when it has none. */
+async function currentManifests(io: LakeIo, spec: CompactTable) {
+  const loaded = await io.store.load(tableRef(lakeSpecOf(spec)));
+  const snapshot = loaded === null ? null : currentSnapshot(loaded.metadata);
+  if (loaded === null || snapshot === null) return null;
+  return { loaded, manifests: await readManifestList(io, snapshot["manifest-list"]) };
 }
 
 async function startRebuild(db: D1Database, io: LakeIo, spec: CompactTable, reason: string): Promise<UpkeepRow> {
@@ -493,24 +482,14 @@ async function rebuildStep(
 }
 
 function parseFiles(text: string | null): string[] {
-  if (text === null) return [];
-  const parsed = z.array(z.string()).parse(JSON.parse(text));
-  return parsed;
-}
-
-/** The files of a rebuild in progress: no snapshot reaches them yet, and the sweep must keep them. */
-async function rebuildFiles(db: D1Database, table: string): Promise<Set<string>> {
-  const row = await db
-    .prepare("SELECT rebuild_files FROM lake_upkeep WHERE table_name = ?1")
-    .bind(table)
-    .first<{ rebuild_files: string | null }>();
-  return new Set(parseFiles(row?.rebuild_files ?? null).map((f) => dataFileFromJson(f).filePath));
+  return text === null ? [] : z.array(z.string()).parse(JSON.parse(text));
 }
 
 /**
  * Expires the table's old snapshots, then deletes every object under the table that no kept
- * snapshot reaches (null: nothing expires and the table was swept within a day, so it is left) (and that is not the current metadata, the version hint, or a file of a
- * rebuild in progress). The expiry is committed before anything is deleted.
+ * snapshot reaches (and that is not the current metadata, the version hint, or a file of a
+ * rebuild in progress). The expiry is committed before anything is deleted. Null: nothing expires
+ * and the table was swept within a day, so it is left as it is.
  */
 async function sweep(
   io: LakeIo,
