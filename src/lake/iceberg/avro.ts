@@ -61,6 +61,14 @@ export interface AvroAnnotated {
 /** A union is an array of branches; a string that is not a primitive names a type defined earlier. */
 export type AvroType = string | AvroRecord | AvroArray | AvroMap | AvroFixed | AvroEnum | AvroAnnotated | AvroType[];
 
+/** An Iceberg field that may be null: a union with "null", defaulting to null, carrying its field id. */
+export const optional = (name: string, type: AvroField["type"], id: number): AvroField => ({
+  name,
+  type: ["null", type],
+  default: null,
+  "field-id": id,
+});
+
 /** int/float/double are numbers, long is a bigint, bytes and fixed are Uint8Array, a record is a plain object. */
 export type AvroValue =
   | null

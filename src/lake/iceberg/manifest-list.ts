@@ -7,23 +7,9 @@
  * sequence number, which is checked here, so a list rebuilt for a retried commit cannot keep a
  * stale one. Pure.
  */
-import {
-  type AvroCodecs,
-  type AvroField,
-  type AvroRecord,
-  type AvroValue,
-  readContainer,
-  writeContainer,
-} from "./avro";
+import { type AvroCodecs, type AvroRecord, type AvroValue, optional, readContainer, writeContainer } from "./avro";
 import { ManifestError } from "./errors";
 import type { ManifestEntry, ManifestFile } from "./types";
-
-const optional = (name: string, type: AvroField["type"], id: number): AvroField => ({
-  name,
-  type: ["null", type],
-  default: null,
-  "field-id": id,
-});
 
 /** `manifest_file` v2 (spec "Manifest Lists"), with `field_summary` (508) for `partitions`. */
 export const MANIFEST_FILE_SCHEMA: AvroRecord = {

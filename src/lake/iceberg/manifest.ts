@@ -13,18 +13,12 @@ import {
   type AvroField,
   type AvroRecord,
   type AvroValue,
+  optional,
   readContainer,
   writeContainer,
 } from "./avro";
 import { ManifestError } from "./errors";
 import type { DataFile, IcebergSchema, ManifestEntry } from "./types";
-
-const optional = (name: string, type: AvroField["type"], id: number): AvroField => ({
-  name,
-  type: ["null", type],
-  default: null,
-  "field-id": id,
-});
 
 /** An Iceberg map<int, V> as Avro: an array of key/value records with logicalType "map". */
 const intMap = (name: string, id: number, keyId: number, valueId: number, value: "long" | "bytes"): AvroField =>
