@@ -407,6 +407,7 @@ describe("Stripe reconciliation older than the Events API's 30 days", () => {
         "checkout_sessions",
         "customers",
         "disputes",
+        "invoice_payments",
         "invoices",
         "payment_intents",
         "refunds",

@@ -197,6 +197,7 @@ export const TEXT_COLUMNS: Readonly<Record<string, TableColumns>> = {
     ],
   },
   stripe_disputes: { kept: ["reason", "evidence_due_by", "network_reason_code", "metadata"] },
+  stripe_invoice_payments: { kept: ["payment_type", "paid_at", "canceled_at"] },
   stripe_refunds: { kept: ["reason", "failure_reason", "metadata"] },
   stripe_checkout_sessions: {
     personal: ["email", "shipping_name", "shipping_line1", "shipping_line2", "shipping_city", "shipping_postal_code"],

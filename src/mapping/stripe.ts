@@ -14,6 +14,7 @@ import type {
   StripeCheckoutSessionRow,
   StripeCustomerRow,
   StripeDisputeRow,
+  StripeInvoicePaymentRow,
   StripeInvoiceRow,
   StripePaymentIntentRow,
   StripeRefundRow,
@@ -282,6 +283,43 @@ function invoiceRow(o: z.infer<typeof invoiceSchema>, ctx: Ctx): StripeInvoiceRo
   };
 }
 
+/**
+ * An invoice payment (API 2025-03-31+): which payment intent, or charge without one, pays which
+ * invoice. Its `payment` names one of them by `type` (a payment record, for payments outside
+ * Stripe, names neither).
+ */
+const invoicePaymentSchema = z.object({
+  id: z.string().min(1),
+  invoice: ref,
+  is_default: bool,
+  amount_paid: int.nullish(),
+  amount_requested: int.nullish(),
+  currency: z.string().min(1),
+  payment: z.object({ type: str, payment_intent: ref, charge: ref }).nullish(),
+  status: str,
+  status_transitions: z.object({ paid_at: unix, canceled_at: unix }).nullish(),
+  livemode: bool,
+  created: unix,
+});
+function invoicePaymentRow(o: z.infer<typeof invoicePaymentSchema>, ctx: Ctx): StripeInvoicePaymentRow {
+  return {
+    id: o.id,
+    invoiceId: o.invoice,
+    paymentType: o.payment?.type ?? null,
+    paymentIntentId: o.payment?.payment_intent ?? null,
+    chargeId: o.payment?.charge ?? null,
+    status: o.status ?? null,
+    isDefault: o.is_default ?? null,
+    amountPaidMinor: o.amount_paid ?? null,
+    amountRequestedMinor: o.amount_requested ?? null,
+    currency: o.currency.toUpperCase(),
+    paidAt: time(o.status_transitions?.paid_at),
+    canceledAt: time(o.status_transitions?.canceled_at),
+    livemode: o.livemode ?? null,
+    ...tail(ctx, o.created),
+  };
+}
+
 const disputeSchema = z.object({
   id: z.string().min(1),
   charge: ref,
@@ -537,6 +575,7 @@ export type StripeRows =
   | { table: "charges"; row: StripeChargeRow }
   | { table: "payment_intents"; row: StripePaymentIntentRow }
   | { table: "invoices"; row: StripeInvoiceRow }
+  | { table: "invoice_payments"; row: StripeInvoicePaymentRow }
   | { table: "disputes"; row: StripeDisputeRow }
   | { table: "refunds"; row: StripeRefundRow }
   | { table: "subscriptions"; row: StripeSubscriptionRow }
@@ -564,6 +603,10 @@ const MAPPERS: Record<string, Mapper> = {
     row: paymentIntentRow(o, ctx),
   })),
   invoice: mapper(invoiceSchema, (o, ctx) => ({ table: "invoices", row: invoiceRow(o, ctx) })),
+  invoice_payment: mapper(invoicePaymentSchema, (o, ctx) => ({
+    table: "invoice_payments",
+    row: invoicePaymentRow(o, ctx),
+  })),
   dispute: mapper(disputeSchema, (o, ctx) => ({ table: "disputes", row: disputeRow(o, ctx) })),
   refund: mapper(refundSchema, (o, ctx) => ({ table: "refunds", row: refundRow(o, ctx) })),
   subscription: mapper(subscriptionSchema, (o, ctx) => ({ table: "subscriptions", row: subscriptionRow(o, ctx) })),

@@ -15,6 +15,7 @@ export const API_BACKFILL_RESOURCES = {
     "charges",
     "payment_intents",
     "invoices",
+    "invoice_payments",
     "subscriptions",
     "disputes",
     "refunds",

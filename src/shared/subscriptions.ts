@@ -51,6 +51,7 @@ export const STRIPE_WEBHOOK_EVENTS = [
   "invoice.updated",
   "invoice.paid",
   "invoice.payment_failed",
+  "invoice_payment.paid",
   "checkout.session.completed",
   "checkout.session.expired",
   "checkout.session.async_payment_succeeded",

@@ -39,6 +39,7 @@ const STRIPE_PREFIX: Array<[string, string]> = [
   ["charge.", "charges"],
   ["payment_intent.", "payment_intents"],
   ["invoice.", "invoices"],
+  ["invoice_payment.", "invoice_payments"],
   ["checkout.session.", "checkout_sessions"],
   ["customer.subscription.", "subscriptions"],
   ["customer.", "customers"],

@@ -8,6 +8,7 @@
  * and the ledger row says so.
  */
 
+import type { SQLiteColumn } from "drizzle-orm/sqlite-core";
 import {
   lineItemRows,
   mapStripeEvent,
@@ -21,6 +22,7 @@ import {
   stripeCheckoutSessions,
   stripeCustomers,
   stripeDisputes,
+  stripeInvoicePayments,
   stripeInvoices,
   stripePaymentIntents,
   stripeRefunds,
@@ -41,11 +43,33 @@ export const planStripe: Planner = async (env, event) => {
     case "customers":
       return applied([upsertNotOlder(db, stripeCustomers, rows.row, stripeCustomers.eventCreated, deleted)]);
     case "charges":
-      return applied([upsertNotOlder(db, stripeCharges, rows.row, stripeCharges.eventCreated, deleted)]);
+      return applied([
+        upsertNotOlder(db, stripeCharges, rows.row, stripeCharges.eventCreated, keep(deleted, stripeCharges.invoiceId)),
+      ]);
     case "payment_intents":
-      return applied([upsertNotOlder(db, stripePaymentIntents, rows.row, stripePaymentIntents.eventCreated, deleted)]);
+      return applied([
+        upsertNotOlder(
+          db,
+          stripePaymentIntents,
+          rows.row,
+          stripePaymentIntents.eventCreated,
+          keep(deleted, stripePaymentIntents.invoiceId),
+        ),
+      ]);
     case "invoices":
-      return applied([upsertNotOlder(db, stripeInvoices, rows.row, stripeInvoices.eventCreated, deleted)]);
+      return applied([
+        upsertNotOlder(
+          db,
+          stripeInvoices,
+          rows.row,
+          stripeInvoices.eventCreated,
+          keep(deleted, stripeInvoices.paymentIntentId, stripeInvoices.chargeId),
+        ),
+      ]);
+    case "invoice_payments":
+      return applied([
+        upsertNotOlder(db, stripeInvoicePayments, rows.row, stripeInvoicePayments.eventCreated, deleted),
+      ]);
     case "disputes":
       return applied([upsertNotOlder(db, stripeDisputes, rows.row, stripeDisputes.eventCreated, deleted)]);
     case "refunds":
@@ -56,6 +80,14 @@ export const planStripe: Planner = async (env, event) => {
       return planCheckoutSession(env, rows, deleted);
   }
 };
+
+/**
+ * The columns an event keeps when it has no value for them: every column for a delete (its object
+ * may be a stub), else the invoice ↔ payment links. Since API 2025-03-31 the objects no longer carry
+ * those links, which come from invoice payments (migrations/0152); a link is never unmade, so a
+ * basil copy of an object must not erase what an older copy or an invoice payment linked.
+ */
+const keep = (deleted: boolean, ...links: SQLiteColumn[]): true | SQLiteColumn[] => (deleted ? true : links);
 
 const applied = (statements: D1PreparedStatement[], note?: string): ApplyPlan =>
   note === undefined ? { kind: "apply", statements } : { kind: "apply", statements, note };

@@ -30,6 +30,7 @@ const STRIPE: Record<string, StripeList> = {
   charges: { path: "charges", type: "charge.backfill" },
   payment_intents: { path: "payment_intents", type: "payment_intent.backfill" },
   invoices: { path: "invoices", type: "invoice.backfill" },
+  invoice_payments: { path: "invoice_payments", type: "invoice_payment.backfill" },
   subscriptions: { path: "subscriptions", type: "customer.subscription.backfill", extra: { status: "all" } },
   disputes: { path: "disputes", type: "charge.dispute.backfill" },
   refunds: { path: "refunds", type: "refund.backfill" },

@@ -1,6 +1,6 @@
 /**
  * Drizzle definitions of the `stripe_*` tables; they must match
- * migrations/0003_stripe_recharge.sql exactly (a test compares them with
+ * migrations/0003_stripe_recharge.sql and migrations/0152_stripe_recharge_versions.sql exactly (a test compares them with
  * `PRAGMA table_info`). The SQL file stays the source of truth for the database,
  * these give typed rows and statements; keeping two copies is the price of
  * applying plain SQL migrations with wrangler.
@@ -255,6 +255,38 @@ export const stripeSubscriptions = sqliteTable(
   ],
 );
 
+/**
+ * Since API 2025-03-31 (basil) an invoice names its payments only through these objects
+ * (`invoice_payment.*` events, `GET /v1/invoice_payments`); migrations/0152 copies a paid one's
+ * payment intent and charge onto `stripe_invoices` and its invoice onto `stripe_charges` and
+ * `stripe_payment_intents`, whichever of them arrives first.
+ */
+export const stripeInvoicePayments = sqliteTable(
+  "stripe_invoice_payments",
+  {
+    id: text("id").primaryKey().notNull(),
+    invoiceId: text("invoice_id"),
+    paymentType: text("payment_type"),
+    paymentIntentId: text("payment_intent_id"),
+    chargeId: text("charge_id"),
+    status: text("status"),
+    isDefault: bool("is_default"),
+    amountPaidMinor: integer("amount_paid_minor"),
+    amountRequestedMinor: integer("amount_requested_minor"),
+    currency: text("currency").notNull(),
+    paidAt: text("paid_at"),
+    canceledAt: text("canceled_at"),
+    livemode: bool("livemode"),
+    ...tail(),
+  },
+  (t) => [
+    index("stripe_invoice_payments_by_invoice").on(t.invoiceId),
+    index("stripe_invoice_payments_by_payment_intent").on(t.paymentIntentId),
+    index("stripe_invoice_payments_by_charge").on(t.chargeId),
+    index("stripe_invoice_payments_by_lake_day").on(t.updatedAt, t.id),
+  ],
+);
+
 export const stripeCheckoutSessions = sqliteTable(
   "stripe_checkout_sessions",
   {
@@ -335,6 +367,7 @@ export type StripeInvoiceRow = typeof stripeInvoices.$inferSelect;
 export type StripeDisputeRow = typeof stripeDisputes.$inferSelect;
 export type StripeRefundRow = typeof stripeRefunds.$inferSelect;
 export type StripeSubscriptionRow = typeof stripeSubscriptions.$inferSelect;
+export type StripeInvoicePaymentRow = typeof stripeInvoicePayments.$inferSelect;
 export type StripeCheckoutSessionRow = typeof stripeCheckoutSessions.$inferSelect;
 export type StripeCheckoutLineItemRow = typeof stripeCheckoutSessionLineItems.$inferSelect;
 
@@ -349,4 +382,5 @@ export const STRIPE_TABLES = [
   stripeSubscriptions,
   stripeCheckoutSessions,
   stripeCheckoutSessionLineItems,
+  stripeInvoicePayments,
 ] as const;
