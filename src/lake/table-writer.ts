@@ -396,7 +396,9 @@ export async function commitRebuild(
   spec: LakeSpec,
   files: readonly DataFile[],
   baseSequence: number,
+  o: { operation?: "replace" | "overwrite"; summary?: Record<string, string> } = {},
 ): Promise<CommitReport> {
+  const operation = o.operation ?? "replace";
   const ref = tableRef(spec);
   const token = `${Date.now().toString(36)}-${crypto.randomUUID()}`;
   const report: CommitReport = {
@@ -458,11 +460,12 @@ export async function commitRebuild(
       snapshotId,
       parent: meta,
       manifestListPath: listPath,
-      operation: "replace",
+      operation,
       summary: {
         "added-data-files": String(files.length),
         "added-records": String(report.rows),
-        "commerce.rebuild": "true",
+        ...(operation === "replace" ? { "commerce.rebuild": "true" } : {}),
+        ...o.summary,
       },
       nowMs: Date.now(),
     });

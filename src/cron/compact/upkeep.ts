@@ -40,7 +40,8 @@ import type { QueryMeter } from "../../shared/d1-meter";
 import { describeError, log } from "../../shared/log";
 import { meteredDatabases, sharedDatabase } from "../../tables/database";
 import { withLease } from "../lease";
-import { clearMark, owedSnapshots, owesSnapshot, SNAPSHOT_OWED } from "./changes";
+import { clearMark, owedSnapshots, owesSnapshot, owesSnapshots, SNAPSHOT_OWED } from "./changes";
+import { PEOPLE_VIEWS, peoplePassRunning, peoplePassStep } from "./kpi-people";
 import { KPI_VIEWS } from "./kpi-views";
 import { snapshotAsOf, writeKpiSnapshot } from "./kpis";
 import { readTable } from "./read";
@@ -57,7 +58,10 @@ export const SNAPSHOT_DAYS = 3;
 export const KPI_REFRESH_HOURS = 6;
 /** Rows a rebuild reads per run (one data file). */
 const RUN_ROWS = 250_000;
-/** D1 queries after which a run takes no new KPI snapshot (the rest stay owed)... */
+/** Rows the people pass writes per run, and the time it may take (an hourly job has 15 minutes). */
+const PEOPLE_RUN_ROWS = 1_000_000;
+const PEOPLE_RUN_MS = 180_000;
+/** D1 queries after which a run takes no new KPI snapshot or range (the rest stay owed)... */
 const KPI_QUERIES = 400;
 /** ...and after which a rebuild stops for the next run (Cloudflare allows 1,000 per invocation). */
 const REBUILD_QUERIES = 900;
@@ -76,6 +80,9 @@ export const upkeepOptionsSchema = z
     snapshotDays: z.number().min(0).max(365).optional(),
     /** Refresh owed KPI snapshots this many hours apart instead of KPI_REFRESH_HOURS (0: every run). */
     kpiRefreshHours: z.number().min(0).max(168).optional(),
+    /** Rows the people pass writes per run instead of PEOPLE_RUN_ROWS, profiles in its first range (tests resume with them). */
+    peopleRunRows: z.number().int().min(1).max(PEOPLE_RUN_ROWS).optional(),
+    peopleRangeProfiles: z.number().int().min(1).max(50_000).optional(),
     /** Rows a rebuild reads per run instead of RUN_ROWS (smaller parts; tests resume with it). */
     rebuildRows: z.number().int().min(1).max(RUN_ROWS).optional(),
   })
@@ -106,6 +113,8 @@ export interface UpkeepResult {
   /** The KPI snapshots refreshed, and those still owed (no budget left). */
   snapshots: KpiSnapshotReport[];
   owed: number;
+  /** The people pass's part in this run (kpi-people.ts), when one ran. */
+  people: { ranges: number; rows: number; committed: boolean } | null;
   /** The run's first rebuild step: the one in progress or asked first (of `rebuilds`, one per table). */
   rebuild: RebuildReport | null;
   rebuilds: RebuildReport[];
@@ -124,7 +133,7 @@ export async function runUpkeep(
 }
 
 function emptyResult(runId: string, skipped: boolean): UpkeepResult {
-  return { skipped, runId, snapshots: [], owed: 0, rebuild: null, rebuilds: [], swept: [], failed: [] };
+  return { skipped, runId, snapshots: [], owed: 0, people: null, rebuild: null, rebuilds: [], swept: [], failed: [] };
 }
 
 const upkeepRows = async (db: D1Database) => (await db.prepare("SELECT * FROM lake_upkeep").all<UpkeepRow>()).results;
@@ -164,6 +173,8 @@ async function upkeep(input: Env, run: { runId: string; now: Date }, opts: z.inf
     meter,
     now: run.now,
     minAgeMs: (opts.kpiRefreshHours ?? KPI_REFRESH_HOURS) * 3_600_000,
+    peopleRunRows: opts.peopleRunRows ?? PEOPLE_RUN_ROWS,
+    perRange: opts.peopleRangeProfiles,
   });
 
   let rows = await upkeepRows(db);
@@ -251,9 +262,11 @@ async function nextRebuild(
   tried: ReadonlySet<string>,
   now: Date,
 ): Promise<{ spec: CompactTable; row: UpkeepRow } | null> {
-  const running = rows.find((r) => r.rebuild_started_at !== null && !tried.has(r.table_name));
-  const runningSpec = running && COMPACT_TABLES.find((s) => s.table === running.table_name);
-  if (running && runningSpec) return { spec: runningSpec, row: running };
+  // The KPI pass keeps its progress in the same columns (kpi-people.ts): only entity tables here.
+  for (const row of rows) {
+    const spec = COMPACT_TABLES.find((s) => s.table === row.table_name);
+    if (spec && row.rebuild_started_at !== null && !tried.has(row.table_name)) return { spec, row };
+  }
   // Asked ones first (an operator, an erasure), then the tables rebuilt longest ago.
   const asked = (r: UpkeepRow | undefined) => r?.rebuild_reason != null || r?.erasure_asked_at != null;
   const candidates = COMPACT_TABLES.filter((spec) => !tried.has(spec.table))
@@ -274,18 +287,21 @@ async function nextRebuild(
 /**
  * Refreshes the KPI snapshots that are due (see the header), while the run's KPI budget lasts; a
  * due snapshot past it stays owed for the next run. A failed refresh is reported and stays owed.
+ * The per-person views are refreshed together by the people pass (kpi-people.ts), a part per run.
  */
 async function refreshSnapshots(
   env: Env,
   io: LakeIo,
   result: UpkeepResult,
-  o: { meter: QueryMeter; now: Date; minAgeMs: number },
+  o: { meter: QueryMeter; now: Date; minAgeMs: number; peopleRunRows: number; perRange?: number },
 ): Promise<void> {
   const db = sharedDatabase(env);
   const owed = await owedSnapshots(
     db,
     KPI_VIEWS.map((v) => v.table),
   );
+  const people = new Set(PEOPLE_VIEWS.map((v) => v.table));
+  let peopleDue = await peoplePassRunning(db);
   for (const spec of KPI_VIEWS) {
     const asOf = new Date().toISOString();
     const last = await snapshotAsOf(io, spec);
@@ -295,6 +311,10 @@ async function refreshSnapshots(
       (spec.clock && last.slice(0, 10) !== asOf.slice(0, 10));
     if (!due) {
       if (owed.has(spec.table)) result.owed++;
+      continue;
+    }
+    if (people.has(spec.table)) {
+      peopleDue = true;
       continue;
     }
     if (o.meter.queries >= KPI_QUERIES) {
@@ -319,6 +339,48 @@ async function refreshSnapshots(
       result.failed.push({ table: spec.table, error });
       if (!owed.has(spec.table)) await owesSnapshot(db, spec.table).run();
     }
+  }
+  if (peopleDue) await refreshPeople(env, io, result, { ...o, owed });
+}
+
+/** A part of the people pass, within the run's KPI budget; its four snapshots when it ends. */
+async function refreshPeople(
+  env: Env,
+  io: LakeIo,
+  result: UpkeepResult,
+  o: { meter: QueryMeter; owed: ReadonlyMap<string, number>; peopleRunRows: number; perRange?: number },
+): Promise<void> {
+  const db = sharedDatabase(env);
+  const started = Date.now();
+  try {
+    const step = await peoplePassStep(db, io, {
+      owed: o.owed,
+      perRange: o.perRange,
+      more: (rows) => o.meter.queries < KPI_QUERIES && rows < o.peopleRunRows && Date.now() - started < PEOPLE_RUN_MS,
+    });
+    result.people = { ranges: step.ranges, rows: step.rows, committed: step.committed.length > 0 };
+    if (step.committed.length === 0) {
+      result.owed += PEOPLE_VIEWS.length;
+      return;
+    }
+    for (const spec of PEOPLE_VIEWS) await publishSchema(env.LAKE, spec, step.asOf);
+    for (const report of step.committed) {
+      result.snapshots.push({
+        view: report.table,
+        rows: report.rows,
+        bytes: report.bytes,
+        snapshotId: report.snapshotId,
+      });
+    }
+    for (const [table, seq] of Object.entries(step.marks)) await clearMark(db, { table, dt: SNAPSHOT_OWED, seq });
+  } catch (err) {
+    const error = describeError(err);
+    log.error("lake kpi people pass failed", { error });
+    result.failed.push({ table: PEOPLE_VIEWS.map((v) => v.table).join(", "), error });
+    await owesSnapshots(
+      db,
+      PEOPLE_VIEWS.map((v) => v.table).filter((t) => !o.owed.has(t)),
+    );
   }
 }
 
