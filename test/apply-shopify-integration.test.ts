@@ -163,7 +163,6 @@ describe("Shopify events through the consumer", () => {
       ["fulfillment_events/create", '{"id":1,"fulfillment_id":2}'],
       ["fulfillment_orders/placed_on_hold", '{"fulfillment_order":{"id":"gid://shopify/FulfillmentOrder/1"}}'],
       ["product_listings/add", '{"product_listing":{"product_id":1}}'],
-      ["customers_marketing_consent/update", '{"id":1,"sms_marketing_consent":null}'],
       ["customer_tags/added", '{"customerId":"gid://shopify/Customer/1","tags":["a"]}'],
     ];
     const es = cases.map(([topic, body]) => envelope(shop, topic, body));

@@ -271,7 +271,9 @@ async function prepare(env: Env, msg: Message<unknown>, now: string, erased: Era
     // A replay finds its object in place (the first copy stays); the ledger note says why it is held now.
     if (prot.redacted) await putRedacted(env.LAKE, obj, now);
     else await putOnce(env.LAKE, obj);
-    const note = envelope.origin === "replay" ? replayedNote(reason, detail, now) : reason;
+    // A version without mapping rules is named in the ledger, where an operator looks first.
+    const held = reason === "unsupported_version" && detail ? `${reason}: ${detail}` : reason;
+    const note = envelope.origin === "replay" ? replayedNote(reason, detail, now) : held;
     const ledger = { ...base, resource, status: "quarantined" as const, r2Key: obj.key, note };
     const index = [{ r2Key: obj.key, source: envelope.source, subjects: prot.subjects, redacted: prot.redacted }];
     return { ...write, status: "quarantined", statements: [], ledger, children: [], index };

@@ -15,6 +15,8 @@ const PII_KEYS = new Set([
   "client_ip",
   "ip",
   "ip_address",
+  // customers_email_marketing_consent/update names the customer's address so.
+  "email_address",
   "user_agent",
   "accept_language",
   "session_hash",

@@ -45,6 +45,7 @@ import {
   tags,
   ts,
 } from "./shopify-schema";
+import { BUILT_BODY, carries, type PayloadRules } from "./shopify-versions";
 
 export type { OrderDoc };
 
@@ -54,6 +55,10 @@ export interface EventMeta {
   eventId: string;
   eventAt: string;
   origin: Origin;
+  /** The API version of the payload (recorded in `api_version`); null when unknown. */
+  apiVersion?: string | null;
+  /** Which fields the payload carries (./shopify-versions.ts); a body built from GraphQL when absent. */
+  rules?: PayloadRules;
 }
 
 export interface SubscriptionRules {
@@ -84,11 +89,27 @@ export type ShopifyRows =
       partial?: true;
     }
   | { kind: "checkout"; checkout: ShopifyCheckoutRow }
+  | { kind: "customerPatch"; patch: CustomerPatch }
   | { kind: "delete"; entity: DeletableEntity; id: string; meta: EventMeta };
+
+/**
+ * One group of a customer's columns from a topic that carries only that group (API 2025-01 on):
+ * `row` has the key, the group's columns and its as-of column, and the version columns. Tags come
+ * as changes to the stored list, applied when they are not older than the last full list.
+ */
+export type CustomerPatch =
+  | { group: "purchasing" | "emailConsent" | "smsConsent"; row: ShopifyCustomerRow }
+  | { group: "tags"; row: ShopifyCustomerRow; added: string[]; removed: string[]; occurredAt: string };
 
 export type MapResult = { ok: true; rows: ShopifyRows } | { ok: false; detail: string };
 
-export type ShopifyFamily = Exclude<ShopifyRows["kind"], "delete"> | `delete:${DeletableEntity}`;
+/** Customer topics that carry one group of the customer's columns (see `CustomerPatch`). */
+export type CustomerPatchFamily = "purchasing" | "emailConsent" | "smsConsent" | "tagsAdded" | "tagsRemoved";
+
+export type ShopifyFamily =
+  | Exclude<ShopifyRows["kind"], "delete" | "customerPatch">
+  | CustomerPatchFamily
+  | `delete:${DeletableEntity}`;
 
 /** Topics with a table. Every other Shopify topic (compliance, app, carts, inventory, ...) is archive-only. */
 const FAMILIES: Record<string, ShopifyFamily> = {
@@ -104,6 +125,11 @@ const FAMILIES: Record<string, ShopifyFamily> = {
   "customers/enable": "customer",
   "customers/disable": "customer",
   "customers/delete": "delete:customers",
+  "customers/purchasing_summary": "purchasing",
+  "customers_email_marketing_consent/update": "emailConsent",
+  "customers_marketing_consent/update": "smsConsent",
+  "customer.tags_added": "tagsAdded",
+  "customer.tags_removed": "tagsRemoved",
   "products/create": "product",
   "products/update": "product",
   "products/delete": "delete:products",
@@ -140,6 +166,15 @@ export function mapShopifyEvent(family: ShopifyFamily, body: string, meta: Event
       return mapRefund(doc, meta, ctx);
     case "checkout":
       return mapCheckout(doc, meta);
+    case "purchasing":
+      return mapPurchasingSummary(doc, meta);
+    case "emailConsent":
+      return mapEmailConsent(doc, meta);
+    case "smsConsent":
+      return mapSmsConsent(doc, meta);
+    case "tagsAdded":
+    case "tagsRemoved":
+      return mapTagChange(family, doc, meta);
     default:
       return mapDelete(family.slice("delete:".length) as DeletableEntity, doc, meta);
   }
@@ -177,8 +212,13 @@ export function orderRows(o: OrderDoc, meta: EventMeta, ctx: MapContext): Extrac
     email: normalizeEmail(o.email) ?? normalizeEmail(o.contact_email),
     phone: o.phone ?? null,
     customerId: o.customer?.id ?? null,
-    customerOrdersCount: o.customer?.orders_count ?? null,
-    customerTotalSpentMinor: minor(o.customer?.total_spent, o.customer?.currency ?? cur),
+    // order.customer has no counts in the webhook payloads (./shopify-versions.ts): kept as stored.
+    ...(carries(rulesOf(meta), "order", "order.customerPurchasing", o.customer, "orders_count")
+      ? {
+          customerOrdersCount: o.customer?.orders_count ?? null,
+          customerTotalSpentMinor: minor(o.customer?.total_spent, o.customer?.currency ?? cur),
+        }
+      : {}),
     createdAt: o.created_at ?? null,
     processedAt: o.processed_at ?? null,
     closedAt: o.closed_at ?? null,
@@ -277,6 +317,7 @@ const customerSchema = z.object({
   currency: currency.nullish(),
   orders_count: int.nullish(),
   total_spent: decimal.nullish(),
+  last_order_id: id.nullish(),
   accepts_marketing: bool,
   email_marketing_consent: z.object({ state: str, opt_in_level: str, consent_updated_at: ts.nullish() }).nullish(),
   sms_marketing_consent: z.object({ state: str }).nullish(),
@@ -291,6 +332,10 @@ export function mapCustomer(doc: unknown, meta: EventMeta): MapResult {
   const c = parsed.data;
   const consent = c.email_marketing_consent;
   const addr = c.default_address;
+  const v = version(meta, c.updated_at);
+  // Groups the payload does not carry (./shopify-versions.ts) stay out of the row: never erased.
+  const has = (field: Parameters<typeof carries>[2], key: string) =>
+    carries(rulesOf(meta), "customer", field, doc, key);
   const customer: ShopifyCustomerRow = {
     shop: meta.shop,
     id: c.id,
@@ -301,16 +346,29 @@ export function mapCustomer(doc: unknown, meta: EventMeta): MapResult {
     state: c.state ?? null,
     verifiedEmail: c.verified_email ?? null,
     taxExempt: c.tax_exempt ?? null,
-    tags: splitTags(c.tags),
+    ...(has("customer.tags", "tags") ? { tags: splitTags(c.tags), tagsAsOf: v.updatedAt } : {}),
     currency: c.currency ?? null,
-    ordersCount: c.orders_count ?? null,
-    totalSpentMinor: minor(c.total_spent, c.currency),
-    // Newer API versions dropped accepts_marketing in favour of the consent object.
-    acceptsMarketing: c.accepts_marketing ?? (consent?.state ? consent.state === "subscribed" : null),
-    emailMarketingState: consent?.state ?? null,
-    emailMarketingOptInLevel: consent?.opt_in_level ?? null,
-    emailMarketingUpdatedAt: consent?.consent_updated_at ?? null,
-    smsMarketingState: c.sms_marketing_consent?.state ?? null,
+    ...(has("customer.purchasing", "orders_count") || has("customer.purchasing", "total_spent")
+      ? {
+          ordersCount: c.orders_count ?? null,
+          totalSpentMinor: minor(c.total_spent, c.currency),
+          lastOrderId: c.last_order_id ?? null,
+          purchasingAsOf: v.updatedAt,
+        }
+      : {}),
+    ...(has("customer.emailConsent", "email_marketing_consent") || has("customer.emailConsent", "accepts_marketing")
+      ? {
+          // Newer API versions dropped accepts_marketing in favour of the consent object.
+          acceptsMarketing: c.accepts_marketing ?? (consent?.state ? consent.state === "subscribed" : null),
+          emailMarketingState: consent?.state ?? null,
+          emailMarketingOptInLevel: consent?.opt_in_level ?? null,
+          emailMarketingUpdatedAt: consent?.consent_updated_at ?? null,
+          emailConsentAsOf: v.updatedAt,
+        }
+      : {}),
+    ...(has("customer.smsConsent", "sms_marketing_consent")
+      ? { smsMarketingState: c.sms_marketing_consent?.state ?? null, smsConsentAsOf: v.updatedAt }
+      : {}),
     city: addr?.city ?? null,
     province: addr?.province ?? null,
     provinceCode: addr?.province_code ?? null,
@@ -318,9 +376,97 @@ export function mapCustomer(doc: unknown, meta: EventMeta): MapResult {
     country: addr?.country ?? null,
     countryCode: addr?.country_code ?? null,
     createdAt: c.created_at ?? null,
-    ...version(meta, c.updated_at),
+    ...v,
   };
   return { ok: true, rows: { kind: "customer", customer } };
+}
+
+// ---- customer topics that carry one group of columns (API 2025-01 on) --------------------------
+
+const purchasingSummarySchema = z.object({
+  customerId: id,
+  numberOfOrders: int.nullish(),
+  amountSpent: z.object({ amount: decimal, currencyCode: currency }).nullish(),
+  lastOrderId: id.nullish(),
+  occurredAt: ts.nullish(),
+});
+
+/** `customers/purchasing_summary`: orders count, amount spent and last order. */
+export function mapPurchasingSummary(doc: unknown, meta: EventMeta): MapResult {
+  const parsed = purchasingSummarySchema.safeParse(doc);
+  if (!parsed.success) return invalid("customers/purchasing_summary", parsed.error);
+  const p = parsed.data;
+  const asOf = p.occurredAt ?? meta.eventAt;
+  const spent = p.amountSpent;
+  const row: ShopifyCustomerRow = {
+    shop: meta.shop,
+    id: p.customerId,
+    ordersCount: p.numberOfOrders ?? null,
+    // The amount's currency is the customer's: the two columns are written together.
+    ...(spent ? { currency: spent.currencyCode, totalSpentMinor: minor(spent.amount, spent.currencyCode) } : {}),
+    lastOrderId: p.lastOrderId ?? null,
+    purchasingAsOf: asOf,
+    ...version(meta, asOf),
+  };
+  return { ok: true, rows: { kind: "customerPatch", patch: { group: "purchasing", row } } };
+}
+
+const consentSchema = z.object({ state: str, opt_in_level: str, consent_updated_at: ts.nullish() });
+
+const emailConsentSchema = z.object({ customer_id: id, email_marketing_consent: consentSchema });
+
+/** `customers_email_marketing_consent/update`: the email marketing consent. */
+export function mapEmailConsent(doc: unknown, meta: EventMeta): MapResult {
+  const parsed = emailConsentSchema.safeParse(doc);
+  if (!parsed.success) return invalid("customers_email_marketing_consent/update", parsed.error);
+  const { customer_id, email_marketing_consent: consent } = parsed.data;
+  const asOf = consent.consent_updated_at ?? meta.eventAt;
+  const row: ShopifyCustomerRow = {
+    shop: meta.shop,
+    id: customer_id,
+    acceptsMarketing: consent.state ? consent.state === "subscribed" : null,
+    emailMarketingState: consent.state ?? null,
+    emailMarketingOptInLevel: consent.opt_in_level ?? null,
+    emailMarketingUpdatedAt: consent.consent_updated_at ?? null,
+    emailConsentAsOf: asOf,
+    ...version(meta, asOf),
+  };
+  return { ok: true, rows: { kind: "customerPatch", patch: { group: "emailConsent", row } } };
+}
+
+const smsConsentSchema = z.object({ id, sms_marketing_consent: consentSchema.nullish() });
+
+/** `customers_marketing_consent/update`: the SMS marketing consent. */
+export function mapSmsConsent(doc: unknown, meta: EventMeta): MapResult {
+  const parsed = smsConsentSchema.safeParse(doc);
+  if (!parsed.success) return invalid("customers_marketing_consent/update", parsed.error);
+  const { id: customerId, sms_marketing_consent: consent } = parsed.data;
+  const asOf = consent?.consent_updated_at ?? meta.eventAt;
+  const row: ShopifyCustomerRow = {
+    shop: meta.shop,
+    id: customerId,
+    smsMarketingState: consent?.state ?? null,
+    smsConsentAsOf: asOf,
+    ...version(meta, asOf),
+  };
+  return { ok: true, rows: { kind: "customerPatch", patch: { group: "smsConsent", row } } };
+}
+
+const tagChangeSchema = z.object({ customerId: id, tags: z.array(z.string()), occurredAt: ts.nullish() });
+
+/** `customer.tags_added` / `customer.tags_removed`: a change to the stored tag list. */
+export function mapTagChange(family: "tagsAdded" | "tagsRemoved", doc: unknown, meta: EventMeta): MapResult {
+  const parsed = tagChangeSchema.safeParse(doc);
+  if (!parsed.success)
+    return invalid(family === "tagsAdded" ? "customer.tags_added" : "customer.tags_removed", parsed.error);
+  const { customerId, tags: changed, occurredAt } = parsed.data;
+  const list = splitTags(changed);
+  const added = family === "tagsAdded" ? list : [];
+  const removed = family === "tagsRemoved" ? list : [];
+  const at = occurredAt ?? meta.eventAt;
+  // A customer not stored yet starts from the added tags; its list is complete once a full one arrives.
+  const row: ShopifyCustomerRow = { shop: meta.shop, id: customerId, tags: added, ...version(meta, at) };
+  return { ok: true, rows: { kind: "customerPatch", patch: { group: "tags", row, added, removed, occurredAt: at } } };
 }
 
 // ---- products -------------------------------------------------------------------------------
@@ -561,9 +707,14 @@ export function mapCheckout(doc: unknown, meta: EventMeta): MapResult {
   const parsed = checkoutSchema.safeParse(doc);
   if (!parsed.success) return invalid("checkout", parsed.error);
   const c = parsed.data;
-  // Shopify names a checkout "#<id>"; the docs sample omits `id` but keeps that name.
-  const checkoutId = c.id ?? /^#(\d+)$/.exec(c.name ?? "")?.[1];
-  if (checkoutId === undefined) return { ok: false, detail: "checkout: no id (and no #<id> name)" };
+  // From 2026-04 checkouts/create|update carry no `id`; Shopify names a checkout "#<id>", so the key
+  // stays the id checkouts/delete (which still sends `id`) and older versions use. The token is stored too.
+  const ownId = carries(rulesOf(meta), "checkout", "checkout.id", doc, "id") ? (c.id ?? undefined) : undefined;
+  const checkoutId = ownId ?? /^#(\d+)$/.exec(c.name ?? "")?.[1];
+  if (checkoutId === undefined) {
+    const where = meta.apiVersion ? ` (API version ${meta.apiVersion})` : "";
+    return { ok: false, detail: `checkout: no id and no "#<id>" name${where}` };
+  }
   const cur = c.currency ?? c.presentment_currency ?? null;
   const m = (amount: string | null | undefined) => (cur === null ? null : minor(amount, cur));
   const checkout: ShopifyCheckoutRow = {
@@ -626,7 +777,12 @@ function version(meta: EventMeta, updatedAt: string | null | undefined) {
     lastEventId: meta.eventId,
     eventAt: meta.eventAt,
     origin: meta.origin,
+    apiVersion: meta.apiVersion ?? null,
   };
+}
+
+function rulesOf(meta: EventMeta): PayloadRules {
+  return meta.rules ?? BUILT_BODY;
 }
 
 function minor(amount: string | null | undefined, cur: string | null | undefined): number | null {

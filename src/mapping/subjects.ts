@@ -76,7 +76,7 @@ function collect(source: Source, resource: string, doc: LosslessJson, plain: boo
       const value = v[key] as LosslessJson;
       const k = normalizeKey(key);
       if (typeof value === "string") {
-        if (k === "email" || k.endsWith("_email")) add("email", value);
+        if (k === "email" || k.endsWith("_email") || k === "email_address") add("email", value);
         else if (k === "customer_id" || k === "customer") {
           if (source !== "stripe" || value.startsWith("cus_")) add(customerKind, idOf(value));
         } else if (k === "id" && source === "shopify") {

@@ -66,7 +66,12 @@ export function payloadOfRawObject(text: string, customMetadata: Record<string, 
   return text.slice(start, -1);
 }
 
-export type QuarantineReason = "invalid_json" | "unknown_topic" | "not_utf8" | "invalid_payload";
+export type QuarantineReason =
+  | "invalid_json"
+  | "unknown_topic"
+  | "not_utf8"
+  | "invalid_payload"
+  | "unsupported_version";
 
 /** `quarantine/{source}/dt=…/{eventId}.json`: the body kept exactly (as text, or base64 when not UTF-8). */
 export async function quarantineObject(

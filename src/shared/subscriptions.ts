@@ -17,6 +17,12 @@ export const SHOPIFY_WEBHOOK_TOPICS = [
   "customers/create",
   "customers/update",
   "customers/delete",
+  // From API 2025-01 customers/* no longer carry these; each has a topic of its own.
+  "customers/purchasing_summary",
+  "customers_email_marketing_consent/update",
+  "customers_marketing_consent/update",
+  "customer.tags_added",
+  "customer.tags_removed",
   "products/create",
   "products/update",
   "products/delete",
@@ -85,7 +91,7 @@ export const RECHARGE_WEBHOOK_TOPICS = [
   "order/updated",
 ] as const;
 
-/** Shopify's GraphQL enum for a REST-style topic: `orders/create` → `ORDERS_CREATE`. */
+/** Shopify's GraphQL enum for a topic: `orders/create` → `ORDERS_CREATE`, `customer.tags_added` → `CUSTOMER_TAGS_ADDED`. */
 export function shopifyTopicEnum(topic: string): string {
-  return topic.toUpperCase().replace("/", "_");
+  return topic.toUpperCase().replace(/[/.]/, "_");
 }

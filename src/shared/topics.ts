@@ -7,12 +7,16 @@
  */
 import type { Source } from "./envelope";
 
-/** Shopify: topic prefix (before the `/`) → resource. Compliance topics are matched whole first. */
+/**
+ * Shopify: topic prefix (before the `/`, or the `.` of event topics such as `customer.tags_added`)
+ * → resource. Compliance topics are matched whole first.
+ */
 const SHOPIFY_COMPLIANCE = new Set(["customers/redact", "customers/data_request", "shop/redact"]);
 const SHOPIFY_PREFIX: Record<string, string> = {
   orders: "orders",
   order_transactions: "orders",
   customers: "customers",
+  customer: "customers",
   customers_marketing_consent: "customers",
   customers_email_marketing_consent: "customers",
   customer_tags: "customers",
@@ -54,7 +58,8 @@ const RECHARGE_PREFIX: Record<string, string> = {
   address: "addresses",
 };
 
-const SHOPIFY_TOPIC = /^[a-z0-9_]+\/[a-z0-9_]+$/;
+/** `resource/action`, or the dotted `resource.action` of Shopify's event topics (`customer.tags_added`). */
+const SHOPIFY_TOPIC = /^[a-z0-9_]+[/.][a-z0-9_]+$/;
 const STRIPE_TYPE = /^[a-z0-9_]+(\.[a-z0-9_]+)+$/;
 const RECHARGE_TOPIC = /^[a-z0-9_]+\/[a-z0-9_]+$/;
 
@@ -64,7 +69,7 @@ export function resourceFor(source: Source, topic: string): string | null {
     case "shopify": {
       if (!SHOPIFY_TOPIC.test(topic)) return null;
       if (SHOPIFY_COMPLIANCE.has(topic)) return "compliance";
-      return SHOPIFY_PREFIX[topic.slice(0, topic.indexOf("/"))] ?? null;
+      return SHOPIFY_PREFIX[topic.slice(0, topic.search(/[/.]/))] ?? null;
     }
     case "stripe": {
       if (!STRIPE_TYPE.test(topic)) return null;

@@ -18,6 +18,7 @@ import { and, desc, eq, getTableColumns, getTableName, isNotNull, type SQL, sql 
 import { type DrizzleD1Database, drizzle } from "drizzle-orm/d1";
 import type { SQLiteColumn, SQLiteInsertValue, SQLiteTable, SQLiteUpdateSetSource } from "drizzle-orm/sqlite-core";
 import {
+  type CustomerPatch,
   type DeletableEntity,
   type EventMeta,
   type MapContext,
@@ -27,6 +28,7 @@ import {
   type ShopifyRows,
   shopifyFamily,
 } from "../mapping/shopify";
+import { payloadRules } from "../mapping/shopify-versions";
 import {
   type ShopifyOrderLineItemRow,
   type ShopifyOrderRow,
@@ -54,12 +56,17 @@ export const planShopify: Planner = async (env, event) => {
   const family = shopifyFamily(e.topic);
   if (family === null) return { kind: "archive-only", note: `no shopify table for ${e.topic}` };
   if (e.shop === null) return { kind: "quarantine", reason: "invalid_payload", detail: "no shop domain" };
+  // A version without mapping rules is never read by another version's rules.
+  const rules = payloadRules(e.topic, e.origin, e.apiVersion);
+  if (!rules.ok) return { kind: "quarantine", reason: "unsupported_version", detail: rules.detail };
   // Normalized to milliseconds so it compares as text with the stored updated_at values.
   const meta: EventMeta = {
     shop: e.shop,
     eventId: e.eventId,
     eventAt: toUtcIso(e.eventAt) ?? e.eventAt,
     origin: e.origin,
+    apiVersion: e.apiVersion,
+    rules: rules.rules,
   };
   const ctx: MapContext = {
     subscriptions: subscriptionRules(env.SUBSCRIPTION_TAGS, env.SUBSCRIPTION_SKU_PATTERNS),
@@ -99,6 +106,8 @@ export function shopifyWrites(db: D1Database, rows: ShopifyRows): ShopifyWrites 
       return withChildren(upsertStatement(db, shopifyRefunds, rows.refund), REFUND_LINES, rows.refund, rows.lineItems);
     case "checkout":
       return { statements: [upsertStatement(db, shopifyCheckouts, rows.checkout)], children: [] };
+    case "customerPatch":
+      return { statements: [customerPatchStatement(db, rows.patch)], children: [] };
     case "delete":
       return { statements: deleteStatements(db, rows.entity, rows.id, rows.meta), children: [] };
   }
@@ -221,15 +230,25 @@ function upsertStatement<T extends VersionedTable>(
   );
 }
 
-/** Insert, or overwrite every column but the key and deleted_at when the row is not older. */
+/**
+ * Insert, or overwrite the columns the row has (but the key and deleted_at) when the row is not
+ * older. A column the row leaves out (undefined: a field its payload does not carry, see
+ * src/mapping/shopify-versions.ts) keeps its stored value; one the row sets to null is cleared.
+ */
 function upsertFresh<T extends VersionedTable>(d: D, table: T, row: T["$inferInsert"]) {
   // Snapshots never clear a soft delete: deleted_at is only written by deletes.
-  const set = excludedColumns(table, "deleted_at");
+  const set = excludedColumns(table, row as Record<string, unknown>, "deleted_at");
   const keep = IMMUTABLE_ONCE_SET.get(table);
   if (keep) {
     for (const [key, col] of Object.entries(getTableColumns(table))) {
-      if (keep.has(col.name)) set[key] = sql`coalesce(excluded.${sql.identifier(col.name)}, ${col})`;
+      if (keep.has(col.name) && key in set) set[key] = sql`coalesce(excluded.${sql.identifier(col.name)}, ${col})`;
     }
+  }
+  let setWhere = sql`excluded.updated_at >= ${table.updatedAt}`;
+  if ((table as SQLiteTable) === shopifyCustomers) {
+    guardCustomerGroups(set, row as Record<string, unknown>);
+    // A row only a one-group topic wrote (no created_at yet) takes the customer's first full version.
+    setWhere = sql`(${setWhere} or (${shopifyCustomers.createdAt} is null and ${shopifyCustomers.deletedAt} is null))`;
   }
   return d
     .insert(table)
@@ -237,19 +256,120 @@ function upsertFresh<T extends VersionedTable>(d: D, table: T, row: T["$inferIns
     .onConflictDoUpdate({
       target: [table.shop, table.id],
       set: set as SQLiteUpdateSetSource<T>,
-      setWhere: sql`excluded.updated_at >= ${table.updatedAt}`,
+      setWhere,
     });
 }
 
-/** `SET col = excluded.col` for every column but the key (and any named). */
-function excludedColumns(table: SQLiteTable, ...except: string[]): Record<string, SQL> {
+/** `SET col = excluded.col` for every column the row has but the key (and any named). */
+function excludedColumns(table: SQLiteTable, row: Record<string, unknown>, ...except: string[]): Record<string, SQL> {
   const set: Record<string, SQL> = {};
   for (const [key, col] of Object.entries(getTableColumns(table))) {
+    if (row[key] === undefined) continue;
     if (col.name !== "shop" && col.name !== "id" && !except.includes(col.name)) {
       set[key] = sql`excluded.${sql.identifier(col.name)}`;
     }
   }
   return set;
+}
+
+/**
+ * The customer's column groups that topics of their own also write (API 2025-01 on), each with the
+ * time its values are as of: a group in a row replaces the stored one only when it is not older.
+ */
+const CUSTOMER_GROUPS: ReadonlyArray<{ asOf: SQLiteColumn; columns: readonly SQLiteColumn[] }> = [
+  {
+    asOf: shopifyCustomers.purchasingAsOf,
+    columns: [shopifyCustomers.ordersCount, shopifyCustomers.totalSpentMinor, shopifyCustomers.lastOrderId],
+  },
+  {
+    asOf: shopifyCustomers.emailConsentAsOf,
+    columns: [
+      shopifyCustomers.acceptsMarketing,
+      shopifyCustomers.emailMarketingState,
+      shopifyCustomers.emailMarketingOptInLevel,
+      shopifyCustomers.emailMarketingUpdatedAt,
+    ],
+  },
+  { asOf: shopifyCustomers.smsConsentAsOf, columns: [shopifyCustomers.smsMarketingState] },
+  { asOf: shopifyCustomers.tagsAsOf, columns: [shopifyCustomers.tags] },
+];
+
+const customerKeys = new Map<SQLiteColumn, string>(
+  Object.entries(getTableColumns(shopifyCustomers)).map(([key, col]) => [col as SQLiteColumn, key]),
+);
+
+/** Rewrites the SET of a customer row's groups: each column (and its as-of) only from a newer group. */
+function guardCustomerGroups(set: Record<string, SQL>, row: Record<string, unknown>): void {
+  for (const group of CUSTOMER_GROUPS) {
+    const asOfKey = customerKeys.get(group.asOf) as string;
+    if (row[asOfKey] === undefined) continue;
+    const newer = sql`excluded.${sql.identifier(group.asOf.name)} >= coalesce(${group.asOf}, '')`;
+    for (const col of [...group.columns, group.asOf]) {
+      const key = customerKeys.get(col) as string;
+      if (key in set) set[key] = sql`case when ${newer} then excluded.${sql.identifier(col.name)} else ${col} end`;
+    }
+  }
+}
+
+/**
+ * A one-group customer topic (purchase summary, a consent, tag changes): insert the customer with
+ * that group, or update only the group when it is not older than the stored one. The row's other
+ * columns and its `updated_at` (the customer's own version) are left alone.
+ */
+function customerPatchStatement(db: D1Database, patch: CustomerPatch): D1PreparedStatement {
+  const t = shopifyCustomers;
+  const row = patch.row;
+  const set: Record<string, SQL> = {
+    lastEventId: sql`excluded.last_event_id`,
+    eventAt: sql`excluded.event_at`,
+    origin: sql`excluded.origin`,
+    apiVersion: sql`excluded.api_version`,
+  };
+  let setWhere: SQL;
+  if (patch.group === "tags") {
+    // Changes older than the last full list are in it already.
+    setWhere = sql`${patch.occurredAt} >= coalesce(${t.tagsAsOf}, '')`;
+    set.tags = tagsChanged(JSON.stringify(patch.added), JSON.stringify(patch.removed));
+  } else {
+    const group = CUSTOMER_GROUPS.find((g) => customerKeys.get(g.asOf) === GROUP_AS_OF[patch.group]);
+    if (group === undefined) throw new Error(`no customer group ${patch.group}`);
+    setWhere = sql`excluded.${sql.identifier(group.asOf.name)} >= coalesce(${group.asOf}, '')`;
+    for (const [key, value] of Object.entries(row)) {
+      const col = (t as unknown as Record<string, SQLiteColumn>)[key];
+      if (value === undefined || col === undefined || key in set) continue;
+      if (["shop", "id", "updated_at", "deleted_at"].includes(col.name)) continue;
+      set[key] = sql`excluded.${sql.identifier(col.name)}`;
+    }
+  }
+  return toD1(
+    db,
+    drizzle(db)
+      .insert(t)
+      .values(row)
+      .onConflictDoUpdate({ target: [t.shop, t.id], set: set as SQLiteUpdateSetSource<typeof t>, setWhere }),
+  );
+}
+
+const GROUP_AS_OF: Record<Exclude<CustomerPatch["group"], "tags">, string> = {
+  purchasing: "purchasingAsOf",
+  emailConsent: "emailConsentAsOf",
+  smsConsent: "smsConsentAsOf",
+};
+
+/**
+ * The stored tag list with `removed` taken out and `added` appended (compared case-insensitively,
+ * as Shopify does; the stored order kept). A customer with no stored list starts from none.
+ */
+function tagsChanged(added: string, removed: string): SQL {
+  const stored = sql`coalesce(${shopifyCustomers.tags}, '[]')`;
+  return sql`(select json_group_array(v) from (
+    select value as v, 0 as g, key as k from json_each(${stored})
+      where lower(value) not in (select lower(value) from json_each(${removed}))
+    union all
+    select value, 1, key from json_each(${added})
+      where lower(value) not in (select lower(value) from json_each(${stored}))
+        and lower(value) not in (select lower(value) from json_each(${removed}))
+    order by g, k))`;
 }
 
 /** A child set, with the child's shop column (deletes cascade to children by it). */
@@ -264,6 +384,7 @@ const versionOf = (p: typeof shopifyOrders | typeof shopifyProducts | typeof sho
     ["last_event_id", p.lastEventId],
     ["event_at", p.eventAt],
     ["origin", p.origin],
+    ["api_version", p.apiVersion],
   ]);
 
 const ORDER_LINES: ShopifyChildSet = {

@@ -62,6 +62,8 @@ type TopRow = z.infer<typeof topRowSchema>;
 
 const stateSchema = z.object({
   asOf: z.string(),
+  /** The last profile of the ranges counted here: a state behind or ahead of D1's progress starts the pass again. */
+  after: z.string(),
   /** Decile 1 of a currency has at most ceil(people / 10) rows: the running lists keep that many. */
   keep: z.number().int().positive(),
   /** The views' owed marks when the pass started: cleared at its commit unless a later write moved them. */
@@ -207,7 +209,7 @@ export async function peoplePassStep(
   const key = stateKey(io, ltv.location);
   let rows = await passRows(db);
   let ltvRow = rows.find((r) => r.table_name === LTV.table);
-  let state = ltvRow?.rebuild_started_at == null ? null : await loadState(io, key, ltvRow.rebuild_started_at);
+  let state = ltvRow?.rebuild_started_at == null ? null : await loadState(io, key, ltvRow);
   if (state === null) {
     state = await startPass(db, io, key, o);
     rows = await passRows(db);
@@ -281,11 +283,14 @@ export async function peoplePassStep(
     marks: state.marks,
   };
   if (!ended) {
-    await io.bucket.put(key, JSON.stringify(state));
+    // D1 first (the sweep keeps the files it lists), then the counts: a run stopped between the two
+    // leaves a state whose `after` is behind D1's, and the next run starts the pass again.
     await db.batch([
       savePass(db, ORDERS.table, after, files.orders, ordersRow.rebuild_rows + ordersWritten),
       savePass(db, LTV.table, after, files.ltv, ltvRow.rebuild_rows + ltvWritten),
     ]);
+    state.after = after;
+    await io.bucket.put(key, JSON.stringify(state));
     return report;
   }
   const summary = { [AS_OF]: state.asOf };
@@ -340,6 +345,7 @@ async function startPass(
   // People added while the pass runs may rank too: room for them beyond a tenth of today's count.
   const state: PassState = {
     asOf: new Date().toISOString(),
+    after: "",
     keep: Math.ceil((people?.n ?? 0) / 10) + 1_000,
     marks: Object.fromEntries(
       PEOPLE_VIEWS.flatMap((v) => {
@@ -369,12 +375,16 @@ async function startPass(
   return state;
 }
 
-async function loadState(io: LakeIo, key: string, startedAt: string): Promise<PassState | null> {
+async function loadState(io: LakeIo, key: string, row: PassRow): Promise<PassState | null> {
   const object = await io.bucket.get(key);
   if (object === null) return null;
   const parsed = stateSchema.safeParse(JSON.parse(await object.text()));
-  // A state of another pass (or unreadable) starts the pass again; its files are swept as orphans.
-  return parsed.success && parsed.data.asOf === startedAt ? parsed.data : null;
+  const after = row.rebuild_after_key === null ? "" : JSON.parse(row.rebuild_after_key);
+  // A state of another pass, out of step with D1's progress or unreadable starts the pass again
+  // (the files written so far are swept as orphans).
+  return parsed.success && parsed.data.asOf === row.rebuild_started_at && parsed.data.after === after
+    ? parsed.data
+    : null;
 }
 
 /** Decile 1 per currency: its first ceil(n/10) people, in the snapshot's key order. */

@@ -8,8 +8,10 @@
  * drifts. A snapshot is the D1 answer itself; `subscription_mrr_history` and every input table
  * are in the lake too, for analyses the views do not make. Emails are left out of the snapshots
  * (`customer_profiles` in the lake has them by `profile_id`), so an erasure has fewer copies to reach.
- * Trade-off: a view is read in keyset pages of its unique columns, and each page evaluates the
- * view again in D1, so the per-person views cost (rows / KPI_PAGE_ROWS) evaluations per refresh.
+ * A view is read here in one query, or in keyset pages of its unique columns (each page evaluates
+ * the view again in D1: fine for analytics_subscription_mrr, a row per subscription change). The
+ * per-person views, a row per order or person, are refreshed by the people pass instead
+ * (kpi-people.ts), which reads them by ranges of profiles, each at the cost of its own rows.
  */
 import type { ParquetValue } from "../../lake/columns";
 import { type CommitReport, type LakeIo, openTable, TableChange, tableRef } from "../../lake/table-writer";

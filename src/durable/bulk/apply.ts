@@ -37,6 +37,8 @@ export interface ApplyDeps {
   db: D1Database;
   store: JobStore;
   mapContext: MapContext;
+  /** The API version the export's query ran in, recorded in the rows' `api_version`. */
+  apiVersion?: string;
   /** Parents per D1 batch; a batch also closes early once it holds `maxStatements`. */
   parentsPerBatch: number;
   maxStatements: number;
@@ -49,13 +51,14 @@ export interface ApplyDeps {
 export type ApplyOutcome = { kind: "more" | "done"; job: Job };
 
 /** The event identity bulk rows carry: one per Shopify operation, at the operation's start. */
-export function bulkMeta(job: Job): EventMeta {
+export function bulkMeta(job: Job, apiVersion: string | null = null): EventMeta {
   const number = /\/(\d+)$/.exec(job.shopifyId ?? "")?.[1] ?? job.id;
   return {
     shop: job.shop,
     eventId: `bulk-${number}`,
     eventAt: toUtcIso(job.shopifyCreatedAt ?? "") ?? job.requestedAt,
     origin: "bulk",
+    apiVersion,
   };
 }
 
@@ -80,7 +83,7 @@ export async function applyParents(
   parents: readonly ParentLines[],
   again: boolean,
 ): Promise<{ job: Job; taken: number }> {
-  const meta = bulkMeta(job);
+  const meta = bulkMeta(job, deps.apiVersion ?? null);
   const ctx: MapContext = { ...deps.mapContext, shopCurrency: job.shopCurrency ?? deps.mapContext.shopCurrency };
   let { entitiesApplied, rowsApplied, childrenJoined, invalid, firstInvalid, applyAfterLine } = job;
   const indexedAt = deps.now();

@@ -237,6 +237,7 @@ async function ingestStep(
     db: deps.db,
     store,
     mapContext: deps.mapContext,
+    apiVersion: deps.apiVersion,
     parentsPerBatch: config.parentsPerBatch,
     maxStatements: config.maxStatements,
     privacyKey: deps.privacyKey,

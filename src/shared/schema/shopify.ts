@@ -1,6 +1,7 @@
 /**
  * drizzle-orm definitions of the `shopify_*` tables, column for column the same as
- * `migrations/0002_shopify.sql` (a test compares them with `PRAGMA table_info`).
+ * `migrations/0002_shopify.sql` and the columns later migrations add (0150: `api_version` and the
+ * customer's as-of columns), in the same order (a test compares them with `PRAGMA table_info`).
  * The SQL file is the source of truth, because wrangler applies it; these give the
  * mappers and statement builders typed rows. Booleans are 0/1 INTEGER and list
  * columns JSON TEXT, converted by drizzle when a row is bound.
@@ -83,6 +84,7 @@ export const shopifyOrders = sqliteTable(
     isSubscription: flag("is_subscription"),
     subscriptionType: text("subscription_type"),
     ...versionColumns(),
+    apiVersion: text("api_version"),
   },
   (t) => [
     primaryKey({ columns: [t.shop, t.id] }),
@@ -118,6 +120,7 @@ export const shopifyOrderLineItems = sqliteTable(
     giftCard: flag("gift_card"),
     fulfillmentStatus: text("fulfillment_status"),
     ...versionColumns(),
+    apiVersion: text("api_version"),
   },
   (t) => [
     primaryKey({ columns: [t.shop, t.id] }),
@@ -158,6 +161,12 @@ export const shopifyCustomers = sqliteTable(
     countryCode: text("country_code"),
     createdAt: text("created_at"),
     ...versionColumns(),
+    apiVersion: text("api_version"),
+    lastOrderId: text("last_order_id"),
+    purchasingAsOf: text("purchasing_as_of"),
+    emailConsentAsOf: text("email_consent_as_of"),
+    smsConsentAsOf: text("sms_consent_as_of"),
+    tagsAsOf: text("tags_as_of"),
   },
   (t) => [
     primaryKey({ columns: [t.shop, t.id] }),
@@ -183,6 +192,7 @@ export const shopifyProducts = sqliteTable(
     publishedAt: text("published_at"),
     createdAt: text("created_at"),
     ...versionColumns(),
+    apiVersion: text("api_version"),
   },
   (t) => [
     primaryKey({ columns: [t.shop, t.id] }),
@@ -210,6 +220,7 @@ export const shopifyProductVariants = sqliteTable(
     inventoryQuantity: integer("inventory_quantity"),
     createdAt: text("created_at"),
     ...versionColumns(),
+    apiVersion: text("api_version"),
   },
   (t) => [
     primaryKey({ columns: [t.shop, t.id] }),
@@ -239,6 +250,7 @@ export const shopifyFulfillments = sqliteTable(
     totalQuantity: integer("total_quantity"),
     createdAt: text("created_at"),
     ...versionColumns(),
+    apiVersion: text("api_version"),
   },
   (t) => [
     primaryKey({ columns: [t.shop, t.id] }),
@@ -266,6 +278,7 @@ export const shopifyRefunds = sqliteTable(
     createdAt: text("created_at"),
     processedAt: text("processed_at"),
     ...versionColumns(),
+    apiVersion: text("api_version"),
   },
   (t) => [
     primaryKey({ columns: [t.shop, t.id] }),
@@ -291,6 +304,7 @@ export const shopifyRefundLineItems = sqliteTable(
     subtotalMinor: integer("subtotal_minor"),
     totalTaxMinor: integer("total_tax_minor"),
     ...versionColumns(),
+    apiVersion: text("api_version"),
   },
   (t) => [
     primaryKey({ columns: [t.shop, t.id] }),
@@ -338,6 +352,7 @@ export const shopifyCheckouts = sqliteTable(
     completedAt: text("completed_at"),
     closedAt: text("closed_at"),
     ...versionColumns(),
+    apiVersion: text("api_version"),
   },
   (t) => [
     primaryKey({ columns: [t.shop, t.id] }),
