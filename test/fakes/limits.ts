@@ -17,6 +17,11 @@
  * invocation (a test seeding its data) is not counted. A test that must go past a limit opts out
  * with `optOutOfLimits`, naming the limit and why. Each finished invocation is reported to the
  * listeners (`onInvocationEnd`), which the scale run uses to print its per-invocation maxima.
+ *
+ * It also counts what Cloudflare bills per invocation (../shared/PLATFORM-LIMITS.md, prices):
+ * R2 Class A and Class B operations, queue writes in 64 KB units, D1 rows read and written, and
+ * Analytics Engine points; `onStatement` listeners see each D1 statement's SQL and result meta
+ * (the cost bench, bench/cost.mjs, breaks rows written down by table with them).
  */
 import { AsyncLocalStorage } from "node:async_hooks";
 
@@ -51,6 +56,12 @@ export interface InvocationReport {
   aePoints: number;
   d1RowsRead: number;
   d1RowsWritten: number;
+  /** R2 put, list, delete and multipart calls (billed as Class A). */
+  r2ClassA: number;
+  /** R2 get and head calls (billed as Class B). */
+  r2ClassB: number;
+  /** Queue writes, one per started 64 KB of each message sent (how Queues bills). */
+  queueWrites: number;
   wallMs: number;
   /** The first limit crossed, if any (the invocation threw it, or swallowed it). */
   exceeded: LimitName | null;
@@ -62,6 +73,9 @@ export class Invocation {
   aePoints = 0;
   d1RowsRead = 0;
   d1RowsWritten = 0;
+  r2ClassA = 0;
+  r2ClassB = 0;
+  queueWrites = 0;
   exceeded: LimitName | null = null;
   readonly started = performance.now();
   constructor(
@@ -78,6 +92,9 @@ export class Invocation {
       aePoints: this.aePoints,
       d1RowsRead: this.d1RowsRead,
       d1RowsWritten: this.d1RowsWritten,
+      r2ClassA: this.r2ClassA,
+      r2ClassB: this.r2ClassB,
+      queueWrites: this.queueWrites,
       wallMs: performance.now() - this.started,
       exceeded: this.exceeded,
     };
@@ -102,6 +119,22 @@ export function optOutOfLimits(limits: readonly LimitName[], why: string): () =>
   return () => {
     for (const l of limits) optedOut.delete(l);
   };
+}
+
+/** What a D1 statement cost, as its result's meta reports it; batches report each statement. */
+export interface StatementCost {
+  sql: string;
+  rowsRead: number;
+  rowsWritten: number;
+  /** Rows the statement itself inserted, updated or deleted (not its triggers' or indexes'). */
+  changes: number;
+}
+const statementListeners = new Set<(s: StatementCost) => void>();
+
+/** Calls `listener` with each metered D1 statement inside an invocation, until the returned function is called. */
+export function onStatement(listener: (s: StatementCost) => void): () => void {
+  statementListeners.add(listener);
+  return () => statementListeners.delete(listener);
 }
 
 export function onInvocationEnd(listener: (r: InvocationReport) => void): () => void {
@@ -199,11 +232,14 @@ function checkRows(rows: unknown[] | undefined, sql: string): void {
   }
 }
 
-function meter(meta: D1Meta | undefined): void {
+function meter(meta: D1Meta | undefined, sql: string): void {
   const inv = als.getStore();
   if (inv === undefined || meta === undefined) return;
-  inv.d1RowsRead += Number(meta.rows_read ?? 0);
-  inv.d1RowsWritten += Number(meta.rows_written ?? 0);
+  const rowsRead = Number(meta.rows_read ?? 0);
+  const rowsWritten = Number(meta.rows_written ?? 0);
+  inv.d1RowsRead += rowsRead;
+  inv.d1RowsWritten += rowsWritten;
+  for (const l of statementListeners) l({ sql, rowsRead, rowsWritten, changes: Number(meta.changes ?? 0) });
 }
 
 function limitedStatement(inner: D1PreparedStatement, sql: string, values: unknown[]): D1PreparedStatement {
@@ -216,7 +252,7 @@ function limitedStatement(inner: D1PreparedStatement, sql: string, values: unkno
   const withResults = (call: "run" | "all") =>
     exec(call, async () => {
       const r = await inner[call]();
-      meter(r.meta);
+      meter(r.meta, sql);
       checkRows(r.results, sql);
       return r;
     });
@@ -261,7 +297,7 @@ function limitedD1(db: D1Database): D1Database {
       }
       count("d1Queries", statements.length, `a batch of ${statements.length}`);
       const results = await db.batch(statements.map(unwrapStatement));
-      for (const r of results) meter(r.meta);
+      for (const [i, r] of results.entries()) meter(r.meta, (statements[i] as unknown as Partial<Limited>).sql ?? "");
       return results;
     },
     exec: async (sql: string) => {
@@ -275,6 +311,14 @@ function limitedD1(db: D1Database): D1Database {
 
 // ---- R2, Queues, Analytics Engine, fetch ------------------------------------------------------
 
+/** Counts one R2 operation of its billing class. */
+function r2Op(op: "A" | "B"): void {
+  const inv = als.getStore();
+  if (inv === undefined) return;
+  if (op === "A") inv.r2ClassA++;
+  else inv.r2ClassB++;
+}
+
 function limitedUpload(u: R2MultipartUpload): R2MultipartUpload {
   return new Proxy(u, {
     get(target, prop) {
@@ -282,6 +326,7 @@ function limitedUpload(u: R2MultipartUpload): R2MultipartUpload {
       if (typeof v !== "function") return v;
       return (...a: unknown[]) => {
         count("subrequests", 1, `R2 multipart ${String(prop)}`);
+        r2Op("A");
         return (v as (...x: unknown[]) => unknown).apply(target, a);
       };
     },
@@ -293,6 +338,7 @@ function limitedR2(bucket: R2Bucket): R2Bucket {
     <K extends keyof R2Bucket>(name: K) =>
     (...a: unknown[]) => {
       count("subrequests", 1, `R2 ${name}`);
+      r2Op(name === "get" || name === "head" ? "B" : "A");
       return (bucket[name] as (...x: unknown[]) => unknown).apply(bucket, a);
     };
   return {
@@ -303,6 +349,7 @@ function limitedR2(bucket: R2Bucket): R2Bucket {
     delete: call("delete"),
     createMultipartUpload: async (...a: Parameters<R2Bucket["createMultipartUpload"]>) => {
       count("subrequests", 1, "R2 createMultipartUpload");
+      r2Op("A");
       return limitedUpload(await bucket.createMultipartUpload(...a));
     },
     resumeMultipartUpload: (...a: Parameters<R2Bucket["resumeMultipartUpload"]>) =>
@@ -317,6 +364,15 @@ const messageBytes = (body: unknown) => byteLength(typeof body === "string" ? bo
 export function checkSend(body: unknown): void {
   check("messageBytes", messageBytes(body), `a message of ${messageBytes(body)} bytes`);
   count("subrequests", 1, "Queue send");
+  queueWrite(body);
+}
+
+/** Queue operations one delivery step of a message costs: one per started 64 KB (Queues pricing). */
+export const queueOps = (body: unknown) => Math.max(1, Math.ceil(messageBytes(body) / 65_536));
+
+function queueWrite(body: unknown): void {
+  const inv = als.getStore();
+  if (inv !== undefined) inv.queueWrites += queueOps(body);
 }
 
 /** What production checks and counts of `Queue.sendBatch`. */
@@ -330,9 +386,11 @@ export function checkSendBatch(list: readonly MessageSendRequest[]): void {
   }
   check("batchBytes", total, `sendBatch of ${total} bytes`);
   count("subrequests", 1, "Queue sendBatch");
+  for (const m of list) queueWrite(m.body);
 }
 
-function limitedQueue(queue: Queue): Queue {
+/** A queue binding that checks and counts as production does (also for a test's simulated queue). */
+export function limitedQueue(queue: Queue): Queue {
   return {
     send: (body: unknown, options?: QueueSendOptions) => {
       checkSend(body);
