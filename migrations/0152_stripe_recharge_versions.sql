@@ -149,3 +149,19 @@ BEGIN
     AND id IN (SELECT ip.invoice_id FROM stripe_invoice_payments ip
       WHERE ip.payment_intent_id = NEW.id AND ip.status = 'paid' AND ip.deleted_at IS NULL);
 END;
+
+-- ---- Stripe API versions ----------------------------------------------------------------------
+-- Every Stripe row records the API version of the payload that wrote it (the event's
+-- `api_version`; the pinned version for objects the pipeline fetched or listed itself; NULL when
+-- the event named none). src/shared/stripe-version.ts says which versions are read by which rules;
+-- a payload in any other version is quarantined, never mapped.
+ALTER TABLE stripe_customers ADD COLUMN api_version TEXT;
+ALTER TABLE stripe_charges ADD COLUMN api_version TEXT;
+ALTER TABLE stripe_payment_intents ADD COLUMN api_version TEXT;
+ALTER TABLE stripe_invoices ADD COLUMN api_version TEXT;
+ALTER TABLE stripe_invoice_payments ADD COLUMN api_version TEXT;
+ALTER TABLE stripe_disputes ADD COLUMN api_version TEXT;
+ALTER TABLE stripe_refunds ADD COLUMN api_version TEXT;
+ALTER TABLE stripe_subscriptions ADD COLUMN api_version TEXT;
+ALTER TABLE stripe_checkout_sessions ADD COLUMN api_version TEXT;
+

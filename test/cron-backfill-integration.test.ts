@@ -4,6 +4,7 @@ import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { runJob } from "../src/cron/jobs";
 import worker from "../src/index";
 import { backfills } from "../src/shared/schema/backfills";
+import { STRIPE_API_VERSION } from "../src/shared/stripe-version";
 import { emailHash } from "../src/tables/subjects";
 import { CaptureQueue, consumeCaptured, routeFetch } from "./cron-helpers";
 import { FakeRechargeApi, rechargeTime } from "./fakes/recharge-api";
@@ -145,6 +146,9 @@ describe("Stripe history backfill", () => {
     expect(envelopes).toHaveLength(233);
     expect(new Set(envelopes.map((x) => x.eventId)).size).toBe(233);
     expect(envelopes.every((x) => x.origin === "bulk")).toBe(true);
+    // Listed in the pinned Stripe version, which each event records for the mapper.
+    expect(new Set(stripe.versions)).toEqual(new Set([STRIPE_API_VERSION]));
+    expect(envelopes.every((x) => x.apiVersion === STRIPE_API_VERSION)).toBe(true);
     const customerEvent = envelopes.find((x) => x.topic === "customer.backfill");
     expect(customerEvent?.eventId).toMatch(/^backfill:customers:cus_bkf\d{4}:[0-9a-f]{12}$/);
 

@@ -4,6 +4,7 @@ import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { runJob } from "../src/cron/jobs";
 import type { ReconcileResult } from "../src/cron/reconcile/reconcile";
 import worker from "../src/index";
+import { STRIPE_API_VERSION } from "../src/shared/stripe-version";
 import {
   CaptureQueue,
   consumeCaptured,
@@ -99,6 +100,7 @@ describe("Stripe reconciliation", () => {
     const s = scope(result, "stripe");
     expect(s).toMatchObject({ status: "ok", lookedAt: 2, missing: 1, stale: 0, repaired: 1, apiCalls: 1 });
     expect(stripe.requests - requestsBefore).toBe(1);
+    expect(stripe.versions.at(-1)).toBe(STRIPE_API_VERSION);
     expect(queue.envelopes()).toEqual([
       expect.objectContaining({
         source: "stripe",

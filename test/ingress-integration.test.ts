@@ -234,7 +234,7 @@ describe("POST /webhooks/stripe", () => {
       eventId: "evt_ingress_1",
       shop: null,
       eventAt: "2025-11-20T14:46:40.000Z",
-      apiVersion: "2026-01-28",
+      apiVersion: "2026-01-28.clover",
       body,
     });
   });

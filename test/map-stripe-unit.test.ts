@@ -13,18 +13,18 @@ import subscription from "./fixtures/stripe/subscription.json";
 // The fixtures are bare API objects (stripe/openapi fixtures3.json); a webhook body wraps
 // one in an Event envelope, as Stripe does, so the tests build that envelope here.
 const CREATED = 1_763_640_000; // 2025-11-20T12:00:00Z
-function body(type: string, object: object, created = CREATED): string {
+function body(type: string, object: object, created = CREATED, apiVersion = "2025-10-29.clover"): string {
   return JSON.stringify({
     id: "evt_unit",
     object: "event",
-    api_version: "2025-10-29",
+    api_version: apiVersion,
     created,
     type,
     data: { object },
   });
 }
-function rowsOf(type: string, object: object, created = CREATED) {
-  const result = mapStripeEvent(body(type, object, created), "evt_unit");
+function rowsOf(type: string, object: object, created = CREATED, apiVersion?: string) {
+  const result = mapStripeEvent(body(type, object, created, apiVersion), "evt_unit");
   if (!result.ok) throw new Error(result.detail);
   if (result.value.kind !== "rows") throw new Error(`skipped: ${result.value.note}`);
   return result.value.rows;
@@ -33,7 +33,13 @@ const skipped = (m: ReturnType<typeof mapStripeEvent>): StripeMapping | string =
   m.ok ? m.value : `invalid: ${m.detail}`;
 
 const EVENT_AT = "2025-11-20T12:00:00.000Z";
-const tail = { eventCreated: CREATED, updatedAt: EVENT_AT, deletedAt: null, lastEventId: "evt_unit" };
+const tail = {
+  eventCreated: CREATED,
+  updatedAt: EVENT_AT,
+  deletedAt: null,
+  lastEventId: "evt_unit",
+  apiVersion: "2025-10-29.clover",
+};
 
 describe("Stripe mapper", () => {
   it("maps a charge with its amounts, flags, payment method and event ordering key", () => {
@@ -138,8 +144,14 @@ describe("Stripe mapper", () => {
       taxMinor: 150,
       paidAt: "2025-11-20T12:00:01.000Z",
     });
-    expect(rowsOf("invoice.created", { ...invoice, subscription: "sub_legacy" }).row).toMatchObject({
+    // Before API 2025-03-31 the subscription is on the invoice; basil payloads are read under parent only.
+    expect(
+      rowsOf("invoice.created", { ...invoice, subscription: "sub_legacy" }, CREATED, "2024-06-20").row,
+    ).toMatchObject({
       subscriptionId: "sub_legacy",
+    });
+    expect(rowsOf("invoice.created", { ...invoice, subscription: "sub_legacy" }).row).toMatchObject({
+      subscriptionId: null,
     });
   });
 

@@ -11,6 +11,7 @@ import {
   STRIPE_WEBHOOK_EVENTS,
   shopifyTopicEnum,
 } from "../../src/shared/subscriptions.ts";
+import { STRIPE_API_VERSION } from "../../src/shared/stripe-version.ts";
 import { AdminApi } from "../lib/admin.ts";
 import { CheckFailed, UsageError } from "../lib/errors.ts";
 import { json, out } from "../lib/print.ts";
@@ -102,6 +103,13 @@ async function runStripe(mode: Mode, base: string, key: string, target: string):
     lines.push(`  endpoint ${plan.keep.id} at ${plan.keep.address}${plan.move ? ` (wrong address → ${target})` : ""}`);
     if (plan.missingEvents.length) lines.push(`  + events: ${plan.missingEvents.join(", ")}`);
     if (plan.extraEvents.length) lines.push(`  - events: ${plan.extraEvents.join(", ")}`);
+    if (plan.keep.apiVersion !== STRIPE_API_VERSION) {
+      lines.push(
+        `  renders events in API version ${plan.keep.apiVersion ?? "of the account default"}, not the pinned ${STRIPE_API_VERSION}: ` +
+          "Stripe cannot change an endpoint's version (the consumer reads each supported version by its own rules); " +
+          "to move it, delete the endpoint and apply again (a new signing secret)",
+      );
+    }
   }
   for (const x of plan.extra) lines.push(`  - endpoint ${x.id} at ${x.address}`);
   lines.push(`  ${plan.foreign.length} endpoint(s) of other integrations left alone`);

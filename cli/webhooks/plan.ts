@@ -11,6 +11,8 @@ export interface Subscription {
   /** Topics (Shopify and Recharge: one; a Stripe endpoint: its enabled events). */
   topics: string[];
   address: string;
+  /** A Stripe endpoint's `api_version` (null: the account's default). */
+  apiVersion?: string | null;
 }
 
 export interface Plan {

@@ -8,6 +8,7 @@
 import type { AdminApi } from "../lib/admin.ts";
 import { errorMessage } from "../lib/admin.ts";
 import { CheckFailed } from "../lib/errors.ts";
+import { STRIPE_API_VERSION } from "../../src/shared/stripe-version.ts";
 import type { Subscription } from "./plan.ts";
 
 export interface TopicStore {
@@ -87,26 +88,39 @@ export interface StripeEndpoints {
 
 export function stripeEndpoints(base: string, key: string): StripeEndpoints {
   const root = base.replace(/\/+$/, "");
-  const headers = { authorization: `Bearer ${key}`, "content-type": "application/x-www-form-urlencoded" };
-  const form = (address: string, events: readonly string[]) => {
+  const headers = {
+    authorization: `Bearer ${key}`,
+    "content-type": "application/x-www-form-urlencoded",
+    "stripe-version": STRIPE_API_VERSION,
+  };
+  const form = (address: string, events: readonly string[], create = false) => {
     const f = new URLSearchParams({ url: address });
+    // Stripe renders an endpoint's events in its api_version, fixed at creation (it cannot be updated).
+    if (create) f.set("api_version", STRIPE_API_VERSION);
     for (const e of events) f.append("enabled_events[]", e);
     return f.toString();
   };
   return {
     async list() {
-      const body = await upstream<{ data: Array<{ id: string; url: string; enabled_events: string[] }> }>(
+      const body = await upstream<{
+        data: Array<{ id: string; url: string; enabled_events: string[]; api_version?: string | null }>;
+      }>(
         "Stripe GET /v1/webhook_endpoints",
         `${root}/v1/webhook_endpoints?limit=100`,
         { headers },
       );
-      return body.data.map((e) => ({ id: e.id, topics: e.enabled_events, address: e.url }));
+      return body.data.map((e) => ({
+        id: e.id,
+        topics: e.enabled_events,
+        address: e.url,
+        apiVersion: e.api_version ?? null,
+      }));
     },
     async create(address, events) {
       const body = await upstream<{ id: string; secret?: string }>("Stripe POST /v1/webhook_endpoints", `${root}/v1/webhook_endpoints`, {
         method: "POST",
         headers,
-        body: form(address, events),
+        body: form(address, events, true),
       });
       return { id: body.id, secret: body.secret ?? null };
     },

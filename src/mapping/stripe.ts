@@ -5,6 +5,8 @@
  * sources, tax ids); unknown objects are archive-only. Every Stripe row is
  * ordered by the event's `created`, the only clock Stripe gives a webhook, so two
  * events in the same second tie and the later delivery wins.
+ * Each payload is read by the rules of its own API version (`api_version`, see
+ * src/shared/stripe-version.ts): a version without rules is quarantined, never guessed at.
  */
 import { z } from "zod";
 import { parseLossless } from "../shared/json";
@@ -20,10 +22,13 @@ import type {
   StripeRefundRow,
   StripeSubscriptionRow,
 } from "../shared/schema/stripe";
+import { type StripeRules, stripeRulesFor } from "../shared/stripe-version";
 import { fromUnixSeconds } from "../shared/time";
 import { describeIssues, normalizeEmail } from "./common";
 
-export type MapResult<T> = { ok: true; value: T } | { ok: false; reason: "invalid_payload"; detail: string };
+export type MapResult<T> =
+  | { ok: true; value: T }
+  | { ok: false; reason: "invalid_payload" | "unsupported_version"; detail: string };
 
 // Lossless JSON gives every number as its source text, so numeric fields are validated strings.
 const int = z
@@ -45,6 +50,7 @@ const eventSchema = z.object({
   id: z.string().min(1),
   type: z.string().min(1),
   created: int,
+  api_version: z.string().max(64).nullish(),
   data: z.object({ object: z.record(z.string(), z.unknown()) }),
 });
 
@@ -54,7 +60,17 @@ interface Ctx {
   eventCreated: number;
   at: string;
   deletedAt: string | null;
+  /** The payload's `api_version` (recorded on the row) and the rules it is read by. */
+  apiVersion: string | null;
+  rules: StripeRules;
 }
+
+/**
+ * A field only versions before 2025-03-31 (basil) carry; under basil rules it is not read at all.
+ * Unversioned payloads read whatever is there. The invoice ↔ payment links read this way keep
+ * their stored value when null (src/tables/stripe.ts), so a basil payload never erases them.
+ */
+const legacyOnly = <T>(ctx: Ctx, value: T | null): T | null => (ctx.rules === "basil" ? null : value);
 
 const time = (seconds: number | null | undefined) => (seconds == null ? null : fromUnixSeconds(seconds));
 const currency = (value: string | null | undefined) => (value ? value.toUpperCase() : null);
@@ -65,6 +81,7 @@ const tail = (ctx: Ctx, created: number | null | undefined) => ({
   updatedAt: ctx.at,
   deletedAt: ctx.deletedAt,
   lastEventId: ctx.eventId,
+  apiVersion: ctx.apiVersion,
 });
 
 /** Metadata keys merchants commonly use for their own ids; the first present wins. */
@@ -142,7 +159,7 @@ function chargeRow(o: z.infer<typeof chargeSchema>, ctx: Ctx): StripeChargeRow {
     id: o.id,
     customerId: o.customer,
     paymentIntentId: o.payment_intent,
-    invoiceId: o.invoice,
+    invoiceId: legacyOnly(ctx, o.invoice),
     email: normalizeEmail(o.billing_details?.email) ?? normalizeEmail(o.receipt_email),
     amountMinor: o.amount,
     amountCapturedMinor: o.amount_captured ?? null,
@@ -202,7 +219,7 @@ function paymentIntentRow(o: z.infer<typeof paymentIntentSchema>, ctx: Ctx): Str
     captureMethod: o.capture_method ?? null,
     latestChargeId: o.latest_charge,
     paymentMethodId: o.payment_method,
-    invoiceId: o.invoice,
+    invoiceId: legacyOnly(ctx, o.invoice),
     description: o.description ?? null,
     cancellationReason: o.cancellation_reason ?? null,
     canceledAt: time(o.canceled_at),
@@ -251,15 +268,18 @@ const invoiceSchema = z.object({
 function invoiceRow(o: z.infer<typeof invoiceSchema>, ctx: Ctx): StripeInvoiceRow {
   const parentSubscription =
     o.parent?.type === "subscription_details" ? (o.parent.subscription_details?.subscription ?? null) : null;
+  // Legacy versions name the subscription on the invoice, basil under `parent`.
+  const subscriptionId =
+    ctx.rules === "legacy" ? o.subscription : ctx.rules === "basil" ? parentSubscription : (o.subscription ?? parentSubscription);
   const taxes = o.total_taxes?.reduce((sum, t) => sum + t.amount, 0);
   return {
     id: o.id,
     number: o.number ?? null,
     customerId: o.customer,
     email: normalizeEmail(o.customer_email),
-    subscriptionId: o.subscription ?? parentSubscription,
-    paymentIntentId: o.payment_intent,
-    chargeId: o.charge,
+    subscriptionId,
+    paymentIntentId: legacyOnly(ctx, o.payment_intent),
+    chargeId: legacyOnly(ctx, o.charge),
     status: o.status ?? null,
     billingReason: o.billing_reason ?? null,
     collectionMethod: o.collection_method ?? null,
@@ -435,8 +455,13 @@ function subscriptionRow(o: z.infer<typeof subscriptionSchema>, ctx: Ctx): Strip
     startDate: time(o.start_date),
     trialStart: time(o.trial_start),
     trialEnd: time(o.trial_end),
-    currentPeriodStart: time(o.current_period_start ?? first?.current_period_start),
-    currentPeriodEnd: time(o.current_period_end ?? first?.current_period_end),
+    // Legacy versions keep the current period on the subscription, basil on each item.
+    currentPeriodStart: time(
+      ctx.rules === "basil" ? first?.current_period_start : (o.current_period_start ?? first?.current_period_start),
+    ),
+    currentPeriodEnd: time(
+      ctx.rules === "basil" ? first?.current_period_end : (o.current_period_end ?? first?.current_period_end),
+    ),
     latestInvoiceId: o.latest_invoice,
     defaultPaymentMethodId: o.default_payment_method,
     itemCount: o.items ? o.items.data.length : null,
@@ -643,8 +668,18 @@ export function mapStripeEvent(text: string, eventId: string): MapResult<StripeM
   if (map === undefined)
     return { ok: true, value: { kind: "skip", note: `no table for Stripe object ${String(kind)}` } };
   if (PREVIEW_TYPES.has(type)) return { ok: true, value: { kind: "skip", note: `${type} is a preview` } };
+  // Only what is mapped needs rules: objects without a table stay archived whatever their version.
+  const version = stripeRulesFor(event.data.api_version);
+  if (!version.ok) return { ok: false, reason: "unsupported_version", detail: version.detail };
 
   const deleted = type.endsWith(".deleted") || data.object.deleted === true;
-  const rows = map(data.object, { eventId, eventCreated: created, at, deletedAt: deleted ? at : null });
+  const rows = map(data.object, {
+    eventId,
+    eventCreated: created,
+    at,
+    deletedAt: deleted ? at : null,
+    apiVersion: event.data.api_version ?? null,
+    rules: version.rules,
+  });
   return rows.ok ? { ok: true, value: { kind: "rows", rows: rows.value } } : rows;
 }

@@ -221,23 +221,36 @@ function upsertStatement<T extends VersionedTable>(
   table: T,
   row: T["$inferInsert"],
 ): D1PreparedStatement {
-  const shape = rowShape(table, row as Record<string, unknown>);
+  const given = row as Record<string, unknown>;
+  // Columns the row leaves out are inserted as NULL but not written on conflict: the key says which
+  // (the SET list differs), while every column is bound, so rows of one key share a statement text
+  // whose VALUES tuple is all parameters (what the multi-row path of ./d1.ts needs).
+  const present = rowShape(table, given).key;
+  const values = withNulls(table, given);
+  const shape = rowShape(table, values);
   return cachedStatement(
     db,
-    `upsert:${getTableName(table)}:${shape.key}`,
+    `upsert:${getTableName(table)}:${present}`,
     () => shape.params,
-    () => upsertFresh(drizzle(db), table, row),
+    () => upsertFresh(drizzle(db), table, values as T["$inferInsert"], given),
   );
 }
 
+/** The row with null for every column it leaves out. */
+function withNulls(table: SQLiteTable, row: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = { ...row };
+  for (const key of Object.keys(getTableColumns(table))) if (out[key] === undefined) out[key] = null;
+  return out;
+}
+
 /**
- * Insert, or overwrite the columns the row has (but the key and deleted_at) when the row is not
- * older. A column the row leaves out (undefined: a field its payload does not carry, see
+ * Insert, or overwrite the columns `given` has (but the key and deleted_at) when the row is not
+ * older. A column `given` leaves out (undefined: a field its payload does not carry, see
  * src/mapping/shopify-versions.ts) keeps its stored value; one the row sets to null is cleared.
  */
-function upsertFresh<T extends VersionedTable>(d: D, table: T, row: T["$inferInsert"]) {
+function upsertFresh<T extends VersionedTable>(d: D, table: T, row: T["$inferInsert"], given: Record<string, unknown>) {
   // Snapshots never clear a soft delete: deleted_at is only written by deletes.
-  const set = excludedColumns(table, row as Record<string, unknown>, "deleted_at");
+  const set = excludedColumns(table, given, "deleted_at");
   const keep = IMMUTABLE_ONCE_SET.get(table);
   if (keep) {
     for (const [key, col] of Object.entries(getTableColumns(table))) {
@@ -246,7 +259,7 @@ function upsertFresh<T extends VersionedTable>(d: D, table: T, row: T["$inferIns
   }
   let setWhere = sql`excluded.updated_at >= ${table.updatedAt}`;
   if ((table as SQLiteTable) === shopifyCustomers) {
-    guardCustomerGroups(set, row as Record<string, unknown>);
+    guardCustomerGroups(set, given);
     // A row only a one-group topic wrote (no created_at yet) takes the customer's first full version.
     setWhere = sql`(${setWhere} or (${shopifyCustomers.createdAt} is null and ${shopifyCustomers.deletedAt} is null))`;
   }

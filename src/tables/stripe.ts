@@ -28,6 +28,7 @@ import {
   stripeRefunds,
   stripeSubscriptions,
 } from "../shared/schema/stripe";
+import { STRIPE_API_VERSION } from "../shared/stripe-version";
 import { replaceChildren, upsertNotOlder } from "./d1";
 import { sharedDatabase } from "./database";
 import type { ApplyPlan, Planner } from "./plan";
@@ -147,7 +148,7 @@ async function fetchLineItems(apiBase: string, key: string, sessionId: string): 
     url.searchParams.set("limit", "100");
     if (after !== null) url.searchParams.set("starting_after", after);
     const res = await fetch(url, {
-      headers: { Authorization: `Bearer ${key}` },
+      headers: { Authorization: `Bearer ${key}`, "Stripe-Version": STRIPE_API_VERSION },
       signal: AbortSignal.timeout(FETCH_TIMEOUT_MS),
     });
     if (res.status === 404 && page === 0) return null;

@@ -11,6 +11,8 @@
  * Stripe's, every answer carries a `Date` header, from the fake's clock: `clockOffsetMs` sets it
  * apart from the caller's, as Stripe's clock and ours differ.
  * No vitest imports, so benches can bundle it for Node.
+ * `GET /v1/{list}/{id}` answers one object of a list (how a thin event's object is fetched), and the
+ * `Stripe-Version` of every request is kept in `versions`.
  * It also keeps webhook endpoints (`/v1/webhook_endpoints`: list, create with a `whsec_` secret
  * shown only on create, update, delete; form-encoded like Stripe).
  */
@@ -42,6 +44,8 @@ export class FakeStripeApi {
   requests = 0;
   /** Path and query of every request, in order. */
   readonly requested: string[] = [];
+  /** The `Stripe-Version` header of every request, in order (null: none sent). */
+  readonly versions: Array<string | null> = [];
   /** Status to answer instead of data (to test failures); null serves normally. */
   failWith: number | null = null;
   /** Objects per list path (`customers`, `checkout/sessions`, ...), each with `id` and `created`. */
@@ -88,6 +92,7 @@ export class FakeStripeApi {
     this.requests++;
     const url = new URL(request.url);
     this.requested.push(`${url.pathname}${url.search}`);
+    this.versions.push(request.headers.get("stripe-version"));
     if (request.headers.get("authorization") !== `Bearer ${this.key}`) {
       return error(401, "invalid_request_error", "Invalid API Key provided.");
     }
@@ -104,6 +109,14 @@ export class FakeStripeApi {
     const listPath = url.pathname.replace(/^\/v1\//, "");
     if (request.method === "GET" && listPath !== "events" && Object.hasOwn(this.objects, listPath)) {
       return listObjects(this.objects[listPath] ?? [], url, listPath);
+    }
+    // One object by id (`GET /v1/invoices/in_…`): what a thin event's related_object.url names.
+    const slash = listPath.lastIndexOf("/");
+    const parentPath = listPath.slice(0, slash);
+    if (request.method === "GET" && slash > 0 && Object.hasOwn(this.objects, parentPath)) {
+      const id = decodeURIComponent(listPath.slice(slash + 1));
+      const found = (this.objects[parentPath] ?? []).find((o) => o.id === id);
+      return found ? Response.json(found) : error(404, "invalid_request_error", `No such object: '${id}'`);
     }
     if (url.pathname === "/v1/webhook_endpoints" || url.pathname.startsWith("/v1/webhook_endpoints/")) {
       return this.webhookEndpoint(request, url);
@@ -180,8 +193,9 @@ export class FakeStripeApi {
       if (!/^https:\/\//.test(target)) return error(400, "invalid_request_error", "Invalid URL: must be https.");
       if (events.length === 0) return error(400, "invalid_request_error", "Missing required param: enabled_events.");
       const endpoint = this.addEndpoint(target, events);
+      endpoint.api_version = form.get("api_version");
       const secret = `whsec_fake_${endpoint.id}`;
-      return Response.json({ ...endpoint, secret, api_version: form.get("api_version") });
+      return Response.json({ ...endpoint, secret });
     }
     const endpoint = this.endpoints.find((e) => e.id === id);
     if (!endpoint) return error(404, "invalid_request_error", `No such webhook endpoint: '${id}'`);

@@ -296,7 +296,7 @@ export function commerceDeliveries(o: StreamOptions): Delivery[] {
     const body = jsonText({
       id: eventId,
       object: "event",
-      api_version: "2026-01-28",
+      api_version: "2026-01-28.clover",
       created: n(created),
       type,
       livemode: false,

@@ -113,7 +113,7 @@ function chargeEvent(eventId: string, chargeId: string, amount: unknown, created
   return JSON.stringify({
     id: eventId,
     object: "event",
-    api_version: "2026-01-28",
+    api_version: "2026-01-28.clover",
     created: createdSeconds,
     type: "charge.succeeded",
     data: { object: charge },
@@ -174,7 +174,7 @@ export function seedQuarantined(now: number): Array<SeedObject & { eventId: stri
         shop: null,
         received_at: at,
         event_at: at,
-        api_version: "2026-01-28",
+        api_version: "2026-01-28.clover",
         origin: "webhook",
         reason: "invalid_payload",
         detail,

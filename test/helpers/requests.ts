@@ -87,7 +87,7 @@ export function stripeEvent(
   return JSON.stringify({
     id,
     object: "event",
-    api_version: "2026-01-28",
+    api_version: "2026-01-28.clover",
     created,
     type,
     data: { object },

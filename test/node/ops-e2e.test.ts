@@ -18,6 +18,7 @@ import { join } from "node:path";
 import { type Browser, chromium } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { SHOPIFY_WEBHOOK_TOPICS as SHOPIFY_TOPICS } from "../../src/shared/subscriptions";
+import { STRIPE_API_VERSION } from "../../src/shared/stripe-version";
 import {
   DEAD_EVENT_ID,
   QUARANTINED_FIXED_ID,
@@ -140,7 +141,7 @@ describe.skipIf(!haveBrowser)("ops page and CLI against wrangler dev", () => {
     expect(plan.stdout).toContain("1 ok, 20 missing, 1 wrong address, 1 extra, 1 not ours (left alone)");
     expect(plan.stdout).toContain(`~ orders/create gid://shopify/WebhookSubscription/`);
     expect(plan.stdout).toContain(`- CARTS_CREATE`);
-    expect(plan.stdout).toContain(`+ endpoint ${target}/webhooks/stripe with 30 events`);
+    expect(plan.stdout).toContain(`+ endpoint ${target}/webhooks/stripe with 31 events`);
     expect(plan.stdout).toContain("1 ok, 15 missing, 0 wrong address, 1 extra, 1 not ours (left alone)");
     expect(plan.stdout).toContain(
       "compliance topics customers/data_request, customers/redact, shop/redact are declared in the app's configuration",
@@ -160,8 +161,10 @@ describe.skipIf(!haveBrowser)("ops page and CLI against wrangler dev", () => {
     expect(shopify.webhooks.every((w) => w.includeFields.length === 0)).toBe(true);
     expect(upstreams.stripe.endpoints.map((e) => [e.url, e.enabled_events.length])).toEqual([
       ["https://crm.example/stripe-events", 1],
-      [`${target}/webhooks/stripe`, 30],
+      [`${target}/webhooks/stripe`, 31],
     ]);
+    // The endpoint renders its events in the pinned API version.
+    expect(upstreams.stripe.endpoints.at(-1)?.api_version).toBe(STRIPE_API_VERSION);
     expect(upstreams.recharge.webhooks.map((w) => w.address).sort()).toEqual(
       [...Array(16).fill(`${target}/webhooks/recharge`), "https://loyalty.example/recharge"].sort(),
     );

@@ -12,6 +12,7 @@ import { type SubjectRef, subjectsOf } from "../../mapping/subjects";
 import { parseLossless } from "../../shared/json";
 import { backfillSnapshotKey } from "../../shared/keys";
 import { describeError, log } from "../../shared/log";
+import { STRIPE_API_VERSION } from "../../shared/stripe-version";
 import type { BackfillRow } from "../../shared/schema/backfills";
 import { sharedDatabase } from "../../tables/database";
 import { hashSubjects, indexStatements } from "../../tables/subjects";
@@ -189,7 +190,10 @@ async function advance(
 }
 
 function credentials(env: Env, source: "stripe" | "recharge"): Record<string, string> | null {
-  if (source === "stripe") return env.STRIPE_API_KEY ? { Authorization: `Bearer ${env.STRIPE_API_KEY}` } : null;
+  if (source === "stripe")
+    return env.STRIPE_API_KEY
+      ? { Authorization: `Bearer ${env.STRIPE_API_KEY}`, "Stripe-Version": STRIPE_API_VERSION }
+      : null;
   return env.RECHARGE_API_TOKEN
     ? { "X-Recharge-Access-Token": env.RECHARGE_API_TOKEN, "X-Recharge-Version": RECHARGE_API_VERSION }
     : null;

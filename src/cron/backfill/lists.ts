@@ -4,6 +4,8 @@
  * (subscriptions with `status=all`, or canceled ones are left out; checkout sessions with their
  * line items expanded, so the consumer need not fetch them one by one). Recharge (2021-11):
  * `GET /{resource}?limit=250&updated_at_min&sort_by=id-asc`, then `cursor` alone.
+ * Stripe is asked in the pinned API version (`Stripe-Version`, src/shared/stripe-version.ts), which
+ * the wrapping event records as its `api_version`, so the mapper reads each object by its rules.
  * Events carry origin `bulk` and an id derived from the backfill and the object, so a page queued
  * again after a restart is a duplicate the ledger absorbs. A Stripe object is wrapped in an event
  * whose `created` is `stripeListingCreated`: the latest second, on Stripe's clock, that is surely
@@ -14,6 +16,7 @@
  */
 import { z } from "zod";
 import type { ApiBackfillSource } from "../../shared/schema/backfills";
+import { STRIPE_API_VERSION } from "../../shared/stripe-version";
 import { fromUnixSeconds, toUtcIso } from "../../shared/time";
 import { losslessView, parseRaw, type RawJson, rawArray, stringifyRaw } from "../raw-json";
 import type { OutgoingEvent } from "../send-events";
@@ -143,8 +146,8 @@ export function readPage(text: string, t: ListTarget, created: number): Page {
       lines.push(objectText);
       const eventId = eventIdFor(t, item.id);
       if (eventId === null) return;
-      const body = `{"id":${JSON.stringify(eventId)},"object":"event","type":${JSON.stringify(spec.type)},"created":${created},"data":{"object":${objectText}}}`;
-      events.push({ source: "stripe", topic: spec.type, eventId, shop: null, eventAt, apiVersion: null, body });
+      const body = `{"id":${JSON.stringify(eventId)},"object":"event","api_version":${JSON.stringify(STRIPE_API_VERSION)},"type":${JSON.stringify(spec.type)},"created":${created},"data":{"object":${objectText}}}`;
+      events.push({ source: "stripe", topic: spec.type, eventId, shop: null, eventAt, apiVersion: STRIPE_API_VERSION, body });
     });
     const last = page.data.at(-1);
     return { items: page.data.length, lines, events, next: page.has_more && last ? last.id : null };

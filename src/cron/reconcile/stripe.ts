@@ -10,10 +10,13 @@
  * off, or this is the first run after a long pause), the part Stripe no longer has is handed to a
  * history backfill of every Stripe object list created in that gap (src/cron/backfills.ts), the
  * events window starts where the Events API still reaches, and the report's note says so.
+ * Requests carry the pinned `Stripe-Version`; a listed event keeps the version it was rendered in
+ * (`api_version`), which the consumer maps it by.
  */
 import { z } from "zod";
 import { EVENT_ID_PATTERN } from "../../shared/envelope";
 import { API_BACKFILL_RESOURCES } from "../../shared/schema/backfills";
+import { STRIPE_API_VERSION } from "../../shared/stripe-version";
 import { fromUnixSeconds } from "../../shared/time";
 import { sharedDatabase } from "../../tables/database";
 import { startApiBackfill } from "../backfills";
@@ -99,7 +102,7 @@ export async function reconcileStripe(ctx: ReconcileContext, key: string): Promi
     url.searchParams.set("limit", String(PAGE_SIZE));
     for (const type of settings.stripeTypes) url.searchParams.append("types[]", type);
     if (startingAfter !== null) url.searchParams.set("starting_after", startingAfter);
-    const text = await getText(url, { Authorization: `Bearer ${key}` }, counter);
+    const text = await getText(url, { Authorization: `Bearer ${key}`, "Stripe-Version": STRIPE_API_VERSION }, counter);
     const raw = parseRaw(text);
     const list = listSchema.parse(losslessView(raw));
     const items = rawArray(raw, "data") ?? [];

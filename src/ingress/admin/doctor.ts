@@ -12,6 +12,7 @@ import { shopAccess } from "../../durable/shop-access";
 import { listShops } from "../../durable/shop-credentials";
 import { lakeCatalogConfig } from "../../lake/catalog/config";
 import { SOURCES } from "../../shared/envelope";
+import { STRIPE_API_VERSION } from "../../shared/stripe-version";
 import { keyRing } from "../../shared/sealed";
 import { cronSettings } from "../../shared/settings";
 import { everyDatabase, sharedDatabase } from "../../tables/database";
@@ -215,7 +216,10 @@ async function upstreamChecks(env: Env): Promise<DoctorReport["upstream"]> {
   const [stripe, recharge, shopResults] = await Promise.all([
     // The reads the pipeline depends on: Stripe's event list (reconciliation), Recharge's subscriptions.
     stripeKey
-      ? probe("Stripe GET /v1/events", `${stripeBase}/v1/events?limit=1`, { authorization: `Bearer ${stripeKey}` })
+      ? probe("Stripe GET /v1/events", `${stripeBase}/v1/events?limit=1`, {
+          authorization: `Bearer ${stripeKey}`,
+          "stripe-version": STRIPE_API_VERSION,
+        })
       : null,
     rechargeToken
       ? probe("Recharge GET /subscriptions", `${rechargeBase}/subscriptions?limit=1`, {

@@ -9,13 +9,18 @@ import { index, integer, primaryKey, sqliteTable, text } from "drizzle-orm/sqlit
 
 const bool = (name: string) => integer(name, { mode: "boolean" });
 
-/** Columns every Stripe entity row ends with: `event_created` is the ordering key (unix seconds). */
+/**
+ * Columns every Stripe entity row ends with: `event_created` is the ordering key (unix seconds);
+ * `api_version` the Stripe API version of the payload that wrote the row (migrations/0152; NULL when
+ * the event named none).
+ */
 const tail = () => ({
   createdAt: text("created_at"),
   eventCreated: integer("event_created").notNull(),
   updatedAt: text("updated_at").notNull(),
   deletedAt: text("deleted_at"),
   lastEventId: text("last_event_id").notNull(),
+  apiVersion: text("api_version"),
 });
 
 export const stripeCustomers = sqliteTable(
