@@ -123,4 +123,30 @@ describe("fake Shopify Admin API", () => {
     for (let i = 0; i < 4; i++) expect(JSON.stringify((await run("2026-01")).body)).not.toContain("LIMIT_REACHED");
     expect(JSON.stringify((await run("2026-01")).body)).toContain("LIMIT_REACHED");
   });
+
+  it("answers bulkOperation(id:) from 2026-01 only, and node(id:) with the operation in every version", async () => {
+    const fake = new FakeShopifyAdmin(shop, makeShopData(shop, { orders: 1 }), { bulkAutoAdvance: false });
+    const started = await gql(
+      fake,
+      'mutation { bulkOperationRunQuery(query: "{ orders { edges { node { id } } } }") { bulkOperation { id } userErrors { code } } }',
+      {},
+      "2025-10",
+    );
+    const id = (started.body.data as { bulkOperationRunQuery: { bulkOperation: { id: string } } }).bulkOperationRunQuery
+      .bulkOperation.id;
+    const byField = "query($id: ID!) { bulkOperation(id: $id) { id status } }";
+    const byNode = "query($id: ID!) { node(id: $id) { ... on BulkOperation { id status } } }";
+
+    const refused = await gql(fake, byField, { id }, "2025-10");
+    expect(refused.body.data).toBeUndefined();
+    expect(refused.body.errors).toEqual([
+      expect.objectContaining({ message: "Field 'bulkOperation' doesn't exist on type 'QueryRoot'" }),
+    ]);
+    for (const version of ["2025-10", "2026-01"]) {
+      expect((await gql(fake, byNode, { id }, version)).body.data).toEqual({ node: { id, status: "CREATED" } });
+    }
+    expect((await gql(fake, byField, { id }, "2026-01")).body.data).toEqual({
+      bulkOperation: { id, status: "CREATED" },
+    });
+  });
 });

@@ -211,6 +211,17 @@ export class FakeShopifyAdmin {
       const message = err instanceof GraphqlSyntaxError ? err.message : String(err);
       return Response.json({ errors: [{ message, extensions: { code: "PARSE_ERROR" } }] });
     }
+    // Like Shopify: the root field bulkOperation(id:) exists from 2026-01 (before, node(id:) reads one).
+    if (op.type === "query" && !atLeast(version, "2026-01") && op.selections.some((f) => f.name === "bulkOperation")) {
+      return Response.json({
+        errors: [
+          {
+            message: "Field 'bulkOperation' doesn't exist on type 'QueryRoot'",
+            extensions: { code: "undefinedField", typeName: "QueryRoot", fieldName: "bulkOperation" },
+          },
+        ],
+      });
+    }
     this.refill();
     if (requested > MAX_SINGLE_QUERY_COST) {
       return Response.json({
@@ -282,6 +293,8 @@ export class FakeShopifyAdmin {
       customer: byId(this.data.customers),
       product: byId(this.data.products),
       bulkOperation: (args: Record<string, Json>) => this.readBulk(String(args.id ?? "")),
+      // Only bulk operations are served as nodes here (what the pipeline reads that way).
+      node: (args: Record<string, Json>) => this.readBulk(String(args.id ?? "")),
       currentBulkOperation: () => this.readBulk([...this.operations.keys()].pop() ?? ""),
       webhookSubscriptions: (args: Record<string, Json>) =>
         paginate(
@@ -650,14 +663,18 @@ function connectionNodes(f: FieldNode): FieldNode[] {
   return out;
 }
 
-/** The ids of `bulkOperation(id:)` reads in a query (any parse problem is left to the executor). */
+function atLeast(version: string, than: string): boolean {
+  return version === "unstable" || version >= than;
+}
+
+/** The ids of `bulkOperation(id:)` and `node(id:)` reads in a query (any parse problem is left to the executor). */
 function bulkReads(query: string, variables: Record<string, Json>): string[] {
   try {
     const op = parseOperation(query);
     if (op.type !== "query") return [];
     const vars = { ...op.defaults, ...variables };
     return op.selections
-      .filter((f) => f.name === "bulkOperation")
+      .filter((f) => f.name === "bulkOperation" || f.name === "node")
       .map((f) => argsOf(f, vars).id)
       .filter((id): id is string => typeof id === "string");
   } catch {

@@ -11,7 +11,7 @@ import { z } from "zod";
 import type { AdminGraphqlOptions, AdminGraphqlResult, JsonValue } from "../admin-graphql";
 import { type Job, resetForRerun } from "../job";
 import { snapshotKey } from "./archive";
-import { BULK_OPERATION_QUERY, bulkQuery, COSTS, runQueryMutation, SHOP_CURRENCY_QUERY } from "./queries";
+import { bulkOperationQuery, bulkQuery, COSTS, runQueryMutation, SHOP_CURRENCY_QUERY } from "./queries";
 
 export type AdminCall = (
   query: string,
@@ -147,11 +147,12 @@ export async function submit(deps: LifecycleDeps, job: Job): Promise<Job> {
 /** Reads the operation's status and moves the job on (or schedules the next poll). */
 export async function poll(deps: LifecycleDeps, job: Job): Promise<Job> {
   if (!job.shopifyId) throw new Error(`bulk job ${job.id} was submitted without an operation id`);
-  const data = unwrap(
-    await deps.admin(BULK_OPERATION_QUERY, { id: job.shopifyId }, { estimatedCost: COSTS.status }),
-    "bulkOperation",
-  );
-  const parsed = statusSchema.safeParse(data);
+  const read = bulkOperationQuery(deps.apiVersion);
+  const data = unwrap(await deps.admin(read.query, { id: job.shopifyId }, { estimatedCost: COSTS.status }), read.root);
+  // A node that is not a bulk operation answers as an empty object: no operation.
+  const node = data[read.root];
+  const answer = node && typeof node === "object" && !("id" in node) ? null : (node ?? null);
+  const parsed = statusSchema.safeParse({ bulkOperation: answer });
   if (!parsed.success)
     throw new TransientError(`bulkOperation: unexpected answer: ${parsed.error.message.slice(0, 200)}`);
   const op = parsed.data.bulkOperation;

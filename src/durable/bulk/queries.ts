@@ -72,11 +72,30 @@ export function runQueryMutation(apiVersion: string): string {
 }`;
 }
 
-export const BULK_OPERATION_QUERY = `query BulkOperationStatus($id: ID!) {
-  bulkOperation(id: $id) {
-    id status errorCode createdAt completedAt objectCount rootObjectCount fileSize url partialDataUrl
+const BULK_OPERATION_FIELDS =
+  "id status errorCode createdAt completedAt objectCount rootObjectCount fileSize url partialDataUrl";
+
+/**
+ * The status read of one bulk operation, and the root field that answers it: `bulkOperation(id:)`
+ * exists from API 2026-01; before, the operation is read as a `node` (`currentBulkOperation` names
+ * only the latest one, and from 2026-01 five can run at once).
+ */
+export function bulkOperationQuery(apiVersion: string): { query: string; root: "bulkOperation" | "node" } {
+  if (apiVersion === "unstable" || apiVersion >= "2026-01") {
+    return {
+      query: `query BulkOperationStatus($id: ID!) {
+  bulkOperation(id: $id) { ${BULK_OPERATION_FIELDS} }
+}`,
+      root: "bulkOperation",
+    };
   }
-}`;
+  return {
+    query: `query BulkOperationStatus($id: ID!) {
+  node(id: $id) { ... on BulkOperation { ${BULK_OPERATION_FIELDS} } }
+}`,
+    root: "node",
+  };
+}
 
 export const SHOP_CURRENCY_QUERY = "query ShopCurrency { shop { currencyCode } }";
 
