@@ -270,7 +270,11 @@ function invoiceRow(o: z.infer<typeof invoiceSchema>, ctx: Ctx): StripeInvoiceRo
     o.parent?.type === "subscription_details" ? (o.parent.subscription_details?.subscription ?? null) : null;
   // Legacy versions name the subscription on the invoice, basil under `parent`.
   const subscriptionId =
-    ctx.rules === "legacy" ? o.subscription : ctx.rules === "basil" ? parentSubscription : (o.subscription ?? parentSubscription);
+    ctx.rules === "legacy"
+      ? o.subscription
+      : ctx.rules === "basil"
+        ? parentSubscription
+        : (o.subscription ?? parentSubscription);
   const taxes = o.total_taxes?.reduce((sum, t) => sum + t.amount, 0);
   return {
     id: o.id,

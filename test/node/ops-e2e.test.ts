@@ -17,8 +17,8 @@ import { existsSync, mkdirSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { type Browser, chromium } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { SHOPIFY_WEBHOOK_TOPICS as SHOPIFY_TOPICS } from "../../src/shared/subscriptions";
 import { STRIPE_API_VERSION } from "../../src/shared/stripe-version";
+import { SHOPIFY_WEBHOOK_TOPICS as SHOPIFY_TOPICS } from "../../src/shared/subscriptions";
 import {
   DEAD_EVENT_ID,
   QUARANTINED_FIXED_ID,

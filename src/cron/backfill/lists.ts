@@ -147,7 +147,15 @@ export function readPage(text: string, t: ListTarget, created: number): Page {
       const eventId = eventIdFor(t, item.id);
       if (eventId === null) return;
       const body = `{"id":${JSON.stringify(eventId)},"object":"event","api_version":${JSON.stringify(STRIPE_API_VERSION)},"type":${JSON.stringify(spec.type)},"created":${created},"data":{"object":${objectText}}}`;
-      events.push({ source: "stripe", topic: spec.type, eventId, shop: null, eventAt, apiVersion: STRIPE_API_VERSION, body });
+      events.push({
+        source: "stripe",
+        topic: spec.type,
+        eventId,
+        shop: null,
+        eventAt,
+        apiVersion: STRIPE_API_VERSION,
+        body,
+      });
     });
     const last = page.data.at(-1);
     return { items: page.data.length, lines, events, next: page.has_more && last ? last.id : null };

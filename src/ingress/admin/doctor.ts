@@ -12,9 +12,9 @@ import { shopAccess } from "../../durable/shop-access";
 import { listShops } from "../../durable/shop-credentials";
 import { lakeCatalogConfig } from "../../lake/catalog/config";
 import { SOURCES } from "../../shared/envelope";
-import { STRIPE_API_VERSION } from "../../shared/stripe-version";
 import { keyRing } from "../../shared/sealed";
 import { cronSettings } from "../../shared/settings";
+import { STRIPE_API_VERSION } from "../../shared/stripe-version";
 import { everyDatabase, sharedDatabase } from "../../tables/database";
 
 type Ctx = Context<{ Bindings: Env }>;
