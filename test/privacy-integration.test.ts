@@ -2,6 +2,7 @@ import { createExecutionContext, createMessageBatch, getQueueResult } from "clou
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { runJob } from "../src/cron/jobs";
+import { SNAPSHOT_PART_BYTES } from "../src/cron/privacy/rewrite";
 import worker from "../src/index";
 import type { Envelope } from "../src/shared/envelope";
 import { hashSubjects, indexStatements } from "../src/tables/subjects";
@@ -169,15 +170,23 @@ async function gzip(text: string): Promise<ArrayBuffer> {
   return new Response(new Blob([text]).stream().pipeThrough(new CompressionStream("gzip"))).arrayBuffer();
 }
 
-/** A bulk snapshot of two customers, stored and indexed line by line as the bulk apply stage does. */
-async function storeSnapshot(shop: string, lines: Array<{ id: string; p: Person }>) {
+/**
+ * A bulk snapshot of customers, stored and indexed line by line as the bulk apply stage does;
+ * `filler` lines of other customers' random notes (gzip cannot shrink them) follow them.
+ */
+async function storeSnapshot(shop: string, lines: Array<{ id: string; p: Person }>, filler = 0) {
   const key = `raw/shopify/customers/snapshots/dt=2027-02-10/${run}${next()}.jsonl.gz`;
-  const text = lines
-    .map(
+  const noise = new Uint8Array(768);
+  const text = [
+    ...lines.map(
       ({ id, p }) =>
         `{"id":"gid://shopify/Customer/${id}","email":${JSON.stringify(p.email)},"firstName":${JSON.stringify(p.first)},"lastName":${JSON.stringify(p.last)},"phone":${JSON.stringify(p.phone)},"defaultAddress":{"address1":${JSON.stringify(p.address)},"countryCodeV2":"US"}}`,
-    )
-    .join("\n");
+    ),
+    ...Array.from({ length: filler }, (_, n) => {
+      crypto.getRandomValues(noise);
+      return `{"id":"gid://shopify/Customer/9${n}","note":"${btoa(String.fromCharCode(...noise))}"}`;
+    }),
+  ].join("\n");
   await env.LAKE.put(key, await gzip(text), {
     httpMetadata: { contentType: "application/gzip" },
     customMetadata: { shop, resource: "customers" },
@@ -429,6 +438,35 @@ describe("an object a privacy request cannot rewrite", () => {
     expect(done.status).toBe("completed");
     expect((await snapshotLines(snapshot)).join("\n")).not.toContain(p.last);
   });
+});
+
+describe("a snapshot larger than one upload part", () => {
+  it("is rewritten as a stream into a multipart upload, every other line byte for byte", async () => {
+    const shop = newShop();
+    const p = person("large");
+    const pId = shopifyId();
+    await deliver(shopifyCustomer(shop, pId, p));
+    // ~12 MB of incompressible lines: the rewrite takes two parts of SNAPSHOT_PART_BYTES.
+    const snapshot = await storeSnapshot(shop, [{ id: pId, p }], 12_000);
+    const before = await env.LAKE.head(snapshot);
+    expect(before?.size).toBeGreaterThan(SNAPSHOT_PART_BYTES);
+    const linesBefore = await snapshotLines(snapshot);
+    const redact = envelope(
+      "shopify",
+      "customers/redact",
+      `{"shop_id":1,"shop_domain":"${shop}","customer":{"id":${pId},"email":"${p.email}","phone":null},"orders_to_redact":[]}`,
+      shop,
+      "2027-03-07T00:00:00Z",
+    );
+    await deliver(redact);
+    expect((await runPrivacyUntilDone(`pr-${redact.eventId}`)).status).toBe("completed");
+    const after = await snapshotLines(snapshot);
+    expect(after).toHaveLength(linesBefore.length);
+    expect(after[0]).toContain(`gid://shopify/Customer/${pId}`);
+    for (const n of needles(p)) expect(after[0]?.toLowerCase()).not.toContain(n.toLowerCase());
+    expect(after.slice(1)).toEqual(linesBefore.slice(1));
+    expect((await env.LAKE.head(snapshot))?.customMetadata?.redacted_at).toEqual(expect.any(String));
+  }, 60_000);
 });
 
 describe("a privacy request that stops moving", () => {

@@ -3,9 +3,12 @@
  * event keeps its wrapper byte for byte and gets its payload redacted; a bulk snapshot is
  * re-gzipped with only the lines that name the person redacted; quarantine and dead-letter
  * objects get their embedded body redacted (or dropped when it is not JSON). Every rewritten
- * object carries `redacted_at`. Trade-off: a snapshot is rewritten in memory, so one above
- * MAX_SNAPSHOT_BYTES throws; the privacy job sets it aside with an alert and goes on with the
- * rest (src/cron/privacy/privacy.ts), instead of being streamed.
+ * object carries `redacted_at`. A snapshot (a bulk export, gigabytes for a large shop) is streamed:
+ * gunzipped, its lines redacted one at a time and re-gzipped into a multipart upload to the same
+ * key, a part of SNAPSHOT_PART_BYTES held at a time, so its size is bounded by time, not memory. The
+ * upload completes (replacing the object at once) only when a line changed, and is aborted otherwise.
+ * Trade-off: gzip cannot be entered mid-stream, so a rewrite is not resumable across invocations:
+ * about 4 GB of export a run fits an hourly invocation's CPU.
  */
 import { redactJson } from "../../mapping/redact";
 import { subjectsOf } from "../../mapping/subjects";
@@ -15,7 +18,8 @@ import { SOURCES, type Source } from "../../shared/envelope";
 import { type LosslessJson, parseLossless } from "../../shared/json";
 import { hashSubjects } from "../../tables/subjects";
 
-const MAX_SNAPSHOT_BYTES = 64 * 1024 * 1024;
+/** Parts of a rewritten snapshot (R2: every part but the last of one size, at least 5 MiB). */
+export const SNAPSHOT_PART_BYTES = 8 * 1024 * 1024;
 
 export type LineMatcher = (kind: string, id: string, shop: string) => boolean;
 
@@ -51,7 +55,6 @@ export async function rewriteObject(env: Env, key: string, matches: LineMatcher,
   };
 
   if (key.startsWith("raw/") && key.includes("/snapshots/")) {
-    if (obj.size > MAX_SNAPSHOT_BYTES) throw new Error(`${key}: snapshot over ${MAX_SNAPSHOT_BYTES} bytes`);
     return rewriteSnapshot(env, key, obj, matches, meta);
   }
   const text = await obj.text();
@@ -92,33 +95,82 @@ async function rewriteSnapshot(
 ): Promise<RewriteOutcome> {
   const shop = obj.customMetadata?.shop ?? "";
   const resource = key.split("/")[2] ?? "";
-  const text = await new Response(obj.body.pipeThrough(new DecompressionStream("gzip"))).text();
-  const lines = text.split("\n");
   let changed = 0;
-  for (let i = 0; i < lines.length; i++) {
-    const line = lines[i] as string;
-    if (line.trim() === "") continue;
+  /** The line redacted when it names the person; any other line (unparsable ones too) as it was. */
+  const lineOut = async (line: string): Promise<string> => {
+    if (line.trim() === "") return line;
     let doc: LosslessJson;
     try {
       doc = parseLossless(line);
     } catch {
-      continue;
+      return line;
     }
     const subjects = await hashSubjects(env, "shopify", shop, subjectsOf("shopify", resource, doc));
-    if (!subjects.some((s) => matches(s.kind, s.id, s.shop))) continue;
+    if (!subjects.some((s) => matches(s.kind, s.id, s.shop))) return line;
     const redacted = redactText(line, false);
-    if (redacted !== null && redacted !== line) {
-      lines[i] = redacted;
-      changed++;
-    }
-  }
-  if (changed === 0) return "unchanged";
-  const gz = await new Response(
-    new Blob([lines.join("\n")]).stream().pipeThrough(new CompressionStream("gzip")),
-  ).arrayBuffer();
-  await env.LAKE.put(key, gz, {
+    if (redacted === null || redacted === line) return line;
+    changed++;
+    return redacted;
+  };
+
+  const upload = await env.LAKE.createMultipartUpload(key, {
     httpMetadata: { contentType: "application/gzip" },
     customMetadata: meta,
   });
-  return "rewritten";
+  try {
+    const gzip = new CompressionStream("gzip");
+    const parts = uploadParts(gzip.readable, upload);
+    const writer = gzip.writable.getWriter();
+    // A failed part upload fails the write waiting on it, instead of leaving it waiting.
+    parts.catch((err) => writer.abort(err).catch(() => undefined));
+    const encoder = new TextEncoder();
+    const decoder = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
+    // Lines split on "\n" and joined again: every byte of an unchanged line stays as it was.
+    let carry = "";
+    for await (const chunk of obj.body.pipeThrough(new DecompressionStream("gzip"))) {
+      const lines = (carry + decoder.decode(chunk, { stream: true })).split("\n");
+      carry = lines.pop() ?? "";
+      let out = "";
+      for (const line of lines) out += `${await lineOut(line)}\n`;
+      if (out !== "") await writer.write(encoder.encode(out));
+    }
+    const last = carry + decoder.decode();
+    if (last !== "") await writer.write(encoder.encode(await lineOut(last)));
+    await writer.close();
+    const uploaded = await parts;
+    if (changed === 0) {
+      await upload.abort();
+      return "unchanged";
+    }
+    await upload.complete(uploaded);
+    return "rewritten";
+  } catch (err) {
+    await upload.abort().catch(() => undefined);
+    throw err;
+  }
+}
+
+/** Uploads a stream as parts of SNAPSHOT_PART_BYTES (the last one shorter), one part held at a time. */
+async function uploadParts(stream: ReadableStream<Uint8Array>, upload: R2MultipartUpload): Promise<R2UploadedPart[]> {
+  const parts: R2UploadedPart[] = [];
+  const buffer = new Uint8Array(SNAPSHOT_PART_BYTES);
+  let fill = 0;
+  const send = async (bytes: Uint8Array) => {
+    parts.push(await upload.uploadPart(parts.length + 1, bytes));
+  };
+  for await (const chunk of stream) {
+    let at = 0;
+    while (at < chunk.byteLength) {
+      const n = Math.min(SNAPSHOT_PART_BYTES - fill, chunk.byteLength - at);
+      buffer.set(chunk.subarray(at, at + n), fill);
+      fill += n;
+      at += n;
+      if (fill === SNAPSHOT_PART_BYTES) {
+        await send(buffer.slice());
+        fill = 0;
+      }
+    }
+  }
+  if (fill > 0 || parts.length === 0) await send(buffer.slice(0, fill));
+  return parts;
 }
