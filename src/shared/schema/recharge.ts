@@ -36,8 +36,6 @@ export const rechargeCustomers = sqliteTable(
   (t) => [
     index("recharge_customers_by_email").on(t.email),
     index("recharge_customers_by_shopify_customer").on(t.shopifyCustomerId),
-    index("recharge_customers_by_created").on(t.createdAt),
-    index("recharge_customers_by_status").on(t.status),
     // migrations/0140: the lake reads a changed day as an index range, in key order.
     index("recharge_customers_by_lake_day").on(t.updatedAt, t.id),
   ],
@@ -81,9 +79,7 @@ export const rechargeSubscriptions = sqliteTable(
     index("recharge_subscriptions_by_customer").on(t.customerId),
     index("recharge_subscriptions_by_shopify_customer").on(t.shopifyCustomerId),
     index("recharge_subscriptions_by_email").on(t.email),
-    index("recharge_subscriptions_by_created").on(t.createdAt),
     index("recharge_subscriptions_by_status").on(t.status, t.createdAt),
-    index("recharge_subscriptions_by_next_charge").on(t.nextChargeScheduledAt),
     // migrations/0140: the lake reads a changed day as an index range, in key order.
     index("recharge_subscriptions_by_lake_day").on(t.updatedAt, t.id),
   ],
@@ -126,8 +122,6 @@ export const rechargeCharges = sqliteTable(
     index("recharge_charges_by_shopify_customer").on(t.shopifyCustomerId),
     index("recharge_charges_by_email").on(t.email),
     index("recharge_charges_by_shopify_order").on(t.shopifyOrderId),
-    index("recharge_charges_by_created").on(t.createdAt),
-    index("recharge_charges_by_scheduled").on(t.scheduledAt),
     index("recharge_charges_by_status").on(t.status, t.createdAt),
     // migrations/0140: the lake reads a changed day as an index range, in key order.
     index("recharge_charges_by_lake_day").on(t.updatedAt, t.id),
@@ -157,7 +151,6 @@ export const rechargeChargeLineItems = sqliteTable(
   (t) => [
     primaryKey({ columns: [t.chargeId, t.position] }),
     index("recharge_charge_line_items_by_purchase_item").on(t.purchaseItemId),
-    index("recharge_charge_line_items_by_sku").on(t.sku),
     // migrations/0140: the lake reads a changed day as an index range, in key order.
     index("recharge_charge_line_items_by_lake_day").on(t.updatedAt, t.chargeId, t.position),
   ],

@@ -89,10 +89,8 @@ export const shopifyOrders = sqliteTable(
   (t) => [
     primaryKey({ columns: [t.shop, t.id] }),
     index("shopify_orders_by_email").on(t.email),
-    index("shopify_orders_by_number").on(t.shop, t.orderNumber),
     index("shopify_orders_by_customer").on(t.shop, t.customerId),
     index("shopify_orders_by_created").on(t.shop, t.createdAt),
-    index("shopify_orders_by_status").on(t.shop, t.financialStatus, t.fulfillmentStatus),
     // migrations/0060: Recharge and Stripe charges name a Shopify order by id alone.
     index("shopify_orders_by_id").on(t.id),
     // migrations/0140: the lake reads a changed day as an index range, in key order.
@@ -125,8 +123,6 @@ export const shopifyOrderLineItems = sqliteTable(
   (t) => [
     primaryKey({ columns: [t.shop, t.id] }),
     index("shopify_order_line_items_by_order").on(t.shop, t.orderId),
-    index("shopify_order_line_items_by_product").on(t.shop, t.productId),
-    index("shopify_order_line_items_by_sku").on(t.shop, t.sku),
     // migrations/0140: the lake reads a changed day as an index range, in key order.
     index("shopify_order_line_items_by_lake_day").on(t.updatedAt, t.shop, t.id),
   ],
@@ -171,8 +167,6 @@ export const shopifyCustomers = sqliteTable(
   (t) => [
     primaryKey({ columns: [t.shop, t.id] }),
     index("shopify_customers_by_email").on(t.email),
-    index("shopify_customers_by_created").on(t.shop, t.createdAt),
-    index("shopify_customers_by_state").on(t.shop, t.state),
     // migrations/0140: the lake reads a changed day as an index range, in key order.
     index("shopify_customers_by_lake_day").on(t.updatedAt, t.shop, t.id),
   ],
@@ -196,8 +190,6 @@ export const shopifyProducts = sqliteTable(
   },
   (t) => [
     primaryKey({ columns: [t.shop, t.id] }),
-    index("shopify_products_by_status").on(t.shop, t.status),
-    index("shopify_products_by_created").on(t.shop, t.createdAt),
     // migrations/0140: the lake reads a changed day as an index range, in key order.
     index("shopify_products_by_lake_day").on(t.updatedAt, t.shop, t.id),
   ],
@@ -225,7 +217,6 @@ export const shopifyProductVariants = sqliteTable(
   (t) => [
     primaryKey({ columns: [t.shop, t.id] }),
     index("shopify_product_variants_by_product").on(t.shop, t.productId),
-    index("shopify_product_variants_by_sku").on(t.shop, t.sku),
     // migrations/0140: the lake reads a changed day as an index range, in key order.
     index("shopify_product_variants_by_lake_day").on(t.updatedAt, t.shop, t.id),
   ],
@@ -255,8 +246,6 @@ export const shopifyFulfillments = sqliteTable(
   (t) => [
     primaryKey({ columns: [t.shop, t.id] }),
     index("shopify_fulfillments_by_order").on(t.shop, t.orderId),
-    index("shopify_fulfillments_by_status").on(t.shop, t.status),
-    index("shopify_fulfillments_by_created").on(t.shop, t.createdAt),
     // migrations/0140: the lake reads a changed day as an index range, in key order.
     index("shopify_fulfillments_by_lake_day").on(t.updatedAt, t.shop, t.id),
   ],
@@ -283,7 +272,6 @@ export const shopifyRefunds = sqliteTable(
   (t) => [
     primaryKey({ columns: [t.shop, t.id] }),
     index("shopify_refunds_by_order").on(t.shop, t.orderId),
-    index("shopify_refunds_by_created").on(t.shop, t.createdAt),
     // migrations/0140: the lake reads a changed day as an index range, in key order.
     index("shopify_refunds_by_lake_day").on(t.updatedAt, t.shop, t.id),
   ],
@@ -309,7 +297,6 @@ export const shopifyRefundLineItems = sqliteTable(
   (t) => [
     primaryKey({ columns: [t.shop, t.id] }),
     index("shopify_refund_line_items_by_refund").on(t.shop, t.refundId),
-    index("shopify_refund_line_items_by_line").on(t.shop, t.lineItemId),
     // migrations/0140: the lake reads a changed day as an index range, in key order.
     index("shopify_refund_line_items_by_lake_day").on(t.updatedAt, t.shop, t.id),
   ],
@@ -359,8 +346,6 @@ export const shopifyCheckouts = sqliteTable(
     index("shopify_checkouts_by_email").on(t.email),
     index("shopify_checkouts_by_token").on(t.shop, t.token),
     index("shopify_checkouts_by_customer").on(t.shop, t.customerId),
-    index("shopify_checkouts_by_created").on(t.shop, t.createdAt),
-    index("shopify_checkouts_by_completed").on(t.shop, t.completedAt),
     // migrations/0140: the lake reads a changed day as an index range, in key order.
     index("shopify_checkouts_by_lake_day").on(t.updatedAt, t.shop, t.id),
   ],

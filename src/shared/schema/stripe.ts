@@ -42,7 +42,6 @@ export const stripeCustomers = sqliteTable(
   },
   (t) => [
     index("stripe_customers_by_email").on(t.email),
-    index("stripe_customers_by_created").on(t.createdAt),
     index("stripe_customers_by_lake_day").on(t.updatedAt, t.id),
   ],
 );
@@ -81,8 +80,6 @@ export const stripeCharges = sqliteTable(
     index("stripe_charges_by_customer").on(t.customerId),
     index("stripe_charges_by_email").on(t.email),
     index("stripe_charges_by_payment_intent").on(t.paymentIntentId),
-    index("stripe_charges_by_order").on(t.metadataOrderId),
-    index("stripe_charges_by_created").on(t.createdAt),
     index("stripe_charges_by_status").on(t.status, t.createdAt),
     // migrations/0140: the lake reads a changed day as an index range, in key order.
     index("stripe_charges_by_lake_day").on(t.updatedAt, t.id),
@@ -118,9 +115,6 @@ export const stripePaymentIntents = sqliteTable(
   (t) => [
     index("stripe_payment_intents_by_customer").on(t.customerId),
     index("stripe_payment_intents_by_email").on(t.email),
-    index("stripe_payment_intents_by_order").on(t.metadataOrderId),
-    index("stripe_payment_intents_by_created").on(t.createdAt),
-    index("stripe_payment_intents_by_status").on(t.status, t.createdAt),
     // migrations/0140: the lake reads a changed day as an index range, in key order.
     index("stripe_payment_intents_by_lake_day").on(t.updatedAt, t.id),
   ],
@@ -161,7 +155,6 @@ export const stripeInvoices = sqliteTable(
     index("stripe_invoices_by_customer").on(t.customerId),
     index("stripe_invoices_by_email").on(t.email),
     index("stripe_invoices_by_subscription").on(t.subscriptionId),
-    index("stripe_invoices_by_created").on(t.createdAt),
     index("stripe_invoices_by_status").on(t.status, t.createdAt),
     // migrations/0140: the lake reads a changed day as an index range, in key order.
     index("stripe_invoices_by_lake_day").on(t.updatedAt, t.id),
@@ -187,8 +180,6 @@ export const stripeDisputes = sqliteTable(
   },
   (t) => [
     index("stripe_disputes_by_charge").on(t.chargeId),
-    index("stripe_disputes_by_created").on(t.createdAt),
-    index("stripe_disputes_by_status").on(t.status, t.createdAt),
     // migrations/0140: the lake reads a changed day as an index range, in key order.
     index("stripe_disputes_by_lake_day").on(t.updatedAt, t.id),
   ],
@@ -211,8 +202,6 @@ export const stripeRefunds = sqliteTable(
   (t) => [
     index("stripe_refunds_by_charge").on(t.chargeId),
     index("stripe_refunds_by_payment_intent").on(t.paymentIntentId),
-    index("stripe_refunds_by_created").on(t.createdAt),
-    index("stripe_refunds_by_status").on(t.status, t.createdAt),
     // migrations/0140: the lake reads a changed day as an index range, in key order.
     index("stripe_refunds_by_lake_day").on(t.updatedAt, t.id),
   ],
@@ -253,7 +242,6 @@ export const stripeSubscriptions = sqliteTable(
   },
   (t) => [
     index("stripe_subscriptions_by_customer").on(t.customerId),
-    index("stripe_subscriptions_by_created").on(t.createdAt),
     index("stripe_subscriptions_by_status").on(t.status, t.createdAt),
     // migrations/0140: the lake reads a changed day as an index range, in key order.
     index("stripe_subscriptions_by_lake_day").on(t.updatedAt, t.id),
@@ -329,8 +317,6 @@ export const stripeCheckoutSessions = sqliteTable(
     index("stripe_checkout_sessions_by_customer").on(t.customerId),
     index("stripe_checkout_sessions_by_user").on(t.userId),
     index("stripe_checkout_sessions_by_payment_intent").on(t.paymentIntentId),
-    index("stripe_checkout_sessions_by_created").on(t.createdAt),
-    index("stripe_checkout_sessions_by_status").on(t.status, t.createdAt),
     // migrations/0140: the lake reads a changed day as an index range, in key order.
     index("stripe_checkout_sessions_by_lake_day").on(t.updatedAt, t.id),
   ],
@@ -357,8 +343,6 @@ export const stripeCheckoutSessionLineItems = sqliteTable(
   },
   (t) => [
     primaryKey({ columns: [t.sessionId, t.position] }),
-    index("stripe_checkout_session_line_items_by_product").on(t.productId),
-    index("stripe_checkout_session_line_items_by_price").on(t.priceId),
     // migrations/0140: the lake reads a changed day as an index range, in key order.
     index("stripe_checkout_session_line_items_by_lake_day").on(t.updatedAt, t.sessionId, t.position),
   ],

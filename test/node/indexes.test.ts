@@ -1,0 +1,134 @@
+// Every index costs a billed D1 row written per row inserted or updated in its table, so each one
+// must be needed by a query. The migrations are applied to an in-memory SQLite (node:sqlite, the
+// engine D1 runs), and EXPLAIN QUERY PLAN of each query below, as the code or a view runs it,
+// must use the index it names. Migration 0153 dropped the indexes no query used; they stay gone.
+import { readdirSync, readFileSync } from "node:fs";
+import { DatabaseSync } from "node:sqlite";
+import { beforeAll, describe, expect, it } from "vitest";
+
+const root = new URL("../..", import.meta.url).pathname;
+let db: DatabaseSync;
+
+beforeAll(() => {
+  db = new DatabaseSync(":memory:");
+  for (const f of readdirSync(`${root}/migrations`)
+    .filter((n) => n.endsWith(".sql"))
+    .sort()) {
+    db.exec(readFileSync(`${root}/migrations/${f}`, "utf8"));
+  }
+});
+
+/** The plan's detail lines; parameters stay unbound (EXPLAIN QUERY PLAN does not need them). */
+function plan(sql: string): string {
+  const rows = db.prepare(`EXPLAIN QUERY PLAN ${sql}`).all() as { detail: string }[];
+  return rows.map((r) => r.detail).join("\n");
+}
+
+const usesIndex = (name: string) => new RegExp(`USING (COVERING )?INDEX ${name}\\b`);
+
+/** [index, where the query comes from, the query]. */
+const NEEDED: [string, string, string][] = [
+  [
+    "webhook_events_by_shop",
+    "src/cron/privacy/shop.ts: a shop's archived keys (shop/redact)",
+    "SELECT r2_key FROM webhook_events WHERE shop = ?1 AND r2_key IS NOT NULL LIMIT ?2",
+  ],
+  [
+    "webhook_events_by_received",
+    "src/cron/health/rules.ts: a source's events in a window",
+    "SELECT 1 AS hit FROM webhook_events WHERE source = ?1 AND received_at >= ?2 AND received_at < ?3 LIMIT 1",
+  ],
+  [
+    "webhook_events_by_status",
+    "src/cron/quality/ledger.ts: events of a status",
+    "SELECT source, COUNT(*) AS n FROM webhook_events WHERE status = ?4 AND updated_at > ?1 AND updated_at <= ?2 GROUP BY source",
+  ],
+  [
+    "archive_subjects_by_shop",
+    "src/cron/privacy/shop.ts: a shop's subject keys",
+    "SELECT DISTINCT r2_key FROM archive_subjects WHERE shop = ?1 LIMIT ?2",
+  ],
+  [
+    "shopify_orders_by_created",
+    "src/cron/quality/parity.ts: orders created in a window",
+    "SELECT COUNT(*) AS n FROM shopify_orders WHERE shop = ?1 AND created_at >= ?2 AND created_at < ?3 AND deleted_at IS NULL",
+  ],
+  [
+    "shopify_orders_by_customer",
+    "migrations/0006_identity.sql: customer_orders for one profile (shopify arm by customer id)",
+    "SELECT * FROM customer_orders WHERE profile_id = ?1",
+  ],
+  [
+    "shopify_orders_by_email",
+    "migrations/0006_identity.sql: customer_orders for one profile (shopify arm by email)",
+    "SELECT * FROM customer_orders WHERE profile_id = ?1",
+  ],
+  [
+    "customer_identities_by_profile",
+    "migrations/0006_identity.sql: customer_orders pushes profile_id down to the identities",
+    "SELECT * FROM customer_orders WHERE profile_id = ?1",
+  ],
+  [
+    "customer_profile_emails_by_profile",
+    "migrations/0006_identity.sql: customer_orders pushes profile_id down to the profile's emails",
+    "SELECT * FROM customer_orders WHERE profile_id = ?1",
+  ],
+  [
+    "recharge_subscriptions_by_customer",
+    "migrations/0006_identity.sql: customer_subscriptions for one profile",
+    "SELECT * FROM customer_subscriptions WHERE profile_id = ?1",
+  ],
+  [
+    "stripe_charges_by_customer",
+    "migrations/0006_identity.sql: customer_charges for one profile",
+    "SELECT * FROM customer_charges WHERE profile_id = ?1",
+  ],
+  [
+    "recharge_charges_by_email",
+    "migrations/0006_identity.sql: customer_charges for one profile (recharge arm by email)",
+    "SELECT * FROM customer_charges WHERE profile_id = ?1",
+  ],
+  [
+    "stripe_checkout_sessions_by_customer",
+    "migrations/0006_identity.sql: customer_orders, the Stripe checkout arm",
+    "SELECT * FROM customer_orders WHERE profile_id = ?1",
+  ],
+  [
+    "recharge_charges_by_shopify_order",
+    "migrations/0060_kpi_views.sql: is an order a Recharge rebill",
+    "SELECT 1 FROM recharge_charges rc WHERE rc.shopify_order_id = ?1 AND rc.deleted_at IS NULL LIMIT 1",
+  ],
+  [
+    "customer_profiles_by_email",
+    "src/tables/identity.ts: the profile of an email",
+    "SELECT id FROM customer_profiles WHERE email = ?1",
+  ],
+  [
+    "shopify_orders_by_lake_day",
+    "src/cron/compact/tables.ts: a changed day's rows in key order",
+    "SELECT * FROM shopify_orders WHERE updated_at >= ?1 AND updated_at < ?2 ORDER BY updated_at, shop, id LIMIT 500",
+  ],
+  [
+    "stripe_charges_by_lake_day",
+    "src/cron/compact/tables.ts: a changed day's rows in key order",
+    "SELECT * FROM stripe_charges WHERE updated_at >= ?1 AND updated_at < ?2 ORDER BY updated_at, id LIMIT 500",
+  ],
+];
+
+describe("indexes", () => {
+  for (const [index, from, sql] of NEEDED) {
+    it(`${index} is used by ${from}`, () => {
+      expect(plan(sql)).toMatch(usesIndex(index));
+    });
+  }
+
+  it("the indexes migration 0153 dropped are gone, and no query above planned on them", () => {
+    const text = readFileSync(`${root}/migrations/0153_drop_unused_indexes.sql`, "utf8");
+    const dropped = [...text.matchAll(/^DROP INDEX IF EXISTS (\w+);/gm)].map((m) => m[1]);
+    expect(dropped.length).toBeGreaterThan(30);
+    const left = db
+      .prepare(`SELECT name FROM sqlite_master WHERE type = 'index' AND name IN (${dropped.map(() => "?").join(",")})`)
+      .all(...(dropped as string[]));
+    expect(left).toEqual([]);
+  });
+});
