@@ -165,3 +165,50 @@ ALTER TABLE stripe_refunds ADD COLUMN api_version TEXT;
 ALTER TABLE stripe_subscriptions ADD COLUMN api_version TEXT;
 ALTER TABLE stripe_checkout_sessions ADD COLUMN api_version TEXT;
 
+-- ---- Stripe MRR over every item -----------------------------------------------------------------
+-- A subscription's items may each have their own price, quantity and (under flexible billing, the
+-- default since 2025-09-30) interval. The mapper sums every item's amount normalized to a month into
+-- mrr_minor (src/mapping/stripe.ts subscriptionMrrMinor: metered items add nothing; NULL when an
+-- item's amount or interval is unknown). The MRR history records that sum as a monthly amount; a row
+-- without it (written before this migration, or not computable) keeps the first item's price as before.
+ALTER TABLE stripe_subscriptions ADD COLUMN mrr_minor INTEGER;
+
+DROP TRIGGER subscription_mrr_stripe_insert;
+DROP TRIGGER subscription_mrr_stripe_update;
+
+CREATE TRIGGER subscription_mrr_stripe_insert AFTER INSERT ON stripe_subscriptions
+WHEN NEW.status IN ('active', 'past_due', 'canceled') AND coalesce(NEW.start_date, NEW.created_at) IS NOT NULL
+  AND (NEW.status IS NOT 'canceled' OR coalesce(NEW.ended_at, NEW.canceled_at) > coalesce(NEW.trial_end, ''))
+BEGIN
+  INSERT INTO subscription_mrr_history
+  SELECT 'stripe', NEW.id, max(coalesce(NEW.start_date, NEW.created_at), coalesce(NEW.trial_end, '')), 1,
+    coalesce(NEW.mrr_minor, NEW.unit_amount_minor * coalesce(NEW.quantity, 1)),
+    CASE WHEN NEW.mrr_minor IS NOT NULL THEN 'month' ELSE NEW.price_interval END,
+    CASE WHEN NEW.mrr_minor IS NOT NULL THEN 1 ELSE coalesce(NEW.price_interval_count, 1) END
+  WHERE 1
+  ON CONFLICT (source, subscription_id, effective_at) DO UPDATE SET paying = excluded.paying,
+    amount_minor = excluded.amount_minor, interval_unit = excluded.interval_unit, interval_count = excluded.interval_count;
+  INSERT INTO subscription_mrr_history
+  SELECT 'stripe', NEW.id, coalesce(NEW.ended_at, NEW.canceled_at, NEW.updated_at), 0, NULL, NULL, NULL
+  WHERE NEW.status = 'canceled'
+  ON CONFLICT (source, subscription_id, effective_at) DO UPDATE SET paying = excluded.paying,
+    amount_minor = excluded.amount_minor, interval_unit = excluded.interval_unit, interval_count = excluded.interval_count;
+END;
+
+CREATE TRIGGER subscription_mrr_stripe_update AFTER UPDATE ON stripe_subscriptions
+WHEN (NEW.status IN ('active', 'past_due')) IS NOT (OLD.status IN ('active', 'past_due'))
+  OR (NEW.status IN ('active', 'past_due') AND (NEW.mrr_minor IS NOT OLD.mrr_minor
+    OR NEW.unit_amount_minor IS NOT OLD.unit_amount_minor OR NEW.quantity IS NOT OLD.quantity
+    OR NEW.price_interval IS NOT OLD.price_interval OR NEW.price_interval_count IS NOT OLD.price_interval_count))
+BEGIN
+  INSERT INTO subscription_mrr_history
+  SELECT 'stripe', NEW.id,
+    CASE WHEN NEW.status = 'canceled' THEN coalesce(NEW.ended_at, NEW.canceled_at, NEW.updated_at) ELSE NEW.updated_at END,
+    coalesce(NEW.status IN ('active', 'past_due'), 0),
+    coalesce(NEW.mrr_minor, NEW.unit_amount_minor * coalesce(NEW.quantity, 1)),
+    CASE WHEN NEW.mrr_minor IS NOT NULL THEN 'month' ELSE NEW.price_interval END,
+    CASE WHEN NEW.mrr_minor IS NOT NULL THEN 1 ELSE coalesce(NEW.price_interval_count, 1) END
+  WHERE 1
+  ON CONFLICT (source, subscription_id, effective_at) DO UPDATE SET paying = excluded.paying,
+    amount_minor = excluded.amount_minor, interval_unit = excluded.interval_unit, interval_count = excluded.interval_count;
+END;

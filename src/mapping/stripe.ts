@@ -414,7 +414,7 @@ const subscriptionItem = z.object({
       id: z.string(),
       product: ref,
       unit_amount: int.nullish(),
-      recurring: z.object({ interval: str, interval_count: int.nullish() }).nullish(),
+      recurring: z.object({ interval: str, interval_count: int.nullish(), usage_type: str }).nullish(),
     })
     .nullish(),
 });
@@ -436,11 +436,48 @@ const subscriptionSchema = z.object({
   current_period_end: unix,
   latest_invoice: ref,
   default_payment_method: ref,
-  items: z.object({ data: z.array(subscriptionItem) }).nullish(),
+  items: z.object({ data: z.array(subscriptionItem), has_more: bool }).nullish(),
   metadata,
   livemode: bool,
   created: unix,
 });
+/** Intervals per year of each unit (`amount × perYear / 12` is an interval amount per month). */
+const PER_YEAR: Record<string, bigint> = { day: 365n, week: 52n, month: 12n, year: 1n };
+const gcd = (a: bigint, b: bigint): bigint => (b === 0n ? a : gcd(b, a % b));
+
+/**
+ * The subscription's MRR in minor units: every licensed item's unit amount × quantity per its own
+ * interval (flexible billing lets items differ), normalized to a month (day × 365/12, week × 52/12,
+ * year ÷ 12, divided by the interval count) and summed exactly, then rounded half away from zero,
+ * as analytics_subscription_mrr rounds. Metered items bill usage, which is not known ahead: they
+ * add nothing. Null when it cannot be known: an item without a unit amount (tiered) or a known
+ * interval, or a partial item list.
+ */
+export function subscriptionMrrMinor(items: z.infer<typeof subscriptionSchema>["items"]): number | null {
+  if (!items || items.has_more === true) return null;
+  let num = 0n;
+  let den = 1n;
+  for (const item of items.data) {
+    const recurring = item.price?.recurring;
+    if (recurring?.usage_type === "metered") continue;
+    const perYear = PER_YEAR[(recurring?.interval ?? "").toLowerCase()];
+    const amount = item.price?.unit_amount;
+    if (perYear === undefined || amount === null || amount === undefined) return null;
+    const count = BigInt(Math.max(1, recurring?.interval_count ?? 1));
+    // amount × quantity × perYear / (12 × count), added to num/den over a common denominator.
+    const n = BigInt(amount) * BigInt(item.quantity ?? 1) * perYear;
+    const d = 12n * count;
+    const common = (den / gcd(den, d)) * d;
+    num = num * (common / den) + n * (common / d);
+    den = common;
+  }
+  const negative = num < 0n;
+  const abs = negative ? -num : num;
+  const rounded = (2n * abs + den) / (2n * den);
+  const value = Number(negative ? -rounded : rounded);
+  return Number.isSafeInteger(value) ? value : null;
+}
+
 function subscriptionRow(o: z.infer<typeof subscriptionSchema>, ctx: Ctx): StripeSubscriptionRow {
   const first = o.items?.data[0];
   return {
@@ -475,6 +512,7 @@ function subscriptionRow(o: z.infer<typeof subscriptionSchema>, ctx: Ctx): Strip
     unitAmountMinor: first?.price?.unit_amount ?? null,
     priceInterval: first?.price?.recurring?.interval ?? null,
     priceIntervalCount: first?.price?.recurring?.interval_count ?? null,
+    mrrMinor: subscriptionMrrMinor(o.items),
     metadata: json(o.metadata),
     livemode: o.livemode ?? null,
     ...tail(ctx, o.created),
