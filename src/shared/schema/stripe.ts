@@ -40,10 +40,7 @@ export const stripeCustomers = sqliteTable(
     livemode: bool("livemode"),
     ...tail(),
   },
-  (t) => [
-    index("stripe_customers_by_email").on(t.email),
-    index("stripe_customers_by_lake_day").on(t.updatedAt, t.id),
-  ],
+  (t) => [index("stripe_customers_by_email").on(t.email), index("stripe_customers_by_lake_day").on(t.updatedAt, t.id)],
 );
 
 export const stripeCharges = sqliteTable(
@@ -239,8 +236,6 @@ export const stripeSubscriptions = sqliteTable(
     metadata: text("metadata"),
     livemode: bool("livemode"),
     ...tail(),
-    /** Every item's amount normalized to a month and summed (migrations/0152); NULL when not known. */
-    mrrMinor: integer("mrr_minor"),
   },
   (t) => [
     index("stripe_subscriptions_by_customer").on(t.customerId),
