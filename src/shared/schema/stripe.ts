@@ -236,6 +236,8 @@ export const stripeSubscriptions = sqliteTable(
     metadata: text("metadata"),
     livemode: bool("livemode"),
     ...tail(),
+    /** Every item's amount normalized to a month and summed (migrations/0152); NULL when not known. */
+    mrrMinor: integer("mrr_minor"),
   },
   (t) => [
     index("stripe_subscriptions_by_customer").on(t.customerId),
