@@ -15,7 +15,15 @@ import { STRIPE_API_VERSION } from "../../src/shared/stripe-version.ts";
 import { AdminApi } from "../lib/admin.ts";
 import { CheckFailed, UsageError } from "../lib/errors.ts";
 import { json, out } from "../lib/print.ts";
-import { endpointInSync, inSync, type Plan, planEndpoint, planTopics } from "../webhooks/plan.ts";
+import {
+  endpointInSync,
+  inSync,
+  isOurs,
+  type Plan,
+  planEndpoint,
+  planTopics,
+  type Subscription,
+} from "../webhooks/plan.ts";
 import { rechargeStore, shopifyStore, stripeEndpoints, type TopicStore } from "../webhooks/sources.ts";
 import { shopDomain } from "./shops.ts";
 
@@ -34,6 +42,20 @@ interface Options {
 const SHOPIFY_ENUMS = SHOPIFY_WEBHOOK_TOPICS.map(shopifyTopicEnum);
 const restTopic = (e: string) => SHOPIFY_WEBHOOK_TOPICS.find((t) => shopifyTopicEnum(t) === e) ?? e;
 const COMPLIANCE_NOTE = `note: the compliance topics ${SHOPIFY_COMPLIANCE_TOPICS.join(", ")} are declared in the app's configuration (shopify.app.toml [webhooks] compliance_topics, uri .../webhooks/shopify), not by API`;
+
+/**
+ * Our Shopify subscriptions delivered in another API version than the pipeline pins. Shopify takes a
+ * subscription's version from the app's configuration, so `apply` cannot change it: it is reported.
+ */
+function shopifyVersionLines(subs: readonly Subscription[], pinned: string | null, target: string): string[] {
+  if (pinned === null) return [];
+  return subs
+    .filter((s) => isOurs(s.address, target) && s.apiVersion && s.apiVersion !== pinned)
+    .map(
+      (s) =>
+        `  ! ${s.topics.map(restTopic).join(",")} ${s.id} is delivered in API version ${s.apiVersion}, SHOPIFY_API_VERSION is ${pinned}: set [webhooks] api_version = "${pinned}" in shopify.app.toml`,
+    );
+}
 
 function baseAddress(opts: Options): string {
   const raw = opts.address ?? opts.url ?? process.env.OPS_URL ?? "http://localhost:8787";
@@ -158,9 +180,11 @@ async function run(mode: Mode, opts: Options): Promise<void> {
       if (shops.length === 0) skipped.push("shopify: no active shops (add one with `shops add`)");
     }
     for (const shop of shops) {
-      outcomes.push(
-        await runTopics(mode, "shopify", shop, shopifyStore(api, shop), SHOPIFY_ENUMS, `${address}/webhooks/shopify`, restTopic),
-      );
+      const store = shopifyStore(api, shop);
+      const target = `${address}/webhooks/shopify`;
+      const outcome = await runTopics(mode, "shopify", shop, store, SHOPIFY_ENUMS, target, restTopic);
+      outcome.lines.push(...shopifyVersionLines(store.listed(), store.pinned(), target));
+      outcomes.push(outcome);
     }
   }
   if (sources.includes("stripe")) {

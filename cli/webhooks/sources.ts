@@ -18,12 +18,31 @@ export interface TopicStore {
   remove(id: string): Promise<void>;
 }
 
-export function shopifyStore(api: AdminApi, shop: string): TopicStore {
+/** A shop's subscriptions, and the API version the pipeline pins (SHOPIFY_API_VERSION) when the Worker names it. */
+export function shopifyStore(
+  api: AdminApi,
+  shop: string,
+): TopicStore & { pinned(): string | null; listed(): Subscription[] } {
   const path = `/admin/shops/${shop}/webhooks`;
+  let pinned: string | null = null;
+  let last: Subscription[] = [];
   return {
+    pinned: () => pinned,
+    /** What the latest list() answered. */
+    listed: () => last,
     async list() {
-      const body = await api.ok<{ subscriptions: Array<{ id: string; topic: string; uri: string | null }> }>("GET", path);
-      return body.subscriptions.map((s) => ({ id: s.id, topics: [s.topic], address: s.uri ?? "" }));
+      const body = await api.ok<{
+        pinnedVersion?: string;
+        subscriptions: Array<{ id: string; topic: string; uri: string | null; apiVersion?: string | null }>;
+      }>("GET", path);
+      pinned = body.pinnedVersion ?? null;
+      last = body.subscriptions.map((s) => ({
+        id: s.id,
+        topics: [s.topic],
+        address: s.uri ?? "",
+        apiVersion: s.apiVersion ?? null,
+      }));
+      return last;
     },
     async create(topic, address) {
       await api.ok("POST", path, { action: "create", topic, uri: address });

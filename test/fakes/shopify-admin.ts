@@ -60,6 +60,8 @@ export interface FakeShopifyOptions {
   /** Where children land: anywhere after their parent (default) or anywhere in the file. */
   childPlacement?: "after" | "anywhere";
   resultCompression?: "gzip" | "none";
+  /** The app's webhook API version, which every subscription takes (default 2026-01). */
+  webhookApiVersion?: string;
   now?: () => number;
   seed?: number;
 }
@@ -83,6 +85,8 @@ export interface FakeWebhookSubscription {
   uri: string;
   format: "JSON";
   includeFields: string[];
+  /** The app's webhook API version (Shopify's `apiVersion { handle }`): the fake's `webhookApiVersion`. */
+  apiVersion: { handle: string };
   createdAt: string;
   updatedAt: string;
 }
@@ -313,6 +317,7 @@ export class FakeShopifyAdmin {
       topic,
       uri,
       format: "JSON",
+      apiVersion: { handle: this.options.webhookApiVersion ?? "2026-01" },
       includeFields: [],
       createdAt: this.iso(),
       updatedAt: this.iso(),

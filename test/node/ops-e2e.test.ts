@@ -138,7 +138,7 @@ describe.skipIf(!haveBrowser)("ops page and CLI against wrangler dev", () => {
     const plan = await cli(["webhooks", "plan", "--address", target, "--check"], undefined, sourceEnv());
     expect(plan.code, plan.stderr).toBe(1);
     expect(plan.stdout).toContain(`shopify ${NEW_SHOP}: changes needed`);
-    expect(plan.stdout).toContain("1 ok, 20 missing, 1 wrong address, 1 extra, 1 not ours (left alone)");
+    expect(plan.stdout).toContain("1 ok, 25 missing, 1 wrong address, 1 extra, 1 not ours (left alone)");
     expect(plan.stdout).toContain(`~ orders/create gid://shopify/WebhookSubscription/`);
     expect(plan.stdout).toContain(`- CARTS_CREATE`);
     expect(plan.stdout).toContain(`+ endpoint ${target}/webhooks/stripe with 31 events`);
@@ -150,14 +150,17 @@ describe.skipIf(!haveBrowser)("ops page and CLI against wrangler dev", () => {
 
     const apply = await cli(["webhooks", "apply", "--address", target], undefined, sourceEnv());
     expect(apply.code, apply.stderr).toBe(0);
-    expect(apply.stdout).toContain("applied: 20 created, 1 moved, 1 removed");
+    expect(apply.stdout).toContain("applied: 25 created, 1 moved, 1 removed");
     expect(apply.stdout).toMatch(/new signing secret \(shown once\): whsec_fake_we_fake_2_/);
     expect(apply.stdout).toContain("STRIPE_WEBHOOK_SECRET beside the old one");
     const ours = (uris: string[]) => uris.filter((u) => u.startsWith(target));
-    expect(ours(shopify.webhooks.map((w) => w.uri))).toHaveLength(22);
+    expect(ours(shopify.webhooks.map((w) => w.uri))).toHaveLength(27);
     expect(shopify.webhooks.map((w) => w.topic).sort()).toEqual(
-      [...SHOPIFY_TOPICS.map((t) => t.toUpperCase().replace("/", "_")), "PRODUCTS_UPDATE"].sort(),
+      [...SHOPIFY_TOPICS.map((t) => t.toUpperCase().replace(/[/.]/, "_")), "PRODUCTS_UPDATE"].sort(),
     );
+    expect(shopify.webhooks.map((w) => w.topic)).toContain("CUSTOMER_TAGS_ADDED");
+    // Every subscription is delivered in the pinned version: nothing to report.
+    expect(apply.stdout).not.toContain("is delivered in API version");
     expect(shopify.webhooks.every((w) => w.includeFields.length === 0)).toBe(true);
     expect(upstreams.stripe.endpoints.map((e) => [e.url, e.enabled_events.length])).toEqual([
       ["https://crm.example/stripe-events", 1],
@@ -177,6 +180,20 @@ describe.skipIf(!haveBrowser)("ops page and CLI against wrangler dev", () => {
     expect(changes()).toBe(made);
     const check = await cli(["webhooks", "plan", "--address", target, "--check"], undefined, sourceEnv());
     expect(check.code).toBe(0);
+
+    // A subscription in another version (the app's configuration decides it) is reported, not changed.
+    const stale = shopify.webhooks.find((w) => w.topic === "CUSTOMERS_UPDATE");
+    if (!stale) throw new Error("no customers/update subscription");
+    stale.apiVersion = { handle: "2025-01" };
+    const versions = await cli(
+      ["webhooks", "plan", "--address", target, "--source", "shopify"],
+      undefined,
+      sourceEnv(),
+    );
+    expect(versions.stdout).toContain(
+      `! customers/update ${stale.id} is delivered in API version 2025-01, SHOPIFY_API_VERSION is 2026-01`,
+    );
+    expect(changes()).toBe(made);
 
     const list = await cli(["webhooks", "list", "--source", "recharge"], undefined, sourceEnv());
     expect(list.code).toBe(0);

@@ -1,6 +1,8 @@
 /**
  * A shop's webhook subscriptions, for `npm run ops -- webhooks plan|apply|list` (admin token):
- *   GET  /admin/shops/:shop/webhooks → every subscription of this app on the shop
+ *   GET  /admin/shops/:shop/webhooks → every subscription of this app on the shop, each with the API
+ *        version Shopify serializes it in, and `pinnedVersion` (SHOPIFY_API_VERSION). Shopify takes a
+ *        subscription's version from the app's configuration; no call can set it (docs/shopify-versions.md).
  *   POST /admin/shops/:shop/webhooks {action: "create", topic, uri} | {action: "update", id, uri}
  *        | {action: "delete", id} → the mutation's result; 422 with Shopify's userErrors
  * Calls go through the shop's coordinator (its token and rate budget), so the CLI never holds a
@@ -9,14 +11,14 @@
 import type { Context } from "hono";
 import { z } from "zod";
 import { type AdminGraphqlResult, shopAdminGraphql } from "../../durable/coordinator-client";
-import { SHOP_DOMAIN } from "../../durable/shop-access";
+import { apiVersion, SHOP_DOMAIN } from "../../durable/shop-access";
 import { AppError } from "../../shared/errors";
 
 type Ctx = Context<{ Bindings: Env }>;
 
 const LIST = `query WebhookSubscriptions($after: String) {
   webhookSubscriptions(first: 100, after: $after) {
-    nodes { id topic uri includeFields }
+    nodes { id topic uri includeFields apiVersion { handle } }
     pageInfo { hasNextPage endCursor }
   }
 }`;
@@ -44,6 +46,7 @@ const subscriptionSchema = z.object({
   topic: z.string(),
   uri: z.string().nullable(),
   includeFields: z.array(z.string()).nullable().optional(),
+  apiVersion: z.object({ handle: z.string() }).nullish(),
 });
 const listSchema = z.object({
   webhookSubscriptions: z.object({
@@ -76,7 +79,7 @@ function failure(c: Ctx, result: Extract<AdminGraphqlResult, { ok: false }>): Re
 
 export async function listShopWebhooks(c: Ctx): Promise<Response> {
   const shop = shopOf(c);
-  const subscriptions: z.infer<typeof subscriptionSchema>[] = [];
+  const nodes: z.infer<typeof subscriptionSchema>[] = [];
   let after: string | null = null;
   for (let page = 0; page < 20; page++) {
     const result = await shopAdminGraphql(c.env, shop, LIST, { after }, { estimatedCost: 12 });
@@ -84,11 +87,12 @@ export async function listShopWebhooks(c: Ctx): Promise<Response> {
     const parsed = listSchema.safeParse(result.data);
     if (!parsed.success)
       return c.json({ ok: false, error: { code: "upstream", message: "Shopify answered an unexpected shape" } }, 502);
-    subscriptions.push(...parsed.data.webhookSubscriptions.nodes);
+    nodes.push(...parsed.data.webhookSubscriptions.nodes);
     if (!parsed.data.webhookSubscriptions.pageInfo.hasNextPage) break;
     after = parsed.data.webhookSubscriptions.pageInfo.endCursor;
   }
-  return c.json({ ok: true, shop, subscriptions });
+  const subscriptions = nodes.map(({ apiVersion: v, ...s }) => ({ ...s, apiVersion: v?.handle ?? null }));
+  return c.json({ ok: true, shop, pinnedVersion: apiVersion(c.env), subscriptions });
 }
 
 export async function changeShopWebhook(c: Ctx): Promise<Response> {
