@@ -227,7 +227,9 @@ describe("Recharge reconciliation", () => {
       subscriptions: { lookedAt: 300, missing: 1, stale: 0, repaired: 1 },
       charges: { lookedAt: 1, missing: 0, stale: 1, repaired: 1 },
     });
-    expect(recharge.requests - before).toBe(3);
+    // Two subscription pages, one charge page, and the store's currency (GET /store, at most once a day).
+    expect(recharge.requests - before).toBe(4);
+    expect(recharge.requested.filter((r) => r === "/store")).toHaveLength(1);
     const sent = queue.envelopes();
     expect(sent.map((x) => [x.topic, x.eventId])).toEqual([
       ["subscription/updated", `reconcile:subscriptions:${withheld}:${iso(Date.parse(subs[123]?.updated_at ?? ""))}`],

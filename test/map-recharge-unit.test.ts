@@ -18,6 +18,26 @@ const outcome = (topic: string, body: string): RechargeMapping | string => {
 const sub = subscription.subscription;
 
 describe("Recharge mapper", () => {
+  it("takes the store's currency only when the payload names none", () => {
+    const map = (body: object, store: string | null) => {
+      const r = mapRechargeEvent("subscription/created", JSON.stringify(body), "rc_unit", store);
+      if (!r.ok || r.value.kind !== "rows" || r.value.rows.table !== "subscriptions") throw new Error("not a row");
+      return [r.value.rows.row.currency, r.value.rows.row.priceMinor];
+    };
+    expect(map(subscription, "JPY")).toEqual(["JPY", 49]);
+    expect(map(subscription, "usd")).toEqual(["USD", 4900]);
+    expect(map({ subscription: { ...sub, presentment_currency: "EUR" } }, "USD")).toEqual(["EUR", 4900]);
+    expect(map({ subscription: { ...sub, presentment_currency: "", currency: "GBP" } }, "USD")).toEqual(["GBP", 4900]);
+    const paid = mapRechargeEvent(
+      "charge/paid",
+      JSON.stringify({ charge: { ...charge.charge, currency: null } }),
+      "rc_unit",
+      "KWD",
+    );
+    if (!paid.ok || paid.value.kind !== "rows" || paid.value.rows.table !== "charges") throw new Error("not a charge");
+    expect(paid.value.rows.row.currency).toBe("KWD");
+  });
+
   it("maps the subscription fixture; without a currency the price stays decimal text", () => {
     expect(rowsOf("subscription/created", subscription)).toEqual({
       table: "subscriptions",

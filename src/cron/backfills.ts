@@ -3,9 +3,11 @@
  * Starting one is an insert: the admin route and Stripe reconciliation (for a gap older than the
  * Events API keeps) both start them here, and the `backfill` job advances them. The partial unique
  * index on running rows is the lock, so two concurrent requests cannot both start a resource: the
- * loser's whole batch rolls back and it is told what is running.
+ * loser's whole batch rolls back and it is told what is running. A resource the source cannot list
+ * in full (Recharge charges older than 90 days) gets a `note` saying what will be missing.
  */
 import { z } from "zod";
+import { backfillGapNote } from "../shared/backfill-resources";
 import { distinctList, optionalUtcTime } from "../shared/params";
 import {
   API_BACKFILL_RESOURCES,
@@ -47,13 +49,22 @@ export async function startApiBackfill(
   const backfillId = `bf_${crypto.randomUUID()}`;
   const now = req.now.toISOString();
   const insert = db.prepare(
-    `INSERT INTO backfills (backfill_id, source, resource, since, until, status, requested_by, requested_at, updated_at)
-     VALUES (?1, ?2, ?3, ?4, ?5, 'running', ?6, ?7, ?7)`,
+    `INSERT INTO backfills (backfill_id, source, resource, since, until, status, requested_by, requested_at, updated_at, note)
+     VALUES (?1, ?2, ?3, ?4, ?5, 'running', ?6, ?7, ?7, ?8)`,
   );
   try {
     await db.batch(
       req.resources.map((r) =>
-        insert.bind(backfillId, req.source, r, req.since ?? null, req.until ?? null, req.requestedBy, now),
+        insert.bind(
+          backfillId,
+          req.source,
+          r,
+          req.since ?? null,
+          req.until ?? null,
+          req.requestedBy,
+          now,
+          backfillGapNote(req.source, r, req.since ?? null, req.now),
+        ),
       ),
     );
   } catch (err) {
@@ -80,7 +91,8 @@ export async function apiBackfillRows(db: D1Database, backfillId: string): Promi
     .prepare(
       `SELECT backfill_id AS backfillId, source, resource, since, until, status, cursor, pages, listed, sent,
          api_calls AS apiCalls, throttled, failures, retry_at AS retryAt, requested_by AS requestedBy,
-         requested_at AS requestedAt, started_at AS startedAt, updated_at AS updatedAt, finished_at AS finishedAt, error
+         requested_at AS requestedAt, started_at AS startedAt, updated_at AS updatedAt, finished_at AS finishedAt, error,
+         note
        FROM backfills WHERE backfill_id = ?1 ORDER BY resource`,
     )
     .bind(backfillId)

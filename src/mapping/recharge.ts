@@ -3,7 +3,8 @@
  * rows out, no I/O. Accepts both the 2021-01 and 2021-11 API shapes (Shopify ids
  * moved from `shopify_*_id` to `external_*_id.ecommerce`), and numbers where the
  * API documents strings. Money needs a currency for its exponent: with no currency
- * in the payload, `*_minor` stays NULL rather than guessing two decimals.
+ * in the payload the store's currency is used (passed in by the consumer), and
+ * without that `*_minor` stays NULL rather than guessing two decimals.
  */
 import { z } from "zod";
 import { parseLossless } from "../shared/json";
@@ -81,6 +82,8 @@ const owned = { created_at: time, updated_at: isoTime };
 interface Ctx {
   eventId: string;
   deleted: boolean;
+  /** The store's currency (`recharge_store`), for a payload that names none; null when unknown. */
+  storeCurrency: string | null;
 }
 const tail = (o: { created_at: string | null; updated_at: string }, ctx: Ctx) => ({
   createdAt: o.created_at,
@@ -161,7 +164,7 @@ const subscriptionSchema = z.object({
   ...owned,
 });
 function subscriptionRow(o: z.output<typeof subscriptionSchema>, ctx: Ctx): RechargeSubscriptionRow {
-  const currency = (o.presentment_currency ?? o.currency)?.toUpperCase() ?? null;
+  const currency = (o.presentment_currency || o.currency || ctx.storeCurrency)?.toUpperCase() ?? null;
   return {
     id: o.id,
     customerId: o.customer_id ?? null,
@@ -255,7 +258,7 @@ function chargeRows(
   o: z.output<typeof chargeSchema>,
   ctx: Ctx,
 ): { row: RechargeChargeRow; lineItems: RechargeChargeLineItemRow[] | null } {
-  const currency = o.currency?.toUpperCase() ?? null;
+  const currency = (o.currency || ctx.storeCurrency)?.toUpperCase() ?? null;
   const minor = (v: string | null) => (currency && v !== null ? toMinor(v, currency) : null);
   const row: RechargeChargeRow = {
     id: o.id,
@@ -335,8 +338,16 @@ const KNOWN: Record<string, ReadonlySet<string>> = {
   customer: new Set(["created", "updated", "activated", "deactivated", "deleted"]),
 };
 
-/** Maps a Recharge webhook body for `topic` (`family/action`). `eventId` is the ledger's id. */
-export function mapRechargeEvent(topic: string, text: string, eventId: string): MapResult<RechargeMapping> {
+/**
+ * Maps a Recharge webhook body for `topic` (`family/action`). `eventId` is the ledger's id;
+ * `storeCurrency` is the store's currency, used when the payload names none (else money stays NULL).
+ */
+export function mapRechargeEvent(
+  topic: string,
+  text: string,
+  eventId: string,
+  storeCurrency: string | null = null,
+): MapResult<RechargeMapping> {
   const [family = "", action = ""] = topic.split("/");
   const known = Object.hasOwn(KNOWN, family) ? KNOWN[family] : undefined;
   if (known === undefined) return { ok: true, value: { kind: "skip", note: `no table for Recharge topic ${topic}` } };
@@ -356,7 +367,7 @@ export function mapRechargeEvent(topic: string, text: string, eventId: string): 
     return { ok: false, reason: "invalid_payload", detail: `expected a {"${family}": {...}} body` };
   }
 
-  const ctx: Ctx = { eventId, deleted: action === "deleted" };
+  const ctx: Ctx = { eventId, deleted: action === "deleted", storeCurrency };
   const invalid = (error: z.ZodError): MapResult<RechargeMapping> => ({
     ok: false,
     reason: "invalid_payload",

@@ -6,7 +6,8 @@
  * `next_cursor` encodes the query, and a request with `cursor` must carry nothing but
  * `limit` beside it (Recharge answers 422 otherwise). Objects are served as stored, so
  * ids stay JSON numbers. It also keeps webhooks (`GET/POST /webhooks`, `PUT/DELETE
- * /webhooks/:id`, one topic each, `address` https). Every request is counted. No vitest imports.
+ * /webhooks/:id`, one topic each, `address` https) and answers `GET /store` (`{"store": {"currency", ...}}`).
+ * Every request is counted. No vitest imports.
  */
 
 export interface RechargeWebhook {
@@ -43,6 +44,14 @@ export class FakeRechargeApi {
   readonly requested: string[] = [];
   readonly webhooks: RechargeWebhook[] = [];
   private nextWebhookId = 9_100;
+  /** What `GET /store` answers inside `{"store": ...}` (2021-11 shape, the fields the pipeline may read). */
+  store: Record<string, unknown> = {
+    id: 51_001,
+    name: "Fake Store",
+    domain: "fake-store.myshopify.com",
+    currency: "USD",
+    iana_timezone: "America/New_York",
+  };
 
   constructor(
     readonly base = "https://recharge.test",
@@ -72,6 +81,10 @@ export class FakeRechargeApi {
     }
     this.level += 1;
     if (url.pathname === "/webhooks" || url.pathname.startsWith("/webhooks/")) return this.webhook(request, url);
+    if (url.pathname === "/store") {
+      if (request.method !== "GET") return Response.json({ errors: "Method not allowed" }, { status: 405 });
+      return Response.json({ store: this.store });
+    }
     const resource = url.pathname.replace(/^\//, "") as Resource;
     if (!RESOURCES.includes(resource)) {
       return Response.json({ errors: "Not found" }, { status: 404 });

@@ -15,6 +15,7 @@ import { describeError, log } from "../../shared/log";
 import type { BackfillRow } from "../../shared/schema/backfills";
 import { STRIPE_API_VERSION } from "../../shared/stripe-version";
 import { sharedDatabase } from "../../tables/database";
+import { refreshRechargeStore } from "../../tables/recharge-store";
 import { hashSubjects, indexStatements } from "../../tables/subjects";
 import { withLease } from "../lease";
 import { sendEvents } from "../send-events";
@@ -39,6 +40,8 @@ export interface BackfillItemReport {
   apiCalls: number;
   throttled: number;
   error: string | null;
+  /** What the source does not let this backfill load (the row's `note`), e.g. Recharge charges older than 90 days. */
+  note: string | null;
 }
 
 export interface BackfillResult {
@@ -62,12 +65,15 @@ export async function runBackfill(
   const deadline = Date.now() + budgetMs;
   const due = await sharedDatabase(env)
     .prepare(
-      `SELECT backfill_id AS backfillId, source, resource, since, until, cursor, pages, failures
+      `SELECT backfill_id AS backfillId, source, resource, since, until, cursor, pages, failures, note
      FROM backfills WHERE status = 'running' AND (retry_at IS NULL OR retry_at <= ?1) ORDER BY requested_at, resource`,
     )
     .bind(run.now.toISOString())
     .all<
-      Pick<BackfillRow, "backfillId" | "source" | "resource" | "since" | "until" | "cursor" | "pages" | "failures">
+      Pick<
+        BackfillRow,
+        "backfillId" | "source" | "resource" | "since" | "until" | "cursor" | "pages" | "failures" | "note"
+      >
     >();
   const pacers = {
     stripe: pacer(num(env.BACKFILL_STRIPE_REQUESTS_PER_SECOND, 25, 0.1, 1000)),
@@ -86,6 +92,7 @@ export async function runBackfill(
       apiCalls: 0,
       throttled: 0,
       error: null,
+      note: row.note,
     };
     items.push(report);
     if (Date.now() >= deadline) {
@@ -128,6 +135,7 @@ async function advance(
       ? env.STRIPE_API_BASE || "https://api.stripe.com"
       : env.RECHARGE_API_BASE || "https://api.rechargeapps.com"
   ).replace(/\/+$/, "");
+  if (row.source === "recharge") await refreshStore(env, base, headers, p, report);
   const target: ListTarget = { ...row, cursor: row.cursor };
   let page = row.pages;
   while (Date.now() < deadline && report.pages < maxPages) {
@@ -187,6 +195,39 @@ async function advance(
     }
     target.cursor = read.next;
   }
+}
+
+/** The Recharge store's currency, for subscriptions without one (src/tables/recharge-store.ts); at most once a day. */
+async function refreshStore(
+  env: Env,
+  base: string,
+  headers: Record<string, string>,
+  p: Pacer,
+  report: BackfillItemReport,
+) {
+  const callsBefore = p.calls;
+  const throttledBefore = p.throttled;
+  await refreshRechargeStore(
+    sharedDatabase(env),
+    base,
+    async (url) => {
+      const answer = await pacedGet(url, headers, p);
+      if (answer.kind !== "ok") throw new Error(answer.message);
+      return answer.text;
+    },
+    new Date(),
+  );
+  const calls = p.calls - callsBefore;
+  const throttled = p.throttled - throttledBefore;
+  if (calls === 0) return;
+  report.apiCalls += calls;
+  report.throttled += throttled;
+  await sharedDatabase(env)
+    .prepare(
+      "UPDATE backfills SET api_calls = api_calls + ?3, throttled = throttled + ?4 WHERE backfill_id = ?1 AND resource = ?2",
+    )
+    .bind(report.backfillId, report.resource, calls, throttled)
+    .run();
 }
 
 function credentials(env: Env, source: "stripe" | "recharge"): Record<string, string> | null {

@@ -6,11 +6,13 @@
  * chosen from the object's status (a cancelled subscription as `subscription/cancelled`,
  * a failed charge as `charge/failed`, ...) so alert rules see a missed event as such;
  * charges in no such state use `charge/updated`, a topic Recharge itself does not send.
- * A quiet run costs one request per resource.
+ * A quiet run costs one request per resource, plus `GET /store` once a day: the store's currency,
+ * kept for subscriptions without one (src/tables/recharge-store.ts).
  */
 import { z } from "zod";
 import { toUtcIso } from "../../shared/time";
 import { sharedDatabase } from "../../tables/database";
+import { refreshRechargeStore } from "../../tables/recharge-store";
 import { losslessView, parseRaw, rawArray, stringifyRaw } from "../raw-json";
 import { readCursor, rememberFirstWindow, writeCursor } from "./cursors";
 import { type RepairEvent, reconcileEventId, sendRepairs } from "./emit";
@@ -99,6 +101,16 @@ export async function reconcileRecharge(ctx: ReconcileContext, token: string): P
       ctx.now.toISOString(),
     );
   }
+  // The store's currency, for subscriptions whose payload names none (at most once a day).
+  const base = (ctx.env.RECHARGE_API_BASE || "https://api.rechargeapps.com").replace(/\/+$/, "");
+  const store = await refreshRechargeStore(
+    sharedDatabase(ctx.env),
+    base,
+    (url) => getText(url, { "X-Recharge-Access-Token": token, "X-Recharge-Version": RECHARGE_API_VERSION }, counter),
+    ctx.now,
+  );
+  if (store.error !== null) notes.push(`store currency: ${store.error}`);
+  else if (store.filled > 0) notes.push(`store currency ${store.currency} given to ${store.filled} subscriptions`);
   for (const r of RESOURCES) {
     const tally = emptyTally();
     report.resources[r.resource] = tally;

@@ -47,6 +47,21 @@ export interface OpsData {
     finishedAt: string | null;
     error: string | null;
   }>;
+  /** Stripe and Recharge history backfills (rows of `backfills`), newest first. */
+  apiBackfills: Array<{
+    backfillId: string;
+    source: string;
+    resource: string;
+    status: string;
+    since: string | null;
+    listed: number;
+    sent: number;
+    requestedAt: string;
+    finishedAt: string | null;
+    error: string | null;
+    /** What the source did not let the backfill load (Recharge charges older than 90 days). */
+    note: string | null;
+  }>;
   reconcileRuns: Array<{
     runId: string;
     source: string;
@@ -75,57 +90,65 @@ const HOUR = 3_600_000;
 export async function opsData(env: Env, now = new Date()): Promise<OpsData> {
   const since = new Date(now.getTime() - 23 * HOUR).toISOString().slice(0, 13);
   const db = sharedDatabase(env);
-  const [status, counts, hourly, deadLetters, quarantined, dqRun, backfills, reconcile, alerts] = await Promise.all([
-    pipelineStatus(env),
-    // A routed shop's ledger rows are in its own database (its compliance webhooks stay in DB):
-    // every database is counted and streams() adds the counts up.
-    fromEveryDatabase(env, (d) =>
-      d
-        .prepare(
-          `SELECT source, coalesce(shop, '') AS shop, status, count(*) AS n, max(received_at) AS lastReceivedAt, max(event_at) AS lastEventAt
+  const [status, counts, hourly, deadLetters, quarantined, dqRun, backfills, apiBackfills, reconcile, alerts] =
+    await Promise.all([
+      pipelineStatus(env),
+      // A routed shop's ledger rows are in its own database (its compliance webhooks stay in DB):
+      // every database is counted and streams() adds the counts up.
+      fromEveryDatabase(env, (d) =>
+        d
+          .prepare(
+            `SELECT source, coalesce(shop, '') AS shop, status, count(*) AS n, max(received_at) AS lastReceivedAt, max(event_at) AS lastEventAt
            FROM webhook_events GROUP BY source, coalesce(shop, ''), status`,
-        )
-        .all<StatusCount>(),
-    ),
-    fromEveryDatabase(env, (d) =>
-      d
-        .prepare(
-          `SELECT source, coalesce(shop, '') AS shop, substr(received_at, 1, 13) AS hour, count(*) AS n
+          )
+          .all<StatusCount>(),
+      ),
+      fromEveryDatabase(env, (d) =>
+        d
+          .prepare(
+            `SELECT source, coalesce(shop, '') AS shop, substr(received_at, 1, 13) AS hour, count(*) AS n
            FROM webhook_events WHERE received_at >= ?1 GROUP BY source, coalesce(shop, ''), hour`,
-        )
-        .bind(since)
-        .all<{ source: Source; shop: string; hour: string; n: number }>(),
-    ),
-    listHeldBackWithLedger(env, "dead-letter", { limit: "10" }),
-    listHeldBackWithLedger(env, "quarantine", { limit: "10" }),
-    db
-      .prepare(
-        `SELECT run_id AS runId, finished_at AS finishedAt, pass_count AS passCount, warn_count AS warnCount, fail_count AS failCount
+          )
+          .bind(since)
+          .all<{ source: Source; shop: string; hour: string; n: number }>(),
+      ),
+      listHeldBackWithLedger(env, "dead-letter", { limit: "10" }),
+      listHeldBackWithLedger(env, "quarantine", { limit: "10" }),
+      db
+        .prepare(
+          `SELECT run_id AS runId, finished_at AS finishedAt, pass_count AS passCount, warn_count AS warnCount, fail_count AS failCount
          FROM dq_runs ORDER BY started_at DESC LIMIT 1`,
-      )
-      .first<NonNullable<OpsData["dq"]["run"]>>(),
-    db
-      .prepare(
-        `SELECT backfill_id AS backfillId, shop, resource, status, lines_read AS linesRead, object_count AS objectCount,
+        )
+        .first<NonNullable<OpsData["dq"]["run"]>>(),
+      db
+        .prepare(
+          `SELECT backfill_id AS backfillId, shop, resource, status, lines_read AS linesRead, object_count AS objectCount,
            rows_applied AS rowsApplied, requested_at AS requestedAt, finished_at AS finishedAt, error
          FROM bulk_operations ORDER BY requested_at DESC, resource LIMIT 20`,
-      )
-      .all<OpsData["backfills"][number]>(),
-    db
-      .prepare(
-        `SELECT run_id AS runId, source, scope, status, finished_at AS finishedAt, looked_at AS lookedAt, missing, stale, repaired, error
+        )
+        .all<OpsData["backfills"][number]>(),
+      db
+        .prepare(
+          `SELECT backfill_id AS backfillId, source, resource, status, since, listed, sent, requested_at AS requestedAt,
+           finished_at AS finishedAt, error, note
+         FROM backfills ORDER BY requested_at DESC, resource LIMIT 20`,
+        )
+        .all<OpsData["apiBackfills"][number]>(),
+      db
+        .prepare(
+          `SELECT run_id AS runId, source, scope, status, finished_at AS finishedAt, looked_at AS lookedAt, missing, stale, repaired, error
          FROM reconcile_runs ORDER BY started_at DESC LIMIT 15`,
-      )
-      .all<OpsData["reconcileRuns"][number]>(),
-    db
-      .prepare(
-        `SELECT id, rule, severity, title, status, last_seen_at AS lastSeenAt, occurrences FROM alerts
+        )
+        .all<OpsData["reconcileRuns"][number]>(),
+      db
+        .prepare(
+          `SELECT id, rule, severity, title, status, last_seen_at AS lastSeenAt, occurrences FROM alerts
          WHERE status IN ('pending', 'sending', 'failed') OR last_seen_at >= ?1
          ORDER BY last_seen_at DESC LIMIT 20`,
-      )
-      .bind(new Date(now.getTime() - 24 * HOUR).toISOString())
-      .all<OpsData["alerts"][number]>(),
-  ]);
+        )
+        .bind(new Date(now.getTime() - 24 * HOUR).toISOString())
+        .all<OpsData["alerts"][number]>(),
+    ]);
   const results = dqRun
     ? (
         await db
@@ -145,6 +168,7 @@ export async function opsData(env: Env, now = new Date()): Promise<OpsData> {
     quarantined,
     dq: { run: dqRun, results },
     backfills: backfills.results,
+    apiBackfills: apiBackfills.results,
     reconcileRuns: reconcile.results,
     alerts: alerts.results,
   };

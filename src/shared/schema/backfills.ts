@@ -38,6 +38,8 @@ export const backfills = sqliteTable(
     updatedAt: text("updated_at").notNull(),
     finishedAt: text("finished_at"),
     error: text("error"),
+    /** migrations/0154: what the source does not let this backfill load (null: nothing known). */
+    note: text("note"),
   },
   (t) => [
     primaryKey({ columns: [t.backfillId, t.resource] }),

@@ -169,3 +169,11 @@ export const RECHARGE_TABLES = [
   rechargeCharges,
   rechargeChargeLineItems,
 ] as const;
+
+/** migrations/0154: the store's own currency, one row (id 1), fetched from `GET /store`. */
+export const rechargeStore = sqliteTable("recharge_store", {
+  id: integer("id").primaryKey().notNull(),
+  currency: text("currency").notNull(),
+  fetchedAt: text("fetched_at").notNull(),
+  updatedAt: text("updated_at").notNull(),
+});

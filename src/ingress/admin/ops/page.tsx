@@ -174,6 +174,63 @@ function Backfills(props: { d: OpsData }) {
   );
 }
 
+/** Stripe and Recharge history backfills; a note says what the source did not let one load. */
+function ApiBackfills(props: { d: OpsData }) {
+  const { d } = props;
+  return (
+    <section id="api-backfills">
+      <h2>Stripe and Recharge backfills</h2>
+      <Table
+        head={[
+          "requested",
+          "backfill",
+          "source",
+          "resource",
+          "status",
+          "since",
+          "listed",
+          "sent",
+          "error",
+          "not loaded",
+        ]}
+        empty="no Stripe or Recharge backfill yet"
+        rows={d.apiBackfills.length}
+      >
+        {d.apiBackfills.map((b) => (
+          <tr>
+            <Td l="requested" class="nowrap">
+              <When at={b.requestedAt} now={d.now} />
+            </Td>
+            <Td l="backfill" class="wrap">
+              <code>{b.backfillId}</code>
+            </Td>
+            <Td l="source">{b.source}</Td>
+            <Td l="resource">{b.resource}</Td>
+            <Td l="status" class={outcomeClass(b.status)}>
+              {b.status}
+            </Td>
+            <Td l="since" class="nowrap">
+              {b.since ?? "all history"}
+            </Td>
+            <Td l="listed" class="num">
+              {String(b.listed)}
+            </Td>
+            <Td l="sent" class="num">
+              {String(b.sent)}
+            </Td>
+            <Td l="error" class="wrap">
+              {b.error ?? ""}
+            </Td>
+            <Td l="not loaded" class={b.note === null ? "wrap" : "wrap warn"}>
+              {b.note ?? ""}
+            </Td>
+          </tr>
+        ))}
+      </Table>
+    </section>
+  );
+}
+
 function Reconcile(props: { d: OpsData }) {
   const { d } = props;
   return (
@@ -256,6 +313,7 @@ export function OpsPage(props: {
       <Privacy d={d} />
       <DataQuality d={d} />
       <Backfills d={d} />
+      <ApiBackfills d={d} />
       <Reconcile d={d} />
       <section id="person">
         <PersonForm email="" />
