@@ -116,7 +116,11 @@ export function payloadRules(
   if (since !== undefined && apiVersion < since) {
     return { ok: false, detail: `${topic} has no published payload in Shopify API version ${apiVersion}` };
   }
-  return { ok: true, rules: origin === "webhook" ? { kind: "webhook", version: apiVersion } : BUILT_BODY };
+  // A replay sends a webhook's own envelope (version included) again: read by the same rules, so it
+  // lands as the webhook did. (A replayed reconcile event is read as a webhook of its version too,
+  // which may leave out a field only a built body carries: kept as stored, never erased.)
+  const webhook = origin === "webhook" || origin === "replay";
+  return { ok: true, rules: webhook ? { kind: "webhook", version: apiVersion } : BUILT_BODY };
 }
 
 /** Whether a payload read by `rules` carries `field`: its version has it and the payload has the key. */

@@ -38,6 +38,7 @@ async function metadata(e: EventHead, payload: Uint8Array): Promise<Record<strin
     origin: e.origin,
     received_at: e.receivedAt,
     event_at: e.eventAt,
+    api_version: e.apiVersion ?? "",
     payload_sha256: toHex(await sha256(payload)),
   };
 }

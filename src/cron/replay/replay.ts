@@ -186,13 +186,14 @@ async function advance(
 /** The envelope of a raw object, from its custom metadata (or its wrapper, for an object without). */
 async function envelopeOf(env: Env, o: R2Object, source: Source, replayId: string): Promise<Envelope | null> {
   let m = o.customMetadata ?? {};
-  if (!m.event_id || !m.topic || !m.event_at) {
-    const body = await env.LAKE.get(o.key);
+  // Objects archived before their metadata named the API version have it in the wrapper's head.
+  if (!m.event_id || !m.topic || !m.event_at || m.api_version === undefined) {
+    const body = await env.LAKE.get(o.key, { range: { offset: 0, length: 1024 } });
     if (!body) return null;
     const text = await body.text();
     // The wrapper's head is plain JSON before the verbatim payload.
     const head =
-      /^\{"event_id":"([^"]+)","source":"[a-z]+","topic":"([^"]+)","shop":(null|"[^"]*"),"received_at":"([^"]+)","event_at":"([^"]+)"/.exec(
+      /^\{"event_id":"([^"]+)","source":"[a-z]+","topic":"([^"]+)","shop":(null|"[^"]*"),"received_at":"([^"]+)","event_at":"([^"]+)"(?:,"api_version":(null|"[^"]*"))?/.exec(
         text,
       );
     if (!head) return null;
@@ -202,6 +203,7 @@ async function envelopeOf(env: Env, o: R2Object, source: Source, replayId: strin
       shop: head[3] === "null" ? "" : (head[3] as string).slice(1, -1),
       received_at: head[4] as string,
       event_at: head[5] as string,
+      api_version: head[6] === undefined || head[6] === "null" ? "" : head[6].slice(1, -1),
     };
   }
   return {
@@ -212,7 +214,7 @@ async function envelopeOf(env: Env, o: R2Object, source: Source, replayId: strin
     shop: m.shop ? m.shop : null,
     receivedAt: m.received_at ?? (m.event_at as string),
     eventAt: m.event_at as string,
-    apiVersion: null,
+    apiVersion: m.api_version ? m.api_version : null,
     origin: "replay",
     bodyKey: o.key,
     replayId,
