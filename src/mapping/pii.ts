@@ -348,6 +348,8 @@ export const TEXT_COLUMNS: Readonly<Record<string, TableColumns>> = {
   },
   backfills: {
     kept: [
+      // The pipeline's own note on what a source could not list (e.g. Recharge's 90-day charge window).
+      "note",
       "backfill_id",
       "resource",
       "since",
@@ -386,6 +388,7 @@ export const TEXT_COLUMNS: Readonly<Record<string, TableColumns>> = {
   // before an erasure completes: the log entry when compact commits it, the rest when the rebuild the
   // request waits for commits.
   lake_deletes: { personal: ["lake_key"], erasure: "transient", kept: ["table_name"] },
+  recharge_store: { kept: ["currency", "fetched_at", "updated_at"] },
   lake_upkeep: {
     personal: ["rebuild_after_key", "rebuild_files"],
     erasure: "transient",
