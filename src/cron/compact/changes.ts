@@ -2,9 +2,9 @@
  * What changed since the lake was last committed, as D1's triggers record it in the same
  * transaction as each write (migrations/0020_lake_changes.sql, 0140_lake_iceberg.sql):
  * `lake_changes` marks the (table, day) of each inserted or updated row, `lake_deletes` logs the
- * lake key of each deleted one. The job reads the oldest marks first and clears a mark (or a log
+ * lake key of each deleted one. The job takes the oldest marks first and clears a mark (or a log
  * entry) only at the count it read before reading the day: a write that lands meanwhile leaves
- * it for the next run.
+ * it for the next run. A mark is written once until it is read (0156_lake_marks_once.sql).
  */
 export interface ChangedDay {
   table: string;
@@ -12,23 +12,37 @@ export interface ChangedDay {
   seq: number;
 }
 
-/** Up to `limit` marks, oldest change first, for the given tables. */
+/**
+ * Takes up to `limit` marks, oldest change first, for the given tables: records the count each was
+ * read at (`read_seq`), so a write after it bumps the mark once (migrations/0156_lake_marks_once.sql).
+ */
 export async function changedDays(db: D1Database, tables: readonly string[], limit: number): Promise<ChangedDay[]> {
   if (tables.length === 0) return [];
   const list = tables.map((_, i) => `?${i + 1}`).join(", ");
   const { results } = await db
     .prepare(
-      `SELECT table_name, dt, seq FROM lake_changes WHERE table_name IN (${list})` +
-        ` ORDER BY changed_at, table_name, dt LIMIT ${Math.trunc(limit)}`,
+      `UPDATE lake_changes SET read_seq = seq WHERE rowid IN (SELECT rowid FROM lake_changes
+         WHERE table_name IN (${list}) ORDER BY changed_at, table_name, dt LIMIT ${Math.trunc(limit)})
+       RETURNING table_name, dt, seq, changed_at`,
     )
     .bind(...tables)
-    .all<{ table_name: string; dt: string; seq: number }>();
+    .all<{ table_name: string; dt: string; seq: number; changed_at: string }>();
+  // RETURNING comes in no particular order: the oldest change first, as selected.
+  results.sort((a, b) =>
+    a.changed_at === b.changed_at
+      ? `${a.table_name}\u0000${a.dt}` < `${b.table_name}\u0000${b.dt}`
+        ? -1
+        : 1
+      : a.changed_at < b.changed_at
+        ? -1
+        : 1,
+  );
   // A day column holding something that is not a timestamp gives a mark that names no day: it
   // is reported by the caller (the table-day fails), never silently dropped.
   return results.map((r) => ({ table: r.table_name, dt: r.dt, seq: r.seq }));
 }
 
-/** The marks' write counts for specific table-days, read before compacting them on demand. */
+/** Takes the marks of specific table-days (their write counts, recorded as read), before compacting them on demand. */
 export async function marksOf(
   db: D1Database,
   pairs: readonly { table: string; dt: string }[],
@@ -39,8 +53,9 @@ export async function marksOf(
     const chunk = pairs.slice(i, i + 20_000).map((p) => [p.table, p.dt]);
     const { results } = await db
       .prepare(
-        `SELECT table_name, dt, seq FROM lake_changes WHERE (table_name, dt) IN
-           (SELECT value ->> '$[0]', value ->> '$[1]' FROM json_each(?1))`,
+        `UPDATE lake_changes SET read_seq = seq WHERE (table_name, dt) IN
+           (SELECT value ->> '$[0]', value ->> '$[1]' FROM json_each(?1))
+         RETURNING table_name, dt, seq`,
       )
       .bind(JSON.stringify(chunk))
       .all<{ table_name: string; dt: string; seq: number }>();

@@ -11,9 +11,11 @@ export const lakeChanges = sqliteTable(
     tableName: text("table_name").notNull(),
     /** UTC day (`YYYY-MM-DD`) of the rows written. */
     dt: text("dt").notNull(),
-    /** Writes to that day since the mark was made; the job clears a mark only at the count it read. */
+    /** Bumped by a write after the job read the mark; the job clears a mark only at the count it read. */
     seq: integer("seq").notNull(),
     changedAt: text("changed_at").notNull(),
+    /** The count the job read (migrations/0156_lake_marks_once.sql): until it is, writes leave the mark as it is. */
+    readSeq: integer("read_seq").notNull().default(0),
   },
   (t) => [primaryKey({ columns: [t.tableName, t.dt] }), index("lake_changes_by_changed").on(t.changedAt)],
 );
