@@ -209,10 +209,13 @@ export const KINDS: Kind[] = [
         charge: {
           ...charge,
           id,
+          // Each customer its own Shopify customer: one shared by every charge would make each identity
+          // lookup read all the others (the fixture's one id), which no shop has.
           customer: {
             ...charge.customer,
             id: customer,
             email: `sub${run}-${Math.floor(i / 3)}@cost-bench.example.com`,
+            external_customer_id: { ecommerce: String(7_000_000_000_000 + customer) },
           },
           external_order_id: { ecommerce: String(5_006_149_877_931 + run * 1_000_000 + i) },
           updated_at: rechargeTime(at),
