@@ -67,7 +67,40 @@ describe("verifyStripe", () => {
     const r = await verifyStripe(eventBytes, header, secrets, now);
     expect(r).toEqual({
       ok: true,
-      value: { id: "evt_1", type: "charge.succeeded", created: 1_700_000_000, apiVersion: "2026-01-28" },
+      value: {
+        id: "evt_1",
+        type: "charge.succeeded",
+        eventAt: "2023-11-14T22:13:20.000Z",
+        apiVersion: "2026-01-28",
+        thin: false,
+      },
+    });
+  });
+  it("reads a thin event (v2.core.event) itself: ISO created, no version", async () => {
+    const thin = JSON.stringify({
+      id: "evt_65RCjj4EqW1sabcjs2Z16RCMoNQdSQkOWvfL6L5uU2K40u",
+      object: "v2.core.event",
+      type: "v1.charge.succeeded",
+      created: "2026-11-20T15:04:05.123Z",
+      livemode: false,
+      context: null,
+      related_object: { id: "ch_1", type: "charge", url: "/v1/charges/ch_1" },
+    });
+    const header = await stripeSignature(thin, "whsec_current");
+    expect(await verifyStripe(enc.encode(thin), header, secrets, now)).toEqual({
+      ok: true,
+      value: {
+        id: "evt_65RCjj4EqW1sabcjs2Z16RCMoNQdSQkOWvfL6L5uU2K40u",
+        type: "v1.charge.succeeded",
+        eventAt: "2026-11-20T15:04:05.123Z",
+        apiVersion: null,
+        thin: true,
+      },
+    });
+    const wrong = await stripeSignature(thin, "whsec_other");
+    expect(await verifyStripe(enc.encode(thin), wrong, secrets, now)).toEqual({
+      ok: false,
+      reason: "signature_mismatch",
     });
   });
   it("refuses the wrong secret and a flipped byte", async () => {

@@ -13,6 +13,7 @@ import { planShopify } from "../tables/shopify";
 import { planStripe } from "../tables/stripe";
 import { isBulkFinish, planBulkFinish } from "./bulk-finish";
 import { withEventAlerts } from "./event-alerts";
+import { resolveStripeThin } from "./stripe-thin";
 
 const planEvent: Planner = (env, event) => {
   // Bulk exports belong to the shop's coordinator; this webhook only tells it one finished.
@@ -34,6 +35,13 @@ const planEvent: Planner = (env, event) => {
 /**
  * Every plan passes the alert rules (./event-alerts.ts), which may append alert rows to it,
  * and the identity linker (src/tables/identity.ts), which names the customer to link once the rows are written.
+ * A Stripe thin event is planned as the snapshot event of the object it names, fetched (./stripe-thin.ts).
  */
-export const planApply: Planner = async (env, event) =>
-  withEventAlerts(env, event, withIdentity(event, await planEvent(env, event)));
+export const planApply: Planner = async (env, archived) => {
+  const thin = await resolveStripeThin(env, archived);
+  if (thin.kind === "done") return thin.plan;
+  const event = thin.kind === "fetched" ? thin.event : archived;
+  const plan = await withEventAlerts(env, event, withIdentity(event, await planEvent(env, event)));
+  if (thin.kind !== "fetched" || plan.kind === "quarantine") return plan;
+  return { ...plan, note: plan.note === undefined ? thin.note : `${thin.note}; ${plan.note}` };
+};

@@ -1,8 +1,11 @@
-/** `POST /webhooks/stripe`: verify with the `stripe` package, then take id, type and `created` from the event. */
+/**
+ * `POST /webhooks/stripe`: verify with the `stripe` package, then take id, type and `created` from the
+ * event. A thin event (`v2.core.event`, types `v1.charge.succeeded`…) is queued like any other under its
+ * own id and type; the consumer fetches the object it names (src/tables/stripe-thin.ts).
+ */
 import { requireSecrets } from "../shared/config";
 import { sha256, toHex } from "../shared/crypto";
 import { EVENT_ID_PATTERN } from "../shared/envelope";
-import { fromUnixSeconds } from "../shared/time";
 import type { IntakeFn } from "./intake";
 import { signatureRefused } from "./refusal";
 import { verifyStripe } from "./verify-stripe";
@@ -25,7 +28,7 @@ export const stripeIntake: IntakeFn = async ({ env, headers, body, nowMs }) => {
     topic: event?.type && event.type.length <= 128 ? event.type : "unknown",
     eventId,
     shop: null,
-    eventAt: event?.created ? fromUnixSeconds(event.created) : null,
+    eventAt: event?.eventAt ?? null,
     apiVersion: event?.apiVersion && /^[A-Za-z0-9._-]{1,32}$/.test(event.apiVersion) ? event.apiVersion : null,
   };
 };

@@ -688,6 +688,9 @@ const MAPPERS: Record<string, Mapper> = {
   }),
 };
 
+/** The Stripe objects (their `object` tag) that have a table; a thin event naming another is archive-only. */
+export const STRIPE_TABLE_OBJECTS: ReadonlySet<string> = new Set(Object.keys(MAPPERS));
+
 /** An upcoming invoice is a preview Stripe may never issue; storing it would invent an invoice. */
 const PREVIEW_TYPES = new Set(["invoice.upcoming"]);
 

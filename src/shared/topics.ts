@@ -73,13 +73,19 @@ export function resourceFor(source: Source, topic: string): string | null {
     }
     case "stripe": {
       if (!STRIPE_TYPE.test(topic)) return null;
-      return STRIPE_PREFIX.find(([prefix]) => topic.startsWith(prefix))?.[1] ?? "other";
+      const type = stripeSnapshotType(topic);
+      return STRIPE_PREFIX.find(([prefix]) => type.startsWith(prefix))?.[1] ?? "other";
     }
     case "recharge": {
       if (!RECHARGE_TOPIC.test(topic)) return null;
       return RECHARGE_PREFIX[topic.slice(0, topic.indexOf("/"))] ?? "other";
     }
   }
+}
+
+/** The snapshot event type a Stripe thin event of a v1 resource stands for (`v1.charge.succeeded` → `charge.succeeded`). */
+export function stripeSnapshotType(type: string): string {
+  return type.startsWith("v1.") ? type.slice(3) : type;
 }
 
 /** Every resource per source, as the R2 layout documents them. */
