@@ -36,7 +36,11 @@ const SHOPIFY_PREFIX: Record<string, string> = {
   bulk_operations: "bulk_operations",
 };
 
-/** Stripe: longest matching dotted prefix of the event type wins. */
+/**
+ * Stripe: longest matching dotted prefix of the event type wins. A thin event of a v1 resource is
+ * named like its snapshot event with a `v1.` prefix (`v1.charge.succeeded`) and goes to the same
+ * resource; other thin types (`v1.billing.meter.…`, `v2.…`) go to `other`.
+ */
 const STRIPE_PREFIX: Array<[string, string]> = [
   ["charge.dispute.", "disputes"],
   ["charge.refund.", "refunds"],
