@@ -88,13 +88,17 @@ describe("shopifyFamily", () => {
     expect(shopifyFamily("products/delete")).toBe("delete:products");
     expect(shopifyFamily("refunds/create")).toBe("refund");
     expect(shopifyFamily("checkouts/delete")).toBe("delete:checkouts");
+    expect(shopifyFamily("inventory_items/update")).toBe("inventoryItem");
+    expect(shopifyFamily("inventory_items/delete")).toBe("delete:inventory_items");
+    expect(shopifyFamily("inventory_levels/update")).toBe("inventoryLevel");
+    expect(shopifyFamily("locations/delete")).toBe("delete:locations");
     for (const topic of [
       "customers/redact",
       "customers/data_request",
       "shop/redact",
       "app/uninstalled",
       "carts/create",
-      "inventory_levels/update",
+      "inventory_levels/connect",
       "bulk_operations/finish",
       "orders/edited",
       "order_transactions/create",

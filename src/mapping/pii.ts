@@ -117,6 +117,10 @@ export const TEXT_COLUMNS: Readonly<Record<string, TableColumns>> = {
     kept: ["title", "handle", "product_type", "vendor", "tags", "published_at"],
   },
   shopify_product_variants: { kept: ["title", "sku", "barcode", "inventory_item_id"] },
+  shopify_inventory_items: { kept: ["sku", "country_code_of_origin", "harmonized_system_code"] },
+  shopify_inventory_levels: { kept: ["inventory_item_id", "location_id"] },
+  // A shop's own locations (warehouses, stores): a business's name and region, no person's.
+  shopify_locations: { kept: ["name", "province_code", "country_code"] },
   shopify_fulfillments: {
     kept: [
       "name",

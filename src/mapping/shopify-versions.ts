@@ -39,7 +39,11 @@ export type VersionedField =
   /** checkouts/create|update: `id` (else the checkout's "#<id>" name gives it). */
   | "checkout.id";
 
-/** Mapped topic families whose payload depends on the version. */
+/**
+ * Mapped topic families whose payload depends on the version. The inventory topics
+ * (inventory_items/*, inventory_levels/update, locations/*) are published with the same fields in
+ * every supported version: their mapper (./shopify-inventory.ts) writes a column when the payload has its key.
+ */
 export type VersionedFamily = "customer" | "order" | "checkout";
 
 const EVERY_CUSTOMER_FIELD: readonly VersionedField[] = [

@@ -29,6 +29,7 @@ import type {
 import { normalizeEmail } from "./common";
 import { toMinor } from "./money";
 import { restOrderDoc } from "./order-reader";
+import { type InventoryRows, mapInventoryItem, mapInventoryLevel, mapLocation } from "./shopify-inventory";
 import {
   address,
   bool,
@@ -70,11 +71,11 @@ export interface SubscriptionRules {
 
 export interface MapContext {
   subscriptions: SubscriptionRules;
-  /** The shop's currency as stored orders show it; products and some refunds do not name one. */
+  /** The shop's currency as stored orders show it; products, inventory items and some refunds do not name one. */
   shopCurrency: string | null;
 }
 
-export type DeletableEntity = "orders" | "customers" | "products" | "checkouts";
+export type DeletableEntity = "orders" | "customers" | "products" | "checkouts" | "inventory_items" | "locations";
 
 export type ShopifyRows =
   | { kind: "order"; order: ShopifyOrderRow; lineItems: ShopifyOrderLineItemRow[] }
@@ -90,6 +91,7 @@ export type ShopifyRows =
     }
   | { kind: "checkout"; checkout: ShopifyCheckoutRow }
   | { kind: "customerPatch"; patch: CustomerPatch }
+  | InventoryRows
   | { kind: "delete"; entity: DeletableEntity; id: string; meta: EventMeta };
 
 /**
@@ -111,7 +113,7 @@ export type ShopifyFamily =
   | CustomerPatchFamily
   | `delete:${DeletableEntity}`;
 
-/** Topics with a table. Every other Shopify topic (compliance, app, carts, inventory, ...) is archive-only. */
+/** Topics with a table. Every other Shopify topic (compliance, app, carts, ...) is archive-only. */
 const FAMILIES: Record<string, ShopifyFamily> = {
   "orders/create": "order",
   "orders/updated": "order",
@@ -139,6 +141,13 @@ const FAMILIES: Record<string, ShopifyFamily> = {
   "checkouts/create": "checkout",
   "checkouts/update": "checkout",
   "checkouts/delete": "delete:checkouts",
+  "inventory_items/create": "inventoryItem",
+  "inventory_items/update": "inventoryItem",
+  "inventory_items/delete": "delete:inventory_items",
+  "inventory_levels/update": "inventoryLevel",
+  "locations/create": "location",
+  "locations/update": "location",
+  "locations/delete": "delete:locations",
 };
 
 export function shopifyFamily(topic: string): ShopifyFamily | null {
@@ -175,6 +184,12 @@ export function mapShopifyEvent(family: ShopifyFamily, body: string, meta: Event
     case "tagsAdded":
     case "tagsRemoved":
       return mapTagChange(family, doc, meta);
+    case "inventoryItem":
+      return mapInventoryItem(doc, meta, ctx.shopCurrency);
+    case "inventoryLevel":
+      return mapInventoryLevel(doc, meta);
+    case "location":
+      return mapLocation(doc, meta);
     default:
       return mapDelete(family.slice("delete:".length) as DeletableEntity, doc, meta);
   }

@@ -32,6 +32,14 @@ export const SHOPIFY_WEBHOOK_TOPICS = [
   "checkouts/create",
   "checkouts/update",
   "checkouts/delete",
+  // Inventory (scopes read_inventory, read_locations).
+  "inventory_items/create",
+  "inventory_items/update",
+  "inventory_items/delete",
+  "inventory_levels/update",
+  "locations/create",
+  "locations/update",
+  "locations/delete",
   "app/uninstalled",
   "bulk_operations/finish",
 ] as const;

@@ -30,6 +30,8 @@ const SHOPIFY_PREFIX: Record<string, string> = {
   carts: "carts",
   inventory_items: "inventory",
   inventory_levels: "inventory",
+  // A level is an item's quantity at a location: locations are kept with the inventory.
+  locations: "inventory",
   app: "app",
   app_subscriptions: "app",
   app_purchases_one_time: "app",

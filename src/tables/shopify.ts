@@ -37,6 +37,9 @@ import {
   shopifyCheckouts,
   shopifyCustomers,
   shopifyFulfillments,
+  shopifyInventoryItems,
+  shopifyInventoryLevels,
+  shopifyLocations,
   shopifyOrderLineItems,
   shopifyOrders,
   shopifyProducts,
@@ -108,6 +111,12 @@ export function shopifyWrites(db: D1Database, rows: ShopifyRows): ShopifyWrites 
       return { statements: [upsertStatement(db, shopifyCheckouts, rows.checkout)], children: [] };
     case "customerPatch":
       return { statements: [customerPatchStatement(db, rows.patch)], children: [] };
+    case "inventoryItem":
+      return { statements: [upsertStatement(db, shopifyInventoryItems, rows.item)], children: [] };
+    case "inventoryLevel":
+      return { statements: [upsertStatement(db, shopifyInventoryLevels, rows.level)], children: [] };
+    case "location":
+      return { statements: [upsertStatement(db, shopifyLocations, rows.location)], children: [] };
     case "delete":
       return { statements: deleteStatements(db, rows.entity, rows.id, rows.meta), children: [] };
   }
@@ -179,17 +188,36 @@ export function deleteStatements(
       .where(and(eq(children.childShop, meta.shop), eq(children.childParentId, id)));
     out.push(toD1(db, update));
   }
+  if (entity === "inventory_items") out.push(itemLevelsDeleted(db, id, meta));
   return out;
+}
+
+/**
+ * An item's deletion deletes its levels: each takes the delete as its version (updated_at no older
+ * than the delete), so a level update older than the delete, delivered late, changes nothing.
+ */
+function itemLevelsDeleted(db: D1Database, itemId: string, meta: EventMeta): D1PreparedStatement {
+  const l = shopifyInventoryLevels;
+  const update = drizzle(db)
+    .update(l)
+    .set({
+      deletedAt: sql`coalesce(${l.deletedAt}, ${meta.eventAt})`,
+      updatedAt: sql`max(${l.updatedAt}, ${meta.eventAt})`,
+      lastEventId: meta.eventId,
+      eventAt: meta.eventAt,
+      origin: meta.origin,
+    })
+    .where(and(eq(l.shop, meta.shop), eq(l.inventoryItemId, itemId)));
+  return toD1(db, update);
 }
 
 // ---- building blocks ------------------------------------------------------------------------
 
 type D = DrizzleD1Database;
 
-/** Columns every `shopify_*` entity table has (see versionColumns in the schema). */
+/** Columns every `shopify_*` entity table has (see versionColumns in the schema); levels have no `id`. */
 type VersionedTable = SQLiteTable & {
   shop: SQLiteColumn;
-  id: SQLiteColumn;
   updatedAt: SQLiteColumn;
   deletedAt: SQLiteColumn;
   lastEventId: SQLiteColumn;
@@ -200,9 +228,11 @@ const DELETABLE = {
   customers: shopifyCustomers,
   products: shopifyProducts,
   checkouts: shopifyCheckouts,
+  inventory_items: shopifyInventoryItems,
+  locations: shopifyLocations,
 } as const;
 
-const NEEDS_SHOP_CURRENCY: ReadonlySet<ShopifyFamily> = new Set<ShopifyFamily>(["product", "refund"]);
+const NEEDS_SHOP_CURRENCY: ReadonlySet<ShopifyFamily> = new Set<ShopifyFamily>(["product", "refund", "inventoryItem"]);
 
 /**
  * Columns that never change once set, and that GraphQL (bulk exports, reconciliation) cannot
@@ -267,18 +297,29 @@ function upsertFresh<T extends VersionedTable>(d: D, table: T, row: T["$inferIns
     .insert(table)
     .values(row as SQLiteInsertValue<T>)
     .onConflictDoUpdate({
-      target: [table.shop, table.id],
+      target: keyOf(table),
       set: set as SQLiteUpdateSetSource<T>,
       setWhere,
     });
 }
 
-/** `SET col = excluded.col` for every column the row has but the key (and any named). */
+/** The primary key: (shop, id), or a level's (shop, inventory_item_id, location_id). */
+function keyOf(table: VersionedTable): SQLiteColumn[] {
+  if ((table as SQLiteTable) === shopifyInventoryLevels) {
+    return [shopifyInventoryLevels.shop, shopifyInventoryLevels.inventoryItemId, shopifyInventoryLevels.locationId];
+  }
+  return [table.shop, (table as VersionedTable & { id: SQLiteColumn }).id];
+}
+
+/** `SET col = excluded.col` for every column the row has but the primary key (and any named). */
 function excludedColumns(table: SQLiteTable, row: Record<string, unknown>, ...except: string[]): Record<string, SQL> {
+  const keys = new Set(
+    table === shopifyInventoryLevels ? ["shop", "inventory_item_id", "location_id"] : ["shop", "id"],
+  );
   const set: Record<string, SQL> = {};
   for (const [key, col] of Object.entries(getTableColumns(table))) {
     if (row[key] === undefined) continue;
-    if (col.name !== "shop" && col.name !== "id" && !except.includes(col.name)) {
+    if (!keys.has(col.name) && !except.includes(col.name)) {
       set[key] = sql`excluded.${sql.identifier(col.name)}`;
     }
   }

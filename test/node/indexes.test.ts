@@ -109,6 +109,36 @@ const NEEDED: [string, string, string][] = [
     "SELECT * FROM shopify_orders WHERE updated_at >= ?1 AND updated_at < ?2 ORDER BY updated_at, shop, id LIMIT 500",
   ],
   [
+    "shopify_inventory_items_by_lake_day",
+    "src/cron/compact/tables.ts: a changed day's rows in key order",
+    "SELECT * FROM shopify_inventory_items WHERE updated_at >= ?1 AND updated_at < ?2 ORDER BY updated_at, shop, id LIMIT 500",
+  ],
+  [
+    "shopify_inventory_levels_by_lake_day",
+    "src/cron/compact/tables.ts: a changed day's rows in key order",
+    "SELECT * FROM shopify_inventory_levels WHERE updated_at >= ?1 AND updated_at < ?2 ORDER BY updated_at, shop, inventory_item_id, location_id LIMIT 500",
+  ],
+  [
+    "shopify_locations_by_lake_day",
+    "src/cron/compact/tables.ts: a changed day's rows in key order",
+    "SELECT * FROM shopify_locations WHERE updated_at >= ?1 AND updated_at < ?2 ORDER BY updated_at, shop, id LIMIT 500",
+  ],
+  [
+    "shopify_orders_by_created",
+    "migrations/0155_inventory.sql: shopify_inventory_days_of_cover reads the last 90 days of orders per shop",
+    "SELECT * FROM shopify_inventory_days_of_cover",
+  ],
+  [
+    "shopify_order_line_items_by_order",
+    "migrations/0155_inventory.sql: shopify_inventory_dead_stock reads those orders' lines",
+    "SELECT * FROM shopify_inventory_dead_stock WHERE shop = ?1",
+  ],
+  [
+    "sqlite_autoindex_shopify_inventory_levels_1",
+    "migrations/0155_inventory.sql: shopify_inventory_on_hand reads each variant's levels by primary key",
+    "SELECT * FROM shopify_inventory_on_hand WHERE shop = ?1",
+  ],
+  [
     "stripe_charges_by_lake_day",
     "src/cron/compact/tables.ts: a changed day's rows in key order",
     "SELECT * FROM stripe_charges WHERE updated_at >= ?1 AND updated_at < ?2 ORDER BY updated_at, id LIMIT 500",

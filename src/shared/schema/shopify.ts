@@ -1,7 +1,7 @@
 /**
  * drizzle-orm definitions of the `shopify_*` tables, column for column the same as
  * `migrations/0002_shopify.sql` and the columns later migrations add (0150: `api_version` and the
- * customer's as-of columns), in the same order (a test compares them with `PRAGMA table_info`).
+ * customer's as-of columns; 0155: the inventory tables), in the same order (a test compares them with `PRAGMA table_info`).
  * The SQL file is the source of truth, because wrangler applies it; these give the
  * mappers and statement builders typed rows. Booleans are 0/1 INTEGER and list
  * columns JSON TEXT, converted by drizzle when a row is bound.
@@ -351,6 +351,72 @@ export const shopifyCheckouts = sqliteTable(
   ],
 );
 
+/** migrations/0155_inventory.sql: an inventory item (one per variant); `cost_minor` in the shop's currency. */
+export const shopifyInventoryItems = sqliteTable(
+  "shopify_inventory_items",
+  {
+    shop: text("shop").notNull(),
+    id: text("id").notNull(),
+    sku: text("sku"),
+    tracked: flag("tracked"),
+    requiresShipping: flag("requires_shipping"),
+    currency: text("currency"),
+    costMinor: integer("cost_minor"),
+    variantId: text("variant_id"),
+    countryCodeOfOrigin: text("country_code_of_origin"),
+    harmonizedSystemCode: text("harmonized_system_code"),
+    createdAt: text("created_at"),
+    ...versionColumns(),
+    apiVersion: text("api_version"),
+  },
+  (t) => [
+    primaryKey({ columns: [t.shop, t.id] }),
+    // The lake reads a changed day as an index range, in key order.
+    index("shopify_inventory_items_by_lake_day").on(t.updatedAt, t.shop, t.id),
+  ],
+);
+
+/** migrations/0155_inventory.sql: an item's quantities at a location, keyed (shop, inventory_item_id, location_id). */
+export const shopifyInventoryLevels = sqliteTable(
+  "shopify_inventory_levels",
+  {
+    shop: text("shop").notNull(),
+    inventoryItemId: text("inventory_item_id").notNull(),
+    locationId: text("location_id").notNull(),
+    available: integer("available"),
+    onHand: integer("on_hand"),
+    ...versionColumns(),
+    apiVersion: text("api_version"),
+  },
+  (t) => [
+    primaryKey({ columns: [t.shop, t.inventoryItemId, t.locationId] }),
+    // The lake reads a changed day as an index range, in key order.
+    index("shopify_inventory_levels_by_lake_day").on(t.updatedAt, t.shop, t.inventoryItemId, t.locationId),
+  ],
+);
+
+/** migrations/0155_inventory.sql: a shop's location, by name and region. */
+export const shopifyLocations = sqliteTable(
+  "shopify_locations",
+  {
+    shop: text("shop").notNull(),
+    id: text("id").notNull(),
+    name: text("name"),
+    active: flag("active"),
+    legacy: flag("legacy"),
+    provinceCode: text("province_code"),
+    countryCode: text("country_code"),
+    createdAt: text("created_at"),
+    ...versionColumns(),
+    apiVersion: text("api_version"),
+  },
+  (t) => [
+    primaryKey({ columns: [t.shop, t.id] }),
+    // The lake reads a changed day as an index range, in key order.
+    index("shopify_locations_by_lake_day").on(t.updatedAt, t.shop, t.id),
+  ],
+);
+
 /** Every table of this file, for schema checks. */
 export const SHOPIFY_TABLES = [
   shopifyOrders,
@@ -362,6 +428,9 @@ export const SHOPIFY_TABLES = [
   shopifyRefunds,
   shopifyRefundLineItems,
   shopifyCheckouts,
+  shopifyInventoryItems,
+  shopifyInventoryLevels,
+  shopifyLocations,
 ] as const;
 
 export type ShopifyOrderRow = typeof shopifyOrders.$inferInsert;
@@ -373,3 +442,6 @@ export type ShopifyFulfillmentRow = typeof shopifyFulfillments.$inferInsert;
 export type ShopifyRefundRow = typeof shopifyRefunds.$inferInsert;
 export type ShopifyRefundLineItemRow = typeof shopifyRefundLineItems.$inferInsert;
 export type ShopifyCheckoutRow = typeof shopifyCheckouts.$inferInsert;
+export type ShopifyInventoryItemRow = typeof shopifyInventoryItems.$inferInsert;
+export type ShopifyInventoryLevelRow = typeof shopifyInventoryLevels.$inferInsert;
+export type ShopifyLocationRow = typeof shopifyLocations.$inferInsert;
