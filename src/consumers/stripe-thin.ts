@@ -20,10 +20,10 @@
  * without a table (meters, v2 objects) or none is archived like other unlisted Stripe types.
  */
 import { z } from "zod";
-import { stripeListingCreated } from "../cron/backfill/lists";
 import { describeIssues } from "../mapping/common";
 import { STRIPE_TABLE_OBJECTS } from "../mapping/stripe";
 import { parseLossless } from "../shared/json";
+import { stripeListingCreated } from "../shared/stripe-clock";
 import { STRIPE_API_VERSION } from "../shared/stripe-version";
 import { stripeSnapshotType } from "../shared/topics";
 import type { ApplyPlan, ArchivedEvent } from "../tables/plan";

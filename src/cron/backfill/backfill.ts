@@ -13,13 +13,14 @@ import { parseLossless } from "../../shared/json";
 import { backfillSnapshotKey } from "../../shared/keys";
 import { describeError, log } from "../../shared/log";
 import type { BackfillRow } from "../../shared/schema/backfills";
+import { stripeListingCreated } from "../../shared/stripe-clock";
 import { STRIPE_API_VERSION } from "../../shared/stripe-version";
 import { sharedDatabase } from "../../tables/database";
 import { refreshRechargeStore } from "../../tables/recharge-store";
 import { hashSubjects, indexStatements } from "../../tables/subjects";
 import { withLease } from "../lease";
 import { sendEvents } from "../send-events";
-import { firstUrl, type ListTarget, RECHARGE_API_VERSION, readPage, stripeListingCreated } from "./lists";
+import { firstUrl, type ListTarget, RECHARGE_API_VERSION, readPage } from "./lists";
 import { type Pacer, pacedGet, pacer } from "./paced-fetch";
 
 export interface BackfillOptions {

@@ -8,7 +8,7 @@
  * the wrapping event records as its `api_version`, so the mapper reads each object by its rules.
  * Events carry origin `bulk` and an id derived from the backfill and the object, so a page queued
  * again after a restart is a duplicate the ledger absorbs. A Stripe object is wrapped in an event
- * whose `created` is `stripeListingCreated`: the latest second, on Stripe's clock, that is surely
+ * whose `created` is `stripeListingCreated` (src/shared/stripe-clock.ts): the latest second, on Stripe's clock, that is surely
  * before Stripe read the page, so it wins over the webhooks of earlier changes still in flight and
  * always loses to any change made after it was read. Recharge objects carry their own `updated_at`,
  * which orders them. The type is the object's prefix plus `.backfill` (e.g. `charge.backfill`),
@@ -104,25 +104,6 @@ const rechargeIso = (v: string) => toUtcIso(v) ?? toUtcIso(`${v}Z`);
 export function eventIdFor(t: ListTarget, objectId: string): string | null {
   const id = `backfill:${t.resource}:${objectId}:${t.backfillId.slice(3).replaceAll("-", "").slice(0, 12)}`;
   return /^[A-Za-z0-9._:-]{1,128}$/.test(id) ? id : null;
-}
-
-/**
- * The `created` (unix seconds) of a listed Stripe object's event. The page shows each object as
- * Stripe read it, at some moment while our request was in flight; Stripe's events are dated by
- * Stripe's clock, so the listing is too: the response's `Date` header (whole seconds, written after
- * the read) less the request's round trip, rounded down, less one second, so an event of a change
- * made after the read is always strictly later, whatever order the two arrive in (equal stamps go
- * to whichever lands last). Dating it by our clock after the answer came (as a local "now") would
- * let a listing beat the webhook of a change made during the request or while our clock runs ahead
- * of Stripe's, and that newer state would be lost until the object changed again. The cost of
- * erring early: a webhook of a change made in the second or so before the read can still overwrite
- * the listing, with the state of that moment; every later change has its own, later event. Without
- * a `Date` header, our clock when the request was sent stands in (exposed to clock skew).
- */
-export function stripeListingCreated(answer: { date: Date | null; sentAt: number; answeredAt: number }): number {
-  if (answer.date === null) return Math.floor(answer.sentAt / 1000) - 1;
-  const roundTrip = Math.ceil(Math.max(0, answer.answeredAt - answer.sentAt) / 1000);
-  return Math.floor(answer.date.getTime() / 1000) - roundTrip - 1;
 }
 
 /**
