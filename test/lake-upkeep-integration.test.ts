@@ -3,6 +3,7 @@ import { parquetReadObjects } from "hyparquet";
 import { describe, expect, it } from "vitest";
 import { CompactFailedError, runCompact } from "../src/cron/compact/compact";
 import { runUpkeep, type UpkeepOptions } from "../src/cron/compact/upkeep";
+import { runJob } from "../src/cron/jobs";
 import { InjectedFaultError } from "./fakes/faulty-env";
 import { inInvocation } from "./fakes/limits";
 import { keysUnder, lakeFiles, lakeMetadata, lakeReachableKeys, readLakeTable } from "./helpers/iceberg-read";
@@ -294,5 +295,52 @@ describe("lake-upkeep", () => {
     const files = await lakeFiles("stripe", "stripe_customers");
     expect(files.filter((f) => f.content === 2)).toEqual([]);
     expect((await lakeMetadata("stripe", "stripe_customers")).snapshots).toHaveLength(1);
+  });
+
+  it("counts a rebuild read part by part as progress of the erasure waiting on it, then completes it", async () => {
+    const shop = "upkeep-progress.myshopify.com";
+    const at = "2032-07-01T10:00:00.000Z";
+    const inserts = Array.from({ length: 1500 }, (_, n) =>
+      env.DB.prepare(
+        `INSERT INTO shopify_customers (shop, id, first_name, updated_at, last_event_id, event_at, origin)
+         VALUES (?1, ?2, 'Someone', ?3, 'upk-progress', ?3, 'webhook')`,
+      ).bind(shop, `upk-progress-${n}`, at),
+    );
+    for (let i = 0; i < inserts.length; i += 100) await env.DB.batch(inserts.slice(i, i + 100));
+    await compact(["shopify_customers"]);
+    // An erasure waiting at stage `lake` for a rebuild that starts after now (the earlier tests' rebuilds
+    // do not count), last moved two days ago: past privacy_stalled's day without progress.
+    const stale = new Date(Date.now() - 2 * 86_400_000).toISOString();
+    const requestId = "pr-upkeep-progress";
+    await env.DB.batch([
+      env.DB.prepare(
+        `INSERT INTO privacy_requests (request_id, kind, shop, status, stage, received_at, progressed_at)
+         VALUES (?1, 'erase', NULL, 'running', 'lake', ?2, ?2)`,
+      ).bind(requestId, stale),
+      env.DB.prepare(
+        "INSERT INTO privacy_work (request_id, subject, lake_tables, lake_since) VALUES (?1, '{}', ?2, ?3)",
+      ).bind(requestId, JSON.stringify(["shopify_customers"]), new Date().toISOString()),
+    ]);
+    const request = () =>
+      env.DB.prepare("SELECT status, progressed_at FROM privacy_requests WHERE request_id = ?1")
+        .bind(requestId)
+        .first<{ status: string; progressed_at: string }>();
+
+    // The first run reads a part of the table: the request moved, though it is not done.
+    const started = new Date().toISOString();
+    const first = await inInvocation("job lake-upkeep", () =>
+      runJob(env, "lake-upkeep", { now: new Date(), options: { rebuild: ["shopify_customers"], rebuildRows: 1 } }),
+    );
+    expect(first.job === "lake-upkeep" && first.result.rebuild?.committed).toBe(false);
+    expect(await request()).toMatchObject({ status: "running" });
+    expect(((await request())?.progressed_at ?? "") >= started).toBe(true);
+
+    // Later runs finish the rebuild and its sweep: the request completes.
+    for (let n = 0; n < 10 && (await request())?.status !== "completed"; n++) {
+      await inInvocation("job lake-upkeep", () =>
+        runJob(env, "lake-upkeep", { now: new Date(), options: { rebuildRows: 1, snapshotDays: 0 } }),
+      );
+    }
+    expect((await request())?.status).toBe("completed");
   });
 });

@@ -11,11 +11,19 @@ import { type DeliveryResult, deliverAlerts } from "./alerts/delivery";
 import { type BackfillOptions, type BackfillResult, runBackfill } from "./backfill/backfill";
 import { unmarkedDays } from "./compact/changes";
 import { type CompactOptions, type CompactResult, compactTableDays, runCompact } from "./compact/compact";
-import { askErasureRebuilds, erasureDone, runUpkeep, type UpkeepOptions, type UpkeepResult } from "./compact/upkeep";
+import {
+  askErasureRebuilds,
+  erasureDone,
+  lakeProgressedAt,
+  runUpkeep,
+  type UpkeepOptions,
+  type UpkeepResult,
+} from "./compact/upkeep";
 import { type HealthResult, runHealth } from "./health/health";
 import {
   awaitLake,
   lakeDone,
+  lakeProgressed,
   lakeWaits,
   type PrivacyOptions,
   type PrivacyResult,
@@ -134,6 +142,9 @@ async function dispatch(
         rebuild: options.rebuild,
         snapshotDays: options.snapshotDays,
         kpiRefreshHours: options.kpiRefreshHours,
+        rebuildRows: options.rebuildRows,
+        peopleRunRows: options.peopleRunRows,
+        peopleRangeProfiles: options.peopleRangeProfiles,
       });
       await settleErasures(env);
       return { job: name, result };
@@ -194,8 +205,15 @@ async function recompactForPrivacy(
  * person's rows rebuilt from D1 after the rows were gone, and the older snapshots' files deleted.
  */
 async function settleErasures(env: Env): Promise<void> {
+  const db = sharedDatabase(env);
   for (const wait of await lakeWaits(env)) {
-    if (await erasureDone(sharedDatabase(env), wait.tables, wait.since)) await lakeDone(env, wait.requestId);
+    if (await erasureDone(db, wait.tables, wait.since)) {
+      await lakeDone(env, wait.requestId);
+      continue;
+    }
+    // A rebuild reading its table part by part is the request moving, not stuck.
+    const at = await lakeProgressedAt(db, wait.tables);
+    if (at !== null && at > wait.since) await lakeProgressed(env, wait.requestId, at);
   }
 }
 

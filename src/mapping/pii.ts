@@ -405,6 +405,7 @@ export const TEXT_COLUMNS: Readonly<Record<string, TableColumns>> = {
       "rebuilt_from",
       "erasure_asked_at",
       "expire_before",
+      "rebuild_progressed_at",
     ],
   },
   ops_sessions: { kept: ["id_hash", "expires_at"] },

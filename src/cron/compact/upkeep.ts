@@ -143,6 +143,7 @@ const ERASURE = "erasure";
 
 interface UpkeepRow {
   table_name: string;
+  rebuild_progressed_at: string | null;
   swept_at: string | null;
   rebuilt_at: string | null;
   rebuild_base_sequence: number | null;
@@ -434,6 +435,18 @@ export async function erasureDone(db: D1Database, tables: readonly string[], sin
   return (row?.n ?? 0) === tables.length;
 }
 
+/** The latest time one of `tables` was rebuilt in part or whole, or swept (null when none was). */
+export async function lakeProgressedAt(db: D1Database, tables: readonly string[]): Promise<string | null> {
+  const row = await db
+    .prepare(
+      `SELECT max(max(coalesce(rebuild_progressed_at, ''), coalesce(rebuilt_at, ''), coalesce(swept_at, ''))) AS at
+       FROM lake_upkeep WHERE table_name IN (SELECT value FROM json_each(?1))`,
+    )
+    .bind(JSON.stringify(tables))
+    .first<{ at: string | null }>();
+  return row?.at ? row.at : null;
+}
+
 /** Asks for a table's rebuild (erasure, an operator): the next upkeep run starts it. */
 export async function askRebuild(db: D1Database, table: string, reason: string): Promise<void> {
   await db
@@ -516,9 +529,10 @@ async function rebuildStep(
   if (!part.ended) {
     await db
       .prepare(
-        "UPDATE lake_upkeep SET rebuild_after_key = ?2, rebuild_files = ?3, rebuild_rows = ?4 WHERE table_name = ?1",
+        `UPDATE lake_upkeep SET rebuild_after_key = ?2, rebuild_files = ?3, rebuild_rows = ?4, rebuild_progressed_at = ?5
+         WHERE table_name = ?1`,
       )
-      .bind(spec.table, JSON.stringify(part.after), JSON.stringify(files), rows)
+      .bind(spec.table, JSON.stringify(part.after), JSON.stringify(files), rows, new Date().toISOString())
       .run();
     return { table: spec.table, rows, rowsThisRun: part.rows, files: files.length, committed: false, reason };
   }
@@ -530,7 +544,8 @@ async function rebuildStep(
   await commitRebuild(io, lake, files.map(dataFileFromJson), row.rebuild_base_sequence ?? 0);
   await db
     .prepare(
-      `UPDATE lake_upkeep SET rebuilt_at = ?2, swept_at = NULL, rebuild_base_sequence = NULL, rebuild_after_key = NULL,
+      `UPDATE lake_upkeep SET rebuilt_at = ?2, rebuild_progressed_at = ?2, swept_at = NULL, rebuild_base_sequence = NULL,
+         rebuild_after_key = NULL,
          rebuild_files = NULL, rebuild_rows = 0, rebuild_started_at = NULL, rebuild_reason = NULL,
          rebuilt_from = rebuild_started_at,
          expire_before = CASE WHEN erasure_asked_at IS NOT NULL THEN ?2 ELSE expire_before END,

@@ -499,6 +499,16 @@ export async function lakeWaits(env: Env): Promise<{ requestId: string; tables: 
   }));
 }
 
+/** Records that the lake work of a request at stage `lake` moved at `at` (a rebuild read a part). */
+export async function lakeProgressed(env: Env, requestId: string, at: string): Promise<void> {
+  await sharedDatabase(env)
+    .prepare(
+      "UPDATE privacy_requests SET progressed_at = ?2 WHERE request_id = ?1 AND stage = 'lake' AND progressed_at < ?2",
+    )
+    .bind(requestId, at)
+    .run();
+}
+
 /** Completes a request whose lake work is done. */
 export async function lakeDone(env: Env, requestId: string): Promise<void> {
   await complete(sharedDatabase(env), { request_id: requestId } as RequestRow, new Date().toISOString());
