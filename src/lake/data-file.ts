@@ -149,6 +149,11 @@ const dataFileJson = z.object({
   equalityIds: z.array(z.number().int()).optional(),
 });
 
+/** A list of data files as `dataFileToJson` texts, stored as one JSON array (a part-written table's files). */
+export function dataFileList(text: string | null): string[] {
+  return text === null ? [] : z.array(z.string()).parse(JSON.parse(text));
+}
+
 export function dataFileFromJson(text: string): DataFile {
   const j = dataFileJson.parse(JSON.parse(text));
   const bytes = (b: string) => Uint8Array.from(atob(b), (c) => c.charCodeAt(0));

@@ -22,19 +22,17 @@
  * row's 2 MB). A pass whose state is lost starts again.
  */
 import { z } from "zod";
-import type { ParquetValue } from "../../lake/columns";
-import { dataFileFromJson, dataFileToJson } from "../../lake/data-file";
+import { dataFileFromJson, dataFileList, dataFileToJson } from "../../lake/data-file";
 import { type CommitReport, commitRebuild, type LakeIo, openTable, TableChange } from "../../lake/table-writer";
 import { log } from "../../shared/log";
 import { KPI_VIEWS, type KpiView } from "./kpi-views";
-import { isText, lakeSpecOf, toParquetValue } from "./tables";
+import { AS_OF, kpiOrder, kpiSelect, kpiValues, overwriteKpi } from "./kpis";
+import { lakeSpecOf, quote } from "./tables";
 
 /** Profiles in the first range: ~35,000 orders at the scale run's 3.3 orders a person, ~2 s of D1. */
 export const PROFILES_PER_RANGE = 10_000;
 /** Orders a range aims at (the next range's profiles follow the last one's orders a person): a range's rows are held in memory. */
 const RANGE_ROWS = 30_000;
-/** The snapshot summary entry holding when the view was computed (as kpis.ts writes it). */
-export const AS_OF = "commerce.as-of";
 
 const view = (name: string): KpiView => {
   const spec = KPI_VIEWS.find((v) => v.table === name);
@@ -47,8 +45,6 @@ export const HIGH_VALUE = view("analytics_high_value_customers");
 export const REPEAT_RATE = view("analytics_repeat_rate");
 /** The four views this pass refreshes together. */
 export const PEOPLE_VIEWS: readonly KpiView[] = [ORDERS, LTV, HIGH_VALUE, REPEAT_RATE];
-
-const quote = (name: string) => `"${name.replaceAll('"', '""')}"`;
 
 /** A person in a currency's running top decile: what analytics_high_value_customers lists. */
 const topRowSchema = z.object({
@@ -95,16 +91,10 @@ export interface PeoplePassReport {
   marks: Record<string, number>;
 }
 
-/** The ranges' SQL: integers as text (exact past 2^53), the view's key order within the range. */
+/** The ranges' SQL: the view's key order within the range (kpis.ts reads the columns). */
 function rangeSql(spec: KpiView, from: string, bounded: boolean): string {
-  const select = spec.columns.map((c) =>
-    isText(c.kind) || c.kind === "float64"
-      ? `v.${quote(c.name)}`
-      : `CAST(v.${quote(c.name)} AS TEXT) AS ${quote(c.name)}`,
-  );
   const range = bounded ? "profile_id > ?1 AND profile_id <= ?2" : "profile_id > ?1";
-  const source = from.replace("{range}", range);
-  return `SELECT ${select.join(", ")} FROM ${source} v ORDER BY ${spec.key.map((k) => `v.${quote(k)}`).join(", ")}`;
+  return `SELECT ${kpiSelect(spec)} FROM ${from.replace("{range}", range)} v ORDER BY ${kpiOrder(spec)}`;
 }
 
 /** analytics_customer_ltv over one range: the view's SQL with the range applied to its input. */
@@ -120,9 +110,6 @@ async function ltvSource(db: D1Database): Promise<string> {
   }
   return `(${body.replace(input, "FROM (SELECT * FROM analytics_customer_orders WHERE {range}) o")})`;
 }
-
-const toValues = (spec: KpiView, row: Record<string, unknown>): ParquetValue[] =>
-  spec.columns.map((c) => toParquetValue(spec, c, row[c.name]));
 
 /** decile 1's order: ltv_minor DESC (NULL last), then profile_id (ids are ASCII: code units order as bytes). */
 function ranksBefore(a: TopRow, b: TopRow): boolean {
@@ -188,8 +175,6 @@ const passRows = async (db: D1Database) =>
       .all<PassRow>()
   ).results;
 
-const parseFiles = (text: string | null) => (text === null ? [] : z.array(z.string()).parse(JSON.parse(text)));
-
 /** Whether a pass is under way (its ranges are read over several runs). */
 export async function peoplePassRunning(db: D1Database): Promise<boolean> {
   return (await passRows(db)).some((r) => r.table_name === LTV.table && r.rebuild_started_at !== null);
@@ -238,13 +223,13 @@ export async function peoplePassStep(
         .prepare(rangeSql(ORDERS, `(SELECT * FROM ${quote(ORDERS.table)} WHERE {range})`, upper !== null))
         .bind(...binds)
         .all<Record<string, unknown>>();
-      for (const row of orderRows.results) await orders.addValues(toValues(ORDERS, row));
+      for (const row of orderRows.results) await orders.addValues(kpiValues(ORDERS, row));
       const ltvRows = await db
         .prepare(rangeSql(LTV, ltvFrom, upper !== null))
         .bind(...binds)
         .all<Record<string, unknown>>();
       for (const row of ltvRows.results) {
-        await ltv.addValues(toValues(LTV, row));
+        await ltv.addValues(kpiValues(LTV, row));
         const top = topRowSchema.parse(row);
         const counts = state.currencies[top.currency] ?? { customers: 0, repeat: 0, top: [] };
         state.currencies[top.currency] = counts;
@@ -272,8 +257,8 @@ export async function peoplePassStep(
     throw err;
   }
   const files = {
-    orders: [...parseFiles(ordersRow.rebuild_files), ...(await orders.finishFiles()).map(dataFileToJson)],
-    ltv: [...parseFiles(ltvRow.rebuild_files), ...(await ltv.finishFiles()).map(dataFileToJson)],
+    orders: [...dataFileList(ordersRow.rebuild_files), ...(await orders.finishFiles()).map(dataFileToJson)],
+    ltv: [...dataFileList(ltvRow.rebuild_files), ...(await ltv.finishFiles()).map(dataFileToJson)],
   };
   const report: PeoplePassReport = {
     ranges,
@@ -313,8 +298,16 @@ export async function peoplePassStep(
       }),
     );
   }
-  report.committed.push(await writeRows(io, HIGH_VALUE, highValueRows(state, tops), summary));
-  report.committed.push(await writeRows(io, REPEAT_RATE, await repeatRateRows(db, state), summary));
+  for (const [spec, rows] of [
+    [HIGH_VALUE, highValueRows(state, tops)],
+    [REPEAT_RATE, await repeatRateRows(db, state)],
+  ] as const) {
+    report.committed.push(
+      await overwriteKpi(io, spec, state.asOf, async (add) => {
+        for (const row of rows) await add(row);
+      }),
+    );
+  }
   await db
     .prepare(
       `UPDATE lake_upkeep SET rebuild_started_at = NULL, rebuild_after_key = NULL, rebuild_files = NULL,
@@ -421,22 +414,4 @@ async function repeatRateRows(db: D1Database, state: PassState): Promise<Record<
     });
   }
   return out;
-}
-
-async function writeRows(
-  io: LakeIo,
-  spec: KpiView,
-  rows: Record<string, unknown>[],
-  summary: Record<string, string>,
-): Promise<CommitReport> {
-  const lake = lakeSpecOf(spec);
-  const change = new TableChange(io, lake, await openTable(io, lake), "overwrite");
-  try {
-    for (const row of rows) await change.addValues(toValues(spec, row));
-    if (change.pendingRows === 0) await change.addEmptyFile();
-    return await change.commit(summary);
-  } catch (err) {
-    await change.abort().catch(() => undefined);
-    throw err;
-  }
 }

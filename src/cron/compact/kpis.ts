@@ -18,40 +18,67 @@ import { type CommitReport, type LakeIo, openTable, TableChange, tableRef } from
 import { log } from "../../shared/log";
 import { sharedDatabase } from "../../tables/database";
 import type { KpiView } from "./kpi-views";
-import { isText, lakeSpecOf, toParquetValue } from "./tables";
+import { isText, lakeSpecOf, quote, toParquetValue } from "./tables";
 
 /** Rows per D1 read of a paged view. */
 export const KPI_PAGE_ROWS = 5_000;
 /** A view read in one query (its unique columns may be NULL) refuses to grow past this. */
 export const KPI_SINGLE_READ_ROWS = 50_000;
 /** The snapshot summary entry holding when the view was computed. */
-const AS_OF = "commerce.as-of";
+export const AS_OF = "commerce.as-of";
 
-const quote = (name: string) => `"${name.replaceAll('"', '""')}"`;
+/** The SELECT list of a view read as the alias `v`: integers as text (exact past 2^53). */
+export function kpiSelect(spec: KpiView): string {
+  return spec.columns
+    .map((c) =>
+      isText(c.kind) || c.kind === "float64"
+        ? `v.${quote(c.name)}`
+        : `CAST(v.${quote(c.name)} AS TEXT) AS ${quote(c.name)}`,
+    )
+    .join(", ");
+}
 
-/** One read of a view: integers as text (exact past 2^53), keyset on `key` when paged. */
+/** Ordered by the view's own columns (not the text casts): qualified by the alias `v`. */
+export const kpiOrder = (spec: KpiView) => spec.key.map((k) => `v.${quote(k)}`).join(", ");
+
+/** One read of a view, keyset on `key` when paged. */
 export function kpiSql(spec: KpiView, opts: { afterKey: boolean; limit: number }): string {
-  const select = spec.columns.map((c) =>
-    isText(c.kind) || c.kind === "float64" ? quote(c.name) : `CAST(${quote(c.name)} AS TEXT) AS ${quote(c.name)}`,
-  );
-  // Ordered by the view's own columns (not the text casts): qualified by a subquery alias.
-  const keyCols = spec.key.map((k) => `v.${quote(k)}`).join(", ");
+  const keyCols = kpiOrder(spec);
   const params = spec.key.map((_, n) => `?${n + 1}`).join(", ");
   const where = opts.afterKey ? ` WHERE (${keyCols}) > (${params})` : "";
-  return `SELECT ${select.join(", ")} FROM ${quote(spec.table)} v${where} ORDER BY ${keyCols} LIMIT ${Math.trunc(opts.limit)}`;
+  return `SELECT ${kpiSelect(spec)} FROM ${quote(spec.table)} v${where} ORDER BY ${keyCols} LIMIT ${Math.trunc(opts.limit)}`;
+}
+
+/** A row read by kpiSelect as the values of the view's lake table, in column order. */
+export const kpiValues = (spec: KpiView, row: Record<string, unknown>): ParquetValue[] =>
+  spec.columns.map((c) => toParquetValue(spec, c, row[c.name]));
+
+/**
+ * Replaces the view's lake table with the rows `fill` adds: one overwrite commit, whose summary
+ * says when they were computed (an empty view still gets a file, so its table has its schema).
+ */
+export async function overwriteKpi(
+  io: LakeIo,
+  spec: KpiView,
+  asOf: string,
+  fill: (add: (row: Record<string, unknown>) => Promise<void>) => Promise<void>,
+): Promise<CommitReport> {
+  const lake = lakeSpecOf(spec);
+  const change = new TableChange(io, lake, await openTable(io, lake), "overwrite");
+  try {
+    await fill((row) => change.addValues(kpiValues(spec, row)));
+    if (change.pendingRows === 0) await change.addEmptyFile();
+    return await change.commit({ [AS_OF]: asOf });
+  } catch (err) {
+    await change.abort().catch(() => undefined);
+    throw err;
+  }
 }
 
 /** Replaces the view's table with the view as D1 computes it now: one overwrite commit. */
 export async function writeKpiSnapshot(env: Env, io: LakeIo, spec: KpiView, asOf: string): Promise<CommitReport> {
-  const lake = lakeSpecOf(spec);
-  const change = new TableChange(io, lake, await openTable(io, lake), "overwrite");
-  const add = (row: Record<string, unknown>) => {
-    const converted: Record<string, ParquetValue> = {};
-    for (const column of spec.columns) converted[column.name] = toParquetValue(spec, column, row[column.name]);
-    return change.add(converted);
-  };
   const db = sharedDatabase(env);
-  try {
+  const report = await overwriteKpi(io, spec, asOf, async (add) => {
     if (spec.paged) {
       // Every paged key is text in its view, so the last row's values bind as they came back.
       let after: unknown[] | null = null;
@@ -76,15 +103,9 @@ export async function writeKpiSnapshot(env: Env, io: LakeIo, spec: KpiView, asOf
       }
       for (const row of results) await add(row);
     }
-    // An empty view still gets a file, so its table has a snapshot with its schema.
-    if (change.pendingRows === 0) await change.addEmptyFile();
-    const report = await change.commit({ [AS_OF]: asOf });
-    log.info("compact kpi snapshot done", { view: spec.table, rows: report.rows });
-    return report;
-  } catch (err) {
-    await change.abort().catch(() => undefined);
-    throw err;
-  }
+  });
+  log.info("compact kpi snapshot done", { view: spec.table, rows: report.rows });
+  return report;
 }
 
 /** When the table's current snapshot was computed (ISO-8601), or null when it has none. */

@@ -129,7 +129,8 @@ export function compactTableNamed(name: string): CompactTable | undefined {
   return COMPACT_TABLES.find((t) => t.table === name);
 }
 
-const quote = (name: string) => `"${name.replaceAll('"', '""')}"`;
+/** A SQL identifier, quoted. */
+export const quote = (name: string) => `"${name.replaceAll('"', '""')}"`;
 
 /**
  * The SELECT list of a table: every column, integers as text (exact past 2^53), qualified names

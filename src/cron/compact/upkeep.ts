@@ -25,7 +25,7 @@
  */
 import { z } from "zod";
 import { commitWithRetry } from "../../lake/catalog/store";
-import { dataFileFromJson, dataFileToJson } from "../../lake/data-file";
+import { dataFileFromJson, dataFileList, dataFileToJson } from "../../lake/data-file";
 import { currentSnapshot, decodeManifest, expireSnapshots } from "../../lake/iceberg";
 import { lakeIo } from "../../lake/io";
 import {
@@ -220,7 +220,7 @@ async function upkeep(input: Env, run: { runId: string; now: Date }, opts: z.inf
     if (r2.operations >= SWEEP_R2_OPERATIONS) break;
     try {
       // A rebuild in progress has written files no snapshot reaches yet: the sweep keeps them.
-      const pending = new Set(parseFiles(row?.rebuild_files ?? null).map((f) => dataFileFromJson(f).filePath));
+      const pending = new Set(dataFileList(row?.rebuild_files ?? null).map((f) => dataFileFromJson(f).filePath));
       // After an erasure's rebuild, every snapshot before it goes: they reach files holding the person.
       const erased = row?.expire_before == null ? 0 : Date.parse(row.expire_before);
       const olderThanMs = Math.max(run.now.getTime() - keepMs, erased);
@@ -523,7 +523,7 @@ async function rebuildStep(
     throw err;
   }
   const written = part.rows > 0 ? await change.finishFiles() : [];
-  const files = [...parseFiles(row.rebuild_files), ...written.map(dataFileToJson)];
+  const files = [...dataFileList(row.rebuild_files), ...written.map(dataFileToJson)];
   const rows = row.rebuild_rows + part.rows;
   const reason = row.rebuild_reason ?? "asked";
   if (!part.ended) {
@@ -556,10 +556,6 @@ async function rebuildStep(
     .run();
   log.info("lake rebuild committed", { table: spec.table, rows, files: files.length, reason });
   return { table: spec.table, rows, rowsThisRun: part.rows, files: files.length, committed: true, reason };
-}
-
-function parseFiles(text: string | null): string[] {
-  return text === null ? [] : z.array(z.string()).parse(JSON.parse(text));
 }
 
 /**
