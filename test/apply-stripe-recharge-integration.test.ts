@@ -7,7 +7,6 @@ import { rechargeTime } from "../src/mapping/recharge";
 import type { Envelope } from "../src/shared/envelope";
 import { RECHARGE_TABLES } from "../src/shared/schema/recharge";
 import { STRIPE_TABLES } from "../src/shared/schema/stripe";
-import { fromUnixSeconds } from "../src/shared/time";
 import rechargeCharge from "./fixtures/recharge/charge.json";
 import rechargeCustomer from "./fixtures/recharge/customer.json";
 import rechargeOrder from "./fixtures/recharge/order.json";
@@ -22,6 +21,7 @@ import paymentIntent from "./fixtures/stripe/payment_intent.json";
 import refund from "./fixtures/stripe/refund.json";
 import subscription from "./fixtures/stripe/subscription.json";
 import { expectMatchesMigration } from "./helpers/schema-match";
+import { stripeEnvelope } from "./helpers/stripe-envelope";
 
 afterEach(() => vi.restoreAllMocks());
 
@@ -31,22 +31,8 @@ const uid = () => `${Date.now().toString(36)}x${++seq}`;
 const T0 = 1_763_640_000; // 2025-11-20T12:00:00Z
 
 /** The Stripe fixtures are bare objects; a webhook body is an Event wrapping one (built here). */
-function stripe(type: string, object: object, created = T0, eventId = `evt_${uid()}`): Envelope {
-  const body = JSON.stringify({ id: eventId, object: "event", created, type, livemode: false, data: { object } });
-  const at = fromUnixSeconds(created) ?? "";
-  return {
-    v: 1,
-    source: "stripe",
-    topic: type,
-    eventId,
-    shop: null,
-    receivedAt: at,
-    eventAt: at,
-    apiVersion: null,
-    origin: "webhook",
-    body,
-  };
-}
+const stripe = (type: string, object: object, created = T0, eventId = `evt_${uid()}`): Envelope =>
+  stripeEnvelope(type, object, { eventId, created, apiVersion: null });
 
 /** Recharge event ids are a hash of topic + body at ingress; any stable id will do here. */
 function recharge(topic: string, body: object | string, eventId = `rc_${uid()}`): Envelope {

@@ -1,12 +1,10 @@
-import { createExecutionContext, createMessageBatch, getQueueResult } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import worker from "../src/index";
 import type { Envelope } from "../src/shared/envelope";
-import { fromUnixSeconds } from "../src/shared/time";
 import charge from "./fixtures/stripe/charge.json";
 import invoice from "./fixtures/stripe/invoice.json";
 import paymentIntent from "./fixtures/stripe/payment_intent.json";
+import { consumeOneByOne, stripeEnvelope } from "./helpers/stripe-envelope";
 
 // Every test shares one local D1: ids carry a per-test suffix.
 let seq = 0;
@@ -14,44 +12,10 @@ const uid = () => `${Date.now().toString(36)}ip${++seq}`;
 const T0 = 1_763_640_000; // 2025-11-20T12:00:00Z
 const BASIL = "2025-03-31.basil";
 
-function stripe(type: string, object: object, created = T0, apiVersion: string | null = BASIL): Envelope {
-  const eventId = `evt_${uid()}`;
-  const version = apiVersion === null ? {} : { api_version: apiVersion };
-  const body = JSON.stringify({
-    id: eventId,
-    object: "event",
-    ...version,
-    created,
-    type,
-    livemode: false,
-    data: { object },
-  });
-  const at = fromUnixSeconds(created) ?? "";
-  return {
-    v: 1,
-    source: "stripe",
-    topic: type,
-    eventId,
-    shop: null,
-    receivedAt: at,
-    eventAt: at,
-    apiVersion,
-    origin: "webhook",
-    body,
-  };
-}
+const stripe = (type: string, object: object, created = T0, apiVersion: string | null = BASIL): Envelope =>
+  stripeEnvelope(type, object, { eventId: `evt_${uid()}`, created, apiVersion });
 
-async function consume(envelopes: Envelope[]) {
-  for (const body of envelopes) {
-    const batch = createMessageBatch("commerce-events", [
-      { id: `m-${uid()}`, timestamp: new Date(), attempts: 1, body },
-    ]);
-    const ctx = createExecutionContext();
-    await worker.queue(batch, env);
-    const result = await getQueueResult(batch, ctx);
-    expect(result.explicitAcks).toHaveLength(1);
-  }
-}
+const consume = (envelopes: Envelope[]) => consumeOneByOne(envelopes, () => `m-${uid()}`);
 
 type Row = Record<string, unknown>;
 const row = (table: string, id: string) => env.DB.prepare(`SELECT * FROM ${table} WHERE id = ?`).bind(id).first<Row>();

@@ -1,13 +1,11 @@
-import { createExecutionContext, createMessageBatch, getQueueResult } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import worker from "../src/index";
 import type { Envelope } from "../src/shared/envelope";
-import { fromUnixSeconds } from "../src/shared/time";
 import charge from "./fixtures/stripe/charge.json";
 import customer from "./fixtures/stripe/customer.json";
 import invoice from "./fixtures/stripe/invoice.json";
 import subscription from "./fixtures/stripe/subscription.json";
+import { consumeOneByOne, stripeEnvelope } from "./helpers/stripe-envelope";
 
 // The KPI views (migrations/0060_kpi_views.sql) for a basil-era Stripe account, fed through the
 // consumer: invoices and charges that name each other only through invoice payments, and a
@@ -18,42 +16,10 @@ const DAY = 86_400;
 let seq = 0;
 const uid = () => `${Date.now().toString(36)}k${++seq}`;
 
-function stripe(type: string, object: object, created: number): Envelope {
-  const eventId = `evt_${uid()}`;
-  const body = JSON.stringify({
-    id: eventId,
-    object: "event",
-    api_version: V,
-    created,
-    type,
-    livemode: true,
-    data: { object },
-  });
-  const at = fromUnixSeconds(created) ?? "";
-  return {
-    v: 1,
-    source: "stripe",
-    topic: type,
-    eventId,
-    shop: null,
-    receivedAt: at,
-    eventAt: at,
-    apiVersion: V,
-    origin: "webhook",
-    body,
-  };
-}
+const stripe = (type: string, object: object, created: number): Envelope =>
+  stripeEnvelope(type, object, { eventId: `evt_${uid()}`, created, apiVersion: V, livemode: true });
 
-async function consume(envelopes: Envelope[]) {
-  for (const body of envelopes) {
-    const batch = createMessageBatch("commerce-events", [
-      { id: `m-${uid()}`, timestamp: new Date(), attempts: 1, body },
-    ]);
-    const ctx = createExecutionContext();
-    await worker.queue(batch, env);
-    expect((await getQueueResult(batch, ctx)).explicitAcks).toHaveLength(1);
-  }
-}
+const consume = (envelopes: Envelope[]) => consumeOneByOne(envelopes, () => `m-${uid()}`);
 const rows = async (sql: string, ...binds: unknown[]) =>
   (
     await env.DB.prepare(sql)
