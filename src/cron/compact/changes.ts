@@ -28,15 +28,8 @@ export async function changedDays(db: D1Database, tables: readonly string[], lim
     .bind(...tables)
     .all<{ table_name: string; dt: string; seq: number; changed_at: string }>();
   // RETURNING comes in no particular order: the oldest change first, as selected.
-  results.sort((a, b) =>
-    a.changed_at === b.changed_at
-      ? `${a.table_name}\u0000${a.dt}` < `${b.table_name}\u0000${b.dt}`
-        ? -1
-        : 1
-      : a.changed_at < b.changed_at
-        ? -1
-        : 1,
-  );
+  const order = (r: (typeof results)[number]) => `${r.changed_at}\u0000${r.table_name}\u0000${r.dt}`;
+  results.sort((a, b) => (order(a) < order(b) ? -1 : 1));
   // A day column holding something that is not a timestamp gives a mark that names no day: it
   // is reported by the caller (the table-day fails), never silently dropped.
   return results.map((r) => ({ table: r.table_name, dt: r.dt, seq: r.seq }));
