@@ -148,3 +148,75 @@ function version(meta: InventoryMeta, updatedAt: string | null | undefined) {
 function invalid(what: string, error: z.ZodError): InventoryResult {
   return { ok: false, detail: `${what}: ${z.prettifyError(error)}`.slice(0, 1000) };
 }
+
+// ---- Admin GraphQL nodes in the webhook payloads' shape ------------------------------------------
+// Bulk exports and reconciliation read inventory through GraphQL; these rename a node into the
+// payload the mappers above read, so every path shares one validation and one set of columns. A
+// field the query did not select stays absent (its column is kept); values pass through unconverted.
+
+type Node = Record<string, unknown>;
+
+function asNode(v: unknown): Node | null {
+  return typeof v === "object" && v !== null && !Array.isArray(v) ? (v as Node) : null;
+}
+
+/** A selected object field's sub-field: absent when the field was not selected, null when it is null. */
+function inner(node: Node, field: string, key: string): unknown {
+  const v = node[field];
+  if (v === undefined) return undefined;
+  return asNode(v)?.[key] ?? null;
+}
+
+/** GraphQL Ints arrive as JSON numbers; the mappers read integers as their source text. */
+function intText(v: unknown): unknown {
+  return typeof v === "number" && Number.isInteger(v) ? String(v) : v;
+}
+
+/** An `InventoryItem` node as an inventory_items/update payload. */
+export function inventoryItemDoc(node: Node): Node {
+  return {
+    id: node.id,
+    sku: node.sku,
+    tracked: node.tracked,
+    requires_shipping: node.requiresShipping,
+    cost: inner(node, "unitCost", "amount"),
+    variant_id: inner(node, "variant", "id"),
+    country_code_of_origin: node.countryCodeOfOrigin,
+    harmonized_system_code: node.harmonizedSystemCode,
+    created_at: node.createdAt,
+    updated_at: node.updatedAt,
+  };
+}
+
+/** An `InventoryLevel` node of the item `inventoryItemId` as an inventory_levels/update payload. */
+export function inventoryLevelDoc(node: Node, inventoryItemId: unknown): Node {
+  const quantities = Array.isArray(node.quantities) ? node.quantities.map(asNode) : null;
+  const quantity = (name: string): unknown => {
+    if (node.quantities === undefined) return undefined;
+    if (quantities === null) return null;
+    // A name the answer does not list was not asked for: absent, not null.
+    const q = quantities.find((x) => x?.name === name);
+    return q === undefined ? undefined : intText(q?.quantity ?? null);
+  };
+  return {
+    inventory_item_id: inventoryItemId,
+    location_id: inner(node, "location", "id"),
+    available: quantity("available"),
+    on_hand: quantity("on_hand"),
+    updated_at: node.updatedAt,
+  };
+}
+
+/** A `Location` node as a locations/update payload (REST's `legacy` is GraphQL's `isFulfillmentService`). */
+export function locationDoc(node: Node): Node {
+  return {
+    id: node.id,
+    name: node.name,
+    active: node.isActive,
+    legacy: node.isFulfillmentService,
+    province_code: inner(node, "address", "provinceCode"),
+    country_code: inner(node, "address", "countryCode"),
+    created_at: node.createdAt,
+    updated_at: node.updatedAt,
+  };
+}

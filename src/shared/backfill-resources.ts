@@ -3,7 +3,19 @@
  * Shopify bulk exports and the Stripe and Recharge list APIs. Pure data, so the operator CLI
  * validates `ops backfill --resources` against the same lists the Worker's schemas use.
  */
-export const BULK_RESOURCES = ["orders", "customers", "products", "fulfillments", "refunds"] as const;
+/**
+ * Shopify bulk exports. `inventory` is inventory items with their levels per location (the raw
+ * layout's resource for every inventory topic); `locations` the shop's locations.
+ */
+export const BULK_RESOURCES = [
+  "orders",
+  "customers",
+  "products",
+  "fulfillments",
+  "refunds",
+  "inventory",
+  "locations",
+] as const;
 export type BulkResource = (typeof BULK_RESOURCES)[number];
 
 export const API_BACKFILL_SOURCES = ["stripe", "recharge"] as const;

@@ -4,8 +4,9 @@
  * (default 2000 points, 100 restored per second) and answers THROTTLED (HTTP 200, or
  * 429 in `http429` mode) when a query asks for more than is left, pages connections
  * with cursors, and runs bulk query operations through CREATED → RUNNING →
- * COMPLETED/FAILED/CANCELED/EXPIRED with a gzipped JSONL result whose `__parentId`
- * children are scattered out of order. It also builds the `bulk_operations/finish`
+ * COMPLETED/FAILED/CANCELED/EXPIRED with a JSONL result (plain, as Shopify serves it, or gzipped) whose `__parentId`
+ * children are scattered out of order (orders, customers, products, inventory items with their
+ * levels, locations). It also builds the `bulk_operations/finish`
  * webhook. Trade-off: it runs in-process (routed by a fetch wrapper) rather than as a
  * separate server, so tests stay fast and deterministic; no vitest imports, so the
  * benches can bundle it for Node.
@@ -59,6 +60,7 @@ export interface FakeShopifyOptions {
   bulkAutoAdvance?: boolean;
   /** Where children land: anywhere after their parent (default) or anywhere in the file. */
   childPlacement?: "after" | "anywhere";
+  /** How the result file is served: plain JSONL, as Shopify's signed URLs serve it (default), or gzip. */
   resultCompression?: "gzip" | "none";
   /** The app's webhook API version, which every subscription takes (default 2026-01). */
   webhookApiVersion?: string;
@@ -296,6 +298,11 @@ export class FakeShopifyAdmin {
       order: byId(this.data.orders),
       customer: byId(this.data.customers),
       product: byId(this.data.products),
+      // inventoryItems takes Shopify's updated_at filter; locations has none (nor any sort by it).
+      inventoryItems: list(this.data.inventoryItems ?? []),
+      inventoryItem: byId(this.data.inventoryItems ?? []),
+      locations: (args: Record<string, Json>) => paginate(locationsListed(this.data.locations ?? [], args), args),
+      location: byId(this.data.locations ?? []),
       bulkOperation: (args: Record<string, Json>) => this.readBulk(String(args.id ?? "")),
       // Only bulk operations are served as nodes here (what the pipeline reads that way).
       node: (args: Record<string, Json>) => this.readBulk(String(args.id ?? "")),
@@ -401,7 +408,8 @@ export class FakeShopifyAdmin {
     try {
       const inner = parseOperation(query);
       const top = inner.selections[0];
-      if (!top || !["orders", "customers", "products"].includes(top.name)) throw new GraphqlSyntaxError("unsupported");
+      if (!top || !["orders", "customers", "products", "inventoryItems", "locations"].includes(top.name))
+        throw new GraphqlSyntaxError("unsupported");
       const refused = bulkQueryError(top);
       if (refused)
         return { bulkOperation: null, userErrors: [{ field: ["query"], message: refused, code: "INVALID" }] };
@@ -516,7 +524,7 @@ export class FakeShopifyAdmin {
     };
   }
 
-  /** The result file exactly as served (gzip unless resultCompression is "none"). */
+  /** The result file exactly as served (plain unless resultCompression is "gzip"). */
   async resultBytes(id: string, partial = false): Promise<Uint8Array | null> {
     await this.pending;
     const op = this.mustGet(id);
@@ -610,7 +618,7 @@ export class FakeShopifyAdmin {
   }
 
   private gz(): boolean {
-    return this.options.resultCompression !== "none";
+    return this.options.resultCompression === "gzip";
   }
 
   private iso(): string {
@@ -685,6 +693,15 @@ function bulkReads(query: string, variables: Record<string, Json>): string[] {
   } catch {
     return [];
   }
+}
+
+/** Like Shopify, `locations` lists only active, merchant-managed ones unless asked for the others. */
+function locationsListed(items: FakeNode[], args: Record<string, Json>): FakeNode[] {
+  return items.filter(
+    (l) =>
+      (args.includeInactive === true || l.isActive !== false) &&
+      (args.includeLegacy === true || l.isFulfillmentService !== true),
+  );
 }
 
 /** Shopify search syntax, the part the pipeline uses: `updated_at:>'…'` / `>=` (and `created_at`). */

@@ -36,6 +36,9 @@ export interface ShopData {
   orders: FakeNode[];
   customers: FakeNode[];
   products: FakeNode[];
+  /** Inventory items, each with `inventoryLevels` (one per location that stocks it): `makeInventoryData`. */
+  inventoryItems?: FakeNode[];
+  locations?: FakeNode[];
 }
 
 /** mulberry32: a tiny seeded PRNG, so fake data and line order are reproducible. */
@@ -262,4 +265,92 @@ export function makeShopData(domain: string, o: ShopDataOptions = {}): ShopData 
   }
 
   return { shop: { name: domain, currencyCode: currency, myshopifyDomain: domain }, orders, customers, products };
+}
+
+export interface InventoryDataOptions {
+  items: number;
+  locations: number;
+  /** The first numeric id; ids above 2^53 check that nothing passes through a double. */
+  firstId?: bigint;
+  /** updated_at of the first item; each next one is a minute later. */
+  since?: string;
+  currency?: string;
+  /** Each item's variant (the item of variant i is item i), when given. */
+  variantIds?: readonly string[];
+}
+
+/** An inventory level as the Admin API reads it: `quantities(names:)` answers the names asked, in order. */
+export function fakeLevel(
+  itemId: string,
+  locationId: string,
+  number: bigint,
+  quantities: Record<string, number>,
+  updatedAt: string,
+): FakeNode {
+  return {
+    id: `gid://shopify/InventoryLevel/${number.toString()}?inventory_item_id=${itemId.split("/").pop()}`,
+    location: { id: locationId },
+    updatedAt,
+    // Kept for assertions; the API reads them through `quantities`.
+    quantityByName: quantities,
+    quantities: (args: Record<string, unknown>) => {
+      const names = Array.isArray(args.names) ? args.names : [];
+      return names
+        .filter((n) => typeof n === "string" && n in quantities)
+        .map((n) => ({ name: n, quantity: quantities[n as string] }));
+    },
+  };
+}
+
+/**
+ * Locations (the last one a deactivated fulfillment-service location) and inventory items with a
+ * level at every location. Deterministic, without random numbers, so a test can write out every row.
+ */
+export function makeInventoryData(o: InventoryDataOptions): { inventoryItems: FakeNode[]; locations: FakeNode[] } {
+  let next = o.firstId ?? 9007199254800001n;
+  const id = (type: string) => `gid://shopify/${type}/${(next++).toString()}`;
+  const base = Date.parse(o.since ?? "2026-01-01T00:00:00Z");
+  const at = (minutes: number) => new Date(base + minutes * 60_000).toISOString().replace(".000Z", "Z");
+  const currency = o.currency ?? "USD";
+  const locations: FakeNode[] = Array.from({ length: o.locations }, (_, l) => {
+    const last = l === o.locations - 1 && o.locations > 1;
+    return {
+      id: id("Location"),
+      name: `Warehouse ${l + 1}`,
+      isActive: !last,
+      isFulfillmentService: last,
+      address: { provinceCode: l % 2 === 0 ? "ON" : null, countryCode: "CA", address1: `${l + 1} Main St` },
+      createdAt: at(-1000 + l),
+      updatedAt: at(-500 + l),
+    };
+  });
+  const inventoryItems: FakeNode[] = [];
+  for (let i = 0; i < o.items; i++) {
+    const itemId = id("InventoryItem");
+    const levels = locations.map((loc, l) =>
+      fakeLevel(
+        itemId,
+        loc.id,
+        next++,
+        { available: 10 * i + l - 1, on_hand: 10 * i + l + 2, committed: 3 },
+        at(i + 1),
+      ),
+    );
+    const variant = o.variantIds?.[i];
+    inventoryItems.push({
+      id: itemId,
+      sku: i % 3 === 2 ? null : `INV-${i}`,
+      tracked: i % 4 !== 3,
+      requiresShipping: true,
+      unitCost:
+        i % 5 === 4 ? null : { amount: currency === "JPY" ? String(100 + i) : `${3 + i}.25`, currencyCode: currency },
+      countryCodeOfOrigin: i % 2 === 0 ? "CA" : null,
+      harmonizedSystemCode: i % 2 === 0 ? "610910" : null,
+      createdAt: at(i - 100),
+      updatedAt: at(i),
+      variant: variant ? { id: variant } : null,
+      inventoryLevels: levels,
+    });
+  }
+  return { inventoryItems, locations };
 }

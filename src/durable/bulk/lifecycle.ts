@@ -92,7 +92,8 @@ const nowIso = (deps: LifecycleDeps) => new Date(deps.nowMs()).toISOString();
 /** Starts the Shopify operation for a queued job. Returns the job queued again when Shopify is at its limit. */
 export async function submit(deps: LifecycleDeps, job: Job): Promise<Job> {
   let shopCurrency = job.shopCurrency;
-  if (job.resource === "products" && shopCurrency === null) {
+  // Variant prices and item costs name no currency: they are the shop's.
+  if ((job.resource === "products" || job.resource === "inventory") && shopCurrency === null) {
     const shop = shopSchema.safeParse(
       unwrap(await deps.admin(SHOP_CURRENCY_QUERY, {}, { estimatedCost: COSTS.shop }), "shop currency"),
     );

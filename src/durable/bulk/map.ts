@@ -20,9 +20,19 @@
  * transactions (no refund line rows; `refunded_amount_minor` comes from `totalRefundedSet`,
  * the line sums stay NULL and the rows are marked `partial`, so what a webhook stored is kept).
  * A caller that parsed the parent line already (for its subjects) passes the value in `parsed`.
+ * Inventory items and locations are renamed by src/mapping/shopify-inventory.ts, which
+ * reconciliation shares; an item's line carries its levels as child lines.
  * REST's `processed_at` and `restock` have no GraphQL counterpart on Refund and stay NULL too.
  */
 import { toMinor } from "../../mapping/money";
+import {
+  inventoryItemDoc,
+  inventoryLevelDoc,
+  locationDoc,
+  mapInventoryItem,
+  mapInventoryLevel,
+  mapLocation,
+} from "../../mapping/shopify-inventory";
 import {
   type EventMeta,
   type MapContext,
@@ -313,6 +323,7 @@ export function mapBulkRows(
   ctx: MapContext,
   parsed?: { value: unknown },
 ): BulkMapResult {
+  if (resource === "inventory") return mapBulkInventory(parentLine, childLines, meta, ctx, parsed);
   if (resource !== "fulfillments" && resource !== "refunds") {
     const one = mapBulkEntity(resource, parentLine, childLines, meta, ctx, parsed);
     return one.ok ? { ok: true, rows: [one.rows] } : one;
@@ -339,9 +350,44 @@ export function mapBulkRows(
   return { ok: true, rows };
 }
 
+/**
+ * An inventory item's line and its levels' child lines (`__parentId` the item): the item's row and
+ * one level row per location, through the webhook mappers. A level that fails (no location, say)
+ * fails the whole line, as a product's bad variant does.
+ */
+function mapBulkInventory(
+  parentLine: string,
+  childLines: readonly string[],
+  meta: EventMeta,
+  ctx: MapContext,
+  parsed?: { value: unknown },
+): BulkMapResult {
+  let node: Obj | null;
+  const children: Obj[] = [];
+  try {
+    node = asObj(parsed ? parsed.value : JSON.parse(parentLine));
+    for (const c of childLines) {
+      const child = asObj(JSON.parse(c));
+      if (child) children.push(child);
+    }
+  } catch (err) {
+    return { ok: false, detail: `not JSON: ${err instanceof Error ? err.message : String(err)}`.slice(0, 300) };
+  }
+  if (!node) return { ok: false, detail: "line is not a JSON object" };
+  const item = mapInventoryItem(inventoryItemDoc(node), meta, ctx.shopCurrency);
+  if (!item.ok) return item;
+  const rows: ShopifyRows[] = [item.rows];
+  for (const child of children) {
+    const level = mapInventoryLevel(inventoryLevelDoc(child, node.id), meta);
+    if (!level.ok) return level;
+    rows.push(level.rows);
+  }
+  return { ok: true, rows };
+}
+
 /** Maps one parent line and its child lines to rows, via the webhook mappers. */
 export function mapBulkEntity(
-  resource: Exclude<BulkResource, "fulfillments" | "refunds">,
+  resource: Exclude<BulkResource, "fulfillments" | "refunds" | "inventory">,
   parentLine: string,
   childLines: readonly string[],
   meta: EventMeta,
@@ -370,5 +416,7 @@ export function mapBulkEntity(
       return mapCustomer(restCustomer(node), meta);
     case "products":
       return mapProduct(restProduct(node, children), meta, ctx);
+    case "locations":
+      return mapLocation(locationDoc(node), meta);
   }
 }

@@ -16,6 +16,15 @@ import type { BulkResource } from "../../shared/schema/operations";
 const MONEY = "shopMoney { amount currencyCode }";
 const ADDRESS = "city province provinceCode zip country countryCodeV2";
 
+/**
+ * Inventory selections, shared with reconciliation (src/cron/reconcile/shopify-queries.ts).
+ * `variant` is deprecated for `variants`, a connection (more child lines), but still answers.
+ */
+export const INVENTORY_ITEM = `id sku tracked requiresShipping unitCost { amount currencyCode }
+    countryCodeOfOrigin harmonizedSystemCode createdAt updatedAt variant { id }`;
+export const INVENTORY_LEVEL = `id location { id } quantities(names: ["available", "on_hand"]) { name quantity } updatedAt`;
+export const LOCATION = "id name isActive isFulfillmentService address { provinceCode countryCode } createdAt updatedAt";
+
 const NODES: Record<BulkResource, string> = {
   orders: `id name confirmationNumber email phone createdAt updatedAt processedAt closedAt cancelledAt cancelReason
     displayFinancialStatus displayFulfillmentStatus test confirmed customerAcceptsMarketing
@@ -44,6 +53,9 @@ const NODES: Record<BulkResource, string> = {
       location { id } service { handle } trackingInfo { company number url } }`,
   refunds: `id email customer { id }
     refunds { id note createdAt updatedAt totalRefundedSet { ${MONEY} } }`,
+  inventory: `${INVENTORY_ITEM}
+    inventoryLevels { edges { node { ${INVENTORY_LEVEL} } } }`,
+  locations: LOCATION,
 };
 
 /** The top-level connection each resource's export walks. */
@@ -53,11 +65,15 @@ const ROOTS: Record<BulkResource, string> = {
   products: "products",
   fulfillments: "orders",
   refunds: "orders",
+  inventory: "inventoryItems",
+  // Deactivated locations and fulfillment services' locations are listed too: their levels name them.
+  locations: "locations(includeInactive: true, includeLegacy: true)",
 };
 
 /** The bulk query for a resource; `since` (UTC ISO) limits it to records updated after that time. */
 export function bulkQuery(resource: BulkResource, since: string | null): string {
-  const filter = since ? `(query: ${JSON.stringify(`updated_at:>'${since}'`)})` : "";
+  // Shopify's `locations` has no updated_at filter: they are few, so every export reads them all.
+  const filter = since && resource !== "locations" ? `(query: ${JSON.stringify(`updated_at:>'${since}'`)})` : "";
   return `{ ${ROOTS[resource]}${filter} { edges { node { ${NODES[resource].replace(/\s+/g, " ")} } } } }`;
 }
 

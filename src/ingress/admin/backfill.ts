@@ -24,7 +24,7 @@ export async function startBackfill(c: Ctx): Promise<Response> {
     throw new AppError(
       400,
       "bad_request",
-      'Send a JSON body: {"shop", "resources": ["orders"|"customers"|"products"|"fulfillments"|"refunds"], "since"?}.',
+      'Send a JSON body: {"shop", "resources": ["orders"|"customers"|"products"|"fulfillments"|"refunds"|"inventory"|"locations"], "since"?}.',
     );
   });
   if (typeof body === "object" && body !== null && "source" in body) {
