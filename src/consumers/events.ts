@@ -55,13 +55,13 @@ const R2_CONCURRENCY = 6;
 export async function consumeEvents(batch: MessageBatch<unknown>, env: Env): Promise<void> {
   const now = new Date().toISOString();
   const shared = sharedDatabase(env);
+  // Each envelope is validated once, for both the erased-subject read and its own preparation.
+  const received = batch.messages.map((msg): Received => ({ msg, parsed: envelopeSchema.safeParse(msg.body) }));
   // Which of the batch's subjects were erased, read once for the batch (a failed read fails every
   // message: they retry).
-  const erased = erasedView(env, shared, batch.messages);
+  const erased = erasedView(env, shared, received);
   erased.catch(() => undefined);
-  const prepared = await mapLimit(batch.messages, R2_CONCURRENCY, (msg) =>
-    prepareMessage(env, shared, msg, now, erased),
-  );
+  const prepared = await mapLimit(received, R2_CONCURRENCY, (r) => prepareMessage(env, shared, r, now, erased));
   await skipKnownIdentities(prepared);
   const { stored, superseded } = await writeBatch(env, prepared, now);
   await runShared(shared, stored);
@@ -70,17 +70,21 @@ export async function consumeEvents(batch: MessageBatch<unknown>, env: Env): Pro
 
 type PreparedMessage = { msg: Message<unknown>; result?: Prepared; error?: unknown };
 
+/** A message, its envelope's validation and, for an inline body, the key of its subjects in the batch's view. */
+type Received = { msg: Message<unknown>; parsed: ReturnType<typeof envelopeSchema.safeParse>; subjectKey?: string };
+
 /** The subjects of the batch's inline bodies, and one read of which of them (and their shops) were erased. */
-async function erasedView(env: Env, shared: D1Database, messages: readonly Message<unknown>[]): Promise<ErasedView> {
+async function erasedView(env: Env, shared: D1Database, messages: readonly Received[]): Promise<ErasedView> {
   const payloads = new Map<string, IndexedSubject[]>();
   const shops: string[] = [];
-  for (const msg of messages) {
-    const parsed = envelopeSchema.safeParse(msg.body);
+  for (const r of messages) {
+    const { parsed } = r;
     if (!parsed.success || parsed.data.body === undefined) continue;
     const e = parsed.data;
     if (e.source === "shopify" && e.shop !== null) shops.push(e.shop);
     const resource = resourceFor(e.source, e.topic) ?? "other";
     const key = subjectCacheKey(e.source, e.shop, resource, e.body as string);
+    r.subjectKey = key;
     if (!payloads.has(key)) payloads.set(key, await payloadSubjects(env, e, resource, e.body as string));
   }
   return loadErasedFor(shared, shops, payloads);
@@ -89,12 +93,13 @@ async function erasedView(env: Env, shared: D1Database, messages: readonly Messa
 async function prepareMessage(
   env: Env,
   shared: D1Database,
-  msg: Message<unknown>,
+  received: Received,
   now: string,
   erased: Promise<ErasedView>,
 ): Promise<PreparedMessage> {
+  const { msg } = received;
   try {
-    const result = await prepare(env, msg, now, await erased);
+    const result = await prepare(env, received, now, await erased);
     // A replayed event counts towards its replay's progress: in the same batch when the event is
     // stored in the shared database, else once the shop's database has it.
     if (result.kind === "write" && result.envelope.replayId !== undefined) {
@@ -238,8 +243,8 @@ async function noteSuperseded(writes: Write[]): Promise<void> {
   }
 }
 
-async function prepare(env: Env, msg: Message<unknown>, now: string, erased: ErasedView): Promise<Prepared> {
-  const parsed = envelopeSchema.safeParse(msg.body);
+async function prepare(env: Env, received: Received, now: string, erased: ErasedView): Promise<Prepared> {
+  const { msg, parsed } = received;
   if (!parsed.success) {
     // Retrying cannot fix a malformed message: keep it in dead-letter/ for a human.
     await archiveInvalidMessage(env, msg, parsed.error.message, now);
@@ -248,6 +253,8 @@ async function prepare(env: Env, msg: Message<unknown>, now: string, erased: Era
   const envelope = parsed.data;
   const base = { envelope, attempts: msg.attempts, now };
   const resource = resourceFor(envelope.source, envelope.topic);
+  /** The batch's view holds the inline body's subjects under `received.subjectKey`. */
+  const subjectKey = (text: string) => (text === envelope.body ? received.subjectKey : undefined);
   const db = eventDatabase(env, envelope.shop, resource);
   const write = {
     kind: "write" as const,
@@ -266,7 +273,7 @@ async function prepare(env: Env, msg: Message<unknown>, now: string, erased: Era
     text: string,
     detail?: string,
   ): Promise<Prepared> => {
-    const prot = await protectPayload(env, envelope, resource ?? "other", text, erased);
+    const prot = await protectPayload(env, envelope, resource ?? "other", text, erased, subjectKey(text));
     const obj = await quarantineObject(envelope, reason, utf8(prot.payload), prot.payload, detail);
     // A replay finds its object in place (the first copy stays); the ledger note says why it is held now.
     if (prot.redacted) await putRedacted(env.LAKE, obj, now);
@@ -310,7 +317,7 @@ async function prepare(env: Env, msg: Message<unknown>, now: string, erased: Era
   if (!isLosslessJson(payload)) return quarantine("invalid_json", payload);
 
   // An erased person's data is redacted before it is stored anywhere (docs/privacy.md).
-  const prot = await protectPayload(env, envelope, resource, payload, erased);
+  const prot = await protectPayload(env, envelope, resource, payload, erased, subjectKey(payload));
   if (rawKey === null || prot.redacted) {
     const obj = await rawEventObject(envelope, resource, prot.payload);
     if (prot.redacted) await putRedacted(env.LAKE, { ...obj, key: rawKey ?? obj.key }, now);

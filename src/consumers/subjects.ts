@@ -23,16 +23,22 @@ export function payloadSubjects(env: Env, e: Envelope, resource: string, payload
   return subjectsOfText(env, e.source, e.shop, resource, payload);
 }
 
-/** The payload as it may be stored: redacted when it names an erased subject or an erased shop. */
+/**
+ * The payload as it may be stored: redacted when it names an erased subject or an erased shop.
+ * `cacheKey` is its `subjectCacheKey` when the caller has it: building one copies the payload.
+ */
 export async function protectPayload(
   env: Env,
   e: Envelope,
   resource: string,
   payload: string,
   erased?: ErasedView,
+  cacheKey?: string,
 ): Promise<Protected> {
   const subjects =
-    erased?.subjects.get(subjectCacheKey(e.source, e.shop, resource, payload)) ??
+    (erased === undefined
+      ? undefined
+      : erased.subjects.get(cacheKey ?? subjectCacheKey(e.source, e.shop, resource, payload))) ??
     (await payloadSubjects(env, e, resource, payload));
   const shop = e.source === "shopify" ? e.shop : null;
   if (!(await isErasedIn(erased, sharedDatabase(env), shop, subjects))) return { payload, subjects, redacted: false };
