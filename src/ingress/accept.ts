@@ -6,7 +6,7 @@
  * quarantine) and the message carries `bodyKey` instead (claim check).
  */
 import { isJson, putOnce, quarantineObject, rawEventObject } from "../shared/archive";
-import { type Envelope, envelopeBytes, envelopeSchema, MAX_MESSAGE_BYTES } from "../shared/envelope";
+import { type Envelope, envelopeSchema, overMessageLimit } from "../shared/envelope";
 import { AppError } from "../shared/errors";
 import { describeError, log } from "../shared/log";
 import { recordMetric } from "../shared/metrics";
@@ -27,7 +27,7 @@ export async function acceptEvent(
 ): Promise<Accepted> {
   const head = { ...intake, eventAt: intake.eventAt ?? receivedAt, receivedAt, origin: "webhook" as const };
   let envelope: Envelope = envelopeSchema.parse({ v: 1, ...head, body: text ?? "" });
-  const claimCheck = text === null || envelopeBytes(envelope) > MAX_MESSAGE_BYTES;
+  const claimCheck = text === null || overMessageLimit(envelope);
 
   try {
     if (claimCheck) {
