@@ -65,21 +65,43 @@ export async function storeReconcileReport(
         apiCost: s.apiCost,
         error: s.error ?? s.note,
         reportKey: key,
+        pages: s.pages,
+        stoppedBy: s.stoppedBy,
+        lagSeconds: s.lagSeconds,
       };
     });
-    // Small rows (16 columns): six per statement keeps each under D1's 100 bound parameters.
+    // Small rows (19 columns): five per statement keeps each under D1's 100 bound parameters.
     const db = drizzle(sharedDatabase(env));
-    for (let i = 0; i < rows.length; i += 6) {
+    for (let i = 0; i < rows.length; i += 5) {
       await db
         .insert(reconcileRuns)
-        .values(rows.slice(i, i + 6))
+        .values(rows.slice(i, i + 5))
         .onConflictDoNothing();
     }
   }
+  // One point per source and resource, summed over scopes: a run over hundreds of shops would
+  // otherwise pass the 250 Analytics Engine points an invocation may write.
+  const points = new Map<string, Parameters<typeof recordReconcileMetric>[1]>();
   for (const s of scopes) {
     for (const [resource, t] of Object.entries(s.resources)) {
-      recordReconcileMetric(env, { source: s.source, resource, ...t, apiCost: s.apiCost });
+      const k = `${s.source}\u0000${resource}`;
+      const p = points.get(k) ?? {
+        source: s.source,
+        resource,
+        lookedAt: 0,
+        missing: 0,
+        stale: 0,
+        repaired: 0,
+        apiCost: 0,
+      };
+      p.lookedAt += t.lookedAt;
+      p.missing += t.missing;
+      p.stale += t.stale;
+      p.repaired += t.repaired;
+      p.apiCost += s.apiCost;
+      points.set(k, p);
     }
   }
+  for (const p of points.values()) recordReconcileMetric(env, p);
   return key;
 }

@@ -148,7 +148,14 @@ export class ShopifyAdmin {
           error: { kind: "timeout", message: "Gave up waiting for rate budget" },
         };
       }
-      const ticket = await this.budget.acquire(estimate, attempt > 1);
+      const ticket = await this.budget.acquireBy(estimate, attempt > 1, deadline);
+      if (ticket === null) {
+        return {
+          ok: false,
+          attempts: attempt - 1,
+          error: { kind: "timeout", message: "Gave up waiting for rate budget" },
+        };
+      }
       this.counters.calls++;
       let res: Awaited<ReturnType<typeof this.client.request>>;
       try {

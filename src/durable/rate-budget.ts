@@ -60,11 +60,38 @@ export class RateBudget {
 
   /** Resolves with a ticket once `cost` points are reserved; `first` puts the caller ahead of the queue. */
   acquire(cost: number, first = false): Promise<number> {
+    return this.acquireBy(cost, first, Number.POSITIVE_INFINITY) as Promise<number>;
+  }
+
+  /**
+   * As `acquire`, but gives up at `deadline` (epoch ms of the clock): the caller leaves the queue
+   * and gets null, so a caller with a wall-time budget (a 30 s cron run) is not kept past it.
+   */
+  acquireBy(cost: number, first: boolean, deadline: number): Promise<number | null> {
     return new Promise((resolve) => {
-      const waiter = { cost: Math.max(0, cost), resolve };
+      let timer: unknown = null;
+      const waiter: Waiter = {
+        cost: Math.max(0, cost),
+        resolve: (ticket) => {
+          if (timer !== null) this.clock.clearTimeout(timer);
+          resolve(ticket);
+        },
+      };
       if (first) this.waiters.unshift(waiter);
       else this.waiters.push(waiter);
       this.pump();
+      if (!this.waiters.includes(waiter) || !Number.isFinite(deadline)) return;
+      timer = this.clock.setTimeout(
+        () => {
+          const at = this.waiters.indexOf(waiter);
+          if (at < 0) return;
+          this.waiters.splice(at, 1);
+          resolve(null);
+          // A smaller request behind it may fit now.
+          this.pump();
+        },
+        Math.max(0, deadline - this.clock.now()),
+      );
     });
   }
 

@@ -30,6 +30,7 @@ export const ALERT_RULES = [
   "recharge_webhook_failing",
   "privacy_stalled",
   "privacy_object_set_aside",
+  "reconcile_lag_growing",
 ] as const;
 export type AlertRule = (typeof ALERT_RULES)[number];
 

@@ -8,7 +8,12 @@ import { log } from "./log";
 
 export interface CronSettings {
   lookbackMs: number;
+  /** A cap on list pages per scope and run; the run's budget decides before it (src/cron/reconcile/budget.ts). */
   maxPages: number;
+  /** Wall time a reconcile run pages for, inside the 30 s of a Cron Trigger more frequent than hourly. */
+  reconcileRunMs: number;
+  /** Consecutive runs a scope's lag must grow over before `reconcile_lag_growing` fires. */
+  reconcileLagAlertRuns: number;
   stripeTypes: string[];
   alertDedupMs: number;
   stripeFailedChargeMinor: number;
@@ -66,7 +71,9 @@ function parse(env: Env): CronSettings {
   if (validTypes.length !== types.length) log.warn("STRIPE_RECONCILE_TYPES: kept the first 20 valid types");
   return {
     lookbackMs: num("RECONCILE_LOOKBACK_MINUTES", env.RECONCILE_LOOKBACK_MINUTES, 60, 0, 43_200) * MINUTE,
-    maxPages: Math.floor(num("RECONCILE_MAX_PAGES", env.RECONCILE_MAX_PAGES, 40, 1, 10_000)),
+    maxPages: Math.floor(num("RECONCILE_MAX_PAGES", env.RECONCILE_MAX_PAGES, 1_000, 1, 10_000)),
+    reconcileRunMs: num("RECONCILE_RUN_SECONDS", env.RECONCILE_RUN_SECONDS, 20, 1, 840) * 1000,
+    reconcileLagAlertRuns: Math.floor(num("RECONCILE_LAG_ALERT_RUNS", env.RECONCILE_LAG_ALERT_RUNS, 4, 2, 96)),
     stripeTypes: validTypes,
     alertDedupMs: num("ALERT_DEDUP_MINUTES", env.ALERT_DEDUP_MINUTES, 180, 0, 525_600) * MINUTE,
     stripeFailedChargeMinor: num(

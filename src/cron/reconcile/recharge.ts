@@ -27,7 +27,7 @@ import {
   scopeReport,
   type Tally,
 } from "./types";
-import { type CallCounter, getText } from "./upstream";
+import { type CallCounter, getText, ThrottledError } from "./upstream";
 
 interface RechargeResource {
   resource: "subscriptions" | "charges";
@@ -85,14 +85,20 @@ const rechargeTime = (iso: string) => iso.slice(0, 19);
 const normalized = (v: string) => toUtcIso(v) ?? toUtcIso(`${v}Z`);
 
 export async function reconcileRecharge(ctx: ReconcileContext, token: string): Promise<ScopeReport> {
-  const counter: CallCounter = { calls: 0 };
+  const counter: CallCounter = {
+    calls: 0,
+    onCall: () => ctx.budget.subrequest(),
+    deadline: ctx.budget.deadline(),
+  };
   const report = scopeReport("recharge", "subscriptions+charges");
   const notes: string[] = [];
+  const starts = new Map<RechargeResource, string>();
   // Before any upstream call: a first run failing on subscriptions must not lose the charges' first window.
   for (const r of RESOURCES) {
     const scope = { source: "recharge" as const, shop: "", resource: r.resource };
     const stored = await readCursor(sharedDatabase(ctx.env), scope, ascendingPartial);
     const window = ascendingWindow(stored.cursor, stored.partial, ctx.now, ctx.settings.lookbackMs);
+    starts.set(r, window.from);
     await rememberFirstWindow(
       sharedDatabase(ctx.env),
       scope,
@@ -111,20 +117,27 @@ export async function reconcileRecharge(ctx: ReconcileContext, token: string): P
   );
   if (store.error !== null) notes.push(`store currency: ${store.error}`);
   else if (store.filled > 0) notes.push(`store currency ${store.currency} given to ${store.filled} subscriptions`);
-  for (const r of RESOURCES) {
-    const tally = emptyTally();
-    report.resources[r.resource] = tally;
+  // The resource furthest behind first, so one that is always behind cannot keep the other from its pages.
+  const order = [...RESOURCES].sort((a, b) => ((starts.get(a) ?? "") < (starts.get(b) ?? "") ? -1 : 1));
+  for (const r of RESOURCES) report.resources[r.resource] = emptyTally();
+  let complete = true;
+  for (const r of order) {
+    const tally = report.resources[r.resource] ?? emptyTally();
     const outcome = await reconcileResource(ctx, token, r, tally, counter);
     report.windowFrom =
       report.windowFrom === null || outcome.from < report.windowFrom ? outcome.from : report.windowFrom;
     report.windowTo = report.windowTo === null || outcome.to > report.windowTo ? outcome.to : report.windowTo;
     if (!outcome.complete) {
+      complete = false;
       report.status = "partial";
-      notes.push(`${r.resource}: page limit reached, resuming at ${outcome.resumeFrom}`);
+      const why = outcome.throttled ?? `stopped by ${ctx.budget.stoppedBy ?? "the run's budget"}`;
+      notes.push(`${r.resource}: ${why}, resuming at ${outcome.resumeFrom}`);
     }
   }
+  if (complete) ctx.budget.finished();
   report.apiCalls = counter.calls;
   report.apiCost = counter.calls;
+  report.pages = ctx.budget.pages;
   report.note = notes.length > 0 ? notes.join("; ") : null;
   return report;
 }
@@ -135,7 +148,7 @@ async function reconcileResource(
   r: RechargeResource,
   tally: Tally,
   counter: CallCounter,
-): Promise<{ from: string; to: string; complete: boolean; resumeFrom: string | null }> {
+): Promise<{ from: string; to: string; complete: boolean; resumeFrom: string | null; throttled: string | null }> {
   const { env, settings, now } = ctx;
   const scope = { source: "recharge" as const, shop: "", resource: r.resource };
   const stored = await readCursor(sharedDatabase(env), scope, ascendingPartial);
@@ -149,16 +162,33 @@ async function reconcileResource(
   url.searchParams.set("updated_at_max", rechargeTime(window.to));
   url.searchParams.set("limit", String(PAGE_SIZE));
   url.searchParams.set("sort_by", "updated_at-asc");
+  const db = sharedDatabase(env);
+  // A window stopped part-way resumes at the newest change it reached (ascending order).
+  const partialAt = (lastSeen: string | null): AscendingPartial => ({
+    windowTo: window.to,
+    resumeFrom: lastSeen ?? window.from,
+  });
+  const unfinishedCursor = stored.cursor ?? window.from;
   let lastSeen: string | null = null;
   let complete = false;
-  for (let page = 0; page < settings.maxPages; page++) {
-    const raw = parseRaw(await getText(url, headers, counter));
+  let throttled: string | null = null;
+  while (ctx.budget.nextPage()) {
+    let text: string;
+    try {
+      text = await getText(url, headers, counter);
+    } catch (err) {
+      if (!(err instanceof ThrottledError)) throw err;
+      ctx.budget.throttled();
+      throttled = `rate limited by Recharge (${err.message})`;
+      break;
+    }
+    const raw = parseRaw(text);
     const parsed = schema.parse(losslessView(raw));
     const list = parsed.items;
     const items = rawArray(raw, r.resource) ?? [];
     tally.lookedAt += list.length;
     const versions = await storedVersions(
-      sharedDatabase(env),
+      db,
       r.table,
       list.map((i) => i.id),
       null,
@@ -189,15 +219,23 @@ async function reconcileResource(
       complete = true;
       break;
     }
+    // Every page is committed: a run stopped anywhere after it resumes at what it reached.
+    await db.batch(
+      writeCursor(db, scope, { cursor: unfinishedCursor, partial: partialAt(lastSeen), now: now.toISOString() }),
+    );
     // With a cursor Recharge accepts only `limit` beside it: the filters ride inside the cursor.
     url = new URL(`${base}/${r.resource}`);
     url.searchParams.set("cursor", parsed.next);
     url.searchParams.set("limit", String(PAGE_SIZE));
   }
-  const partial: AscendingPartial | null = complete
-    ? null
-    : { windowTo: window.to, resumeFrom: lastSeen ?? window.from };
-  const cursor = complete ? window.to : (stored.cursor ?? window.from);
-  await sharedDatabase(env).batch(writeCursor(sharedDatabase(env), scope, { cursor, partial, now: now.toISOString() }));
-  return { from: window.from, to: window.to, complete, resumeFrom: partial?.resumeFrom ?? null };
+  if (complete) {
+    await db.batch(writeCursor(db, scope, { cursor: window.to, partial: null, now: now.toISOString() }));
+  }
+  return {
+    from: window.from,
+    to: window.to,
+    complete,
+    resumeFrom: complete ? null : partialAt(lastSeen).resumeFrom,
+    throttled,
+  };
 }

@@ -3,20 +3,33 @@
  * its own lease (`reconcile:stripe`, `reconcile:recharge`, `reconcile:shopify:{shop}`),
  * so an overlapping run skips only the scopes still in progress and a slow shop does
  * not hold back the others. One scope failing is recorded in the report and does not
- * stop the rest; its cursor stays put and the next run retries the same window.
+ * stop the rest; its cursor stays at its last committed page and the next run goes on from there.
+ *
+ * A run is one invocation and its pages are governed by that invocation's budget
+ * (./budget.ts: wall time, subrequests, D1 queries), shared fairly between scopes: the scopes a
+ * run served longest ago go first (a scope the last run had no budget left for starts the next
+ * one; among equals, the one furthest behind), every scope gets a first page and then an even
+ * share of what is left, and a second pass gives what remains to those still behind. A scope a
+ * run cannot afford to start is reported `deferred`. After the pages, each scope's lag is read
+ * from its cursors (./positions.ts) into the report, and a lag that grew over the last runs
+ * raises `reconcile_lag_growing` (./lag-alert.ts).
  */
 import { apiVersion } from "../../durable/shop-access";
 import type { Source } from "../../shared/envelope";
 import { log } from "../../shared/log";
 import { cronSettings } from "../../shared/settings";
-import { sharedDatabase } from "../../tables/database";
+import { meteredDatabases, sharedDatabase } from "../../tables/database";
 import { withLease } from "../lease";
 import { storeReconcileReport } from "../reports";
-import { activeShops, coordinatorConnector, type ShopifyConnector } from "../shopify-port";
+import { activeShops, coordinatorConnector, type ShopifyConnector, type ShopifyGraphql } from "../shopify-port";
+import { meteredSubrequests, RunBudget, type ScopeBudget, type Spent } from "./budget";
+import { lagGrowing, raiseLagAlerts } from "./lag-alert";
+import { lagSeconds, positionOf, readPositions } from "./positions";
 import { reconcileRecharge } from "./recharge";
 import { reconcileShopifyShop } from "./shopify";
 import { reconcileStripe } from "./stripe";
 import { errorText, type ReconcileContext, type ScopeReport, scopeReport, totals } from "./types";
+import { ThrottledError } from "./upstream";
 
 export interface ReconcileOptions {
   sources?: readonly Source[];
@@ -46,7 +59,15 @@ async function guarded(
     const r = await withLease(sharedDatabase(ctx.env), lease, ctx.runId, ctx.now, fn);
     if (!r.skipped) {
       const t = totals(r.value);
-      log.info("reconcile scope done", { runId: ctx.runId, source, scope, status: r.value.status, ...t });
+      log.info("reconcile scope done", {
+        runId: ctx.runId,
+        source,
+        scope,
+        status: r.value.status,
+        pages: r.value.pages,
+        stoppedBy: r.value.stoppedBy,
+        ...t,
+      });
       return r.value;
     }
     log.info("reconcile skipped: another run is in progress", { runId: ctx.runId, lease, heldBy: r.heldBy });
@@ -54,45 +75,177 @@ async function guarded(
   } catch (err) {
     const error = errorText(err);
     log.error("reconcile scope failed", { runId: ctx.runId, source, scope, error });
-    return { ...skipped(source, scope, "failed; the cursor was not advanced"), status: "error", error };
+    return {
+      ...skipped(source, scope, "failed; the cursor stays at its last committed page"),
+      status: "error",
+      error,
+      pages: ctx.budget.pages,
+    };
   }
 }
 
+/** A scope the run may reconcile: how to run it with its share of the budget. */
+interface Planned {
+  source: Source;
+  scope: string;
+  run: (ctx: ReconcileContext) => Promise<ScopeReport>;
+}
+
+/** Counts and limits one Shopify shop's calls: each is a subrequest, none waits past the run's budget. */
+function budgeted(graphql: ShopifyGraphql, shop: string, budget: () => ScopeBudget): ShopifyGraphql {
+  return async (query, variables, options) => {
+    const b = budget();
+    b.subrequest();
+    const r = await graphql(query, variables, { ...options, maxWaitMs: b.waitMs() });
+    // The coordinator could not get the points in time: Shopify's throttle wins, the scope resumes next run.
+    if (!r.ok && r.error.kind === "timeout") throw new ThrottledError(`no rate budget for ${shop} within the run`);
+    return r;
+  };
+}
+
+const add = (a: ScopeReport, b: ScopeReport): ScopeReport => {
+  const resources = { ...a.resources };
+  for (const [name, t] of Object.entries(b.resources)) {
+    const was = resources[name];
+    resources[name] = was
+      ? {
+          lookedAt: was.lookedAt + t.lookedAt,
+          missing: was.missing + t.missing,
+          stale: was.stale + t.stale,
+          repaired: was.repaired + t.repaired,
+        }
+      : t;
+  }
+  return {
+    ...b,
+    windowFrom: a.windowFrom ?? b.windowFrom,
+    apiCalls: a.apiCalls + b.apiCalls,
+    apiCost: a.apiCost + b.apiCost,
+    pages: a.pages + b.pages,
+    resources,
+  };
+};
+
 export async function runReconcile(
-  env: Env,
+  input: Env,
   run: { runId: string; now: Date },
   options: ReconcileOptions = {},
 ): Promise<ReconcileResult> {
   // The scheduled time, not the wall clock: the report lands in the partition of the run it belongs to.
   const startedAt = run.now.toISOString();
-  const ctx: ReconcileContext = { env, settings: cronSettings(env), runId: run.runId, now: run.now };
+  const settings = cronSettings(input);
+  const budget = new RunBudget(settings.reconcileRunMs, settings.maxPages);
+  const env = meteredSubrequests(meteredDatabases(input, budget.meter), () => {
+    budget.subrequests++;
+  });
   const wants = (s: Source) => options.sources === undefined || options.sources.includes(s);
-  const scopes: ScopeReport[] = [];
+  const reports = new Map<string, ScopeReport>();
+  const planned: Planned[] = [];
+  const order: string[] = [];
+  const keyOf = (source: Source, scope: string) => `${source}\u0000${scope}`;
+  const plan = (source: Source, scope: string, unusable: string | null, run: Planned["run"]) => {
+    order.push(keyOf(source, scope));
+    if (unusable !== null) reports.set(keyOf(source, scope), skipped(source, scope, unusable));
+    else planned.push({ source, scope, run });
+  };
 
   if (wants("stripe")) {
-    const key = env.STRIPE_API_KEY?.trim() ?? "";
-    scopes.push(
-      key === ""
-        ? skipped("stripe", "events", "STRIPE_API_KEY is not set")
-        : await guarded(ctx, "stripe", "events", () => reconcileStripe(ctx, key)),
-    );
+    const key = input.STRIPE_API_KEY?.trim() ?? "";
+    plan("stripe", "events", key === "" ? "STRIPE_API_KEY is not set" : null, (ctx) => reconcileStripe(ctx, key));
   }
   if (wants("recharge")) {
-    const token = env.RECHARGE_API_TOKEN?.trim() ?? "";
-    scopes.push(
-      token === ""
-        ? skipped("recharge", "subscriptions+charges", "RECHARGE_API_TOKEN is not set")
-        : await guarded(ctx, "recharge", "subscriptions+charges", () => reconcileRecharge(ctx, token)),
+    const token = input.RECHARGE_API_TOKEN?.trim() ?? "";
+    plan("recharge", "subscriptions+charges", token === "" ? "RECHARGE_API_TOKEN is not set" : null, (ctx) =>
+      reconcileRecharge(ctx, token),
     );
   }
   if (wants("shopify")) {
-    const connect = options.connector ?? coordinatorConnector(env);
-    const version = apiVersion(env);
+    const connect = options.connector ?? coordinatorConnector(input);
+    const version = apiVersion(input);
     // An uninstalled shop is skipped (its token no longer works, and its data may be due for erasure).
     const shops = (await activeShops(env)).filter((s) => options.shops === undefined || options.shops.includes(s));
     for (const shop of shops) {
-      scopes.push(await guarded(ctx, "shopify", shop, () => reconcileShopifyShop(ctx, shop, connect(shop), version)));
+      const graphql = connect(shop);
+      plan("shopify", shop, null, (ctx) =>
+        reconcileShopifyShop(
+          ctx,
+          shop,
+          budgeted(graphql, shop, () => ctx.budget),
+          version,
+        ),
+      );
     }
+  }
+  budget.reserveScopes(order.length);
+
+  // Longest unserved first; among equals, furthest behind; then the configured order.
+  const before = await readPositions(sharedDatabase(env));
+  const rank = (p: Planned) => {
+    const at = positionOf(before, p.source, p.scope);
+    return { servedAt: at?.servedAt ?? "", position: at?.position ?? "" };
+  };
+  const queue = planned
+    .map((p, i) => ({ p, i, ...rank(p) }))
+    .sort((a, b) =>
+      a.servedAt !== b.servedAt
+        ? a.servedAt < b.servedAt
+          ? -1
+          : 1
+        : a.position !== b.position
+          ? a.position < b.position
+            ? -1
+            : 1
+          : a.i - b.i,
+    )
+    .map((x) => x.p);
+
+  const ctxFor = (b: ScopeBudget): ReconcileContext => ({ env, settings, runId: run.runId, now: run.now, budget: b });
+  // The most a scope's start and first page have cost this run: a scope is started only if that much is left.
+  let firstPage: Spent = { subrequests: 40, d1Queries: 15, ms: 1_500 };
+  const largest = new Map<string, Spent>();
+  const behind: Planned[] = [];
+  for (const [i, p] of queue.entries()) {
+    const k = keyOf(p.source, p.scope);
+    const short = budget.shortOf(firstPage);
+    if (short !== null) {
+      reports.set(k, deferred(p.source, p.scope, short));
+      continue;
+    }
+    const b = budget.scope(1 / (queue.length - i));
+    const spentBefore = budget.spent();
+    const report = await guarded(ctxFor(b), p.source, p.scope, () => p.run(ctxFor(b)));
+    const spent = budget.spent();
+    if (report.pages <= 1) {
+      firstPage = {
+        subrequests: Math.max(firstPage.subrequests, spent.subrequests - spentBefore.subrequests),
+        d1Queries: Math.max(firstPage.d1Queries, spent.d1Queries - spentBefore.d1Queries),
+        ms: Math.max(firstPage.ms, spent.ms - spentBefore.ms),
+      };
+    }
+    reports.set(k, report);
+    largest.set(k, b.largestPage);
+    if (report.stoppedBy === "share") behind.push(p);
+  }
+  // What the first pass left goes to the scopes that stopped at their share, in the same order.
+  for (const p of behind) {
+    const k = keyOf(p.source, p.scope);
+    const page = largest.get(k);
+    if (budget.shortOf(page ?? firstPage) !== null) continue;
+    const b = budget.scope(1, page);
+    const more = await guarded(ctxFor(b), p.source, p.scope, () => p.run(ctxFor(b)));
+    const first = reports.get(k);
+    reports.set(k, first && more.status !== "skipped" ? add(first, more) : (first ?? more));
+  }
+
+  // How far behind each scope is now, from the cursors its pages committed.
+  const after = await readPositions(sharedDatabase(env));
+  const scopes: ScopeReport[] = [];
+  for (const k of order) {
+    const r = reports.get(k);
+    if (r === undefined) continue;
+    const unusable = r.status === "skipped" && r.stoppedBy === null && r.note?.endsWith("is not set");
+    const at = positionOf(after, r.source, r.scope);
+    scopes.push(unusable ? r : { ...r, lagSeconds: lagSeconds(at?.position ?? null, run.now) });
   }
 
   const reportKey = await storeReconcileReport(
@@ -100,5 +253,23 @@ export async function runReconcile(
     { runId: run.runId, startedAt, finishedAt: new Date().toISOString() },
     scopes,
   );
+  // Scopes that stopped behind: does their lag keep growing?
+  const behindNow = scopes.filter((s) => s.stoppedBy !== null && s.stoppedBy !== "done");
+  const drafts = await lagGrowing(sharedDatabase(env), behindNow, settings.reconcileLagAlertRuns);
+  if (drafts.length > 0) {
+    await sharedDatabase(env).batch(
+      raiseLagAlerts(sharedDatabase(env), drafts, run.now.toISOString(), settings.alertDedupMs),
+    );
+    log.warn("reconcile falling behind", { runId: run.runId, scopes: drafts.map((d) => d.key).join(", ") });
+  }
+  log.info("reconcile run budget", { runId: run.runId, ...budget.spent() });
   return { runId: run.runId, reportKey, scopes };
+}
+
+function deferred(source: Source, scope: string, short: string): ScopeReport {
+  return scopeReport(source, scope, {
+    status: "skipped",
+    stoppedBy: "deferred",
+    note: `deferred: the run's budget (${short}) was spent on the scopes before it; the next run starts with it`,
+  });
 }

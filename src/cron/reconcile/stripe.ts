@@ -4,8 +4,9 @@
  * `starting_after`) and send each event the ledger has never seen down the normal path,
  * under its own Stripe id, so a webhook that arrives late is still a duplicate of it,
  * not a second event. Events are immutable, so there is no "stale" here. Newest-first
- * order means a page-limited run has covered the top of its window: it records how far
- * down it reached and the next run finishes the rest before the cursor moves.
+ * order means a run stopped part-way (its budget, src/cron/reconcile/budget.ts, or Stripe's
+ * rate limit) has covered the top of its window: every page records how far down it reached,
+ * and the next run finishes the rest before the cursor moves.
  * The Events API keeps 30 days: when the window would start before that (the pipeline was
  * off, or this is the first run after a long pause), the part Stripe no longer has is handed to a
  * history backfill of every Stripe object list created in that gap (src/cron/backfills.ts), the
@@ -25,7 +26,7 @@ import { readCursor, rememberFirstWindow, writeCursor } from "./cursors";
 import { type RepairEvent, sendRepairs } from "./emit";
 import { seenEventIds } from "./stored-versions";
 import { emptyTally, type ReconcileContext, type ScopeReport, SETTLE_MS, scopeReport } from "./types";
-import { type CallCounter, getText } from "./upstream";
+import { type CallCounter, getText, ThrottledError } from "./upstream";
 
 const digits = z.string().regex(/^\d{1,12}$/);
 const eventSchema = z.object({
@@ -39,7 +40,7 @@ const eventSchema = z.object({
 /** The lossless view: numbers arrive as their source text. */
 const listSchema = z.object({ object: z.literal("list"), data: z.array(eventSchema), has_more: z.boolean() });
 
-/** A window stopped at its page limit: (windowFrom, reachedDown] is still to do, then the cursor moves to windowTo. */
+/** A window stopped part-way: (windowFrom, reachedDown] is still to do, then the cursor moves to windowTo. */
 const stripePartial = z.object({
   windowFrom: z.iso.datetime(),
   windowTo: z.iso.datetime(),
@@ -92,24 +93,45 @@ export async function reconcileStripe(ctx: ReconcileContext, key: string): Promi
   const report = scopeReport("stripe", "events", { windowFrom: from, windowTo, resources: { events: tally } });
 
   const base = (env.STRIPE_API_BASE || "https://api.stripe.com").replace(/\/+$/, "");
+  const db = sharedDatabase(env);
+  // Commits a window stopped part-way: (windowFrom, reachedDown] is what is left of it.
+  const partialAt = (lowest: number): StripePartial => ({
+    windowFrom: from,
+    windowTo,
+    // Events of the lowest second may continue on the next page: keep that second in the rest.
+    reachedDown: new Date(Math.max(lowest, seconds(from) + 1) * 1000).toISOString(),
+  });
+  // While a window is unfinished the cursor stays (a first run has none yet: its window's start stands in).
+  const unfinishedCursor = stored.cursor ?? from;
   let startingAfter: string | null = null;
   let lowest = seconds(to);
   let complete = false;
-  for (let page = 0; page < settings.maxPages; page++) {
+  let throttled: string | null = null;
+  counter.onCall = () => ctx.budget.subrequest();
+  counter.deadline = ctx.budget.deadline();
+  while (ctx.budget.nextPage()) {
     const url = new URL(`${base}/v1/events`);
     url.searchParams.set("created[gt]", String(seconds(from)));
     url.searchParams.set("created[lte]", String(seconds(to)));
     url.searchParams.set("limit", String(PAGE_SIZE));
     for (const type of settings.stripeTypes) url.searchParams.append("types[]", type);
     if (startingAfter !== null) url.searchParams.set("starting_after", startingAfter);
-    const text = await getText(url, { Authorization: `Bearer ${key}`, "Stripe-Version": STRIPE_API_VERSION }, counter);
+    let text: string;
+    try {
+      text = await getText(url, { Authorization: `Bearer ${key}`, "Stripe-Version": STRIPE_API_VERSION }, counter);
+    } catch (err) {
+      if (!(err instanceof ThrottledError)) throw err;
+      ctx.budget.throttled();
+      throttled = err.message;
+      break;
+    }
     const raw = parseRaw(text);
     const list = listSchema.parse(losslessView(raw));
     const items = rawArray(raw, "data") ?? [];
 
     tally.lookedAt += list.data.length;
     const seen = await seenEventIds(
-      sharedDatabase(env),
+      db,
       "stripe",
       list.data.map((e) => e.id),
     );
@@ -136,24 +158,28 @@ export async function reconcileStripe(ctx: ReconcileContext, key: string): Promi
       break;
     }
     startingAfter = last.id;
+    // Every page is committed: a run stopped anywhere after it resumes below what it reached.
+    await db.batch(
+      writeCursor(db, SCOPE, { cursor: unfinishedCursor, partial: partialAt(lowest), now: now.toISOString() }),
+    );
   }
 
   report.apiCalls = counter.calls;
   report.apiCost = counter.calls;
+  report.pages = ctx.budget.pages;
   report.note = gapNote;
-  let partial: StripePartial | null = null;
-  if (!complete) {
-    // Events of the lowest second may continue on the next page: keep that second in the rest.
-    const reachedDown = new Date(Math.max(lowest, seconds(from) + 1) * 1000).toISOString();
-    partial = { windowFrom: from, windowTo, reachedDown };
+  if (complete) {
+    ctx.budget.finished();
+    await db.batch(writeCursor(db, SCOPE, { cursor: windowTo, partial: null, now: now.toISOString() }));
+  } else {
     report.status = "partial";
-    report.note = [gapNote, `page limit (${settings.maxPages}) reached; the next run continues below ${reachedDown}`]
-      .filter((n) => n !== null)
-      .join("; ");
+    const below = partialAt(lowest).reachedDown;
+    const why =
+      throttled !== null
+        ? `rate limited by Stripe (${throttled}); the next run continues below ${below}`
+        : `stopped by ${ctx.budget.stoppedBy ?? "the run's budget"} after ${ctx.budget.pages} pages; the next run continues below ${below}`;
+    report.note = [gapNote, why].filter((n) => n !== null).join("; ");
   }
-  // While a window is unfinished the cursor stays (a first run has none yet: its window's start stands in).
-  const cursor = partial === null ? windowTo : (stored.cursor ?? from);
-  await sharedDatabase(env).batch(writeCursor(sharedDatabase(env), SCOPE, { cursor, partial, now: now.toISOString() }));
   return report;
 }
 

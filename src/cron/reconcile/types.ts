@@ -9,12 +9,15 @@ import type { Source } from "../../shared/envelope";
 import { describeError } from "../../shared/log";
 import type { ReconcileStatus } from "../../shared/schema/cron";
 import type { CronSettings } from "../../shared/settings";
+import type { ScopeBudget, StopReason } from "./budget";
 
 export interface ReconcileContext {
   env: Env;
   settings: CronSettings;
   runId: string;
   now: Date;
+  /** The scope's share of the run's budget: pages are taken while it allows (./budget.ts). */
+  budget: ScopeBudget;
 }
 
 export interface Tally {
@@ -37,6 +40,12 @@ export interface ScopeReport {
   resources: Record<string, Tally>;
   error: string | null;
   note: string | null;
+  /** List pages read this run (a Shopify page lists every resource still behind). */
+  pages: number;
+  /** Why the scope stopped paging: `done` (caught up), a budget limit, `throttled`, `deferred`. */
+  stoppedBy: StopReason | null;
+  /** How far behind the scope is after the run: now less the oldest change it has yet to reconcile. */
+  lagSeconds: number | null;
 }
 
 /** A scope's report before any work: status ok, nothing counted; `fields` override the defaults. */
@@ -52,6 +61,9 @@ export function scopeReport(source: Source, scope: string, fields: Partial<Scope
     resources: {},
     error: null,
     note: null,
+    pages: 0,
+    stoppedBy: null,
+    lagSeconds: null,
     ...fields,
   };
 }

@@ -37,10 +37,14 @@ export const reconcileRuns = sqliteTable(
     apiCost: integer("api_cost").notNull().default(0),
     error: text("error"),
     reportKey: text("report_key"),
+    pages: integer("pages").notNull().default(0),
+    stoppedBy: text("stopped_by"),
+    lagSeconds: integer("lag_seconds"),
   },
   (t) => [
     primaryKey({ columns: [t.runId, t.source, t.scope] }),
     index("reconcile_runs_by_started").on(t.source, t.startedAt),
+    index("reconcile_runs_by_scope").on(t.source, t.scope, t.startedAt),
   ],
 );
 
