@@ -284,7 +284,7 @@ describe("Recharge reconciliation", () => {
 describe("Shopify reconciliation through the coordinator", () => {
   const NOW = Date.parse("2032-03-10T12:00:00Z");
 
-  it("repairs missed orders, refreshes a stale one, and a quiet shop costs one query", async () => {
+  it("repairs missed orders, refreshes a stale one, and a quiet shop costs one query per listing", async () => {
     const shop = "cron-reconcile.myshopify.com";
     const data = makeShopData(shop, {
       orders: 6,
@@ -350,13 +350,13 @@ describe("Shopify reconciliation through the coordinator", () => {
       .first();
     expect(refreshed).toEqual({ financial_status: "refunded", origin: "reconcile" });
 
-    // Quiet: nothing changed; one listing query for all three resources.
+    // Quiet: nothing changed; one listing query for all three resources, one for inventory items and locations.
     queue.clear();
     const requests = fake.stats.requests;
     const quiet = scope(await reconcile(e, later + 15 * MINUTE, ["shopify"], [shop]), "shopify");
     expect(quiet).toMatchObject({ status: "ok", missing: 0, stale: 0, repaired: 0 });
-    expect(fake.stats.requests - requests).toBeLessThanOrEqual(2);
-    expect(quiet.apiCalls).toBe(1);
+    expect(fake.stats.requests - requests).toBeLessThanOrEqual(3);
+    expect(quiet.apiCalls).toBe(2);
     expect(queue.sent).toEqual([]);
   });
 });

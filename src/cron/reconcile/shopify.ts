@@ -4,10 +4,9 @@
  * each resource's window, `id updatedAt` only, all three in one query per page; compare
  * with D1; fetch only the missing and stale records in full and send them as REST-shaped
  * `orders/updated`, `customers/update`, `products/update` bodies with origin `reconcile`.
- * Lists are sorted by UPDATED_AT, so a run stopped by its budget or by Shopify's throttle
- * resumes after the last page it committed. Trade-off: records deleted in Shopify never show
- * up in a listing, so a missed delete webhook is not repaired here (the count-parity check
- * notices the difference).
+ * Lists are sorted by UPDATED_AT, so a run that reaches its page limit resumes where it
+ * stopped. Trade-off: records deleted in Shopify never show up in a listing, so a missed
+ * delete webhook is not repaired here (the count-parity check notices the difference).
  */
 import type { JsonValue } from "../../durable/admin-graphql";
 import { toUtcIso } from "../../shared/time";
@@ -15,6 +14,7 @@ import { sharedDatabase, shopDatabase } from "../../tables/database";
 import type { ShopifyGraphql } from "../shopify-port";
 import { readCursor, rememberFirstWindow, writeCursor } from "./cursors";
 import { type RepairEvent, reconcileEventId, sendRepairs } from "./emit";
+import { reconcileShopifyInventory } from "./shopify-inventory";
 import {
   customerNode,
   FETCH_BATCH,
@@ -46,7 +46,6 @@ import {
   type Tally,
   type Window,
 } from "./types";
-import { ThrottledError } from "./upstream";
 
 const TOPIC: Record<ShopifyResource, string> = {
   orders: "orders/updated",
@@ -121,25 +120,9 @@ export async function reconcileShopifyShop(
     });
   }
 
-  // Pages while a resource is behind and the run's budget allows; each page's cursors are committed
-  // with it, so a run stopped by its budget or by Shopify's throttle resumes after its last page.
-  let throttled: string | null = null;
-  while (runs.some((r) => !r.done) && ctx.budget.nextPage()) {
+  for (let page = 0; page < settings.maxPages; page++) {
     const active = runs.filter((r) => !r.done);
-    try {
-      await listPage(active);
-    } catch (err) {
-      if (!(err instanceof ThrottledError)) throw err;
-      // What this page did is not committed: the next run lists it again (repairs are idempotent).
-      ctx.budget.throttled();
-      throttled = err.message;
-      break;
-    }
-    await sharedDatabase(env).batch(active.flatMap((r) => cursorStatements(r)));
-  }
-  if (runs.every((r) => r.done)) ctx.budget.finished();
-
-  async function listPage(active: ResourceRun[]): Promise<void> {
+    if (active.length === 0) break;
     const variables: Record<string, JsonValue> = {};
     for (const r of active) {
       variables[`${r.resource}Query`] = searchQuery(r.window);
@@ -180,24 +163,27 @@ export async function reconcileShopifyShop(
     }
   }
 
-  function cursorStatements(r: ResourceRun): D1PreparedStatement[] {
+  const statements: D1PreparedStatement[] = [];
+  const notes: string[] = [];
+  for (const r of runs) {
     const partial: AscendingPartial | null = r.done
       ? null
       : { windowTo: r.window.to, resumeFrom: r.lastSeen ?? r.window.from };
+    if (partial !== null) notes.push(`${r.resource}: page limit reached, resuming at ${partial.resumeFrom}`);
     const cursor = r.done ? r.window.to : (r.storedCursor ?? r.window.from);
-    return writeCursor(
-      sharedDatabase(env),
-      { source: "shopify", shop, resource: r.resource },
-      { cursor, partial, now: now.toISOString() },
+    statements.push(
+      ...writeCursor(
+        sharedDatabase(env),
+        { source: "shopify", shop, resource: r.resource },
+        { cursor, partial, now: now.toISOString() },
+      ),
     );
   }
+  await sharedDatabase(env).batch(statements);
 
-  const notes: string[] = [];
-  for (const r of runs) {
-    if (r.done) continue;
-    const why = throttled !== null ? `throttled by Shopify (${throttled})` : `stopped by ${ctx.budget.stoppedBy}`;
-    notes.push(`${r.resource}: ${why}, resuming at ${r.lastSeen ?? r.window.from}`);
-  }
+  // Inventory items and locations are listed apart (./shopify-inventory.ts), on the same metered calls.
+  const inventory = await reconcileShopifyInventory(ctx, shop, (q, v, c) => api.call(q, v, c), apiVersion);
+  notes.push(...inventory.notes);
 
   return {
     source: "shopify",
@@ -211,12 +197,9 @@ export async function reconcileShopifyShop(
         .at(-1) ?? null,
     apiCalls: api.calls,
     apiCost: api.cost,
-    resources: Object.fromEntries(runs.map((r) => [r.resource, r.tally])),
+    resources: { ...Object.fromEntries(runs.map((r) => [r.resource, r.tally])), ...inventory.resources },
     error: null,
     note: notes.length > 0 ? notes.join("; ") : null,
-    pages: ctx.budget.pages,
-    stoppedBy: ctx.budget.stoppedBy,
-    lagSeconds: null,
   };
 }
 

@@ -1,8 +1,8 @@
 /**
  * What D1 already holds for a page of upstream records: the stored `updated_at` per id
- * (entity tables) or whether an event id is in the ledger (Stripe). Reads are chunked
- * under D1's 100-bound-parameter limit. Table names come from a fixed list, never
- * from input. A record is *missing* when D1 has no row, *stale* when the stored
+ * (entity tables) or whether an event id is in the ledger (Stripe). Ledger reads are
+ * chunked under D1's 100-bound-parameter limit. Table names come from a fixed list, never
+ * from input. Id lists are bound as one JSON value. A record is *missing* when D1 has no row, *stale* when the stored
  * version is older than upstream's; equal or newer is in sync (webhooks can be ahead).
  */
 
@@ -10,6 +10,8 @@ const VERSIONED_TABLES = {
   "shopify:orders": "shopify_orders",
   "shopify:customers": "shopify_customers",
   "shopify:products": "shopify_products",
+  "shopify:inventory_items": "shopify_inventory_items",
+  "shopify:locations": "shopify_locations",
   "recharge:subscriptions": "recharge_subscriptions",
   "recharge:charges": "recharge_charges",
 } as const;
@@ -24,7 +26,10 @@ function chunks<T>(items: readonly T[], size = CHUNK): T[][] {
   return out;
 }
 
-/** id → stored updated_at, for the ids that have a row (scoped to `shop` for Shopify tables). */
+/**
+ * id → stored updated_at, for the ids that have a row (scoped to `shop` for Shopify tables). The
+ * ids are bound as one JSON array (a page of 250 is one query, under the 100-parameter limit).
+ */
 export async function storedVersions(
   db: D1Database,
   table: VersionedTable,
@@ -33,16 +38,34 @@ export async function storedVersions(
 ): Promise<Map<string, string>> {
   const name = VERSIONED_TABLES[table];
   const out = new Map<string, string>();
-  for (const part of chunks([...new Set(ids)])) {
-    const marks = part.map((_, i) => `?${i + 2}`).join(", ");
-    const sql =
-      shop === null
-        ? `SELECT id, updated_at FROM ${name} WHERE id IN (${part.map((_, i) => `?${i + 1}`).join(", ")})`
-        : `SELECT id, updated_at FROM ${name} WHERE shop = ?1 AND id IN (${marks})`;
-    const stmt = shop === null ? db.prepare(sql).bind(...part) : db.prepare(sql).bind(shop, ...part);
-    const { results } = await stmt.all<{ id: string; updated_at: string }>();
-    for (const r of results) out.set(r.id, r.updated_at);
-  }
+  if (ids.length === 0) return out;
+  const list = JSON.stringify([...new Set(ids)]);
+  const stmt =
+    shop === null
+      ? db.prepare(`SELECT id, updated_at FROM ${name} WHERE id IN (SELECT value FROM json_each(?1))`).bind(list)
+      : db
+          .prepare(`SELECT id, updated_at FROM ${name} WHERE shop = ?1 AND id IN (SELECT value FROM json_each(?2))`)
+          .bind(shop, list);
+  const { results } = await stmt.all<{ id: string; updated_at: string }>();
+  for (const r of results) out.set(r.id, r.updated_at);
+  return out;
+}
+
+/** `{item}/{location}` → stored updated_at of the shop's levels of these inventory items. */
+export async function storedLevelVersions(
+  db: D1Database,
+  shop: string,
+  itemIds: readonly string[],
+): Promise<Map<string, string>> {
+  const out = new Map<string, string>();
+  if (itemIds.length === 0) return out;
+  const { results } = await db
+    .prepare(
+      "SELECT inventory_item_id, location_id, updated_at FROM shopify_inventory_levels WHERE shop = ?1 AND inventory_item_id IN (SELECT value FROM json_each(?2))",
+    )
+    .bind(shop, JSON.stringify([...new Set(itemIds)]))
+    .all<{ inventory_item_id: string; location_id: string; updated_at: string }>();
+  for (const r of results) out.set(`${r.inventory_item_id}/${r.location_id}`, r.updated_at);
   return out;
 }
 
