@@ -4,9 +4,10 @@
  * each resource's window, `id updatedAt` only, all three in one query per page; compare
  * with D1; fetch only the missing and stale records in full and send them as REST-shaped
  * `orders/updated`, `customers/update`, `products/update` bodies with origin `reconcile`.
- * Lists are sorted by UPDATED_AT, so a run that reaches its page limit resumes where it
- * stopped. Trade-off: records deleted in Shopify never show up in a listing, so a missed
- * delete webhook is not repaired here (the count-parity check notices the difference).
+ * Lists are sorted by UPDATED_AT, so a run stopped by its budget or by Shopify's throttle
+ * resumes after the last page it committed. Trade-off: records deleted in Shopify never show
+ * up in a listing, so a missed delete webhook is not repaired here (the count-parity check
+ * notices the difference).
  */
 import type { JsonValue } from "../../durable/admin-graphql";
 import { toUtcIso } from "../../shared/time";
@@ -46,6 +47,7 @@ import {
   type Tally,
   type Window,
 } from "./types";
+import { ThrottledError } from "./upstream";
 
 const TOPIC: Record<ShopifyResource, string> = {
   orders: "orders/updated",
@@ -120,9 +122,25 @@ export async function reconcileShopifyShop(
     });
   }
 
-  for (let page = 0; page < settings.maxPages; page++) {
+  // Pages while a resource is behind and the run's budget allows; each page's cursors are committed
+  // with it, so a run stopped by its budget or by Shopify's throttle resumes after its last page.
+  let throttled: string | null = null;
+  while (runs.some((r) => !r.done) && ctx.budget.nextPage()) {
     const active = runs.filter((r) => !r.done);
-    if (active.length === 0) break;
+    try {
+      await listPage(active);
+    } catch (err) {
+      if (!(err instanceof ThrottledError)) throw err;
+      // What this page did is not committed: the next run lists it again (repairs are idempotent).
+      ctx.budget.throttled();
+      throttled = err.message;
+      break;
+    }
+    await sharedDatabase(env).batch(active.flatMap((r) => cursorStatements(r)));
+  }
+  if (runs.every((r) => r.done)) ctx.budget.finished();
+
+  async function listPage(active: ResourceRun[]): Promise<void> {
     const variables: Record<string, JsonValue> = {};
     for (const r of active) {
       variables[`${r.resource}Query`] = searchQuery(r.window);
@@ -163,23 +181,24 @@ export async function reconcileShopifyShop(
     }
   }
 
-  const statements: D1PreparedStatement[] = [];
-  const notes: string[] = [];
-  for (const r of runs) {
+  function cursorStatements(r: ResourceRun): D1PreparedStatement[] {
     const partial: AscendingPartial | null = r.done
       ? null
       : { windowTo: r.window.to, resumeFrom: r.lastSeen ?? r.window.from };
-    if (partial !== null) notes.push(`${r.resource}: page limit reached, resuming at ${partial.resumeFrom}`);
     const cursor = r.done ? r.window.to : (r.storedCursor ?? r.window.from);
-    statements.push(
-      ...writeCursor(
-        sharedDatabase(env),
-        { source: "shopify", shop, resource: r.resource },
-        { cursor, partial, now: now.toISOString() },
-      ),
+    return writeCursor(
+      sharedDatabase(env),
+      { source: "shopify", shop, resource: r.resource },
+      { cursor, partial, now: now.toISOString() },
     );
   }
-  await sharedDatabase(env).batch(statements);
+
+  const notes: string[] = [];
+  for (const r of runs) {
+    if (r.done) continue;
+    const why = throttled !== null ? `throttled by Shopify (${throttled})` : `stopped by ${ctx.budget.stoppedBy}`;
+    notes.push(`${r.resource}: ${why}, resuming at ${r.lastSeen ?? r.window.from}`);
+  }
 
   // Inventory items and locations are listed apart (./shopify-inventory.ts), on the same metered calls.
   const inventory = await reconcileShopifyInventory(ctx, shop, (q, v, c) => api.call(q, v, c), apiVersion);
@@ -200,6 +219,9 @@ export async function reconcileShopifyShop(
     resources: { ...Object.fromEntries(runs.map((r) => [r.resource, r.tally])), ...inventory.resources },
     error: null,
     note: notes.length > 0 ? notes.join("; ") : null,
+    pages: ctx.budget.pages,
+    stoppedBy: ctx.budget.stoppedBy,
+    lagSeconds: null,
   };
 }
 
