@@ -26,6 +26,7 @@ import { type RepairEvent, reconcileEventId, sendRepairs } from "./emit";
 import { numericId } from "./shopify-queries";
 import { drift, storedLevelVersions, storedVersions } from "./stored-versions";
 import { ascendingWindow, emptyTally, type ReconcileContext, type Tally, type Window } from "./types";
+import { ThrottledError } from "./upstream";
 
 export const INVENTORY_RESOURCES = ["inventory_items", "locations"] as const;
 type InventoryResource = (typeof INVENTORY_RESOURCES)[number];
@@ -133,9 +134,17 @@ export async function reconcileShopifyInventory(
   }
   const levels = emptyTally();
 
+  // Pages while the run can afford one more at the most a page of this scope has cost (./budget.ts);
+  // the scope's own page budget may be closed already by the other resources' listing.
+  let stopped: string | null = null;
   for (let page = 0; page < settings.maxPages; page++) {
     const active = runs.filter((r) => !r.done);
     if (active.length === 0) break;
+    const short = ctx.budget.run.shortOf(ctx.budget.largestPage);
+    if (short !== null) {
+      stopped = `stopped by ${short}`;
+      break;
+    }
     const variables: Record<string, JsonValue> = {};
     for (const r of active) {
       variables[`${r.resource}After`] = r.after;
@@ -145,7 +154,15 @@ export async function reconcileShopifyInventory(
     const query = `query ReconcileInventory(${active.map((r) => LIST_VARS[r.resource]).join(", ")}) {\n  ${active
       .map((r) => LIST_FIELD[r.resource])
       .join("\n  ")}\n}`;
-    const data = listResponse.parse(await call(query, variables, LIST_COST * active.length));
+    let answer: unknown;
+    try {
+      answer = await call(query, variables, LIST_COST * active.length);
+    } catch (err) {
+      if (!(err instanceof ThrottledError)) throw err;
+      stopped = `throttled by Shopify (${err.message})`;
+      break;
+    }
+    const data = listResponse.parse(answer);
     for (const r of active) {
       const conn = data[ROOT[r.resource]];
       if (conn === undefined) throw new Error(`Shopify listing answered without ${ROOT[r.resource]}`);
@@ -183,10 +200,11 @@ export async function reconcileShopifyInventory(
   const notes: string[] = [];
   const statements: D1PreparedStatement[] = [];
   for (const r of runs) {
-    const partial: CursorPartial | null =
-      r.done || r.after === null ? null : { windowFrom: r.window.from, windowTo: r.window.to, after: r.after };
-    if (partial !== null) notes.push(`${r.resource}: page limit reached, resuming after Shopify's cursor`);
-    const cursor = partial === null ? r.window.to : (r.storedCursor ?? r.window.from);
+    const partial: CursorPartial | null = r.done
+      ? null
+      : { windowFrom: r.window.from, windowTo: r.window.to, after: r.after };
+    if (!r.done) notes.push(`${r.resource}: ${stopped ?? "page limit reached"}, resuming after Shopify's cursor`);
+    const cursor = r.done ? r.window.to : (r.storedCursor ?? r.window.from);
     statements.push(
       ...writeCursor(
         sharedDatabase(env),
