@@ -26,14 +26,6 @@
  */
 import { toMinor } from "../../mapping/money";
 import {
-  inventoryItemDoc,
-  inventoryLevelDoc,
-  locationDoc,
-  mapInventoryItem,
-  mapInventoryLevel,
-  mapLocation,
-} from "../../mapping/shopify-inventory";
-import {
   type EventMeta,
   type MapContext,
   type MapResult,
@@ -45,6 +37,14 @@ import {
   orderRows,
   type ShopifyRows,
 } from "../../mapping/shopify";
+import {
+  inventoryItemDoc,
+  inventoryLevelDoc,
+  locationDoc,
+  mapInventoryItem,
+  mapInventoryLevel,
+  mapLocation,
+} from "../../mapping/shopify-inventory";
 import type { BulkResource } from "../../shared/schema/operations";
 import { bulkOrderDoc } from "./fast-order";
 import { lineItemsTotal } from "./line-total";
