@@ -23,7 +23,8 @@ const ADDRESS = "city province provinceCode zip country countryCodeV2";
 export const INVENTORY_ITEM = `id sku tracked requiresShipping unitCost { amount currencyCode }
     countryCodeOfOrigin harmonizedSystemCode createdAt updatedAt variant { id }`;
 export const INVENTORY_LEVEL = `id location { id } quantities(names: ["available", "on_hand"]) { name quantity } updatedAt`;
-export const LOCATION = "id name isActive isFulfillmentService address { provinceCode countryCode } createdAt updatedAt";
+export const LOCATION =
+  "id name isActive isFulfillmentService address { provinceCode countryCode } createdAt updatedAt";
 
 const NODES: Record<BulkResource, string> = {
   orders: `id name confirmationNumber email phone createdAt updatedAt processedAt closedAt cancelledAt cancelReason
