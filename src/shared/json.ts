@@ -90,11 +90,18 @@ export function quoteNumbers(text: string): string | null {
   for (let i = 0; i < n; i++) {
     const c = text.charCodeAt(i);
     if (c === 0x22) {
-      // A string: skip to its closing quote, over escapes.
-      for (i++; i < n; i++) {
-        const s = text.charCodeAt(i);
-        if (s === 0x5c) i++;
-        else if (s === 0x22) break;
+      // A string: jump to its closing quote, the first one after an even run of backslashes
+      // (indexOf runs natively; stepping over each character was most of this scan's time).
+      for (;;) {
+        const q = text.indexOf('"', i + 1);
+        if (q === -1) {
+          i = n;
+          break;
+        }
+        let b = q - 1;
+        while (b > i && text.charCodeAt(b) === 0x5c) b--;
+        i = q;
+        if ((q - 1 - b) % 2 === 0) break;
       }
     } else if (c === 0x2d || (c >= 0x30 && c <= 0x39)) {
       NUMBER.lastIndex = i;
