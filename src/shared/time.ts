@@ -11,6 +11,26 @@ const ISO_WITH_ZONE = /^(\d{4}-\d{2}-\d{2})[T ](\d{2}:\d{2}(?::\d{2})?)(\.\d+)?(
  * zone-less times, whose meaning would be a guess.
  */
 export function toUtcIso(value: string): string | null {
+  if (value.length > RECENT_MAX_LENGTH) return readUtcIso(value);
+  let iso = recent.get(value);
+  if (iso === undefined) {
+    iso = readUtcIso(value);
+    if (recent.size >= RECENT_MAX) recent.clear();
+    recent.set(value, iso);
+  }
+  return iso;
+}
+
+/**
+ * Recent answers of `toUtcIso`: a payload names the same few times again and again (an order's
+ * created, updated and processed times, its refunds' and fulfillments'), and each read is two
+ * regular expressions and a Date. Bounded; a timestamp is far shorter than RECENT_MAX_LENGTH.
+ */
+const recent = new Map<string, string | null>();
+const RECENT_MAX = 1024;
+const RECENT_MAX_LENGTH = 64;
+
+function readUtcIso(value: string): string | null {
   if (PLAIN_UTC.test(value)) return fourDigitYear(new Date(value));
   const m = ISO_WITH_ZONE.exec(value.trim());
   if (!m) return null;
@@ -34,7 +54,8 @@ export function fromUnixSeconds(seconds: number): string | null {
 function fourDigitYear(d: Date): string | null {
   if (Number.isNaN(d.getTime())) return null;
   const iso = d.toISOString();
-  return /^\d{4}-/.test(iso) ? iso : null;
+  // `YYYY-MM-DDTHH:mm:ss.sssZ`; a year outside them takes six digits and a sign.
+  return iso.length === 24 ? iso : null;
 }
 
 /** `dt=YYYY-MM-DD` and `hour=HH` partition values of a UTC ISO timestamp. */
