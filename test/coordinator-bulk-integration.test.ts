@@ -33,6 +33,18 @@ import type { FakeShopifyAdmin } from "./fakes/shopify-admin";
 
 useFakeShopify();
 
+/** The text of an archived export, part after part, and how many parts it took. */
+async function archivedText(folder: string): Promise<{ parts: number; texts: string[]; bytes: Uint8Array }> {
+  const listed = await env.LAKE.list({ prefix: folder });
+  const keys = listed.objects.map((o) => o.key).sort();
+  const texts: string[] = [];
+  for (const key of keys) {
+    const object = (await env.LAKE.get(key)) as R2ObjectBody;
+    texts.push(await new Response(object.body.pipeThrough(new DecompressionStream("gzip"))).text());
+  }
+  return { parts: keys.length, texts, bytes: new TextEncoder().encode(texts.join("")) };
+}
+
 async function startBackfill(shop: string, resources: string[], since?: string): Promise<string> {
   const res = await adminRequest("POST", "/admin/backfill", { shop, resources, ...(since ? { since } : {}) });
   expect(res.status).toBe(202);
@@ -138,12 +150,13 @@ describe("ShopCoordinator bulk backfill", { timeout: 30_000 }, () => {
     for (const op of await operations(shop)) {
       const fakeOp = fake.operations.get(op.shopifyId ?? "");
       expect(op.r2Key).toMatch(
-        new RegExp(`^raw/shopify/${op.resource}/snapshots/dt=\\d{4}-\\d{2}-\\d{2}/${fakeOp?.number}\\.jsonl\\.gz$`),
+        new RegExp(`^raw/shopify/${op.resource}/snapshots/dt=\\d{4}-\\d{2}-\\d{2}/${fakeOp?.number}/$`),
       );
-      const stored = await env.LAKE.get(op.r2Key ?? "");
-      const original = await fake.resultBytes(op.shopifyId ?? "");
-      expect(await sha256Hex(await (stored as R2ObjectBody).arrayBuffer())).toBe(
-        await sha256Hex(original as Uint8Array),
+      // The parts, each a gzip file of its own, are the result byte for byte.
+      const stored = await archivedText(op.r2Key ?? "");
+      expect(stored.parts).toBe(1);
+      expect(await sha256Hex(stored.bytes)).toBe(
+        await sha256Hex((await fake.resultBytes(op.shopifyId ?? "")) as Uint8Array),
       );
     }
     const cursor = await env.DB.prepare("SELECT value FROM sync_cursors WHERE shop = ?1 AND resource = 'orders'")
@@ -303,7 +316,7 @@ describe("ShopCoordinator bulk backfill", { timeout: 30_000 }, () => {
       orphans: children.length - joined,
       entitiesApplied: parents.size,
     });
-    expect((await operation(shop, "orders"))?.r2Key).toMatch(/\.partial\.jsonl\.gz$/);
+    expect((await operation(shop, "orders"))?.r2Key).toMatch(/\/\d+\.partial\/$/);
     expect(await count("shopify_orders", shop)).toBe(parents.size);
     expect(await count("shopify_order_line_items", shop)).toBe(joined);
 
@@ -540,33 +553,47 @@ describe("ShopCoordinator bulk backfill", { timeout: 30_000 }, () => {
     expect(left).toEqual([]);
   });
 
-  it("archives a large result with a multipart upload that resumes by byte range after a crash", async () => {
-    await withSetting("BULK_PART_BYTES", String(5 * 1024 * 1024), async () => {
-      const { shop, fake, stub } = fakeShop("bf-multipart", { orders: 300, lineItemsPerOrder: 1 });
-      // Incompressible notes make the gzip result ~9 MB: two 5 MiB parts.
-      for (const o of fake.data.orders) {
-        const noise = new Uint8Array(40_000);
-        crypto.getRandomValues(noise);
-        o.note = btoa(String.fromCharCode(...noise.subarray(0, 30_000)));
-      }
-      await runInDurableObject(stub, (instance: ShopCoordinator) => {
-        let parts = 0;
-        instance.faultInjector = (p) => {
-          if (p === "archive:afterPart" && ++parts === 1) throw new Error("simulated crash at archive:afterPart");
-        };
-      });
-      await startBackfill(shop, ["orders"]);
-      await drive(stub, () => allFinished(shop, 1), 30_000);
+  for (const compression of ["none", "gzip"] as const) {
+    it(`archives a result as parts that a crash resumes after the last part written (${compression === "none" ? "plain, by byte range" : "gzip, read again"})`, async () => {
+      await withSetting("BULK_PART_BYTES", String(64 * 1024), async () => {
+        const { shop, fake, stub } = fakeShop(
+          `bf-parts-${compression}`,
+          { orders: 60, lineItemsPerOrder: 2 },
+          {
+            resultCompression: compression,
+          },
+        );
+        for (const o of fake.data.orders) o.note = "n".repeat(4_000);
+        await runInDurableObject(stub, (instance: ShopCoordinator) => {
+          let parts = 0;
+          instance.faultInjector = (p) => {
+            if (p === "archive:afterPart" && ++parts === 2) throw new Error("simulated crash at archive:afterPart");
+          };
+        });
+        await startBackfill(shop, ["orders"]);
+        await drive(stub, () => allFinished(shop, 1), 30_000);
 
-      const op = await operation(shop, "orders");
-      expect(op).toMatchObject({ status: "completed", entitiesApplied: 300, rowsApplied: 600 });
-      const original = (await fake.resultBytes(op?.shopifyId ?? "")) as Uint8Array;
-      expect(original.byteLength).toBeGreaterThan(5 * 1024 * 1024);
-      expect(op?.bytesArchived).toBe(original.byteLength);
-      const stored = (await env.LAKE.get(op?.r2Key ?? "")) as R2ObjectBody;
-      expect(await sha256Hex(await stored.arrayBuffer())).toBe(await sha256Hex(original));
-      expect(fake.rangeRequests).toEqual([`bytes=${5 * 1024 * 1024}-`]);
-      expect(await count("shopify_orders", shop)).toBe(300);
-    });
-  }, 60_000);
+        const op = await operation(shop, "orders");
+        expect(op).toMatchObject({ status: "completed", entitiesApplied: 60, rowsApplied: 180 });
+        const text = await fake.resultLines(op?.shopifyId ?? "");
+        const stored = await archivedText(op?.r2Key ?? "");
+        expect(stored.parts).toBeGreaterThan(3);
+        expect(new TextDecoder().decode(stored.bytes)).toBe(`${text.join("\n")}\n`);
+        expect(op?.bytesArchived).toBe(stored.bytes.byteLength);
+        // Every part ends a line: the stage can start a resumed pass at any of them.
+        for (const part of stored.texts.slice(0, -1)) expect(part.endsWith("\n")).toBe(true);
+        const job = await runInDurableObject(stub, (_i, state) =>
+          new JobStore(durableSql(state.storage)).get(op?.id ?? ""),
+        );
+        expect(job?.archiveParts?.reduce((n, p) => n + p.lines, 0)).toBe(text.length);
+        expect(job?.archiveParts?.map((p) => p.lines)).toEqual(
+          stored.texts.map((t) => t.split("\n").filter(Boolean).length),
+        );
+        // Plain text resumes where the parts end; gzip cannot be entered mid-stream and is read again.
+        const firstTwo = stored.texts.slice(0, 2).reduce((n, t) => n + new TextEncoder().encode(t).byteLength, 0);
+        expect(fake.rangeRequests).toEqual(compression === "none" ? [`bytes=${firstTwo}-`] : []);
+        expect(await count("shopify_orders", shop)).toBe(60);
+      });
+    }, 60_000);
+  }
 });

@@ -2,6 +2,7 @@ import { runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { applyBatch } from "../src/durable/bulk/apply";
+import { partKey } from "../src/durable/bulk/parts";
 import { collectStrays, streamArchive } from "../src/durable/bulk/stage";
 import { type Job, newJob } from "../src/durable/job";
 import { durableSql, JobStore } from "../src/durable/job-store";
@@ -119,24 +120,36 @@ describe("bulk staging window, one order id on several lines", () => {
   ].join("\n");
   // [chunk lines, window parents, crash at commit, stop at commit]: a resumed pass must still know
   // the ids it read before (the first version is applied and committed before the crash).
-  const cases: Array<[number, number, number?, number?]> = [
+  // The last: the archive in parts of 2 lines, where a resumed pass starts at the part of its line
+  // and must still know the ids of the parts before it.
+  const cases: Array<[number, number, number?, number?, number?]> = [
     [1000, 1000],
     [2, 1000],
     [1000, 1],
     [1, 1],
     [2, 1, 3, 4],
+    [2, 1, 3, 4, 2],
   ];
-  for (const [chunkLines, windowParents, crashAtCommit, yieldAtCommit] of cases) {
+  for (const [chunkLines, windowParents, crashAtCommit, yieldAtCommit, partLines] of cases) {
     const resumed = crashAtCommit ? ", resumed after a crash and a stop" : "";
-    it(`gives every version every child, with ${chunkLines}-line chunks and a ${windowParents}-parent window${resumed}`, async () => {
-      const { shop, job, outcomes } = await ingest({
+    const parted = partLines ? `, from parts of ${partLines} lines` : "";
+    it(`gives every version every child, with ${chunkLines}-line chunks and a ${windowParents}-parent window${resumed}${parted}`, async () => {
+      const { shop, job, outcomes, reads } = await ingest({
         chunkLines,
         windowParents,
         crashAtCommit,
         yieldAtCommit,
         file: DUPLICATES,
+        partLines,
       });
       if (crashAtCommit) expect(outcomes).toEqual(["crashed at linesRead 4", "more at linesRead 6", "done"]);
+      if (partLines) {
+        // The crash kept no ids (the pass read again from the first part); the stop kept them at
+        // line 6, so the last pass started at the fourth part (lines 6-7).
+        expect(reads[1]?.[0]).toMatch(/\/00001\.jsonl\.gz$/);
+        expect(reads[2]?.[0]).toMatch(/\/00004\.jsonl\.gz$/);
+        expect(reads[2]?.[1]).toMatch(/\/00005\.jsonl\.gz$/);
+      }
       expect(job).toMatchObject({ linesRead: 10, parents: 5, children: 5, invalid: 0 });
       // No child is reported an orphan: every one joined a parent.
       expect(job.childrenJoined).toBeGreaterThanOrEqual(job.children);
@@ -255,14 +268,49 @@ async function ingest(opts: {
   crashAtCommit?: number;
   yieldAtCommit?: number;
   file?: string;
+  /** Archived as parts (./parts.ts) of this many lines, not as one object. */
+  partLines?: number;
   /** Another run over a shop an earlier one loaded. */
   shop?: string;
   db?: D1Database;
 }) {
   const shop = opts.shop ?? `stage-${Date.now()}-${++seq}.myshopify.com`;
   if (opts.shop) seq++;
-  const key = `test/stage/${shop}-${seq}.jsonl`;
-  await env.LAKE.put(key, opts.file ?? FILE);
+  const file = opts.file ?? FILE;
+  let key = `test/stage/${shop}-${seq}.jsonl`;
+  let archiveParts: Job["archiveParts"] = null;
+  if (opts.partLines) {
+    // As the archive writes them: a folder of gzip files of whole lines.
+    key = `test/stage/${shop}-${seq}/`;
+    const lines = file.split("\n");
+    archiveParts = [];
+    for (let i = 0; i * opts.partLines < lines.length; i++) {
+      const text = `${lines.slice(i * opts.partLines, (i + 1) * opts.partLines).join("\n")}\n`;
+      const gzip = new Response(new Blob([text]).stream().pipeThrough(new CompressionStream("gzip")));
+      await env.LAKE.put(partKey(key, i), await gzip.arrayBuffer());
+      archiveParts.push({
+        lines: Math.min(opts.partLines, lines.length - i * opts.partLines),
+        bytes: text.length,
+        cut: false,
+      });
+    }
+  } else {
+    await env.LAKE.put(key, file);
+  }
+  /** The keys each streaming pass read, in order. */
+  const reads: string[][] = [];
+  const bucket = new Proxy(env.LAKE, {
+    get(target, prop) {
+      if (prop === "get") {
+        return (k: string) => {
+          reads.at(-1)?.push(k);
+          return target.get(k);
+        };
+      }
+      const value = Reflect.get(target, prop);
+      return typeof value === "function" ? value.bind(target) : value;
+    },
+  });
   const stub = env.SHOP.get(env.SHOP.idFromName(shop));
   const result = await runInDurableObject(stub, async (_instance, state) => {
     const store = new JobStore(durableSql(state.storage));
@@ -280,7 +328,7 @@ async function ingest(opts: {
     };
     let commits = 0;
     const stage = {
-      bucket: env.LAKE,
+      bucket,
       store,
       chunkLines: opts.chunkLines,
       windowParents: opts.windowParents,
@@ -290,10 +338,11 @@ async function ingest(opts: {
       },
       yieldNow: () => commits === opts.yieldAtCommit,
     };
-    let j: Job = { ...newJob(init, now()), status: "staging", r2Key: key };
+    let j: Job = { ...newJob(init, now()), status: "staging", r2Key: key, archiveParts };
     store.put(j);
     const outcomes: string[] = [];
     for (;;) {
+      reads.push([]);
       try {
         const out = await streamArchive({ ...stage, apply }, j);
         j = out.job;
@@ -312,7 +361,7 @@ async function ingest(opts: {
       j = out.job;
       if (out.kind === "done") break;
     }
-    return { job: j, strays, outcomes };
+    return { job: j, strays, outcomes, reads };
   });
   return { shop, ...result };
 }

@@ -3,6 +3,7 @@ import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { runJob } from "../src/cron/jobs";
 import { SNAPSHOT_PART_BYTES } from "../src/cron/privacy/rewrite";
+import { partKey } from "../src/durable/bulk/parts";
 import worker from "../src/index";
 import type { Envelope } from "../src/shared/envelope";
 import { hashSubjects, indexStatements } from "../src/tables/subjects";
@@ -598,6 +599,16 @@ describe("shop/redact", () => {
     const otherKeys = await Promise.all(otherEvents.map(async (e) => (await ledger(e))?.r2_key as string));
     const otherBefore = await snapshotObjects(otherKeys);
     const otherRevenue = await revenue(other);
+    // A bulk export archived as a folder of parts, none of whose lines names a person.
+    const folder = `raw/shopify/products/snapshots/dt=2027-02-12/${run}${next()}/`;
+    const parts = [0, 1, 2].map((i) => partKey(folder, i));
+    for (const key of parts) await env.LAKE.put(key, `{"id":"gid://shopify/Product/${run}","title":"Beans ${run}"}\n`);
+    await env.DB.prepare(
+      `INSERT INTO bulk_operations (id, backfill_id, shop, resource, status, r2_key, requested_at, updated_at)
+       VALUES (?1, 'bf', ?2, 'products', 'completed', ?3, 'now', 'now')`,
+    )
+      .bind(`bo_${run}${next()}`, shop, folder)
+      .run();
 
     const redact = envelope(
       "shopify",
@@ -611,7 +622,7 @@ describe("shop/redact", () => {
 
     expect(tombstone).toMatchObject({ kind: "shop_redact", status: "completed" });
     expect(tombstone.objects_deleted).toBeGreaterThanOrEqual(shopKeys.length);
-    for (const k of shopKeys) expect(await env.LAKE.head(k)).toBeNull();
+    for (const k of [...shopKeys, ...parts]) expect(await env.LAKE.head(k)).toBeNull();
     expect(await scanR2([...needles(p), `Beans ${run}`])).toEqual([]);
     expect(await scanD1([...needles(p), `Beans ${run}`])).toEqual([]);
     // No row of any table but the privacy proof names the shop.

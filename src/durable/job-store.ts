@@ -6,6 +6,7 @@
  *   notices(job_id, at)                                       — finish webhooks not yet acted on
  *   lines_<job>(line, id, parent_id, body, kind)              — one table per job: result lines to join
  *   window_<job>(line, id, body, open)                        — the streaming window at the last commit
+ *   filter_<job>(chunk, archive, line, bits)                  — the parent ids read before `line` of `archive` (a Bloom filter)
  *
  * Staging is how a child meets a parent it strayed from: the streaming pass applies each parent
  * with the children that followed it closely and stages only the others (strays), keyed by line
@@ -20,15 +21,20 @@
 import { type Job, jobSchema } from "./job";
 
 export type SqlValue = string | number | null;
+/** A bound value: a BLOB as bytes. Read back, a BLOB is an ArrayBuffer (Durable Objects) or a Uint8Array (node:sqlite). */
+export type SqlParam = SqlValue | Uint8Array;
 
 export interface SqlRunner {
-  exec(query: string, ...params: SqlValue[]): Array<Record<string, SqlValue>>;
+  exec(query: string, ...params: SqlParam[]): Array<Record<string, SqlValue>>;
   transaction<T>(fn: () => T): T;
 }
 
 export function durableSql(storage: DurableObjectStorage): SqlRunner {
   return {
-    exec: (query, ...params) => storage.sql.exec(query, ...params).toArray() as Array<Record<string, SqlValue>>,
+    exec: (query, ...params) =>
+      storage.sql
+        .exec(query, ...params.map((p) => (p instanceof Uint8Array ? p.slice().buffer : p)))
+        .toArray() as Array<Record<string, SqlValue>>,
     transaction: (fn) => storage.transactionSync(fn),
   };
 }
@@ -98,7 +104,10 @@ function staged(l: StagedLine): SqlValue[] {
 }
 
 /** Staging tables of every layout: `staged_` is what an older deploy wrote (every line, no stray flag). */
-const STAGED_PREFIXES = ["lines_", "window_", "staged_"];
+const STAGED_PREFIXES = ["lines_", "window_", "filter_", "staged_"];
+
+/** A BLOB row of the saved filter: well under the 2 MB a stored value may hold. */
+const FILTER_CHUNK_BYTES = 512 * 1024;
 
 /** The streaming window a job's last commit left. */
 function windowTable(jobId: string): string {
@@ -166,6 +175,43 @@ export class JobStore {
       this.put(job);
       beforeCommit?.();
     });
+  }
+
+  /** Keeps the parent ids read before `line` of `archive` (./bulk/id-filter.ts), in place of the last ones kept. */
+  saveFilter(jobId: string, archive: string, line: number, bits: Uint8Array): void {
+    const table = stagedTable(jobId, "filter_");
+    this.sql.transaction(() => {
+      this.sql.exec(
+        `CREATE TABLE IF NOT EXISTS ${table} (chunk INTEGER PRIMARY KEY, archive TEXT NOT NULL, line INTEGER NOT NULL, bits BLOB NOT NULL)`,
+      );
+      this.sql.exec(`DELETE FROM ${table}`);
+      for (let at = 0, chunk = 0; at < bits.byteLength; at += FILTER_CHUNK_BYTES, chunk++) {
+        this.sql.exec(
+          `INSERT INTO ${table} (chunk, archive, line, bits) VALUES (?1, ?2, ?3, ?4)`,
+          chunk,
+          archive,
+          line,
+          bits.subarray(at, at + FILTER_CHUNK_BYTES),
+        );
+      }
+    });
+  }
+
+  /** The parent ids kept by `saveFilter` for `archive`, and the line they were read up to; null when none were kept. */
+  loadFilter(jobId: string, archive: string): { line: number; bits: Uint8Array } | null {
+    const table = stagedTable(jobId, "filter_");
+    const exists = this.sql.exec("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?1", table).length > 0;
+    if (!exists) return null;
+    const rows = this.sql.exec(`SELECT line, bits FROM ${table} WHERE archive = ?1 ORDER BY chunk`, archive);
+    if (rows.length === 0) return null;
+    const parts = rows.map((r) => new Uint8Array(r.bits as unknown as ArrayBuffer | Uint8Array));
+    const bits = new Uint8Array(parts.reduce((n, p) => n + p.byteLength, 0));
+    let at = 0;
+    for (const p of parts) {
+      bits.set(p, at);
+      at += p.byteLength;
+    }
+    return { line: Number(rows[0]?.line), bits };
   }
 
   /** The streaming window as the last commit left it, in file order. */

@@ -6,7 +6,7 @@
  * written by an older deploy is a trust boundary too.
  *
  * Checkpoint fields per stage:
- *  archiving — `upload` (R2 multipart id + finished parts) and `bytesArchived` (source bytes copied)
+ *  archiving — `archiveParts` (the parts written to R2, ./bulk/parts.ts) and `bytesArchived` (source text they hold)
  *  staging   — `linesRead` (JSONL lines read and applied: each parent with the children that followed
  *              it closely, src/durable/bulk/stage.ts), `parents`/`children`/`invalid`, entity and row counts
  *  applying  — only when some children strayed from their parent: `collectedLines` (lines read again to
@@ -36,7 +36,9 @@ export const jobSchema = z.object({
   /** The signed result URL (never copied to D1: it grants access to shop data for 7 days). */
   resultUrl: z.string().nullable(),
   shopCurrency: z.string().nullable(),
+  /** The archive: a folder of parts (ends with `/`), or one object archived by an older deploy. */
   r2Key: z.string().nullable(),
+  /** An older deploy's multipart copy in progress, aborted when its job resumes (./bulk/archive.ts). */
   upload: z
     .object({
       uploadId: z.string(),
@@ -45,6 +47,16 @@ export const jobSchema = z.object({
     })
     .nullable(),
   sourceGzip: z.boolean().nullable(),
+  /**
+   * The parts of the archive in order (./bulk/parts.ts): the lines each ends (a line continued in the
+   * next part is counted there), its text bytes, and whether it was cut inside a line. Null: not
+   * archived yet, or archived by an older deploy as one object (`r2Key`).
+   */
+  archiveParts: z
+    .array(z.object({ lines: count, bytes: count, cut: z.boolean() }))
+    .nullable()
+    .default(null),
+  /** Text of the result in the parts written (an older deploy's multipart copy: compressed bytes). */
   bytesArchived: count,
   linesRead: count,
   parents: count,
@@ -117,6 +129,7 @@ export function newJob(init: Pick<Job, "id" | "backfillId" | "shop" | "resource"
     r2Key: null,
     upload: null,
     sourceGzip: null,
+    archiveParts: null,
     bytesArchived: 0,
     linesRead: 0,
     parents: 0,
@@ -150,6 +163,7 @@ export function progressOf(job: Job): number {
   return (
     job.bytesArchived +
     (job.upload?.parts.length ?? 0) +
+    (job.archiveParts?.length ?? 0) +
     job.linesRead +
     job.collectedLines +
     Math.max(0, job.applyAfterLine + 1)

@@ -296,7 +296,7 @@ export class ShopCoordinator extends DurableObject<Env> {
       pollBaseMs: Number.isFinite(pollSeconds) && pollSeconds >= 0.05 ? pollSeconds * 1000 : 30_000,
       pollMaxMs: 5 * 60_000,
       partBytes: Math.max(MIN_PART_BYTES, intVar(this.env.BULK_PART_BYTES, DEFAULT_PART_BYTES)),
-      maxPartsPerRun: 400,
+      maxPartsPerRun: 200,
       stageChunkLines: 20_000,
       parentsPerBatch: 50,
       maxStatements: 200,

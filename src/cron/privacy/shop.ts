@@ -1,6 +1,7 @@
 /**
  * `shop/redact`: everything of one shop goes. R2 objects are found through the subject index,
- * the ledger and the bulk records (never by listing the bucket) and deleted 1,000 keys per R2
+ * the ledger and the bulk records (never by listing the bucket: only a bulk export's folder of parts
+ * is listed) and deleted 1,000 keys per R2
  * call; then every D1 row keyed by the shop, the identity profiles only that shop held, and the
  * shop coordinator's bulk state. Rows go in chunks of ROWS_PER_STATEMENT per table, never in one
  * batch (a shop of millions of rows would pass D1's 30 s per batch), so the work spreads over
@@ -126,9 +127,22 @@ async function deleteObjectsIn(
       .all<{ r2_key: string }>();
     for (const x of r.results) found.add(x.r2_key);
   }
-  const keys = [...found];
-  if (keys.length === 0) return { deleted: 0, days: [] };
-  for (let i = 0; i < keys.length; i += 1000) await env.LAKE.delete(keys.slice(i, i + 1000));
+  // A bulk export archived as parts is a folder (`…/{operation}/`): its parts are listed, and the
+  // folder's row lets go of it once a listing came back whole.
+  const keys: string[] = [];
+  const objects: string[] = [];
+  for (const k of found) {
+    if (!k.endsWith("/")) {
+      keys.push(k);
+      objects.push(k);
+      continue;
+    }
+    const page = await env.LAKE.list({ prefix: k, limit: 1000 });
+    objects.push(...page.objects.map((o) => o.key));
+    if (!page.truncated) keys.push(k);
+  }
+  if (objects.length === 0 && keys.length === 0) return { deleted: 0, days: [] };
+  for (let i = 0; i < objects.length; i += 1000) await env.LAKE.delete(objects.slice(i, i + 1000));
   const days = new Set<string>();
   for (const k of keys) {
     const d = /\/dt=(\d{4}-\d{2}-\d{2})\//.exec(k)?.[1];
@@ -142,7 +156,7 @@ async function deleteObjectsIn(
     db.prepare(`DELETE FROM webhook_events WHERE shop = ?1 AND ${inKeys}`).bind(shop, list),
     db.prepare(`UPDATE bulk_operations SET r2_key = NULL WHERE shop = ?1 AND ${inKeys}`).bind(shop, list),
   ]);
-  return { deleted: keys.length, days: [...days] };
+  return { deleted: objects.length, days: [...days] };
 }
 
 /** Rows one statement deletes: thousands of index entries and trigger writes, well inside 30 s. */

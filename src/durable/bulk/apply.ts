@@ -32,6 +32,7 @@ import { type Job, mirrorRow } from "../job";
 import type { JobStore, StagedLine } from "../job-store";
 import { mirrorStatement } from "../operations-table";
 import { mapBulkRows } from "./map";
+import { partOfLine } from "./parts";
 
 export interface ApplyDeps {
   db: D1Database;
@@ -143,8 +144,10 @@ export async function applyParents(
     // mapping: the snapshot still holds it. An erased person's line is applied redacted, and the
     // `privacy` job's sweep rewrites the snapshot (its row stays unredacted).
     const subjects = subjectsOfLine[i] ?? [];
-    if (job.r2Key) {
-      index.push({ r2Key: job.r2Key, source: "shopify", subjects, redacted: false });
+    // A parts archive: the part that holds the line, which is what an erasure rewrites.
+    const r2Key = partOfLine(job, p.line) ?? job.r2Key;
+    if (r2Key) {
+      index.push({ r2Key, source: "shopify", subjects, redacted: false });
       indexRows += subjects.length;
     }
     const { mapped, before } = maps[i] as (typeof maps)[number];

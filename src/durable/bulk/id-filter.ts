@@ -8,7 +8,22 @@ const BITS = 1 << 24;
 const HASHES = 4;
 
 export class IdFilter {
-  private readonly words = new Uint32Array(BITS / 32);
+  private readonly words: Uint32Array;
+
+  /** An empty filter, or one kept by `bytes()` (a filter of another size is not reused: null is returned by `from`). */
+  constructor(words?: Uint32Array) {
+    this.words = words ?? new Uint32Array(BITS / 32);
+  }
+
+  static from(bytes: Uint8Array): IdFilter | null {
+    if (bytes.byteLength !== BITS / 8) return null;
+    return new IdFilter(new Uint32Array(bytes.slice().buffer));
+  }
+
+  /** The filter's bits, to keep and resume with (`from`). */
+  bytes(): Uint8Array {
+    return new Uint8Array(this.words.buffer, this.words.byteOffset, this.words.byteLength);
+  }
 
   add(id: string): void {
     const [a, b] = hashes(id);

@@ -10,7 +10,7 @@
 import { z } from "zod";
 import type { AdminGraphqlOptions, AdminGraphqlResult, JsonValue } from "../admin-graphql";
 import { type Job, resetForRerun } from "../job";
-import { snapshotKey } from "./archive";
+import { snapshotFolder } from "./archive";
 import { bulkOperationQuery, bulkQuery, COSTS, runQueryMutation, SHOP_CURRENCY_QUERY } from "./queries";
 
 export type AdminCall = (
@@ -215,7 +215,7 @@ export async function poll(deps: LifecycleDeps, job: Job): Promise<Job> {
 function toArchiving(job: Job, url: string, partial: boolean, now: string): Job {
   // nextPollAt doubles as an ingest job's retry time: due now.
   const next = { ...job, partial, resultUrl: url, status: "archiving" as const, ingestStartedAt: now, nextPollAt: 0 };
-  return { ...next, r2Key: snapshotKey(next) };
+  return { ...next, r2Key: snapshotFolder(next), archiveParts: [] };
 }
 
 /** Starts the export over with a new operation, or gives up after MAX_ATTEMPTS runs. */

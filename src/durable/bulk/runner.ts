@@ -20,6 +20,7 @@ import type { JobStore } from "../job-store";
 import { type ApplyDeps, applyBatch, finishApply } from "./apply";
 import { type ArchiveDeps, archiveResult } from "./archive";
 import { type AdminCall, type LifecycleDeps, PermanentError, poll, rerun, submit, TransientError } from "./lifecycle";
+import { isPartsLayout, partKey } from "./parts";
 import { collectStrays, type StageDeps, streamArchive } from "./stage";
 
 export type FaultPoint = "archive:afterPart" | "stage:beforeCommit" | "apply:afterD1";
@@ -268,6 +269,7 @@ async function ingestStep(
     status: "archiving",
     upload: null,
     sourceGzip: null,
+    archiveParts: [],
     bytesArchived: 0,
     updatedAt: iso(),
   });
@@ -281,14 +283,15 @@ async function ingestStep(
         fetch: deps.fetch,
         partBytes: config.partBytes,
         maxParts: config.maxPartsPerRun,
+        yieldNow: overBudget,
         save: (j) => store.put(j),
         now: iso,
         fault: deps.fault ? (p, j) => deps.fault?.(p, j) : undefined,
       };
       const out = await archiveResult(archive, job);
       if (out.kind === "expired") {
-        if (out.job.upload)
-          await deps.bucket.resumeMultipartUpload(out.job.r2Key ?? "", out.job.upload.uploadId).abort();
+        // The parts of a copy that cannot finish go: the export runs again under a new folder.
+        await deletePartsOf(deps.bucket, out.job);
         store.clearStaged(job.id);
         return rerun(out.job, out.detail, iso());
       }
@@ -315,6 +318,13 @@ async function ingestStep(
     default:
       return job;
   }
+}
+
+async function deletePartsOf(bucket: R2Bucket, job: Job): Promise<void> {
+  const folder = job.r2Key;
+  if (!folder || !isPartsLayout(job)) return;
+  const keys = (job.archiveParts ?? []).map((_, i) => partKey(folder, i));
+  for (let i = 0; i < keys.length; i += 1000) await bucket.delete(keys.slice(i, i + 1000));
 }
 
 /** A job staged by an older deploy's layout reads its archive again from the first line (./stage.ts). */

@@ -11,8 +11,10 @@
  * `linesRead` and counts, after the D1 batches of the parents that left the window: a crash re-reads
  * from the last commit with the window it kept, re-applies what the lost chunk applied (same
  * version, same rows), and no line is counted twice.
- * A resumed run re-reads the archive and skips the lines already read: gzip cannot be entered
- * mid-stream, so resuming costs a re-decompression of the prefix.
+ * A resumed run starts at the archive part that holds its line (./parts.ts), so its cost does not
+ * grow with its offset. The parent ids read so far (a 2 MB Bloom filter, below) are kept with the
+ * line they cover whenever a pass stops and every FILTER_EVERY_LINES lines; a pass resumed after a
+ * crash reads the lines between that line and its checkpoint again only to add their ids.
  *
  * Pass 2 (`collectStrays`, status `applying`, only when there are strays): the archive is read
  * again and the parents the strays name are staged with their other children; ./apply.ts
@@ -25,6 +27,7 @@ import type { Job } from "../job";
 import type { JobStore, StagedLine } from "../job-store";
 import { type ApplyDeps, applyParents, type ParentLines } from "./apply";
 import { IdFilter } from "./id-filter";
+import { isPartsLayout, PartMissing, readParts, startPart } from "./parts";
 import { gunzipIfNeeded, jsonlLines, lineIds } from "./stream";
 
 /** A DO SQLite value is at most 2 MB; longer lines are counted invalid rather than failing the export. */
@@ -52,24 +55,42 @@ export interface StageDeps {
 export type StageOutcome = { kind: "done" | "more" | "missing"; job: Job };
 
 /**
- * The lines of the archive after the first `skip`, with their line numbers (the skipped ones go to
- * `skipped`, if given); throws ArchiveMissing when it is gone.
+ * The lines of the archive from `skip` on, with their line numbers; the lines from `from` (≤ `skip`)
+ * to `skip` go to `skipped`, if given. A parts archive (./parts.ts) is read from the part that holds
+ * line `from`; an older deploy's single object from its first line. Throws ArchiveMissing when the
+ * archive (or one of its parts) is gone.
  */
 async function* archiveLines(
   bucket: R2Bucket,
-  key: string,
+  job: Job,
+  from: number,
   skip: number,
   skipped?: (body: string) => void,
 ): AsyncGenerator<{ line: number; body: string }, void, undefined> {
-  const object = await bucket.get(key);
-  if (!object) throw new ArchiveMissing();
+  const key = job.r2Key;
+  if (!key) throw new Error(`bulk job ${job.id} has no archive key`);
   let line = 0;
-  for await (const batch of jsonlLines(await gunzipIfNeeded(object.body))) {
-    for (const body of batch.lines) {
-      if (line >= skip) yield { line, body };
-      else skipped?.(body);
-      line++;
+  let text: ReadableStream<Uint8Array>;
+  if (isPartsLayout(job) && job.archiveParts) {
+    const start = startPart(job.archiveParts, from);
+    line = start.firstLine;
+    text = readParts(bucket, key, job.archiveParts.length, start.index);
+  } else {
+    const object = await bucket.get(key);
+    if (!object) throw new ArchiveMissing();
+    text = await gunzipIfNeeded(object.body);
+  }
+  try {
+    for await (const batch of jsonlLines(text)) {
+      for (const body of batch.lines) {
+        if (line >= skip) yield { line, body };
+        else if (line >= from) skipped?.(body);
+        line++;
+      }
     }
+  } catch (err) {
+    if (err instanceof PartMissing) throw new ArchiveMissing();
+    throw err;
   }
 }
 
@@ -90,6 +111,8 @@ function ids(body: string): ReturnType<typeof lineIds> {
 /** Parents held in the window at most, and the text they may hold: what bounds pass 1's memory. */
 const WINDOW_PARENTS = 1000;
 const WINDOW_CHARS = 4_000_000;
+/** Lines between two keepings of the id filter: what a pass resumed after a crash reads again at most. */
+const FILTER_EVERY_LINES = 500_000;
 /** Text to stage held until the next commit at most (strays, or the second pass's lines): a commit comes sooner then. */
 const STRAY_CHARS = 4_000_000;
 
@@ -100,8 +123,6 @@ const STRAY_CHARS = 4_000_000;
  * and counts in one local transaction, after the D1 batches of the parents it applied.
  */
 export async function streamArchive(deps: StageDeps & { apply: ApplyDeps }, start: Job): Promise<StageOutcome> {
-  const key = start.r2Key;
-  if (!key) throw new Error(`bulk job ${start.id} has no archive key`);
   /** The committed checkpoint, and the chunk's progress on top of it (committed at the next commit). */
   let job = start;
   let cur = start;
@@ -127,7 +148,16 @@ export async function streamArchive(deps: StageDeps & { apply: ApplyDeps }, star
   // Every parent id read so far, the resumed prefix's included: a parent whose id was read before is
   // another version of an order already applied (or held), and the second pass must join every line
   // with that id, as a stray's parent is.
-  const seen = new IdFilter();
+  const archive = job.r2Key ?? "";
+  const kept = deps.store.loadFilter(job.id, archive);
+  const keptFilter = kept && kept.line <= job.linesRead ? IdFilter.from(kept.bits) : null;
+  const seen = keptFilter ?? new IdFilter();
+  /** The line the filter covers up to: the lines from there to the checkpoint are read for their ids. */
+  let filterLine = keptFilter && kept ? kept.line : 0;
+  const keepFilter = () => {
+    deps.store.saveFilter(job.id, archive, job.linesRead, seen.bytes());
+    filterLine = job.linesRead;
+  };
   const seenParent = (body: string) => {
     const found = ids(body);
     if (found !== null && found.parentId === null) seen.add(found.id);
@@ -177,7 +207,7 @@ export async function streamArchive(deps: StageDeps & { apply: ApplyDeps }, star
   };
 
   try {
-    for await (const { line: at, body } of archiveLines(deps.bucket, key, job.linesRead, seenParent)) {
+    for await (const { line: at, body } of archiveLines(deps.bucket, job, filterLine, job.linesRead, seenParent)) {
       const found = ids(body);
       if (found === null) {
         invalid++;
@@ -223,7 +253,11 @@ export async function streamArchive(deps: StageDeps & { apply: ApplyDeps }, star
       // parents that leave the window between two commits cost D1 batches of their own.
       if (line - job.linesRead >= deps.chunkLines || strayChars > STRAY_CHARS || deps.commitNow?.()) {
         await commit(false);
-        if (deps.yieldNow?.()) return { kind: "more", job };
+        if (deps.yieldNow?.()) {
+          keepFilter();
+          return { kind: "more", job };
+        }
+        if (job.linesRead - filterLine >= FILTER_EVERY_LINES) keepFilter();
       }
     }
   } catch (err) {
@@ -245,8 +279,6 @@ interface WindowParent extends ParentLines {
  * their children that rode with them in pass 1 (a stray keeps its row), chunk by chunk with progress.
  */
 export async function collectStrays(deps: StageDeps, start: Job): Promise<StageOutcome> {
-  const key = start.r2Key;
-  if (!key) throw new Error(`bulk job ${start.id} has no archive key`);
   let job = start;
   let line = job.collectedLines;
   let pending: StagedLine[] = [];
@@ -266,7 +298,7 @@ export async function collectStrays(deps: StageDeps, start: Job): Promise<StageO
     await deps.progress?.(job);
   };
   try {
-    for await (const { line: at, body } of archiveLines(deps.bucket, key, job.collectedLines)) {
+    for await (const { line: at, body } of archiveLines(deps.bucket, job, job.collectedLines, job.collectedLines)) {
       const found = ids(body);
       if (found !== null && isNeeded(found.parentId ?? found.id)) {
         pending.push({
