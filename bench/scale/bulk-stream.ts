@@ -5,9 +5,9 @@
  * fake's step that finishes an operation is replaced, on this one instance, by one that points the
  * operation's URL at a stream: the orders in chunks of CHUNK_ORDERS, each chunk run through the
  * fake's own executor (`bulkLines` over a fake of just those orders) for the operation's query,
- * every parent followed by its children (how Shopify writes them), gzipped on the way. Generation
- * is deterministic, so a resumed download (an HTTP Range) is the same bytes: it is answered with
- * the whole stream, which the coordinator skips forward (src/durable/bulk/archive.ts).
+ * every parent followed by its children (how Shopify writes them), as plain JSONL (as Shopify serves
+ * it). Generation is deterministic, so a resumed download (an HTTP Range) is the same bytes: it is
+ * answered with the whole stream, which the coordinator skips forward (src/durable/bulk/archive.ts).
  */
 
 import { bulkLines, type OperationNode, parseOperation } from "../../test/fakes/graphql-lite";
@@ -51,7 +51,7 @@ function resultStream(
 ): ReadableStream<Uint8Array> {
   const op = parseOperation(query);
   let next = 0;
-  const text = new ReadableStream<Uint8Array>({
+  return new ReadableStream<Uint8Array>({
     pull(controller) {
       if (next >= total) {
         controller.close();
@@ -62,7 +62,6 @@ function resultStream(
       next = to;
     },
   });
-  return text.pipeThrough(new CompressionStream("gzip"));
 }
 
 /**
@@ -77,7 +76,7 @@ export function streamBulkResults(
   const internals = shop as unknown as FakeInternals;
   const queries = new Map<string, string>();
   internals.finish = (op, status) => {
-    const path = `/${shop.shop}/stream-${op.number}.jsonl.gz`;
+    const path = `/${shop.shop}/stream-${op.number}.jsonl`;
     queries.set(path, op.query);
     op.status = status;
     op.completedAt = internals.iso();
@@ -89,7 +88,7 @@ export function streamBulkResults(
     serves: (url) => url.hostname === RESULTS_HOST && queries.has(url.pathname),
     handle: (url) => {
       const query = queries.get(url.pathname) as string;
-      return new Response(resultStream(shop, query, total, nodes), { headers: { "content-type": "application/gzip" } });
+      return new Response(resultStream(shop, query, total, nodes), { headers: { "content-type": "application/jsonl" } });
     },
   };
 }
