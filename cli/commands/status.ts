@@ -9,7 +9,13 @@ interface Status {
   lastEvents: Array<{ source: string; lastReceivedAt: string; lastEventAt: string }>;
   quarantine: { objects: number; truncated: boolean };
   deadLetter: { objects: number; truncated: boolean };
+  /** Absent from an older deploy's answer. */
+  reconcile?: Array<{ source: string; scope: string; lagSeconds: number | null; position: string | null; unfinished: string[] }>;
 }
+
+/** A lag in seconds as minutes, hours or days. */
+const behind = (s: number | null) =>
+  s === null ? "" : s >= 86_400 ? `${(s / 86_400).toFixed(1)} d` : s >= 3_600 ? `${(s / 3_600).toFixed(1)} h` : `${Math.round(s / 60)} min`;
 
 interface LedgerRow {
   source: string;
@@ -39,6 +45,15 @@ export function statusCommands(program: Command): void {
         out(table(["source", "last received", "last event time"], s.lastEvents.map((r) => [r.source, r.lastReceivedAt, r.lastEventAt])));
         out();
         out(`dead letters: ${count(s.deadLetter)}   quarantined: ${count(s.quarantine)}`);
+        if (s.reconcile && s.reconcile.length > 0) {
+          out();
+          out(
+            table(
+              ["reconcile source", "scope", "behind by", "oldest change not reconciled", "unfinished"],
+              s.reconcile.map((r) => [r.source, r.scope, behind(r.lagSeconds), r.position, r.unfinished.join(", ")]),
+            ),
+          );
+        }
       }
       if (opts.check && (s.deadLetter.objects > 0 || s.quarantine.objects > 0)) {
         process.stderr.write(`check failed: ${count(s.deadLetter)} dead letter(s), ${count(s.quarantine)} quarantined\n`);

@@ -44,7 +44,7 @@ export interface Spent {
 }
 
 /** What a page may cost before the first one of a scope is measured (a Shopify page that repairs a little). */
-const FIRST_PAGE: Spent = { subrequests: 40, d1Queries: 12, ms: 1_500 };
+const FIRST_PAGE: Spent = { subrequests: 40, d1Queries: 12, ms: 250 };
 
 export class RunBudget {
   subrequests = 0;

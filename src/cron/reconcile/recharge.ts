@@ -118,7 +118,7 @@ export async function reconcileRecharge(ctx: ReconcileContext, token: string): P
   if (store.error !== null) notes.push(`store currency: ${store.error}`);
   else if (store.filled > 0) notes.push(`store currency ${store.currency} given to ${store.filled} subscriptions`);
   // The resource furthest behind first, so one that is always behind cannot keep the other from its pages.
-  const order = [...RESOURCES].sort((a, b) => ((starts.get(a) ?? "") < (starts.get(b) ?? "") ? -1 : 1));
+  const order = [...RESOURCES].sort((a, b) => (starts.get(a) ?? "").localeCompare(starts.get(b) ?? ""));
   for (const r of RESOURCES) report.resources[r.resource] = emptyTally();
   let complete = true;
   for (const r of order) {

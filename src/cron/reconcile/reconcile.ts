@@ -56,7 +56,15 @@ async function guarded(
 ): Promise<ScopeReport> {
   const lease = `reconcile:${source}${source === "shopify" ? `:${scope}` : ""}`;
   try {
-    const r = await withLease(sharedDatabase(ctx.env), lease, ctx.runId, ctx.now, fn);
+    const r = await withLease(sharedDatabase(ctx.env), lease, ctx.runId, ctx.now, async () => {
+      const report = await fn();
+      // The scope's budget knows how many pages it took and why it stopped; a report left partial
+      // after its budget saw the listing done was stopped by what the run had left.
+      const b = ctx.budget;
+      const stoppedBy =
+        report.status === "partial" && b.stoppedBy === "done" ? (b.run.shortOf(b.largestPage) ?? "share") : b.stoppedBy;
+      return { ...report, pages: b.pages, stoppedBy };
+    });
     if (!r.skipped) {
       const t = totals(r.value);
       log.info("reconcile scope done", {
@@ -201,12 +209,13 @@ export async function runReconcile(
 
   const ctxFor = (b: ScopeBudget): ReconcileContext => ({ env, settings, runId: run.runId, now: run.now, budget: b });
   // The most a scope's start and first page have cost this run: a scope is started only if that much is left.
-  let firstPage: Spent = { subrequests: 40, d1Queries: 15, ms: 1_500 };
+  let firstPage: Spent = { subrequests: 40, d1Queries: 15, ms: 250 };
   const largest = new Map<string, Spent>();
   const behind: Planned[] = [];
   for (const [i, p] of queue.entries()) {
     const k = keyOf(p.source, p.scope);
-    const short = budget.shortOf(firstPage);
+    // The run's first scope always starts: a run too short for one scope would never make progress.
+    const short = i === 0 ? null : budget.shortOf(firstPage);
     if (short !== null) {
       reports.set(k, deferred(p.source, p.scope, short));
       continue;

@@ -72,6 +72,9 @@ export interface OpsData {
     missing: number;
     stale: number;
     repaired: number;
+    pages: number;
+    stoppedBy: string | null;
+    lagSeconds: number | null;
     error: string | null;
   }>;
   alerts: Array<{
@@ -136,7 +139,8 @@ export async function opsData(env: Env, now = new Date()): Promise<OpsData> {
         .all<OpsData["apiBackfills"][number]>(),
       db
         .prepare(
-          `SELECT run_id AS runId, source, scope, status, finished_at AS finishedAt, looked_at AS lookedAt, missing, stale, repaired, error
+          `SELECT run_id AS runId, source, scope, status, finished_at AS finishedAt, looked_at AS lookedAt, missing, stale, repaired,
+           pages, stopped_by AS stoppedBy, lag_seconds AS lagSeconds, error
          FROM reconcile_runs ORDER BY started_at DESC LIMIT 15`,
         )
         .all<OpsData["reconcileRuns"][number]>(),

@@ -3,6 +3,7 @@
  * last event per source, how many objects sit in quarantine and dead-letter, and how
  * much of D1's database size limit is used (the retention job keeps that in check).
  */
+import { lagSeconds, readPositions } from "../../cron/reconcile/positions";
 import { DEAD_LETTER_PREFIX, QUARANTINE_PREFIX } from "../../shared/keys";
 import { everyDatabase, sharedDatabase } from "../../tables/database";
 
@@ -19,6 +20,40 @@ export interface PipelineStatus {
   uninstalledShops: Array<{ shop: string; since: string }>;
   /** Privacy requests not yet completed, oldest first, each with how far it is and whether it is stuck. */
   privacy: PrivacyStatus;
+  /** How far behind each reconciliation scope is, furthest first. */
+  reconcile: ReconcileLag[];
+}
+
+export interface ReconcileLag {
+  source: string;
+  /** `events`, `subscriptions+charges`, or a shop domain. */
+  scope: string;
+  /** The oldest change not yet reconciled (the scope's most-behind resource). */
+  position: string | null;
+  /** Seconds from `position` to now: about 2 minutes when caught up. */
+  lagSeconds: number | null;
+  /** Resources with a window still unfinished (their runs stopped at the budget or a rate limit). */
+  unfinished: string[];
+  /** When a run last committed any of the scope's cursors. */
+  servedAt: string;
+}
+
+const MAX_RECONCILE_ROWS = 100;
+
+/** Every reconciliation scope with a cursor, most behind first (one read of `sync_cursors`). */
+export async function reconcileLag(db: D1Database, now: Date): Promise<ReconcileLag[]> {
+  const positions = await readPositions(db);
+  return [...positions.values()]
+    .map((p) => ({
+      source: p.source,
+      scope: p.scope,
+      position: p.position,
+      lagSeconds: lagSeconds(p.position, now),
+      unfinished: p.resources.filter((r) => r.unfinished).map((r) => r.resource),
+      servedAt: p.servedAt,
+    }))
+    .sort((a, b) => (b.lagSeconds ?? 0) - (a.lagSeconds ?? 0) || (a.scope < b.scope ? -1 : 1))
+    .slice(0, MAX_RECONCILE_ROWS);
 }
 
 export interface PrivacyStatus {
@@ -65,11 +100,12 @@ const MAX_LIST_PAGES = 10;
 
 export async function pipelineStatus(env: Env): Promise<PipelineStatus> {
   // Every database holds shops' ledgers (DB, and each one SHOP_DATABASES routes a shop to).
-  const [perDatabase, quarantine, deadLetter, privacy] = await Promise.all([
+  const [perDatabase, quarantine, deadLetter, privacy, reconcile] = await Promise.all([
     Promise.all(everyDatabase(env).map(({ name, db }) => databaseStatus(name, db))),
     countObjects(env.LAKE, QUARANTINE_PREFIX),
     countObjects(env.LAKE, DEAD_LETTER_PREFIX),
     privacyStatus(sharedDatabase(env), new Date()),
+    reconcileLag(sharedDatabase(env), new Date()),
   ]);
   const ledger = new Map<string, { source: string; status: string; count: number }>();
   const last = new Map<string, { source: string; lastReceivedAt: string; lastEventAt: string }>();
@@ -103,6 +139,7 @@ export async function pipelineStatus(env: Env): Promise<PipelineStatus> {
       .sort((a, b) => (a.shop < b.shop ? -1 : a.shop > b.shop ? 1 : 0))
       .slice(0, 500),
     privacy,
+    reconcile,
   };
 }
 

@@ -231,13 +231,61 @@ function ApiBackfills(props: { d: OpsData }) {
   );
 }
 
+/** A lag in seconds as minutes, hours or days. */
+function lag(seconds: number | null): string {
+  if (seconds === null) return "";
+  if (seconds >= 86_400) return `${(seconds / 86_400).toFixed(1)} d`;
+  if (seconds >= 3_600) return `${(seconds / 3_600).toFixed(1)} h`;
+  return `${Math.round(seconds / 60)} min`;
+}
+
 function Reconcile(props: { d: OpsData }) {
   const { d } = props;
   return (
     <section id="reconcile">
+      <h2>Reconciliation lag</h2>
+      <Table
+        head={["source", "scope", "behind by", "oldest change not reconciled", "unfinished", "last served"]}
+        empty="no reconciliation cursor yet"
+        rows={d.status.reconcile.length}
+      >
+        {d.status.reconcile.map((r) => (
+          <tr>
+            <Td l="source">{r.source}</Td>
+            <Td l="scope" class="wrap">
+              {r.scope}
+            </Td>
+            <Td l="behind by" class={r.unfinished.length > 0 ? "warn num" : "num"}>
+              {lag(r.lagSeconds)}
+            </Td>
+            <Td l="oldest change not reconciled" class="nowrap">
+              {r.position ?? ""}
+            </Td>
+            <Td l="unfinished" class="wrap">
+              {r.unfinished.join(", ")}
+            </Td>
+            <Td l="last served" class="nowrap">
+              {r.servedAt === "" ? "" : <When at={r.servedAt} now={d.now} />}
+            </Td>
+          </tr>
+        ))}
+      </Table>
       <h2>Reconciliation runs</h2>
       <Table
-        head={["finished", "source", "scope", "status", "looked at", "missing", "stale", "repaired", "error"]}
+        head={[
+          "finished",
+          "source",
+          "scope",
+          "status",
+          "looked at",
+          "missing",
+          "stale",
+          "repaired",
+          "pages",
+          "stopped by",
+          "behind by",
+          "error",
+        ]}
         empty="no reconciliation run yet"
         rows={d.reconcileRuns.length}
       >
@@ -264,6 +312,13 @@ function Reconcile(props: { d: OpsData }) {
             </Td>
             <Td l="repaired" class="num">
               {String(r.repaired)}
+            </Td>
+            <Td l="pages" class="num">
+              {String(r.pages)}
+            </Td>
+            <Td l="stopped by">{r.stoppedBy ?? ""}</Td>
+            <Td l="behind by" class="num">
+              {lag(r.lagSeconds)}
             </Td>
             <Td l="error" class="wrap">
               {r.error ?? ""}
