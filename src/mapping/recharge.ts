@@ -105,6 +105,10 @@ const customerSchema = z.object({
   subscriptions_total_count: int,
   has_valid_payment_method: bool,
   has_payment_method_in_dunning: bool,
+  // 2021-01 names of the same three fields (renamed in 2021-11).
+  number_active_subscriptions: int,
+  number_subscriptions: int,
+  has_card_error_in_dunning: bool,
   first_charge_processed_at: time,
   ...owned,
 });
@@ -119,10 +123,10 @@ function customerRow(o: z.output<typeof customerSchema>, ctx: Ctx, action: strin
     lastName: o.last_name ?? null,
     phone: o.phone ?? null,
     status: lower(o.status) ?? STATUS_BY_ACTION[action] ?? null,
-    subscriptionsActiveCount: o.subscriptions_active_count ?? null,
-    subscriptionsTotalCount: o.subscriptions_total_count ?? null,
+    subscriptionsActiveCount: o.subscriptions_active_count ?? o.number_active_subscriptions ?? null,
+    subscriptionsTotalCount: o.subscriptions_total_count ?? o.number_subscriptions ?? null,
     hasValidPaymentMethod: o.has_valid_payment_method,
-    hasPaymentMethodInDunning: o.has_payment_method_in_dunning,
+    hasPaymentMethodInDunning: o.has_payment_method_in_dunning ?? o.has_card_error_in_dunning,
     firstChargeProcessedAt: o.first_charge_processed_at,
     ...tail(o, ctx),
   };
