@@ -303,6 +303,8 @@ describe("ops doctor", () => {
         SHOPIFY_ACCESS_TOKENS: JSON.stringify({ [SHOP]: "shpat_revoked" }),
         ALERT_WEBHOOK_URL: "http://hooks.example/alerts",
         SHOP_DATABASES: JSON.stringify({ "big-shop.myshopify.com": "DB_BIG" }),
+        // A version older than any the mappers have rules for.
+        SHOPIFY_API_VERSION: "2023-04",
         // Half a catalog: every compact run would fail on it.
         LAKE_CATALOG_URI: "https://catalog.cloudflarestorage.com/0123456789abcdef/commerce-lake",
       });
@@ -314,7 +316,7 @@ describe("ops doctor", () => {
 
     it("exits 1 and counts the problems", () => {
       expect(run.code).toBe(1);
-      expect(run.stdout).toMatch(/\n11 problem\(s\), 2 warning\(s\), 5 not checked: run each fix/);
+      expect(run.stdout).toMatch(/\n12 problem\(s\), 2 warning\(s\), 5 not checked: run each fix/);
     });
 
     it("a required secret not set", () => {
@@ -363,6 +365,13 @@ describe("ops doctor", () => {
 
     it("an alert URL that cannot be posted to", () => {
       expect(problem("ALERT_WEBHOOK_URL: not an https URL").line).toContain("FAIL");
+    });
+
+    it("a Shopify API version the pipeline has no rules for", () => {
+      expect(problem("SHOPIFY_API_VERSION:").line).toContain("2023-04 is not a version this pipeline maps (2024-10");
+      expect(problem("SHOPIFY_API_VERSION:").fix).toBe(
+        "fix: correct SHOPIFY_API_VERSION in wrangler.toml [vars] (or add the binding it names), then restart `npm start`",
+      );
     });
 
     it("SHOP_DATABASES naming a binding the Worker lacks", () => {

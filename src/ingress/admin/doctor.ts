@@ -8,9 +8,10 @@
  */
 import type { Context } from "hono";
 import { SCHEDULES } from "../../cron/jobs";
-import { shopAccess } from "../../durable/shop-access";
+import { apiVersion, shopAccess } from "../../durable/shop-access";
 import { listShops } from "../../durable/shop-credentials";
 import { lakeCatalogConfig } from "../../lake/catalog/config";
+import { isShopifyApiVersion, SHOPIFY_API_VERSIONS } from "../../mapping/shopify-versions";
 import { SOURCES } from "../../shared/envelope";
 import { keyRing } from "../../shared/sealed";
 import { cronSettings } from "../../shared/settings";
@@ -271,8 +272,20 @@ async function lastEvents(env: Env): Promise<DoctorReport["lastEvents"]> {
   });
 }
 
+/** The pinned Shopify version must be one the mappers have rules for: else its webhooks are quarantined. */
+function versionChecks(env: Env): DoctorReport["settings"] {
+  const version = apiVersion(env);
+  if (isShopifyApiVersion(version)) return [];
+  return [
+    {
+      name: "SHOPIFY_API_VERSION",
+      problem: `${version} is not a version this pipeline maps (${SHOPIFY_API_VERSIONS.join(", ")}): webhooks delivered in it are quarantined`,
+    },
+  ];
+}
+
 export async function doctorReport(env: Env): Promise<DoctorReport> {
-  const settings: DoctorReport["settings"] = [];
+  const settings: DoctorReport["settings"] = versionChecks(env);
   const [secrets, databases, upstream, events] = await Promise.all([
     secretChecks(env),
     databaseChecks(env, settings),
