@@ -14,7 +14,11 @@ import basilInvoicePayment from "./fixtures/stripe/2025-03-31.basil/invoice_paym
 import basilPaymentIntent from "./fixtures/stripe/2025-03-31.basil/payment_intent.json";
 import basilSubscription from "./fixtures/stripe/2025-03-31.basil/subscription.json";
 import latestCharge from "./fixtures/stripe/charge.json";
+import latestCustomer from "./fixtures/stripe/customer.json";
+import latestDispute from "./fixtures/stripe/dispute.json";
 import latestInvoice from "./fixtures/stripe/invoice.json";
+import latestPaymentIntent from "./fixtures/stripe/payment_intent.json";
+import latestRefund from "./fixtures/stripe/refund.json";
 import latestSubscription from "./fixtures/stripe/subscription.json";
 import { stripeRequest } from "./helpers/requests";
 
@@ -192,6 +196,81 @@ describe("Stripe payloads of each supported API version, through ingress into D1
     }
   });
 
+  it("2026-07-29.dahlia, the newest published: each fixture as published, exact ids", async () => {
+    const v = "2026-07-29.dahlia";
+    await deliver("customer.created", latestCustomer, v);
+    await deliver("customer.subscription.created", latestSubscription, v);
+    await deliver("invoice.created", latestInvoice, v);
+    await deliver("payment_intent.created", latestPaymentIntent, v);
+    await deliver("charge.succeeded", latestCharge, v);
+    await deliver("charge.refunded", latestRefund, v);
+    await deliver("charge.dispute.created", latestDispute, v);
+    const at = "2009-02-13T23:31:30.000Z"; // every fixture's `created`, 1234567890
+    expect(await row("stripe_customers", "cus_QXg1o8vcGmoR32")).toMatchObject({
+      api_version: v,
+      currency: "USD",
+      balance_minor: 0,
+      created_at: at,
+    });
+    expect(await row("stripe_subscriptions", "sub_1Pgc6rB7WZ01zgkWNy0Cn5nw")).toMatchObject({
+      api_version: v,
+      customer_id: "cus_QXg1o8vcGmoR32",
+      status: "active",
+      currency: "USD",
+      price_id: "price_1PgafmB7WZ01zgkW6dKueIc5",
+      unit_amount_minor: 2000,
+      price_interval: "month",
+      item_count: 1,
+      mrr_minor: 2000,
+      start_date: at,
+      // The period is the item's (1896570518 .. 976287773 as the generator wrote them).
+      current_period_start: "2030-02-06T01:08:38.000Z",
+      current_period_end: "2000-12-08T15:02:53.000Z",
+    });
+    // Its parent is a quote (type quote_details), so no subscription is read from subscription_details.
+    expect(await row("stripe_invoices", "in_1Pgc6tB7WZ01zgkWu9fdqL6I")).toMatchObject({
+      api_version: v,
+      customer_id: "cus_QXg1o8vcGmoR32",
+      subscription_id: null,
+      charge_id: null,
+      status: "draft",
+      currency: "USD",
+      amount_due_minor: 1000,
+      total_minor: 1000,
+      created_at: at,
+    });
+    expect(await row("stripe_payment_intents", "pi_1PgafyB7WZ01zgkWSjxsAJo3")).toMatchObject({
+      api_version: v,
+      amount_minor: 1099,
+      currency: "USD",
+      status: "requires_payment_method",
+      invoice_id: null,
+    });
+    expect(await row("stripe_charges", "ch_1PgafuB7WZ01zgkWXYmPNZs8")).toMatchObject({
+      api_version: v,
+      amount_minor: 100,
+      amount_captured_minor: 0,
+      currency: "USD",
+      status: "succeeded",
+      invoice_id: null,
+      payment_method_id: "card_1PgaftB7WZ01zgkWm3waTcFp",
+      created_at: at,
+    });
+    expect(await row("stripe_refunds", "re_1Pgc72B7WZ01zgkWqPvrRrPE")).toMatchObject({
+      api_version: v,
+      charge_id: "ch_1PgafuB7WZ01zgkWXYmPNZs8",
+      amount_minor: 100,
+      currency: "USD",
+    });
+    expect(await row("stripe_disputes", "dp_1Pgc71B7WZ01zgkWMevJiAUx")).toMatchObject({
+      api_version: v,
+      charge_id: "ch_1PgafuB7WZ01zgkWXYmPNZs8",
+      amount_minor: 1000,
+      currency: "USD",
+      evidence_due_by: "2024-08-14T23:59:59.000Z",
+    });
+  });
+
   it("an event without api_version is read as either shape and recorded without one", async () => {
     const s = uid();
     await deliver(
@@ -220,5 +299,147 @@ describe("Stripe payloads of each supported API version, through ingress into D1
   it("archives an object without a table whatever its version", async () => {
     const eventId = await deliver("plan.created", { id: `plan_${uid()}`, object: "plan" }, "2019-12-03");
     expect(await ledger(eventId)).toMatchObject({ status: "archived" });
+  });
+});
+
+describe("KPI views for a basil-era account, fed through ingress", () => {
+  it("2025-03-31.basil: MRR sums both items of a subscription; its charges are subscription charges with rebill numbers", async () => {
+    const s = uid();
+    const v = "2025-03-31.basil";
+    const email = `kpi-basil-${s}@example.com`;
+    const ids = { cus: `cus_${s}`, sub: `sub_${s}` };
+    const DAY = 86_400;
+    // The basil fixtures with the values these views read overlaid (the generator's are placeholders);
+    // livemode, as the views leave test mode out. No basil customer fixture exists: the customer
+    // object did not change at basil, so the newest one stands in.
+    const baseItem = basilSubscription.items.data[0] as (typeof basilSubscription.items.data)[number];
+    const item = (id: string, unitAmount: number, quantity: number, interval: string) => ({
+      ...baseItem,
+      id,
+      quantity,
+      subscription: ids.sub,
+      price: {
+        ...baseItem.price,
+        id: `price_${id}`,
+        currency: "nzd",
+        unit_amount: unitAmount,
+        unit_amount_decimal: String(unitAmount),
+        recurring: { ...baseItem.price.recurring, interval, interval_count: 1 },
+      },
+    });
+    await deliver("customer.created", { ...latestCustomer, id: ids.cus, email, livemode: true }, v);
+    // 1500 x 2 a month = 3000, and 24000 a year = 2000: 5000 a month.
+    await deliver(
+      "customer.subscription.created",
+      {
+        ...basilSubscription,
+        id: ids.sub,
+        customer: ids.cus,
+        status: "active",
+        currency: "nzd",
+        livemode: true,
+        start_date: T0,
+        created: T0,
+        trial_start: null,
+        trial_end: null,
+        items: {
+          ...basilSubscription.items,
+          data: [item(`si_m${s}`, 1500, 2, "month"), item(`si_y${s}`, 24000, 1, "year")],
+        },
+      },
+      v,
+    );
+    for (const n of [1, 2]) {
+      const at = T0 + (n - 1) * 30 * DAY;
+      // Basil: the charge and the invoice name each other only through the invoice payment.
+      await deliver(
+        "charge.succeeded",
+        {
+          ...basilCharge,
+          id: `ch_${s}_${n}`,
+          customer: ids.cus,
+          payment_intent: `pi_${s}_${n}`,
+          status: "succeeded",
+          amount: 5000,
+          amount_captured: 5000,
+          currency: "nzd",
+          livemode: true,
+          created: at,
+        },
+        v,
+        at,
+      );
+      await deliver(
+        "invoice.paid",
+        {
+          ...basilInvoice,
+          id: `in_${s}_${n}`,
+          customer: ids.cus,
+          customer_email: email,
+          status: "paid",
+          currency: "nzd",
+          livemode: true,
+          created: at,
+          parent: { type: "subscription_details", subscription_details: { metadata: {}, subscription: ids.sub } },
+          status_transitions: { ...basilInvoice.status_transitions, paid_at: at },
+        },
+        v,
+        at,
+      );
+      await deliver(
+        "invoice_payment.paid",
+        {
+          ...basilInvoicePayment,
+          id: `inpay_${s}_${n}`,
+          invoice: `in_${s}_${n}`,
+          currency: "nzd",
+          status: "paid",
+          amount_paid: 5000,
+          livemode: true,
+          created: at,
+          payment: { type: "payment_intent", payment_intent: `pi_${s}_${n}` },
+          status_transitions: { canceled_at: null, paid_at: at },
+        },
+        v,
+        at,
+      );
+    }
+
+    const all = async (sql: string, ...binds: unknown[]) =>
+      (
+        await env.DB.prepare(sql)
+          .bind(...binds)
+          .all<Row>()
+      ).results;
+    expect(
+      await all(
+        "SELECT currency, effective_at, mrr_minor, change_minor FROM analytics_subscription_mrr WHERE subscription_id = ?",
+        ids.sub,
+      ),
+    ).toEqual([{ currency: "NZD", effective_at: "2025-11-20T12:00:00.000Z", mrr_minor: 5000, change_minor: 5000 }]);
+    expect(
+      await all(
+        "SELECT mrr_minor, paying_subscriptions FROM analytics_mrr_by_day WHERE currency = 'NZD' AND day IN ('2025-11-20', '2025-11-21') ORDER BY day",
+      ),
+    ).toEqual([
+      { mrr_minor: 5000, paying_subscriptions: 1 },
+      { mrr_minor: 5000, paying_subscriptions: 1 },
+    ]);
+    expect(
+      await all(
+        "SELECT id, is_subscription, rebill_number, gross_minor, currency FROM analytics_customer_orders WHERE id IN (?, ?) ORDER BY id",
+        `ch_${s}_1`,
+        `ch_${s}_2`,
+      ),
+    ).toEqual([
+      { id: `ch_${s}_1`, is_subscription: 1, rebill_number: 1, gross_minor: 5000, currency: "NZD" },
+      { id: `ch_${s}_2`, is_subscription: 1, rebill_number: 2, gross_minor: 5000, currency: "NZD" },
+    ]);
+    expect(
+      await all(
+        "SELECT currency, orders, subscription_orders, ltv_minor FROM analytics_customer_ltv WHERE email = ?",
+        email,
+      ),
+    ).toEqual([{ currency: "NZD", orders: 2, subscription_orders: 2, ltv_minor: 10000 }]);
   });
 });
