@@ -97,7 +97,21 @@ describe("published samples of every supported version, through ingress into D1"
       for (const id of ids) expect((await ledger(id))?.status).toBe("applied");
 
       const order = await row("shopify_orders", shop, ORDER_ID);
-      expect(order).toMatchObject({ api_version: version, currency: "USD", checkout_token: null });
+      expect(order).toMatchObject({
+        api_version: version,
+        currency: "USD",
+        checkout_token: null,
+        // "2021-12-31T19:00:00-05:00" in every sample; the total grew with 2026-01's added line items.
+        created_at: "2022-01-01T00:00:00.000Z",
+        processed_at: "2022-01-01T00:00:00.000Z",
+        total_price_minor: version < "2026-01" ? 35997 : 40495,
+      });
+      // Line item ids over 2^53 are stored exactly.
+      expect(await row("shopify_order_line_items", shop, "487817672276298554")).toMatchObject({
+        order_id: ORDER_ID,
+        position: 1,
+        api_version: version,
+      });
       // No supported version's order.customer carries counts: nothing written, nothing erased.
       expect(order?.customer_orders_count).toBeNull();
       expect(order?.customer_total_spent_minor).toBeNull();
