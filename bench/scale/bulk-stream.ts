@@ -88,7 +88,9 @@ export function streamBulkResults(
     serves: (url) => url.hostname === RESULTS_HOST && queries.has(url.pathname),
     handle: (url) => {
       const query = queries.get(url.pathname) as string;
-      return new Response(resultStream(shop, query, total, nodes), { headers: { "content-type": "application/jsonl" } });
+      return new Response(resultStream(shop, query, total, nodes), {
+        headers: { "content-type": "application/jsonl" },
+      });
     },
   };
 }
