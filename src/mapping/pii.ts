@@ -410,7 +410,7 @@ export const TEXT_COLUMNS: Readonly<Record<string, TableColumns>> = {
   },
   ops_sessions: { kept: ["id_hash", "expires_at"] },
   reconcile_runs: {
-    kept: ["run_id", "scope", "started_at", "finished_at", "window_from", "window_to", "report_key"],
+    kept: ["run_id", "scope", "started_at", "finished_at", "window_from", "window_to", "report_key", "stopped_by"],
   },
   replay_runs: { kept: ["filter", "cursor", "completed_at"] },
   shop_installs: { kept: ["changed_at"] },
