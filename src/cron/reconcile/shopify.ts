@@ -167,15 +167,39 @@ export async function reconcileShopifyShop(
         listed.map((l) => l.id),
         shop,
       );
-      const wanted: string[] = [];
+      const wanted: Array<{ gid: string; updatedAt: string }> = [];
       for (const l of listed) {
         const d = drift(versions.get(l.id), l.updatedAt);
         if (d === "in_sync") continue;
         r.tally[d]++;
-        wanted.push(l.gid);
+        wanted.push(l);
       }
-      const repairs = await fetchRepairs(api, r.resource, wanted, shop, apiVersion);
-      r.tally.repaired += await sendRepairs(env, repairs, now.toISOString());
+      // Repairs go out batch by batch: a page whose fetches Shopify's throttle cuts short keeps what
+      // it sent, and the resource resumes at the first record not fetched (else a page costing more
+      // than a run's points would be started over every run and never finish).
+      const size = FETCH_BATCH[r.resource];
+      for (let i = 0; i < wanted.length; i += size) {
+        const batch = wanted.slice(i, i + size);
+        let repairs: RepairEvent[];
+        try {
+          repairs = await fetchRepairs(
+            api,
+            r.resource,
+            batch.map((w) => w.gid),
+            shop,
+            apiVersion,
+          );
+        } catch (err) {
+          // Everything listed before this batch's first record is in sync or repaired: commit up to it.
+          if (err instanceof ThrottledError) {
+            r.lastSeen = (batch[0] as { updatedAt: string }).updatedAt;
+            const done = active.slice(0, active.indexOf(r) + 1);
+            await sharedDatabase(env).batch(done.flatMap((x) => cursorStatements(x)));
+          }
+          throw err;
+        }
+        r.tally.repaired += await sendRepairs(env, repairs, now.toISOString());
+      }
       r.after = conn.pageInfo.endCursor ?? null;
       if (!conn.pageInfo.hasNextPage || r.after === null) r.done = true;
     }
