@@ -274,14 +274,19 @@ export function replayDriver(): Driver {
   };
 }
 
-/** Shopify `reconcile` of the brand until its window completes; repairs are consumed in batches of 50. */
+/**
+ * Shopify `reconcile` of the brand until it has caught up (a run ends `done`); repairs are consumed
+ * in batches of 50. Each run pages under its own budget (src/cron/reconcile/budget.ts), so the note
+ * says how many runs it took and why each stopped.
+ */
 export function reconcileDriver(): Driver {
   const capture = new CaptureQueue();
   const e = { ...env, EVENTS: capture } as Env;
   let last: JobRun | null = null;
+  const runs: Array<{ pages: number; stoppedBy: string; looked: number; repaired: number; lag: number | null }> = [];
   const scope = () => (last?.job === "reconcile" ? last.result.scopes.find((s) => s.source === "shopify") : undefined);
   return {
-    done: async () => scope()?.status === "ok" && capture.sent.length === 0,
+    done: async () => scope()?.stoppedBy === "done" && scope()?.status === "ok" && capture.sent.length === 0,
     step: async () => {
       if (capture.sent.length > 0) {
         await consumeBodies(capture.sent);
@@ -292,18 +297,26 @@ export function reconcileDriver(): Driver {
       const s = scope();
       if (s?.status === "error" || s?.status === "skipped")
         throw new Error(`reconcile ${s.status}: ${s.error ?? s.note}`);
+      if (s) {
+        const t = Object.values(s.resources);
+        runs.push({
+          pages: s.pages,
+          stoppedBy: s.stoppedBy ?? "?",
+          looked: t.reduce((n, r) => n + r.lookedAt, 0),
+          repaired: t.reduce((n, r) => n + r.repaired, 0),
+          lag: s.lagSeconds,
+        });
+      }
     },
     note: async () => {
-      const s = scope();
-      if (!s) return "no run";
-      const t = Object.values(s.resources).reduce(
-        (a, r) => ({ looked: a.looked + r.lookedAt, repaired: a.repaired + r.repaired }),
-        {
-          looked: 0,
-          repaired: 0,
-        },
+      if (runs.length === 0) return "no run";
+      const sum = (f: (r: (typeof runs)[number]) => number) => runs.reduce((n, r) => n + f(r), 0);
+      const stops = [...new Set(runs.map((r) => r.stoppedBy))].join(", ");
+      const lags = runs.map((r) => (r.lag === null ? "?" : `${Math.round(r.lag / 60)}`)).join("→");
+      return (
+        `${runs.length} reconcile runs to catch up (stopped by ${stops}): ${sum((r) => r.pages)} pages, ` +
+        `${sum((r) => r.looked)} looked at, ${sum((r) => r.repaired)} repaired; lag after each run (min) ${lags}`
       );
-      return `last run: ${t.looked} looked at, ${t.repaired} repaired, ${s.apiCalls} API calls, ${s.apiCost} points`;
     },
   };
 }

@@ -138,7 +138,7 @@ describe.sequential(`large brand at scale ${SCALE}`, () => {
 
   it("reconcile with orders changed upstream", async () => {
     await changeOrdersUpstream(COUNTS.reconcileChangedOrders, COUNTS.reconcileMissedShare);
-    await withFakeShop(() => run(`reconcile (${COUNTS.reconcileChangedOrders} changed)`, reconcileDriver()));
+    await withFakeShop(() => run(`reconcile (${COUNTS.reconcileChangedOrders} changed upstream)`, reconcileDriver()));
   });
 
   it("bulk export of every order", () =>

@@ -3,8 +3,8 @@
  * is one reconciliation will not catch up with at its current budget (a shop changing faster than
  * its rate limit or its share of a run lets it be read, a source throttling every run). The rule
  * reads each scope's latest runs from `reconcile_runs` (the run that just stored its rows
- * included): it fires when the last `runs` of them all left the scope unfinished (not `done`) and
- * each one's lag was larger than the one before. Raised like the health rules (src/shared/alerts.ts),
+ * included, those that deferred it left out): it fires when the last `runs` of them all left the
+ * scope unfinished (not `done`) and each one's lag was larger than the one before. Raised like the health rules (src/shared/alerts.ts),
  * one alert per scope within `ALERT_DEDUP_MINUTES`, repeats counted as occurrences.
  */
 import { type AlertDraft, raiseAlert } from "../../shared/alerts";
@@ -19,8 +19,14 @@ interface RunRow {
   startedAt: string;
 }
 
-/** A run that caught up, or one whose scope was not reconciled for another reason, breaks the streak. */
-const BEHIND = new Set(["share", "wall_time", "subrequests", "d1_queries", "max_pages", "throttled", "deferred"]);
+/**
+ * A run that caught up, or one whose scope was not reconciled for another reason, breaks the streak.
+ * Runs that deferred the scope are left out: waiting its turn among many shops is not falling behind
+ * (its lag shows it), failing to catch up when served is.
+ */
+const BEHIND = new Set(["share", "wall_time", "subrequests", "d1_queries", "max_pages", "throttled"]);
+/** Alerts one run raises at most (two D1 statements each, from the run's reserve); the rest come next run. */
+const MAX_ALERTS = 20;
 
 const duration = (s: number) =>
   s >= 86_400
@@ -44,7 +50,8 @@ export async function lagGrowing(
        FROM json_each(?1) s
        JOIN reconcile_runs r ON r.source = s.value ->> '$[0]' AND r.scope = s.value ->> '$[1]'
          AND r.started_at IN (SELECT started_at FROM reconcile_runs
-           WHERE source = r.source AND scope = r.scope ORDER BY started_at DESC LIMIT ?2)
+           WHERE source = r.source AND scope = r.scope AND coalesce(stopped_by, '') <> 'deferred'
+           ORDER BY started_at DESC LIMIT ?2)
        ORDER BY r.source, r.scope, r.started_at DESC`,
     )
     .bind(JSON.stringify(scopes.map((s) => [s.source, s.scope])), runs)
@@ -65,6 +72,7 @@ export async function lagGrowing(
         (i === rows.length - 1 || r.lagSeconds > (rows[i + 1]?.lagSeconds ?? Number.POSITIVE_INFINITY)),
     );
     if (!growing) continue;
+    if (drafts.length >= MAX_ALERTS) break;
     const newest = rows[0] as RunRow;
     const oldest = rows.at(-1) as RunRow;
     const lag = newest.lagSeconds ?? 0;

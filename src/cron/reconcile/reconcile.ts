@@ -263,7 +263,7 @@ export async function runReconcile(
     scopes,
   );
   // Scopes that stopped behind: does their lag keep growing?
-  const behindNow = scopes.filter((s) => s.stoppedBy !== null && s.stoppedBy !== "done");
+  const behindNow = scopes.filter((s) => s.stoppedBy !== null && s.stoppedBy !== "done" && s.stoppedBy !== "deferred");
   const drafts = await lagGrowing(sharedDatabase(env), behindNow, settings.reconcileLagAlertRuns);
   if (drafts.length > 0) {
     await sharedDatabase(env).batch(
