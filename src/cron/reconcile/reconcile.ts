@@ -59,10 +59,13 @@ async function guarded(
     const r = await withLease(sharedDatabase(ctx.env), lease, ctx.runId, ctx.now, async () => {
       const report = await fn();
       // The scope's budget knows how many pages it took and why it stopped; a report left partial
-      // after its budget saw the listing done was stopped by what the run had left.
+      // after its budget saw the main listing done was stopped by what the run had left, else by the
+      // page cap of a listing paged on its own (inventory, ./shopify-inventory.ts).
       const b = ctx.budget;
       const stoppedBy =
-        report.status === "partial" && b.stoppedBy === "done" ? (b.run.shortOf(b.largestPage) ?? "share") : b.stoppedBy;
+        report.status === "partial" && b.stoppedBy === "done"
+          ? (b.run.shortOf(b.largestPage) ?? "max_pages")
+          : b.stoppedBy;
       return { ...report, pages: b.pages, stoppedBy };
     });
     if (!r.skipped) {
