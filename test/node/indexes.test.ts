@@ -139,6 +139,15 @@ const NEEDED: [string, string, string][] = [
     "SELECT * FROM shopify_inventory_on_hand WHERE shop = ?1",
   ],
   [
+    "reconcile_runs_by_scope",
+    "src/cron/reconcile/lag-alert.ts: each scope's latest runs",
+    `SELECT r.source, r.scope, r.stopped_by, r.lag_seconds FROM json_each(?1) s
+     JOIN reconcile_runs r ON r.source = s.value ->> '$[0]' AND r.scope = s.value ->> '$[1]'
+       AND r.started_at IN (SELECT started_at FROM reconcile_runs
+         WHERE source = r.source AND scope = r.scope AND coalesce(stopped_by, '') <> 'deferred'
+         ORDER BY started_at DESC LIMIT ?2)`,
+  ],
+  [
     "stripe_charges_by_lake_day",
     "src/cron/compact/tables.ts: a changed day's rows in key order",
     "SELECT * FROM stripe_charges WHERE updated_at >= ?1 AND updated_at < ?2 ORDER BY updated_at, id LIMIT 500",
