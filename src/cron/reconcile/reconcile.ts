@@ -154,10 +154,15 @@ export async function runReconcile(
   const planned: Planned[] = [];
   const order: string[] = [];
   const keyOf = (source: Source, scope: string) => `${source}\u0000${scope}`;
+  // Scopes without credentials: reported skipped, with no lag (they are not reconciled at all).
+  const unconfigured = new Set<string>();
   const plan = (source: Source, scope: string, unusable: string | null, run: Planned["run"]) => {
     order.push(keyOf(source, scope));
-    if (unusable !== null) reports.set(keyOf(source, scope), skipped(source, scope, unusable));
-    else planned.push({ source, scope, run });
+    if (unusable === null) planned.push({ source, scope, run });
+    else {
+      unconfigured.add(keyOf(source, scope));
+      reports.set(keyOf(source, scope), skipped(source, scope, unusable));
+    }
   };
 
   if (wants("stripe")) {
@@ -255,9 +260,8 @@ export async function runReconcile(
   for (const k of order) {
     const r = reports.get(k);
     if (r === undefined) continue;
-    const unusable = r.status === "skipped" && r.stoppedBy === null && r.note?.endsWith("is not set");
     const at = positionOf(after, r.source, r.scope);
-    scopes.push(unusable ? r : { ...r, lagSeconds: lagSeconds(at?.position ?? null, run.now) });
+    scopes.push(unconfigured.has(k) ? r : { ...r, lagSeconds: lagSeconds(at?.position ?? null, run.now) });
   }
 
   const reportKey = await storeReconcileReport(
