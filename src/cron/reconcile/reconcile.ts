@@ -232,7 +232,8 @@ export async function runReconcile(
     const spentBefore = budget.spent();
     const report = await guarded(ctxFor(b), p.source, p.scope, () => p.run(ctxFor(b)));
     const spent = budget.spent();
-    if (report.pages <= 1) {
+    // Learned from scopes that were quiet (one page, done): a throttled scope's wait says nothing of the next.
+    if (report.pages <= 1 && report.stoppedBy === "done") {
       firstPage = {
         subrequests: Math.max(firstPage.subrequests, spent.subrequests - spentBefore.subrequests),
         d1Queries: Math.max(firstPage.d1Queries, spent.d1Queries - spentBefore.d1Queries),
