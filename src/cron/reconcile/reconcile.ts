@@ -107,7 +107,8 @@ function budgeted(graphql: ShopifyGraphql, shop: string, budget: () => ScopeBudg
   return async (query, variables, options) => {
     const b = budget();
     b.subrequest();
-    const r = await graphql(query, variables, { ...options, maxWaitMs: b.waitMs() });
+    // The coordinator takes a positive wait only; 1 ms means "only if the points are there now".
+    const r = await graphql(query, variables, { ...options, maxWaitMs: Math.max(1, Math.round(b.waitMs())) });
     // The coordinator could not get the points in time: Shopify's throttle wins, the scope resumes next run.
     if (!r.ok && r.error.kind === "timeout") throw new ThrottledError(`no rate budget for ${shop} within the run`);
     return r;
