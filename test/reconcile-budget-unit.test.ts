@@ -4,7 +4,7 @@
  * first page, at the run's wall time, D1 queries and subrequests, and at the page cap.
  */
 import { describe, expect, it } from "vitest";
-import { INVOCATION_LIMITS, RunBudget } from "../src/cron/reconcile/budget";
+import { bufferedMetrics, INVOCATION_LIMITS, RunBudget } from "../src/cron/reconcile/budget";
 
 function clock(start = 1_000_000) {
   let now = start;
@@ -87,5 +87,27 @@ describe("reconcile run budget", () => {
     next.finished();
     expect(next.nextPage()).toBe(false);
     expect(next.stoppedBy).toBe("done");
+  });
+
+  it("holds a run's Analytics Engine points and writes each index and blobs once, doubles summed", () => {
+    const written: AnalyticsEngineDataPoint[] = [];
+    const { env, flush } = bufferedMetrics({ METRICS: { writeDataPoint: (p) => p && written.push(p) } } as Pick<
+      Env,
+      "METRICS"
+    >);
+    for (let page = 0; page < 300; page++) {
+      env.METRICS.writeDataPoint({
+        indexes: ["stripe"],
+        blobs: ["accepted", "stripe", "customer.updated"],
+        doubles: [100, 5],
+      });
+    }
+    env.METRICS.writeDataPoint({ indexes: ["stripe"], blobs: ["reconciled", "stripe", "events"], doubles: [1, 0, 2] });
+    expect(written).toEqual([]);
+    flush();
+    expect(written).toEqual([
+      { indexes: ["stripe"], blobs: ["accepted", "stripe", "customer.updated"], doubles: [30_000, 1_500] },
+      { indexes: ["stripe"], blobs: ["reconciled", "stripe", "events"], doubles: [1, 0, 2] },
+    ]);
   });
 });

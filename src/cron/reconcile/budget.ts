@@ -214,3 +214,30 @@ export function meteredSubrequests<E extends Pick<Env, "EVENTS" | "LAKE">>(env: 
     });
   return { ...env, EVENTS: counting(env.EVENTS), LAKE: counting(env.LAKE) };
 }
+
+/**
+ * `env` whose Analytics Engine points are held and summed per index and blobs until `flush`: a
+ * run of hundreds of pages sends repairs after each (one `accepted` point per topic each time),
+ * and an invocation may write 250 points. Every point the pipeline writes is counts and sums
+ * (src/shared/metrics.ts), so adding equal points' doubles loses nothing.
+ */
+export function bufferedMetrics<E extends Pick<Env, "METRICS">>(env: E): { env: E; flush: () => void } {
+  const real = env.METRICS;
+  if (real === undefined) return { env, flush: () => {} };
+  const held = new Map<string, AnalyticsEngineDataPoint & { doubles: number[] }>();
+  const buffer: AnalyticsEngineDataset = {
+    writeDataPoint(point?: AnalyticsEngineDataPoint) {
+      if (point === undefined) return;
+      const key = JSON.stringify([point.indexes ?? [], point.blobs ?? []]);
+      const doubles = point.doubles ?? [];
+      const was = held.get(key);
+      if (was === undefined) held.set(key, { ...point, doubles: [...doubles] });
+      else for (const [i, d] of doubles.entries()) was.doubles[i] = (was.doubles[i] ?? 0) + d;
+    },
+  };
+  const flush = () => {
+    for (const point of held.values()) real.writeDataPoint(point);
+    held.clear();
+  };
+  return { env: { ...env, METRICS: buffer }, flush };
+}

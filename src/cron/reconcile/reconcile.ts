@@ -22,7 +22,7 @@ import { meteredDatabases, sharedDatabase } from "../../tables/database";
 import { withLease } from "../lease";
 import { storeReconcileReport } from "../reports";
 import { activeShops, coordinatorConnector, type ShopifyConnector, type ShopifyGraphql } from "../shopify-port";
-import { meteredSubrequests, RunBudget, type ScopeBudget, type Spent } from "./budget";
+import { bufferedMetrics, meteredSubrequests, RunBudget, type ScopeBudget, type Spent } from "./budget";
 import { lagGrowing, raiseLagAlerts } from "./lag-alert";
 import { lagSeconds, positionOf, readPositions } from "./positions";
 import { reconcileRecharge } from "./recharge";
@@ -147,7 +147,8 @@ export async function runReconcile(
   const startedAt = run.now.toISOString();
   const settings = cronSettings(input);
   const budget = new RunBudget(settings.reconcileRunMs, settings.maxPages);
-  const env = meteredSubrequests(meteredDatabases(input, budget.meter), () => {
+  const metrics = bufferedMetrics(input);
+  const env = meteredSubrequests(meteredDatabases(metrics.env, budget.meter), () => {
     budget.subrequests++;
   });
   const wants = (s: Source) => options.sources === undefined || options.sources.includes(s);
@@ -279,6 +280,12 @@ export async function runReconcile(
       raiseLagAlerts(sharedDatabase(env), drafts, run.now.toISOString(), settings.alertDedupMs),
     );
     log.warn("reconcile falling behind", { runId: run.runId, scopes: drafts.map((d) => d.key).join(", ") });
+  }
+  // The run's points, summed: a few per source and topic, whatever the pages.
+  try {
+    metrics.flush();
+  } catch (err) {
+    log.warn("analytics engine points not written", { runId: run.runId, error: errorText(err) });
   }
   log.info("reconcile run budget", { runId: run.runId, ...budget.spent() });
   return { runId: run.runId, reportKey, scopes };
