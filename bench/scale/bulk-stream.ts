@@ -6,8 +6,8 @@
  * operation's URL at a stream: the orders in chunks of CHUNK_ORDERS, each chunk run through the
  * fake's own executor (`bulkLines` over a fake of just those orders) for the operation's query,
  * every parent followed by its children (how Shopify writes them), as plain JSONL (as Shopify serves
- * it). Generation is deterministic, so a resumed download (an HTTP Range) is the same bytes: it is
- * answered with the whole stream, which the coordinator skips forward (src/durable/bulk/archive.ts).
+ * it). Generation is deterministic, so a resumed download (an HTTP Range) is the same bytes, served
+ * from the chunk that holds its offset (206) as a storage URL serves a range.
  */
 
 import { bulkLines, type OperationNode, parseOperation } from "../../test/fakes/graphql-lite";
@@ -26,7 +26,8 @@ interface FakeInternals {
 
 export interface BulkStream {
   serves(url: URL): boolean;
-  handle(url: URL): Response;
+  /** `range`: the request's Range header (`bytes=N-`), answered from byte N with 206. */
+  handle(url: URL, range: string | null): Response;
 }
 
 /** JSONL of orders [from, to) for the query: each parent line, then its children's. */
@@ -43,23 +44,42 @@ function chunkLines(shop: FakeShopifyAdmin, op: OperationNode, orders: FakeNode[
   return `${lines.join("\n")}\n`;
 }
 
+/** Where each chunk of a result starts, in bytes, as far as it was generated (chunk i starts at starts[i]). */
+type ChunkStarts = number[];
+
+/**
+ * The result's bytes from `from` on. A chunk's start is known once it was generated, so a ranged
+ * request (a resumed copy) starts generating at the chunk that holds its offset, as a storage URL
+ * serves a range without reading what comes before it.
+ */
 function resultStream(
   shop: FakeShopifyAdmin,
   query: string,
   total: number,
   nodes: (from: number, to: number) => FakeNode[],
+  starts: ChunkStarts,
+  from: number,
 ): ReadableStream<Uint8Array> {
   const op = parseOperation(query);
-  let next = 0;
+  let chunk = 0;
+  while (chunk + 1 < starts.length && (starts[chunk + 1] as number) <= from) chunk++;
+  let skip = from - (starts[chunk] ?? 0);
   return new ReadableStream<Uint8Array>({
     pull(controller) {
-      if (next >= total) {
+      const first = chunk * CHUNK_ORDERS;
+      if (first >= total) {
         controller.close();
         return;
       }
-      const to = Math.min(total, next + CHUNK_ORDERS);
-      controller.enqueue(encoder.encode(chunkLines(shop, op, nodes(next, to))));
-      next = to;
+      const bytes = encoder.encode(chunkLines(shop, op, nodes(first, Math.min(total, first + CHUNK_ORDERS))));
+      starts[chunk + 1] = (starts[chunk] ?? 0) + bytes.byteLength;
+      chunk++;
+      if (skip >= bytes.byteLength) {
+        skip -= bytes.byteLength;
+        return;
+      }
+      controller.enqueue(skip > 0 ? bytes.subarray(skip) : bytes);
+      skip = 0;
     },
   });
 }
@@ -75,6 +95,7 @@ export function streamBulkResults(
 ): BulkStream {
   const internals = shop as unknown as FakeInternals;
   const queries = new Map<string, string>();
+  const starts = new Map<string, ChunkStarts>();
   internals.finish = (op, status) => {
     const path = `/${shop.shop}/stream-${op.number}.jsonl`;
     queries.set(path, op.query);
@@ -86,11 +107,14 @@ export function streamBulkResults(
   };
   return {
     serves: (url) => url.hostname === RESULTS_HOST && queries.has(url.pathname),
-    handle: (url) => {
+    handle: (url, range) => {
       const query = queries.get(url.pathname) as string;
-      return new Response(resultStream(shop, query, total, nodes), {
-        headers: { "content-type": "application/jsonl" },
-      });
+      const known = starts.get(url.pathname) ?? [0];
+      starts.set(url.pathname, known);
+      const from = Number(/^bytes=(\d+)-$/.exec(range ?? "")?.[1] ?? 0);
+      const body = resultStream(shop, query, total, nodes, known, from);
+      const headers = { "content-type": "application/jsonl" };
+      return from > 0 ? new Response(body, { status: 206, headers }) : new Response(body, { headers });
     },
   };
 }

@@ -88,7 +88,8 @@ export function routeToFakeShop(): () => void {
     const url = new URL(input instanceof Request ? input.url : String(input));
     if (stream.serves(url)) {
       countSubrequest(url.href);
-      return stream.handle(url);
+      const range = new Headers(input instanceof Request ? input.headers : init?.headers).get("range");
+      return stream.handle(url, range);
     }
     // The layer's fetch (`real`) counts what is not the fake's.
     if (shop.serves(url)) countSubrequest(url.href);
