@@ -61,7 +61,7 @@ describe("usage errors exit 2 with one line and send nothing", { timeout: 30_000
     [["backfill", "NOT A SHOP"], 'error: "NOT A SHOP" is not a shop domain like my-shop.myshopify.com'],
     [
       ["backfill", "a.myshopify.com", "--resources", "orders,widgets"],
-      "error: --resources for shopify takes orders, customers, products, fulfillments, refunds; got widgets",
+      "error: --resources for shopify takes orders, customers, products, fulfillments, refunds, inventory, locations; got widgets",
     ],
     [["backfill"], "error: a Shopify backfill needs the shop: backfill <shop>"],
     [
