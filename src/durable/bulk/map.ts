@@ -350,18 +350,12 @@ export function mapBulkRows(
   return { ok: true, rows };
 }
 
-/**
- * An inventory item's line and its levels' child lines (`__parentId` the item): the item's row and
- * one level row per location, through the webhook mappers. A level that fails (no location, say)
- * fails the whole line, as a product's bad variant does.
- */
-function mapBulkInventory(
+/** A parent line (or its parse) and its child lines as objects; children that are not objects are left out. */
+function parseLines(
   parentLine: string,
   childLines: readonly string[],
-  meta: EventMeta,
-  ctx: MapContext,
   parsed?: { value: unknown },
-): BulkMapResult {
+): { ok: true; node: Obj; children: Obj[] } | { ok: false; detail: string } {
   let node: Obj | null;
   const children: Obj[] = [];
   try {
@@ -374,6 +368,24 @@ function mapBulkInventory(
     return { ok: false, detail: `not JSON: ${err instanceof Error ? err.message : String(err)}`.slice(0, 300) };
   }
   if (!node) return { ok: false, detail: "line is not a JSON object" };
+  return { ok: true, node, children };
+}
+
+/**
+ * An inventory item's line and its levels' child lines (`__parentId` the item): the item's row and
+ * one level row per location, through the webhook mappers. A level that fails (no location, say)
+ * fails the whole line, as a product's bad variant does.
+ */
+function mapBulkInventory(
+  parentLine: string,
+  childLines: readonly string[],
+  meta: EventMeta,
+  ctx: MapContext,
+  parsed?: { value: unknown },
+): BulkMapResult {
+  const lines = parseLines(parentLine, childLines, parsed);
+  if (!lines.ok) return lines;
+  const { node, children } = lines;
   const item = mapInventoryItem(inventoryItemDoc(node), meta, ctx.shopCurrency);
   if (!item.ok) return item;
   const rows: ShopifyRows[] = [item.rows];
@@ -394,18 +406,9 @@ export function mapBulkEntity(
   ctx: MapContext,
   parsed?: { value: unknown },
 ): MapResult {
-  let node: Obj | null;
-  const children: Obj[] = [];
-  try {
-    node = asObj(parsed ? parsed.value : JSON.parse(parentLine));
-    for (const c of childLines) {
-      const child = asObj(JSON.parse(c));
-      if (child) children.push(child);
-    }
-  } catch (err) {
-    return { ok: false, detail: `not JSON: ${err instanceof Error ? err.message : String(err)}`.slice(0, 300) };
-  }
-  if (!node) return { ok: false, detail: "line is not a JSON object" };
+  const lines = parseLines(parentLine, childLines, parsed);
+  if (!lines.ok) return lines;
+  const { node, children } = lines;
   switch (resource) {
     case "orders": {
       // The bulk-shaped reader when it can decide; the webhook path for anything else (same answer).
