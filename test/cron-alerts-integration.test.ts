@@ -296,6 +296,27 @@ describe("delivery", () => {
     expect(posts).toHaveLength(2);
   });
 
+  it("stops posting at the invocation's deadline and leaves the rest pending for the next run at once", async () => {
+    const now = new Date();
+    const ids = [await raise(`delivery:${uid()}`, now), await raise(`delivery:${uid()}`, now)];
+    const posts = hook([200, 200]);
+    // 12 s left, and each post takes 5 s on this clock: the first (up to 10 s) fits, the second would not.
+    const start = now.getTime();
+    const clock = vi.spyOn(Date, "now").mockImplementation(() => start + posts.length * 5_000);
+    const sent = deliverAlerts(alertEnv(), { now, ids, deadline: start + 12_000 }).finally(() => clock.mockRestore());
+    expect(await sent).toMatchObject({ sent: 1, deferred: 1 });
+    expect(posts).toHaveLength(1);
+    const rows = await env.DB.prepare("SELECT status, claimed_until FROM alerts WHERE id IN (?1, ?2) ORDER BY status")
+      .bind(...ids)
+      .all();
+    expect(rows.results).toEqual([
+      { status: "pending", claimed_until: null },
+      { status: "sent", claimed_until: null },
+    ]);
+    // The next run posts it at once, without waiting for a claim to lapse.
+    expect(await deliverAlerts(alertEnv(), { now, ids })).toMatchObject({ sent: 1, deferred: 0 });
+  });
+
   it("events keep flowing while the endpoint fails: the consumer never calls it", async () => {
     const failing = routeFetch(() => [
       { serves: () => true, handle: async () => new Response("down", { status: 500 }) },

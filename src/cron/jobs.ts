@@ -63,6 +63,13 @@ export const SCHEDULES: Record<string, JobName | readonly JobName[]> = {
   "45 4 * * *": "retention",
 };
 
+/** What an invocation of a schedule may take: 30 s for crons more often than hourly, 15 minutes otherwise. */
+export function invocationWallMs(cron: string): number {
+  return cron.startsWith("*") ? 30_000 : 15 * 60_000;
+}
+/** Left for the invocation's own end (the job's report, the last D1 write) after alert delivery. */
+const DEADLINE_MARGIN_MS = 2_000;
+
 /** Days of erasures one compact run asks for first (its options take at most 400). */
 const RECOMPACT_DAYS_PER_RUN = 400;
 
@@ -93,8 +100,15 @@ export type JobOutcome =
 
 export type JobRun = JobOutcome & { runId: string; alerts: DeliveryResult | null };
 
-/** Runs `name` as of `now` (the scheduled time), then delivers due alerts. */
-export async function runJob(env: Env, name: JobName, opts: { now: Date; options?: JobOptions }): Promise<JobRun> {
+/**
+ * Runs `name` as of `now` (the scheduled time), then delivers due alerts, within `deadline` (epoch ms)
+ * when the invocation has one.
+ */
+export async function runJob(
+  env: Env,
+  name: JobName,
+  opts: { now: Date; options?: JobOptions; deadline?: number },
+): Promise<JobRun> {
   const runId = newRunId(name, opts.now);
   const run = { runId, now: opts.now };
   const options = opts.options ?? {};
@@ -109,7 +123,7 @@ export async function runJob(env: Env, name: JobName, opts: { now: Date; options
   }
   // Alerts go out even when the job failed. Delivery is about when a message is posted,
   // so it runs on the wall clock, not the scheduled time.
-  const alerts = await deliverAlerts(env, { now: new Date() }).catch((err: unknown) => {
+  const alerts = await deliverAlerts(env, { now: new Date(), deadline: opts.deadline }).catch((err: unknown) => {
     log.error("alert delivery failed", { runId, error: describeError(err) });
     return null;
   });
@@ -225,8 +239,11 @@ export async function runScheduled(controller: ScheduledController, env: Env): P
   }
   // One schedule may run several jobs (the Cron Trigger count is limited): each runs even if one before it failed.
   const failures: unknown[] = [];
+  const deadline = Date.now() + invocationWallMs(controller.cron) - DEADLINE_MARGIN_MS;
   for (const job of typeof jobs === "string" ? [jobs] : jobs) {
-    await runJob(env, job, { now: new Date(controller.scheduledTime) }).catch((err: unknown) => failures.push(err));
+    await runJob(env, job, { now: new Date(controller.scheduledTime), deadline }).catch((err: unknown) =>
+      failures.push(err),
+    );
   }
   if (failures.length > 0) throw failures[0];
 }

@@ -7,6 +7,8 @@
  * after 24 h is marked `expired` rather than posted late and out of context. Posts go
  * one at a time, since chat webhooks rate-limit to about one message per second.
  * With no URL configured nothing is touched: alerts stay pending and visible in D1.
+ * A caller with a wall-time budget (a cron invocation) passes its `deadline`: posting stops while a
+ * post could still run past it, and the alerts claimed but not posted go back to pending at once.
  */
 import { log } from "../../shared/log";
 import { recordAlertMetric } from "../../shared/metrics";
@@ -25,6 +27,8 @@ export interface DeliveryResult {
   retrying: number;
   failed: number;
   expired: number;
+  /** Claimed but left for the next run: posting them could have run past the caller's deadline. */
+  deferred: number;
 }
 
 interface ClaimedAlert extends AlertForMessage {
@@ -40,15 +44,16 @@ export function retryDelayMs(attempts: number): number {
 /** Delivers due alerts (only `ids`, when given: an operator's or a test's explicit selection). */
 export async function deliverAlerts(
   env: Env,
-  opts: { now: Date; ids?: readonly string[] } = { now: new Date() },
+  opts: { now: Date; ids?: readonly string[]; deadline?: number } = { now: new Date() },
 ): Promise<DeliveryResult> {
-  const result: DeliveryResult = { configured: false, sent: 0, retrying: 0, failed: 0, expired: 0 };
+  const result: DeliveryResult = { configured: false, sent: 0, retrying: 0, failed: 0, expired: 0, deferred: 0 };
   const url = env.ALERT_WEBHOOK_URL?.trim() ?? "";
   if (url === "") return result;
   result.configured = true;
   const ids = opts.ids ?? null;
   if (ids !== null && ids.length === 0) return result;
-  for (const { db } of everyDatabase(env)) await deliverFrom(env, db, url, opts.now, ids, result);
+  const deadline = opts.deadline ?? Number.POSITIVE_INFINITY;
+  for (const { db } of everyDatabase(env)) await deliverFrom(env, db, url, opts.now, ids, deadline, result);
   return result;
 }
 
@@ -59,6 +64,7 @@ async function deliverFrom(
   url: string,
   nowDate: Date,
   ids: readonly string[] | null,
+  deadline: number,
   result: DeliveryResult,
 ): Promise<void> {
   const now = nowDate.toISOString();
@@ -90,7 +96,20 @@ async function deliverFrom(
     .bind(now, claimedUntil, oldest, BATCH, ...scope)
     .all<ClaimedAlert>();
 
-  for (const a of claimed.sort((x, y) => x.createdAt.localeCompare(y.createdAt))) {
+  const inOrder = claimed.sort((x, y) => x.createdAt.localeCompare(y.createdAt));
+  for (const [i, a] of inOrder.entries()) {
+    if (Date.now() + POST_TIMEOUT_MS > deadline) {
+      // Out of the invocation's time: the rest wait for the next run, not for their claim to lapse.
+      const left = JSON.stringify(inOrder.slice(i).map((x) => x.id));
+      await db
+        .prepare(
+          "UPDATE alerts SET status = 'pending', claimed_until = NULL WHERE id IN (SELECT value FROM json_each(?1))",
+        )
+        .bind(left)
+        .run();
+      result.deferred += inOrder.length - i;
+      return;
+    }
     const error = await post(url, a);
     const attempts = a.attempts + 1;
     if (error === null) {
