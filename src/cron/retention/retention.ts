@@ -25,6 +25,8 @@ import { type CompactTable, compactTableOf, PartBuffer } from "../parquet";
 export interface RetentionOptions {
   /** First day (YYYY-MM-DD) the run may touch; earlier rows stay. */
   fromDay?: string;
+  /** D1 queries the ledger's archiving may take (default LEDGER_QUERIES_PER_RUN). */
+  ledgerQueries?: number;
 }
 
 export interface RetentionTableReport {
@@ -44,6 +46,12 @@ export interface RetentionResult {
 const DAY = 24 * 3600 * 1000;
 const HOUR = 3600 * 1000;
 const PAGE_ROWS = 1000;
+const DELETE_CHUNK = 5000;
+/** D1 queries the ledger's archiving may take in one run (of 1,000), leaving room for the report tables. */
+const LEDGER_QUERIES_PER_RUN = 800;
+/** Wall time it may take: the daily schedule's invocation has 15 minutes, its CPU 300 s. */
+const LEDGER_RUN_MS = 180_000;
+const LEDGER_SOURCES = ["shopify", "stripe", "recharge"] as const;
 const PART_ROWS = 10_000;
 
 const LEDGER: CompactTable = compactTableOf("identity", webhookEvents);
@@ -77,7 +85,7 @@ export async function runRetention(
     // The ledger of every database (a shop routed to its own keeps its events' ledger there).
     const tables: RetentionTableReport[] = [];
     for (const { name, db } of everyDatabase(env)) {
-      const report = await archiveLedger(env, db, name, run.runId, cutoffs, maxDays, options.fromDay ?? "0000-00-00");
+      const report = await archiveLedger(env, db, name, run.runId, cutoffs, maxDays, options);
       const seen = tables[0];
       if (seen === undefined) tables.push(report);
       else {
@@ -115,9 +123,15 @@ async function archiveLedger(
   runId: string,
   cutoffs: Record<string, string>,
   maxDays: number,
-  fromDay: string,
+  options: RetentionOptions,
 ): Promise<RetentionTableReport> {
+  const fromDay = options.fromDay ?? "0000-00-00";
   const report: RetentionTableReport = { table: "webhook_events", days: 0, archived: 0, deleted: 0, objects: [] };
+  // A day of a large brand is a million rows: a run takes what its budget allows and the next goes on.
+  const started = Date.now();
+  let queries = 0;
+  const budget = options.ledgerQueries ?? LEDGER_QUERIES_PER_RUN;
+  const spent = () => queries >= budget || Date.now() - started >= LEDGER_RUN_MS;
   const latest = [cutoffs.shopify ?? "", cutoffs.stripe ?? "", cutoffs.recharge ?? ""].sort().at(-1) ?? "";
   const cut = [cutoffs.shopify, cutoffs.stripe, cutoffs.recharge];
   let day = await oldestDay(
@@ -127,10 +141,10 @@ async function archiveLedger(
   );
   while (day !== null && day < latest && report.days < maxDays) {
     report.days++;
+    queries++;
     const buffer = new PartBuffer(LEDGER);
     let rowids: string[] = [];
     let part = 0;
-    let after: [string, string] | null = null;
     const flush = async () => {
       if (buffer.rows === 0) return;
       // A routed database's parts carry its binding, so two databases' parts of one run never share a key.
@@ -145,6 +159,7 @@ async function archiveLedger(
       await env.LAKE.put(key, bytes, { httpMetadata: { contentType: "application/vnd.apache.parquet" } });
       report.objects.push(key);
       report.archived += rows;
+      queries += Math.ceil(rowids.length / DELETE_CHUNK);
       report.deleted += await deleteRowids(
         db,
         "webhook_events",
@@ -154,24 +169,36 @@ async function archiveLedger(
       );
       rowids = [];
     };
-    for (;;) {
-      const page: { results: Array<Record<string, string | null>> } = await db
-        .prepare(
-          `SELECT CAST(rowid AS TEXT) AS _rowid, ${LEDGER_SELECT} FROM webhook_events WHERE ${LEDGER_ELIGIBLE}
-         ${after ? "AND (source, event_id) > (?6, ?7)" : ""} ORDER BY source, event_id LIMIT ${PAGE_ROWS}`,
-        )
-        .bind(day, nextDay(day), ...cut, ...(after ?? []))
-        .all<Record<string, string | null>>();
-      for (const row of page.results) {
-        buffer.push(row);
-        rowids.push(String(row._rowid));
-        if (buffer.rows >= PART_ROWS) await flush();
+    // Each source's rows of the day in (received_at, rowid) order, the order of its index
+    // (source, received_at): a page reads its own rows, never the day again.
+    for (const source of LEDGER_SOURCES) {
+      const cutoff = cutoffs[source];
+      if (cutoff === undefined || day >= cutoff) continue;
+      let after: [string, string] | null = null;
+      for (;;) {
+        if (spent()) break;
+        queries++;
+        const page: { results: Array<Record<string, string | null>> } = await db
+          .prepare(
+            `SELECT CAST(rowid AS TEXT) AS _rowid, ${LEDGER_SELECT} FROM webhook_events
+             WHERE source = ?1 AND received_at >= ?2 AND received_at < ?3 AND status <> 'retrying'
+             ${after ? "AND (received_at, rowid) > (?4, ?5)" : ""} ORDER BY received_at, rowid LIMIT ${PAGE_ROWS}`,
+          )
+          .bind(source, day, nextDay(day), ...(after ?? []))
+          .all<Record<string, string | null>>();
+        for (const row of page.results) {
+          buffer.push(row);
+          rowids.push(String(row._rowid));
+          if (buffer.rows >= PART_ROWS) await flush();
+        }
+        const last = page.results.at(-1);
+        if (page.results.length < PAGE_ROWS || !last) break;
+        after = [String(last.received_at), String(last._rowid)];
       }
-      const last = page.results.at(-1);
-      if (page.results.length < PAGE_ROWS || !last) break;
-      after = [String(last.source), String(last.event_id)];
     }
     await flush();
+    // Out of budget: the day's rows left stay in D1 (what was archived is deleted), for the next run.
+    if (spent()) break;
     day = await oldestDay(
       db,
       "SELECT min(received_at) AS d FROM webhook_events WHERE received_at >= ?1 AND status <> 'retrying'",
@@ -260,8 +287,8 @@ async function deleteRowids(
 ): Promise<number> {
   let deleted = 0;
   const n = binds.length;
-  for (let i = 0; i < rowids.length; i += 5000) {
-    const chunk = JSON.stringify(rowids.slice(i, i + 5000).map(Number));
+  for (let i = 0; i < rowids.length; i += DELETE_CHUNK) {
+    const chunk = JSON.stringify(rowids.slice(i, i + DELETE_CHUNK).map(Number));
     const result = await db
       .prepare(`DELETE FROM ${table} WHERE rowid IN (SELECT value FROM json_each(?${n + 1})) AND ${condition}`)
       .bind(...binds, chunk)
