@@ -170,7 +170,8 @@ async function archiveLedger(
       rowids = [];
     };
     // Each source's rows of the day in (received_at, rowid) order, the order of its index
-    // (source, received_at): a page reads its own rows, never the day again.
+    // (source, received_at): a page seeks to where the last ended (the plain range bound is what the
+    // index can seek by; the row value alone is a filter), so it never reads the day again.
     for (const source of LEDGER_SOURCES) {
       const cutoff = cutoffs[source];
       if (cutoff === undefined || day >= cutoff) continue;
@@ -182,7 +183,7 @@ async function archiveLedger(
           .prepare(
             `SELECT CAST(rowid AS TEXT) AS _rowid, ${LEDGER_SELECT} FROM webhook_events
              WHERE source = ?1 AND received_at >= ?2 AND received_at < ?3 AND status <> 'retrying'
-             ${after ? "AND (received_at, rowid) > (?4, ?5)" : ""} ORDER BY received_at, rowid LIMIT ${PAGE_ROWS}`,
+             ${after ? "AND received_at >= ?4 AND (received_at, rowid) > (?4, ?5)" : ""} ORDER BY received_at, rowid LIMIT ${PAGE_ROWS}`,
           )
           .bind(source, day, nextDay(day), ...(after ?? []))
           .all<Record<string, string | null>>();
