@@ -5,6 +5,7 @@
 import { readdirSync, readFileSync } from "node:fs";
 import { DatabaseSync } from "node:sqlite";
 import { beforeAll, describe, expect, it } from "vitest";
+import { deleteByRowidSql, LEDGER_ELIGIBLE, OLDEST_LEDGER_DAY } from "../../src/cron/retention/retention";
 
 const root = new URL("../..", import.meta.url).pathname;
 let db: DatabaseSync;
@@ -160,6 +161,21 @@ describe("indexes", () => {
       expect(plan(sql)).toMatch(usesIndex(index));
     });
   }
+
+  // A day of a large brand is 1,000,000 ledger rows: retention must seek, never read the day per query.
+  it("retention finds the oldest ledger day by one seek per source", () => {
+    const lines = plan(OLDEST_LEDGER_DAY)
+      .split("\n")
+      .filter((l) => l.includes("webhook_events"));
+    expect(lines).toHaveLength(3);
+    for (const line of lines) expect(line).toMatch(usesIndex("webhook_events_by_received"));
+  });
+
+  it("retention deletes archived rows by rowid, not by a range over the day", () => {
+    const text = plan(deleteByRowidSql("webhook_events", LEDGER_ELIGIBLE, 6));
+    expect(text).toMatch(/SEARCH webhook_events USING INTEGER PRIMARY KEY \(rowid=\?\)/);
+    expect(text).not.toMatch(/MULTI-INDEX OR|webhook_events_by_received/);
+  });
 
   it("the indexes migration 0153 dropped are gone, and no query above planned on them", () => {
     const text = readFileSync(`${root}/migrations/0153_drop_unused_indexes.sql`, "utf8");

@@ -112,9 +112,18 @@ const LEDGER_SELECT = LEDGER.columns
   .map((c) => (c.kind === "string" ? quote(c.name) : `CAST(${quote(c.name)} AS TEXT) AS ${quote(c.name)}`))
   .join(", ");
 /** ?1 day, ?2 next day, ?3..?5 the per-source cutoffs, ?6/?7 the last key of the previous page. */
-const LEDGER_ELIGIBLE = `received_at >= ?1 AND received_at < ?2 AND status <> 'retrying'
+export const LEDGER_ELIGIBLE = `received_at >= ?1 AND received_at < ?2 AND status <> 'retrying'
   AND ((source = 'shopify' AND received_at < ?3) OR (source = 'stripe' AND received_at < ?4)
     OR (source = 'recharge' AND received_at < ?5))`;
+
+/**
+ * The ledger's oldest day from `?1`: one seek per source on (source, received_at). Without the
+ * source, min(received_at) has no index to seek by and reads the table.
+ */
+export const OLDEST_LEDGER_DAY = `SELECT min(d) AS d FROM (${LEDGER_SOURCES.map(
+  (s) =>
+    `SELECT min(received_at) AS d FROM webhook_events WHERE source = '${s}' AND received_at >= ?1 AND status <> 'retrying'`,
+).join(" UNION ALL ")})`;
 
 async function archiveLedger(
   env: Env,
@@ -134,11 +143,7 @@ async function archiveLedger(
   const spent = () => queries >= budget || Date.now() - started >= LEDGER_RUN_MS;
   const latest = [cutoffs.shopify ?? "", cutoffs.stripe ?? "", cutoffs.recharge ?? ""].sort().at(-1) ?? "";
   const cut = [cutoffs.shopify, cutoffs.stripe, cutoffs.recharge];
-  let day = await oldestDay(
-    db,
-    "SELECT min(received_at) AS d FROM webhook_events WHERE received_at >= ?1 AND status <> 'retrying'",
-    fromDay,
-  );
+  let day = await oldestDay(db, OLDEST_LEDGER_DAY, fromDay);
   while (day !== null && day < latest && report.days < maxDays) {
     report.days++;
     queries++;
@@ -200,11 +205,7 @@ async function archiveLedger(
     await flush();
     // Out of budget: the day's rows left stay in D1 (what was archived is deleted), for the next run.
     if (spent()) break;
-    day = await oldestDay(
-      db,
-      "SELECT min(received_at) AS d FROM webhook_events WHERE received_at >= ?1 AND status <> 'retrying'",
-      nextDay(day),
-    );
+    day = await oldestDay(db, OLDEST_LEDGER_DAY, nextDay(day));
   }
   return report;
 }
@@ -278,6 +279,15 @@ async function oldestDay(db: D1Database, sql: string, from: string): Promise<str
   return row?.d ? row.d.slice(0, 10) : null;
 }
 
+/**
+ * The delete of archived rows: found by rowid, the condition checked again on each. The condition
+ * sits inside coalesce() so the planner cannot seek by it: given the ledger's day range as plain
+ * terms it chose that index (MULTI-INDEX OR over the sources) and read the whole day for every
+ * chunk, 948M D1 rows read for a 1,000,000-event day.
+ */
+export const deleteByRowidSql = (table: string, condition: string, list: number) =>
+  `DELETE FROM ${table} WHERE rowid IN (SELECT value FROM json_each(?${list})) AND coalesce(${condition}, 0)`;
+
 /** Deletes the archived rows (by rowid, condition checked again), in chunks D1 accepts. */
 async function deleteRowids(
   db: D1Database,
@@ -291,7 +301,7 @@ async function deleteRowids(
   for (let i = 0; i < rowids.length; i += DELETE_CHUNK) {
     const chunk = JSON.stringify(rowids.slice(i, i + DELETE_CHUNK).map(Number));
     const result = await db
-      .prepare(`DELETE FROM ${table} WHERE rowid IN (SELECT value FROM json_each(?${n + 1})) AND ${condition}`)
+      .prepare(deleteByRowidSql(table, condition, n + 1))
       .bind(...binds, chunk)
       .run();
     deleted += result.meta.changes ?? 0;
