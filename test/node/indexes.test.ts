@@ -5,7 +5,7 @@
 import { readdirSync, readFileSync } from "node:fs";
 import { DatabaseSync } from "node:sqlite";
 import { beforeAll, describe, expect, it } from "vitest";
-import { deleteByRowidSql, LEDGER_ELIGIBLE, OLDEST_LEDGER_DAY } from "../../src/cron/retention/retention";
+import { deleteByRowidSql, LEDGER_ELIGIBLE, OLDEST_LEDGER_DAY } from "../../src/cron/retention/sql";
 
 const root = new URL("../..", import.meta.url).pathname;
 let db: DatabaseSync;

@@ -21,6 +21,7 @@ import { cronSettings } from "../../shared/settings";
 import { everyDatabase, sharedDatabase } from "../../tables/database";
 import { withLease } from "../lease";
 import { type CompactTable, compactTableOf, PartBuffer } from "../parquet";
+import { deleteByRowidSql, LEDGER_ELIGIBLE, LEDGER_SOURCES, OLDEST_LEDGER_DAY } from "./sql";
 
 export interface RetentionOptions {
   /** First day (YYYY-MM-DD) the run may touch; earlier rows stay. */
@@ -51,7 +52,6 @@ const DELETE_CHUNK = 5000;
 const LEDGER_QUERIES_PER_RUN = 800;
 /** Wall time it may take: the daily schedule's invocation has 15 minutes, its CPU 300 s. */
 const LEDGER_RUN_MS = 180_000;
-const LEDGER_SOURCES = ["shopify", "stripe", "recharge"] as const;
 const PART_ROWS = 10_000;
 
 const LEDGER: CompactTable = compactTableOf("identity", webhookEvents);
@@ -111,19 +111,6 @@ const quote = (name: string) => `"${name}"`;
 const LEDGER_SELECT = LEDGER.columns
   .map((c) => (c.kind === "string" ? quote(c.name) : `CAST(${quote(c.name)} AS TEXT) AS ${quote(c.name)}`))
   .join(", ");
-/** ?1 day, ?2 next day, ?3..?5 the per-source cutoffs, ?6/?7 the last key of the previous page. */
-export const LEDGER_ELIGIBLE = `received_at >= ?1 AND received_at < ?2 AND status <> 'retrying'
-  AND ((source = 'shopify' AND received_at < ?3) OR (source = 'stripe' AND received_at < ?4)
-    OR (source = 'recharge' AND received_at < ?5))`;
-
-/**
- * The ledger's oldest day from `?1`: one seek per source on (source, received_at). Without the
- * source, min(received_at) has no index to seek by and reads the table.
- */
-export const OLDEST_LEDGER_DAY = `SELECT min(d) AS d FROM (${LEDGER_SOURCES.map(
-  (s) =>
-    `SELECT min(received_at) AS d FROM webhook_events WHERE source = '${s}' AND received_at >= ?1 AND status <> 'retrying'`,
-).join(" UNION ALL ")})`;
 
 async function archiveLedger(
   env: Env,
@@ -278,15 +265,6 @@ async function oldestDay(db: D1Database, sql: string, from: string): Promise<str
   const row = await db.prepare(sql).bind(from).first<{ d: string | null }>();
   return row?.d ? row.d.slice(0, 10) : null;
 }
-
-/**
- * The delete of archived rows: found by rowid, the condition checked again on each. The condition
- * sits inside coalesce() so the planner cannot seek by it: given the ledger's day range as plain
- * terms it chose that index (MULTI-INDEX OR over the sources) and read the whole day for every
- * chunk, 948M D1 rows read for a 1,000,000-event day.
- */
-export const deleteByRowidSql = (table: string, condition: string, list: number) =>
-  `DELETE FROM ${table} WHERE rowid IN (SELECT value FROM json_each(?${list})) AND coalesce(${condition}, 0)`;
 
 /** Deletes the archived rows (by rowid, condition checked again), in chunks D1 accepts. */
 async function deleteRowids(
