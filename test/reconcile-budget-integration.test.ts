@@ -464,7 +464,10 @@ describe("many shops in one run", () => {
     // No run could take them all: the D1 query budget deferred the rest to the next runs.
     expect(perRun[0]?.deferred).toBeGreaterThan(0);
     expect(perRun[0]?.stop).toContain("d1_queries");
-    expect(perRun.length).toBeLessThanOrEqual(10);
+    // A quiet shop costs a handful of queries (its lease, one read of its cursors, a commit per listing):
+    // over a hundred shops a run once their first windows are kept.
+    expect(perRun.length).toBeLessThanOrEqual(4);
+    expect(Math.max(...perRun.map((r) => r.ran))).toBeGreaterThanOrEqual(100);
     const stored = await env.DB.prepare(
       "SELECT count(*) AS n FROM shopify_orders WHERE shop LIKE 'budget-many-%'",
     ).first<{

@@ -14,7 +14,7 @@ import { toUtcIso } from "../../shared/time";
 import { sharedDatabase } from "../../tables/database";
 import { refreshRechargeStore } from "../../tables/recharge-store";
 import { losslessView, parseRaw, rawArray, stringifyRaw } from "../raw-json";
-import { readCursor, rememberFirstWindow, writeCursor } from "./cursors";
+import { ScopeCursors } from "./cursors";
 import { type RepairEvent, reconcileEventId, sendRepairs } from "./emit";
 import { drift, storedVersions, type VersionedTable } from "./stored-versions";
 import {
@@ -94,19 +94,15 @@ export async function reconcileRecharge(ctx: ReconcileContext, token: string): P
   const notes: string[] = [];
   const starts = new Map<RechargeResource, string>();
   // Before any upstream call: a first run failing on subscriptions must not lose the charges' first window.
+  const cursors = await ScopeCursors.read(sharedDatabase(ctx.env), "recharge", "");
+  const firsts: Array<{ resource: string; partial: AscendingPartial }> = [];
   for (const r of RESOURCES) {
-    const scope = { source: "recharge" as const, shop: "", resource: r.resource };
-    const stored = await readCursor(sharedDatabase(ctx.env), scope, ascendingPartial);
+    const stored = cursors.get(r.resource, ascendingPartial);
     const window = ascendingWindow(stored.cursor, stored.partial, ctx.now, ctx.settings.lookbackMs);
     starts.set(r, window.from);
-    await rememberFirstWindow(
-      sharedDatabase(ctx.env),
-      scope,
-      stored,
-      { windowTo: window.to, resumeFrom: window.from },
-      ctx.now.toISOString(),
-    );
+    firsts.push({ resource: r.resource, partial: { windowTo: window.to, resumeFrom: window.from } });
   }
+  await cursors.firstWindows(sharedDatabase(ctx.env), firsts, ctx.now.toISOString());
   // The store's currency, for subscriptions whose payload names none (at most once a day).
   const base = (ctx.env.RECHARGE_API_BASE || "https://api.rechargeapps.com").replace(/\/+$/, "");
   const store = await refreshRechargeStore(
@@ -123,7 +119,7 @@ export async function reconcileRecharge(ctx: ReconcileContext, token: string): P
   let complete = true;
   for (const r of order) {
     const tally = report.resources[r.resource] ?? emptyTally();
-    const outcome = await reconcileResource(ctx, token, r, tally, counter);
+    const outcome = await reconcileResource(ctx, token, r, cursors, tally, counter);
     report.windowFrom =
       report.windowFrom === null || outcome.from < report.windowFrom ? outcome.from : report.windowFrom;
     report.windowTo = report.windowTo === null || outcome.to > report.windowTo ? outcome.to : report.windowTo;
@@ -146,12 +142,12 @@ async function reconcileResource(
   ctx: ReconcileContext,
   token: string,
   r: RechargeResource,
+  cursors: ScopeCursors,
   tally: Tally,
   counter: CallCounter,
 ): Promise<{ from: string; to: string; complete: boolean; resumeFrom: string | null; throttled: string | null }> {
   const { env, settings, now } = ctx;
-  const scope = { source: "recharge" as const, shop: "", resource: r.resource };
-  const stored = await readCursor(sharedDatabase(env), scope, ascendingPartial);
+  const stored = cursors.get(r.resource, ascendingPartial);
   const window = ascendingWindow(stored.cursor, stored.partial, now, settings.lookbackMs);
   const base = (env.RECHARGE_API_BASE || "https://api.rechargeapps.com").replace(/\/+$/, "");
   const headers = { "X-Recharge-Access-Token": token, "X-Recharge-Version": RECHARGE_API_VERSION };
@@ -221,7 +217,11 @@ async function reconcileResource(
     }
     // Every page is committed: a run stopped anywhere after it resumes at what it reached.
     await db.batch(
-      writeCursor(db, scope, { cursor: unfinishedCursor, partial: partialAt(lastSeen), now: now.toISOString() }),
+      cursors.write(
+        db,
+        [{ resource: r.resource, cursor: unfinishedCursor, partial: partialAt(lastSeen) }],
+        now.toISOString(),
+      ),
     );
     // With a cursor Recharge accepts only `limit` beside it: the filters ride inside the cursor.
     url = new URL(`${base}/${r.resource}`);
@@ -229,7 +229,7 @@ async function reconcileResource(
     url.searchParams.set("limit", String(PAGE_SIZE));
   }
   if (complete) {
-    await db.batch(writeCursor(db, scope, { cursor: window.to, partial: null, now: now.toISOString() }));
+    await db.batch(cursors.write(db, [{ resource: r.resource, cursor: window.to, partial: null }], now.toISOString()));
   }
   return {
     from: window.from,

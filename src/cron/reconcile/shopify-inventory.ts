@@ -21,7 +21,7 @@ import { inventoryItemDoc, inventoryLevelDoc, locationDoc } from "../../mapping/
 import { toUtcIso } from "../../shared/time";
 import { sharedDatabase, shopDatabase } from "../../tables/database";
 import { type RawJson, RawNumber, stringifyRaw } from "../raw-json";
-import { readCursor, rememberFirstWindow, writeCursor } from "./cursors";
+import type { ScopeCursors } from "./cursors";
 import { type RepairEvent, reconcileEventId, sendRepairs } from "./emit";
 import { numericId } from "./shopify-queries";
 import { drift, storedLevelVersions, storedVersions } from "./stored-versions";
@@ -105,24 +105,17 @@ interface Run {
 export async function reconcileShopifyInventory(
   ctx: ReconcileContext,
   shop: string,
+  cursors: ScopeCursors,
   call: AdminCall,
   apiVersion: string,
 ): Promise<InventoryReport> {
   const { env, settings, now } = ctx;
   const runs: Run[] = [];
   for (const resource of INVENTORY_RESOURCES) {
-    const scope = { source: "shopify" as const, shop, resource };
-    const stored = await readCursor<CursorPartial>(sharedDatabase(env), scope, cursorPartial);
+    const stored = cursors.get<CursorPartial>(resource, cursorPartial);
     const window = stored.partial
       ? { from: stored.partial.windowFrom, to: stored.partial.windowTo }
       : ascendingWindow(stored.cursor, null, now, settings.lookbackMs);
-    await rememberFirstWindow(
-      sharedDatabase(env),
-      scope,
-      stored,
-      { windowFrom: window.from, windowTo: window.to, after: null },
-      now.toISOString(),
-    );
     runs.push({
       resource,
       window,
@@ -132,6 +125,14 @@ export async function reconcileShopifyInventory(
       tally: emptyTally(),
     });
   }
+  await cursors.firstWindows<CursorPartial>(
+    sharedDatabase(env),
+    runs.map((r) => ({
+      resource: r.resource,
+      partial: { windowFrom: r.window.from, windowTo: r.window.to, after: null },
+    })),
+    now.toISOString(),
+  );
   const levels = emptyTally();
 
   // Pages while the run can afford one more at the most a page of this scope has cost (./budget.ts);
@@ -198,21 +199,18 @@ export async function reconcileShopifyInventory(
   }
 
   const notes: string[] = [];
-  const statements: D1PreparedStatement[] = [];
   for (const r of runs) {
-    const partial: CursorPartial | null = r.done
-      ? null
-      : { windowFrom: r.window.from, windowTo: r.window.to, after: r.after };
     if (!r.done) notes.push(`${r.resource}: ${stopped ?? "page limit reached"}, resuming after Shopify's cursor`);
-    const cursor = r.done ? r.window.to : (r.storedCursor ?? r.window.from);
-    statements.push(
-      ...writeCursor(
-        sharedDatabase(env),
-        { source: "shopify", shop, resource: r.resource },
-        { cursor, partial, now: now.toISOString() },
-      ),
-    );
   }
+  const statements = cursors.write<CursorPartial>(
+    sharedDatabase(env),
+    runs.map((r) => ({
+      resource: r.resource,
+      cursor: r.done ? r.window.to : (r.storedCursor ?? r.window.from),
+      partial: r.done ? null : { windowFrom: r.window.from, windowTo: r.window.to, after: r.after },
+    })),
+    now.toISOString(),
+  );
   await sharedDatabase(env).batch(statements);
   const resources: Record<string, Tally> = Object.fromEntries(runs.map((r) => [r.resource, r.tally]));
   resources.inventory_levels = levels;

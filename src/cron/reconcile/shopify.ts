@@ -13,7 +13,7 @@ import type { JsonValue } from "../../durable/admin-graphql";
 import { toUtcIso } from "../../shared/time";
 import { sharedDatabase, shopDatabase } from "../../tables/database";
 import type { ShopifyGraphql } from "../shopify-port";
-import { readCursor, rememberFirstWindow, writeCursor } from "./cursors";
+import { ScopeCursors } from "./cursors";
 import { type RepairEvent, reconcileEventId, sendRepairs } from "./emit";
 import { reconcileShopifyInventory } from "./shopify-inventory";
 import {
@@ -100,17 +100,11 @@ export async function reconcileShopifyShop(
   const { env, settings, now } = ctx;
   const api = new Metered(graphql);
   const runs: ResourceRun[] = [];
+  // Every resource's cursors, the inventory's too, in one read once the scope holds its lease.
+  const cursors = await ScopeCursors.read(sharedDatabase(env), "shopify", shop);
   for (const resource of SHOPIFY_RESOURCES) {
-    const scope = { source: "shopify" as const, shop, resource };
-    const stored = await readCursor(sharedDatabase(env), scope, ascendingPartial);
+    const stored = cursors.get(resource, ascendingPartial);
     const window = ascendingWindow(stored.cursor, stored.partial, now, settings.lookbackMs);
-    await rememberFirstWindow(
-      sharedDatabase(env),
-      scope,
-      stored,
-      { windowTo: window.to, resumeFrom: window.from },
-      now.toISOString(),
-    );
     runs.push({
       resource,
       window,
@@ -121,6 +115,11 @@ export async function reconcileShopifyShop(
       tally: emptyTally(),
     });
   }
+  await cursors.firstWindows(
+    sharedDatabase(env),
+    runs.map((r) => ({ resource: r.resource, partial: { windowTo: r.window.to, resumeFrom: r.window.from } })),
+    now.toISOString(),
+  );
 
   // Pages while a resource is behind and the run's budget allows; each page's cursors are committed
   // with it, so a run stopped by its budget or by Shopify's throttle resumes after its last page.
@@ -136,7 +135,7 @@ export async function reconcileShopifyShop(
       throttled = err.message;
       break;
     }
-    await sharedDatabase(env).batch(active.flatMap((r) => cursorStatements(r)));
+    await sharedDatabase(env).batch(cursorStatements(active));
   }
   if (runs.every((r) => r.done)) ctx.budget.finished();
 
@@ -194,7 +193,7 @@ export async function reconcileShopifyShop(
           if (err instanceof ThrottledError) {
             r.lastSeen = (batch[0] as { updatedAt: string }).updatedAt;
             const done = active.slice(0, active.indexOf(r) + 1);
-            await sharedDatabase(env).batch(done.flatMap((x) => cursorStatements(x)));
+            await sharedDatabase(env).batch(cursorStatements(done));
           }
           throw err;
         }
@@ -205,15 +204,15 @@ export async function reconcileShopifyShop(
     }
   }
 
-  function cursorStatements(r: ResourceRun): D1PreparedStatement[] {
-    const partial: AscendingPartial | null = r.done
-      ? null
-      : { windowTo: r.window.to, resumeFrom: r.lastSeen ?? r.window.from };
-    const cursor = r.done ? r.window.to : (r.storedCursor ?? r.window.from);
-    return writeCursor(
+  function cursorStatements(rs: ResourceRun[]): D1PreparedStatement[] {
+    return cursors.write<AscendingPartial>(
       sharedDatabase(env),
-      { source: "shopify", shop, resource: r.resource },
-      { cursor, partial, now: now.toISOString() },
+      rs.map((r) => ({
+        resource: r.resource,
+        cursor: r.done ? r.window.to : (r.storedCursor ?? r.window.from),
+        partial: r.done ? null : { windowTo: r.window.to, resumeFrom: r.lastSeen ?? r.window.from },
+      })),
+      now.toISOString(),
     );
   }
 
@@ -225,7 +224,7 @@ export async function reconcileShopifyShop(
   }
 
   // Inventory items and locations are listed apart (./shopify-inventory.ts), on the same metered calls.
-  const inventory = await reconcileShopifyInventory(ctx, shop, (q, v, c) => api.call(q, v, c), apiVersion);
+  const inventory = await reconcileShopifyInventory(ctx, shop, cursors, (q, v, c) => api.call(q, v, c), apiVersion);
   notes.push(...inventory.notes);
 
   return {

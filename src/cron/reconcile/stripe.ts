@@ -22,7 +22,7 @@ import { fromUnixSeconds } from "../../shared/time";
 import { sharedDatabase } from "../../tables/database";
 import { startApiBackfill } from "../backfills";
 import { losslessView, parseRaw, rawArray, stringifyRaw } from "../raw-json";
-import { readCursor, rememberFirstWindow, writeCursor } from "./cursors";
+import { ScopeCursors } from "./cursors";
 import { type RepairEvent, sendRepairs } from "./emit";
 import { seenEventIds } from "./stored-versions";
 import { emptyTally, type ReconcileContext, type ScopeReport, SETTLE_MS, scopeReport } from "./types";
@@ -48,7 +48,7 @@ const stripePartial = z.object({
 });
 type StripePartial = z.infer<typeof stripePartial>;
 
-const SCOPE = { source: "stripe" as const, shop: "", resource: "events" };
+const SCOPE = { resource: "events" };
 /**
  * Stripe lists an event as soon as it exists and never changes it, so a window only
  * needs a short overlap with the previous one, not Shopify's search-index lookback:
@@ -66,7 +66,8 @@ export async function reconcileStripe(ctx: ReconcileContext, key: string): Promi
   const { env, settings, now } = ctx;
   const tally = emptyTally();
   const counter: CallCounter = { calls: 0 };
-  const stored = await readCursor(sharedDatabase(env), SCOPE, stripePartial);
+  const cursors = await ScopeCursors.read(sharedDatabase(env), "stripe", "");
+  const stored = cursors.get(SCOPE.resource, stripePartial);
   const nowMs = now.getTime();
   const cursorMs = stored.cursor === null ? null : Math.min(Date.parse(stored.cursor), nowMs);
   // A first run starts one lookback back; later runs overlap the previous window briefly.
@@ -83,11 +84,9 @@ export async function reconcileStripe(ctx: ReconcileContext, key: string): Promi
   }
   const windowTo = stored.partial?.windowTo ?? new Date(Math.max(cursorMs ?? 0, nowMs - SETTLE_MS)).toISOString();
   const to = stored.partial?.reachedDown ?? windowTo;
-  await rememberFirstWindow(
+  await cursors.firstWindows(
     sharedDatabase(env),
-    SCOPE,
-    stored,
-    { windowFrom: from, windowTo, reachedDown: windowTo },
+    [{ resource: SCOPE.resource, partial: { windowFrom: from, windowTo, reachedDown: windowTo } }],
     now.toISOString(),
   );
   const report = scopeReport("stripe", "events", { windowFrom: from, windowTo, resources: { events: tally } });
@@ -160,7 +159,11 @@ export async function reconcileStripe(ctx: ReconcileContext, key: string): Promi
     startingAfter = last.id;
     // Every page is committed: a run stopped anywhere after it resumes below what it reached.
     await db.batch(
-      writeCursor(db, SCOPE, { cursor: unfinishedCursor, partial: partialAt(lowest), now: now.toISOString() }),
+      cursors.write(
+        db,
+        [{ resource: SCOPE.resource, cursor: unfinishedCursor, partial: partialAt(lowest) }],
+        now.toISOString(),
+      ),
     );
   }
 
@@ -170,7 +173,9 @@ export async function reconcileStripe(ctx: ReconcileContext, key: string): Promi
   report.note = gapNote;
   if (complete) {
     ctx.budget.finished();
-    await db.batch(writeCursor(db, SCOPE, { cursor: windowTo, partial: null, now: now.toISOString() }));
+    await db.batch(
+      cursors.write(db, [{ resource: SCOPE.resource, cursor: windowTo, partial: null }], now.toISOString()),
+    );
   } else {
     report.status = "partial";
     const below = partialAt(lowest).reachedDown;
