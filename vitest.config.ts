@@ -58,6 +58,32 @@ export default defineConfig(async () => {
             include: ["test/**/*.test.ts"],
             exclude: ["test/node/**"],
             setupFiles: ["./test/setup.ts"],
+            // Each test file imports the Worker afresh: its dependencies prebundled (one module each
+            // instead of hundreds) halve that. icebird stays apart: the tests mock its Snappy WASM.
+            deps: {
+              optimizer: {
+                ssr: {
+                  enabled: true,
+                  include: [
+                    "stripe",
+                    "zod",
+                    "drizzle-orm",
+                    "drizzle-orm/d1",
+                    "drizzle-orm/errors",
+                    "drizzle-orm/sql",
+                    "drizzle-orm/sqlite-core",
+                    "hono",
+                    "hono/cookie",
+                    "hono/jsx",
+                    "hono/jsx/jsx-runtime",
+                    "@shopify/admin-api-client",
+                    "hyparquet",
+                    "hyparquet-writer",
+                  ],
+                  exclude: ["icebird", "hyparquet-compressors"],
+                },
+              },
+            },
           },
         },
         {
