@@ -569,6 +569,45 @@ describe("the consumer's erased-subject check at scale", () => {
   }, 60_000);
 });
 
+describe("the privacy sweep", () => {
+  it("rewrites an object indexed for an erased person after the erasure completed", async () => {
+    const shop = newShop();
+    const p = person("swe");
+    const q = person("kept");
+    const pId = shopifyId();
+    const qId = shopifyId();
+    await deliver(shopifyCustomer(shop, pId, p));
+    const redact = envelope(
+      "shopify",
+      "customers/redact",
+      `{"shop_id":954889,"shop_domain":"${shop}","customer":{"id":${pId},"email":"${p.email}"},"orders_to_redact":[]}`,
+      shop,
+      "2027-03-01T00:00:00Z",
+    );
+    await deliver(redact);
+    await runPrivacyUntilDone(`pr-${redact.eventId}`);
+    // A batch that checked the erased subjects before the erasure stored this afterwards, unredacted.
+    const late = await storeSnapshot(shop, [
+      { id: pId, p },
+      { id: qId, p: q },
+    ]);
+    expect((await snapshotLines(late))[0]).toContain(p.email);
+
+    await runJob(env, "privacy", { now: new Date() });
+    const lines = await snapshotLines(late);
+    for (const needle of needles(p)) expect(lines.join("\n")).not.toContain(needle);
+    expect(lines[1]).toContain(q.email);
+    const [pSubject] = await hashSubjects(env, "shopify", shop, [{ kind: "shopify_customer", id: pId }]);
+    const rows = await env.DB.prepare(
+      "SELECT subject_id, redacted FROM archive_subjects WHERE r2_key = ?1 AND subject_kind = 'shopify_customer' ORDER BY subject_id",
+    )
+      .bind(late)
+      .all<{ subject_id: string; redacted: number }>();
+    expect(rows.results.find((r) => r.subject_id === pSubject?.id)?.redacted).toBe(1);
+    expect(rows.results.find((r) => r.subject_id !== pSubject?.id)?.redacted).toBe(0);
+  }, 60_000);
+});
+
 describe("shop/redact", () => {
   it("removes every object and row of the shop and leaves other shops untouched", async () => {
     const shop = newShop();

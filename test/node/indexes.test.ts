@@ -5,6 +5,7 @@
 import { readdirSync, readFileSync } from "node:fs";
 import { DatabaseSync } from "node:sqlite";
 import { beforeAll, describe, expect, it } from "vitest";
+import { ERASED_IN_KEY, SWEEP_KEYS } from "../../src/cron/privacy/sql";
 import { deleteByRowidSql, LEDGER_ELIGIBLE, OLDEST_LEDGER_DAY } from "../../src/cron/retention/sql";
 
 const root = new URL("../..", import.meta.url).pathname;
@@ -175,6 +176,17 @@ describe("indexes", () => {
     const text = plan(deleteByRowidSql("webhook_events", LEDGER_ELIGIBLE, 6));
     expect(text).toMatch(/SEARCH webhook_events USING INTEGER PRIMARY KEY \(rowid=\?\)/);
     expect(text).not.toMatch(/MULTI-INDEX OR|webhook_events_by_received/);
+  });
+
+  // The subject index holds a row per subject of every stored object: the sweep seeks it by subject.
+  it("the privacy sweep seeks the subject index from the erased subjects, never scans it", () => {
+    const text = plan(SWEEP_KEYS);
+    expect(text).toMatch(/SCAN e\b/);
+    expect(text).toMatch(
+      /SEARCH a USING (COVERING )?INDEX sqlite_autoindex_archive_subjects_1 \(subject_kind=\? AND subject_id=\?/,
+    );
+    expect(text).not.toMatch(/SCAN a\b/);
+    expect(plan(ERASED_IN_KEY)).toMatch(usesIndex("archive_subjects_by_key"));
   });
 
   it("the indexes migration 0153 dropped are gone, and no query above planned on them", () => {

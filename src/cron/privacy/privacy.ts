@@ -26,6 +26,7 @@ import { eraseRows } from "./erase-rows";
 import { writeExport } from "./export";
 import { dayOfKey, type LineMatcher, rewriteObject } from "./rewrite";
 import { countShopObjects, deleteShopObjects, deleteShopRowsChunk, shopDays } from "./shop";
+import { ERASED_IN_KEY, SWEEP_KEYS } from "./sql";
 import { mergeTargets, resolveTarget, subjectClauses, type Target, targetMatcher } from "./target";
 
 export interface PrivacyOptions {
@@ -572,23 +573,11 @@ async function markRedacted(db: D1Database, key: string, t: Target, state = 1): 
  */
 async function sweep(env: Env, budget: { left: number }, now: string): Promise<number> {
   const db = sharedDatabase(env);
-  const r = await db
-    .prepare(
-      `SELECT DISTINCT a.r2_key FROM archive_subjects a JOIN erased_subjects e
-         ON e.subject_kind = a.subject_kind AND e.subject_id = a.subject_id AND (e.shop = a.shop OR e.shop = '*')
-       JOIN privacy_requests r ON r.request_id = e.request_id AND r.status = 'completed'
-       WHERE a.redacted = 0 AND a.indexed_at >= strftime('%Y-%m-%dT%H:%M:%fZ', e.erased_at, '-15 minutes') LIMIT ?1`,
-    )
-    .bind(Math.min(budget.left, KEYS_PER_QUERY))
-    .all<{ r2_key: string }>();
+  const r = await db.prepare(SWEEP_KEYS).bind(Math.min(budget.left, KEYS_PER_QUERY)).all<{ r2_key: string }>();
   let rewritten = 0;
   for (const { r2_key: key } of r.results) {
     const erased = await db
-      .prepare(
-        `SELECT a.subject_kind AS kind, a.subject_id AS id, a.shop AS shop FROM archive_subjects a JOIN erased_subjects e
-           ON e.subject_kind = a.subject_kind AND e.subject_id = a.subject_id AND (e.shop = a.shop OR e.shop = '*')
-         WHERE a.r2_key = ?1`,
-      )
+      .prepare(ERASED_IN_KEY)
       .bind(key)
       .all<{ kind: Target["subjects"][number]["kind"]; id: string; shop: string }>();
     const subjects = erased.results;
