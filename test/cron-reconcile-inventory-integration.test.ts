@@ -1,7 +1,15 @@
 import { env } from "cloudflare:workers";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { runJob } from "../src/cron/jobs";
-import { CaptureQueue, consumeCaptured, iso, MINUTE, registerShopToken, routeFetch } from "./cron-helpers";
+import {
+  CaptureQueue,
+  consumeCaptured,
+  type FakeServer,
+  iso,
+  MINUTE,
+  registerShopToken,
+  routeFetch,
+} from "./cron-helpers";
 import { FakeShopifyAdmin } from "./fakes/shopify-admin";
 import { type FakeNode, fakeLevel, makeInventoryData, makeShopData } from "./fakes/shopify-data";
 
@@ -9,7 +17,7 @@ type Obj = Record<string, unknown>;
 const num = (gid: unknown) => String(gid).split("?")[0]?.split("/").pop() ?? "";
 const ms = (at: unknown) => String(at).replace(/Z$/, ".000Z");
 
-const fakes: FakeShopifyAdmin[] = [];
+const fakes: FakeServer[] = [];
 beforeEach(() => {
   routeFetch(() => fakes);
 });
@@ -238,5 +246,55 @@ describe("Shopify inventory reconciliation", () => {
     expect(await rows("SELECT count(*) AS n FROM shopify_inventory_levels WHERE shop = ?1", shop)).toEqual([
       { n: 260 },
     ]);
+  });
+
+  it("a run that fails part-way keeps the pages it committed; the next lists only the rest", async () => {
+    const shop = "cron-reconcile-inventory-fails.myshopify.com";
+    const data = makeShopData(shop, {});
+    const inventory = makeInventoryData({
+      items: 260,
+      locations: 1,
+      firstId: 9_007_199_254_980_001n,
+      since: iso(NOW - 55 * MINUTE),
+    });
+    for (const item of inventory.inventoryItems) item.updatedAt = iso(NOW - 30 * MINUTE).replace(".000Z", "Z");
+    data.inventoryItems = inventory.inventoryItems;
+    data.locations = inventory.locations;
+    const fake = new FakeShopifyAdmin(shop, data);
+    // Shopify answers the first inventory listing page, then fails the second (a 502 every try).
+    let listings = 0;
+    let failing = true;
+    fakes.push({
+      serves: (url) => fake.serves(url),
+      handle: async (request) => {
+        const body = await request.clone().text();
+        if (body.includes("ReconcileInventory") && ++listings > 1 && failing)
+          return new Response("bad gateway", { status: 502 });
+        return fake.handle(request);
+      },
+    });
+    registerShopToken(shop, fake.token);
+    const queue = new CaptureQueue();
+    const e: Env = { ...env, EVENTS: queue };
+
+    const first = await reconcile(e, NOW, shop);
+    expect(first.status).toBe("error");
+    // The first page's 250 items were sent, and its cursor committed with them.
+    const sentFirst = queue.envelopes().filter((m) => m.topic === "inventory_items/update").length;
+    expect(sentFirst).toBe(250);
+    const partial = await rows(
+      "SELECT value FROM sync_cursors WHERE source = 'shopify' AND shop = ?1 AND resource = 'inventory_items' AND name = 'reconcile_partial'",
+      shop,
+    );
+    expect(JSON.parse(String(partial[0]?.value))).toMatchObject({ after: expect.any(String) });
+    await consumeCaptured(queue, e);
+    queue.clear();
+
+    failing = false;
+    const second = await reconcile(e, NOW + 15 * MINUTE, shop);
+    expect(second.status).toBe("ok");
+    expect(second.resources).toMatchObject({ inventory_items: { lookedAt: 10, missing: 10, repaired: 10 } });
+    await consumeCaptured(queue, e);
+    expect(await rows("SELECT count(*) AS n FROM shopify_inventory_items WHERE shop = ?1", shop)).toEqual([{ n: 260 }]);
   });
 });

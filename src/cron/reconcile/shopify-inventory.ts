@@ -134,6 +134,16 @@ export async function reconcileShopifyInventory(
     now.toISOString(),
   );
   const levels = emptyTally();
+  const commit = (rs: Run[]) =>
+    cursors.write<CursorPartial>(
+      sharedDatabase(env),
+      rs.map((r) => ({
+        resource: r.resource,
+        cursor: r.done ? r.window.to : (r.storedCursor ?? r.window.from),
+        partial: r.done ? null : { windowFrom: r.window.from, windowTo: r.window.to, after: r.after },
+      })),
+      now.toISOString(),
+    );
 
   // Pages while the run can afford one more at the most a page of this scope has cost (./budget.ts);
   // the scope's own page budget may be closed already by the other resources' listing.
@@ -196,22 +206,14 @@ export async function reconcileShopifyInventory(
       r.after = conn.pageInfo.endCursor ?? null;
       if (!conn.pageInfo.hasNextPage || r.after === null) r.done = true;
     }
+    // Each page commits where its resources stand: a run cut short resumes after its last page.
+    await sharedDatabase(env).batch(commit(active));
   }
 
   const notes: string[] = [];
   for (const r of runs) {
     if (!r.done) notes.push(`${r.resource}: ${stopped ?? "page limit reached"}, resuming after Shopify's cursor`);
   }
-  const statements = cursors.write<CursorPartial>(
-    sharedDatabase(env),
-    runs.map((r) => ({
-      resource: r.resource,
-      cursor: r.done ? r.window.to : (r.storedCursor ?? r.window.from),
-      partial: r.done ? null : { windowFrom: r.window.from, windowTo: r.window.to, after: r.after },
-    })),
-    now.toISOString(),
-  );
-  await sharedDatabase(env).batch(statements);
   const resources: Record<string, Tally> = Object.fromEntries(runs.map((r) => [r.resource, r.tally]));
   resources.inventory_levels = levels;
   return { resources, notes };
