@@ -142,6 +142,48 @@ describe("Recharge store currency", () => {
   });
 });
 
+describe("Recharge store currency at scale", () => {
+  it("fills thousands of subscriptions a few pages a run, each run inside D1's 1,000 queries", async () => {
+    const queue = new CaptureQueue();
+    const e = rechargeEnv(queue);
+    const ids = Array.from({ length: 2_500 }, (_, i) => `99100${String(i).padStart(5, "0")}`);
+    // Applied while no store currency was known: the price kept as text only.
+    await env.DB.prepare(
+      `INSERT INTO recharge_subscriptions (id, status, price_decimal, quantity, updated_at, last_event_id)
+       SELECT value, 'active', '19.99', 2, '2026-11-20T12:00:00.000Z', 'seed-' || value FROM json_each(?1)`,
+    )
+      .bind(JSON.stringify(ids))
+      .run();
+    const left = async () =>
+      (
+        await env.DB.prepare(
+          "SELECT count(*) AS n FROM recharge_subscriptions WHERE id LIKE '99100%' AND currency IS NULL",
+        ).first<{ n: number }>()
+      )?.n;
+    recharge.store = { ...recharge.store, currency: "EUR" };
+
+    const first = await reconcileRecharge(e, new Date("2026-11-23T00:00:00Z"));
+    expect(first?.status).toBe("ok");
+    expect(first?.note).toContain("store currency EUR given to 2000 subscriptions");
+    expect(await left()).toBe(500);
+    // Not due for a fetch an hour later: the run fills what is left without asking Recharge again.
+    const before = recharge.requested.length;
+    const second = await reconcileRecharge(e, new Date("2026-11-23T01:00:00Z"));
+    expect(recharge.requested.slice(before)).not.toContain("/store");
+    expect(second?.note).toContain("store currency EUR given to 500 subscriptions");
+    expect(await left()).toBe(0);
+    // Exact minor units in the store's currency.
+    const sample = await env.DB.prepare(
+      "SELECT currency, price_minor, price_decimal FROM recharge_subscriptions WHERE id = ?1",
+    )
+      .bind(ids[0])
+      .first();
+    expect(sample).toEqual({ currency: "EUR", price_minor: 1999, price_decimal: "19.99" });
+    await env.DB.prepare("DELETE FROM recharge_subscriptions WHERE id LIKE '99100%'").run();
+    recharge.store = { id: 51_001, currency: "USD" };
+  });
+});
+
 describe("Recharge charges backfill: the 90-day gap", () => {
   async function startCharges(e: Env, since?: string) {
     const res = await worker.fetch(

@@ -2,8 +2,8 @@
  * The Recharge store's currency (table `recharge_store`, migrations/0154). API 2021-11 subscriptions
  * often carry `presentment_currency: null`; their price then takes the store's currency. Reconciliation
  * and the Recharge backfill, which already call Recharge, refresh it from `GET /store` when it is
- * missing or older than a day (one request a day). Each refresh then fills the subscriptions applied
- * while no currency was known: their price was kept as text (`price_decimal`) with `currency` and
+ * missing or older than a day (one request a day). Each call then fills, a few pages at a time, the
+ * subscriptions applied while no currency was known: their price was kept as text (`price_decimal`) with `currency` and
  * `price_minor` NULL, so nothing is stored without its currency, and the fill gives them both, and
  * their MRR history rows the amount they lacked.
  */
@@ -51,7 +51,9 @@ export async function refreshRechargeStore(
     .prepare("SELECT currency, fetched_at AS fetchedAt FROM recharge_store WHERE id = 1")
     .first<{ currency: string; fetchedAt: string }>();
   if (stored !== null && now.getTime() - Date.parse(stored.fetchedAt) < STORE_REFRESH_MS) {
-    return { currency: stored.currency, fetched: false, filled: 0, error: null };
+    // What an earlier call's pages did not reach (one indexed probe when nothing is left).
+    const filled = await fillSubscriptionCurrency(db, stored.currency);
+    return { currency: stored.currency, fetched: false, filled, error: null };
   }
   let currency: string;
   try {
@@ -77,40 +79,54 @@ export async function refreshRechargeStore(
   return { currency, fetched: true, filled, error: null };
 }
 
+/** Pages one call fills at most (3 D1 queries each): the rest is filled by the next call. */
+export const FILL_PAGES_PER_CALL = 10;
+
 /**
- * Gives every subscription without a currency (and with a price text) the store's currency and its
- * price in minor units, and the MRR history rows written for it while the price was unknown (paying,
- * amount NULL) the amount now known. Pages of FILL_PAGE; ends when none is left.
+ * Gives subscriptions without a currency (and with a price text) the store's currency and their
+ * price in minor units, and the MRR history rows written for them while the price was unknown
+ * (paying, amount NULL) the amount now known: pages of FILL_PAGE, found by the partial index of
+ * such rows, each page three statements whatever its size, at most `maxPages` a call, so a brand
+ * with tens of thousands of them is filled over a few runs, inside each run's D1 queries.
  */
-export async function fillSubscriptionCurrency(db: D1Database, currency: string): Promise<number> {
+export async function fillSubscriptionCurrency(
+  db: D1Database,
+  currency: string,
+  maxPages = FILL_PAGES_PER_CALL,
+): Promise<number> {
   let filled = 0;
-  for (;;) {
-    const page = await db
+  for (let page = 0; page < maxPages; page++) {
+    const rows = await db
       .prepare(
         `SELECT id, price_decimal AS priceDecimal FROM recharge_subscriptions
          WHERE currency IS NULL AND price_decimal IS NOT NULL LIMIT ?1`,
       )
       .bind(FILL_PAGE)
       .all<{ id: string; priceDecimal: string }>();
-    if (page.results.length === 0) return filled;
-    const statements = page.results.flatMap((r) => {
-      const minor = toMinor(r.priceDecimal, currency);
-      return [
-        db
-          .prepare(
-            "UPDATE recharge_subscriptions SET currency = ?2, price_minor = ?3 WHERE id = ?1 AND currency IS NULL",
-          )
-          .bind(r.id, currency, minor),
-        db
-          .prepare(
-            `UPDATE subscription_mrr_history
-             SET amount_minor = ?2 * coalesce((SELECT quantity FROM recharge_subscriptions WHERE id = ?1), 1)
-             WHERE source = 'recharge' AND subscription_id = ?1 AND paying = 1 AND amount_minor IS NULL AND ?2 IS NOT NULL`,
-          )
-          .bind(r.id, minor),
-      ];
-    });
-    await db.batch(statements);
-    filled += page.results.length;
+    if (rows.results.length === 0) break;
+    // [id, minor units]: exact decimal arithmetic in toMinor, never SQL's floating point.
+    const prices = JSON.stringify(rows.results.map((r) => [r.id, toMinor(r.priceDecimal, currency)]));
+    await db.batch([
+      db
+        .prepare(
+          `UPDATE recharge_subscriptions SET currency = ?2,
+             price_minor = (SELECT p.value ->> '$[1]' FROM json_each(?1) p WHERE p.value ->> '$[0]' = recharge_subscriptions.id)
+           WHERE id IN (SELECT p.value ->> '$[0]' FROM json_each(?1) p) AND currency IS NULL`,
+        )
+        .bind(prices, currency),
+      db
+        .prepare(
+          `UPDATE subscription_mrr_history
+           SET amount_minor = (SELECT (p.value ->> '$[1]') * coalesce(s.quantity, 1) FROM json_each(?1) p
+             JOIN recharge_subscriptions s ON s.id = p.value ->> '$[0]'
+             WHERE p.value ->> '$[0]' = subscription_mrr_history.subscription_id)
+           WHERE source = 'recharge' AND paying = 1 AND amount_minor IS NULL
+             AND subscription_id IN (SELECT p.value ->> '$[0]' FROM json_each(?1) p WHERE p.value ->> '$[1]' IS NOT NULL)`,
+        )
+        .bind(prices),
+    ]);
+    filled += rows.results.length;
+    if (rows.results.length < FILL_PAGE) break;
   }
+  return filled;
 }
