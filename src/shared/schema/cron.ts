@@ -43,7 +43,6 @@ export const reconcileRuns = sqliteTable(
   },
   (t) => [
     primaryKey({ columns: [t.runId, t.source, t.scope] }),
-    index("reconcile_runs_by_started").on(t.source, t.startedAt),
     index("reconcile_runs_by_scope").on(t.source, t.scope, t.startedAt),
   ],
 );
@@ -78,10 +77,7 @@ export const dqResults = sqliteTable(
     message: text("message").notNull(),
     details: text("details"),
   },
-  (t) => [
-    primaryKey({ columns: [t.runId, t.checkName, t.subject] }),
-    index("dq_results_by_check").on(t.checkName, t.subject, t.outcome),
-  ],
+  (t) => [primaryKey({ columns: [t.runId, t.checkName, t.subject] })],
 );
 
 export const ALERT_SEVERITIES = ["info", "warning", "critical"] as const;

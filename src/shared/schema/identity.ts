@@ -59,7 +59,6 @@ export const customerIdentities = sqliteTable(
     primaryKey({ columns: [t.source, t.externalId, t.shop] }),
     index("customer_identities_by_profile").on(t.profileId),
     index("customer_identities_by_shopify_customer").on(t.shopifyCustomerId),
-    index("customer_identities_by_email").on(t.email),
     // migrations/0140: the lake reads a changed day as an index range, in key order.
     index("customer_identities_by_lake_day").on(t.updatedAt, t.source, t.externalId, t.shop),
   ],
@@ -83,7 +82,6 @@ export const customerIdentityConflicts = sqliteTable(
   },
   (t) => [
     primaryKey({ columns: [t.source, t.externalId, t.shop, t.kind, t.otherProfileId] }),
-    index("customer_identity_conflicts_by_profile").on(t.profileId),
     // migrations/0140: the lake reads a changed day as an index range, in key order.
     index("customer_identity_conflicts_by_lake_day").on(
       t.lastSeenAt,

@@ -3,7 +3,7 @@
  * column (a test compares them with `PRAGMA table_info`). Triggers on every compacted table
  * write these rows; the `compact` job reads and clears them.
  */
-import { index, integer, primaryKey, sqliteTable, text } from "drizzle-orm/sqlite-core";
+import { integer, primaryKey, sqliteTable, text } from "drizzle-orm/sqlite-core";
 
 export const lakeChanges = sqliteTable(
   "lake_changes",
@@ -17,5 +17,5 @@ export const lakeChanges = sqliteTable(
     /** The count the job read (migrations/0156_lake_marks_once.sql): until it is, writes leave the mark as it is. */
     readSeq: integer("read_seq").notNull().default(0),
   },
-  (t) => [primaryKey({ columns: [t.tableName, t.dt] }), index("lake_changes_by_changed").on(t.changedAt)],
+  (t) => [primaryKey({ columns: [t.tableName, t.dt] })],
 );

@@ -30,7 +30,6 @@ export const webhookEvents = sqliteTable(
     primaryKey({ columns: [t.source, t.eventId] }),
     index("webhook_events_by_status").on(t.status, t.source),
     index("webhook_events_by_received").on(t.source, t.receivedAt),
-    index("webhook_events_by_event_at").on(t.source, t.resource, t.eventAt),
     // migrations/0010_privacy.sql
     index("webhook_events_by_shop").on(t.shop),
   ],

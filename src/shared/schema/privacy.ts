@@ -3,7 +3,6 @@
  * `0011_subject_index_backfill.sql`, `0012_shop_installs.sql`, `0131_privacy_progress.sql`), column for column (test/privacy-unit.test.ts
  * compares them with `PRAGMA table_info`). The SQL files are the source of truth.
  */
-import { sql } from "drizzle-orm";
 import { index, integer, primaryKey, sqliteTable, text } from "drizzle-orm/sqlite-core";
 
 export const SUBJECT_KINDS = ["shopify_customer", "stripe_customer", "recharge_customer", "email"] as const;
@@ -58,10 +57,7 @@ export const privacyRequests = sqliteTable(
     progressedAt: text("progressed_at"),
     objectsTotal: integer("objects_total"),
   },
-  (t) => [
-    index("privacy_requests_by_status").on(t.status, t.receivedAt),
-    index("privacy_requests_open_by_progress").on(t.progressedAt).where(sql`status IN ('pending', 'running')`),
-  ],
+  (t) => [index("privacy_requests_by_status").on(t.status, t.receivedAt)],
 );
 
 export const privacyWork = sqliteTable("privacy_work", {

@@ -35,7 +35,6 @@ export const rechargeCustomers = sqliteTable(
   },
   (t) => [
     index("recharge_customers_by_email").on(t.email),
-    index("recharge_customers_by_shopify_customer").on(t.shopifyCustomerId),
     // migrations/0140: the lake reads a changed day as an index range, in key order.
     index("recharge_customers_by_lake_day").on(t.updatedAt, t.id),
   ],
@@ -77,7 +76,6 @@ export const rechargeSubscriptions = sqliteTable(
   },
   (t) => [
     index("recharge_subscriptions_by_customer").on(t.customerId),
-    index("recharge_subscriptions_by_shopify_customer").on(t.shopifyCustomerId),
     index("recharge_subscriptions_by_email").on(t.email),
     index("recharge_subscriptions_by_status").on(t.status, t.createdAt),
     // migrations/0140: the lake reads a changed day as an index range, in key order.
@@ -119,7 +117,6 @@ export const rechargeCharges = sqliteTable(
   },
   (t) => [
     index("recharge_charges_by_customer").on(t.customerId),
-    index("recharge_charges_by_shopify_customer").on(t.shopifyCustomerId),
     index("recharge_charges_by_email").on(t.email),
     index("recharge_charges_by_shopify_order").on(t.shopifyOrderId),
     index("recharge_charges_by_status").on(t.status, t.createdAt),

@@ -245,7 +245,6 @@ export const shopifyFulfillments = sqliteTable(
   },
   (t) => [
     primaryKey({ columns: [t.shop, t.id] }),
-    index("shopify_fulfillments_by_order").on(t.shop, t.orderId),
     // migrations/0140: the lake reads a changed day as an index range, in key order.
     index("shopify_fulfillments_by_lake_day").on(t.updatedAt, t.shop, t.id),
   ],
@@ -344,7 +343,6 @@ export const shopifyCheckouts = sqliteTable(
   (t) => [
     primaryKey({ columns: [t.shop, t.id] }),
     index("shopify_checkouts_by_email").on(t.email),
-    index("shopify_checkouts_by_token").on(t.shop, t.token),
     index("shopify_checkouts_by_customer").on(t.shop, t.customerId),
     // migrations/0140: the lake reads a changed day as an index range, in key order.
     index("shopify_checkouts_by_lake_day").on(t.updatedAt, t.shop, t.id),

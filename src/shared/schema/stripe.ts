@@ -151,7 +151,6 @@ export const stripeInvoices = sqliteTable(
   (t) => [
     index("stripe_invoices_by_customer").on(t.customerId),
     index("stripe_invoices_by_email").on(t.email),
-    index("stripe_invoices_by_subscription").on(t.subscriptionId),
     index("stripe_invoices_by_status").on(t.status, t.createdAt),
     // migrations/0140: the lake reads a changed day as an index range, in key order.
     index("stripe_invoices_by_lake_day").on(t.updatedAt, t.id),
@@ -197,8 +196,6 @@ export const stripeRefunds = sqliteTable(
     ...tail(),
   },
   (t) => [
-    index("stripe_refunds_by_charge").on(t.chargeId),
-    index("stripe_refunds_by_payment_intent").on(t.paymentIntentId),
     // migrations/0140: the lake reads a changed day as an index range, in key order.
     index("stripe_refunds_by_lake_day").on(t.updatedAt, t.id),
   ],
@@ -241,7 +238,6 @@ export const stripeSubscriptions = sqliteTable(
   },
   (t) => [
     index("stripe_subscriptions_by_customer").on(t.customerId),
-    index("stripe_subscriptions_by_status").on(t.status, t.createdAt),
     // migrations/0140: the lake reads a changed day as an index range, in key order.
     index("stripe_subscriptions_by_lake_day").on(t.updatedAt, t.id),
   ],
@@ -314,8 +310,6 @@ export const stripeCheckoutSessions = sqliteTable(
   (t) => [
     index("stripe_checkout_sessions_by_email").on(t.email),
     index("stripe_checkout_sessions_by_customer").on(t.customerId),
-    index("stripe_checkout_sessions_by_user").on(t.userId),
-    index("stripe_checkout_sessions_by_payment_intent").on(t.paymentIntentId),
     // migrations/0140: the lake reads a changed day as an index range, in key order.
     index("stripe_checkout_sessions_by_lake_day").on(t.updatedAt, t.id),
   ],
