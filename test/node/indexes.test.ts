@@ -117,6 +117,16 @@ const NEEDED: Needed[] = [
     "SELECT * FROM customer_orders WHERE profile_id = ?1",
   ],
   [
+    "customer_identities_by_shop",
+    "src/cron/privacy/shop.ts: shop/redact deletes the shop's identities a chunk at a time",
+    "DELETE FROM customer_identities WHERE rowid IN (SELECT rowid FROM customer_identities WHERE shop = ?1 LIMIT 2000)",
+  ],
+  [
+    "recharge_subscriptions_without_currency",
+    "src/tables/recharge-store.ts: the subscriptions the store currency fill prices (partial index)",
+    "SELECT id, price_decimal AS priceDecimal FROM recharge_subscriptions WHERE currency IS NULL AND price_decimal IS NOT NULL LIMIT ?1",
+  ],
+  [
     "customer_profile_emails_by_profile",
     "migrations/0006_identity.sql: customer_orders pushes profile_id down to the profile's emails",
     "SELECT * FROM customer_orders WHERE profile_id = ?1",

@@ -4,6 +4,7 @@
  * `PRAGMA table_info`). The SQL file stays the source of truth for the database,
  * these give typed rows and statements.
  */
+import { sql } from "drizzle-orm";
 import { index, integer, primaryKey, sqliteTable, text } from "drizzle-orm/sqlite-core";
 
 const bool = (name: string) => integer(name, { mode: "boolean" });
@@ -80,6 +81,10 @@ export const rechargeSubscriptions = sqliteTable(
     index("recharge_subscriptions_by_status").on(t.status, t.createdAt),
     // migrations/0140: the lake reads a changed day as an index range, in key order.
     index("recharge_subscriptions_by_lake_day").on(t.updatedAt, t.id),
+    // migrations/0162: the subscriptions the store currency fill gives a currency (partial).
+    index("recharge_subscriptions_without_currency")
+      .on(t.id)
+      .where(sql`currency IS NULL AND price_decimal IS NOT NULL`),
   ],
 );
 
