@@ -8,7 +8,9 @@ import { readdirSync, readFileSync } from "node:fs";
 import { DatabaseSync } from "node:sqlite";
 import { beforeAll, describe, expect, it } from "vitest";
 import { COMPACT_TABLES, readSql } from "../../src/cron/compact/tables";
+import { ERROR_RATE, PIPELINE_LAG } from "../../src/cron/health/sql";
 import { ERASED_IN_KEY, SWEEP_KEYS } from "../../src/cron/privacy/sql";
+import { DUPLICATE_DELIVERIES, HOURLY_COUNTS, LAST_WEBHOOKS } from "../../src/cron/quality/sql";
 import { deleteByRowidSql, LEDGER_ELIGIBLE, OLDEST_LEDGER_DAY } from "../../src/cron/retention/sql";
 
 const root = new URL("../..", import.meta.url).pathname;
@@ -466,6 +468,24 @@ describe("indexes", () => {
     expect(text).toMatch(/SEARCH webhook_events USING INTEGER PRIMARY KEY \(rowid=\?\)/);
     expect(text).not.toMatch(/MULTI-INDEX OR|webhook_events_by_received/);
   });
+
+  // The ledger holds millions of rows: the health rules (every 5 minutes) and the data-quality checks
+  // (hourly) seek it by (source, received_at), never read it whole.
+  for (const [name, sql] of Object.entries({
+    ERROR_RATE,
+    PIPELINE_LAG,
+    HOURLY_COUNTS,
+    LAST_WEBHOOKS,
+    DUPLICATE_DELIVERIES,
+  })) {
+    it(`${name} seeks the ledger by source and time`, () => {
+      const text = plan(sql);
+      expect(text).toMatch(
+        /SEARCH webhook_events USING (COVERING )?INDEX webhook_events_by_received \(source=\? AND received_at>\?/,
+      );
+      expect(text).not.toMatch(/SCAN webhook_events/);
+    });
+  }
 
   // The subject index holds a row per subject of every stored object: the sweep seeks it by subject.
   it("the privacy sweep seeks the subject index from the erased subjects, never scans it", () => {

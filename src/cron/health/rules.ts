@@ -5,9 +5,11 @@
  * in hours it is normally busy, a failed export or backfill, and a Recharge webhook Recharge is
  * about to delete. Every draft names the source, the topic and a sample event id.
  */
+
 import type { AlertDraft } from "../../shared/alerts";
 import type { Source } from "../../shared/envelope";
 import type { HealthSettings } from "./settings";
+import { ERROR_RATE, PIPELINE_LAG } from "./sql";
 
 export interface HealthContext {
   db: D1Database;
@@ -52,19 +54,15 @@ export async function retryBacklog(ctx: HealthContext): Promise<AlertDraft[]> {
   }));
 }
 
+// How far before the window an event stored in it may have been received (./sql.ts).
+const RECEIVED_SLACK_MS = 6 * 60 * MINUTE;
+const receivedFrom = (ctx: HealthContext) => at(ctx.now, ctx.settings.windowMs + RECEIVED_SLACK_MS);
+
 /** Share of the window's events that needed a retry or failed, per source, above the threshold. */
 export async function errorRate(ctx: HealthContext): Promise<AlertDraft[]> {
   const { results } = await ctx.db
-    .prepare(
-      `SELECT source, count(*) AS total,
-         count(*) FILTER (WHERE status IN ('retrying', 'failed') OR attempts > 1) AS errors,
-         max(CASE WHEN status IN ('retrying', 'failed') OR attempts > 1 THEN event_id END) AS sample,
-         max(CASE WHEN status IN ('retrying', 'failed') OR attempts > 1 THEN topic END) AS topic,
-         max(CASE WHEN status IN ('retrying', 'failed') OR attempts > 1 THEN error END) AS error
-       FROM webhook_events WHERE first_seen_at > ?1 AND first_seen_at <= ?2
-       GROUP BY source HAVING count(*) >= ?3`,
-    )
-    .bind(at(ctx.now, ctx.settings.windowMs), ctx.now.toISOString(), ctx.settings.minEvents)
+    .prepare(ERROR_RATE)
+    .bind(at(ctx.now, ctx.settings.windowMs), ctx.now.toISOString(), ctx.settings.minEvents, receivedFrom(ctx))
     .all<{
       source: Source;
       total: number;
@@ -96,16 +94,8 @@ export async function errorRate(ctx: HealthContext): Promise<AlertDraft[]> {
 export async function pipelineLag(ctx: HealthContext): Promise<AlertDraft[]> {
   const limit = ctx.settings.lagMs;
   const { results } = await ctx.db
-    .prepare(
-      `SELECT source, count(*) AS total,
-         count(*) FILTER (WHERE (julianday(first_seen_at) - julianday(event_at)) * 86400000 > ?3) AS late,
-         max(CASE WHEN (julianday(first_seen_at) - julianday(event_at)) * 86400000 > ?3 THEN event_id END) AS sample,
-         max(CASE WHEN (julianday(first_seen_at) - julianday(event_at)) * 86400000 > ?3 THEN topic END) AS topic,
-         CAST(max((julianday(first_seen_at) - julianday(event_at)) * 1440) AS INTEGER) AS worst_minutes
-       FROM webhook_events WHERE origin = 'webhook' AND first_seen_at > ?1 AND first_seen_at <= ?2
-       GROUP BY source`,
-    )
-    .bind(at(ctx.now, ctx.settings.windowMs), ctx.now.toISOString(), limit)
+    .prepare(PIPELINE_LAG)
+    .bind(at(ctx.now, ctx.settings.windowMs), ctx.now.toISOString(), limit, receivedFrom(ctx))
     .all<{
       source: Source;
       total: number;

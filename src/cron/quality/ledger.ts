@@ -11,6 +11,7 @@ import { SOURCES } from "../../shared/envelope";
 import { DEAD_LETTER_PREFIX } from "../../shared/keys";
 import { partitionOf } from "../../shared/time";
 import { sharedDatabase } from "../../tables/database";
+import { DUPLICATE_DELIVERIES } from "./sql";
 import { DAY_MS, type DqCheck, type DqResult, HOUR_MS, iso } from "./types";
 
 async function statusCounts(
@@ -88,10 +89,7 @@ export const quarantine: DqCheck = async ({ env, now, settings }) => {
 
 export const duplicateDeliveries: DqCheck = async ({ env, now, settings }) => {
   const { results } = await sharedDatabase(env)
-    .prepare(
-      `SELECT source, COUNT(*) AS events, SUM(deliveries - 1) AS extra FROM webhook_events
-     WHERE received_at > ?1 AND received_at <= ?2 GROUP BY source`,
-    )
+    .prepare(DUPLICATE_DELIVERIES)
     .bind(iso(now.getTime() - DAY_MS), now.toISOString())
     .all<{ source: string; events: number; extra: number | null }>();
   const bySource = new Map(results.map((r) => [r.source, r]));

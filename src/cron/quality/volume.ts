@@ -8,6 +8,7 @@
  */
 import { SOURCES } from "../../shared/envelope";
 import { sharedDatabase } from "../../tables/database";
+import { HOURLY_COUNTS, LAST_WEBHOOKS } from "./sql";
 import { DAY_MS, type DqCheck, type DqResult, HOUR_MS, hourFloor, iso } from "./types";
 
 /** An hour is "normally busy" for a pair when it had traffic on at least 5 of the previous 7 days. */
@@ -22,11 +23,7 @@ type Counts = Map<string, Map<number, number>>;
 /** (source/resource) → hour start (ms) → webhook count, for the 8 days before `now`'s hour. */
 async function hourlyCounts(db: D1Database, end: number): Promise<Counts> {
   const { results } = await db
-    .prepare(
-      `SELECT source, coalesce(resource, 'unknown') AS resource, substr(received_at, 1, 13) AS hour, COUNT(*) AS n
-       FROM webhook_events WHERE received_at >= ?1 AND received_at < ?2 AND origin = 'webhook'
-       GROUP BY source, resource, hour`,
-    )
+    .prepare(HOURLY_COUNTS)
     .bind(iso(end - 8 * DAY_MS), iso(end))
     .all<{ source: string; resource: string; hour: string; n: number }>();
   const out: Counts = new Map();
@@ -125,13 +122,10 @@ export const volumeDrop: DqCheck = async ({ env, now, settings }) => {
 
 export const freshness: DqCheck = async ({ env, now, settings }) => {
   const { results } = await sharedDatabase(env)
-    .prepare(
-      `SELECT source, MAX(received_at) AS last FROM webhook_events
-     WHERE origin = 'webhook' AND received_at > ?1 AND received_at <= ?2 GROUP BY source`,
-    )
+    .prepare(LAST_WEBHOOKS)
     .bind(iso(now.getTime() - IN_USE_MS), now.toISOString())
-    .all<{ source: string; last: string }>();
-  const lastBySource = new Map(results.map((r) => [r.source, r.last]));
+    .all<{ source: string; last: string | null }>();
+  const lastBySource = new Map(results.flatMap((r) => (r.last === null ? [] : [[r.source, r.last] as const])));
   return SOURCES.map((source): DqResult => {
     const limit = settings.freshnessLimitMs[source];
     const last = lastBySource.get(source);
