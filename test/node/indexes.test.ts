@@ -487,6 +487,28 @@ describe("indexes", () => {
     });
   }
 
+  // A basil invoice payment names no charge: its trigger looks up the payment intent's succeeded
+  // charge, which must seek by payment intent, not walk every succeeded charge (migrations/0163).
+  it("the Stripe link triggers find a payment intent's succeeded charge by payment intent", () => {
+    const triggers = db
+      .prepare(
+        "SELECT name, sql FROM sqlite_master WHERE type = 'trigger' AND sql LIKE '%SELECT c.id FROM stripe_charges c WHERE c.payment_intent_id%'",
+      )
+      .all() as { name: string; sql: string }[];
+    expect(triggers.map((t) => t.name).sort()).toEqual([
+      "stripe_invoice_payments_link_insert",
+      "stripe_invoice_payments_link_update",
+      "stripe_invoices_payment_link",
+    ]);
+    for (const t of triggers) {
+      const lookup = /\(SELECT c\.id FROM stripe_charges c WHERE [\s\S]*?LIMIT 1\)/.exec(t.sql)?.[0] ?? "";
+      const sql = lookup.slice(1, -1).replace(/\b(NEW|ip)\.payment_intent_id\b/g, "?1");
+      const text = plan(sql);
+      expect(text, t.name).toMatch(usesIndex("stripe_charges_by_payment_intent"));
+      expect(text, t.name).not.toMatch(/stripe_charges_by_status/);
+    }
+  });
+
   // The subject index holds a row per subject of every stored object: the sweep seeks it by subject.
   it("the privacy sweep seeks the subject index from the erased subjects, never scans it", () => {
     const text = plan(SWEEP_KEYS);
