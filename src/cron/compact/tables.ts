@@ -187,7 +187,14 @@ export function readSql(spec: CompactTable, shape: ReadShape, opts: { after: boo
     where.push(`(${cursor.map(col).join(", ")}) > (${cursor.map((c, i) => param(spec, c, first + i)).join(", ")})`);
   }
   const filter = where.length > 0 ? ` WHERE ${where.join(" AND ")}` : "";
-  return `SELECT ${selectList(spec)} FROM ${table}${filter} ORDER BY ${cursor.map(col).join(", ")} LIMIT ${Math.trunc(opts.limit)}`;
+  // A child table's rows of some parents (lake key (shop, order_id), key (shop, id)): ordered by the
+  // primary key as written, SQLite walks every row of the shop in key order to skip a sort; `+`
+  // makes it seek the parents' rows by their index and sort those few. Where the lake key leads the
+  // primary key, the primary key serves both.
+  const keyLed = spec.lakeKey.every((c, i) => spec.key[i] === c);
+  const byParents = (shape === "keys" || shape === "lake-key") && !keyLed;
+  const order = cursor.map((c) => (byParents ? `+${col(c)}` : col(c)));
+  return `SELECT ${selectList(spec)} FROM ${table}${filter} ORDER BY ${order.join(", ")} LIMIT ${Math.trunc(opts.limit)}`;
 }
 
 /** The columns a page of `shape` is ordered by, whose last-row values the next page starts after. */
