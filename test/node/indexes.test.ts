@@ -283,6 +283,18 @@ const NEEDED: Needed[] = [
     "src/cron/privacy/erase-rows.ts: a person's Shopify customers",
     erased("shopify_customers", `(shop, id) IN ${IN_PAIRS} OR email IN ${IN_LIST}`),
   ],
+  // customers/redact and data requests are scoped to a shop: `+shop` keeps the e-mail index in use
+  // (seeking by the shop read every order, customer and checkout of the shop).
+  ...(["shopify_orders", "shopify_customers", "shopify_checkouts"] as const).map(
+    (table): Needed => [
+      `${table}_by_email`,
+      `src/cron/privacy/erase-rows.ts: a person's ${table} in one shop (customers/redact)`,
+      erased(
+        table,
+        `(shop, ${table === "shopify_customers" ? "id" : "customer_id"}) IN ${IN_PAIRS} OR (+shop = ? AND email IN ${IN_LIST})`,
+      ),
+    ],
+  ),
   [
     "shopify_checkouts_by_customer",
     "src/cron/privacy/erase-rows.ts: a person's Shopify checkouts (by customer)",

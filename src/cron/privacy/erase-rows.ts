@@ -51,7 +51,8 @@ export function whereFor(spec: PiiTable, t: Target): Where | null {
   }
   if (spec.email !== null && t.emails.length > 0) {
     if (spec.shop && t.scopeShop !== null) {
-      parts.push(`(shop = ? AND ${spec.email} IN ${IN_LIST})`);
+      // `+shop`: the e-mail index finds the person's rows; seeking by shop read all of the shop's.
+      parts.push(`(+shop = ? AND ${spec.email} IN ${IN_LIST})`);
       params.push(t.scopeShop, JSON.stringify(t.emails));
     } else {
       parts.push(`${spec.email} IN ${IN_LIST}`);
