@@ -17,6 +17,7 @@ import { keyRing } from "../../shared/sealed";
 import { cronSettings } from "../../shared/settings";
 import { STRIPE_API_VERSION } from "../../shared/stripe-version";
 import { everyDatabase, sharedDatabase } from "../../tables/database";
+import { LAST_WEBHOOK_SQL } from "./ledger-sql";
 
 type Ctx = Context<{ Bindings: Env }>;
 
@@ -255,11 +256,7 @@ async function lastEvents(env: Env): Promise<DoctorReport["lastEvents"]> {
   }
   // The last webhook delivery: reconcile, bulk and replay events are not the source sending.
   const all = await Promise.all(
-    databases.map((db) =>
-      db
-        .prepare("SELECT source, max(received_at) AS last FROM webhook_events WHERE origin = 'webhook' GROUP BY source")
-        .all<{ source: string; last: string | null }>(),
-    ),
+    databases.map((db) => db.prepare(LAST_WEBHOOK_SQL).all<{ source: string; last: string | null }>()),
   );
   const rows = all.flatMap((r) => r.results);
   return SOURCES.map((source) => {

@@ -2,12 +2,14 @@
  * What the `/ops` page shows, read in one go: per source and shop the last event, freshness
  * against its limit, events per hour over the last 24 h and ledger counts by status; the newest
  * dead letters and quarantined events; the latest data-quality run (failing checks first);
- * backfills; reconcile runs; open alerts. Every query is bounded (LIMIT or the 24 h window).
+ * backfills; reconcile runs; open alerts. Every query is bounded (LIMIT or the 24 h window) but the
+ * ledger counts by status, which are over the whole ledger (as in GET /admin/status).
  */
 import { SOURCES, type Source } from "../../shared/envelope";
 import { cronSettings } from "../../shared/settings";
 import { everyDatabase, sharedDatabase } from "../../tables/database";
 import { type HeldWithLedger, listHeldBackWithLedger } from "./held-back";
+import { HOURLY_COUNTS_SQL } from "./ledger-sql";
 import { type PipelineStatus, pipelineStatus } from "./status";
 
 export interface StreamSummary {
@@ -97,7 +99,9 @@ export async function opsData(env: Env, now = new Date()): Promise<OpsData> {
     await Promise.all([
       pipelineStatus(env),
       // A routed shop's ledger rows are in its own database (its compliance webhooks stay in DB):
-      // every database is counted and streams() adds the counts up.
+      // every database is counted and streams() adds the counts up. These are counts over the whole
+      // ledger (its retention), and each stream's last event: the page's status columns and its
+      // held-back tiles show them so. It reads every row; only a smaller meaning could seek.
       fromEveryDatabase(env, (d) =>
         d
           .prepare(
@@ -107,13 +111,7 @@ export async function opsData(env: Env, now = new Date()): Promise<OpsData> {
           .all<StatusCount>(),
       ),
       fromEveryDatabase(env, (d) =>
-        d
-          .prepare(
-            `SELECT source, coalesce(shop, '') AS shop, substr(received_at, 1, 13) AS hour, count(*) AS n
-           FROM webhook_events WHERE received_at >= ?1 GROUP BY source, coalesce(shop, ''), hour`,
-          )
-          .bind(since)
-          .all<{ source: Source; shop: string; hour: string; n: number }>(),
+        d.prepare(HOURLY_COUNTS_SQL).bind(since).all<{ source: Source; shop: string; hour: string; n: number }>(),
       ),
       listHeldBackWithLedger(env, "dead-letter", { limit: "10" }),
       listHeldBackWithLedger(env, "quarantine", { limit: "10" }),

@@ -6,10 +6,11 @@ import { z } from "zod";
 import { EVENT_ID_PATTERN, SOURCES } from "../../shared/envelope";
 import { AppError } from "../../shared/errors";
 import { everyDatabase } from "../../tables/database";
+import { LEDGER_STATUSES, recentEventsQuery } from "./ledger-sql";
 
 const querySchema = z.object({
   source: z.enum(SOURCES).optional(),
-  status: z.enum(["retrying", "archived", "applied", "quarantined", "failed"]).optional(),
+  status: z.enum(LEDGER_STATUSES).optional(),
   eventId: z.string().regex(EVENT_ID_PATTERN).optional(),
   limit: z.coerce.number().int().min(1).max(500).default(50),
 });
@@ -44,17 +45,12 @@ export async function recentEvents(env: Env, query: Record<string, string>): Pro
     throw new AppError(400, "bad_request", "eventId needs a source (event ids are unique per source).");
   }
   // A routed shop's ledger rows live in its own database: read each, newest first over all of them.
+  const { sql, params } = recentEventsQuery({ source, status, eventId, limit });
   const perDatabase = await Promise.all(
     everyDatabase(env).map(async ({ db }) => {
       const rows = await db
-        .prepare(
-          `SELECT source, event_id, topic, shop, status, r2_key, received_at, event_at, deliveries, attempts, error,
-             note, updated_at
-           FROM webhook_events
-           WHERE (?1 IS NULL OR source = ?1) AND (?2 IS NULL OR status = ?2) AND (?4 IS NULL OR event_id = ?4)
-           ORDER BY received_at DESC, event_id LIMIT ?3`,
-        )
-        .bind(source ?? null, status ?? null, limit, eventId ?? null)
+        .prepare(sql)
+        .bind(...params)
         .all<RecentEvent>();
       return rows.results;
     }),

@@ -6,9 +6,11 @@
 import { lagSeconds, readPositions } from "../../cron/reconcile/positions";
 import { DEAD_LETTER_PREFIX, QUARANTINE_PREFIX } from "../../shared/keys";
 import { everyDatabase, sharedDatabase } from "../../tables/database";
+import { LAST_EVENTS_SQL } from "./ledger-sql";
 
 export interface PipelineStatus {
   ledger: Array<{ source: string; status: string; count: number }>;
+  /** Per source: the newest received_at, and the event time (event_at) of that newest received event. */
   lastEvents: Array<{ source: string; lastReceivedAt: string; lastEventAt: string }>;
   quarantine: ObjectCount;
   deadLetter: ObjectCount;
@@ -118,11 +120,10 @@ export async function pipelineStatus(env: Env): Promise<PipelineStatus> {
     }
     for (const row of d.lastEvents) {
       const seen = last.get(row.source);
-      if (!seen) last.set(row.source, { ...row });
-      else {
-        if (row.lastReceivedAt > seen.lastReceivedAt) seen.lastReceivedAt = row.lastReceivedAt;
-        if (row.lastEventAt > seen.lastEventAt) seen.lastEventAt = row.lastEventAt;
-      }
+      // The newest received event over every database, with its event time (LAST_EVENTS_SQL).
+      if (!seen || row.lastReceivedAt > seen.lastReceivedAt) last.set(row.source, { ...row });
+      else if (row.lastReceivedAt === seen.lastReceivedAt && row.lastEventAt > seen.lastEventAt)
+        seen.lastEventAt = row.lastEventAt;
     }
   }
   const byKey = <T>(m: Map<string, T>) =>
@@ -180,16 +181,15 @@ interface DatabaseStatus {
 
 async function databaseStatus(name: string, db: D1Database): Promise<DatabaseStatus> {
   const [ledger, last, size, uninstalled] = await Promise.all([
+    // Counts over the whole ledger (its retention), as this endpoint and `ops status` answer them: a
+    // window would drop older held-back events from `failed` and `quarantined`. It reads every row
+    // (no index can bound a count of everything); the other ledger reads here seek (ledger-sql.ts).
     db
       .prepare(
         "SELECT source, status, count(*) AS count FROM webhook_events GROUP BY source, status ORDER BY source, status",
       )
       .all<{ source: string; status: string; count: number }>(),
-    db
-      .prepare(
-        "SELECT source, max(received_at) AS lastReceivedAt, max(event_at) AS lastEventAt FROM webhook_events GROUP BY source ORDER BY source",
-      )
-      .all<{ source: string; lastReceivedAt: string; lastEventAt: string }>(),
+    db.prepare(LAST_EVENTS_SQL).all<{ source: string; lastReceivedAt: string; lastEventAt: string }>(),
     d1Size(db),
     db
       .prepare(
