@@ -5,7 +5,7 @@ import { PEOPLE_VIEWS } from "../src/cron/compact/kpi-people";
 import { KPI_VIEWS } from "../src/cron/compact/kpi-views";
 import * as kpis from "../src/cron/compact/kpis";
 import { runUpkeep, type UpkeepOptions } from "../src/cron/compact/upkeep";
-import { inInvocation } from "./fakes/limits";
+import { inInvocation, onStatement, type StatementCost } from "./fakes/limits";
 import { lakeFiles, lakeMetadata, readLakeTable } from "./helpers/iceberg-read";
 import { expectSnapshotsEqualD1 } from "./helpers/kpi-snapshots";
 
@@ -34,6 +34,7 @@ afterEach(() => {
 
 const SHOP = "kpilake.myshopify.com";
 const MRR_VIEWS = KPI_VIEWS.filter((v) => v.inputs.includes("recharge_subscriptions")).map((v) => v.table);
+const MRR_KEY = "source, subscription_id, effective_at";
 const ORDER_VIEWS = KPI_VIEWS.filter((v) => v.inputs.includes("shopify_orders")).map((v) => v.table);
 
 let runs = 0;
@@ -210,6 +211,76 @@ describe("KPI views in the lake", () => {
     heavy.view = null;
     const next = await upkeep({ kpiRefreshHours: 0 });
     expect(next.snapshots.map((s) => s.view).sort()).toEqual(MRR_VIEWS.filter((v) => v !== first).sort());
+    expect(await owed()).toEqual([]);
+    await expectSnapshotsEqualD1(MRR_VIEWS);
+  });
+
+  it("reads analytics_subscription_mrr by ranges of subscriptions, each at the cost of its own rows, in the view's order", async () => {
+    // 210 Recharge and 5 Stripe subscriptions, 1 to 3 states each; one deleted (left out of the view).
+    const at = "2031-05-05T08:00:00.000Z";
+    await env.DB.batch([
+      env.DB.prepare(
+        `WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 210)
+         INSERT INTO recharge_subscriptions (id, customer_id, status, currency, price_minor, quantity, order_interval_unit,
+           order_interval_frequency, charge_interval_frequency, created_at, updated_at, last_event_id)
+         SELECT printf('kpirange-%03d', i), 'kpirange-c', 'active', 'XPT', 100 + i, 1, 'month', 1, 1, ?1, ?1, 'kpirange-e' FROM n`,
+      ).bind(at),
+      env.DB.prepare(
+        `UPDATE recharge_subscriptions SET price_minor = price_minor * 2, updated_at = ?1
+         WHERE id LIKE 'kpirange-%' AND CAST(substr(id, 10) AS INTEGER) % 2 = 0`,
+      ).bind("2031-05-06T08:00:00.000Z"),
+      env.DB.prepare(
+        `UPDATE recharge_subscriptions SET status = 'cancelled', cancelled_at = ?1, updated_at = ?1
+         WHERE id LIKE 'kpirange-%' AND CAST(substr(id, 10) AS INTEGER) % 3 = 0`,
+      ).bind("2031-05-07T08:00:00.000Z"),
+      env.DB.prepare("UPDATE recharge_subscriptions SET deleted_at = ?1 WHERE id = 'kpirange-007'").bind(at),
+      env.DB.prepare(
+        `WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 5)
+         INSERT INTO stripe_subscriptions (id, customer_id, status, currency, start_date, quantity, unit_amount_minor,
+           price_interval, price_interval_count, livemode, event_created, updated_at, last_event_id)
+         SELECT 'sub_kpirange' || i, 'cus_kpirange', 'active', 'XPT', ?1, 1, 1000 * i, 'year', 1, 1, 1, ?1, 'kpirange-e' FROM n`,
+      ).bind(at),
+    ]);
+    await compact(["recharge_subscriptions", "stripe_subscriptions", "subscription_mrr_history"]);
+    expect(await owed()).toEqual([...MRR_VIEWS].sort());
+    const history = await env.DB.prepare(
+      "SELECT count(*) AS n, count(DISTINCT source || ' ' || subscription_id) AS subscriptions FROM subscription_mrr_history",
+    ).first<{ n: number; subscriptions: number }>();
+    expect(history?.subscriptions).toBeGreaterThanOrEqual(215);
+
+    // A range of one history row takes one subscription with all its states: 2 queries a
+    // subscription, past the run's KPI budget (KPI_QUERIES, 400). A snapshot is read whole in the run
+    // that starts it (a run starts none past the budget): the views after it stay owed.
+    const mrr = KPI_VIEWS.find((v) => v.ranges !== null);
+    expect(mrr?.table).toBe("analytics_subscription_mrr");
+    const statements: StatementCost[] = [];
+    const stop = onStatement((s) => statements.push(s));
+    let spent: Awaited<ReturnType<typeof upkeep>>;
+    try {
+      spent = await upkeep({ kpiRefreshHours: 0, kpiRangeRows: 1 });
+    } finally {
+      stop();
+    }
+    expect(spent.snapshots.map((s) => s.view)).toEqual(["analytics_subscription_mrr"]);
+    expect(spent.owed).toBe(MRR_VIEWS.length - 1);
+    expect(await owed()).toEqual(MRR_VIEWS.filter((v) => v !== mrr?.table).sort());
+    // The snapshot is the view, row for row in its key order (the order the keyset pages read it in).
+    await expectSnapshotsEqualD1(["analytics_subscription_mrr"], { ordered: true });
+
+    // A range per subscription and a last, empty one per source (its bound query finds no row). D1
+    // reads a range's own rows: the ranges together read about what one read of the whole view does,
+    // which each keyset page read (here one page of 5,000 rows would be the whole view).
+    const ranges = statements.filter((s) => s.sql.includes(`FROM "analytics_subscription_mrr" v WHERE`));
+    expect(ranges.length).toBe((history?.subscriptions ?? 0) + 2);
+    const whole = (await env.DB.prepare(`SELECT * FROM analytics_subscription_mrr ORDER BY ${MRR_KEY}`).all()).meta
+      .rows_read;
+    expect(whole).toBeGreaterThan(history?.n ?? 0);
+    expect(Math.max(...ranges.map((s) => s.rowsRead))).toBeLessThan(whole / 10);
+    expect(ranges.reduce((sum, s) => sum + s.rowsRead, 0)).toBeLessThan(2 * whole);
+
+    // The next run refreshes the views left owed.
+    const next = await upkeep({ kpiRefreshHours: 0 });
+    expect(next.snapshots.map((s) => s.view).sort()).toEqual(MRR_VIEWS.filter((v) => v !== mrr?.table).sort());
     expect(await owed()).toEqual([]);
     await expectSnapshotsEqualD1(MRR_VIEWS);
   });

@@ -25,8 +25,9 @@ import { z } from "zod";
 import { dataFileFromJson, dataFileList, dataFileToJson } from "../../lake/data-file";
 import { type CommitReport, commitRebuild, type LakeIo, openTable, TableChange } from "../../lake/table-writer";
 import { log } from "../../shared/log";
+import { kpiOrder, kpiSelect } from "./kpi-sql";
 import { KPI_VIEWS, type KpiView } from "./kpi-views";
-import { AS_OF, kpiOrder, kpiSelect, kpiValues, overwriteKpi } from "./kpis";
+import { AS_OF, kpiValues, overwriteKpi } from "./kpis";
 import { lakeSpecOf, quote } from "./tables";
 
 /** Profiles in the first range: ~35,000 orders at the scale run's 3.3 orders a person, ~2 s of D1. */

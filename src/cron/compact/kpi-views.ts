@@ -11,10 +11,24 @@ export interface KpiView extends LakeTable {
   dayColumn: null;
   /** The D1 tables the view reads: a write to any of them refreshes the snapshot. */
   inputs: readonly string[];
-  /** Paged by `key` (every key column NOT NULL in the view); otherwise one ordered read. */
+  /** Read in parts (every key column NOT NULL in the view): by `ranges`, or by the people pass (kpi-people.ts). */
   paged: boolean;
+  /** How a paged view outside the people pass is read: ranges of its partition (kpi-sql.ts). */
+  ranges: KpiRanges | null;
   /** The view counts up to today (`date('now')`, `julianday('now')`): refreshed at least daily. */
   clock: boolean;
+}
+
+/**
+ * Ranges of `id` within each value of `group`: the columns of the view's PARTITION BY, named alike in
+ * the view and in `table`, its input whose primary key starts (group, id). D1 pushes such a range
+ * past the view's window function, so a range costs its own rows; a keyset on the view's own
+ * columns is not pushed, and each page evaluated the whole view.
+ */
+export interface KpiRanges {
+  table: string;
+  group: string;
+  id: string;
 }
 
 const col = (name: string, kind: ColumnKind, nullable = true): CompactColumn => ({ name, kind, nullable });
@@ -40,7 +54,7 @@ const view = (
   columns: CompactColumn[],
   key: string[],
   inputs: string[],
-  opts: { paged?: boolean; clock?: boolean } = {},
+  opts: { paged?: boolean; ranges?: KpiRanges; clock?: boolean } = {},
 ): KpiView => ({
   source: "kpi",
   table,
@@ -48,7 +62,8 @@ const view = (
   key,
   dayColumn: null,
   inputs,
-  paged: opts.paged ?? false,
+  paged: opts.paged ?? opts.ranges !== undefined,
+  ranges: opts.ranges ?? null,
   clock: opts.clock ?? false,
 });
 
@@ -67,7 +82,7 @@ export const KPI_VIEWS: readonly KpiView[] = [
     ],
     ["source", "subscription_id", "effective_at"],
     MRR_INPUTS,
-    { paged: true },
+    { ranges: { table: "subscription_mrr_history", group: "source", id: "subscription_id" } },
   ),
   view(
     "analytics_mrr_by_day",

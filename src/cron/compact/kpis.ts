@@ -8,46 +8,29 @@
  * drifts. A snapshot is the D1 answer itself; `subscription_mrr_history` and every input table
  * are in the lake too, for analyses the views do not make. Emails are left out of the snapshots
  * (`customer_profiles` in the lake has them by `profile_id`), so an erasure has fewer copies to reach.
- * A view is read here in one query, or in keyset pages of its unique columns (each page evaluates
- * the view again in D1: fine for analytics_subscription_mrr, a row per subscription change). The
- * per-person views, a row per order or person, are refreshed by the people pass instead
- * (kpi-people.ts), which reads them by ranges of profiles, each at the cost of its own rows.
+ * A view is read here in one query, or by ranges of its partition (analytics_subscription_mrr: the
+ * subscriptions of each source, about KPI_PAGE_ROWS history rows a range), each at the cost of its
+ * own rows. Keyset pages of its unique columns, as it was read before, are not pushed past the
+ * view's window function: every page evaluated and sorted the whole view (300,000 history rows on
+ * node:sqlite: 59 pages of 0.7-0.9 s, 44-54 s; by ranges 61 of 22-23 ms, 1.8-2.0 s). A snapshot is
+ * read whole in the run that starts it. The per-person views, a row per order or person, are
+ * refreshed by the people pass instead (kpi-people.ts), which reads them by ranges of profiles over
+ * several runs.
  */
 import type { ParquetValue } from "../../lake/columns";
 import { type CommitReport, type LakeIo, openTable, TableChange, tableRef } from "../../lake/table-writer";
 import { log } from "../../shared/log";
 import { sharedDatabase } from "../../tables/database";
-import type { KpiView } from "./kpi-views";
-import { isText, lakeSpecOf, quote, toParquetValue } from "./tables";
+import { kpiBoundSql, kpiGroupSql, kpiRangeSql, kpiSql } from "./kpi-sql";
+import type { KpiRanges, KpiView } from "./kpi-views";
+import { lakeSpecOf, toParquetValue } from "./tables";
 
-/** Rows per D1 read of a paged view. */
+/** Input rows per range of a ranged view (its rows per D1 read, about). */
 export const KPI_PAGE_ROWS = 5_000;
 /** A view read in one query (its unique columns may be NULL) refuses to grow past this. */
 export const KPI_SINGLE_READ_ROWS = 50_000;
 /** The snapshot summary entry holding when the view was computed. */
 export const AS_OF = "commerce.as-of";
-
-/** The SELECT list of a view read as the alias `v`: integers as text (exact past 2^53). */
-export function kpiSelect(spec: KpiView): string {
-  return spec.columns
-    .map((c) =>
-      isText(c.kind) || c.kind === "float64"
-        ? `v.${quote(c.name)}`
-        : `CAST(v.${quote(c.name)} AS TEXT) AS ${quote(c.name)}`,
-    )
-    .join(", ");
-}
-
-/** Ordered by the view's own columns (not the text casts): qualified by the alias `v`. */
-export const kpiOrder = (spec: KpiView) => spec.key.map((k) => `v.${quote(k)}`).join(", ");
-
-/** One read of a view, keyset on `key` when paged. */
-export function kpiSql(spec: KpiView, opts: { afterKey: boolean; limit: number }): string {
-  const keyCols = kpiOrder(spec);
-  const params = spec.key.map((_, n) => `?${n + 1}`).join(", ");
-  const where = opts.afterKey ? ` WHERE (${keyCols}) > (${params})` : "";
-  return `SELECT ${kpiSelect(spec)} FROM ${quote(spec.table)} v${where} ORDER BY ${keyCols} LIMIT ${Math.trunc(opts.limit)}`;
-}
 
 /** A row read by kpiSelect as the values of the view's lake table, in column order. */
 export const kpiValues = (spec: KpiView, row: Record<string, unknown>): ParquetValue[] =>
@@ -76,26 +59,21 @@ export async function overwriteKpi(
 }
 
 /** Replaces the view's table with the view as D1 computes it now: one overwrite commit. */
-export async function writeKpiSnapshot(env: Env, io: LakeIo, spec: KpiView, asOf: string): Promise<CommitReport> {
+export async function writeKpiSnapshot(
+  env: Env,
+  io: LakeIo,
+  spec: KpiView,
+  asOf: string,
+  o: { rangeRows?: number } = {},
+): Promise<CommitReport> {
   const db = sharedDatabase(env);
   const report = await overwriteKpi(io, spec, asOf, async (add) => {
-    if (spec.paged) {
-      // Every paged key is text in its view, so the last row's values bind as they came back.
-      let after: unknown[] | null = null;
-      for (;;) {
-        const { results }: D1Result<Record<string, unknown>> = await db
-          .prepare(kpiSql(spec, { afterKey: after !== null, limit: KPI_PAGE_ROWS }))
-          .bind(...(after ?? []))
-          .all<Record<string, unknown>>();
-        for (const row of results) await add(row);
-        const last: Record<string, unknown> | undefined = results[results.length - 1];
-        if (results.length < KPI_PAGE_ROWS || last === undefined) break;
-        after = spec.key.map((k) => last[k]);
-      }
+    if (spec.ranges !== null) {
+      await readRanges(db, spec, spec.ranges, o.rangeRows ?? KPI_PAGE_ROWS, add);
+    } else if (spec.paged) {
+      throw new Error(`compact: ${spec.table} is refreshed by the people pass (kpi-people.ts)`);
     } else {
-      const { results } = await db
-        .prepare(kpiSql(spec, { afterKey: false, limit: KPI_SINGLE_READ_ROWS + 1 }))
-        .all<Record<string, unknown>>();
+      const { results } = await db.prepare(kpiSql(spec, KPI_SINGLE_READ_ROWS + 1)).all<Record<string, unknown>>();
       if (results.length > KPI_SINGLE_READ_ROWS) {
         throw new Error(
           `compact: ${spec.table} has more than ${KPI_SINGLE_READ_ROWS} rows; give it a NOT NULL key and page it`,
@@ -106,6 +84,38 @@ export async function writeKpiSnapshot(env: Env, io: LakeIo, spec: KpiView, asOf
   });
   log.info("compact kpi snapshot done", { view: spec.table, rows: report.rows });
   return report;
+}
+
+/**
+ * The view in key order, range by range: each group of the input in order, and within it ranges of
+ * ids holding about `rows` input rows (two queries a range, three per group more).
+ */
+async function readRanges(
+  db: D1Database,
+  spec: KpiView,
+  r: KpiRanges,
+  rows: number,
+  add: (row: Record<string, unknown>) => Promise<void>,
+): Promise<void> {
+  const next = async (first: boolean, after: string) =>
+    (await db.prepare(kpiGroupSql(r, first)).bind(after).first<{ group: string }>())?.group ?? null;
+  for (let group = await next(true, ""); group !== null; group = await next(false, group)) {
+    let after = "";
+    for (let first = true; ; first = false) {
+      const bound = await db
+        .prepare(kpiBoundSql(r, first))
+        .bind(group, after, rows - 1)
+        .first<{ id: string }>();
+      const upper = bound?.id ?? null;
+      const { results } = await db
+        .prepare(kpiRangeSql(spec, r, { first, last: upper === null }))
+        .bind(...(upper === null ? [group, after] : [group, after, upper]))
+        .all<Record<string, unknown>>();
+      for (const row of results) await add(row);
+      if (upper === null) break;
+      after = upper;
+    }
+  }
 }
 
 /** When the table's current snapshot was computed (ISO-8601), or null when it has none. */

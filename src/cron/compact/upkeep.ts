@@ -43,7 +43,7 @@ import { withLease } from "../lease";
 import { clearMark, owedSnapshots, owesSnapshot, owesSnapshots, SNAPSHOT_OWED } from "./changes";
 import { PEOPLE_VIEWS, peoplePassRunning, peoplePassStep } from "./kpi-people";
 import { KPI_VIEWS } from "./kpi-views";
-import { snapshotAsOf, writeKpiSnapshot } from "./kpis";
+import { KPI_PAGE_ROWS, snapshotAsOf, writeKpiSnapshot } from "./kpis";
 import { readTable } from "./read";
 import { publishSchema } from "./schemas";
 import { COMPACT_TABLES, type CompactTable, type LakeTable, lakeSpecOf } from "./tables";
@@ -83,6 +83,8 @@ export const upkeepOptionsSchema = z
     /** Rows the people pass writes per run instead of PEOPLE_RUN_ROWS, profiles in its first range (tests resume with them). */
     peopleRunRows: z.number().int().min(1).max(PEOPLE_RUN_ROWS).optional(),
     peopleRangeProfiles: z.number().int().min(1).max(50_000).optional(),
+    /** Input rows per range of analytics_subscription_mrr instead of KPI_PAGE_ROWS (tests span ranges with it). */
+    kpiRangeRows: z.number().int().min(1).max(KPI_PAGE_ROWS).optional(),
     /** Rows a rebuild reads per run instead of RUN_ROWS (smaller parts; tests resume with it). */
     rebuildRows: z.number().int().min(1).max(RUN_ROWS).optional(),
   })
@@ -176,6 +178,7 @@ async function upkeep(input: Env, run: { runId: string; now: Date }, opts: z.inf
     minAgeMs: (opts.kpiRefreshHours ?? KPI_REFRESH_HOURS) * 3_600_000,
     peopleRunRows: opts.peopleRunRows ?? PEOPLE_RUN_ROWS,
     perRange: opts.peopleRangeProfiles,
+    rangeRows: opts.kpiRangeRows,
   });
 
   let rows = await upkeepRows(db);
@@ -294,7 +297,14 @@ async function refreshSnapshots(
   env: Env,
   io: LakeIo,
   result: UpkeepResult,
-  o: { meter: QueryMeter; now: Date; minAgeMs: number; peopleRunRows: number; perRange?: number },
+  o: {
+    meter: QueryMeter;
+    now: Date;
+    minAgeMs: number;
+    peopleRunRows: number;
+    perRange?: number;
+    rangeRows?: number;
+  },
 ): Promise<void> {
   const db = sharedDatabase(env);
   const owed = await owedSnapshots(
@@ -325,7 +335,7 @@ async function refreshSnapshots(
     }
     try {
       await publishSchema(env.LAKE, spec, asOf);
-      const report = await writeKpiSnapshot(env, io, spec, asOf);
+      const report = await writeKpiSnapshot(env, io, spec, asOf, { rangeRows: o.rangeRows });
       result.snapshots.push({
         view: spec.table,
         rows: report.rows,
