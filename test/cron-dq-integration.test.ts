@@ -104,6 +104,34 @@ describe("volume drop", () => {
   });
 });
 
+describe("volume past the ledger's retention", () => {
+  it("judges the last hour against days the ledger no longer holds, from the hourly counts", async () => {
+    const now = nextNow();
+    const end = hourStart(now);
+    const hours: number[] = [];
+    for (let k = 1; k <= 8 * 24; k++) hours.push(end - k * HOUR);
+    await seedLedger(hourly("shopify", "orders", hours, 12));
+    // An hourly run counts the 8 days while the ledger holds them.
+    expect(await only(volumeDrop, now, "shopify")).toMatchObject({ outcome: "PASS", value: 1 });
+    const counted = await env.DB.prepare(
+      "SELECT count(*) AS hours, sum(webhooks) AS webhooks FROM ledger_hour_counts WHERE source = 'shopify' AND resource = 'orders' AND hour >= ?1 AND hour < ?2",
+    )
+      .bind(iso(end - 8 * DAY).slice(0, 13), iso(end).slice(0, 13))
+      .first();
+    expect(counted).toEqual({ hours: 8 * 24, webhooks: 8 * 24 * 12 });
+    // Retention keeps 3 days; the next hour brings 3 orders where the same hour had 12 on every day.
+    await env.DB.prepare(
+      "DELETE FROM webhook_events WHERE source = 'shopify' AND received_at >= ?1 AND received_at < ?2",
+    )
+      .bind(iso(end - 9 * DAY), iso(end - 3 * DAY))
+      .run();
+    await seedLedger(hourly("shopify", "orders", [end], 3));
+    const r = await only(volumeDrop, now + HOUR, "shopify");
+    expect(r).toMatchObject({ outcome: "FAIL", value: 0.25 });
+    expect(r.details).toMatchObject({ last_hour: 3, seven_day_average: 12 });
+  });
+});
+
 describe("freshness", () => {
   it("passes when the source delivered recently", async () => {
     const now = nextNow();

@@ -219,3 +219,31 @@ describe("pipeline-health rules (job health)", () => {
     ]);
   });
 });
+
+describe("silence in active hours past the ledger's retention", () => {
+  it("counts the days the ledger no longer holds from the hourly counts", async () => {
+    // 2048, where no other test writes: the ledger holds the last webhook only (retention kept 2 days),
+    // the hourly counts say the hour had Recharge webhooks on each of the 7 days before.
+    const now = new Date("2048-03-10T14:20:00.000Z");
+    const hour = Date.parse("2048-03-10T14:00:00.000Z");
+    await env.DB.batch([
+      env.DB.prepare("DELETE FROM alerts WHERE created_at >= '2048-01-01' AND created_at < '2049-01-01'"),
+      ledger({
+        source: "recharge",
+        id: "rt-last",
+        topic: "charge/paid",
+        firstSeen: new Date(now.getTime() - 3 * 60 * MIN).toISOString(),
+      }),
+      ...[1, 2, 3, 4, 5, 6, 7].map((d) =>
+        env.DB.prepare(
+          "INSERT INTO ledger_hour_counts (source, resource, hour, webhooks, counted_at) VALUES ('recharge', 'charges', ?1, 9, ?2)",
+        ).bind(new Date(hour - d * 24 * 60 * MIN).toISOString().slice(0, 13), now.toISOString()),
+      ),
+    ]);
+    await runJob({ ...env, HEALTH_SILENCE_MINUTES: "recharge=120" } as Env, "health", { now });
+    const alert = await env.DB.prepare(
+      "SELECT rule, title FROM alerts WHERE alert_key = 'source_silent_active_hours:recharge' AND created_at >= '2048-01-01'",
+    ).first<{ rule: string; title: string }>();
+    expect(alert?.title).toContain("in an hour that had webhooks on 7 of the last 7 days");
+  });
+});

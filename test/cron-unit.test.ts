@@ -9,7 +9,7 @@ import { orderBody, productBody } from "../src/cron/reconcile/shopify-rest";
 import { drift } from "../src/cron/reconcile/stored-versions";
 import { ascendingWindow, errorText } from "../src/cron/reconcile/types";
 import { mapShopifyEvent } from "../src/mapping/shopify";
-import { alerts, dqResults, dqRuns, jobLeases, reconcileRuns } from "../src/shared/schema/cron";
+import { alerts, dqResults, dqRuns, jobLeases, ledgerHourCounts, reconcileRuns } from "../src/shared/schema/cron";
 import { cronSettings } from "../src/shared/settings";
 import { makeShopData } from "./fakes/shopify-data";
 import { expectMatchesMigration } from "./helpers/schema-match";
@@ -118,7 +118,7 @@ describe("GraphQL records as REST webhook bodies", () => {
 
 describe("drizzle schema of the operations tables", () => {
   it("matches migrations/0005_operations.sql column for column, and its indexes", async () => {
-    for (const table of [jobLeases, reconcileRuns, dqRuns, dqResults, alerts] as SQLiteTable[])
+    for (const table of [jobLeases, reconcileRuns, dqRuns, dqResults, ledgerHourCounts, alerts] as SQLiteTable[])
       await expectMatchesMigration(table);
   });
 });

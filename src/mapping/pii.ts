@@ -385,6 +385,7 @@ export const TEXT_COLUMNS: Readonly<Record<string, TableColumns>> = {
   },
   dq_results: { kept: ["run_id", "check_name", "subject", "outcome", "message", "details"] },
   dq_runs: { kept: ["run_id", "started_at", "finished_at", "window_end", "report_key"] },
+  ledger_hour_counts: { kept: ["source", "resource", "hour", "counted_at"] },
   job_leases: { kept: ["name", "holder", "acquired_at", "expires_at"] },
   lake_changes: { kept: ["table_name", "dt", "changed_at"] },
   // A deleted row's lake key, and a rebuild's last key read, are keys: for customer_profile_emails an

@@ -153,7 +153,26 @@ export async function silentInActiveHours(ctx: HealthContext): Promise<AlertDraf
           new Date(hourStart - d * 24 * 60 * MINUTE + 60 * MINUTE).toISOString(),
         ),
     );
-    const days = (await ctx.db.batch<{ hit: number }>(probes)).filter((r) => r.results.length > 0).length;
+    // A day had webhooks in the hour if the ledger still holds one, or the hourly counts (kept past
+    // the ledger's retention by the data-quality job, migrations/0164) say so.
+    const counted = ctx.db
+      .prepare(
+        `SELECT DISTINCT hour FROM ledger_hour_counts WHERE source = ?1 AND webhooks > 0
+         AND hour IN (SELECT value FROM json_each(?2))`,
+      )
+      .bind(
+        source,
+        JSON.stringify(
+          [1, 2, 3, 4, 5, 6, 7].map((d) => new Date(hourStart - d * 24 * 60 * MINUTE).toISOString().slice(0, 13)),
+        ),
+      );
+    const answers = await ctx.db.batch<{ hit?: number; hour?: string }>([...probes, counted]);
+    const countedHours = new Set((answers.at(-1)?.results ?? []).map((r) => r.hour));
+    const days = [1, 2, 3, 4, 5, 6, 7].filter(
+      (d, i) =>
+        (answers[i]?.results.length ?? 0) > 0 ||
+        countedHours.has(new Date(hourStart - d * 24 * 60 * MINUTE).toISOString().slice(0, 13)),
+    ).length;
     if (days < 5) continue;
     const silentMinutes = Math.floor((ctx.now.getTime() - Date.parse(last.at)) / MINUTE);
     out.push({

@@ -2,13 +2,14 @@
  * Volume checks on webhook deliveries (ledger rows with origin `webhook`, by
  * `received_at`): hourly gaps in the last 24 h, last hour against the same hour's
  * 7-day average, and freshness per source. Reconciled events are left out on purpose:
- * they are the repair, not the signal. One grouped query reads 8 days of hourly counts
- * through the (source, received_at) index; a store with millions of events a week would
- * want an hourly roll-up table instead, which this does not keep.
+ * they are the repair, not the signal. The hourly counts come from `ledger_hour_counts`
+ * (./hour-counts.ts), which each run brings up to date from the ledger's last hours and which
+ * outlives the ledger's retention.
  */
 import { SOURCES } from "../../shared/envelope";
 import { sharedDatabase } from "../../tables/database";
-import { HOURLY_COUNTS, LAST_WEBHOOKS } from "./sql";
+import { readHourCounts, refreshHourCounts } from "./hour-counts";
+import { LAST_WEBHOOKS } from "./sql";
 import { DAY_MS, type DqCheck, type DqResult, HOUR_MS, hourFloor, iso } from "./types";
 
 /** An hour is "normally busy" for a pair when it had traffic on at least 5 of the previous 7 days. */
@@ -20,28 +21,15 @@ const IN_USE_MS = 30 * DAY_MS;
 
 type Counts = Map<string, Map<number, number>>;
 
-/** (source/resource) → hour start (ms) → webhook count, for the 8 days before `now`'s hour. */
-async function hourlyCounts(db: D1Database, end: number): Promise<Counts> {
-  const { results } = await db
-    .prepare(HOURLY_COUNTS)
-    .bind(iso(end - 8 * DAY_MS), iso(end))
-    .all<{ source: string; resource: string; hour: string; n: number }>();
-  const out: Counts = new Map();
-  for (const r of results) {
-    const key = `${r.source}/${r.resource}`;
-    let hours = out.get(key);
-    if (!hours) {
-      hours = new Map();
-      out.set(key, hours);
-    }
-    hours.set(Date.parse(`${r.hour}:00:00Z`), r.n);
-  }
-  return out;
+/** (source/resource) → hour start (ms) → webhooks, for the 8 days before `end`, counted up to `end` first. */
+async function hourlyCounts(db: D1Database, end: number, now: Date): Promise<Counts> {
+  await refreshHourCounts(db, end, now);
+  return readHourCounts(db, end);
 }
 
 export const hourlyGaps: DqCheck = async ({ env, now }) => {
   const end = hourFloor(now);
-  const counts = await hourlyCounts(sharedDatabase(env), end);
+  const counts = await hourlyCounts(sharedDatabase(env), end, now);
   const results: DqResult[] = [];
   for (const [pair, hours] of [...counts].sort(([a], [b]) => a.localeCompare(b))) {
     let expected = 0;
@@ -83,7 +71,7 @@ export const hourlyGaps: DqCheck = async ({ env, now }) => {
 
 export const volumeDrop: DqCheck = async ({ env, now, settings }) => {
   const end = hourFloor(now);
-  const counts = await hourlyCounts(sharedDatabase(env), end);
+  const counts = await hourlyCounts(sharedDatabase(env), end, now);
   const last = end - HOUR_MS;
   return SOURCES.map((source): DqResult => {
     const at = (slot: number) => {

@@ -62,6 +62,19 @@ export const dqRuns = sqliteTable(
   (t) => [index("dq_runs_by_started").on(t.startedAt)],
 );
 
+/** migrations/0164: webhooks per source, resource and hour (`YYYY-MM-DDTHH`), kept past the ledger's retention. */
+export const ledgerHourCounts = sqliteTable(
+  "ledger_hour_counts",
+  {
+    source: text("source", { enum: SOURCES }).notNull(),
+    resource: text("resource").notNull(),
+    hour: text("hour").notNull(),
+    webhooks: integer("webhooks").notNull(),
+    countedAt: text("counted_at").notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.source, t.resource, t.hour] })],
+);
+
 export const DQ_OUTCOMES = ["PASS", "WARN", "FAIL"] as const;
 export type DqOutcome = (typeof DQ_OUTCOMES)[number];
 
