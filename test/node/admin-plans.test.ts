@@ -4,8 +4,7 @@
 // to an in-memory SQLite (node:sqlite, without sqlite_stat1 as on D1); EXPLAIN QUERY PLAN of each
 // statement must SEARCH webhook_events by an index and never SCAN it. Each statement also answers
 // what the statement it replaced answered, on a seeded ledger (ties in received_at included).
-import { readdirSync, readFileSync } from "node:fs";
-import { DatabaseSync, type SQLInputValue } from "node:sqlite";
+import type { DatabaseSync, SQLInputValue } from "node:sqlite";
 import { beforeAll, describe, expect, it } from "vitest";
 import {
   HOURLY_COUNTS_SQL,
@@ -17,17 +16,12 @@ import {
   recentEventsQuery,
 } from "../../src/ingress/admin/ledger-sql";
 import { SOURCES, type Source } from "../../src/shared/envelope";
+import { migratedDatabase } from "./harness/schema-db";
 
-const root = new URL("../..", import.meta.url).pathname;
 let db: DatabaseSync;
 
 beforeAll(() => {
-  db = new DatabaseSync(":memory:");
-  for (const f of readdirSync(`${root}/migrations`)
-    .filter((n) => n.endsWith(".sql"))
-    .sort()) {
-    db.exec(readFileSync(`${root}/migrations/${f}`, "utf8"));
-  }
+  db = migratedDatabase();
 });
 
 /** The plan's detail lines; parameters stay unbound (EXPLAIN QUERY PLAN does not need them). */

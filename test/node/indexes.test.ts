@@ -4,25 +4,21 @@
 // code, a view or a trigger runs it, must use the index it names. An index that is in neither NEEDED
 // nor RULES fails the test: a new index comes with the query that needs it. Migrations 0153 and 0161
 // dropped the indexes no query used; they stay gone.
-import { readdirSync, readFileSync } from "node:fs";
-import { DatabaseSync } from "node:sqlite";
+import { readFileSync } from "node:fs";
+import type { DatabaseSync } from "node:sqlite";
 import { beforeAll, describe, expect, it } from "vitest";
 import { COMPACT_TABLES, readSql } from "../../src/cron/compact/tables";
 import { ERROR_RATE, PIPELINE_LAG } from "../../src/cron/health/sql";
 import { ERASED_IN_KEY, SWEEP_KEYS } from "../../src/cron/privacy/sql";
 import { DUPLICATE_DELIVERIES, HOURLY_COUNTS, LAST_WEBHOOKS } from "../../src/cron/quality/sql";
 import { deleteByRowidSql, LEDGER_ELIGIBLE, OLDEST_LEDGER_DAY } from "../../src/cron/retention/sql";
+import { migratedDatabase } from "./harness/schema-db";
 
 const root = new URL("../..", import.meta.url).pathname;
 let db: DatabaseSync;
 
 beforeAll(() => {
-  db = new DatabaseSync(":memory:");
-  for (const f of readdirSync(`${root}/migrations`)
-    .filter((n) => n.endsWith(".sql"))
-    .sort()) {
-    db.exec(readFileSync(`${root}/migrations/${f}`, "utf8"));
-  }
+  db = migratedDatabase();
 });
 
 /** The plan's detail lines; parameters stay unbound (EXPLAIN QUERY PLAN does not need them). */

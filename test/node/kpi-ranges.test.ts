@@ -4,22 +4,16 @@
 // rows. A keyset on the view's own columns is not pushed, and each page evaluated and sorted the
 // whole view. The migrations are applied to an in-memory SQLite (node:sqlite, as in indexes.test.ts)
 // and each statement the snapshot runs is planned with EXPLAIN QUERY PLAN.
-import { readdirSync, readFileSync } from "node:fs";
-import { DatabaseSync } from "node:sqlite";
+import type { DatabaseSync } from "node:sqlite";
 import { beforeAll, describe, expect, it } from "vitest";
 import { kpiBoundSql, kpiGroupSql, kpiOrder, kpiRangeSql, kpiSelect } from "../../src/cron/compact/kpi-sql";
 import { KPI_VIEWS, type KpiRanges, type KpiView } from "../../src/cron/compact/kpi-views";
+import { migratedDatabase } from "./harness/schema-db";
 
-const root = new URL("../..", import.meta.url).pathname;
 let db: DatabaseSync;
 
 beforeAll(() => {
-  db = new DatabaseSync(":memory:");
-  for (const f of readdirSync(`${root}/migrations`)
-    .filter((n) => n.endsWith(".sql"))
-    .sort()) {
-    db.exec(readFileSync(`${root}/migrations/${f}`, "utf8"));
-  }
+  db = migratedDatabase();
 });
 
 const plan = (sql: string): string[] =>
