@@ -81,7 +81,8 @@ export class ScopeCursors {
 
   /**
    * The statements that record these windows (finished or page-limited), for one batch: one upsert
-   * of every value, and a delete of the partials of finished windows when there were any.
+   * of every value, and a delete of the partials of finished windows when there were any. They count
+   * as stored from here: a batch that fails ends the scope's run, and the next run reads them again.
    */
   write<S>(db: D1Database, writes: ReadonlyArray<CursorWrite<S>>, now: string): D1PreparedStatement[] {
     const values: Array<[string, string, string]> = [];
