@@ -417,11 +417,6 @@ const NEEDED: Needed[] = [
     PEOPLE_RANGE,
   ],
   [
-    "stripe_charges_by_status",
-    "src/cron/compact/kpi-people.ts: analytics_customer_orders, a range of profiles (succeeded Stripe charges)",
-    PEOPLE_RANGE,
-  ],
-  [
     "stripe_invoices_by_status",
     "src/cron/compact/kpi-people.ts: analytics_customer_orders, a range of profiles (paid invoices' rebills)",
     PEOPLE_RANGE,
@@ -530,6 +525,15 @@ describe("indexes", () => {
     });
   }
 
+  // The KPI people pass reads the per-person views by ranges of profiles: each arm of the identity
+  // views seeks the range's identities, never every identity of a source (migrations/0165).
+  it("a range of profiles reads its identities by profile, not every identity of a source", () => {
+    const lines = plan(PEOPLE_RANGE).split("\n");
+    const identities = lines.filter((l) => / i USING /.test(l) && l.includes("customer_identities"));
+    expect(identities.length).toBeGreaterThan(0);
+    for (const l of identities) expect(l).toMatch(/customer_identities_by_profile \(profile_id>\? AND profile_id<\?\)/);
+  });
+
   // The subject index holds a row per subject of every stored object: the sweep seeks it by subject.
   it("the privacy sweep seeks the subject index from the erased subjects, never scans it", () => {
     const text = plan(SWEEP_KEYS);
@@ -563,10 +567,11 @@ describe("indexes", () => {
     }
   });
 
-  it("the indexes migrations 0153 and 0161 dropped are gone", () => {
+  it("the indexes migrations 0153, 0161 and 0166 dropped are gone", () => {
     for (const [file, atLeast] of [
       ["0153_drop_unused_indexes.sql", 30],
       ["0161_drop_unneeded_indexes.sql", 15],
+      ["0166_drop_stripe_charges_by_status.sql", 0],
     ] as const) {
       const text = readFileSync(`${root}/migrations/${file}`, "utf8");
       const dropped = [...text.matchAll(/^DROP INDEX IF EXISTS (\w+);/gm)].map((m) => m[1] as string);

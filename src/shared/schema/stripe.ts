@@ -77,7 +77,6 @@ export const stripeCharges = sqliteTable(
     index("stripe_charges_by_customer").on(t.customerId),
     index("stripe_charges_by_email").on(t.email),
     index("stripe_charges_by_payment_intent").on(t.paymentIntentId),
-    index("stripe_charges_by_status").on(t.status, t.createdAt),
     // migrations/0140: the lake reads a changed day as an index range, in key order.
     index("stripe_charges_by_lake_day").on(t.updatedAt, t.id),
   ],
