@@ -11,7 +11,7 @@ import { COMPACT_TABLES, readSql } from "../../src/cron/compact/tables";
 import { ERROR_RATE, PIPELINE_LAG } from "../../src/cron/health/sql";
 import { ERASED_IN_KEY, SWEEP_KEYS } from "../../src/cron/privacy/sql";
 import { DUPLICATE_DELIVERIES, HOURLY_COUNTS, LAST_WEBHOOKS } from "../../src/cron/quality/sql";
-import { deleteByRowidSql, LEDGER_ELIGIBLE, OLDEST_LEDGER_DAY } from "../../src/cron/retention/sql";
+import { deleteByRowidSql, LEDGER_ELIGIBLE, ledgerPageSql, OLDEST_LEDGER_DAY } from "../../src/cron/retention/sql";
 import { migratedDatabase } from "./harness/schema-db";
 
 const root = new URL("../..", import.meta.url).pathname;
@@ -464,6 +464,14 @@ describe("indexes", () => {
       .filter((l) => l.includes("webhook_events"));
     expect(lines).toHaveLength(3);
     for (const line of lines) expect(line).toMatch(usesIndex("webhook_events_by_received"));
+  });
+
+  it("retention pages a source's day in index order, each page stopping at its limit", () => {
+    for (const after of [false, true]) {
+      const text = plan(ledgerPageSql(after, 1000));
+      expect(text).toMatch(usesIndex("webhook_events_by_received"));
+      expect(text).not.toMatch(/TEMP B-TREE/);
+    }
   });
 
   it("retention deletes archived rows by rowid, not by a range over the day", () => {

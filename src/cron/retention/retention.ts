@@ -16,12 +16,11 @@
  */
 
 import { log } from "../../shared/log";
-import { webhookEvents } from "../../shared/schema/ledger";
 import { cronSettings } from "../../shared/settings";
 import { everyDatabase, sharedDatabase } from "../../tables/database";
 import { withLease } from "../lease";
-import { type CompactTable, compactTableOf, PartBuffer } from "../parquet";
-import { deleteByRowidSql, LEDGER_ELIGIBLE, LEDGER_SOURCES, OLDEST_LEDGER_DAY } from "./sql";
+import { PartBuffer } from "../parquet";
+import { deleteByRowidSql, LEDGER, LEDGER_ELIGIBLE, LEDGER_SOURCES, ledgerPageSql, OLDEST_LEDGER_DAY } from "./sql";
 
 export interface RetentionOptions {
   /** First day (YYYY-MM-DD) the run may touch; earlier rows stay. */
@@ -53,8 +52,6 @@ const LEDGER_QUERIES_PER_RUN = 800;
 /** Wall time it may take: the daily schedule's invocation has 15 minutes, its CPU 300 s. */
 const LEDGER_RUN_MS = 180_000;
 const PART_ROWS = 10_000;
-
-const LEDGER: CompactTable = compactTableOf("identity", webhookEvents);
 
 function num(value: string | undefined, fallback: number, min: number, max: number): number {
   const n = Number(value);
@@ -107,11 +104,6 @@ export async function runRetention(
   return { skipped: false, cutoffs: { ...cutoffs, reports: reportCutoff }, tables: outcome.value };
 }
 
-const quote = (name: string) => `"${name}"`;
-const LEDGER_SELECT = LEDGER.columns
-  .map((c) => (c.kind === "string" ? quote(c.name) : `CAST(${quote(c.name)} AS TEXT) AS ${quote(c.name)}`))
-  .join(", ");
-
 async function archiveLedger(
   env: Env,
   db: D1Database,
@@ -162,8 +154,8 @@ async function archiveLedger(
       rowids = [];
     };
     // Each source's rows of the day in (received_at, rowid) order, the order of its index
-    // (source, received_at): a page seeks to where the last ended (the plain range bound is what the
-    // index can seek by; the row value alone is a filter), so it never reads the day again.
+    // (source, received_at): a page seeks to where the last ended (./sql.ts), so it never reads the
+    // day again.
     for (const source of LEDGER_SOURCES) {
       const cutoff = cutoffs[source];
       if (cutoff === undefined || day >= cutoff) continue;
@@ -172,11 +164,7 @@ async function archiveLedger(
         if (spent()) break;
         queries++;
         const page: { results: Array<Record<string, string | null>> } = await db
-          .prepare(
-            `SELECT CAST(rowid AS TEXT) AS _rowid, ${LEDGER_SELECT} FROM webhook_events
-             WHERE source = ?1 AND received_at >= ?2 AND received_at < ?3 AND status <> 'retrying'
-             ${after ? "AND received_at >= ?4 AND (received_at, rowid) > (?4, ?5)" : ""} ORDER BY received_at, rowid LIMIT ${PAGE_ROWS}`,
-          )
+          .prepare(ledgerPageSql(after !== null, PAGE_ROWS))
           .bind(source, day, nextDay(day), ...(after ?? []))
           .all<Record<string, string | null>>();
         for (const row of page.results) {
