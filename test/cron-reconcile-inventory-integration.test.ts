@@ -291,7 +291,7 @@ describe("Shopify inventory reconciliation", () => {
       queue
         .envelopes()
         .filter((m) => m.topic === "inventory_items/update")
-        .map((m) => String((JSON.parse(m.body) as { id: unknown }).id));
+        .map((m) => String((JSON.parse(m.body ?? "null") as { id: unknown }).id));
     const firstIds = itemIds();
     queue.clear();
 
