@@ -7,6 +7,8 @@ import { z } from "zod";
 
 export const SOURCES = ["shopify", "stripe", "recharge"] as const;
 export type Source = (typeof SOURCES)[number];
+/** The sources as an SQL list (`source IN (...)`): a ledger read that names them seeks (source, received_at). */
+export const SOURCES_SQL = SOURCES.map((s) => `'${s}'`).join(", ");
 
 export const ORIGINS = ["webhook", "reconcile", "bulk", "replay"] as const;
 export type Origin = (typeof ORIGINS)[number];

@@ -3,6 +3,8 @@
  * (test/node/indexes.test.ts): they run every five minutes over a table of millions of rows.
  */
 
+import { SOURCES_SQL } from "../../shared/envelope";
+
 /**
  * Events stored in the window (`first_seen_at`, which no index holds) are found among those received
  * in the six hours before it, by the (source, received_at) index: without a source and a time range the
@@ -10,7 +12,7 @@
  * received is not counted here; a backlog that long leaves its sources with nothing received in the
  * last hour, which `silentInActiveHours` reports.
  */
-const RECEIVED_NEAR = "source IN ('shopify', 'stripe', 'recharge') AND received_at > ?4 AND received_at <= ?2";
+const RECEIVED_NEAR = `source IN (${SOURCES_SQL}) AND received_at > ?4 AND received_at <= ?2`;
 
 /** Per source: the window's events, those that needed a retry or failed, a sample. ?1..?2 window, ?3 minimum, ?4 received from. */
 export const ERROR_RATE = `SELECT source, count(*) AS total,

@@ -15,12 +15,13 @@
  * One lease (`retention`); at most `RETENTION_MAX_DAYS` days per table per run.
  */
 
+import { SOURCES } from "../../shared/envelope";
 import { log } from "../../shared/log";
 import { cronSettings } from "../../shared/settings";
 import { everyDatabase, sharedDatabase } from "../../tables/database";
 import { withLease } from "../lease";
 import { PartBuffer } from "../parquet";
-import { deleteByRowidSql, LEDGER, LEDGER_ELIGIBLE, LEDGER_SOURCES, ledgerPageSql, OLDEST_LEDGER_DAY } from "./sql";
+import { deleteByRowidSql, LEDGER, LEDGER_ELIGIBLE, ledgerPageSql, OLDEST_LEDGER_DAY } from "./sql";
 
 export interface RetentionOptions {
   /** First day (YYYY-MM-DD) the run may touch; earlier rows stay. */
@@ -156,7 +157,7 @@ async function archiveLedger(
     // Each source's rows of the day in (received_at, rowid) order, the order of its index
     // (source, received_at): a page seeks to where the last ended (./sql.ts), so it never reads the
     // day again.
-    for (const source of LEDGER_SOURCES) {
+    for (const source of SOURCES) {
       const cutoff = cutoffs[source];
       if (cutoff === undefined || day >= cutoff) continue;
       let after: [string, string] | null = null;

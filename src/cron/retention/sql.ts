@@ -4,10 +4,9 @@
  * day instead of seeking reads it once per statement.
  */
 
+import { SOURCES } from "../../shared/envelope";
 import { webhookEvents } from "../../shared/schema/ledger";
 import { type CompactTable, compactTableOf } from "../parquet";
-
-export const LEDGER_SOURCES = ["shopify", "stripe", "recharge"] as const;
 
 /** A ledger row retention may move: `?1` day, `?2` next day, `?3`..`?5` the per-source cutoffs. */
 export const LEDGER_ELIGIBLE = `received_at >= ?1 AND received_at < ?2 AND status <> 'retrying'
@@ -42,7 +41,7 @@ export const ledgerPageSql = (after: boolean, limit: number) =>
  * The ledger's oldest day from `?1`: one seek per source on (source, received_at). Without the
  * source, min(received_at) has no index to seek by and reads the table.
  */
-export const OLDEST_LEDGER_DAY = `SELECT min(d) AS d FROM (${LEDGER_SOURCES.map(
+export const OLDEST_LEDGER_DAY = `SELECT min(d) AS d FROM (${SOURCES.map(
   (s) =>
     `SELECT min(received_at) AS d FROM webhook_events WHERE source = '${s}' AND received_at >= ?1 AND status <> 'retrying'`,
 ).join(" UNION ALL ")})`;

@@ -5,7 +5,7 @@
  * that does not name the source has nothing to seek by and reads the whole ledger. So each read
  * names the source, one seek per source where it covers them all.
  */
-import { SOURCES, type Source } from "../../shared/envelope";
+import { SOURCES, SOURCES_SQL, type Source } from "../../shared/envelope";
 
 export const LEDGER_STATUSES = ["retrying", "archived", "applied", "quarantined", "failed"] as const;
 export type LedgerStatus = (typeof LEDGER_STATUSES)[number];
@@ -100,5 +100,5 @@ export const LAST_WEBHOOK_SQL = `SELECT s.value AS source,
  * and hour. Every source is named, so each is a range of (source, received_at).
  */
 export const HOURLY_COUNTS_SQL = `SELECT source, coalesce(shop, '') AS shop, substr(received_at, 1, 13) AS hour, count(*) AS n
-  FROM webhook_events WHERE source IN (${SOURCES.map((s) => `'${s}'`).join(", ")}) AND received_at >= ?1
+  FROM webhook_events WHERE source IN (${SOURCES_SQL}) AND received_at >= ?1
   GROUP BY source, coalesce(shop, ''), hour`;
