@@ -7,7 +7,7 @@
  */
 
 import type { AlertDraft } from "../../shared/alerts";
-import type { Source } from "../../shared/envelope";
+import { SOURCES, type Source } from "../../shared/envelope";
 import type { HealthSettings } from "./settings";
 import { ERROR_RATE, PIPELINE_LAG } from "./sql";
 
@@ -130,7 +130,7 @@ export async function pipelineLag(ctx: HealthContext): Promise<AlertDraft[]> {
  */
 export async function silentInActiveHours(ctx: HealthContext): Promise<AlertDraft[]> {
   const out: AlertDraft[] = [];
-  for (const source of ["shopify", "stripe", "recharge"] as const) {
+  for (const source of SOURCES) {
     const limit = ctx.settings.silenceMs[source];
     const last = await ctx.db
       .prepare(
@@ -140,18 +140,19 @@ export async function silentInActiveHours(ctx: HealthContext): Promise<AlertDraf
       .bind(source, ctx.now.toISOString())
       .first<{ at: string; id: string; topic: string }>();
     if (last === null || Date.parse(last.at) > ctx.now.getTime() - limit) continue;
+    // The same hour on each of the 7 days before: when it starts, and its `YYYY-MM-DDTHH`.
     const hourStart = Math.floor(ctx.now.getTime() / (60 * MINUTE)) * 60 * MINUTE;
-    const probes = [1, 2, 3, 4, 5, 6, 7].map((d) =>
+    const slots = [1, 2, 3, 4, 5, 6, 7].map((d) => {
+      const at = new Date(hourStart - d * 24 * 60 * MINUTE).toISOString();
+      return { at, end: new Date(Date.parse(at) + 60 * MINUTE).toISOString(), hour: at.slice(0, 13) };
+    });
+    const probes = slots.map((slot) =>
       ctx.db
         .prepare(
           `SELECT 1 AS hit FROM webhook_events WHERE source = ?1 AND received_at >= ?2 AND received_at < ?3
            AND origin = 'webhook' LIMIT 1`,
         )
-        .bind(
-          source,
-          new Date(hourStart - d * 24 * 60 * MINUTE).toISOString(),
-          new Date(hourStart - d * 24 * 60 * MINUTE + 60 * MINUTE).toISOString(),
-        ),
+        .bind(source, slot.at, slot.end),
     );
     // A day had webhooks in the hour if the ledger still holds one, or the hourly counts (kept past
     // the ledger's retention by the data-quality job, migrations/0164) say so.
@@ -160,19 +161,10 @@ export async function silentInActiveHours(ctx: HealthContext): Promise<AlertDraf
         `SELECT DISTINCT hour FROM ledger_hour_counts WHERE source = ?1 AND webhooks > 0
          AND hour IN (SELECT value FROM json_each(?2))`,
       )
-      .bind(
-        source,
-        JSON.stringify(
-          [1, 2, 3, 4, 5, 6, 7].map((d) => new Date(hourStart - d * 24 * 60 * MINUTE).toISOString().slice(0, 13)),
-        ),
-      );
+      .bind(source, JSON.stringify(slots.map((slot) => slot.hour)));
     const answers = await ctx.db.batch<{ hit?: number; hour?: string }>([...probes, counted]);
     const countedHours = new Set((answers.at(-1)?.results ?? []).map((r) => r.hour));
-    const days = [1, 2, 3, 4, 5, 6, 7].filter(
-      (d, i) =>
-        (answers[i]?.results.length ?? 0) > 0 ||
-        countedHours.has(new Date(hourStart - d * 24 * 60 * MINUTE).toISOString().slice(0, 13)),
-    ).length;
+    const days = slots.filter((slot, i) => (answers[i]?.results.length ?? 0) > 0 || countedHours.has(slot.hour)).length;
     if (days < 5) continue;
     const silentMinutes = Math.floor((ctx.now.getTime() - Date.parse(last.at)) / MINUTE);
     out.push({
