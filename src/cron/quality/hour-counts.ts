@@ -21,9 +21,11 @@ const hourText = (ms: number) => iso(ms).slice(0, 13);
 /** Counts the hours before `end` (an hour start) not yet counted, and the two before them again. */
 export async function refreshHourCounts(db: D1Database, end: number, now: Date): Promise<void> {
   const last = await db
-    .prepare("SELECT max(hour) AS hour FROM ledger_hour_counts WHERE hour < ?1")
+    .prepare("SELECT max(hour) AS hour, max(counted_at) AS countedAt FROM ledger_hour_counts WHERE hour < ?1")
     .bind(hourText(end))
-    .first<{ hour: string | null }>();
+    .first<{ hour: string | null; countedAt: string | null }>();
+  // Counted by this run already (its checks share one refresh: the second finds its own counts).
+  if (last?.countedAt === now.toISOString()) return;
   const lastMs = last?.hour ? Date.parse(`${last.hour}:00:00Z`) : Number.NEGATIVE_INFINITY;
   const from = Math.max(end - COUNTED_DAYS * DAY_MS, lastMs - 2 * HOUR_MS);
   if (from >= end) return;
