@@ -25,10 +25,13 @@ export interface StoredCursor<S> {
   partial: S | null;
 }
 
-/** What a commit records for one resource: `cursor` null leaves the stored cursor as it is. */
+/**
+ * Where one resource's window stands: `partial` null when the window is finished (the cursor moves to
+ * its end), else its progress (the cursor stays where it was, or at the window's start on a first run).
+ */
 export interface CursorWrite<S> {
   resource: string;
-  cursor: string | null;
+  window: { from: string; to: string };
   partial: S | null;
 }
 
@@ -85,6 +88,23 @@ export class ScopeCursors {
    * as stored from here: a batch that fails ends the scope's run, and the next run reads them again.
    */
   write<S>(db: D1Database, writes: ReadonlyArray<CursorWrite<S>>, now: string): D1PreparedStatement[] {
+    return this.record(
+      db,
+      writes.map((w) => ({
+        resource: w.resource,
+        cursor: w.partial === null ? w.window.to : (this.stored.get(w.resource)?.cursor ?? w.window.from),
+        partial: w.partial,
+      })),
+      now,
+    );
+  }
+
+  /** The statements of `write`; `cursor` null leaves the stored cursor as it is. */
+  private record<S>(
+    db: D1Database,
+    writes: ReadonlyArray<{ resource: string; cursor: string | null; partial: S | null }>,
+    now: string,
+  ): D1PreparedStatement[] {
     const values: Array<[string, string, string]> = [];
     const finished: string[] = [];
     for (const w of writes) {
@@ -113,7 +133,7 @@ export class ScopeCursors {
       const entry = this.stored.get(w.resource);
       return entry === undefined || (entry.cursor === null && entry.partial === null);
     });
-    const statements = this.write(
+    const statements = this.record(
       db,
       first.map((w) => ({ resource: w.resource, cursor: null, partial: w.partial })),
       now,

@@ -164,7 +164,6 @@ async function reconcileResource(
     windowTo: window.to,
     resumeFrom: lastSeen ?? window.from,
   });
-  const unfinishedCursor = stored.cursor ?? window.from;
   let lastSeen: string | null = null;
   let complete = false;
   let throttled: string | null = null;
@@ -217,11 +216,7 @@ async function reconcileResource(
     }
     // Every page is committed: a run stopped anywhere after it resumes at what it reached.
     await db.batch(
-      cursors.write(
-        db,
-        [{ resource: r.resource, cursor: unfinishedCursor, partial: partialAt(lastSeen) }],
-        now.toISOString(),
-      ),
+      cursors.write(db, [{ resource: r.resource, window, partial: partialAt(lastSeen) }], now.toISOString()),
     );
     // With a cursor Recharge accepts only `limit` beside it: the filters ride inside the cursor.
     url = new URL(`${base}/${r.resource}`);
@@ -229,7 +224,7 @@ async function reconcileResource(
     url.searchParams.set("limit", String(PAGE_SIZE));
   }
   if (complete) {
-    await db.batch(cursors.write(db, [{ resource: r.resource, cursor: window.to, partial: null }], now.toISOString()));
+    await db.batch(cursors.write(db, [{ resource: r.resource, window, partial: null }], now.toISOString()));
   }
   return {
     from: window.from,

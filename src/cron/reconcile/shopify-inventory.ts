@@ -96,7 +96,6 @@ const MORE_LEVELS = `query ReconcileLevels($id: ID!, $after: String) {
 interface Run {
   resource: InventoryResource;
   window: Window;
-  storedCursor: string | null;
   after: string | null;
   done: boolean;
   tally: Tally;
@@ -119,7 +118,6 @@ export async function reconcileShopifyInventory(
     runs.push({
       resource,
       window,
-      storedCursor: stored.cursor,
       after: stored.partial?.after ?? null,
       done: false,
       tally: emptyTally(),
@@ -139,7 +137,7 @@ export async function reconcileShopifyInventory(
       sharedDatabase(env),
       rs.map((r) => ({
         resource: r.resource,
-        cursor: r.done ? r.window.to : (r.storedCursor ?? r.window.from),
+        window: r.window,
         partial: r.done ? null : { windowFrom: r.window.from, windowTo: r.window.to, after: r.after },
       })),
       now.toISOString(),

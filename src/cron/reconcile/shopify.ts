@@ -84,7 +84,6 @@ const searchQuery = (w: Window) => `updated_at:>='${searchTime(w.from)}' AND upd
 interface ResourceRun {
   resource: ShopifyResource;
   window: Window;
-  storedCursor: string | null;
   after: string | null;
   done: boolean;
   lastSeen: string | null;
@@ -108,7 +107,6 @@ export async function reconcileShopifyShop(
     runs.push({
       resource,
       window,
-      storedCursor: stored.cursor,
       after: null,
       done: false,
       lastSeen: null,
@@ -209,7 +207,7 @@ export async function reconcileShopifyShop(
       sharedDatabase(env),
       rs.map((r) => ({
         resource: r.resource,
-        cursor: r.done ? r.window.to : (r.storedCursor ?? r.window.from),
+        window: r.window,
         partial: r.done ? null : { windowTo: r.window.to, resumeFrom: r.lastSeen ?? r.window.from },
       })),
       now.toISOString(),

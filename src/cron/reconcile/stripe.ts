@@ -101,7 +101,6 @@ export async function reconcileStripe(ctx: ReconcileContext, key: string): Promi
     reachedDown: new Date(Math.max(lowest, seconds(from) + 1) * 1000).toISOString(),
   });
   // While a window is unfinished the cursor stays (a first run has none yet: its window's start stands in).
-  const unfinishedCursor = stored.cursor ?? from;
   let startingAfter: string | null = null;
   let lowest = seconds(to);
   let complete = false;
@@ -161,7 +160,7 @@ export async function reconcileStripe(ctx: ReconcileContext, key: string): Promi
     await db.batch(
       cursors.write(
         db,
-        [{ resource: SCOPE.resource, cursor: unfinishedCursor, partial: partialAt(lowest) }],
+        [{ resource: SCOPE.resource, window: { from, to: windowTo }, partial: partialAt(lowest) }],
         now.toISOString(),
       ),
     );
@@ -174,7 +173,11 @@ export async function reconcileStripe(ctx: ReconcileContext, key: string): Promi
   if (complete) {
     ctx.budget.finished();
     await db.batch(
-      cursors.write(db, [{ resource: SCOPE.resource, cursor: windowTo, partial: null }], now.toISOString()),
+      cursors.write(
+        db,
+        [{ resource: SCOPE.resource, window: { from, to: windowTo }, partial: null }],
+        now.toISOString(),
+      ),
     );
   } else {
     report.status = "partial";
