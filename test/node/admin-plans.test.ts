@@ -6,10 +6,10 @@
 // what the statement it replaced answered, on a seeded ledger (ties in received_at included).
 import type { DatabaseSync, SQLInputValue } from "node:sqlite";
 import { beforeAll, describe, expect, it } from "vitest";
+import { LAST_WEBHOOKS } from "../../src/cron/quality/sql";
 import {
   HOURLY_COUNTS_SQL,
   LAST_EVENTS_SQL,
-  LAST_WEBHOOK_SQL,
   LEDGER_STATUSES,
   type LedgerStatus,
   type RecentEventsFilter,
@@ -82,7 +82,7 @@ describe("admin ledger reads seek webhook_events", () => {
 
   it("GET /admin/status and /admin/doctor: last events are probes per source on (source, received_at)", () => {
     expect(ledgerSeeks(LAST_EVENTS_SQL).every((i) => i === BY_RECEIVED)).toBe(true);
-    expect(ledgerSeeks(LAST_WEBHOOK_SQL)).toEqual([BY_RECEIVED]);
+    expect(ledgerSeeks(LAST_WEBHOOKS)).toEqual([BY_RECEIVED]);
   });
 
   it("/ops events per hour: a range of (source, received_at) per source", () => {
@@ -190,7 +190,7 @@ describe("admin ledger reads answer as before", () => {
   });
 
   it("GET /admin/doctor: the last webhook delivery per source, null for one with none", () => {
-    const byDoctor = new Map(all(LAST_WEBHOOK_SQL).map((r) => [r.source, r.last]));
+    const byDoctor = new Map(all(LAST_WEBHOOKS, "", "9999-12-31T23:59:59.999Z").map((r) => [r.source, r.last]));
     const before = all(OLD_LAST_WEBHOOK);
     for (const source of SOURCES)
       expect(byDoctor.get(source) ?? null).toBe(before.find((r) => r.source === source)?.last ?? null);

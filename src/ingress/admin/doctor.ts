@@ -8,6 +8,7 @@
  */
 import type { Context } from "hono";
 import { SCHEDULES } from "../../cron/jobs";
+import { LAST_WEBHOOKS } from "../../cron/quality/sql";
 import { apiVersion, shopAccess } from "../../durable/shop-access";
 import { listShops } from "../../durable/shop-credentials";
 import { lakeCatalogConfig } from "../../lake/catalog/config";
@@ -17,7 +18,6 @@ import { keyRing } from "../../shared/sealed";
 import { cronSettings } from "../../shared/settings";
 import { STRIPE_API_VERSION } from "../../shared/stripe-version";
 import { everyDatabase, sharedDatabase } from "../../tables/database";
-import { LAST_WEBHOOK_SQL } from "./ledger-sql";
 
 type Ctx = Context<{ Bindings: Env }>;
 
@@ -254,9 +254,13 @@ async function lastEvents(env: Env): Promise<DoctorReport["lastEvents"]> {
     // SHOP_DATABASES is reported with the settings; the shared database alone still answers.
     databases = [sharedDatabase(env)];
   }
-  // The last webhook delivery: reconcile, bulk and replay events are not the source sending.
+  // The last webhook delivery: reconcile, bulk and replay events are not the source sending. The
+  // freshness check's probe, over the whole ledger (received after '' and up to the year 9999): it
+  // walks (source, received_at) newest first to the first row the source sent itself.
   const all = await Promise.all(
-    databases.map((db) => db.prepare(LAST_WEBHOOK_SQL).all<{ source: string; last: string | null }>()),
+    databases.map((db) =>
+      db.prepare(LAST_WEBHOOKS).bind("", "9999-12-31T23:59:59.999Z").all<{ source: string; last: string | null }>(),
+    ),
   );
   const rows = all.flatMap((r) => r.results);
   return SOURCES.map((source) => {

@@ -86,16 +86,6 @@ export const LAST_EVENTS_SQL = `SELECT source, lastReceivedAt, lastEventAt FROM 
 ) WHERE lastReceivedAt IS NOT NULL ORDER BY source`;
 
 /**
- * `GET /admin/doctor` (lastEvents, per database): per source, the newest received_at of a webhook
- * delivery (null without one). The probe walks (source, received_at) newest first to the first row
- * the source sent itself, past any newer reconcile, bulk and replay rows.
- */
-export const LAST_WEBHOOK_SQL = `SELECT s.value AS source,
-  (SELECT received_at FROM webhook_events WHERE source = s.value AND origin = 'webhook' ORDER BY received_at DESC LIMIT 1)
-    AS last
-  FROM json_each('${SOURCE_LIST}') s`;
-
-/**
  * `/ops` (events per hour): ledger rows received since `?1` (an ISO hour prefix) per source, shop
  * and hour. Every source is named, so each is a range of (source, received_at).
  */
