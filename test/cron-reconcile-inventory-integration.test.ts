@@ -43,6 +43,17 @@ describe("Shopify inventory reconciliation", () => {
   // Away from the other reconciliation tests' windows and shops.
   const NOW = Date.parse("2033-05-10T12:00:00Z");
 
+  /** A shop whose 260 inventory items (one location) all changed in the window: two listing pages. */
+  function changedItems(shop: string, firstId: bigint): FakeShopifyAdmin {
+    const data = makeShopData(shop, {});
+    const inventory = makeInventoryData({ items: 260, locations: 1, firstId, since: iso(NOW - 55 * MINUTE) });
+    // Every item changed in the window (one minute apart would run past it).
+    for (const item of inventory.inventoryItems) item.updatedAt = iso(NOW - 30 * MINUTE).replace(".000Z", "Z");
+    data.inventoryItems = inventory.inventoryItems;
+    data.locations = inventory.locations;
+    return new FakeShopifyAdmin(shop, data);
+  }
+
   it("repairs missed items with their levels and locations, refreshes what changed, and a quiet shop lists once more", async () => {
     const shop = "cron-reconcile-inventory.myshopify.com";
     const data = makeShopData(shop, { products: 1, variantsPerProduct: 2, since: iso(NOW - 50 * MINUTE) });
@@ -210,18 +221,7 @@ describe("Shopify inventory reconciliation", () => {
 
   it("a run at its page limit keeps Shopify's cursor and its window, and the next run finishes the window", async () => {
     const shop = "cron-reconcile-inventory-pages.myshopify.com";
-    const data = makeShopData(shop, {});
-    const inventory = makeInventoryData({
-      items: 260,
-      locations: 1,
-      firstId: 9_007_199_254_970_001n,
-      since: iso(NOW - 55 * MINUTE),
-    });
-    // Every item changed in the window (one minute apart would run past it).
-    for (const item of inventory.inventoryItems) item.updatedAt = iso(NOW - 30 * MINUTE).replace(".000Z", "Z");
-    data.inventoryItems = inventory.inventoryItems;
-    data.locations = inventory.locations;
-    const fake = new FakeShopifyAdmin(shop, data);
+    const fake = changedItems(shop, 9_007_199_254_970_001n);
     fakes.push(fake);
     registerShopToken(shop, fake.token);
     const queue = new CaptureQueue();
@@ -250,17 +250,7 @@ describe("Shopify inventory reconciliation", () => {
 
   it("a run that fails part-way keeps the pages it committed; the next lists only the rest", async () => {
     const shop = "cron-reconcile-inventory-fails.myshopify.com";
-    const data = makeShopData(shop, {});
-    const inventory = makeInventoryData({
-      items: 260,
-      locations: 1,
-      firstId: 9_007_199_254_980_001n,
-      since: iso(NOW - 55 * MINUTE),
-    });
-    for (const item of inventory.inventoryItems) item.updatedAt = iso(NOW - 30 * MINUTE).replace(".000Z", "Z");
-    data.inventoryItems = inventory.inventoryItems;
-    data.locations = inventory.locations;
-    const fake = new FakeShopifyAdmin(shop, data);
+    const fake = changedItems(shop, 9_007_199_254_980_001n);
     // Shopify answers the first inventory listing page, then fails the second (a 502 every try).
     let listings = 0;
     let failing = true;
