@@ -6,6 +6,7 @@ import { runScheduled } from "./cron/jobs";
 import { app } from "./ingress/app";
 
 export { ShopCoordinator } from "./durable/shop-coordinator";
+export { SubjectIndex } from "./durable/subject-index";
 
 /** Queue names as declared in wrangler.toml; the DLQ has its own consumer. */
 const DEAD_LETTER_QUEUE = "commerce-events-dlq";

@@ -7,6 +7,7 @@ import { collectStrays, streamArchive } from "../src/durable/bulk/stage";
 import { type Job, newJob } from "../src/durable/job";
 import { durableSql, JobStore } from "../src/durable/job-store";
 import { parseSubscriptionRules } from "../src/mapping/shopify";
+import { type IndexEntry, indexObjects } from "../src/tables/subject-index";
 
 // Streaming with a window: children that follow their parent within a chunk are applied with it;
 // the others (strays) are staged, and a second pass applies their parents again with every child.
@@ -325,6 +326,7 @@ async function ingest(opts: {
       maxStatements: 400,
       now,
       privacyKey: "test-key",
+      index: (entries: readonly IndexEntry[], at: string) => indexObjects(env, entries, at),
     };
     let commits = 0;
     const stage = {

@@ -15,6 +15,7 @@ import stripeCustomer from "./fixtures/stripe/customer.json";
 import stripeSubscription from "./fixtures/stripe/subscription.json";
 import { adminRequest, rechargeRequest, stripeEvent, stripeRequest } from "./helpers/requests";
 import { expectMatchesMigration } from "./helpers/schema-match";
+import { indexEntries } from "./helpers/subject-index";
 
 // Backfill tests use ids prefixed `bkf` and each test clears the backfills it could collide with.
 const stripe = new FakeStripeApi("https://stripe-backfill.test", "sk_test_backfill");
@@ -162,13 +163,9 @@ describe("Stripe history backfill", () => {
     expect(lines).toHaveLength(30);
     expect(JSON.parse(lines[0] ?? "{}")).toMatchObject({ id: "cus_bkf0029", email: "bkf29@example.com" });
     // Each snapshot is in the privacy index under the people it names, so an erasure finds it.
-    const indexed = await env.DB.prepare(
-      `SELECT r2_key FROM archive_subjects WHERE subject_kind = 'email' AND subject_id = ?1
-       AND r2_key LIKE 'raw/stripe/customers/snapshots/%'`,
-    )
-      .bind(await emailHash(env, "bkf29@example.com"))
-      .all();
-    expect(indexed.results).toEqual([{ r2_key: listed.objects[2]?.key }]);
+    const hash = await emailHash(env, "bkf29@example.com");
+    const indexed = await indexEntries({ kind: "email", keyPrefix: "raw/stripe/customers/snapshots/" });
+    expect(indexed.filter((e) => e.id === hash).map((e) => e.key)).toEqual([listed.objects[2]?.key]);
 
     // A customer already stored from a newer webhook keeps it: the listing is older than that event.
     await env.DB.prepare(

@@ -6,9 +6,11 @@ import { SNAPSHOT_PART_BYTES } from "../src/cron/privacy/rewrite";
 import { partKey } from "../src/durable/bulk/parts";
 import worker from "../src/index";
 import type { Envelope } from "../src/shared/envelope";
-import { hashSubjects, indexStatements } from "../src/tables/subjects";
+import { indexObjects } from "../src/tables/subject-index";
+import { hashSubjects } from "../src/tables/subjects";
 import { allKeys, scanD1, scanR2, snapshotObjects } from "./helpers/privacy-scan";
 import { ADMIN_TOKEN, adminRequest } from "./helpers/requests";
+import { forgetIndexed, indexEntries } from "./helpers/subject-index";
 
 // Tests share one local D1 and R2: every id, e-mail and name carries this run's stamp.
 const run = `${Date.now()}`;
@@ -192,15 +194,13 @@ async function storeSnapshot(shop: string, lines: Array<{ id: string; p: Person 
     httpMetadata: { contentType: "application/gzip" },
     customMetadata: { shop, resource: "customers" },
   });
-  const statements: D1PreparedStatement[] = [];
   for (const { id, p } of lines) {
     const subjects = await hashSubjects(env, "shopify", shop, [
       { kind: "shopify_customer", id },
       { kind: "email", id: p.email.toLowerCase() },
     ]);
-    statements.push(...indexStatements(env.DB, key, "shopify", subjects, new Date().toISOString()));
+    await indexObjects(env, [{ r2Key: key, subjects, redacted: false }], new Date().toISOString());
   }
-  await env.DB.batch(statements);
   return key;
 }
 
@@ -598,13 +598,9 @@ describe("the privacy sweep", () => {
     for (const needle of needles(p)) expect(lines.join("\n")).not.toContain(needle);
     expect(lines[1]).toContain(q.email);
     const [pSubject] = await hashSubjects(env, "shopify", shop, [{ kind: "shopify_customer", id: pId }]);
-    const rows = await env.DB.prepare(
-      "SELECT subject_id, redacted FROM archive_subjects WHERE r2_key = ?1 AND subject_kind = 'shopify_customer' ORDER BY subject_id",
-    )
-      .bind(late)
-      .all<{ subject_id: string; redacted: number }>();
-    expect(rows.results.find((r) => r.subject_id === pSubject?.id)?.redacted).toBe(1);
-    expect(rows.results.find((r) => r.subject_id !== pSubject?.id)?.redacted).toBe(0);
+    const rows = await indexEntries({ key: late, kind: "shopify_customer" });
+    expect(rows.find((r) => r.id === pSubject?.id)?.redacted).toBe(1);
+    expect(rows.find((r) => r.id !== pSubject?.id)?.redacted).toBe(0);
   }, 60_000);
 });
 
@@ -1019,7 +1015,7 @@ describe("the subject index backfill", () => {
     await deliver(...events);
     const keys = await Promise.all(events.map(async (e) => (await ledger(e))?.r2_key as string));
     // As if stored before the index: no rows for these objects, and the ledger walk still ahead.
-    for (const k of keys) await env.DB.prepare("DELETE FROM archive_subjects WHERE r2_key = ?").bind(k).run();
+    await forgetIndexed(keys);
     await env.DB.prepare(
       "UPDATE subject_index_backfill SET after_rowid = 0, until_rowid = (SELECT max(rowid) FROM webhook_events) WHERE id = 1",
     ).run();
@@ -1030,12 +1026,7 @@ describe("the subject index backfill", () => {
       if (state?.left === 0) break;
       await runJob(env, "privacy", { now: new Date(), options: { batchObjects: 50 } });
     }
-    for (const k of keys) {
-      const n = await env.DB.prepare("SELECT count(*) AS n FROM archive_subjects WHERE r2_key = ?")
-        .bind(k)
-        .first<{ n: number }>();
-      expect(n?.n, k).toBeGreaterThanOrEqual(2);
-    }
+    for (const k of keys) expect((await indexEntries({ key: k })).length, k).toBeGreaterThanOrEqual(2);
     const redact = envelope(
       "shopify",
       "customers/redact",
@@ -1047,4 +1038,95 @@ describe("the subject index backfill", () => {
     await runPrivacyUntilDone(`pr-${redact.eventId}`, 50);
     expect(await scanR2(needles(p))).toEqual([]);
   });
+});
+
+describe("the subject index move out of D1", () => {
+  it("moves what D1 kept to the shards with its state, across runs, while requests wait", async () => {
+    const shop = newShop();
+    const p = person("ivy");
+    const pId = shopifyId();
+    const events = [shopifyCustomer(shop, pId, p), shopifyOrder(shop, shopifyId(), pId, p, "12.00")];
+    await deliver(...events);
+    const keys = await Promise.all(events.map(async (e) => (await ledger(e))?.r2_key as string));
+    // As an earlier version left them: the person's entries in D1, not in the shards, beside other
+    // objects' entries already done (1) or set aside (2), and a subject erased before the move.
+    const moved = (await Promise.all(keys.map((key) => indexEntries({ key })))).flat();
+    expect(moved.length).toBeGreaterThanOrEqual(4);
+    await forgetIndexed(keys);
+    const filler = Array.from({ length: 45 }, (_, i) => ({
+      kind: "shopify_customer",
+      id: `77${run.slice(-6)}${i}`,
+      shop,
+      key: `raw/shopify/customers/events/dt=2027-01-01/hour=00/legacy-${run}-${i}.json`,
+      redacted: 1 + (i % 2),
+    }));
+    const legacy = [...moved, ...filler];
+    await env.DB.prepare(
+      `INSERT INTO archive_subjects (subject_kind, subject_id, shop, r2_key, source, indexed_at, redacted)
+       SELECT json_extract(value, '$.kind'), json_extract(value, '$.id'), json_extract(value, '$.shop'),
+         json_extract(value, '$.key'), 'shopify', '2027-01-01T00:00:00.000Z', json_extract(value, '$.redacted')
+       FROM json_each(?1)`,
+    )
+      .bind(JSON.stringify(legacy))
+      .run();
+    const erasedEarlier = { kind: "email" as const, id: `hash-${run}-early`, shop: "*" };
+    await env.DB.prepare(
+      "INSERT INTO erased_subjects (subject_kind, subject_id, shop, request_id, erased_at) VALUES (?1, ?2, ?3, 'pr-early', '2027-01-01T00:00:00.000Z')",
+    )
+      .bind(erasedEarlier.kind, erasedEarlier.id, erasedEarlier.shop)
+      .run();
+    // Only this one is left to record (the file's earlier erasures recorded theirs when they started).
+    await env.DB.prepare(
+      `UPDATE subject_index_moves SET erased_after_rowid = (SELECT max(rowid) - 1 FROM erased_subjects),
+       erased_until_rowid = (SELECT max(rowid) FROM erased_subjects) WHERE id = 1`,
+    ).run();
+    const redact = envelope(
+      "shopify",
+      "customers/redact",
+      `{"shop_id":5,"shop_domain":"${shop}","customer":{"id":${pId},"email":"${p.email}","phone":null},"orders_to_redact":[]}`,
+      shop,
+      "2027-03-01T00:00:00Z",
+    );
+    await deliver(redact);
+    const requestId = `pr-${redact.eventId}`;
+    const d1Rows = async () =>
+      (await env.DB.prepare("SELECT count(*) AS n FROM archive_subjects").first<{ n: number }>())?.n ?? -1;
+
+    // Ten rows a page, three pages a run: the erased marks take one, so a run moves 20 rows.
+    const move = { rowsPerPage: 10, pagesPerRun: 3 };
+    let runs = 0;
+    while ((await d1Rows()) > 0) {
+      const before = await d1Rows();
+      await runJob(env, "privacy", { now: new Date(), options: { move } });
+      runs++;
+      expect(await d1Rows()).toBeLessThan(before);
+      if ((await d1Rows()) > 0) {
+        const request = await env.DB.prepare("SELECT status, stage FROM privacy_requests WHERE request_id = ?1")
+          .bind(requestId)
+          .first<{ status: string; stage: string }>();
+        expect(request).toEqual({ status: "pending", stage: "start" });
+      }
+      expect(runs).toBeLessThan(10);
+    }
+    expect(runs).toBeGreaterThanOrEqual(2);
+
+    // Every row is in its shard with the state it had.
+    const here = await indexEntries({ shop });
+    for (const f of filler) {
+      expect(here.find((e) => e.key === f.key && e.id === f.id)?.redacted, f.key).toBe(f.redacted);
+    }
+    // The request then runs on the moved entries: the person's objects are rewritten.
+    await runPrivacyUntilDone(requestId, 50);
+    expect(await scanR2(needles(p))).toEqual([]);
+    for (const k of keys) {
+      for (const e of await indexEntries({ key: k })) if (e.shop === shop) expect(e.redacted, k).toBe(1);
+    }
+    // The subject erased before the move is erased in its shard: an object indexed for it now is late.
+    const lateKey = `raw/shopify/customers/events/dt=2027-03-02/hour=00/late-${run}.json`;
+    await indexObjects(env, [{ r2Key: lateKey, subjects: [erasedEarlier], redacted: false }], new Date().toISOString());
+    const late = await env.DB.prepare("SELECT subject_id FROM privacy_late_objects WHERE r2_key = ?1")
+      .bind(lateKey)
+      .all<{ subject_id: string }>();
+    expect(late.results).toEqual([{ subject_id: erasedEarlier.id }]);
+  }, 120_000);
 });

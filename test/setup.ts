@@ -1,7 +1,7 @@
 import type { D1Migration } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { afterEach, vi } from "vitest";
-import worker, { ShopCoordinator } from "../src/index";
+import worker, { ShopCoordinator, SubjectIndex } from "../src/index";
 import { app } from "../src/ingress/app";
 import { inInvocation, installLimits, limitDurableObject, limitHandlers, takeSwallowedLimits } from "./fakes/limits";
 
@@ -26,6 +26,8 @@ await Promise.all([migrate(env.DB, env.TEST_MIGRATIONS), migrate(env.DB_ROUTED, 
 installLimits(env);
 limitHandlers(worker, app as unknown as { fetch: (...a: unknown[]) => unknown });
 limitDurableObject(ShopCoordinator);
+// Its calls count as subrequests of the caller, stub-side: a call from another Durable Object carries no context.
+limitDurableObject(SubjectIndex, env.SUBJECT_INDEX as unknown as DurableObjectNamespace);
 
 // An invocation that crossed a limit and caught the error is as broken as one that threw it.
 afterEach(() => {

@@ -55,6 +55,8 @@ interface Bill {
   d1RowsRead: number;
   d1RowsWritten: number;
   doRequests: number;
+  doRowsRead: number;
+  doRowsWritten: number;
   aePoints: number;
   /** Floor's own rows (entity rows + ledger row), summed over events. */
   floorRows: number;
@@ -71,6 +73,8 @@ const dollars = (b: Bill) =>
   b.d1RowsRead * PRICE.d1RowRead +
   b.d1RowsWritten * PRICE.d1RowWritten +
   b.doRequests * PRICE.doRequest +
+  b.doRowsRead * PRICE.d1RowRead +
+  b.doRowsWritten * PRICE.d1RowWritten +
   b.aePoints * PRICE.aePoint;
 
 /**
@@ -132,6 +136,8 @@ async function measureKind(kindIndex: number): Promise<Bill> {
     d1RowsRead: 0,
     d1RowsWritten: 0,
     doRequests: 0,
+    doRowsRead: 0,
+    doRowsWritten: 0,
     aePoints: 0,
     floorRows: events.reduce((s, e) => s + 1 + e.ownRows, 0),
     floorQueueOps: 0,
@@ -139,7 +145,9 @@ async function measureKind(kindIndex: number): Promise<Bill> {
   };
   const stopInvocations = onInvocationEnd((r: InvocationReport) => {
     if (r.kind === "fetch" || r.kind === "queue") bill.requests++;
-    if (r.kind.startsWith("ShopCoordinator.")) bill.doRequests++;
+    if (r.kind.startsWith("ShopCoordinator.") || r.kind.startsWith("SubjectIndex.")) bill.doRequests++;
+    bill.doRowsRead += r.doRowsRead;
+    bill.doRowsWritten += r.doRowsWritten;
     bill.queueOps += r.queueWrites;
     bill.r2ClassA += r.r2ClassA;
     bill.r2ClassB += r.r2ClassB;
@@ -201,7 +209,7 @@ it("bills each kind of event through ingress, queue and consumer", async () => {
   for (const [i, kind] of KINDS.entries()) bills.push([kind.name, await measureKind(i)]);
 
   const head =
-    "kind                    req/ev  CPU ms/ev (in+cons)  queue ops  R2 A  R2 B  D1 read  D1 written  floor rows  DO req  AE pts   $/M events  floor $/M   × floor";
+    "kind                    req/ev  CPU ms/ev (in+cons)  queue ops  R2 A  R2 B  D1 read  D1 written  floor rows  DO req  DO written  AE pts   $/M events  floor $/M   × floor";
   print(head);
   let worst = { ratio: 0, kind: "" };
   for (const [name, b] of bills) {
@@ -211,7 +219,7 @@ it("bills each kind of event through ingress, queue and consumer", async () => {
     const ratio = cost / floor;
     if (!(ratio <= worst.ratio)) worst = { ratio, kind: name };
     print(
-      `${name.padEnd(22)} ${f(per(b.requests)).padStart(6)}  ${`${f(per(b.ingressCpuMs))}+${f(per(b.consumerCpuMs))}`.padStart(19)}  ${f(per(b.queueOps)).padStart(9)}  ${f(per(b.r2ClassA)).padStart(4)}  ${f(per(b.r2ClassB)).padStart(4)}  ${f(per(b.d1RowsRead), 1).padStart(7)}  ${f(per(b.d1RowsWritten)).padStart(10)}  ${f(per(b.floorRows)).padStart(10)}  ${f(per(b.doRequests)).padStart(6)}  ${f(per(b.aePoints)).padStart(6)}  ${f(cost).padStart(11)}  ${f(floor).padStart(9)}  ${f(ratio).padStart(7)}×`,
+      `${name.padEnd(22)} ${f(per(b.requests)).padStart(6)}  ${`${f(per(b.ingressCpuMs))}+${f(per(b.consumerCpuMs))}`.padStart(19)}  ${f(per(b.queueOps)).padStart(9)}  ${f(per(b.r2ClassA)).padStart(4)}  ${f(per(b.r2ClassB)).padStart(4)}  ${f(per(b.d1RowsRead), 1).padStart(7)}  ${f(per(b.d1RowsWritten)).padStart(10)}  ${f(per(b.floorRows)).padStart(10)}  ${f(per(b.doRequests)).padStart(6)}  ${f(per(b.doRowsWritten)).padStart(10)}  ${f(per(b.aePoints)).padStart(6)}  ${f(cost).padStart(11)}  ${f(floor).padStart(9)}  ${f(ratio).padStart(7)}×`,
     );
   }
   print("");

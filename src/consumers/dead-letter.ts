@@ -12,7 +12,7 @@ import { recordMetric } from "../shared/metrics";
 import { resourceFor } from "../shared/topics";
 import { DatabaseRoutingError, eventDatabase, sharedDatabase } from "../tables/database";
 import { ledgerError, ledgerUpsert } from "../tables/ledger";
-import { indexStatements } from "../tables/subjects";
+import { indexObjects } from "../tables/subject-index";
 import { retryDelaySeconds } from "./retry";
 import { payloadSubjects } from "./subjects";
 
@@ -50,11 +50,11 @@ async function deadLetterEvent(env: Env, msg: Message<unknown>, envelope: Envelo
       customMetadata: { source: envelope.source, topic: envelope.topic, event_id: envelope.eventId },
     },
   );
-  // The dead letter holds the body too: it is indexed like the raw object, in the ledger's batch.
+  // The dead letter holds the body too: it is indexed like the raw object, before the ledger row.
   const subjects =
     envelope.body === undefined ? [] : await payloadSubjects(env, envelope, resource ?? "other", envelope.body);
+  await indexObjects(env, [{ r2Key: key, subjects, redacted: false }], now);
   await db.batch([
-    ...indexStatements(db, key, envelope.source, subjects, now),
     ledgerUpsert(db, {
       envelope,
       resource,

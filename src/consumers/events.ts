@@ -25,6 +25,7 @@ import { eventDatabase, sharedDatabase } from "../tables/database";
 import { knownIdentities } from "../tables/identity";
 import { type LedgerStatus, type LedgerWrite, ledgerUpsert } from "../tables/ledger";
 import type { IdentityLink } from "../tables/plan";
+import { indexObjects } from "../tables/subject-index";
 import { type ErasedView, type IndexedSubject, loadErasedFor, subjectCacheKey } from "../tables/subjects";
 import { planApply } from "./apply";
 import { archiveInvalidMessage } from "./dead-letter";
@@ -129,10 +130,15 @@ async function writeBatch(
   const failed = new Set<Write>();
   for (const [db, group] of byDatabase(writes)) {
     try {
+      // The objects' subjects are indexed before their events' rows commit (src/tables/subject-index.ts).
+      await indexObjects(
+        env,
+        group.flatMap((w) => w.result.index),
+        now,
+      );
       const batch = batchStatements(
         db,
         group.map((w) => w.result),
-        now,
       );
       const results = await db.batch(batch.statements);
       superseded.push(...batch.superseded(results).map((i) => group[i] as Write));
@@ -151,7 +157,8 @@ async function writeBatch(
     if (result.kind === "write" && failed.has(p as Write)) {
       try {
         const one = { msg: p.msg, result };
-        const batch = batchStatements(result.db, [result], now);
+        await indexObjects(env, result.index, now);
+        const batch = batchStatements(result.db, [result]);
         if (batch.superseded(await result.db.batch(batch.statements)).length > 0) superseded.push(one);
       } catch (err) {
         await retry(env, p.msg, err, now);
@@ -282,7 +289,7 @@ async function prepare(env: Env, received: Received, now: string, erased: Erased
     const held = reason === "unsupported_version" && detail ? `${reason}: ${detail}` : reason;
     const note = envelope.origin === "replay" ? replayedNote(reason, detail, now) : held;
     const ledger = { ...base, resource, status: "quarantined" as const, r2Key: obj.key, note };
-    const index = [{ r2Key: obj.key, source: envelope.source, subjects: prot.subjects, redacted: prot.redacted }];
+    const index = [{ r2Key: obj.key, subjects: prot.subjects, redacted: prot.redacted }];
     return { ...write, status: "quarantined", statements: [], ledger, children: [], index };
   };
 
@@ -301,7 +308,7 @@ async function prepare(env: Env, received: Received, now: string, erased: Erased
       const note = stored.customMetadata?.reason ?? "quarantined at ingress";
       const ledger = { ...base, resource, status: "quarantined" as const, r2Key: key, note };
       const subjects = await payloadSubjects(env, envelope, resource ?? "other", text);
-      const index = [{ r2Key: key, source: envelope.source, subjects, redacted: false }];
+      const index = [{ r2Key: key, subjects, redacted: false }];
       return { ...write, status: "quarantined", statements: [], ledger, children: [], index };
     }
     if (heldText !== null) {
@@ -340,7 +347,7 @@ async function prepare(env: Env, received: Received, now: string, erased: Erased
     children: plan.kind === "apply" ? (plan.children ?? []) : [],
     identity: plan.kind === "apply" ? plan.identity : undefined,
     linkInput: plan.kind === "apply" ? plan.linkInput : undefined,
-    index: [{ r2Key: rawKey, source: envelope.source, subjects: prot.subjects, redacted: prot.redacted }],
+    index: [{ r2Key: rawKey, subjects: prot.subjects, redacted: prot.redacted }],
     versioned: plan.kind === "apply" && plan.statements.length > 0,
   };
 }

@@ -13,6 +13,7 @@ import { intVar } from "../shared/config";
 import { describeError, log } from "../shared/log";
 import { BULK_RESOURCES } from "../shared/schema/operations";
 import { sharedDatabase, shopDatabase } from "../tables/database";
+import { indexObjects } from "../tables/subject-index";
 import type { AdminGraphqlOptions, AdminGraphqlResult, JsonValue } from "./admin-graphql";
 import { ShopifyAdmin } from "./admin-graphql";
 import { type BackfillRequest, backfillRequestSchema, type StartBackfillResult } from "./backfill-request";
@@ -260,6 +261,7 @@ export class ShopCoordinator extends DurableObject<Env> {
         },
         config: this.config(),
         privacyKey: this.env.PRIVACY_HASH_KEY,
+        index: (entries, at) => indexObjects(this.env, entries, at),
         nowMs: () => Date.now(),
         mirror: (job) => this.mirror(job),
         fault: this.faultInjector,
@@ -302,6 +304,7 @@ export class ShopCoordinator extends DurableObject<Env> {
       maxStatements: 200,
       maxApplyBatchesPerRun: 200,
       maxQueriesPerRun: 700,
+      maxIndexCallsPerRun: 6_000,
       runBudgetMs: 25_000,
       maxFailures: 8,
     };

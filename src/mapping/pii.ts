@@ -333,6 +333,7 @@ export const TEXT_COLUMNS: Readonly<Record<string, TableColumns>> = {
   },
   // Operations: ids, keys, hashes (never a plaintext e-mail), times and the pipeline's own messages.
   archive_subjects: { kept: ["subject_kind", "subject_id", "r2_key", "indexed_at"] },
+  privacy_late_objects: { kept: ["r2_key", "subject_kind", "subject_id", "found_at"] },
   erased_subjects: { kept: ["subject_kind", "subject_id", "request_id", "erased_at"] },
   privacy_requests: {
     kept: [
@@ -417,6 +418,7 @@ export const TEXT_COLUMNS: Readonly<Record<string, TableColumns>> = {
   shop_installs: { kept: ["changed_at"] },
   shops: { kept: ["name", "key_id", "iv", "token_sealed", "added_at", "removed_at"] },
   subject_index_backfill: {},
+  subject_index_moves: {},
   subscription_mrr_history: { kept: ["subscription_id", "effective_at", "interval_unit"] },
   sync_cursors: { kept: ["resource", "name", "value"] },
   // The KPI views the lake snapshots (src/cron/compact/kpi-views.ts): aggregates keyed by ids.

@@ -7,7 +7,8 @@
  *   event, whose statements then run in place.
  * - Identity links go through `LinkBatcher` (orders' together, each link after the row it reads).
  * - Ledger rows go together (`ledgerUpserts`), before an event whose alert guards read them.
- * - Child sets, shop-install rows and subject index rows follow every event (nothing reads them).
+ * - Child sets and shop-install rows follow every event (nothing reads them). The subject index entries
+ *   (`index`) are not D1 rows: the caller enters them first (src/tables/subject-index.ts).
  * Whether each event's versioned write took (it did not when the stored row was newer) comes back
  * from the statement's changes, or for a run from the keys its upsert returned.
  */
@@ -18,7 +19,7 @@ import { LinkBatcher } from "./identity";
 import { type LedgerWrite, ledgerUpserts } from "./ledger";
 import type { IdentityLink, LinkInput } from "./plan";
 import { reinstallStatement, showsInstalled } from "./shop-installs";
-import { type IndexEntry, indexEntryStatements } from "./subjects";
+import type { IndexEntry } from "./subject-index";
 
 /** What the batch writes for one stored event (a webhook's; or a bulk line's entity, without envelope or ledger). */
 export interface EventWrite {
@@ -46,7 +47,7 @@ export interface BatchStatements {
 /** How to tell from the results whether event `event`'s versioned write took. */
 type Check = { event: number; at: number; key?: string };
 
-export function batchStatements(db: D1Database, writes: readonly EventWrite[], now: string): BatchStatements {
+export function batchStatements(db: D1Database, writes: readonly EventWrite[]): BatchStatements {
   const out: D1PreparedStatement[] = [];
   const checks: Check[] = [];
   const links = new LinkBatcher(db);
@@ -117,11 +118,6 @@ export function batchStatements(db: D1Database, writes: readonly EventWrite[], n
     ...reinstallStatements(
       db,
       writes.flatMap((w) => w.envelope ?? []),
-    ),
-    ...indexEntryStatements(
-      db,
-      writes.flatMap((w) => w.index),
-      now,
     ),
   );
 

@@ -1,8 +1,8 @@
 /**
- * The subject index (`archive_subjects`) and the erased-subject check. Every stored object
- * (raw event, bulk snapshot, quarantine, dead letter) gets one row per data subject it names,
- * written in the same D1 batch as the event's own rows, so erasure finds a person's objects
- * by index and never scans the bucket. E-mails are stored as a keyed HMAC (PRIVACY_HASH_KEY),
+ * The subjects of stored objects, and the erased-subject check. Every stored object (raw event,
+ * bulk snapshot, quarantine, dead letter) gets one subject index entry per data subject it names
+ * (src/tables/subject-index.ts, before the event's own D1 rows are written), so erasure finds a
+ * person's objects by index and never scans the bucket. E-mails are stored as a keyed HMAC (PRIVACY_HASH_KEY),
  * never in plaintext: the index proves where a person is without being a copy of them.
  * Trade-off: rotating the key orphans the e-mail rows (customer-id rows still match).
  */
@@ -80,62 +80,6 @@ export async function hashSubjects(
   return Promise.all(
     refs.map(async (r) => ({ kind: r.kind, id: r.kind === "email" ? await emailHash(env, r.id) : r.id, shop: s })),
   );
-}
-
-/**
- * Index rows one statement holds: they travel as one JSON parameter, and a row is about 1 KB at
- * most (an R2 key is at most 1,024 bytes, beside a hash and a shop), so 1,000 stay below D1's
- * 2 MB per value.
- */
-export const INDEX_ROWS_PER_STATEMENT = 1000;
-
-/** Index rows for one object; `redacted` when the object was written without their PII already. */
-export function indexStatements(
-  db: D1Database,
-  r2Key: string,
-  source: Source | "unknown",
-  subjects: readonly IndexedSubject[],
-  now: string,
-  redacted = false,
-): D1PreparedStatement[] {
-  return indexEntryStatements(db, [{ r2Key, source, subjects, redacted }], now);
-}
-
-/** One stored object's subjects, for `indexEntryStatements`. */
-export interface IndexEntry {
-  r2Key: string;
-  source: Source | "unknown";
-  subjects: readonly IndexedSubject[];
-  /** The object was written without their PII already. */
-  redacted: boolean;
-}
-
-/** Rows as a JSON array of [kind, id, shop, r2Key, source, redacted], ?2 the time they are indexed. */
-const INDEX_INSERT = `INSERT INTO archive_subjects (subject_kind, subject_id, shop, r2_key, source, indexed_at, redacted)
-  SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]'), json_extract(value, '$[2]'),
-    json_extract(value, '$[3]'), json_extract(value, '$[4]'), ?2, json_extract(value, '$[5]')
-  FROM json_each(?1) WHERE 1 ORDER BY key
-  ON CONFLICT (subject_kind, subject_id, shop, r2_key) DO UPDATE SET
-    redacted = max(archive_subjects.redacted, excluded.redacted)`;
-
-/**
- * Index rows of many objects (a queue batch's events, a bulk batch's lines) in one statement per
- * INDEX_ROWS_PER_STATEMENT rows, compiled once, instead of one statement per object.
- */
-export function indexEntryStatements(
-  db: D1Database,
-  entries: readonly IndexEntry[],
-  now: string,
-): D1PreparedStatement[] {
-  const rows: Array<[string, string, string, string, string, number]> = [];
-  for (const e of entries) {
-    for (const s of e.subjects) rows.push([s.kind, s.id, s.shop, e.r2Key, e.source, e.redacted ? 1 : 0]);
-  }
-  const out: D1PreparedStatement[] = [];
-  for (let i = 0; i < rows.length; i += INDEX_ROWS_PER_STATEMENT) {
-    out.push(db.prepare(INDEX_INSERT).bind(JSON.stringify(rows.slice(i, i + INDEX_ROWS_PER_STATEMENT)), now));
-  }
-  return out;
 }
 
 /**

@@ -62,6 +62,9 @@ export interface InvocationReport {
   r2ClassB: number;
   /** Queue writes, one per started 64 KB of each message sent (how Queues bills). */
   queueWrites: number;
+  /** Rows a Durable Object's SQLite storage read and wrote in this invocation (billed like D1's). */
+  doRowsRead: number;
+  doRowsWritten: number;
   wallMs: number;
   /** The first limit crossed, if any (the invocation threw it, or swallowed it). */
   exceeded: LimitName | null;
@@ -76,6 +79,8 @@ export class Invocation {
   r2ClassA = 0;
   r2ClassB = 0;
   queueWrites = 0;
+  /** The Durable Object SQL cursors of the invocation: their row counts are final once it ends. */
+  readonly cursors: SqlStorageCursor<Record<string, SqlStorageValue>>[] = [];
   exceeded: LimitName | null = null;
   readonly started = performance.now();
   constructor(
@@ -95,6 +100,8 @@ export class Invocation {
       r2ClassA: this.r2ClassA,
       r2ClassB: this.r2ClassB,
       queueWrites: this.queueWrites,
+      doRowsRead: this.cursors.reduce((n, c) => n + c.rowsRead, 0),
+      doRowsWritten: this.cursors.reduce((n, c) => n + c.rowsWritten, 0),
       wallMs: performance.now() - this.started,
       exceeded: this.exceeded,
     };
@@ -413,6 +420,26 @@ function limitedMetrics(ae: AnalyticsEngineDataset): AnalyticsEngineDataset {
   };
 }
 
+/**
+ * Makes a Durable Object namespace's stubs count each call of `methods` as a subrequest of the
+ * calling invocation (the object's own invocation is counted by `limitDurableObject`). The namespace
+ * stays the same object (the test pool checks its type); its `getByName` hands out a counting stub.
+ */
+function limitNamespace(ns: DurableObjectNamespace, methods: readonly string[]): void {
+  const getByName = ns.getByName.bind(ns);
+  ns.getByName = ((name: string) => {
+    const stub = getByName(name) as unknown as Record<string, (...a: unknown[]) => unknown>;
+    const counted: Record<string, unknown> = { id: (stub as unknown as DurableObjectStub).id, name };
+    for (const m of methods) {
+      counted[m] = (...a: unknown[]) => {
+        count("subrequests", 1, `durable object call ${m}`);
+        return stub[m]?.(...a);
+      };
+    }
+    return counted as unknown as DurableObjectStub;
+  }) as DurableObjectNamespace["getByName"];
+}
+
 // ---- Installation -----------------------------------------------------------------------------
 
 const INSTALLED = Symbol.for("commerce-pipeline.limits-installed");
@@ -456,8 +483,32 @@ export function limitHandlers(worker: unknown, app: { fetch: (...a: unknown[]) =
   }
 }
 
+/** Keeps each SQL cursor of a Durable Object's storage on the invocation that opened it (rows read and written). */
+function meterSql(instance: unknown): void {
+  const sql = (instance as { ctx?: DurableObjectState }).ctx?.storage.sql as
+    | (SqlStorage & { [INSTALLED]?: boolean })
+    | undefined;
+  if (sql === undefined || sql[INSTALLED]) return;
+  sql[INSTALLED] = true;
+  const exec = sql.exec.bind(sql);
+  sql.exec = ((query: string, ...bindings: unknown[]) => {
+    const cursor = exec(query, ...bindings);
+    als.getStore()?.cursors.push(cursor);
+    return cursor;
+  }) as SqlStorage["exec"];
+}
+
 /** Makes each outside call of a Durable Object's methods (RPC, fetch, alarm) one invocation. */
-export function limitDurableObject(cls: { prototype: object; name: string }): void {
+export function limitDurableObject(
+  cls: { prototype: object; name: string },
+  /** Its namespace, when its stubs are to count each call on the caller's side (`limitNamespace`). */
+  namespace?: DurableObjectNamespace,
+): void {
+  const countedByStub = namespace !== undefined;
+  if (namespace !== undefined) {
+    const methods = Object.getOwnPropertyNames(cls.prototype).filter((n) => n !== "constructor");
+    limitNamespace(namespace, methods);
+  }
   const proto = cls.prototype as Record<string | symbol, unknown>;
   if (proto[INSTALLED]) return;
   proto[INSTALLED] = true;
@@ -467,9 +518,11 @@ export function limitDurableObject(cls: { prototype: object; name: string }): vo
     if (typeof d?.value !== "function") continue;
     const m = d.value as (...a: unknown[]) => unknown;
     proto[name] = function (this: unknown, ...a: unknown[]) {
+      meterSql(this);
       // Seen from the caller (when the call carries its context), a Durable Object call is a subrequest.
       const caller = als.getStore();
-      if (caller !== undefined && caller.owner !== this) count("subrequests", 1, `${cls.name}.${name}`);
+      if (!countedByStub && caller !== undefined && caller.owner !== this)
+        count("subrequests", 1, `${cls.name}.${name}`);
       return inInvocation(`${cls.name}.${name}`, () => m.apply(this, a), this);
     };
   }

@@ -9,9 +9,9 @@ import type { DatabaseSync } from "node:sqlite";
 import { beforeAll, describe, expect, it } from "vitest";
 import { COMPACT_TABLES, readSql } from "../../src/cron/compact/tables";
 import { ERROR_RATE, PIPELINE_LAG } from "../../src/cron/health/sql";
-import { ERASED_IN_KEY, SWEEP_KEYS } from "../../src/cron/privacy/sql";
 import { DUPLICATE_DELIVERIES, HOURLY_COUNTS, LAST_WEBHOOKS } from "../../src/cron/quality/sql";
 import { deleteByRowidSql, LEDGER_ELIGIBLE, ledgerPageSql, OLDEST_LEDGER_DAY } from "../../src/cron/retention/sql";
+import { SHOP_KEYS, SCHEMA as SUBJECT_INDEX_SCHEMA, subjectKeys } from "../../src/durable/subject-index-sql";
 import { migratedDatabase } from "./harness/schema-db";
 
 const root = new URL("../..", import.meta.url).pathname;
@@ -83,16 +83,6 @@ const NEEDED: Needed[] = [
     "webhook_events_by_status",
     "src/cron/quality/ledger.ts: events of a status",
     "SELECT source, COUNT(*) AS n FROM webhook_events WHERE status = ?4 AND updated_at > ?1 AND updated_at <= ?2 GROUP BY source",
-  ],
-  [
-    "archive_subjects_by_shop",
-    "src/cron/privacy/shop.ts: a shop's subject keys",
-    "SELECT DISTINCT r2_key FROM archive_subjects WHERE shop = ?1 LIMIT ?2",
-  ],
-  [
-    "archive_subjects_by_key",
-    "src/cron/privacy/sql.ts: the erased subjects an object names (ERASED_IN_KEY)",
-    ERASED_IN_KEY,
   ],
   [
     "shopify_orders_by_created",
@@ -542,15 +532,22 @@ describe("indexes", () => {
     for (const l of identities) expect(l).toMatch(/customer_identities_by_profile \(profile_id>\? AND profile_id<\?\)/);
   });
 
-  // The subject index holds a row per subject of every stored object: the sweep seeks it by subject.
-  it("the privacy sweep seeks the subject index from the erased subjects, never scans it", () => {
-    const text = plan(SWEEP_KEYS);
-    expect(text).toMatch(/SCAN e\b/);
-    expect(text).toMatch(
-      /SEARCH a USING (COVERING )?INDEX sqlite_autoindex_archive_subjects_1 \(subject_kind=\? AND subject_id=\?/,
-    );
-    expect(text).not.toMatch(/SCAN a\b/);
-    expect(plan(ERASED_IN_KEY)).toMatch(usesIndex("archive_subjects_by_key"));
+  // A subject index shard (a Durable Object's SQLite) holds millions of entries: an erasure seeks
+  // its subjects by the primary key, and shop/redact pages a shop by entries_by_shop.
+  it("a subject index shard seeks by subject and by shop, never scans its entries", async () => {
+    const { DatabaseSync } = await import("node:sqlite");
+    const shard = new DatabaseSync(":memory:");
+    for (const s of SUBJECT_INDEX_SCHEMA) shard.exec(s);
+    const shardPlan = (sql: string) =>
+      (shard.prepare(`EXPLAIN QUERY PLAN ${sql}`).all() as Array<{ detail: string }>).map((r) => r.detail).join("\n");
+    for (const anyShop of [false, true]) {
+      for (const anyState of [false, true]) {
+        const text = shardPlan(subjectKeys(anyShop, anyState));
+        expect(text).toMatch(/SEARCH entries USING PRIMARY KEY \(kind=\? AND id=\?/);
+        expect(text).not.toMatch(/SCAN entries/);
+      }
+    }
+    expect(shardPlan(SHOP_KEYS)).toMatch(/SEARCH entries USING COVERING INDEX entries_by_shop \(shop=\?\)/);
   });
 
   it("every index is needed by a query above, or enforces a rule", () => {

@@ -17,7 +17,8 @@ import { stripeListingCreated } from "../../shared/stripe-clock";
 import { STRIPE_API_VERSION } from "../../shared/stripe-version";
 import { sharedDatabase } from "../../tables/database";
 import { refreshRechargeStore } from "../../tables/recharge-store";
-import { hashSubjects, indexStatements } from "../../tables/subjects";
+import { indexObjects } from "../../tables/subject-index";
+import { hashSubjects } from "../../tables/subjects";
 import { withLease } from "../lease";
 import { sendEvents } from "../send-events";
 import { firstUrl, type ListTarget, RECHARGE_API_VERSION, readPage } from "./lists";
@@ -253,8 +254,7 @@ async function putSnapshot(env: Env, row: DueRow, listedAt: Date, page: number, 
     for (const ref of subjectsOf(row.source, row.resource, parseLossless(line))) refs.set(`${ref.kind}:${ref.id}`, ref);
   }
   const subjects = await hashSubjects(env, row.source, null, [...refs.values()]);
-  const index = indexStatements(sharedDatabase(env), key, row.source, subjects, new Date().toISOString());
-  if (index.length > 0) await sharedDatabase(env).batch(index);
+  await indexObjects(env, [{ r2Key: key, subjects, redacted: false }], new Date().toISOString());
   const gz = new Blob([`${lines.join("\n")}\n`]).stream().pipeThrough(new CompressionStream("gzip"));
   const bytes = await new Response(gz).arrayBuffer();
   await env.LAKE.put(key, bytes, {

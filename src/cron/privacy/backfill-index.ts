@@ -2,13 +2,14 @@
  * Enters what was stored before the subject index existed: walks the ledger (`webhook_events`,
  * by rowid, up to the last row present when the index's migration ran) and indexes each row's
  * R2 object (raw event, quarantine or dead letter), a bounded chunk per `privacy` run, its
- * position kept in `subject_index_backfill` in the same D1 batch as the rows it wrote. Bulk
+ * position kept in `subject_index_backfill`, saved after the chunk's entries are in the index. Bulk
  * snapshots are not in the ledger and are not walked here.
  */
 import { payloadOfRawObject } from "../../shared/archive";
 import { SOURCES, type Source } from "../../shared/envelope";
 import { sharedDatabase } from "../../tables/database";
-import { indexStatements, subjectsOfText } from "../../tables/subjects";
+import { type IndexEntry, indexObjects } from "../../tables/subject-index";
+import { subjectsOfText } from "../../tables/subjects";
 
 const ROWS_PER_CHUNK = 200;
 
@@ -48,8 +49,7 @@ export async function backfillIndex(env: Env, budget: { left: number }, now: str
     .bind(state.afterRowid, state.untilRowid, Math.min(budget.left, ROWS_PER_CHUNK))
     .all<LedgerRow>();
   const last = rows.results.at(-1);
-  const statements: D1PreparedStatement[] = [];
-  let indexed = 0;
+  const entries: IndexEntry[] = [];
   for (const row of rows.results) {
     if (row.r2_key === null || !(SOURCES as readonly string[]).includes(row.source)) continue;
     const obj = await env.LAKE.get(row.r2_key);
@@ -57,17 +57,14 @@ export async function backfillIndex(env: Env, budget: { left: number }, now: str
     const payload = storedPayload(row.r2_key, await obj.text(), obj.customMetadata);
     if (payload === null) continue;
     const subjects = await subjectsOfText(env, row.source, row.shop, row.resource ?? "other", payload);
-    statements.push(...indexStatements(db, row.r2_key, row.source, subjects, now));
-    indexed++;
+    entries.push({ r2Key: row.r2_key, subjects, redacted: false });
   }
-  statements.push(
-    db
-      .prepare(
-        "UPDATE subject_index_backfill SET after_rowid = ?1, indexed = indexed + ?2, updated_at = ?3 WHERE id = 1",
-      )
-      .bind(last === undefined ? state.untilRowid : last.rid, indexed, now),
-  );
-  await db.batch(statements);
+  // The entries first: a position saved after them never skips one.
+  await indexObjects(env, entries, now);
+  await db
+    .prepare("UPDATE subject_index_backfill SET after_rowid = ?1, indexed = indexed + ?2, updated_at = ?3 WHERE id = 1")
+    .bind(last === undefined ? state.untilRowid : last.rid, entries.length, now)
+    .run();
   budget.left -= rows.results.length;
   return rows.results.length;
 }

@@ -9,8 +9,9 @@
 import { PII_TABLES } from "../../mapping/pii";
 import { raiseAlert } from "../../shared/alerts";
 import { cronSettings } from "../../shared/settings";
+import { allIndexedKeys } from "../../tables/subject-index";
 import { whereFor } from "./erase-rows";
-import { subjectClauses, type Target } from "./target";
+import type { Target } from "./target";
 
 const MAX_ROWS_PER_TABLE = 10_000;
 const MAX_KEYS = 50_000;
@@ -44,14 +45,7 @@ export async function writeExport(
     const identities = await db.prepare("SELECT * FROM customer_identities WHERE profile_id = ?1").bind(p).all();
     profiles.push({ profile, emails: emails.results, identities: identities.results });
   }
-  const keys: string[] = [];
-  for (const clause of subjectClauses(t.subjects)) {
-    const r = await db
-      .prepare(`SELECT DISTINCT r2_key FROM archive_subjects WHERE ${clause.sql} ORDER BY r2_key LIMIT ${MAX_KEYS}`)
-      .bind(...clause.params)
-      .all<{ r2_key: string }>();
-    keys.push(...r.results.map((x) => x.r2_key));
-  }
+  const keys = await allIndexedKeys(env, t.subjects, null, MAX_KEYS);
   const key = exportKey(shop, requestId);
   await env.LAKE.put(
     key,
@@ -61,7 +55,7 @@ export async function writeExport(
       generated_at: now,
       tables,
       profiles,
-      raw_objects: [...new Set(keys)].sort(),
+      raw_objects: keys,
     }),
     {
       httpMetadata: { contentType: "application/json" },

@@ -9,10 +9,11 @@
  * versions of the person's rows in the lake), `lake` (lake-upkeep rebuilds each table still
  * holding hidden versions and deletes the files of the snapshots before it: no object of the
  * lake holds the person any more), then the request completes and its plaintext work row is
- * deleted. Before requests, the index backfill enters a chunk of
- * what was stored before the index existed, and a sweep redacts objects indexed for an erased
- * subject after the erasure that were stored unredacted (a claim-checked webhook body, a bulk
- * snapshot, a dead letter, a backfilled old object).
+ * deleted. Before requests, the rows an earlier version kept in D1's `archive_subjects` move to the
+ * subject index objects (requests wait until they have: move-index.ts), the index backfill enters a
+ * chunk of what was stored before the index existed, and a sweep redacts the objects a shard reported
+ * indexed unredacted for a subject erased before (a claim-checked webhook body, a bulk snapshot, a
+ * dead letter, a backfilled old object).
  */
 import { z } from "zod";
 import { raiseAlert } from "../../shared/alerts";
@@ -20,14 +21,15 @@ import { describeError, log } from "../../shared/log";
 import { cronSettings } from "../../shared/settings";
 import { everyDatabase, sharedDatabase, shopDatabase } from "../../tables/database";
 import type { PrivacyKind, PrivacySubject } from "../../tables/privacy-requests";
+import { allIndexedKeys, eraseInIndex, indexedKeys, markIndexed, type ShardCursor } from "../../tables/subject-index";
 import { withLease } from "../lease";
 import { backfillIndex } from "./backfill-index";
 import { eraseRows } from "./erase-rows";
 import { writeExport } from "./export";
+import { type MoveOptions, moveIndex } from "./move-index";
 import { dayOfKey, type LineMatcher, rewriteObject } from "./rewrite";
 import { countShopObjects, deleteShopObjects, deleteShopRowsChunk, shopDays } from "./shop";
-import { ERASED_IN_KEY, SWEEP_KEYS } from "./sql";
-import { mergeTargets, resolveTarget, subjectClauses, type Target, targetMatcher } from "./target";
+import { mergeTargets, resolveTarget, type Target, type TargetSubject, targetMatcher } from "./target";
 
 export interface PrivacyOptions {
   /** R2 objects per run (tests pass a small number to see a request resume). */
@@ -35,6 +37,8 @@ export interface PrivacyOptions {
   /** shop/redact: rows one statement deletes per table, and chunks per run (tests pass small numbers). */
   rowsPerStatement?: number;
   rowChunksPerRun?: number;
+  /** The move of D1's subject index rows to the shards (move-index.ts). */
+  move?: MoveOptions;
 }
 
 export interface PrivacyRequestReport {
@@ -59,6 +63,8 @@ export type PrivacyResult =
   | {
       skipped: false;
       runId: string;
+      /** Rows of D1's `archive_subjects` moved to the subject index objects this run. */
+      moved: number;
       /** Ledger rows whose objects were entered in the subject index this run (the backfill). */
       backfilled: number;
       swept: number;
@@ -89,6 +95,8 @@ const workSchema = z.object({
 
 const MAX_REQUESTS_PER_RUN = 20;
 const KEYS_PER_QUERY = 100;
+/** Objects a request counts when it starts, for the status page (past it, the total shows this many). */
+const MAX_COUNTED = 100_000;
 const SHOP_DELETE_FACTOR = 100;
 const ROW_CHUNKS_PER_RUN = 25;
 /**
@@ -116,6 +124,12 @@ export async function runPrivacy(
   const outcome = await withLease(sharedDatabase(env), "privacy", run.runId, run.now, async () => {
     const budget = { left: batchObjects(env, options), until: Date.now() + RUN_MS };
     const now = new Date().toISOString();
+    // Requests read the index: they wait until what D1 still holds of it has moved.
+    const move = await moveIndex(env, budget.until, now, options.move);
+    if (!move.done) {
+      log.info("privacy requests wait for the subject index to move out of D1", { moved: move.moved });
+      return { moved: move.moved, backfilled: 0, swept: 0, requests: [] };
+    }
     // What was stored before the index existed is entered first, so erasures find it too.
     const backfilled = await backfillIndex(env, budget, now);
     const swept = await sweep(env, budget, now);
@@ -142,7 +156,7 @@ export async function runPrivacy(
       });
       requests.push(report);
     }
-    return { backfilled, swept, requests };
+    return { moved: move.moved, backfilled, swept, requests };
   });
   if (outcome.skipped) {
     log.info("privacy skipped: another run is in progress", { runId: run.runId, heldBy: outcome.heldBy });
@@ -263,8 +277,9 @@ async function carryOut(
     // Deleting is cheaper than rewriting (1,000 keys per R2 call): SHOP_DELETE_FACTOR times the
     // run's rewrite budget, so a shop of 5,000,000 objects goes in days, not months.
     let deletes = budget.left * SHOP_DELETE_FACTOR;
+    const cursor: ShardCursor = { shard: 0 };
     while (row.stage === "objects" && deletes > 0 && Date.now() < budget.until) {
-      const out = await deleteShopObjects(env, shop, Math.min(deletes, 1000));
+      const out = await deleteShopObjects(env, shop, Math.min(deletes, 1000), cursor);
       deletes -= Math.max(1, out.deleted);
       await addDays(db, row.request_id, out.days);
       row = await save(db, row, { objects_deleted: row.objects_deleted + out.deleted });
@@ -299,15 +314,15 @@ async function carryOut(
         .bind(s.kind, s.id, s.shop, row.request_id, now),
     );
     if (marks.length > 0) await db.batch(marks);
+    // And in their index shards, which then report objects indexed for them unredacted as late.
+    await eraseInIndex(env, target.subjects, now);
     let rows = 0;
     for (const d of data) {
       const erased = await eraseRows(d, target);
       await addDays(db, row.request_id, erased.days);
       rows += erased.rows;
     }
-    let total = 0;
-    for (const d of data) total += await countKeys(d, target);
-    await setTotal(db, row.request_id, total);
+    await setTotal(db, row.request_id, (await allIndexedKeys(env, target.subjects, 0, MAX_COUNTED)).length);
     row = await save(db, row, { stage: "objects", rows_changed: row.rows_changed + rows });
   } else {
     target = work.target as Target;
@@ -315,15 +330,10 @@ async function carryOut(
   if (row.stage === "objects") {
     const matches = targetMatcher(target.subjects);
     while (budget.left > 0) {
-      const keys: Array<{ key: string; db: D1Database }> = [];
-      for (const d of data) {
-        const left = Math.min(budget.left, KEYS_PER_QUERY) - keys.length;
-        if (left <= 0) break;
-        for (const key of await nextKeys(d, target, left)) keys.push({ key, db: d });
-      }
+      const keys = await indexedKeys(env, target.subjects, 0, Math.min(budget.left, KEYS_PER_QUERY));
       if (keys.length === 0) {
         // Last, the objects set aside (this run's or an earlier one's) get one more try each.
-        const held = await retrySetAside(env, data, target, matches, now);
+        const held = await retrySetAside(env, target.subjects, matches, now);
         if (held.length === 0) {
           row = await save(db, row, { stage: "compact", objects_rewritten: row.objects_rewritten + held.rewritten });
         } else {
@@ -337,42 +347,59 @@ async function carryOut(
         }
         break;
       }
-      let rewritten = 0;
-      const days = new Set<string>();
-      for (const { key, db: holder } of keys) {
-        const d = dayOfKey(key);
-        if (d && key.startsWith("raw/")) days.add(d);
-        try {
-          if ((await rewriteObject(env, key, matches, now)) === "rewritten") rewritten++;
-          await markRedacted(holder, key, target);
-        } catch (err) {
-          // One object that cannot be rewritten never holds up the rest: set aside, retried last.
-          await setAside(env, holder, key, target, row, describeError(err), now);
-        }
-      }
+      const out = await rewriteKeys(env, keys, target.subjects, matches, row, now);
       budget.left -= keys.length;
-      await addDays(db, row.request_id, days);
-      row = await save(db, row, { objects_rewritten: row.objects_rewritten + rewritten });
+      await addDays(db, row.request_id, out.days);
+      row = await save(db, row, { objects_rewritten: row.objects_rewritten + out.rewritten });
     }
   }
   return finishOrCompact(db, row, now);
 }
 
-/** `archive_subjects.redacted`: 0 to do, 1 done, 2 set aside (its rewrite failed; retried last). */
+/** An index entry's state: 0 to do, 1 done, 2 set aside (its rewrite failed; retried last). */
+const DONE = 1;
 const SET_ASIDE = 2;
+
+/**
+ * Rewrites `keys` without the subjects, then marks their entries done in one call per shard; a key
+ * whose rewrite fails is set aside (marked, alerted) and never holds up the rest.
+ */
+async function rewriteKeys(
+  env: Env,
+  keys: readonly string[],
+  subjects: readonly TargetSubject[],
+  matches: LineMatcher,
+  request: RequestRow | null,
+  now: string,
+): Promise<{ rewritten: number; days: Set<string> }> {
+  let rewritten = 0;
+  const days = new Set<string>();
+  const done: string[] = [];
+  for (const key of keys) {
+    const d = dayOfKey(key);
+    if (d && key.startsWith("raw/")) days.add(d);
+    try {
+      if ((await rewriteObject(env, key, matches, now)) === "rewritten") rewritten++;
+      done.push(key);
+    } catch (err) {
+      await setAside(env, key, subjects, request, describeError(err), now);
+    }
+  }
+  await markIndexed(env, subjects, done, DONE);
+  return { rewritten, days };
+}
 
 async function setAside(
   env: Env,
-  holder: D1Database,
   key: string,
-  target: Target,
+  subjects: readonly TargetSubject[],
   request: RequestRow | null,
   error: string,
   now: string,
 ): Promise<void> {
   const by = request === null ? "The privacy sweep" : `Privacy request ${request.request_id}`;
   log.error("privacy object set aside", { requestId: request?.request_id, key, error });
-  await markRedacted(holder, key, target, SET_ASIDE);
+  await markIndexed(env, subjects, [key], SET_ASIDE);
   await sharedDatabase(env).batch(
     raiseAlert(
       sharedDatabase(env),
@@ -396,26 +423,25 @@ async function setAside(
   );
 }
 
-/** One more try for each object set aside for the target; what still fails stays set aside. */
+/** One more try for each object set aside for the subjects; what still fails stays set aside. */
 async function retrySetAside(
   env: Env,
-  data: D1Database[],
-  target: Target,
+  subjects: readonly TargetSubject[],
   matches: LineMatcher,
   now: string,
 ): Promise<{ length: number; rewritten: number; errors: string[] }> {
   const errors: string[] = [];
   let rewritten = 0;
-  for (const d of data) {
-    for (const key of await nextKeys(d, target, KEYS_PER_QUERY, SET_ASIDE)) {
-      try {
-        if ((await rewriteObject(env, key, matches, now)) === "rewritten") rewritten++;
-        await markRedacted(d, key, target);
-      } catch (err) {
-        errors.push(`${key}: ${describeError(err)}`);
-      }
+  const done: string[] = [];
+  for (const key of await indexedKeys(env, subjects, SET_ASIDE, KEYS_PER_QUERY)) {
+    try {
+      if ((await rewriteObject(env, key, matches, now)) === "rewritten") rewritten++;
+      done.push(key);
+    } catch (err) {
+      errors.push(`${key}: ${describeError(err)}`);
     }
   }
+  await markIndexed(env, subjects, done, DONE);
   return { length: errors.length, rewritten, errors };
 }
 
@@ -520,77 +546,39 @@ async function setTotal(db: D1Database, requestId: string, total: number): Promi
   await db.prepare("UPDATE privacy_requests SET objects_total = ?2 WHERE request_id = ?1").bind(requestId, total).run();
 }
 
-/** The target's objects still to rewrite (one indexed count per 30 subjects; an object two chunks name counts twice). */
-async function countKeys(db: D1Database, t: Target): Promise<number> {
-  let n = 0;
-  for (const clause of subjectClauses(t.subjects)) {
-    const r = await db
-      .prepare(`SELECT count(DISTINCT r2_key) AS n FROM archive_subjects WHERE redacted = 0 AND (${clause.sql})`)
-      .bind(...clause.params)
-      .first<{ n: number }>();
-    n += r?.n ?? 0;
-  }
-  return n;
-}
-
-/** The target's objects not yet rewritten (or those set aside), in key order. */
-async function nextKeys(db: D1Database, t: Target, limit: number, state = 0): Promise<string[]> {
-  const keys = new Set<string>();
-  for (const clause of subjectClauses(t.subjects)) {
-    if (keys.size >= limit) break;
-    const r = await db
-      .prepare(
-        `SELECT DISTINCT r2_key FROM archive_subjects WHERE redacted = ? AND (${clause.sql}) ORDER BY r2_key LIMIT ?`,
-      )
-      .bind(state, ...clause.params, limit - keys.size)
-      .all<{ r2_key: string }>();
-    for (const x of r.results) keys.add(x.r2_key);
-  }
-  return [...keys];
+interface LateRow {
+  r2_key: string;
+  kind: TargetSubject["kind"];
+  id: string;
+  shop: string;
 }
 
 /**
- * A whole object is redacted for every subject it names; a snapshot only for the target's lines.
- * `state` 2 sets the target's rows of the object aside instead.
- */
-async function markRedacted(db: D1Database, key: string, t: Target, state = 1): Promise<void> {
-  if (!key.includes("/snapshots/") && state === 1) {
-    await db.prepare("UPDATE archive_subjects SET redacted = 1 WHERE r2_key = ?1").bind(key).run();
-    return;
-  }
-  for (const clause of subjectClauses(t.subjects)) {
-    await db
-      .prepare(`UPDATE archive_subjects SET redacted = ? WHERE r2_key = ? AND (${clause.sql})`)
-      .bind(state, key, ...clause.params)
-      .run();
-  }
-}
-
-/**
- * Objects indexed for an erased subject after its erasure (or up to 15 minutes before: a queue
- * batch that checked before the erasure and committed after it) and stored unredacted: rewritten now.
- * Only once the erasing request completed: until then its own `objects` stage does this work.
+ * Objects a subject index shard reported indexed unredacted for a subject erased before them
+ * (`privacy_late_objects`): each is rewritten without those subjects, then its rows go. A request
+ * still at its `objects` stage finds them too; rewriting twice changes nothing.
  */
 async function sweep(env: Env, budget: { left: number }, now: string): Promise<number> {
   const db = sharedDatabase(env);
-  const r = await db.prepare(SWEEP_KEYS).bind(Math.min(budget.left, KEYS_PER_QUERY)).all<{ r2_key: string }>();
-  let rewritten = 0;
-  for (const { r2_key: key } of r.results) {
-    const erased = await db
-      .prepare(ERASED_IN_KEY)
-      .bind(key)
-      .all<{ kind: Target["subjects"][number]["kind"]; id: string; shop: string }>();
-    const subjects = erased.results;
-    const matches: LineMatcher = targetMatcher(subjects);
-    try {
-      if ((await rewriteObject(env, key, matches, now)) === "rewritten") rewritten++;
-      await markRedacted(db, key, { subjects } as Target);
-    } catch (err) {
-      // Set aside, never retried at the head of every run; the alert tells the operator.
-      await setAside(env, db, key, { subjects } as Target, null, describeError(err), now);
-    }
+  const r = await db
+    .prepare(
+      `SELECT r2_key, subject_kind AS kind, subject_id AS id, shop FROM privacy_late_objects
+       WHERE r2_key IN (SELECT DISTINCT r2_key FROM privacy_late_objects ORDER BY r2_key LIMIT ?1) ORDER BY r2_key`,
+    )
+    .bind(Math.max(0, Math.min(budget.left, KEYS_PER_QUERY)))
+    .all<LateRow>();
+  const byKey = new Map<string, TargetSubject[]>();
+  for (const x of r.results) {
+    const list = byKey.get(x.r2_key) ?? [];
+    list.push({ kind: x.kind, id: x.id, shop: x.shop });
+    byKey.set(x.r2_key, list);
   }
-  budget.left -= r.results.length;
+  let rewritten = 0;
+  for (const [key, subjects] of byKey) {
+    rewritten += (await rewriteKeys(env, [key], subjects, targetMatcher(subjects), null, now)).rewritten;
+    await db.prepare("DELETE FROM privacy_late_objects WHERE r2_key = ?1").bind(key).run();
+  }
+  budget.left -= byKey.size;
   if (rewritten > 0) log.info("privacy sweep rewrote objects", { rewritten });
   return rewritten;
 }

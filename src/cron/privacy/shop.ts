@@ -1,7 +1,7 @@
 /**
- * `shop/redact`: everything of one shop goes. R2 objects are found through the subject index,
- * the ledger and the bulk records (never by listing the bucket: only a bulk export's folder of parts
- * is listed) and deleted 1,000 keys per R2
+ * `shop/redact`: everything of one shop goes. R2 objects are found through the subject index
+ * (shard by shard, each paging its entries by shop), the ledger and the bulk records (never by
+ * listing the bucket: only a bulk export's folder of parts is listed) and deleted 1,000 keys per R2
  * call; then every D1 row keyed by the shop, the identity profiles only that shop held, and the
  * shop coordinator's bulk state. Rows go in chunks of ROWS_PER_STATEMENT per table, never in one
  * batch (a shop of millions of rows would pass D1's 30 s per batch), so the work spreads over
@@ -11,6 +11,7 @@
  */
 import { log } from "../../shared/log";
 import { sharedDatabase, shopDatabase } from "../../tables/database";
+import { countShopIndexed, dropShopKeys, type ShardCursor, shopIndexedKeys } from "../../tables/subject-index";
 
 /** Tables whose rows are the shop's; the privacy tables keep their proof of erasure. */
 const SHOP_TABLES = [
@@ -27,10 +28,13 @@ const SHOP_TABLES = [
   "customer_identities",
   "bulk_operations",
   "sync_cursors",
-  "archive_subjects",
   "webhook_events",
 ];
-const KEEP = new Set(["erased_subjects", "privacy_requests"]);
+/**
+ * The privacy tables keep their proof of erasure; `archive_subjects` is empty once its rows moved to
+ * the subject index objects, which requests wait for (move-index.ts).
+ */
+const KEEP = new Set(["erased_subjects", "privacy_requests", "archive_subjects"]);
 
 /** Every table with a `shop` column: the list above plus any added later. */
 async function shopTables(db: D1Database): Promise<string[]> {
@@ -41,7 +45,7 @@ async function shopTables(db: D1Database): Promise<string[]> {
       )
       .all<{ name: string }>();
     const found = r.results.map((x) => x.name).filter((n) => !KEEP.has(n) && !SHOP_TABLES.includes(n));
-    return [...SHOP_TABLES.slice(0, -2), ...found, ...SHOP_TABLES.slice(-2)];
+    return [...SHOP_TABLES.slice(0, -1), ...found, ...SHOP_TABLES.slice(-1)];
   } catch {
     return SHOP_TABLES;
   }
@@ -59,26 +63,36 @@ export async function shopDays(db: D1Database, shop: string): Promise<string[]> 
   return [...days].sort();
 }
 
-/** Deletes up to `limit` of the shop's R2 objects; returns how many (0: none left). */
+/**
+ * Deletes up to `limit` of the shop's R2 objects; returns how many (0: none left). `cursor` is the
+ * index shard the run asks next (a run starts at the first; a shard with none left moves it on).
+ */
 export async function deleteShopObjects(
   env: Env,
   shop: string,
   limit: number,
+  cursor: ShardCursor,
 ): Promise<{ deleted: number; days: string[] }> {
-  // The shop's database holds its events and index; the shared one its bulk exports (the same when not routed).
+  const indexed = await shopIndexedKeys(env, shop, limit, cursor);
+  if (indexed !== null) {
+    const out = await deleteKeys(env, indexed.keys);
+    await dropShopKeys(env, indexed.shard, shop, out.done);
+    if (out.deleted > 0 || out.done.length > 0) return { deleted: Math.max(1, out.deleted), days: out.days };
+  }
+  // The shop's database holds its events; the shared one its bulk exports (the same when not routed).
   for (const db of shopDatabases(env, shop)) {
     const out = await deleteObjectsIn(env, db, shop, limit);
     if (out.deleted > 0) return out;
   }
   // Last: the data-request answers under the shop's own prefix (a bounded listing).
   let exports = 0;
-  let cursor: string | undefined;
+  let next: string | undefined;
   do {
-    const page = await env.LAKE.list({ prefix: `exports/${shop}/`, cursor });
+    const page = await env.LAKE.list({ prefix: `exports/${shop}/`, cursor: next });
     if (page.objects.length > 0) await env.LAKE.delete(page.objects.map((o) => o.key));
     exports += page.objects.length;
-    cursor = page.truncated ? page.cursor : undefined;
-  } while (cursor !== undefined);
+    next = page.truncated ? page.cursor : undefined;
+  } while (next !== undefined);
   return { deleted: exports, days: [] };
 }
 
@@ -87,14 +101,13 @@ export async function deleteShopObjects(
  * and its ledger's (an object in both counts twice, so this is an upper bound).
  */
 export async function countShopObjects(env: Env, shop: string): Promise<number> {
-  let n = 0;
+  let n = await countShopIndexed(env, shop);
   for (const db of shopDatabases(env, shop)) {
-    const [indexed, ledger, bulk] = await db.batch<{ n: number }>([
-      db.prepare("SELECT count(DISTINCT r2_key) AS n FROM archive_subjects WHERE shop = ?1").bind(shop),
+    const [ledger, bulk] = await db.batch<{ n: number }>([
       db.prepare("SELECT count(*) AS n FROM webhook_events WHERE shop = ?1 AND r2_key IS NOT NULL").bind(shop),
       db.prepare("SELECT count(*) AS n FROM bulk_operations WHERE shop = ?1 AND r2_key IS NOT NULL").bind(shop),
     ]);
-    n += (indexed?.results[0]?.n ?? 0) + (ledger?.results[0]?.n ?? 0) + (bulk?.results[0]?.n ?? 0);
+    n += (ledger?.results[0]?.n ?? 0) + (bulk?.results[0]?.n ?? 0);
   }
   return n;
 }
@@ -104,6 +117,36 @@ function shopDatabases(env: Env, shop: string): D1Database[] {
   const own = shopDatabase(env, shop);
   const shared = sharedDatabase(env);
   return own === shared ? [own] : [own, shared];
+}
+
+/**
+ * Deletes the objects of `found`. A bulk export archived as parts is a folder (`…/{operation}/`): its
+ * parts are listed, and the folder counts as done once a listing came back whole. Returns the
+ * objects deleted, the keys done with, and their days.
+ */
+async function deleteKeys(
+  env: Env,
+  found: Iterable<string>,
+): Promise<{ deleted: number; done: string[]; days: string[] }> {
+  const done: string[] = [];
+  const objects: string[] = [];
+  for (const k of found) {
+    if (!k.endsWith("/")) {
+      done.push(k);
+      objects.push(k);
+      continue;
+    }
+    const page = await env.LAKE.list({ prefix: k, limit: 1000 });
+    objects.push(...page.objects.map((o) => o.key));
+    if (!page.truncated) done.push(k);
+  }
+  for (let i = 0; i < objects.length; i += 1000) await env.LAKE.delete(objects.slice(i, i + 1000));
+  const days = new Set<string>();
+  for (const k of done) {
+    const d = /\/dt=(\d{4}-\d{2}-\d{2})\//.exec(k)?.[1];
+    if (d) days.add(d);
+  }
+  return { deleted: objects.length, done, days: [...days] };
 }
 
 async function deleteObjectsIn(
@@ -116,7 +159,6 @@ async function deleteObjectsIn(
   // keys before its LIMIT, millions of rows for every chunk of a large shop.
   const found = new Set<string>();
   for (const sql of [
-    "SELECT DISTINCT r2_key FROM archive_subjects WHERE shop = ?1 LIMIT ?2",
     "SELECT r2_key FROM webhook_events WHERE shop = ?1 AND r2_key IS NOT NULL LIMIT ?2",
     "SELECT r2_key FROM bulk_operations WHERE shop = ?1 AND r2_key IS NOT NULL LIMIT ?2",
   ]) {
@@ -127,36 +169,16 @@ async function deleteObjectsIn(
       .all<{ r2_key: string }>();
     for (const x of r.results) found.add(x.r2_key);
   }
-  // A bulk export archived as parts is a folder (`…/{operation}/`): its parts are listed, and the
-  // folder's row lets go of it once a listing came back whole.
-  const keys: string[] = [];
-  const objects: string[] = [];
-  for (const k of found) {
-    if (!k.endsWith("/")) {
-      keys.push(k);
-      objects.push(k);
-      continue;
-    }
-    const page = await env.LAKE.list({ prefix: k, limit: 1000 });
-    objects.push(...page.objects.map((o) => o.key));
-    if (!page.truncated) keys.push(k);
-  }
-  if (objects.length === 0 && keys.length === 0) return { deleted: 0, days: [] };
-  for (let i = 0; i < objects.length; i += 1000) await env.LAKE.delete(objects.slice(i, i + 1000));
-  const days = new Set<string>();
-  for (const k of keys) {
-    const d = /\/dt=(\d{4}-\d{2}-\d{2})\//.exec(k)?.[1];
-    if (d) days.add(d);
-  }
-  // The keys as one JSON value per statement: three statements for any number of keys.
-  const list = JSON.stringify(keys);
+  if (found.size === 0) return { deleted: 0, days: [] };
+  const out = await deleteKeys(env, found);
+  // The keys as one JSON value per statement: two statements for any number of keys.
+  const list = JSON.stringify(out.done);
   const inKeys = "r2_key IN (SELECT value FROM json_each(?2))";
   await db.batch([
-    db.prepare(`DELETE FROM archive_subjects WHERE shop = ?1 AND ${inKeys}`).bind(shop, list),
     db.prepare(`DELETE FROM webhook_events WHERE shop = ?1 AND ${inKeys}`).bind(shop, list),
     db.prepare(`UPDATE bulk_operations SET r2_key = NULL WHERE shop = ?1 AND ${inKeys}`).bind(shop, list),
   ]);
-  return { deleted: objects.length, days: [...days] };
+  return { deleted: Math.max(out.deleted, out.done.length > 0 ? 1 : 0), days: out.days };
 }
 
 /** Rows one statement deletes: thousands of index entries and trigger writes, well inside 30 s. */

@@ -111,32 +111,6 @@ export async function resolveTarget(env: Env, db: D1Database, kind: PrivacyKind,
   return t;
 }
 
-/** SQL matching index rows (`archive_subjects`) of the target's subjects, `?`-bound. */
-export function subjectClause(subjects: readonly TargetSubject[]): { sql: string; params: string[] } {
-  const parts: string[] = [];
-  const params: string[] = [];
-  for (const s of subjects) {
-    if (s.shop === "*") {
-      parts.push("(subject_kind = ? AND subject_id = ?)");
-      params.push(s.kind, s.id);
-    } else {
-      parts.push("(subject_kind = ? AND subject_id = ? AND shop = ?)");
-      params.push(s.kind, s.id, s.shop);
-    }
-  }
-  return { sql: parts.length === 0 ? "0" : parts.join(" OR "), params };
-}
-
-/** Subjects per clause: 3 parameters each keeps a statement under D1's 100 bound parameters. */
-const SUBJECTS_PER_CLAUSE = 30;
-
-/** `subjectClause` of each chunk of `subjects`, in order. */
-export function* subjectClauses(subjects: readonly TargetSubject[]): Generator<{ sql: string; params: string[] }> {
-  for (let i = 0; i < subjects.length; i += SUBJECTS_PER_CLAUSE) {
-    yield subjectClause(subjects.slice(i, i + SUBJECTS_PER_CLAUSE));
-  }
-}
-
 /** Whether an index subject (kind, id, shop) is one of the target's. */
 export function targetMatcher(subjects: readonly TargetSubject[]): (kind: string, id: string, shop: string) => boolean {
   const keys = new Set(subjects.map((s) => `${s.kind}\u0000${s.id}\u0000${s.shop}`));

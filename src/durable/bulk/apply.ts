@@ -20,14 +20,8 @@ import { toUtcIso } from "../../shared/time";
 import { batchStatements, type EventWrite } from "../../tables/batch-statements";
 import { knownIdentitiesRead, shopifyRowsInput, shopifyRowsTarget } from "../../tables/identity";
 import { shopifyWrites } from "../../tables/shopify";
-import {
-  erasedRead,
-  hashSubjects,
-  INDEX_ROWS_PER_STATEMENT,
-  type IndexEntry,
-  indexEntryStatements,
-  isErasedIn,
-} from "../../tables/subjects";
+import type { IndexEntry } from "../../tables/subject-index";
+import { erasedRead, hashSubjects, isErasedIn } from "../../tables/subjects";
 import { type Job, mirrorRow } from "../job";
 import type { JobStore, StagedLine } from "../job-store";
 import { mirrorStatement } from "../operations-table";
@@ -45,6 +39,8 @@ export interface ApplyDeps {
   maxStatements: number;
   /** PRIVACY_HASH_KEY, for the subject index rows of the snapshot's lines. */
   privacyKey: string | undefined;
+  /** Enters objects' subjects in the subject index (src/tables/subject-index.ts); returns the shards it called. */
+  index: (entries: readonly IndexEntry[], at: string) => Promise<number>;
   now: () => string;
   fault?: (point: "apply:afterD1", job: Job) => void;
 }
@@ -127,28 +123,26 @@ export async function applyParents(
   const knownRows = knownRead.statement === null ? undefined : results[reads.length - 1];
   const known = knownRead.known(knownRows?.results ?? []);
   const knownTargets = new Set(referencing.filter((_, k) => known[k]));
-  // The batch's subject index rows share one statement, written with the batch.
+  // The batch's subject index entries, entered before its rows commit.
   const index: IndexEntry[] = [];
-  let indexRows = 0;
   let taken = 0;
   /** Each entity's rows and identity link, ordered and merged by `batchStatements`. */
   const writes: EventWrite[] = [];
   /** At most the statements they become (one per row statement and link, before merging). */
   let budget = 0;
   for (const [i, p] of parents.entries()) {
-    if (budget + Math.ceil(indexRows / INDEX_ROWS_PER_STATEMENT) >= deps.maxStatements) break;
+    if (budget >= deps.maxStatements) break;
     taken++;
     childrenJoined += again ? (p.strays ?? []).filter(Boolean).length : p.kids.length;
     if (again) applyAfterLine = p.line;
-    // The snapshot line's subjects go in the index (in this batch), even when the line fails its
+    // The snapshot line's subjects go in the index (before this batch), even when the line fails its
     // mapping: the snapshot still holds it. An erased person's line is applied redacted, and the
     // `privacy` job's sweep rewrites the snapshot (its row stays unredacted).
     const subjects = subjectsOfLine[i] ?? [];
     // A parts archive: the part that holds the line, which is what an erasure rewrites.
     const r2Key = partOfLine(job, p.line) ?? job.r2Key;
     if (r2Key) {
-      index.push({ r2Key, source: "shopify", subjects, redacted: false });
-      indexRows += subjects.length;
+      index.push({ r2Key, subjects, redacted: false });
     }
     const { mapped, before } = maps[i] as (typeof maps)[number];
     if (!mapped.ok) {
@@ -199,12 +193,9 @@ export async function applyParents(
     failures: 0,
     updatedAt: deps.now(),
   };
-  // The rows, their links and child sets (after every parent of the batch), the index, the mirror.
-  await deps.db.batch([
-    ...batchStatements(deps.db, writes, indexedAt).statements,
-    ...indexEntryStatements(deps.db, index, indexedAt),
-    mirrorStatement(deps.db, mirrorRow(next)),
-  ]);
+  // The index first, then the rows, their links and child sets (after every parent of the batch), the mirror.
+  await deps.index(index, indexedAt);
+  await deps.db.batch([...batchStatements(deps.db, writes).statements, mirrorStatement(deps.db, mirrorRow(next))]);
   deps.fault?.("apply:afterD1", next);
   return { job: next, taken };
 }

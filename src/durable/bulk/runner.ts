@@ -41,6 +41,11 @@ export interface RunnerConfig {
    * writes must still fit after it.
    */
   maxQueriesPerRun: number;
+  /**
+   * Subject index shards a pass calls at most (each call a subrequest, 10,000 per invocation):
+   * an apply batch calls one per shard its lines' subjects hash to, at most a few per parent.
+   */
+  maxIndexCallsPerRun: number;
   runBudgetMs: number;
   maxFailures: number;
 }
@@ -56,6 +61,8 @@ export interface RunnerDeps {
   config: RunnerConfig;
   /** PRIVACY_HASH_KEY: snapshot lines are entered in the subject index with the rows they write. */
   privacyKey: string | undefined;
+  /** Enters objects' subjects in the subject index; returns the shards it called. */
+  index: ApplyDeps["index"];
   nowMs: () => number;
   /** Writes the job's D1 mirror row (and, when it completed, its sync cursor). */
   mirror: (job: Job) => Promise<void>;
@@ -64,7 +71,16 @@ export interface RunnerDeps {
 
 export async function runBulkWork(input: RunnerDeps): Promise<number | null> {
   const meter: QueryMeter = { queries: 0 };
-  const deps: RunnerDeps = { ...input, db: meteredD1(input.db, meter) };
+  let indexCalls = 0;
+  const deps: RunnerDeps = {
+    ...input,
+    db: meteredD1(input.db, meter),
+    index: async (entries, at) => {
+      const calls = await input.index(entries, at);
+      indexCalls += calls;
+      return calls;
+    },
+  };
   const started = deps.nowMs();
   const { store, config } = deps;
   const iso = () => new Date(deps.nowMs()).toISOString();
@@ -79,7 +95,8 @@ export async function runBulkWork(input: RunnerDeps): Promise<number | null> {
   const overBudget = () =>
     deps.nowMs() - started > config.runBudgetMs ||
     applyBatches >= config.maxApplyBatchesPerRun ||
-    meter.queries >= config.maxQueriesPerRun;
+    meter.queries >= config.maxQueriesPerRun ||
+    indexCalls >= config.maxIndexCallsPerRun;
 
   const save = async (job: Job) => {
     store.put(job);
@@ -242,6 +259,7 @@ async function ingestStep(
     parentsPerBatch: config.parentsPerBatch,
     maxStatements: config.maxStatements,
     privacyKey: deps.privacyKey,
+    index: deps.index,
     now: iso,
     fault: deps.fault ? (p, j) => deps.fault?.(p, j) : undefined,
   };

@@ -1,6 +1,6 @@
 /**
  * drizzle-orm definitions of the privacy, replay and install tables (`migrations/0010_privacy.sql`,
- * `0011_subject_index_backfill.sql`, `0012_shop_installs.sql`, `0131_privacy_progress.sql`), column for column (test/privacy-unit.test.ts
+ * `0011_subject_index_backfill.sql`, `0012_shop_installs.sql`, `0131_privacy_progress.sql`, `0167_subject_index_objects.sql`), column for column (test/privacy-unit.test.ts
  * compares them with `PRAGMA table_info`). The SQL files are the source of truth.
  */
 import { index, integer, primaryKey, sqliteTable, text } from "drizzle-orm/sqlite-core";
@@ -18,12 +18,29 @@ export const archiveSubjects = sqliteTable(
     indexedAt: text("indexed_at").notNull(),
     redacted: integer("redacted").notNull().default(0),
   },
-  (t) => [
-    primaryKey({ columns: [t.subjectKind, t.subjectId, t.shop, t.r2Key] }),
-    index("archive_subjects_by_shop").on(t.shop, t.r2Key),
-    index("archive_subjects_by_key").on(t.r2Key),
-  ],
+  (t) => [primaryKey({ columns: [t.subjectKind, t.subjectId, t.shop, t.r2Key] })],
 );
+
+/** `migrations/0167_subject_index_objects.sql`: what a subject index shard reported late. */
+export const privacyLateObjects = sqliteTable(
+  "privacy_late_objects",
+  {
+    r2Key: text("r2_key").notNull(),
+    subjectKind: text("subject_kind").notNull(),
+    subjectId: text("subject_id").notNull(),
+    shop: text("shop").notNull(),
+    foundAt: text("found_at").notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.r2Key, t.subjectKind, t.subjectId, t.shop] })],
+);
+
+/** `migrations/0167_subject_index_objects.sql`: the move of `archive_subjects` to the shards. */
+export const subjectIndexMoves = sqliteTable("subject_index_moves", {
+  id: integer("id").primaryKey().notNull(),
+  erasedAfterRowid: integer("erased_after_rowid").notNull().default(0),
+  erasedUntilRowid: integer("erased_until_rowid").notNull(),
+  updatedAt: text("updated_at"),
+});
 
 export const erasedSubjects = sqliteTable(
   "erased_subjects",

@@ -1,0 +1,33 @@
+/**
+ * The SQL of a subject index shard (src/durable/subject-index.ts), kept apart so the plans of its
+ * reads are checked in Node (test/node/indexes.test.ts): a shard holds millions of entries, and a
+ * read that scans instead of seeking costs all of them.
+ */
+
+export const SCHEMA = [
+  `CREATE TABLE IF NOT EXISTS entries (
+    kind TEXT NOT NULL, id TEXT NOT NULL, shop TEXT NOT NULL, r2_key TEXT NOT NULL,
+    indexed_at TEXT NOT NULL, redacted INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (kind, id, shop, r2_key)) WITHOUT ROWID`,
+  "CREATE INDEX IF NOT EXISTS entries_by_shop ON entries (shop, r2_key)",
+  `CREATE TABLE IF NOT EXISTS erased (kind TEXT NOT NULL, id TEXT NOT NULL, shop TEXT NOT NULL, erased_at TEXT NOT NULL,
+    PRIMARY KEY (kind, id, shop)) WITHOUT ROWID`,
+];
+
+/** One entry; a redelivered one writes nothing (its state only ever moves up: to do, done, set aside). */
+export const ADD_ENTRY = `INSERT INTO entries (kind, id, shop, r2_key, indexed_at, redacted) VALUES (?, ?, ?, ?, ?, ?)
+  ON CONFLICT (kind, id, shop, r2_key) DO UPDATE SET redacted = excluded.redacted
+  WHERE excluded.redacted > entries.redacted`;
+
+/** Whether a subject was erased in its shop or in every shop. */
+export const IS_ERASED = "SELECT 1 FROM erased WHERE kind = ? AND id = ? AND shop IN (?, '*') LIMIT 1";
+
+/** A shop's objects in key order (`shop/redact`), by `entries_by_shop`. */
+export const SHOP_KEYS = "SELECT DISTINCT r2_key FROM entries WHERE shop = ? ORDER BY r2_key LIMIT ?";
+
+/** A subject's objects in one state, in key order after a key, by the primary key. */
+export function subjectKeys(anyShop: boolean, anyState: boolean): string {
+  return `SELECT r2_key FROM entries WHERE kind = ? AND id = ?${anyShop ? "" : " AND shop = ?"} AND r2_key > ?${
+    anyState ? "" : " AND redacted = ?"
+  } ORDER BY r2_key LIMIT ?`;
+}
