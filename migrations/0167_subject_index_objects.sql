@@ -26,3 +26,6 @@ CREATE TABLE subject_index_moves (
   updated_at TEXT
 );
 INSERT INTO subject_index_moves (id, erased_until_rowid) SELECT 1, coalesce(max(rowid), 0) FROM erased_subjects;
+
+-- shop/redact walks the index shards by primary key; where it stands is kept on the request.
+ALTER TABLE privacy_work ADD COLUMN shop_cursor TEXT;

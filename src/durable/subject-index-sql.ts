@@ -9,7 +9,6 @@ export const SCHEMA = [
     kind TEXT NOT NULL, id TEXT NOT NULL, shop TEXT NOT NULL, r2_key TEXT NOT NULL,
     indexed_at TEXT NOT NULL, redacted INTEGER NOT NULL DEFAULT 0,
     PRIMARY KEY (kind, id, shop, r2_key)) WITHOUT ROWID`,
-  "CREATE INDEX IF NOT EXISTS entries_by_shop ON entries (shop, r2_key)",
   `CREATE TABLE IF NOT EXISTS erased (kind TEXT NOT NULL, id TEXT NOT NULL, shop TEXT NOT NULL, erased_at TEXT NOT NULL,
     PRIMARY KEY (kind, id, shop)) WITHOUT ROWID`,
 ];
@@ -22,8 +21,13 @@ export const ADD_ENTRY = `INSERT INTO entries (kind, id, shop, r2_key, indexed_a
 /** Whether a subject was erased in its shop or in every shop. */
 export const IS_ERASED = "SELECT 1 FROM erased WHERE kind = ? AND id = ? AND shop IN (?, '*') LIMIT 1";
 
-/** A shop's objects in key order (`shop/redact`), by `entries_by_shop`. */
-export const SHOP_KEYS = "SELECT DISTINCT r2_key FROM entries WHERE shop = ? ORDER BY r2_key LIMIT ?";
+/**
+ * The next entries after a primary key, in its order: `shop/redact` walks a shard with it and keeps
+ * its shop's. No index by shop: it would be a second written row for every entry of every event,
+ * for a walk that happens once per uninstalled shop (and then reads each entry once).
+ */
+export const ENTRIES_AFTER = `SELECT kind, id, shop, r2_key FROM entries WHERE (kind, id, shop, r2_key) > (?, ?, ?, ?)
+  ORDER BY kind, id, shop, r2_key LIMIT ?`;
 
 /** A subject's objects in one state, in key order after a key, by the primary key. */
 export function subjectKeys(anyShop: boolean, anyState: boolean): string {

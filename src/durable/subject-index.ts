@@ -11,12 +11,12 @@
  * snapshot, a dead letter) comes back from `add` as late, and the writer records it for the privacy
  * sweep, which rewrites it.
  *
- * Rows are WITHOUT ROWID on (kind, id, shop, r2_key): one written row per entry plus one for the
- * (shop, r2_key) index that `shop/redact` pages by. A redelivered entry writes nothing.
+ * Rows are WITHOUT ROWID on (kind, id, shop, r2_key) with no other index: one written row per entry
+ * (`shop/redact` walks the shards by primary key instead). A redelivered entry writes nothing.
  */
 import { DurableObject } from "cloudflare:workers";
-import type { IndexRow, LateRow, SubjectKey } from "../tables/subject-index";
-import { ADD_ENTRY, IS_ERASED, SCHEMA, SHOP_KEYS, subjectKeys } from "./subject-index-sql";
+import type { EntryKey, IndexRow, SubjectKey } from "../tables/subject-index";
+import { ADD_ENTRY, ENTRIES_AFTER, IS_ERASED, SCHEMA, subjectKeys } from "./subject-index-sql";
 
 /** Match of one subject: an exact shop, or any ('*'). */
 function subjectWhere(s: SubjectKey): { sql: string; params: string[] } {
@@ -38,8 +38,8 @@ export class SubjectIndex extends DurableObject<Env> {
   }
 
   /** Enters rows; returns those indexed unredacted for a subject erased here (the sweep's work). */
-  add(rows: IndexRow[], at: string): LateRow[] {
-    const late: LateRow[] = [];
+  add(rows: IndexRow[], at: string): EntryKey[] {
+    const late: EntryKey[] = [];
     for (const [kind, id, shop, key, redacted] of rows) {
       this.sql.exec(ADD_ENTRY, kind, id, shop, key, at, redacted);
       if (redacted === 0 && this.anyErased && this.isErased(kind, id, shop)) late.push([kind, id, shop, key]);
@@ -99,30 +99,23 @@ export class SubjectIndex extends DurableObject<Env> {
     }
   }
 
-  /** Up to `limit` distinct objects of a shop here, in key order (`shop/redact`). */
-  shopKeys(shop: string, limit: number): string[] {
-    return this.sql
-      .exec<{ r2_key: string }>(SHOP_KEYS, shop, limit)
-      .toArray()
-      .map((r) => r.r2_key);
-  }
-
-  /** Forgets a shop's entries of `keys` (their objects were deleted). */
-  dropShopKeys(shop: string, keys: string[]): void {
-    this.sql.exec(
-      "DELETE FROM entries WHERE shop = ? AND r2_key IN (SELECT value FROM json_each(?))",
-      shop,
-      JSON.stringify(keys),
-    );
-  }
-
-  /** Distinct objects of a shop here. */
-  countShop(shop: string): number {
-    return this.sql.exec<{ n: number }>("SELECT count(DISTINCT r2_key) AS n FROM entries WHERE shop = ?", shop).one().n;
+  /**
+   * A shop's entries among the next `scan` entries after `after` (`shop/redact` walks a shard with
+   * it), and the last entry scanned (null: the shard is done).
+   */
+  shopScan(shop: string, after: EntryKey | null, scan: number): { found: EntryKey[]; last: EntryKey | null } {
+    const a = after ?? ["", "", "", ""];
+    const rows = this.sql
+      .exec<{ kind: string; id: string; shop: string; r2_key: string }>(ENTRIES_AFTER, ...a, scan)
+      .toArray();
+    const found: EntryKey[] = [];
+    for (const r of rows) if (r.shop === shop) found.push([r.kind, r.id, r.shop, r.r2_key]);
+    const l = rows.length < scan ? undefined : rows[rows.length - 1];
+    return { found, last: l === undefined ? null : [l.kind, l.id, l.shop, l.r2_key] };
   }
 
   /** Forgets entries (their objects are gone, or a test stores an object as if before the index). */
-  remove(entries: LateRow[]): void {
+  remove(entries: EntryKey[]): void {
     for (const [kind, id, shop, key] of entries) {
       this.sql.exec("DELETE FROM entries WHERE kind = ? AND id = ? AND shop = ? AND r2_key = ?", kind, id, shop, key);
     }

@@ -329,7 +329,7 @@ export const TEXT_COLUMNS: Readonly<Record<string, TableColumns>> = {
   privacy_work: {
     personal: ["subject"],
     erasure: "transient",
-    kept: ["request_id", "days", "lake_tables", "lake_since"],
+    kept: ["request_id", "days", "lake_tables", "lake_since", "shop_cursor"],
   },
   // Operations: ids, keys, hashes (never a plaintext e-mail), times and the pipeline's own messages.
   archive_subjects: { kept: ["subject_kind", "subject_id", "r2_key", "indexed_at"] },

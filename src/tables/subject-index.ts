@@ -15,8 +15,8 @@ export type IndexRow = [kind: string, id: string, shop: string, r2Key: string, r
 /** [kind, id, shop]: shop '*' matches every shop. */
 export type SubjectKey = [kind: string, id: string, shop: string];
 
-/** An entry indexed unredacted for a subject erased before it: [kind, id, shop, r2Key]. */
-export type LateRow = [kind: string, id: string, shop: string, r2Key: string];
+/** One entry: [kind, id, shop, r2Key] (what `add` reports late, what `shop/redact` walks). */
+export type EntryKey = [kind: string, id: string, shop: string, r2Key: string];
 
 /**
  * Shards of the index. Fixed: a subject's shard is a function of it, so changing this needs every
@@ -164,45 +164,47 @@ export async function markIndexed(
   await Promise.all([...groups].map(([name, list]) => shard(env, name).mark(list.map(keyOf), [...keys], state)));
 }
 
-/** Where a walk over every shard for one shop stands: the shard it asks next. */
+/** Where a walk over every shard for one shop stands: the shard it asks next, and the entry it stopped after. */
 export interface ShardCursor {
   shard: number;
+  after: EntryKey | null;
 }
+
+/** Entries one walk call reads: rows read, not written, and a call's CPU stays in milliseconds. */
+const WALK_ENTRIES = 20_000;
+/** Walk calls per `shopIndexedEntries`: a shard of other shops' entries is crossed over many. */
+const WALK_CALLS = 25;
 
 /**
- * Up to `limit` objects of a shop, from the shard at the cursor on (a shard with none left moves the
- * cursor): `shop/redact` deletes them, then `dropShopKeys` forgets them.
+ * The next of a shop's entries, walking the shards from the cursor (which it moves): null once every
+ * shard is walked; no entries when this many calls found none (the caller comes back).
  */
-export async function shopIndexedKeys(
+export async function shopIndexedEntries(
   env: IndexEnv,
   shop: string,
-  limit: number,
   cursor: ShardCursor,
-): Promise<{ shard: string; keys: string[] } | null> {
-  while (cursor.shard < SUBJECT_INDEX_SHARDS) {
-    const name = shardName(cursor.shard);
-    const keys = await shard(env, name).shopKeys(shop, limit);
-    if (keys.length > 0) return { shard: name, keys };
-    cursor.shard++;
+  walk = { entries: WALK_ENTRIES, calls: WALK_CALLS },
+): Promise<EntryKey[] | null> {
+  for (let call = 0; call < walk.calls; call++) {
+    if (cursor.shard >= SUBJECT_INDEX_SHARDS) return null;
+    // What RPC returns types tuples as arrays; the object returns EntryKey tuples.
+    const out = (await shard(env, shardName(cursor.shard)).shopScan(shop, cursor.after, walk.entries)) as unknown as {
+      found: EntryKey[];
+      last: EntryKey | null;
+    };
+    if (out.last === null) {
+      cursor.shard++;
+      cursor.after = null;
+    } else {
+      cursor.after = out.last;
+    }
+    if (out.found.length > 0) return out.found;
   }
-  return null;
+  return [];
 }
 
-export async function dropShopKeys(env: IndexEnv, name: string, shop: string, keys: readonly string[]): Promise<void> {
-  await shard(env, name).dropShopKeys(shop, [...keys]);
-}
-
-/** Distinct objects of a shop over every shard (an object in two shards counts twice). */
-export async function countShopIndexed(env: IndexEnv, shop: string): Promise<number> {
-  let n = 0;
-  // In groups, so one count does not hold hundreds of calls open at once.
-  for (let i = 0; i < SUBJECT_INDEX_SHARDS; i += 32) {
-    const counts = await Promise.all(
-      Array.from({ length: Math.min(32, SUBJECT_INDEX_SHARDS - i) }, (_, j) =>
-        shard(env, shardName(i + j)).countShop(shop),
-      ),
-    );
-    n += counts.reduce((a, b) => a + b, 0);
-  }
-  return n;
+/** Forgets entries (their objects were deleted), one call per shard. */
+export async function forgetEntries(env: IndexEnv, entries: readonly EntryKey[]): Promise<void> {
+  const groups = groupByShard(entries, (e) => ({ kind: e[0], id: e[1] }));
+  await Promise.all([...groups].map(([name, list]) => shard(env, name).remove(list)));
 }

@@ -21,7 +21,7 @@ import { describeError, log } from "../../shared/log";
 import { cronSettings } from "../../shared/settings";
 import { everyDatabase, sharedDatabase, shopDatabase } from "../../tables/database";
 import type { PrivacyKind, PrivacySubject } from "../../tables/privacy-requests";
-import { allIndexedKeys, eraseInIndex, indexedKeys, markIndexed, type ShardCursor } from "../../tables/subject-index";
+import { allIndexedKeys, eraseInIndex, indexedKeys, markIndexed } from "../../tables/subject-index";
 import { withLease } from "../lease";
 import { backfillIndex } from "./backfill-index";
 import { eraseRows } from "./erase-rows";
@@ -83,6 +83,7 @@ interface RequestRow {
   rows_changed: number;
   subject: string;
   days: string;
+  shop_cursor: string | null;
 }
 
 const workSchema = z.object({
@@ -98,6 +99,12 @@ const KEYS_PER_QUERY = 100;
 /** Objects a request counts when it starts, for the status page (past it, the total shows this many). */
 const MAX_COUNTED = 100_000;
 const SHOP_DELETE_FACTOR = 100;
+/** shop/redact chunks per run: each a few D1 queries and at most 25 index shard calls. */
+const SHOP_CHUNKS_PER_RUN = 100;
+const shardCursorSchema = z.object({
+  shard: z.number().int().nonnegative(),
+  after: z.tuple([z.string(), z.string(), z.string(), z.string()]).nullable(),
+});
 const ROW_CHUNKS_PER_RUN = 25;
 /**
  * Wall time one run spends on requests: the job runs every 10 minutes, a schedule Cloudflare
@@ -136,7 +143,7 @@ export async function runPrivacy(
     const pending = await sharedDatabase(env)
       .prepare(
         `SELECT r.request_id, r.kind, r.shop, r.stage, r.status, r.objects_rewritten, r.objects_deleted, r.rows_changed,
-         w.subject, w.days
+         w.subject, w.days, w.shop_cursor
        FROM privacy_requests r JOIN privacy_work w ON w.request_id = r.request_id
        WHERE r.status IN ('pending', 'running') ORDER BY r.received_at, r.request_id LIMIT ?1`,
       )
@@ -277,13 +284,21 @@ async function carryOut(
     // Deleting is cheaper than rewriting (1,000 keys per R2 call): SHOP_DELETE_FACTOR times the
     // run's rewrite budget, so a shop of 5,000,000 objects goes in days, not months.
     let deletes = budget.left * SHOP_DELETE_FACTOR;
-    const cursor: ShardCursor = { shard: 0 };
-    while (row.stage === "objects" && deletes > 0 && Date.now() < budget.until) {
+    // Where the walk of the index shards stands, kept on the request so the next run goes on from it.
+    const cursor = shardCursorSchema.parse(JSON.parse(row.shop_cursor ?? '{"shard":0,"after":null}'));
+    for (
+      let i = 0;
+      i < SHOP_CHUNKS_PER_RUN && row.stage === "objects" && deletes > 0 && Date.now() < budget.until;
+      i++
+    ) {
       const out = await deleteShopObjects(env, shop, Math.min(deletes, 1000), cursor);
       deletes -= Math.max(1, out.deleted);
-      await addDays(db, row.request_id, out.days);
-      row = await save(db, row, { objects_deleted: row.objects_deleted + out.deleted });
-      if (out.deleted === 0) row = await save(db, row, { stage: "rows" });
+      if (out.days.length > 0) await addDays(db, row.request_id, out.days);
+      await db
+        .prepare("UPDATE privacy_work SET shop_cursor = ?2 WHERE request_id = ?1")
+        .bind(row.request_id, JSON.stringify(cursor))
+        .run();
+      row = await save(db, row, out.done ? { stage: "rows" } : { objects_deleted: row.objects_deleted + out.deleted });
     }
     budget.left = Math.floor(deletes / SHOP_DELETE_FACTOR);
     // Rows in chunks until the run's time is up (each chunk is one D1 batch of about 20 statements,
@@ -546,7 +561,7 @@ async function setTotal(db: D1Database, requestId: string, total: number): Promi
   await db.prepare("UPDATE privacy_requests SET objects_total = ?2 WHERE request_id = ?1").bind(requestId, total).run();
 }
 
-interface LateRow {
+interface EntryKey {
   r2_key: string;
   kind: TargetSubject["kind"];
   id: string;
@@ -566,7 +581,7 @@ async function sweep(env: Env, budget: { left: number }, now: string): Promise<n
        WHERE r2_key IN (SELECT DISTINCT r2_key FROM privacy_late_objects ORDER BY r2_key LIMIT ?1) ORDER BY r2_key`,
     )
     .bind(Math.max(0, Math.min(budget.left, KEYS_PER_QUERY)))
-    .all<LateRow>();
+    .all<EntryKey>();
   const byKey = new Map<string, TargetSubject[]>();
   for (const x of r.results) {
     const list = byKey.get(x.r2_key) ?? [];

@@ -1,6 +1,6 @@
 /**
  * `shop/redact`: everything of one shop goes. R2 objects are found through the subject index
- * (shard by shard, each paging its entries by shop), the ledger and the bulk records (never by
+ * (walking each shard by its primary key, the position kept on the request between runs), the ledger and the bulk records (never by
  * listing the bucket: only a bulk export's folder of parts is listed) and deleted 1,000 keys per R2
  * call; then every D1 row keyed by the shop, the identity profiles only that shop held, and the
  * shop coordinator's bulk state. Rows go in chunks of ROWS_PER_STATEMENT per table, never in one
@@ -11,7 +11,7 @@
  */
 import { log } from "../../shared/log";
 import { sharedDatabase, shopDatabase } from "../../tables/database";
-import { countShopIndexed, dropShopKeys, type ShardCursor, shopIndexedKeys } from "../../tables/subject-index";
+import { forgetEntries, type ShardCursor, shopIndexedEntries } from "../../tables/subject-index";
 
 /** Tables whose rows are the shop's; the privacy tables keep their proof of erasure. */
 const SHOP_TABLES = [
@@ -64,25 +64,26 @@ export async function shopDays(db: D1Database, shop: string): Promise<string[]> 
 }
 
 /**
- * Deletes up to `limit` of the shop's R2 objects; returns how many (0: none left). `cursor` is the
- * index shard the run asks next (a run starts at the first; a shard with none left moves it on).
+ * Deletes a chunk of the shop's R2 objects, at most about `limit`. First those the subject index
+ * names, walking its shards from `cursor` (the request keeps it between runs); then the ledger's
+ * and the bulk exports'; then the data-request answers. `done`: nothing is left.
  */
 export async function deleteShopObjects(
   env: Env,
   shop: string,
   limit: number,
   cursor: ShardCursor,
-): Promise<{ deleted: number; days: string[] }> {
-  const indexed = await shopIndexedKeys(env, shop, limit, cursor);
-  if (indexed !== null) {
-    const out = await deleteKeys(env, indexed.keys);
-    await dropShopKeys(env, indexed.shard, shop, out.done);
-    if (out.deleted > 0 || out.done.length > 0) return { deleted: Math.max(1, out.deleted), days: out.days };
+): Promise<{ deleted: number; days: string[]; done: boolean }> {
+  const entries = await shopIndexedEntries(env, shop, cursor);
+  if (entries !== null) {
+    const out = await deleteKeys(env, new Set(entries.map((e) => e[3])));
+    await forgetEntries(env, entries);
+    return { deleted: out.deleted, days: out.days, done: false };
   }
   // The shop's database holds its events; the shared one its bulk exports (the same when not routed).
   for (const db of shopDatabases(env, shop)) {
     const out = await deleteObjectsIn(env, db, shop, limit);
-    if (out.deleted > 0) return out;
+    if (out.deleted > 0) return { ...out, done: false };
   }
   // Last: the data-request answers under the shop's own prefix (a bounded listing).
   let exports = 0;
@@ -93,15 +94,16 @@ export async function deleteShopObjects(
     exports += page.objects.length;
     next = page.truncated ? page.cursor : undefined;
   } while (next !== undefined);
-  return { deleted: exports, days: [] };
+  return { deleted: exports, days: [], done: exports === 0 };
 }
 
 /**
- * About how many objects the shop's deletion has to do, for the status page: its indexed objects
- * and its ledger's (an object in both counts twice, so this is an upper bound).
+ * About how many objects the shop's deletion has to do, for the status page: its ledger's and its
+ * bulk exports'. The subject index's are found as its shards are walked (counting them first would
+ * read every shard once more), so the count can grow while the request runs.
  */
 export async function countShopObjects(env: Env, shop: string): Promise<number> {
-  let n = await countShopIndexed(env, shop);
+  let n = 0;
   for (const db of shopDatabases(env, shop)) {
     const [ledger, bulk] = await db.batch<{ n: number }>([
       db.prepare("SELECT count(*) AS n FROM webhook_events WHERE shop = ?1 AND r2_key IS NOT NULL").bind(shop),
@@ -120,33 +122,30 @@ function shopDatabases(env: Env, shop: string): D1Database[] {
 }
 
 /**
- * Deletes the objects of `found`. A bulk export archived as parts is a folder (`…/{operation}/`): its
- * parts are listed, and the folder counts as done once a listing came back whole. Returns the
- * objects deleted, the keys done with, and their days.
+ * Deletes the objects of `found`. A bulk export archived as parts is a folder (`…/{operation}/`):
+ * its parts are listed and deleted a page at a time until none is left (an export has hundreds of
+ * parts at most). Returns the objects deleted and their days.
  */
-async function deleteKeys(
-  env: Env,
-  found: Iterable<string>,
-): Promise<{ deleted: number; done: string[]; days: string[] }> {
-  const done: string[] = [];
+async function deleteKeys(env: Env, found: Iterable<string>): Promise<{ deleted: number; days: string[] }> {
   const objects: string[] = [];
+  let deleted = 0;
+  const days = new Set<string>();
   for (const k of found) {
+    const d = /\/dt=(\d{4}-\d{2}-\d{2})\//.exec(k)?.[1];
+    if (d) days.add(d);
     if (!k.endsWith("/")) {
-      done.push(k);
       objects.push(k);
       continue;
     }
-    const page = await env.LAKE.list({ prefix: k, limit: 1000 });
-    objects.push(...page.objects.map((o) => o.key));
-    if (!page.truncated) done.push(k);
+    for (;;) {
+      const page = await env.LAKE.list({ prefix: k, limit: 1000 });
+      if (page.objects.length > 0) await env.LAKE.delete(page.objects.map((o) => o.key));
+      deleted += page.objects.length;
+      if (!page.truncated) break;
+    }
   }
   for (let i = 0; i < objects.length; i += 1000) await env.LAKE.delete(objects.slice(i, i + 1000));
-  const days = new Set<string>();
-  for (const k of done) {
-    const d = /\/dt=(\d{4}-\d{2}-\d{2})\//.exec(k)?.[1];
-    if (d) days.add(d);
-  }
-  return { deleted: objects.length, done, days: [...days] };
+  return { deleted: deleted + objects.length, days: [...days] };
 }
 
 async function deleteObjectsIn(
@@ -172,13 +171,13 @@ async function deleteObjectsIn(
   if (found.size === 0) return { deleted: 0, days: [] };
   const out = await deleteKeys(env, found);
   // The keys as one JSON value per statement: two statements for any number of keys.
-  const list = JSON.stringify(out.done);
+  const list = JSON.stringify([...found]);
   const inKeys = "r2_key IN (SELECT value FROM json_each(?2))";
   await db.batch([
     db.prepare(`DELETE FROM webhook_events WHERE shop = ?1 AND ${inKeys}`).bind(shop, list),
     db.prepare(`UPDATE bulk_operations SET r2_key = NULL WHERE shop = ?1 AND ${inKeys}`).bind(shop, list),
   ]);
-  return { deleted: Math.max(out.deleted, out.done.length > 0 ? 1 : 0), days: out.days };
+  return { deleted: Math.max(out.deleted, 1), days: out.days };
 }
 
 /** Rows one statement deletes: thousands of index entries and trigger writes, well inside 30 s. */

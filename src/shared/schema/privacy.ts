@@ -83,6 +83,7 @@ export const privacyWork = sqliteTable("privacy_work", {
   days: text("days").notNull().default("[]"),
   lakeTables: text("lake_tables"),
   lakeSince: text("lake_since"),
+  shopCursor: text("shop_cursor"),
 });
 
 export const replayRuns = sqliteTable(
