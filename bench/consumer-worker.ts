@@ -24,7 +24,8 @@ import { shopifyOrderLineItems, shopifyOrders } from "../src/shared/schema/shopi
 import { resourceFor } from "../src/shared/topics";
 import { identityStatements } from "../src/tables/identity";
 import { ledgerUpsert } from "../src/tables/ledger";
-import { indexStatements, subjectsOfText } from "../src/tables/subjects";
+import { indexObjects } from "../src/tables/subject-index";
+import { subjectsOfText } from "../src/tables/subjects";
 import { makeBatch, SHOP } from "./lib/orders";
 
 interface RunRequest {
@@ -36,6 +37,9 @@ interface RunRequest {
   /** Every batch's orders come from the customers of the call's first batch (returning customers). */
   returning?: boolean;
 }
+
+/** The subject index shards the consumer writes, bound in this Worker's wrangler.toml. */
+export { SubjectIndex } from "../src/durable/subject-index";
 
 export default {
   async fetch(request, env) {
@@ -202,10 +206,10 @@ async function naiveConsume(batch: MessageBatch<unknown>, env: Env, clock: Clock
     }
     const event = { envelope, resource, payload, r2Key: raw.key };
     for (const statement of identityStatements(env.DB, event)) await timed(clock, () => statement.run());
-    // The subject index rows the consumer writes for the archived object (its customer and e-mails).
+    // The subject index entries the consumer writes for the archived object (its customer and
+    // e-mails): shard calls, timed with the D1 writes.
     const subjects = await subjectsOfText(env, envelope.source, envelope.shop, resource, payload);
-    for (const statement of indexStatements(env.DB, raw.key, envelope.source, subjects, now))
-      await timed(clock, () => statement.run());
+    await timed(clock, () => indexObjects(env, [{ r2Key: raw.key, subjects, redacted: false }], now));
     const ledger = ledgerUpsert(env.DB, { envelope, resource, status: "applied", r2Key: raw.key, attempts: 1, now });
     await timed(clock, () => ledger.run());
     msg.ack();

@@ -24,6 +24,9 @@ const nullLake = {
   head: async () => null,
 } as unknown as R2Bucket;
 
+/** The subject index shards the consumer writes, bound in this Worker's wrangler.toml. */
+export { SubjectIndex } from "../src/durable/subject-index";
+
 export default {
   async fetch(request, env) {
     const url = new URL(request.url);

@@ -1,6 +1,7 @@
 /**
  * Seeds what the brand received as events: the ledger day retention moves (1M `webhook_events`
- * rows with their `archive_subjects` rows, in SQL; retention reads no R2 object, so none is
+ * rows, in SQL, with their subject index rows in D1's `archive_subjects` as an earlier version kept
+ * them, which the first privacy runs move to the shards; retention reads no R2 object, so none is
  * written), the day that is replayed (ledger rows, index rows and the raw R2 objects the replay
  * lists and the consumer reads, put directly), and the two people whose requests are measured.
  * Those few hundred events go through the real consumer, outside any measured job, because their
