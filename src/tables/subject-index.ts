@@ -20,8 +20,9 @@ export type EntryKey = [kind: string, id: string, shop: string, r2Key: string];
 
 /**
  * Shards of the index. Fixed: a subject's shard is a function of it, so changing this needs every
- * row moved. 256 shards hold about 2.2 billion entries (three years of 1,000,000 events a day, two
- * subjects each) at about 3.9 GB each, under half of a Durable Object's 10 GB (docs/performance.md).
+ * row moved. An entry takes about 235 bytes (docs/performance.md), so three years of 1,000,000 events
+ * a day, two subjects each (2.2 billion entries), are about 2.0 GB a shard, a fifth of a Durable
+ * Object's 10 GB.
  */
 export const SUBJECT_INDEX_SHARDS = 256;
 
