@@ -295,7 +295,18 @@ async function ours(file, m) {
   const bucket = { get: async () => ({ body: Readable.toWeb(createReadStream(file)) }) };
   const d1 = countingD1();
   const mapContext = { subscriptions: m.parseSubscriptionRules("Subscription", ""), shopCurrency: "USD" };
-  const apply = { db: d1, store, mapContext, parentsPerBatch: 50, maxStatements: 400, now, privacyKey: "bench-key" };
+  // The subject index entries are computed (hashed) as in the Worker; the shard calls answer at once.
+  const index = async () => 0;
+  const apply = {
+    db: d1,
+    store,
+    mapContext,
+    parentsPerBatch: 50,
+    maxStatements: 400,
+    now,
+    privacyKey: "bench-key",
+    index,
+  };
   const stage = { bucket, store, chunkLines: 20_000, now };
   const t0 = performance.now();
   // Pass 1: stream, apply each parent with the children that follow it, stage the strays.

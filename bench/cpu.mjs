@@ -61,6 +61,8 @@ function stubs() {
       },
     },
     METRICS: { writeDataPoint() {} },
+    // The subject index shards: a call that reports nothing late (their own CPU is the object's, not the consumer's).
+    SUBJECT_INDEX: { getByName: () => ({ add: async () => [] }) },
     sent: () => sent,
   };
 }
