@@ -58,7 +58,7 @@ export async function run() {
   } finally {
     await server.stop();
   }
-  printTableSizes(server.persist);
+  printTableSizes(server.persist, events);
   rmSync(server.persist, { recursive: true, force: true });
   const last = rows.at(-1);
   const perOrder = last.bytes / last.orders;
@@ -74,7 +74,7 @@ export async function run() {
 }
 
 /** Bytes per table and index, from SQLite's dbstat over the D1 file wrangler dev left. */
-function printTableSizes(persist) {
+function printTableSizes(persist, events) {
   const file = findSqlite(join(persist, "v3", "d1"));
   if (!file) return;
   let DatabaseSync;
@@ -91,11 +91,42 @@ function printTableSizes(persist) {
     console.log(
       `  largest tables and indexes: ${rows.map((r) => `${r.name} ${(r.bytes / 1e6).toFixed(1)} MB`).join(", ")}`,
     );
+    // What grows with events rather than with the brand's data: the ledger, which retention moves
+    // to R2 past its horizon, and (in earlier versions) the subject index, which stayed.
+    const of = (pattern) =>
+      db.prepare("SELECT coalesce(sum(pgsize), 0) AS b FROM dbstat WHERE name LIKE ?").get(pattern).b;
+    const ledger = of("%webhook_events%");
+    const kept = of("%archive_subjects%");
+    console.log(
+      `  D1 bytes per event: the ledger ${Math.round(ledger / events)} (leaves with retention past its horizon); ` +
+        `history kept after the horizon ${Math.round(kept / events)} (archive_subjects)`,
+    );
+    const shards = sqliteBytes(join(persist, "v3", "do"));
+    console.log(
+      `  the subject index in its Durable Objects: ${Math.round(shards / events)} bytes per event (${(shards / 1e6).toFixed(1)} MB over ${events} events)`,
+    );
   } catch {
     // a SQLite build without dbstat
   } finally {
     db.close();
   }
+}
+
+/** Bytes of every SQLite file under `dir` (the Durable Objects' storage wrangler dev left). */
+function sqliteBytes(dir) {
+  let n = 0;
+  let names = [];
+  try {
+    names = readdirSync(dir);
+  } catch {
+    return 0;
+  }
+  for (const name of names) {
+    const p = join(dir, name);
+    if (statSync(p).isDirectory()) n += sqliteBytes(p);
+    else if (name.endsWith(".sqlite")) n += statSync(p).size;
+  }
+  return n;
 }
 
 function findSqlite(dir) {

@@ -153,6 +153,7 @@ function bindingChecks(env: Env): DoctorReport["bindings"] {
     { binding: "LAKE", kind: "R2 bucket", present: has("LAKE", "put") },
     { binding: "EVENTS", kind: "Queue producer", present: has("EVENTS", "send") },
     { binding: "SHOP", kind: "Durable Object namespace", present: has("SHOP", "getByName") },
+    { binding: "SUBJECT_INDEX", kind: "Durable Object namespace", present: has("SUBJECT_INDEX", "getByName") },
     { binding: "METRICS", kind: "Analytics Engine dataset", present: has("METRICS", "writeDataPoint") },
   ];
 }
