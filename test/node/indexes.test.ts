@@ -532,6 +532,13 @@ describe("indexes", () => {
     for (const l of identities) expect(l).toMatch(/customer_identities_by_profile \(profile_id>\? AND profile_id<\?\)/);
   });
 
+  // shop/redact deletes the ledger rows whose objects it deleted by rowid: by (shop, key) each chunk
+  // walked every row the shop had left.
+  it("shop/redact deletes a chunk of ledger rows by rowid", () => {
+    const text = plan("DELETE FROM webhook_events WHERE rowid IN (SELECT value FROM json_each(?1))");
+    expect(text).toMatch(/SEARCH webhook_events USING INTEGER PRIMARY KEY \(rowid=\?\)/);
+  });
+
   // A subject index shard (a Durable Object's SQLite) holds millions of entries: an erasure seeks
   // its subjects by the primary key, and shop/redact walks it by the primary key from where it stopped.
   it("a subject index shard seeks by subject, and walks on from a key, never scanning its entries", async () => {

@@ -156,26 +156,34 @@ async function deleteObjectsIn(
 ): Promise<{ deleted: number; days: string[] }> {
   // One indexed read per table, not a UNION: a UNION builds the distinct set of all the shop's
   // keys before its LIMIT, millions of rows for every chunk of a large shop.
-  const found = new Set<string>();
-  for (const sql of [
-    "SELECT r2_key FROM webhook_events WHERE shop = ?1 AND r2_key IS NOT NULL LIMIT ?2",
-    "SELECT r2_key FROM bulk_operations WHERE shop = ?1 AND r2_key IS NOT NULL LIMIT ?2",
-  ]) {
-    if (found.size >= limit) break;
-    const r = await db
-      .prepare(sql)
-      .bind(shop, limit - found.size)
-      .all<{ r2_key: string }>();
-    for (const x of r.results) found.add(x.r2_key);
-  }
+  const ledger = await db
+    .prepare("SELECT rowid AS rid, r2_key FROM webhook_events WHERE shop = ?1 AND r2_key IS NOT NULL LIMIT ?2")
+    .bind(shop, limit)
+    .all<{ rid: number; r2_key: string }>();
+  const found = new Set(ledger.results.map((x) => x.r2_key));
+  const bulk =
+    found.size >= limit
+      ? []
+      : (
+          await db
+            .prepare("SELECT r2_key FROM bulk_operations WHERE shop = ?1 AND r2_key IS NOT NULL LIMIT ?2")
+            .bind(shop, limit - found.size)
+            .all<{ r2_key: string }>()
+        ).results.map((x) => x.r2_key);
+  for (const k of bulk) found.add(k);
   if (found.size === 0) return { deleted: 0, days: [] };
   const out = await deleteKeys(env, found);
-  // The keys as one JSON value per statement: two statements for any number of keys.
-  const list = JSON.stringify([...found]);
-  const inKeys = "r2_key IN (SELECT value FROM json_each(?2))";
+  // Each list as one JSON value: two statements for any number of keys. The ledger's rows go by
+  // rowid: by (shop, key), each chunk would walk every row the shop has left.
   await db.batch([
-    db.prepare(`DELETE FROM webhook_events WHERE shop = ?1 AND ${inKeys}`).bind(shop, list),
-    db.prepare(`UPDATE bulk_operations SET r2_key = NULL WHERE shop = ?1 AND ${inKeys}`).bind(shop, list),
+    db
+      .prepare("DELETE FROM webhook_events WHERE rowid IN (SELECT value FROM json_each(?1))")
+      .bind(JSON.stringify(ledger.results.map((x) => x.rid))),
+    db
+      .prepare(
+        "UPDATE bulk_operations SET r2_key = NULL WHERE shop = ?1 AND r2_key IN (SELECT value FROM json_each(?2))",
+      )
+      .bind(shop, JSON.stringify(bulk)),
   ]);
   return { deleted: Math.max(out.deleted, 1), days: out.days };
 }
