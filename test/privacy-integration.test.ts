@@ -60,6 +60,17 @@ function envelope(
   };
 }
 
+/** A `customers/redact` webhook for one customer of `shop`, naming no orders. */
+function customerRedact(shop: string, id: string, email: string, at: string, shopId = 1): Envelope {
+  return envelope(
+    "shopify",
+    "customers/redact",
+    `{"shop_id":${shopId},"shop_domain":"${shop}","customer":{"id":${id},"email":"${email}","phone":null},"orders_to_redact":[]}`,
+    shop,
+    at,
+  );
+}
+
 const address = (p: Person) =>
   JSON.stringify({
     first_name: p.first,
@@ -407,13 +418,7 @@ describe("an object a privacy request cannot rewrite", () => {
     const good = await env.LAKE.get(snapshot);
     const goodBytes = await good?.arrayBuffer();
     await env.LAKE.put(snapshot, "not gzip at all", { customMetadata: { shop, resource: "customers" } });
-    const redact = envelope(
-      "shopify",
-      "customers/redact",
-      `{"shop_id":1,"shop_domain":"${shop}","customer":{"id":${pId},"email":"${p.email}","phone":null},"orders_to_redact":[]}`,
-      shop,
-      "2027-03-06T00:00:00Z",
-    );
+    const redact = customerRedact(shop, pId, p.email, "2027-03-06T00:00:00Z", 1);
     await deliver(redact);
     const requestId = `pr-${redact.eventId}`;
     for (let i = 0; i < 3; i++) await runJob(env, "privacy", { now: new Date(), options: { batchObjects: 2 } });
@@ -452,13 +457,7 @@ describe("a snapshot larger than one upload part", () => {
     const before = await env.LAKE.head(snapshot);
     expect(before?.size).toBeGreaterThan(SNAPSHOT_PART_BYTES);
     const linesBefore = await snapshotLines(snapshot);
-    const redact = envelope(
-      "shopify",
-      "customers/redact",
-      `{"shop_id":1,"shop_domain":"${shop}","customer":{"id":${pId},"email":"${p.email}","phone":null},"orders_to_redact":[]}`,
-      shop,
-      "2027-03-07T00:00:00Z",
-    );
+    const redact = customerRedact(shop, pId, p.email, "2027-03-07T00:00:00Z", 1);
     await deliver(redact);
     expect((await runPrivacyUntilDone(`pr-${redact.eventId}`)).status).toBe("completed");
     const after = await snapshotLines(snapshot);
@@ -1027,13 +1026,7 @@ describe("the subject index backfill", () => {
       await runJob(env, "privacy", { now: new Date(), options: { batchObjects: 50 } });
     }
     for (const k of keys) expect((await indexEntries({ key: k })).length, k).toBeGreaterThanOrEqual(2);
-    const redact = envelope(
-      "shopify",
-      "customers/redact",
-      `{"shop_id":5,"shop_domain":"${shop}","customer":{"id":${pId},"email":"${p.email}","phone":null},"orders_to_redact":[]}`,
-      shop,
-      "2027-03-01T00:00:00Z",
-    );
+    const redact = customerRedact(shop, pId, p.email, "2027-03-01T00:00:00Z", 5);
     await deliver(redact);
     await runPrivacyUntilDone(`pr-${redact.eventId}`, 50);
     expect(await scanR2(needles(p))).toEqual([]);
@@ -1080,13 +1073,7 @@ describe("the subject index move out of D1", () => {
       `UPDATE subject_index_moves SET erased_after_rowid = (SELECT max(rowid) - 1 FROM erased_subjects),
        erased_until_rowid = (SELECT max(rowid) FROM erased_subjects) WHERE id = 1`,
     ).run();
-    const redact = envelope(
-      "shopify",
-      "customers/redact",
-      `{"shop_id":5,"shop_domain":"${shop}","customer":{"id":${pId},"email":"${p.email}","phone":null},"orders_to_redact":[]}`,
-      shop,
-      "2027-03-01T00:00:00Z",
-    );
+    const redact = customerRedact(shop, pId, p.email, "2027-03-01T00:00:00Z", 5);
     await deliver(redact);
     const requestId = `pr-${redact.eventId}`;
     const d1Rows = async () =>
