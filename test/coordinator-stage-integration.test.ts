@@ -8,6 +8,7 @@ import { type Job, newJob } from "../src/durable/job";
 import { durableSql, JobStore } from "../src/durable/job-store";
 import { parseSubscriptionRules } from "../src/mapping/shopify";
 import { type IndexEntry, indexObjects } from "../src/tables/subject-index";
+import type { ErasedView } from "../src/tables/subjects";
 
 // Streaming with a window: children that follow their parent within a chunk are applied with it;
 // the others (strays) are staged, and a second pass applies their parents again with every child.
@@ -326,7 +327,8 @@ async function ingest(opts: {
       maxStatements: 400,
       now,
       privacyKey: "test-key",
-      index: (entries: readonly IndexEntry[], at: string) => indexObjects(env, entries, at),
+      index: (entries: readonly IndexEntry[], at: string, erased?: ErasedView) =>
+        indexObjects(env, entries, at, erased),
     };
     let commits = 0;
     const stage = {

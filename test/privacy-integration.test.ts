@@ -1042,7 +1042,7 @@ describe("the subject index move out of D1", () => {
     await deliver(...events);
     const keys = await Promise.all(events.map(async (e) => (await ledger(e))?.r2_key as string));
     // As an earlier version left them: the person's entries in D1, not in the shards, beside other
-    // objects' entries already done (1) or set aside (2), and a subject erased before the move.
+    // objects' entries already done (1) or set aside (2); and a subject erased before the move.
     const moved = (await Promise.all(keys.map((key) => indexEntries({ key })))).flat();
     expect(moved.length).toBeGreaterThanOrEqual(4);
     await forgetIndexed(keys);
@@ -1068,18 +1068,13 @@ describe("the subject index move out of D1", () => {
     )
       .bind(erasedEarlier.kind, erasedEarlier.id, erasedEarlier.shop)
       .run();
-    // Only this one is left to record (the file's earlier erasures recorded theirs when they started).
-    await env.DB.prepare(
-      `UPDATE subject_index_moves SET erased_after_rowid = (SELECT max(rowid) - 1 FROM erased_subjects),
-       erased_until_rowid = (SELECT max(rowid) FROM erased_subjects) WHERE id = 1`,
-    ).run();
     const redact = customerRedact(shop, pId, p.email, "2027-03-01T00:00:00Z", 5);
     await deliver(redact);
     const requestId = `pr-${redact.eventId}`;
     const d1Rows = async () =>
       (await env.DB.prepare("SELECT count(*) AS n FROM archive_subjects").first<{ n: number }>())?.n ?? -1;
 
-    // Ten rows a page, three pages a run: the erased marks take one, so a run moves 20 rows.
+    // Ten rows a page, three pages a run.
     const move = { rowsPerPage: 10, pagesPerRun: 3 };
     let runs = 0;
     while ((await d1Rows()) > 0) {
@@ -1108,7 +1103,7 @@ describe("the subject index move out of D1", () => {
     for (const k of keys) {
       for (const e of await indexEntries({ key: k })) if (e.shop === shop) expect(e.redacted, k).toBe(1);
     }
-    // The subject erased before the move is erased in its shard: an object indexed for it now is late.
+    // An object indexed unredacted for the subject erased before is recorded for the sweep.
     const lateKey = `raw/shopify/customers/events/dt=2027-03-02/hour=00/late-${run}.json`;
     await indexObjects(env, [{ r2Key: lateKey, subjects: [erasedEarlier], redacted: false }], new Date().toISOString());
     const late = await env.DB.prepare("SELECT subject_id FROM privacy_late_objects WHERE r2_key = ?1")

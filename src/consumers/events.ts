@@ -64,7 +64,10 @@ export async function consumeEvents(batch: MessageBatch<unknown>, env: Env): Pro
   erased.catch(() => undefined);
   const prepared = await mapLimit(received, R2_CONCURRENCY, (r) => prepareMessage(env, shared, r, now, erased));
   await skipKnownIdentities(prepared);
-  const { stored, superseded } = await writeBatch(env, prepared, now);
+  // The same view spares the subject index its own read of erased subjects (when it failed, every
+  // message is retried already).
+  const view = await erased.catch(() => undefined);
+  const { stored, superseded } = await writeBatch(env, prepared, now, view);
   await runShared(shared, stored);
   if (superseded.length > 0) await noteSuperseded(superseded);
 }
@@ -123,6 +126,7 @@ async function writeBatch(
   env: Env,
   prepared: PreparedMessage[],
   now: string,
+  erased: ErasedView | undefined,
 ): Promise<{ stored: Write[]; superseded: Write[] }> {
   const superseded: Write[] = [];
   const stored: Write[] = [];
@@ -135,6 +139,7 @@ async function writeBatch(
         env,
         group.flatMap((w) => w.result.index),
         now,
+        erased,
       );
       const batch = batchStatements(
         db,
@@ -157,7 +162,7 @@ async function writeBatch(
     if (result.kind === "write" && failed.has(p as Write)) {
       try {
         const one = { msg: p.msg, result };
-        await indexObjects(env, result.index, now);
+        await indexObjects(env, result.index, now, erased);
         const batch = batchStatements(result.db, [result]);
         if (batch.superseded(await result.db.batch(batch.statements)).length > 0) superseded.push(one);
       } catch (err) {

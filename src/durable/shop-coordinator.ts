@@ -261,7 +261,7 @@ export class ShopCoordinator extends DurableObject<Env> {
         },
         config: this.config(),
         privacyKey: this.env.PRIVACY_HASH_KEY,
-        index: (entries, at) => indexObjects(this.env, entries, at),
+        index: (entries, at, erased) => indexObjects(this.env, entries, at, erased),
         nowMs: () => Date.now(),
         mirror: (job) => this.mirror(job),
         fault: this.faultInjector,

@@ -9,17 +9,12 @@ export const SCHEMA = [
     kind TEXT NOT NULL, id TEXT NOT NULL, shop TEXT NOT NULL, r2_key TEXT NOT NULL,
     indexed_at TEXT NOT NULL, redacted INTEGER NOT NULL DEFAULT 0,
     PRIMARY KEY (kind, id, shop, r2_key)) WITHOUT ROWID`,
-  `CREATE TABLE IF NOT EXISTS erased (kind TEXT NOT NULL, id TEXT NOT NULL, shop TEXT NOT NULL, erased_at TEXT NOT NULL,
-    PRIMARY KEY (kind, id, shop)) WITHOUT ROWID`,
 ];
 
 /** One entry; a redelivered one writes nothing (its state only ever moves up: to do, done, set aside). */
 export const ADD_ENTRY = `INSERT INTO entries (kind, id, shop, r2_key, indexed_at, redacted) VALUES (?, ?, ?, ?, ?, ?)
   ON CONFLICT (kind, id, shop, r2_key) DO UPDATE SET redacted = excluded.redacted
   WHERE excluded.redacted > entries.redacted`;
-
-/** Whether a subject was erased in its shop or in every shop. */
-export const IS_ERASED = "SELECT 1 FROM erased WHERE kind = ? AND id = ? AND shop IN (?, '*') LIMIT 1";
 
 /**
  * The next entries after a primary key, in its order: `shop/redact` walks a shard with it and keeps

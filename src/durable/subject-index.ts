@@ -1,22 +1,17 @@
 /**
- * SubjectIndex: the privacy subject index, sharded over SUBJECT_INDEX_SHARDS SQLite-backed Durable
- * Objects by a hash of the subject (`subjectShard`, src/tables/subject-index.ts, which also holds the
- * client every writer and reader calls). Each row says that one stored R2 object names one
- * data subject; erasure asks the shards of the person's subjects for their objects, so it reads in
- * proportion to the person's own objects, and the index grows out over objects of 10 GB each instead
- * of filling the D1 database (docs/performance.md, "History in D1, and its ceiling").
- *
- * A shard also keeps the erased subjects that hash to it (the privacy job records them when a request
- * starts): an object indexed unredacted for one of them afterwards (a claim-checked body, a bulk
- * snapshot, a dead letter) comes back from `add` as late, and the writer records it for the privacy
- * sweep, which rewrites it.
+ * SubjectIndex: one shard of the privacy subject index (src/tables/subject-index.ts names them,
+ * `subjects-{YYYY-MM}-{nn}`, and holds the client every writer and reader calls). Each row says that
+ * one stored R2 object names one data subject; erasure asks the shards of the person's subjects for
+ * their objects, so it reads in proportion to the person's own objects, and the index grows out over
+ * objects of 10 GB each instead of filling the D1 database (docs/performance.md, "History in D1, and
+ * its ceiling").
  *
  * Rows are WITHOUT ROWID on (kind, id, shop, r2_key) with no other index: one written row per entry
  * (`shop/redact` walks the shards by primary key instead). A redelivered entry writes nothing.
  */
 import { DurableObject } from "cloudflare:workers";
 import type { EntryKey, IndexRow, SubjectKey } from "../tables/subject-index";
-import { ADD_ENTRY, ENTRIES_AFTER, IS_ERASED, SCHEMA, subjectKeys } from "./subject-index-sql";
+import { ADD_ENTRY, ENTRIES_AFTER, SCHEMA, subjectKeys } from "./subject-index-sql";
 
 /** Match of one subject: an exact shop, or any ('*'). */
 function subjectWhere(s: SubjectKey): { sql: string; params: string[] } {
@@ -27,42 +22,16 @@ function subjectWhere(s: SubjectKey): { sql: string; params: string[] } {
 
 export class SubjectIndex extends DurableObject<Env> {
   private readonly sql: SqlStorage;
-  /** Whether this shard holds any erased subject: most never do, and then `add` looks nothing up. */
-  private anyErased: boolean;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     this.sql = ctx.storage.sql;
     for (const s of SCHEMA) this.sql.exec(s);
-    this.anyErased = this.sql.exec("SELECT 1 FROM erased LIMIT 1").toArray().length > 0;
   }
 
-  /** Enters rows; returns those indexed unredacted for a subject erased here (the sweep's work). */
-  add(rows: IndexRow[], at: string): EntryKey[] {
-    const late: EntryKey[] = [];
-    for (const [kind, id, shop, key, redacted] of rows) {
-      this.sql.exec(ADD_ENTRY, kind, id, shop, key, at, redacted);
-      if (redacted === 0 && this.anyErased && this.isErased(kind, id, shop)) late.push([kind, id, shop, key]);
-    }
-    return late;
-  }
-
-  private isErased(kind: string, id: string, shop: string): boolean {
-    return this.sql.exec(IS_ERASED, kind, id, shop).toArray().length > 0;
-  }
-
-  /** Records erased subjects: what is indexed for them from now on unredacted comes back as late. */
-  erase(subjects: SubjectKey[], at: string): void {
-    for (const [kind, id, shop] of subjects) {
-      this.sql.exec(
-        "INSERT INTO erased (kind, id, shop, erased_at) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
-        kind,
-        id,
-        shop,
-        at,
-      );
-    }
-    if (subjects.length > 0) this.anyErased = true;
+  /** Enters rows; an entry already there only ever moves its state up (to do, done, set aside). */
+  add(rows: IndexRow[], at: string): void {
+    for (const [kind, id, shop, key, redacted] of rows) this.sql.exec(ADD_ENTRY, kind, id, shop, key, at, redacted);
   }
 
   /** Up to `limit` distinct objects of `subjects` in `state` (null: any), in key order, after `after`. */

@@ -418,7 +418,7 @@ export const TEXT_COLUMNS: Readonly<Record<string, TableColumns>> = {
   shop_installs: { kept: ["changed_at"] },
   shops: { kept: ["name", "key_id", "iv", "token_sealed", "added_at", "removed_at"] },
   subject_index_backfill: {},
-  subject_index_moves: {},
+  subject_index_moves: { kept: ["first_generation", "updated_at"] },
   subscription_mrr_history: { kept: ["subscription_id", "effective_at", "interval_unit"] },
   sync_cursors: { kept: ["resource", "name", "value"] },
   // The KPI views the lake snapshots (src/cron/compact/kpi-views.ts): aggregates keyed by ids.

@@ -1,19 +1,16 @@
 /**
  * Moves the subject index out of D1: the `archive_subjects` rows an earlier version wrote (in every
- * database) go to the `SubjectIndex` shards with their state and leave D1, and the erased subjects
- * recorded before the move are recorded in their shards, so a shard tells late objects apart for
- * them too. A bounded chunk per `privacy` run, resumable: a moved row is deleted, and the erased
- * marks advance a rowid kept in `subject_index_moves`. Until it is done, the privacy job carries
- * out no request (the index it would read is not whole yet).
+ * database) go to the `SubjectIndex` shards of this month's generation with their state, and leave
+ * D1. A bounded chunk per `privacy` run, resumable: a moved row is deleted. Until it is done, the
+ * privacy job carries out no request (the index it would read is not whole yet).
  */
-import type { SubjectKind } from "../../mapping/subjects";
-import { everyDatabase, sharedDatabase } from "../../tables/database";
-import { addIndexRows, eraseInIndex, type IndexRow } from "../../tables/subject-index";
+import { everyDatabase } from "../../tables/database";
+import { addIndexRows, type IndexRow } from "../../tables/subject-index";
 
-/** Rows per page: one D1 read, one call per shard the page touches (at most 256), one D1 delete. */
+/** Rows per page: one D1 read, one call per shard the page touches (at most 16), one D1 delete. */
 const ROWS_PER_PAGE = 4000;
-/** Pages per run: about 5,000 Durable Object calls at most, half the subrequests of an invocation. */
-const PAGES_PER_RUN = 20;
+/** Pages per run: 4 D1 queries and at most 16 shard calls each. */
+const PAGES_PER_RUN = 40;
 
 /** Page sizes (tests pass small ones to see the move resume across runs). */
 export interface MoveOptions {
@@ -39,40 +36,11 @@ export async function moveIndex(env: Env, until: number, now: string, options: M
   const perPage = options.rowsPerPage ?? ROWS_PER_PAGE;
   const perRun = options.pagesPerRun ?? PAGES_PER_RUN;
   let pages = 0;
-  const more = () => pages < perRun && Date.now() < until;
-  const shared = sharedDatabase(env);
-  const state = await shared
-    .prepare("SELECT erased_after_rowid AS after, erased_until_rowid AS last FROM subject_index_moves WHERE id = 1")
-    .first<{ after: number; last: number }>();
-  let after = state?.after ?? 0;
-  const last = state?.last ?? 0;
-  while (after < last && more()) {
-    pages++;
-    const r = await shared
-      .prepare(
-        `SELECT rowid AS rid, subject_kind AS kind, subject_id AS id, shop FROM erased_subjects
-         WHERE rowid > ?1 AND rowid <= ?2 ORDER BY rowid LIMIT ?3`,
-      )
-      .bind(after, last, perPage)
-      .all<{ rid: number; kind: SubjectKind | "shop"; id: string; shop: string }>();
-    const rows = r.results;
-    // A shop's erasure is not a subject of the index: the consumer reads it from D1.
-    await eraseInIndex(
-      env,
-      rows.flatMap((x) => (x.kind === "shop" ? [] : [{ kind: x.kind, id: x.id, shop: x.shop }])),
-      now,
-    );
-    after = rows.at(-1)?.rid ?? last;
-    await shared
-      .prepare("UPDATE subject_index_moves SET erased_after_rowid = ?1, updated_at = ?2 WHERE id = 1")
-      .bind(after, now)
-      .run();
-  }
   let moved = 0;
-  let left = after < last;
+  let left = false;
   for (const { db } of everyDatabase(env)) {
     for (;;) {
-      if (!more()) {
+      if (pages >= perRun || Date.now() >= until) {
         left = true;
         break;
       }

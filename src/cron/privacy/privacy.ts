@@ -21,7 +21,7 @@ import { describeError, log } from "../../shared/log";
 import { cronSettings } from "../../shared/settings";
 import { everyDatabase, sharedDatabase, shopDatabase } from "../../tables/database";
 import type { PrivacyKind, PrivacySubject } from "../../tables/privacy-requests";
-import { allIndexedKeys, eraseInIndex, indexedKeys, markIndexed } from "../../tables/subject-index";
+import { allIndexedKeys, indexedKeys, markIndexed } from "../../tables/subject-index";
 import { withLease } from "../lease";
 import { backfillIndex } from "./backfill-index";
 import { eraseRows } from "./erase-rows";
@@ -329,8 +329,6 @@ async function carryOut(
         .bind(s.kind, s.id, s.shop, row.request_id, now),
     );
     if (marks.length > 0) await db.batch(marks);
-    // And in their index shards, which then report objects indexed for them unredacted as late.
-    await eraseInIndex(env, target.subjects, now);
     let rows = 0;
     for (const d of data) {
       const erased = await eraseRows(d, target);
@@ -561,7 +559,7 @@ async function setTotal(db: D1Database, requestId: string, total: number): Promi
   await db.prepare("UPDATE privacy_requests SET objects_total = ?2 WHERE request_id = ?1").bind(requestId, total).run();
 }
 
-interface EntryKey {
+interface LateRow {
   r2_key: string;
   kind: TargetSubject["kind"];
   id: string;
@@ -569,9 +567,17 @@ interface EntryKey {
 }
 
 /**
- * Objects a subject index shard reported indexed unredacted for a subject erased before them
- * (`privacy_late_objects`): each is rewritten without those subjects, then its rows go. A request
- * still at its `objects` stage finds them too; rewriting twice changes nothing.
+ * How long after an erasure the sweep asks the index again for its subjects' objects not yet
+ * rewritten: a writer that read `erased_subjects` just before the erasure indexes its object within
+ * its invocation (15 minutes at most), maybe after the request's `objects` stage listed them.
+ */
+const RECHECK_MS = 2 * 60 * 60_000;
+
+/**
+ * Objects indexed unredacted for a subject erased before them (`privacy_late_objects`, recorded by
+ * the writer), and those of subjects erased in the last RECHECK_MS still to rewrite: each is
+ * rewritten without those subjects, then its rows go. A request still at its `objects` stage finds
+ * them too; rewriting twice changes nothing.
  */
 async function sweep(env: Env, budget: { left: number }, now: string): Promise<number> {
   const db = sharedDatabase(env);
@@ -581,7 +587,7 @@ async function sweep(env: Env, budget: { left: number }, now: string): Promise<n
        WHERE r2_key IN (SELECT DISTINCT r2_key FROM privacy_late_objects ORDER BY r2_key LIMIT ?1) ORDER BY r2_key`,
     )
     .bind(Math.max(0, Math.min(budget.left, KEYS_PER_QUERY)))
-    .all<EntryKey>();
+    .all<LateRow>();
   const byKey = new Map<string, TargetSubject[]>();
   for (const x of r.results) {
     const list = byKey.get(x.r2_key) ?? [];
@@ -594,6 +600,22 @@ async function sweep(env: Env, budget: { left: number }, now: string): Promise<n
     await db.prepare("DELETE FROM privacy_late_objects WHERE r2_key = ?1").bind(key).run();
   }
   budget.left -= byKey.size;
+  // The subjects of erasures completed lately: what a writer indexed after their objects stage.
+  const recent = await db
+    .prepare(
+      `SELECT e.subject_kind AS kind, e.subject_id AS id, e.shop FROM erased_subjects e
+       JOIN privacy_requests r ON r.request_id = e.request_id AND r.status = 'completed'
+       WHERE e.subject_kind <> 'shop' AND r.completed_at >= ?1 LIMIT 1000`,
+    )
+    .bind(new Date(Date.parse(now) - RECHECK_MS).toISOString())
+    .all<TargetSubject>();
+  if (recent.results.length > 0 && budget.left > 0) {
+    const keys = await indexedKeys(env, recent.results, 0, Math.min(budget.left, KEYS_PER_QUERY));
+    if (keys.length > 0) {
+      rewritten += (await rewriteKeys(env, keys, recent.results, targetMatcher(recent.results), null, now)).rewritten;
+      budget.left -= keys.length;
+    }
+  }
   if (rewritten > 0) log.info("privacy sweep rewrote objects", { rewritten });
   return rewritten;
 }

@@ -74,10 +74,10 @@ export async function deleteShopObjects(
   limit: number,
   cursor: ShardCursor,
 ): Promise<{ deleted: number; days: string[]; done: boolean }> {
-  const entries = await shopIndexedEntries(env, shop, cursor);
-  if (entries !== null) {
-    const out = await deleteKeys(env, new Set(entries.map((e) => e[3])));
-    await forgetEntries(env, entries);
+  const walked = await shopIndexedEntries(env, shop, cursor);
+  if (walked !== null) {
+    const out = await deleteKeys(env, new Set(walked.entries.map((e) => e[3])));
+    await forgetEntries(env, walked.shard, walked.entries);
     return { deleted: out.deleted, days: out.days, done: false };
   }
   // The shop's database holds its events; the shared one its bulk exports (the same when not routed).

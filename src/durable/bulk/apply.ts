@@ -21,7 +21,7 @@ import { batchStatements, type EventWrite } from "../../tables/batch-statements"
 import { knownIdentitiesRead, shopifyRowsInput, shopifyRowsTarget } from "../../tables/identity";
 import { shopifyWrites } from "../../tables/shopify";
 import type { IndexEntry } from "../../tables/subject-index";
-import { erasedRead, hashSubjects, isErasedIn } from "../../tables/subjects";
+import { type ErasedView, erasedRead, hashSubjects, isErasedIn } from "../../tables/subjects";
 import { type Job, mirrorRow } from "../job";
 import type { JobStore, StagedLine } from "../job-store";
 import { mirrorStatement } from "../operations-table";
@@ -40,7 +40,7 @@ export interface ApplyDeps {
   /** PRIVACY_HASH_KEY, for the subject index rows of the snapshot's lines. */
   privacyKey: string | undefined;
   /** Enters objects' subjects in the subject index (src/tables/subject-index.ts); returns the shards it called. */
-  index: (entries: readonly IndexEntry[], at: string) => Promise<number>;
+  index: (entries: readonly IndexEntry[], at: string, erased?: ErasedView) => Promise<number>;
   now: () => string;
   fault?: (point: "apply:afterD1", job: Job) => void;
 }
@@ -194,7 +194,7 @@ export async function applyParents(
     updatedAt: deps.now(),
   };
   // The index first, then the rows, their links and child sets (after every parent of the batch), the mirror.
-  await deps.index(index, indexedAt);
+  await deps.index(index, indexedAt, erasedView);
   await deps.db.batch([...batchStatements(deps.db, writes).statements, mirrorStatement(deps.db, mirrorRow(next))]);
   deps.fault?.("apply:afterD1", next);
   return { job: next, taken };

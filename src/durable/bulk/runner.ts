@@ -75,8 +75,8 @@ export async function runBulkWork(input: RunnerDeps): Promise<number | null> {
   const deps: RunnerDeps = {
     ...input,
     db: meteredD1(input.db, meter),
-    index: async (entries, at) => {
-      const calls = await input.index(entries, at);
+    index: async (entries, at, erased) => {
+      const calls = await input.index(entries, at, erased);
       indexCalls += calls;
       return calls;
     },

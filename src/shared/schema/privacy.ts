@@ -34,11 +34,10 @@ export const privacyLateObjects = sqliteTable(
   (t) => [primaryKey({ columns: [t.r2Key, t.subjectKind, t.subjectId, t.shop] })],
 );
 
-/** `migrations/0167_subject_index_objects.sql`: the move of `archive_subjects` to the shards. */
+/** `migrations/0167_subject_index_objects.sql`: the subject index's first generation of shards. */
 export const subjectIndexMoves = sqliteTable("subject_index_moves", {
   id: integer("id").primaryKey().notNull(),
-  erasedAfterRowid: integer("erased_after_rowid").notNull().default(0),
-  erasedUntilRowid: integer("erased_until_rowid").notNull(),
+  firstGeneration: text("first_generation").notNull(),
   updatedAt: text("updated_at"),
 });
 
