@@ -1,6 +1,6 @@
 /**
  * The consumer's part in privacy: find the data subjects a payload names (for the subject
- * index, written in the event's own D1 batch) and, when one of them was erased, redact the
+ * index, entered before the event's D1 batch) and, when one of them was erased, redact the
  * payload before it is archived or applied, so a late webhook, a reconcile repair or a replay
  * never brings an erased person's PII back. Costs one indexed D1 read per queue batch, which
  * asks about the batch's own subjects only (src/tables/subjects.ts `loadErasedFor`); an event

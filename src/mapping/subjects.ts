@@ -1,6 +1,6 @@
 /**
  * Which data subjects a stored document names: the customer ids it references per source and the
- * (normalized) e-mail addresses it holds. The subject index (`archive_subjects`) is built from
+ * (normalized) e-mail addresses it holds. The subject index (src/tables/subject-index.ts) is built from
  * this when an event is stored, and the consumer checks it against erased subjects. Pure: the
  * keyed hashing of e-mails happens in src/tables/subjects.ts. Trade-off: any string under an
  * e-mail key counts, so an order names both its customer's and its contact e-mail.

@@ -11,9 +11,9 @@
  * lake holds the person any more), then the request completes and its plaintext work row is
  * deleted. Before requests, the rows an earlier version kept in D1's `archive_subjects` move to the
  * subject index objects (requests wait until they have: move-index.ts), the index backfill enters a
- * chunk of what was stored before the index existed, and a sweep redacts the objects a shard reported
- * indexed unredacted for a subject erased before (a claim-checked webhook body, a bulk snapshot, a
- * dead letter, a backfilled old object).
+ * chunk of what was stored before the index existed, and a sweep redacts the objects a writer
+ * recorded as indexed unredacted for a subject erased before (a claim-checked webhook body, a bulk
+ * snapshot, a dead letter, a backfilled old object), and those of subjects erased lately.
  */
 import { z } from "zod";
 import { raiseAlert } from "../../shared/alerts";
