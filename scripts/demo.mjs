@@ -5,6 +5,7 @@
 // (so the demo shop keeps its data). Then it runs the privacy job (and the compaction it waits on)
 // until the requests complete, and prints what each changed and the data request's export.
 import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { STRIPE_API_VERSION } from "../src/shared/stripe-version.ts";
 import { rechargeLegacySignature, shopifySignature, stripeSignature } from "../test/helpers/sign.ts";
 
 const BASE = process.env.PIPELINE_URL ?? "http://127.0.0.1:8787";
@@ -112,7 +113,7 @@ async function main() {
 
   for (const [name, type] of Object.entries(STRIPE_TYPES)) {
     // Stripe delivers Events; the fixtures are bare objects, so each is wrapped verbatim in one.
-    const body = `{"id":"evt_demo_${name.replace(".", "_")}_${now}","object":"event","api_version":"2026-01-28","created":${now},"type":"${type}","livemode":false,"data":{"object":${fixture(`stripe/${name}.json`)}}}`;
+    const body = `{"id":"evt_demo_${name.replace(".", "_")}_${now}","object":"event","api_version":"${STRIPE_API_VERSION}","created":${now},"type":"${type}","livemode":false,"data":{"object":${fixture(`stripe/${name}.json`)}}}`;
     const r = await post("/webhooks/stripe", body, {
       "Stripe-Signature": await stripeSignature(body, first("STRIPE_WEBHOOK_SECRET")),
     });

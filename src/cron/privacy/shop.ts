@@ -32,9 +32,11 @@ const SHOP_TABLES = [
 ];
 /**
  * The privacy tables keep their proof of erasure; `archive_subjects` is empty once its rows moved to
- * the subject index objects, which requests wait for (move-index.ts).
+ * the subject index objects, which requests wait for (move-index.ts); `privacy_late_objects` (WITHOUT
+ * ROWID, so not deleted in rowid chunks) names objects this request deletes, and the sweep drops its
+ * rows when it finds them missing.
  */
-const KEEP = new Set(["erased_subjects", "privacy_requests", "archive_subjects"]);
+const KEEP = new Set(["erased_subjects", "privacy_requests", "archive_subjects", "privacy_late_objects"]);
 
 /** Every table with a `shop` column: the list above plus any added later. */
 async function shopTables(db: D1Database): Promise<string[]> {
