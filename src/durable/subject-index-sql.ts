@@ -18,10 +18,10 @@ export const ADD_ENTRY = `INSERT INTO entries (kind, id, shop, r2_key, indexed_a
 
 /**
  * The next entries after a primary key, in its order: `shop/redact` walks a shard with it and keeps
- * its shop's. No index by shop: it would be a second written row for every entry of every event,
- * for a walk that happens once per uninstalled shop (and then reads each entry once).
+ * its shop's (and `list` pages with it). No index by shop: it would be a second written row for every
+ * entry of every event, for a walk that happens once per uninstalled shop (and then reads each entry once).
  */
-export const ENTRIES_AFTER = `SELECT kind, id, shop, r2_key FROM entries WHERE (kind, id, shop, r2_key) > (?, ?, ?, ?)
+export const ENTRIES_AFTER = `SELECT kind, id, shop, r2_key, redacted FROM entries WHERE (kind, id, shop, r2_key) > (?, ?, ?, ?)
   ORDER BY kind, id, shop, r2_key LIMIT ?`;
 
 /** A subject's objects in one state, in key order after a key, by the primary key. */

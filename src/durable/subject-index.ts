@@ -75,7 +75,7 @@ export class SubjectIndex extends DurableObject<Env> {
   shopScan(shop: string, after: EntryKey | null, scan: number): { found: EntryKey[]; last: EntryKey | null } {
     const a = after ?? ["", "", "", ""];
     const rows = this.sql
-      .exec<{ kind: string; id: string; shop: string; r2_key: string }>(ENTRIES_AFTER, ...a, scan)
+      .exec<{ kind: string; id: string; shop: string; r2_key: string; redacted: number }>(ENTRIES_AFTER, ...a, scan)
       .toArray();
     const found: EntryKey[] = [];
     for (const r of rows) if (r.shop === shop) found.push([r.kind, r.id, r.shop, r.r2_key]);
@@ -90,28 +90,15 @@ export class SubjectIndex extends DurableObject<Env> {
     }
   }
 
-  /** Entries in key order after `after` (the CLI's and the tests' view of a shard). */
+  /** Entries in key order after `after` (the tests' view of a shard). */
   list(
     limit: number,
     after: { kind: string; id: string; shop: string; key: string } | null = null,
-  ): Array<{
-    kind: string;
-    id: string;
-    shop: string;
-    key: string;
-    redacted: number;
-  }> {
-    const a = after ?? { kind: "", id: "", shop: "", key: "" };
+  ): Array<{ kind: string; id: string; shop: string; key: string; redacted: number }> {
+    const a = after === null ? ["", "", "", ""] : [after.kind, after.id, after.shop, after.key];
     return this.sql
-      .exec<{ kind: string; id: string; shop: string; key: string; redacted: number }>(
-        `SELECT kind, id, shop, r2_key AS key, redacted FROM entries WHERE (kind, id, shop, r2_key) > (?, ?, ?, ?)
-         ORDER BY kind, id, shop, r2_key LIMIT ?`,
-        a.kind,
-        a.id,
-        a.shop,
-        a.key,
-        limit,
-      )
-      .toArray();
+      .exec<{ kind: string; id: string; shop: string; r2_key: string; redacted: number }>(ENTRIES_AFTER, ...a, limit)
+      .toArray()
+      .map((r) => ({ kind: r.kind, id: r.id, shop: r.shop, key: r.r2_key, redacted: r.redacted }));
   }
 }
