@@ -15,7 +15,7 @@ import { runJob } from "../src/cron/jobs";
 import { createReplay } from "../src/cron/replay/replay";
 import type { Envelope } from "../src/shared/envelope";
 import { requestStatements } from "../src/tables/privacy-requests";
-import { allIndexedKeys } from "../src/tables/subject-index";
+import { indexedKeys } from "../src/tables/subject-index";
 import { emailHash } from "../src/tables/subjects";
 import { messageBatch } from "./lib/batch";
 
@@ -129,7 +129,7 @@ async function erase(env: Env, email: string) {
   );
   // The objects the index names for the person (their e-mail, in every shop).
   const indexed = {
-    n: (await allIndexedKeys(env, [{ kind: "email", id: await emailHash(env, email), shop: "*" }], null, 1e6)).length,
+    n: (await indexedKeys(env, [{ kind: "email", id: await emailHash(env, email), shop: "*" }], null, 1e6)).length,
   };
   const started = Date.now();
   let runs = 0;

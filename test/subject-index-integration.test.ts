@@ -1,10 +1,10 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import {
-  allIndexedKeys,
   type EntryKey,
   forgetEntries,
   generationOf,
+  indexedKeys,
   indexObjects,
   markIndexed,
   monthsBetween,
@@ -50,11 +50,11 @@ describe("the subject index shards", () => {
         now(),
       );
     }
-    const one = await allIndexedKeys(env, [{ kind: "email", id, shop: "b.myshopify.com" }], 0, 100);
+    const one = await indexedKeys(env, [{ kind: "email", id, shop: "b.myshopify.com" }], 0, 100);
     expect(one).toEqual([key("any", 1)]);
-    const all = await allIndexedKeys(env, [{ kind: "email", id, shop: "*" }], null, 100);
+    const all = await indexedKeys(env, [{ kind: "email", id, shop: "*" }], null, 100);
     expect(all).toEqual([0, 1, 2].map((n) => key("any", n)).sort());
-    expect(await allIndexedKeys(env, [{ kind: "email", id, shop: "*" }], null, 2)).toHaveLength(2);
+    expect(await indexedKeys(env, [{ kind: "email", id, shop: "*" }], null, 2)).toHaveLength(2);
   });
 
   it("record an object indexed unredacted for a subject erased before it, and only that", async () => {
@@ -122,6 +122,6 @@ describe("forgetting entries", () => {
     await forgetEntries(env, subjectShard(s.kind, s.id, generationOf(now())), [
       [s.kind, s.id, s.shop, key("forget", 0)],
     ]);
-    expect(await allIndexedKeys(env, [s], null, 10)).toEqual([key("forget", 1)]);
+    expect(await indexedKeys(env, [s], null, 10)).toEqual([key("forget", 1)]);
   });
 });

@@ -15,7 +15,7 @@
  * indexed read of `erased_subjects`, for the privacy sweep to rewrite.
  */
 import { sharedDatabase } from "./database";
-import { type ErasedView, erasedRead, type IndexedSubject } from "./subjects";
+import { type ErasedView, erasedViewFor, type IndexedSubject, subjectErased } from "./subjects";
 
 /** [kind, id, shop, r2Key, redacted]: redacted 0 to do, 1 done (or written redacted), 2 set aside. */
 export type IndexRow = [kind: string, id: string, shop: string, r2Key: string, redacted: number];
@@ -70,13 +70,23 @@ export function monthsBetween(first: string, last: string): string[] {
   return out;
 }
 
+/**
+ * The first generation, read once per isolate: migration 0167 writes it and nothing changes it, so
+ * an erasure's pages and a shop walk's chunks need not each read it again.
+ */
+let firstGeneration: string | undefined;
+
 /** Every generation that may hold entries: from the first (when the index began) to this month. */
 export async function generations(env: IndexEnv, now = new Date().toISOString()): Promise<string[]> {
-  const r = await sharedDatabase(env)
-    .prepare("SELECT first_generation AS g FROM subject_index_moves WHERE id = 1")
-    .first<{ g: string }>();
   const current = generationOf(now);
-  return monthsBetween(r?.g ?? current, current);
+  if (firstGeneration === undefined) {
+    const r = await sharedDatabase(env)
+      .prepare("SELECT first_generation AS g FROM subject_index_moves WHERE id = 1")
+      .first<{ g: string }>();
+    if (r === null) return [current];
+    firstGeneration = r.g;
+  }
+  return monthsBetween(firstGeneration, current);
 }
 
 /** One stored object's subjects. */
@@ -168,55 +178,25 @@ async function recordLate(env: IndexEnv, rows: readonly IndexRow[], now: string,
   const open = rows.filter((r) => r[4] === 0);
   if (open.length === 0) return;
   const db = sharedDatabase(env);
-  let erased: Set<string>;
-  if (view !== undefined && open.every(([kind, id]) => view.checked.has(`${kind}\u0000${id}`))) {
-    erased = view.erased;
-  } else {
-    const read = erasedRead(
-      db,
-      [],
-      open.map(([kind, id, shop]) => ({ kind, id, shop }) as IndexedSubject),
-    );
-    if (read.statement === null) return;
-    const { results } = await read.statement.all<{ k: string; id: string; shop: string }>();
-    erased = new Set(results.map((x) => `${x.k}\u0000${x.id}\u0000${x.shop}`));
-  }
-  if (erased.size === 0) return;
-  const late = open.filter(
-    ([kind, id, shop]) => erased.has(`${kind}\u0000${id}\u0000${shop}`) || erased.has(`${kind}\u0000${id}\u0000*`),
-  );
+  const subjectOf = ([kind, id, shop]: IndexRow) => ({ kind, id, shop }) as IndexedSubject;
+  const erased = await erasedViewFor(db, open.map(subjectOf), view);
+  const late = open
+    .filter((r) => subjectErased(erased, subjectOf(r)))
+    .map(([kind, id, shop, key]) => [kind, id, shop, key]);
   const statements: D1PreparedStatement[] = [];
   for (let i = 0; i < late.length; i += LATE_ROWS_PER_STATEMENT) {
-    const chunk = late.slice(i, i + LATE_ROWS_PER_STATEMENT).map(([kind, id, shop, key]) => [kind, id, shop, key]);
-    statements.push(db.prepare(LATE_INSERT).bind(JSON.stringify(chunk), now));
+    statements.push(db.prepare(LATE_INSERT).bind(JSON.stringify(late.slice(i, i + LATE_ROWS_PER_STATEMENT)), now));
   }
   if (statements.length > 0) await db.batch(statements);
 }
 
 /**
- * Up to `limit` distinct objects of the subjects in `state` (null: any), shard by shard over every
- * generation: one person's objects sit in a shard per subject and month.
+ * Up to `max` distinct objects of the subjects in `state` (null: any), in key order: a page of an
+ * erasure's work, a data request's list, what a request counts when it starts. Shard by shard over
+ * every generation (one person's objects sit in a shard per subject and month), paged so no call
+ * returns more than 1,000; an object two subjects name is counted once.
  */
 export async function indexedKeys(
-  env: IndexEnv,
-  subjects: readonly IndexedSubject[],
-  state: number | null,
-  limit: number,
-): Promise<string[]> {
-  const found = new Set<string>();
-  for (const [name, keys] of shardsOf(subjects, await generations(env))) {
-    if (found.size >= limit) break;
-    for (const k of await shard(env, name).keys(keys, state, limit - found.size)) found.add(k);
-  }
-  return [...found];
-}
-
-/**
- * Every distinct object of the subjects in `state` (null: any), up to `max`: a data request's list,
- * and what a request counts when it starts. Paged per shard, so no call returns too much; an object
- * two subjects name is counted once.
- */
-export async function allIndexedKeys(
   env: IndexEnv,
   subjects: readonly IndexedSubject[],
   state: number | null,
@@ -226,9 +206,10 @@ export async function allIndexedKeys(
   for (const [name, keys] of shardsOf(subjects, await generations(env))) {
     let after = "";
     while (found.size < max) {
-      const page = await shard(env, name).keys(keys, state, 1000, after);
-      for (const k of page) if (found.size < max) found.add(k);
-      if (page.length < 1000) break;
+      const want = Math.min(1000, max - found.size);
+      const page = await shard(env, name).keys(keys, state, want, after);
+      for (const k of page) found.add(k);
+      if (page.length < want) break;
       after = page[page.length - 1] as string;
     }
   }

@@ -175,6 +175,25 @@ export async function isErasedIn(
   return covered ? erasedIn(view, shop, subjects) : isErased(db, shop, subjects);
 }
 
+/**
+ * A view of the erased subjects that covers `subjects`: `view` itself when it does (a queue batch's
+ * read), else one indexed read of them; `subjectErased` then answers for each.
+ */
+export async function erasedViewFor(
+  db: D1Database,
+  subjects: readonly IndexedSubject[],
+  view?: ErasedView,
+): Promise<ErasedView> {
+  if (view !== undefined && subjects.every((s) => view.checked.has(pairKey(s.kind, s.id)))) return view;
+  const read = erasedRead(db, [], subjects);
+  return read.view(read.statement === null ? [] : (await read.statement.all<ErasedRow>()).results);
+}
+
+/** Whether a subject was erased, in its shop or in every shop, by a view that covers it. */
+export function subjectErased(view: ErasedView, subject: IndexedSubject): boolean {
+  return erasedIn(view, null, [subject]);
+}
+
 /** The answer of a view that covers `shop` and `subjects`. */
 function erasedIn(view: ErasedView, shop: string | null, subjects: readonly IndexedSubject[]): boolean {
   if (shop !== null && view.erased.has(`shop\u0000${shop}\u0000${shop}`)) return true;

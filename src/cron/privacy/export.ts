@@ -9,7 +9,7 @@
 import { PII_TABLES } from "../../mapping/pii";
 import { raiseAlert } from "../../shared/alerts";
 import { cronSettings } from "../../shared/settings";
-import { allIndexedKeys } from "../../tables/subject-index";
+import { indexedKeys } from "../../tables/subject-index";
 import { whereFor } from "./erase-rows";
 import type { Target } from "./target";
 
@@ -45,7 +45,7 @@ export async function writeExport(
     const identities = await db.prepare("SELECT * FROM customer_identities WHERE profile_id = ?1").bind(p).all();
     profiles.push({ profile, emails: emails.results, identities: identities.results });
   }
-  const keys = await allIndexedKeys(env, t.subjects, null, MAX_KEYS);
+  const keys = await indexedKeys(env, t.subjects, null, MAX_KEYS);
   const key = exportKey(shop, requestId);
   await env.LAKE.put(
     key,

@@ -21,7 +21,7 @@ import { describeError, log } from "../../shared/log";
 import { cronSettings } from "../../shared/settings";
 import { everyDatabase, sharedDatabase, shopDatabase } from "../../tables/database";
 import type { PrivacyKind, PrivacySubject } from "../../tables/privacy-requests";
-import { allIndexedKeys, indexedKeys, markIndexed } from "../../tables/subject-index";
+import { indexedKeys, markIndexed } from "../../tables/subject-index";
 import { withLease } from "../lease";
 import { backfillIndex } from "./backfill-index";
 import { eraseRows } from "./erase-rows";
@@ -335,7 +335,7 @@ async function carryOut(
       await addDays(db, row.request_id, erased.days);
       rows += erased.rows;
     }
-    await setTotal(db, row.request_id, (await allIndexedKeys(env, target.subjects, 0, MAX_COUNTED)).length);
+    await setTotal(db, row.request_id, (await indexedKeys(env, target.subjects, 0, MAX_COUNTED)).length);
     row = await save(db, row, { stage: "objects", rows_changed: row.rows_changed + rows });
   } else {
     target = work.target as Target;
