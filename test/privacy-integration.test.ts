@@ -116,6 +116,13 @@ async function deliver(...envelopes: Envelope[]) {
   expect(result.explicitAcks).toHaveLength(envelopes.length);
 }
 
+/** A person's Shopify customer and one order of `total`, delivered; the keys of their raw objects. */
+async function deliverCustomerAndOrder(shop: string, pId: string, p: Person, total: string): Promise<string[]> {
+  const events = [shopifyCustomer(shop, pId, p), shopifyOrder(shop, shopifyId(), pId, p, total)];
+  await deliver(...events);
+  return Promise.all(events.map(async (e) => (await ledger(e))?.r2_key as string));
+}
+
 async function deadLetter(e: Envelope) {
   const batch = createMessageBatch("commerce-events-dlq", [
     { id: `dlq-${run}-${next()}`, timestamp: new Date(), attempts: 9, body: e },
@@ -411,8 +418,7 @@ describe("an object a privacy request cannot rewrite", () => {
     const shop = newShop();
     const p = person("held");
     const pId = shopifyId();
-    const events = [shopifyCustomer(shop, pId, p), shopifyOrder(shop, shopifyId(), pId, p, "9.00")];
-    await deliver(...events);
+    const keys = await deliverCustomerAndOrder(shop, pId, p, "9.00");
     const snapshot = await storeSnapshot(shop, [{ id: pId, p }]);
     // Broken: what a refused (or corrupt) object does to the rewrite.
     const good = await env.LAKE.get(snapshot);
@@ -430,7 +436,6 @@ describe("an object a privacy request cannot rewrite", () => {
     expect(row).toMatchObject({ status: "running", stage: "objects" });
     expect(row?.error).toContain(`1 object(s) set aside: ${snapshot}`);
     // Everything else was rewritten: the webhook objects no longer name the person.
-    const keys = await Promise.all(events.map(async (e) => (await ledger(e))?.r2_key as string));
     for (const text of (await snapshotObjects(keys)).values())
       for (const n of needles(p)) expect(text.toLowerCase()).not.toContain(n.toLowerCase());
     const alert = await env.DB.prepare("SELECT severity, title FROM alerts WHERE alert_key = ?1")
@@ -946,8 +951,7 @@ describe("customers/data_request", () => {
     const shop = newShop();
     const p = person("gus");
     const pId = shopifyId();
-    const events = [shopifyCustomer(shop, pId, p), shopifyOrder(shop, shopifyId(), pId, p, "12.00")];
-    await deliver(...events);
+    const keys = await deliverCustomerAndOrder(shop, pId, p, "12.00");
     const request = envelope(
       "shopify",
       "customers/data_request",
@@ -972,7 +976,7 @@ describe("customers/data_request", () => {
     });
     expect(doc.tables.shopify_orders).toHaveLength(1);
     expect(doc.profiles).toHaveLength(1);
-    for (const e of events) expect(doc.raw_objects).toContain((await ledger(e))?.r2_key);
+    for (const k of keys) expect(doc.raw_objects).toContain(k);
     const alert = await env.DB.prepare("SELECT rule, status, fields FROM alerts WHERE alert_key = ?")
       .bind(`privacy_data_request:${requestId}`)
       .first<{ rule: string; fields: string }>();
@@ -1010,9 +1014,7 @@ describe("the subject index backfill", () => {
     const shop = newShop();
     const p = person("hal");
     const pId = shopifyId();
-    const events = [shopifyCustomer(shop, pId, p), shopifyOrder(shop, shopifyId(), pId, p, "9.00")];
-    await deliver(...events);
-    const keys = await Promise.all(events.map(async (e) => (await ledger(e))?.r2_key as string));
+    const keys = await deliverCustomerAndOrder(shop, pId, p, "9.00");
     // As if stored before the index: no rows for these objects, and the ledger walk still ahead.
     await forgetIndexed(keys);
     await env.DB.prepare(
@@ -1038,9 +1040,7 @@ describe("the subject index move out of D1", () => {
     const shop = newShop();
     const p = person("ivy");
     const pId = shopifyId();
-    const events = [shopifyCustomer(shop, pId, p), shopifyOrder(shop, shopifyId(), pId, p, "12.00")];
-    await deliver(...events);
-    const keys = await Promise.all(events.map(async (e) => (await ledger(e))?.r2_key as string));
+    const keys = await deliverCustomerAndOrder(shop, pId, p, "12.00");
     // As an earlier version left them: the person's entries in D1, not in the shards, beside other
     // objects' entries already done (1) or set aside (2); and a subject erased before the move.
     const moved = (await Promise.all(keys.map((key) => indexEntries({ key })))).flat();
