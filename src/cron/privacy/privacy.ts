@@ -360,7 +360,9 @@ async function carryOut(
         }
         break;
       }
-      const out = await rewriteKeys(env, keys, target.subjects, matches, row, now);
+      const out = await rewriteKeys(env, keys, target.subjects, matches, now, (key, error) =>
+        setAside(env, key, target.subjects, row, error, now),
+      );
       budget.left -= keys.length;
       await addDays(db, row.request_id, out.days);
       row = await save(db, row, { objects_rewritten: row.objects_rewritten + out.rewritten });
@@ -375,15 +377,15 @@ const SET_ASIDE = 2;
 
 /**
  * Rewrites `keys` without the subjects, then marks their entries done in one call per shard; a key
- * whose rewrite fails is set aside (marked, alerted) and never holds up the rest.
+ * whose rewrite fails goes to `failed` (set aside, or counted by the retry) and never holds up the rest.
  */
 async function rewriteKeys(
   env: Env,
   keys: readonly string[],
   subjects: readonly TargetSubject[],
   matches: LineMatcher,
-  request: RequestRow | null,
   now: string,
+  failed: (key: string, error: string) => Promise<void>,
 ): Promise<{ rewritten: number; days: Set<string> }> {
   let rewritten = 0;
   const days = new Set<string>();
@@ -395,7 +397,7 @@ async function rewriteKeys(
       if ((await rewriteObject(env, key, matches, now)) === "rewritten") rewritten++;
       done.push(key);
     } catch (err) {
-      await setAside(env, key, subjects, request, describeError(err), now);
+      await failed(key, describeError(err));
     }
   }
   await markIndexed(env, subjects, done, DONE);
@@ -444,18 +446,11 @@ async function retrySetAside(
   now: string,
 ): Promise<{ length: number; rewritten: number; errors: string[] }> {
   const errors: string[] = [];
-  let rewritten = 0;
-  const done: string[] = [];
-  for (const key of await indexedKeys(env, subjects, SET_ASIDE, KEYS_PER_QUERY)) {
-    try {
-      if ((await rewriteObject(env, key, matches, now)) === "rewritten") rewritten++;
-      done.push(key);
-    } catch (err) {
-      errors.push(`${key}: ${describeError(err)}`);
-    }
-  }
-  await markIndexed(env, subjects, done, DONE);
-  return { length: errors.length, rewritten, errors };
+  const keys = await indexedKeys(env, subjects, SET_ASIDE, KEYS_PER_QUERY);
+  const out = await rewriteKeys(env, keys, subjects, matches, now, async (key, error) => {
+    errors.push(`${key}: ${error}`);
+  });
+  return { length: errors.length, rewritten: out.rewritten, errors };
 }
 
 async function finishOrCompact(db: D1Database, row: RequestRow, now: string): Promise<PrivacyRequestReport> {
@@ -596,7 +591,8 @@ async function sweep(env: Env, budget: { left: number }, now: string): Promise<n
   }
   let rewritten = 0;
   for (const [key, subjects] of byKey) {
-    rewritten += (await rewriteKeys(env, [key], subjects, targetMatcher(subjects), null, now)).rewritten;
+    const aside = (k: string, error: string) => setAside(env, k, subjects, null, error, now);
+    rewritten += (await rewriteKeys(env, [key], subjects, targetMatcher(subjects), now, aside)).rewritten;
     await db.prepare("DELETE FROM privacy_late_objects WHERE r2_key = ?1").bind(key).run();
   }
   budget.left -= byKey.size;
@@ -612,7 +608,8 @@ async function sweep(env: Env, budget: { left: number }, now: string): Promise<n
   if (recent.results.length > 0 && budget.left > 0) {
     const keys = await indexedKeys(env, recent.results, 0, Math.min(budget.left, KEYS_PER_QUERY));
     if (keys.length > 0) {
-      rewritten += (await rewriteKeys(env, keys, recent.results, targetMatcher(recent.results), null, now)).rewritten;
+      const aside = (k: string, error: string) => setAside(env, k, recent.results, null, error, now);
+      rewritten += (await rewriteKeys(env, keys, recent.results, targetMatcher(recent.results), now, aside)).rewritten;
       budget.left -= keys.length;
     }
   }
