@@ -381,6 +381,57 @@ describe("Shopify events through the consumer", () => {
     ]);
   });
 
+  it("updates the lines an order keeps in place, deletes the one it drops, and writes none for a redelivery", async () => {
+    const shop = newShop();
+    const created = envelope(shop, "orders/create", order({ line_items: [line(1), line(2), line(3)] }));
+    await deliver([created]);
+    const rowids = async () =>
+      (
+        await env.DB.prepare("SELECT id, rowid AS r FROM shopify_order_line_items WHERE shop = ? ORDER BY id")
+          .bind(shop)
+          .all<{ id: string; r: number }>()
+      ).results;
+    const before = await rowids();
+
+    // The child statements' billed rows, read from each batch result's meta.
+    const written: number[] = [];
+    const metered = new Proxy(env.DB, {
+      get(target, prop) {
+        if (prop === "batch") {
+          return async (statements: D1PreparedStatement[]) => {
+            const texts = statements.map((s) => String((s as unknown as { statement?: string }).statement ?? ""));
+            const results = await target.batch(statements);
+            results.forEach((r, i) => {
+              if (/^(DELETE FROM|INSERT INTO) "shopify_order_line_items"/.test(texts[i] ?? ""))
+                written.push(r.meta.rows_written);
+            });
+            return results;
+          };
+        }
+        const value: unknown = Reflect.get(target, prop);
+        return typeof value === "function" ? value.bind(target) : value;
+      },
+    });
+    await deliver([created], { ...env, DB: metered });
+    expect(written.length).toBeGreaterThan(0);
+    expect(written.reduce((a, b) => a + b, 0)).toBe(0);
+
+    const later = envelope(
+      shop,
+      "orders/updated",
+      order({ updated_at: "2026-05-03T00:00:00Z", line_items: [line(1), line(3, { quantity: num("4") })] }),
+    );
+    await deliver([later]);
+    const after = await rowids();
+    // Lines 1 and 3 were updated where they stood (same rowid); line 2 is gone.
+    expect(after).toEqual(before.filter((l) => l.id !== "960000000000000002"));
+    const lines = await rows("shopify_order_line_items", shop);
+    expect(lines.map((l) => [l.id, l.quantity, l.last_event_id, l.updated_at])).toEqual([
+      ["960000000000000001", 1, later.eventId, "2026-05-03T00:00:00.000Z"],
+      ["960000000000000003", 4, later.eventId, "2026-05-03T00:00:00.000Z"],
+    ]);
+  });
+
   it("moves a line item id that shows up under another order instead of failing the batch", async () => {
     const shop = newShop();
     await deliver([envelope(shop, "orders/create", order({ line_items: [line(1)] }))]);

@@ -13,20 +13,18 @@
  * after all parents of the batch gives the same end state as running each event's in turn: a
  * parent's stored event is decided by its last applied write, and only that event's set passes
  * the guard; it replaces whatever set was stored before.
+ *
+ * A set is replaced by deleting only the stored children the new set no longer names, then
+ * upserting the new rows, where a row equal to the stored one is not written. Deleting the whole set
+ * and inserting it again cost every child its row and each of its index entries twice (a removal and
+ * an insertion, each a billed row written); an update writes the row and only the index entries whose
+ * columns changed, and a redelivered or replayed event writes no child at all.
  */
-import { getTableColumns, getTableName } from "drizzle-orm";
-import type { SQLiteColumn, SQLiteTable } from "drizzle-orm/sqlite-core";
+import type { SQLiteColumn } from "drizzle-orm/sqlite-core";
+import { type ChildSet, textsFor } from "./child-sql";
 import { driverValue, jsonArrayChunks } from "./d1";
 
-/** A Shopify child table and the parent it belongs to (both keyed by `(shop, id)`). */
-export interface ChildSet {
-  child: SQLiteTable;
-  parent: SQLiteTable;
-  /** The child column holding the parent's id. */
-  childParentId: SQLiteColumn;
-  /** Child columns copied from the parent row (child column name → parent column). */
-  inherit: ReadonlyMap<string, SQLiteColumn>;
-}
+export type { ChildSet } from "./child-sql";
 
 /** The whole child set of one parent, written when the parent holds `lastEventId`. */
 export interface ChildWrite {
@@ -37,57 +35,11 @@ export interface ChildWrite {
   rows: ReadonlyArray<Record<string, unknown>>;
 }
 
-interface Texts {
-  remove: string;
-  insert: string;
-  /** Row keys (drizzle names) of the child columns carried in the JSON, in order. */
-  own: string[];
-  ownColumns: SQLiteColumn[];
-}
-
-const texts = new Map<ChildSet, Texts>();
-
-function q(name: string): string {
-  return `"${name.replaceAll('"', '""')}"`;
-}
-
-function textsFor(set: ChildSet): Texts {
-  const cached = texts.get(set);
-  if (cached) return cached;
-  const child = q(getTableName(set.child));
-  const parent = q(getTableName(set.parent));
-  const columns = Object.entries(getTableColumns(set.child) as Record<string, SQLiteColumn>);
-  const own = columns.filter(([, col]) => !set.inherit.has(col.name));
-  // [shop, parent id, event id, ...own values]: the first three select the parent holding the event.
-  const holds = (j: string) =>
-    `p."shop" = json_extract(${j}.value, '$[0]') AND p."id" = json_extract(${j}.value, '$[1]') AND p."last_event_id" = json_extract(${j}.value, '$[2]')`;
-  let k = 3;
-  const select = columns.map(([, col]) => {
-    const from = set.inherit.get(col.name);
-    return from ? `p.${q(from.name)}` : `json_extract(j.value, '$[${k++}]')`;
-  });
-  const update = columns
-    .filter(([, col]) => col.name !== "shop" && col.name !== "id")
-    .map(([, col]) => `${q(col.name)} = excluded.${q(col.name)}`);
-  const built: Texts = {
-    remove: `DELETE FROM ${child} WHERE ("shop", ${q(set.childParentId.name)}) IN (SELECT p."shop", p."id" FROM json_each(?1) j JOIN ${parent} p ON ${holds("j")})`,
-    // `WHERE true`: SQLite needs a WHERE before ON CONFLICT in INSERT … SELECT with a join.
-    insert:
-      `INSERT INTO ${child} (${columns.map(([, col]) => q(col.name)).join(", ")}) ` +
-      `SELECT ${select.join(", ")} FROM json_each(?1) j JOIN ${parent} p ON ${holds("j")} WHERE true ` +
-      // A child id already stored under another parent (only bad data does this) moves to this one.
-      `ON CONFLICT ("shop", "id") DO UPDATE SET ${update.join(", ")}`,
-    own: own.map(([key]) => key),
-    ownColumns: own.map(([, col]) => col),
-  };
-  texts.set(set, built);
-  return built;
-}
-
 /**
  * The statements that replace the child sets of `writes`, grouped per child table in the order
- * the tables first appear: a DELETE of every named parent's stored set, then an INSERT of the
- * new rows. Writes keep their order, so when two name the same child id the later one wins.
+ * the tables first appear: a DELETE of the stored children each named parent's new set leaves out,
+ * then an upsert of the new rows. Writes keep their order, so when two name the same child id the
+ * later one wins.
  */
 export function childStatements(db: D1Database, writes: readonly ChildWrite[]): D1PreparedStatement[] {
   const bySet = new Map<ChildSet, ChildWrite[]>();
@@ -103,7 +55,7 @@ export function childStatements(db: D1Database, writes: readonly ChildWrite[]): 
     const rows: string[] = [];
     for (const w of list) {
       const head = [w.shop, w.parentId, w.lastEventId];
-      parents.push(JSON.stringify(head));
+      parents.push(JSON.stringify([...head, w.rows.map((row) => row.id)]));
       for (const row of w.rows) {
         const values: unknown[] = head.slice();
         for (let i = 0; i < t.own.length; i++) {

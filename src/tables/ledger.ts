@@ -6,9 +6,10 @@
  * quarantined one moves to applied or archived once the event validates (a replay after a fix).
  */
 import type { Envelope } from "../shared/envelope";
+import type { LedgerStatus } from "../shared/ledger-status";
 import { jsonArrayChunks } from "./d1";
 
-export type LedgerStatus = "retrying" | "archived" | "applied" | "quarantined" | "failed";
+export type { LedgerStatus } from "../shared/ledger-status";
 
 export interface LedgerWrite {
   envelope: Envelope;

@@ -40,11 +40,8 @@ import {
   shopifyInventoryItems,
   shopifyInventoryLevels,
   shopifyLocations,
-  shopifyOrderLineItems,
   shopifyOrders,
   shopifyProducts,
-  shopifyProductVariants,
-  shopifyRefundLineItems,
   shopifyRefunds,
 } from "../shared/schema/shopify";
 import { shops } from "../shared/schema/shops";
@@ -53,6 +50,7 @@ import { type ChildSet, type ChildWrite, childStatements } from "./children";
 import { cachedStatement, rowShape, toD1 } from "./d1";
 import { sharedDatabase, shopDatabase } from "./database";
 import type { Planner } from "./plan";
+import { ORDER_LINES, PRODUCT_VARIANTS, REFUND_LINES } from "./shopify-child-sets";
 
 export const planShopify: Planner = async (env, event) => {
   const e = event.envelope;
@@ -425,55 +423,6 @@ function tagsChanged(added: string, removed: string): SQL {
         and lower(value) not in (select lower(value) from json_each(${removed}))
     order by g, k))`;
 }
-
-/** A child set, with the child's shop column (deletes cascade to children by it). */
-interface ShopifyChildSet extends ChildSet {
-  childShop: SQLiteColumn;
-}
-
-const versionOf = (p: typeof shopifyOrders | typeof shopifyProducts | typeof shopifyRefunds) =>
-  new Map<string, SQLiteColumn>([
-    ["shop", p.shop],
-    ["deleted_at", p.deletedAt],
-    ["last_event_id", p.lastEventId],
-    ["event_at", p.eventAt],
-    ["origin", p.origin],
-    ["api_version", p.apiVersion],
-  ]);
-
-const ORDER_LINES: ShopifyChildSet = {
-  child: shopifyOrderLineItems,
-  parent: shopifyOrders,
-  childShop: shopifyOrderLineItems.shop,
-  childParentId: shopifyOrderLineItems.orderId,
-  inherit: new Map([
-    ...versionOf(shopifyOrders),
-    ["order_id", shopifyOrders.id],
-    ["updated_at", shopifyOrders.updatedAt],
-  ]),
-};
-
-const PRODUCT_VARIANTS: ShopifyChildSet = {
-  child: shopifyProductVariants,
-  parent: shopifyProducts,
-  childShop: shopifyProductVariants.shop,
-  childParentId: shopifyProductVariants.productId,
-  // Variants keep their own updated_at.
-  inherit: new Map([...versionOf(shopifyProducts), ["product_id", shopifyProducts.id]]),
-};
-
-const REFUND_LINES: ShopifyChildSet = {
-  child: shopifyRefundLineItems,
-  parent: shopifyRefunds,
-  childShop: shopifyRefundLineItems.shop,
-  childParentId: shopifyRefundLineItems.refundId,
-  inherit: new Map([
-    ...versionOf(shopifyRefunds),
-    ["refund_id", shopifyRefunds.id],
-    ["order_id", shopifyRefunds.orderId],
-    ["updated_at", shopifyRefunds.updatedAt],
-  ]),
-};
 
 /** The parent's upsert, and its whole child set to replace when the parent takes this event. */
 function withChildren(

@@ -43,7 +43,7 @@ function ledgerSeeks(sql: string): string[] {
 
 const PK = "sqlite_autoindex_webhook_events_1";
 const BY_RECEIVED = "webhook_events_by_received";
-const BY_STATUS = "webhook_events_by_status";
+const BY_STATUS = "webhook_events_held";
 const HELD: LedgerStatus[] = ["retrying", "quarantined", "failed"];
 const COMMON: LedgerStatus[] = ["applied", "archived"];
 

@@ -6,12 +6,16 @@
 // dropped the indexes no query used; they stay gone.
 import { readFileSync } from "node:fs";
 import type { DatabaseSync } from "node:sqlite";
+import { getTableName } from "drizzle-orm";
 import { beforeAll, describe, expect, it } from "vitest";
 import { COMPACT_TABLES, readSql } from "../../src/cron/compact/tables";
 import { ERROR_RATE, PIPELINE_LAG } from "../../src/cron/health/sql";
 import { DUPLICATE_DELIVERIES, HOURLY_COUNTS, LAST_WEBHOOKS } from "../../src/cron/quality/sql";
 import { deleteByRowidSql, LEDGER_ELIGIBLE, ledgerPageSql, OLDEST_LEDGER_DAY } from "../../src/cron/retention/sql";
 import { ENTRIES_AFTER, SCHEMA as SUBJECT_INDEX_SCHEMA, subjectKeys } from "../../src/durable/subject-index-sql";
+import { HELD_STATUS_SQL } from "../../src/shared/ledger-status";
+import { childRemoveSql } from "../../src/tables/child-sql";
+import { SHOPIFY_CHILD_SETS } from "../../src/tables/shopify-child-sets";
 import { migratedDatabase } from "./harness/schema-db";
 
 const root = new URL("../..", import.meta.url).pathname;
@@ -56,9 +60,12 @@ const erased = (table: string, where: string) =>
   `SELECT DISTINCT substr(updated_at, 1, 10) AS d FROM ${table} WHERE ${where}`;
 const byCustomerOrEmail = `customer_id IN ${IN_LIST} OR email IN ${IN_LIST}`;
 
-/** A child set's DELETE before its new rows (src/tables/children.ts), for parents holding the event. */
-const childRemove = (child: string, parentId: string, parent: string) =>
-  `DELETE FROM "${child}" WHERE ("shop", "${parentId}") IN (SELECT p."shop", p."id" FROM json_each(?1) j JOIN "${parent}" p ON p."shop" = json_extract(j.value, '$[0]') AND p."id" = json_extract(j.value, '$[1]') AND p."last_event_id" = json_extract(j.value, '$[2]'))`;
+/** A child set's DELETE of the children its new set leaves out (src/tables/children.ts), by child table. */
+const childRemove = (child: string) => {
+  const set = SHOPIFY_CHILD_SETS.find((c) => getTableName(c.child) === child);
+  if (!set) throw new Error(`no child set ${child}`);
+  return childRemoveSql(set);
+};
 
 /** The people pass's range of analytics_customer_orders (src/cron/compact/kpi-people.ts, rangeSql). */
 const PEOPLE_RANGE = `SELECT * FROM (SELECT * FROM analytics_customer_orders WHERE profile_id > ?1 AND profile_id <= ?2) v
@@ -80,9 +87,9 @@ const NEEDED: Needed[] = [
     "SELECT 1 AS hit FROM webhook_events WHERE source = ?1 AND received_at >= ?2 AND received_at < ?3 LIMIT 1",
   ],
   [
-    "webhook_events_by_status",
-    "src/cron/quality/ledger.ts: events of a status",
-    "SELECT source, COUNT(*) AS n FROM webhook_events WHERE status = ?4 AND updated_at > ?1 AND updated_at <= ?2 GROUP BY source",
+    "webhook_events_held",
+    "src/cron/quality/ledger.ts: events of a held status (partial index)",
+    `SELECT source, COUNT(*) AS n FROM webhook_events WHERE status = ?4 AND ${HELD_STATUS_SQL} AND updated_at > ?1 AND updated_at <= ?2 GROUP BY source`,
   ],
   [
     "shopify_orders_by_created",
@@ -356,14 +363,19 @@ const NEEDED: Needed[] = [
   ],
   // ---- child sets replaced with their parent ----
   [
+    "shopify_order_line_items_by_order",
+    "src/tables/children.ts: an order's lines its new set leaves out",
+    childRemove("shopify_order_line_items"),
+  ],
+  [
     "shopify_product_variants_by_product",
-    "src/tables/children.ts: a product's variants before its new set",
-    childRemove("shopify_product_variants", "product_id", "shopify_products"),
+    "src/tables/children.ts: a product's variants its new set leaves out",
+    childRemove("shopify_product_variants"),
   ],
   [
     "shopify_refund_line_items_by_refund",
-    "src/tables/children.ts: a refund's lines before its new set",
-    childRemove("shopify_refund_line_items", "refund_id", "shopify_refunds"),
+    "src/tables/children.ts: a refund's lines its new set leaves out",
+    childRemove("shopify_refund_line_items"),
   ],
   // ---- Stripe invoice links: triggers of migrations/0152_stripe_recharge_versions.sql ----
   [
@@ -588,6 +600,7 @@ describe("indexes", () => {
       ["0153_drop_unused_indexes.sql", 30],
       ["0161_drop_unneeded_indexes.sql", 15],
       ["0166_drop_stripe_charges_by_status.sql", 0],
+      ["0168_ledger_held_index.sql", 0],
     ] as const) {
       const text = readFileSync(`${root}/migrations/${file}`, "utf8");
       const dropped = [...text.matchAll(/^DROP INDEX IF EXISTS (\w+);/gm)].map((m) => m[1] as string);

@@ -9,6 +9,7 @@
  */
 import { SOURCES } from "../../shared/envelope";
 import { DEAD_LETTER_PREFIX } from "../../shared/keys";
+import { HELD_STATUS_SQL } from "../../shared/ledger-status";
 import { partitionOf } from "../../shared/time";
 import { sharedDatabase } from "../../tables/database";
 import { DUPLICATE_DELIVERIES } from "./sql";
@@ -22,7 +23,7 @@ async function statusCounts(
   const { results } = await db
     .prepare(
       `SELECT source, COUNT(*) AS day, SUM(CASE WHEN updated_at > ?3 THEN 1 ELSE 0 END) AS hour
-       FROM webhook_events WHERE status = ?4 AND updated_at > ?1 AND updated_at <= ?2 GROUP BY source`,
+       FROM webhook_events WHERE status = ?4 AND ${HELD_STATUS_SQL} AND updated_at > ?1 AND updated_at <= ?2 GROUP BY source`,
     )
     .bind(iso(now.getTime() - DAY_MS), now.toISOString(), iso(now.getTime() - HOUR_MS), status)
     .all<{ source: string; day: number; hour: number | null }>();

@@ -6,13 +6,13 @@
  * names the source, one seek per source where it covers them all.
  */
 import { SOURCES, SOURCES_SQL, type Source } from "../../shared/envelope";
+import { HELD_STATUS_SQL, type LedgerStatus } from "../../shared/ledger-status";
 
-export const LEDGER_STATUSES = ["retrying", "archived", "applied", "quarantined", "failed"] as const;
-export type LedgerStatus = (typeof LEDGER_STATUSES)[number];
+export { LEDGER_STATUSES, type LedgerStatus } from "../../shared/ledger-status";
 
 /**
- * Statuses few rows hold (events held back or not yet through): a read of one seeks them by
- * (status, source) and sorts them, instead of walking the source's newest rows until enough match,
+ * Statuses few rows hold (events held back or not yet through; the partial index of HELD_STATUS_SQL):
+ * a read of one seeks them by (status, source) and sorts them, instead of walking the source's newest rows until enough match,
  * which for a status with few or no rows is every row of the source.
  */
 const HELD_STATUSES: ReadonlySet<string> = new Set<LedgerStatus>(["retrying", "quarantined", "failed"]);
@@ -58,7 +58,7 @@ export function recentEventsQuery(f: RecentEventsFilter): { sql: string; params:
       : held
         ? // `+received_at`: sort the status's rows; the planner must not walk (source, received_at) for the order.
           `SELECT ${EVENT_COLUMNS} FROM webhook_events WHERE status = ${statusParam} AND source = ${source}
-           ORDER BY +received_at DESC, event_id LIMIT ?1`
+           AND ${HELD_STATUS_SQL} ORDER BY +received_at DESC, event_id LIMIT ?1`
         : // `+status`: walk (source, received_at) newest first; most rows have this status, so LIMIT stops it soon.
           `SELECT ${EVENT_COLUMNS} FROM webhook_events WHERE source = ${source} AND +status = ${statusParam}
            ${NEWEST_FIRST} LIMIT ?1`;

@@ -3,6 +3,7 @@
  * column (a test compares them). The consumer writes it with hand-written SQL (src/tables/ledger.ts);
  * this gives the retention job the columns and types it archives to Parquet.
  */
+import { sql } from "drizzle-orm";
 import { index, integer, primaryKey, sqliteTable, text } from "drizzle-orm/sqlite-core";
 
 export const webhookEvents = sqliteTable(
@@ -28,7 +29,8 @@ export const webhookEvents = sqliteTable(
   },
   (t) => [
     primaryKey({ columns: [t.source, t.eventId] }),
-    index("webhook_events_by_status").on(t.status, t.source),
+    // migrations/0168_ledger_held_index.sql: only the statuses few rows hold (src/shared/ledger-status.ts).
+    index("webhook_events_held").on(t.status, t.source).where(sql`status IN ('retrying', 'quarantined', 'failed')`),
     index("webhook_events_by_received").on(t.source, t.receivedAt),
     // migrations/0010_privacy.sql
     index("webhook_events_by_shop").on(t.shop),
