@@ -153,6 +153,39 @@ describe("POST /webhooks/shopify", () => {
     expect(await keysFor(eventId)).toEqual([]);
   });
 
+  it("reads a body with a declared length whole, and still refuses one that outgrows a lying length", async () => {
+    // A declared length is read in one piece; a body past the limit under a small declared length
+    // (HTTP framing prevents it, an in-process request can do it) is still a 413.
+    const big = new Uint8Array(1024 * 1024 + 1).fill(0x20);
+    const signed = await shopifyRequest(big);
+    const headers = new Headers(signed.headers);
+    headers.set("Content-Length", "10");
+    const res = await app.fetch(new Request(signed.url, { method: "POST", headers, body: big }), env);
+    expect(res.status).toBe(413);
+    expect(send).not.toHaveBeenCalled();
+
+    // A declared body that breaks off is a 400, as an undeclared one.
+    const eventId = crypto.randomUUID();
+    const small = await shopifyRequest('{"id":1}', { eventId });
+    const declared = new Headers(small.headers);
+    declared.set("Content-Length", "8");
+    const broken = new ReadableStream<Uint8Array>({
+      pull(c) {
+        c.error(new Error("connection reset by peer"));
+      },
+    });
+    const cut = await app.fetch(new Request(small.url, { method: "POST", headers: declared, body: broken }), env);
+    expect(cut.status).toBe(400);
+    expect(await errorOf(cut)).toMatchObject({ ok: false, error: { code: "bad_request" } });
+    expect(await keysFor(eventId)).toEqual([]);
+
+    // And a declared, signed body within the limit is accepted as it arrived.
+    const ok = await shopifyRequest('{"id":2}', { headers: { "Content-Length": "8" } });
+    expect((await exports.default.fetch(ok)).status).toBe(200);
+    expect(send).toHaveBeenCalledTimes(1);
+    expect(send.mock.calls[0]?.[0]).toMatchObject({ body: '{"id":2}' });
+  });
+
   it("answers 405 with Allow: POST for other methods", async () => {
     for (const method of ["GET", "PUT", "DELETE"]) {
       const res = await exports.default.fetch(new Request("https://pipeline.test/webhooks/shopify", { method }));
