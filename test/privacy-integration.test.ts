@@ -730,6 +730,77 @@ describe("shop/redact of a large shop", () => {
       .first<{ n: number }>();
     expect(kept?.n).toBe(1);
   });
+
+  it("walks the ledger and the identities by rowid windows across runs, among another shop's rows", async () => {
+    const shop = newShop();
+    const other = newShop();
+    // Ledger rows and identities of both shops, interleaved, and objects for the ledger rows that have keys.
+    const ledgerRow = (s: string, i: number, key: string | null) =>
+      env.DB.prepare(
+        `INSERT INTO webhook_events (source, event_id, topic, resource, shop, received_at, event_at, origin, r2_key,
+           status, attempts, deliveries, first_seen_at, updated_at)
+         VALUES ('shopify', ?1, 'products/update', 'products', ?2, '2027-03-04T00:00:00Z', '2027-03-04T00:00:00Z',
+           'webhook', ?3, 'applied', 1, 1, '2027-03-04T00:00:00Z', '2027-03-04T00:00:00Z')`,
+      ).bind(`walk-${s}-${i}`, s, key);
+    const identity = (s: string, i: number) =>
+      env.DB.prepare(
+        `INSERT INTO customer_identities (source, external_id, shop, profile_id, email, matched_by, created_at, updated_at,
+           last_event_id)
+         VALUES ('shopify', ?1, ?2, ?3, NULL, 'email', '2027-03-0${1 + (i % 3)}T00:00:00Z', '2027-03-0${1 + (i % 3)}T00:00:00Z', 'seed')`,
+      ).bind(`c${i}`, s, `cp_walk_${s}_${i}`);
+    const key = (s: string, i: number) => `raw/shopify/products/events/dt=2027-03-04/hour=00/walk-${s}-${i}.json`;
+    const statements = [];
+    for (let i = 0; i < 24; i++) {
+      for (const s of [shop, other]) {
+        const k = i % 4 === 3 ? null : key(s, i);
+        if (k) await env.LAKE.put(k, `{"shop":"${s}"}`);
+        statements.push(ledgerRow(s, i, k), identity(s, i));
+      }
+    }
+    await env.DB.batch(statements);
+    const redact = envelope(
+      "shopify",
+      "shop/redact",
+      `{"shop_id":3,"shop_domain":"${shop}"}`,
+      shop,
+      "2027-03-05T00:00:00Z",
+    );
+    await deliver(redact);
+    const requestId = `pr-${redact.eventId}`;
+    const count = async (table: string, s: string) =>
+      (await env.DB.prepare(`SELECT count(*) AS n FROM ${table} WHERE shop = ?1`).bind(s).first<{ n: number }>())?.n;
+
+    // Windows of 5 rowids, 2 a call: several calls and runs, each going on from the saved cursor.
+    const options = { batchObjects: 1, rowsPerStatement: 4, rowChunksPerRun: 2, walk: { rowids: 5, windows: 2 } };
+    const identitiesLeft: number[] = [];
+    let runs = 0;
+    for (; runs < 80; runs++) {
+      await runJob(env, "privacy", { now: new Date(), options });
+      identitiesLeft.push((await count("customer_identities", shop)) as number);
+      const row = await env.DB.prepare("SELECT status, error FROM privacy_requests WHERE request_id = ?1")
+        .bind(requestId)
+        .first<{ status: string; error: string | null }>();
+      expect(row?.error ?? null).toBeNull();
+      if (row?.status === "completed") break;
+    }
+    expect(runs).toBeGreaterThan(2);
+    // The identities went a few a run (2 chunks of at most 2 windows), never coming back; the objects are gone.
+    expect(identitiesLeft.filter((n) => n > 0 && n < 24).length).toBeGreaterThan(1);
+    for (let i = 1; i < identitiesLeft.length; i++)
+      expect(identitiesLeft[i]).toBeLessThanOrEqual(identitiesLeft[i - 1] as number);
+    expect(await count("webhook_events", shop)).toBe(0);
+    expect(await count("customer_identities", shop)).toBe(0);
+    for (let i = 0; i < 24; i++) if (i % 4 !== 3) expect(await env.LAKE.head(key(shop, i))).toBeNull();
+    // The identities' days reached the request (its lake partitions to rewrite).
+    const work = await env.DB.prepare("SELECT days FROM privacy_work WHERE request_id = ?1")
+      .bind(requestId)
+      .first<{ days: string }>();
+    expect(JSON.parse(work?.days ?? "[]")).toEqual(expect.arrayContaining(["2027-03-01", "2027-03-02", "2027-03-03"]));
+    // The other shop keeps every row and object.
+    expect(await count("webhook_events", other)).toBe(24);
+    expect(await count("customer_identities", other)).toBe(24);
+    for (let i = 0; i < 24; i++) if (i % 4 !== 3) expect(await env.LAKE.head(key(other, i))).not.toBeNull();
+  });
 });
 
 describe("POST /admin/privacy/erase", () => {

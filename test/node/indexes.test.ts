@@ -10,6 +10,7 @@ import { getTableName } from "drizzle-orm";
 import { beforeAll, describe, expect, it } from "vitest";
 import { COMPACT_TABLES, readSql } from "../../src/cron/compact/tables";
 import { ERROR_RATE, PIPELINE_LAG } from "../../src/cron/health/sql";
+import { lateLedgerDeleteSql, walkEndsSql, walkWindowSql } from "../../src/cron/privacy/shop-sql";
 import { DUPLICATE_DELIVERIES, HOURLY_COUNTS, LAST_WEBHOOKS } from "../../src/cron/quality/sql";
 import { deleteByRowidSql, LEDGER_ELIGIBLE, ledgerPageSql, OLDEST_LEDGER_DAY } from "../../src/cron/retention/sql";
 import { ENTRIES_AFTER, SCHEMA as SUBJECT_INDEX_SCHEMA, subjectKeys } from "../../src/durable/subject-index-sql";
@@ -77,11 +78,6 @@ const PEOPLE_RANGE = `SELECT * FROM (SELECT * FROM analytics_customer_orders WHE
  */
 const NEEDED: Needed[] = [
   [
-    "webhook_events_by_shop",
-    "src/cron/privacy/shop.ts: a shop's archived keys (shop/redact)",
-    "SELECT r2_key FROM webhook_events WHERE shop = ?1 AND r2_key IS NOT NULL LIMIT ?2",
-  ],
-  [
     "webhook_events_by_received",
     "src/cron/health/rules.ts: a source's events in a window",
     "SELECT 1 AS hit FROM webhook_events WHERE source = ?1 AND received_at >= ?2 AND received_at < ?3 LIMIT 1",
@@ -110,11 +106,6 @@ const NEEDED: Needed[] = [
     "customer_identities_by_profile",
     "migrations/0006_identity.sql: customer_orders pushes profile_id down to the identities",
     "SELECT * FROM customer_orders WHERE profile_id = ?1",
-  ],
-  [
-    "customer_identities_by_shop",
-    "src/cron/privacy/shop.ts: shop/redact deletes the shop's identities a chunk at a time",
-    "DELETE FROM customer_identities WHERE rowid IN (SELECT rowid FROM customer_identities WHERE shop = ?1 LIMIT 2000)",
   ],
   [
     "recharge_subscriptions_without_currency",
@@ -459,6 +450,18 @@ describe("indexes", () => {
     });
   }
 
+  // shop/redact's walks: a window of rowids, never a scan of the ledger or the identities.
+  it("shop/redact walks the ledger and the identities by rowid ranges", () => {
+    for (const table of ["webhook_events", "customer_identities"] as const) {
+      expect(plan(walkWindowSql(table, "shop"))).toMatch(
+        new RegExp(`^SEARCH ${table} USING INTEGER PRIMARY KEY \\(rowid>\\? AND rowid<\\?\\)$`),
+      );
+      expect(plan(walkEndsSql(table))).not.toMatch(new RegExp(`SCAN ${table}`));
+      expect(plan(walkEndsSql(table))).toMatch(new RegExp(`SEARCH ${table}`));
+    }
+    expect(plan(lateLedgerDeleteSql(100))).toMatch(/SEARCH webhook_events USING INTEGER PRIMARY KEY \(rowid>\?\)/);
+  });
+
   // A day of a large brand is 1,000,000 ledger rows: retention must seek, never read the day per query.
   it("retention finds the oldest ledger day by one seek per source", () => {
     const lines = plan(OLDEST_LEDGER_DAY)
@@ -601,6 +604,7 @@ describe("indexes", () => {
       ["0161_drop_unneeded_indexes.sql", 15],
       ["0166_drop_stripe_charges_by_status.sql", 0],
       ["0168_ledger_held_index.sql", 0],
+      ["0169_walk_shop_rows.sql", 1],
     ] as const) {
       const text = readFileSync(`${root}/migrations/${file}`, "utf8");
       const dropped = [...text.matchAll(/^DROP INDEX IF EXISTS (\w+);/gm)].map((m) => m[1] as string);

@@ -28,7 +28,7 @@ import { eraseRows } from "./erase-rows";
 import { writeExport } from "./export";
 import { type MoveOptions, moveIndex } from "./move-index";
 import { dayOfKey, type LineMatcher, rewriteObject } from "./rewrite";
-import { countShopObjects, deleteShopObjects, deleteShopRowsChunk, shopDays } from "./shop";
+import { countShopObjects, deleteShopObjects, deleteShopRowsChunk, shopDays, type Walk } from "./shop";
 import { mergeTargets, resolveTarget, type Target, type TargetSubject, targetMatcher } from "./target";
 
 export interface PrivacyOptions {
@@ -37,6 +37,8 @@ export interface PrivacyOptions {
   /** shop/redact: rows one statement deletes per table, and chunks per run (tests pass small numbers). */
   rowsPerStatement?: number;
   rowChunksPerRun?: number;
+  /** shop/redact: the rowid walks' window and windows per call (tests pass small numbers). */
+  walk?: Walk;
   /** The move of D1's subject index rows to the shards (move-index.ts). */
   move?: MoveOptions;
 }
@@ -101,9 +103,15 @@ const MAX_COUNTED = 100_000;
 const SHOP_DELETE_FACTOR = 100;
 /** shop/redact chunks per run: each a few D1 queries and at most 25 index shard calls. */
 const SHOP_CHUNKS_PER_RUN = 100;
-const shardCursorSchema = z.object({
+/**
+ * D1 queries shop/redact spends in one run (a batch's statements each count), counted as it goes:
+ * the rest of the run's 1,000 stays for the move of the index, the sweep and the other requests.
+ */
+const SHOP_QUERIES_PER_RUN = 600;
+const shopCursorSchema = z.object({
   shard: z.number().int().nonnegative(),
   after: z.tuple([z.string(), z.string(), z.string(), z.string()]).nullable(),
+  rowids: z.record(z.string(), z.number().int()).optional(),
 });
 const ROW_CHUNKS_PER_RUN = 25;
 /**
@@ -284,29 +292,34 @@ async function carryOut(
     // Deleting is cheaper than rewriting (1,000 keys per R2 call): SHOP_DELETE_FACTOR times the
     // run's rewrite budget, so a shop of 5,000,000 objects goes in days, not months.
     let deletes = budget.left * SHOP_DELETE_FACTOR;
-    // Where the walk of the index shards stands, kept on the request so the next run goes on from it.
-    const cursor = shardCursorSchema.parse(JSON.parse(row.shop_cursor ?? '{"shard":0,"after":null}'));
-    for (
-      let i = 0;
-      i < SHOP_CHUNKS_PER_RUN && row.stage === "objects" && deletes > 0 && Date.now() < budget.until;
-      i++
-    ) {
-      const out = await deleteShopObjects(env, shop, Math.min(deletes, 1000), cursor);
-      deletes -= Math.max(1, out.deleted);
-      if (out.days.length > 0) await addDays(db, row.request_id, out.days);
-      await db
+    // Where the walks stand (the index shards, the ledger's and the identities' rowids), kept on the
+    // request so the next run goes on from them.
+    const cursor = shopCursorSchema.parse(JSON.parse(row.shop_cursor ?? '{"shard":0,"after":null}'));
+    const keep = () =>
+      db
         .prepare("UPDATE privacy_work SET shop_cursor = ?2 WHERE request_id = ?1")
         .bind(row.request_id, JSON.stringify(cursor))
         .run();
+    let queries = 0;
+    const more = () => queries < SHOP_QUERIES_PER_RUN && Date.now() < budget.until;
+    for (let i = 0; i < SHOP_CHUNKS_PER_RUN && row.stage === "objects" && deletes > 0 && more(); i++) {
+      const out = await deleteShopObjects(env, shop, Math.min(deletes, 1000), cursor, options.walk);
+      deletes -= Math.max(1, out.deleted);
+      if (out.days.length > 0) await addDays(db, row.request_id, out.days);
+      await keep();
       row = await save(db, row, out.done ? { stage: "rows" } : { objects_deleted: row.objects_deleted + out.deleted });
+      queries += out.queries + 5;
     }
     budget.left = Math.floor(deletes / SHOP_DELETE_FACTOR);
-    // Rows in chunks until the run's time is up (each chunk is one D1 batch of about 20 statements,
-    // so ROW_CHUNKS_PER_RUN keeps a run far from 1,000 queries); the next run goes on from what is left.
+    // Rows in chunks (each one D1 batch of about 20 statements) until the run's share of queries or
+    // its time is spent; the next run goes on from what is left.
     const chunks = options.rowChunksPerRun ?? ROW_CHUNKS_PER_RUN;
-    for (let i = 0; row.stage === "rows" && i < chunks && Date.now() < budget.until; i++) {
-      const rows = await deleteShopRowsChunk(env, shop, options.rowsPerStatement);
-      row = await save(db, row, rows === 0 ? { stage: "compact" } : { rows_changed: row.rows_changed + rows });
+    for (let i = 0; row.stage === "rows" && i < chunks && more(); i++) {
+      const out = await deleteShopRowsChunk(env, shop, cursor, options.rowsPerStatement, options.walk);
+      if (out.days.length > 0) await addDays(db, row.request_id, out.days);
+      await keep();
+      row = await save(db, row, out.done ? { stage: "compact" } : { rows_changed: row.rows_changed + out.rows });
+      queries += out.queries + 5;
     }
     return finishOrCompact(db, row, now);
   }

@@ -1,17 +1,40 @@
 /**
  * `shop/redact`: everything of one shop goes. R2 objects are found through the subject index
- * (walking each shard by its primary key, the position kept on the request between runs), the ledger and the bulk records (never by
- * listing the bucket: only a bulk export's folder of parts is listed) and deleted 1,000 keys per R2
- * call; then every D1 row keyed by the shop, the identity profiles only that shop held, and the
- * shop coordinator's bulk state. Rows go in chunks of ROWS_PER_STATEMENT per table, never in one
- * batch (a shop of millions of rows would pass D1's 30 s per batch), so the work spreads over
- * runs and resumes where it stopped: what was deleted is gone, and the next chunk is the first
- * rows still there. The tombstone and the erased-shop marker keep the domain: it is the shop's,
+ * (walking each shard by its primary key), the ledger and the bulk records (never by listing the
+ * bucket: only a bulk export's folder of parts is listed) and deleted 1,000 keys per R2 call; then
+ * every D1 row keyed by the shop, the identity profiles only that shop held, and the shop
+ * coordinator's bulk state. The ledger and the identities have no index by shop (each would cost a
+ * written row for every event and identity of every shop, for a walk done once per uninstalled
+ * shop): their rows are found by walking rowids in windows, each query reading at most a window.
+ * Every walk's position is kept on the request between runs (`ShopCursor`). Rows go in chunks of
+ * ROWS_PER_STATEMENT per table, never in one batch (a shop of millions of rows would pass D1's 30 s
+ * per batch), so the work spreads over runs and resumes where it stopped: what was deleted is gone,
+ * and the next chunk is the first rows still there (or the walk's next window). The tombstone and the erased-shop marker keep the domain: it is the shop's,
  * not a person's, and it keeps later events of the shop redacted.
  */
 import { describeError, log } from "../../shared/log";
 import { sharedDatabase, shopDatabase } from "../../tables/database";
 import { forgetEntries, type ShardCursor, shopIndexedEntries } from "../../tables/subject-index";
+import { lateLedgerDeleteSql, type WalkedTable, walkEndsSql, walkWindowSql } from "./shop-sql";
+
+/**
+ * Where a shop's deletion stands: the walk of the index shards, and each rowid walk by
+ * `table@database` (the database's place in shopDatabases) as the last rowid walked.
+ */
+export interface ShopCursor extends ShardCursor {
+  rowids?: Record<string, number>;
+}
+
+/**
+ * A rowid walk's steps: `rowids` one query spans (it reads at most this many rows, however few are
+ * the shop's: a seek and a short range read, milliseconds and $0.00005 of rows read), and `windows`
+ * one call reads at most before it returns (the caller saves the cursor and comes back).
+ */
+export interface Walk {
+  rowids: number;
+  windows: number;
+}
+const WALK: Walk = { rowids: 50_000, windows: 4 };
 
 /** Tables whose rows are the shop's; the privacy tables keep their proof of erasure. */
 const SHOP_TABLES = [
@@ -25,18 +48,18 @@ const SHOP_TABLES = [
   "shopify_refunds",
   "shopify_checkouts",
   "customer_identity_conflicts",
-  "customer_identities",
   "bulk_operations",
   "sync_cursors",
-  "webhook_events",
 ];
+/** Walked by rowid (no index by shop), not deleted by the chunk of SHOP_TABLES. */
+const WALKED = new Set(["webhook_events", "customer_identities"]);
 /**
  * The privacy tables keep their proof of erasure; `archive_subjects` is empty once its rows moved to
  * the subject index objects, which requests wait for (move-index.ts); `privacy_late_objects` (WITHOUT
  * ROWID, so not deleted in rowid chunks) names objects this request deletes, and the sweep drops its
  * rows when it finds them missing.
  */
-const KEEP = new Set(["erased_subjects", "privacy_requests", "archive_subjects", "privacy_late_objects"]);
+const KEEP = new Set(["erased_subjects", "privacy_requests", "archive_subjects", "privacy_late_objects", ...WALKED]);
 
 /** Every table with a `shop` column: the list above plus any added later. */
 async function shopTables(db: D1Database): Promise<string[]> {
@@ -47,7 +70,7 @@ async function shopTables(db: D1Database): Promise<string[]> {
       )
       .all<{ name: string }>();
     const found = r.results.map((x) => x.name).filter((n) => !KEEP.has(n) && !SHOP_TABLES.includes(n));
-    return [...SHOP_TABLES.slice(0, -1), ...found, ...SHOP_TABLES.slice(-1)];
+    return [...SHOP_TABLES, ...found];
   } catch (err) {
     // Some D1 builds refuse pragma functions (SQLITE_AUTH): the known tables still go, and the log
     // says (once per isolate) that a table added later and not listed above would keep the shop's rows.
@@ -63,9 +86,10 @@ async function shopTables(db: D1Database): Promise<string[]> {
 
 let warnedTables = false;
 
+/** The days of the shop's Shopify rows (each table's key starts with the shop); the identities' come with their walk. */
 export async function shopDays(db: D1Database, shop: string): Promise<string[]> {
   const days = new Set<string>();
-  for (const table of [...SHOP_TABLES.filter((t) => t.startsWith("shopify_")), "customer_identities"]) {
+  for (const table of SHOP_TABLES.filter((t) => t.startsWith("shopify_"))) {
     const r = await db
       .prepare(`SELECT DISTINCT substr(updated_at, 1, 10) AS d FROM ${table} WHERE shop = ?1`)
       .bind(shop)
@@ -73,6 +97,42 @@ export async function shopDays(db: D1Database, shop: string): Promise<string[]> 
     for (const x of r.results) if (x.d) days.add(x.d);
   }
   return [...days].sort();
+}
+
+/**
+ * The next of the shop's rows of `table` (up to `limit`), found by walking its rowids from where
+ * `cursor` stands under `key`, a window of `walk.rowids` per query, at most `walk.windows` a call; the cursor moves past what was read. `done`: the walk reached the table's last rowid and
+ * found nothing more (rows written after the walk passed come after it, so they are found too).
+ */
+async function walkRows<T>(
+  db: D1Database,
+  table: WalkedTable,
+  columns: string,
+  shop: string,
+  key: string,
+  cursor: ShopCursor,
+  limit: number,
+  walk: Walk,
+): Promise<{ rows: Array<T & { rid: number }>; done: boolean; queries: number }> {
+  const rowids = cursor.rowids ?? {};
+  cursor.rowids = rowids;
+  const ends = await db.prepare(walkEndsSql(table)).first<{ lo: number | null; hi: number | null }>();
+  const hi = ends?.hi ?? 0;
+  let after = rowids[key] ?? (ends?.lo ?? 1) - 1;
+  const rows: Array<T & { rid: number }> = [];
+  let queries = 1;
+  for (let w = 0; w < walk.windows && after < hi && rows.length === 0; w++) {
+    queries++;
+    const r = await db
+      .prepare(walkWindowSql(table, columns))
+      .bind(after, after + walk.rowids, shop, limit)
+      .all<T & { rid: number }>();
+    rows.push(...r.results);
+    // A full page may leave rows of the window: the next read starts after its last row.
+    after = r.results.length === limit ? (r.results.at(-1)?.rid ?? after) : Math.min(after + walk.rowids, hi);
+  }
+  rowids[key] = after;
+  return { rows, done: rows.length === 0 && after >= hi, queries };
 }
 
 /**
@@ -84,18 +144,21 @@ export async function deleteShopObjects(
   env: Env,
   shop: string,
   limit: number,
-  cursor: ShardCursor,
-): Promise<{ deleted: number; days: string[]; done: boolean }> {
+  cursor: ShopCursor,
+  walk: Walk = WALK,
+): Promise<{ deleted: number; days: string[]; done: boolean; queries: number }> {
   const walked = await shopIndexedEntries(env, shop, cursor);
   if (walked !== null) {
     const out = await deleteKeys(env, new Set(walked.entries.map((e) => e[3])));
     await forgetEntries(env, walked.shard, walked.entries);
-    return { deleted: out.deleted, days: out.days, done: false };
+    return { deleted: out.deleted, days: out.days, done: false, queries: 0 };
   }
   // The shop's database holds its events; the shared one its bulk exports (the same when not routed).
-  for (const db of shopDatabases(env, shop)) {
-    const out = await deleteObjectsIn(env, db, shop, limit);
-    if (out.deleted > 0) return { ...out, done: false };
+  let queries = 0;
+  for (const [i, db] of shopDatabases(env, shop).entries()) {
+    const out = await deleteObjectsIn(env, db, shop, limit, cursor, `webhook_events@${i}`, walk);
+    queries += out.queries;
+    if (!out.done) return { deleted: out.deleted, days: out.days, done: false, queries };
   }
   // Last: the data-request answers under the shop's own prefix (a bounded listing).
   let exports = 0;
@@ -106,22 +169,22 @@ export async function deleteShopObjects(
     exports += page.objects.length;
     next = page.truncated ? page.cursor : undefined;
   } while (next !== undefined);
-  return { deleted: exports, days: [], done: exports === 0 };
+  return { deleted: exports, days: [], done: exports === 0, queries };
 }
 
 /**
- * About how many objects the shop's deletion has to do, for the status page: its ledger's and its
- * bulk exports'. The subject index's are found as its shards are walked (counting them first would
- * read every shard once more), so the count can grow while the request runs.
+ * About how many objects the shop's deletion has to do, for the status page: its bulk exports'. The
+ * subject index's and the ledger's are found as they are walked (counting them first would read
+ * every shard and the whole ledger once more), so the count grows while the request runs.
  */
 export async function countShopObjects(env: Env, shop: string): Promise<number> {
   let n = 0;
   for (const db of shopDatabases(env, shop)) {
-    const [ledger, bulk] = await db.batch<{ n: number }>([
-      db.prepare("SELECT count(*) AS n FROM webhook_events WHERE shop = ?1 AND r2_key IS NOT NULL").bind(shop),
-      db.prepare("SELECT count(*) AS n FROM bulk_operations WHERE shop = ?1 AND r2_key IS NOT NULL").bind(shop),
-    ]);
-    n += (ledger?.results[0]?.n ?? 0) + (bulk?.results[0]?.n ?? 0);
+    const bulk = await db
+      .prepare("SELECT count(*) AS n FROM bulk_operations WHERE shop = ?1 AND r2_key IS NOT NULL")
+      .bind(shop)
+      .first<{ n: number }>();
+    n += bulk?.n ?? 0;
   }
   return n;
 }
@@ -160,44 +223,51 @@ async function deleteKeys(env: Env, found: Iterable<string>): Promise<{ deleted:
   return { deleted: deleted + objects.length, days: [...days] };
 }
 
+/**
+ * The next chunk of the shop's ledger rows, walked by rowid, their objects deleted and then the rows;
+ * once the walk is through, the bulk exports' objects. `done`: neither has anything left.
+ */
 async function deleteObjectsIn(
   env: Env,
   db: D1Database,
   shop: string,
   limit: number,
-): Promise<{ deleted: number; days: string[] }> {
-  // One indexed read per table, not a UNION: a UNION builds the distinct set of all the shop's
-  // keys before its LIMIT, millions of rows for every chunk of a large shop.
-  const ledger = await db
-    .prepare("SELECT rowid AS rid, r2_key FROM webhook_events WHERE shop = ?1 AND r2_key IS NOT NULL LIMIT ?2")
-    .bind(shop, limit)
-    .all<{ rid: number; r2_key: string }>();
-  const found = new Set(ledger.results.map((x) => x.r2_key));
-  const bulk =
-    found.size >= limit
-      ? []
-      : (
-          await db
-            .prepare("SELECT r2_key FROM bulk_operations WHERE shop = ?1 AND r2_key IS NOT NULL LIMIT ?2")
-            .bind(shop, limit - found.size)
-            .all<{ r2_key: string }>()
-        ).results.map((x) => x.r2_key);
-  for (const k of bulk) found.add(k);
-  if (found.size === 0) return { deleted: 0, days: [] };
-  const out = await deleteKeys(env, found);
-  // Each list as one JSON value: two statements for any number of keys. The ledger's rows go by
-  // rowid: by (shop, key), each chunk would walk every row the shop has left.
-  await db.batch([
-    db
-      .prepare("DELETE FROM webhook_events WHERE rowid IN (SELECT value FROM json_each(?1))")
-      .bind(JSON.stringify(ledger.results.map((x) => x.rid))),
-    db
-      .prepare(
-        "UPDATE bulk_operations SET r2_key = NULL WHERE shop = ?1 AND r2_key IN (SELECT value FROM json_each(?2))",
-      )
-      .bind(shop, JSON.stringify(bulk)),
-  ]);
-  return { deleted: Math.max(out.deleted, 1), days: out.days };
+  cursor: ShopCursor,
+  key: string,
+  walk: Walk,
+): Promise<{ deleted: number; days: string[]; done: boolean; queries: number }> {
+  const ledger = await walkRows<{ r2_key: string | null }>(
+    db,
+    "webhook_events",
+    "r2_key",
+    shop,
+    key,
+    cursor,
+    limit,
+    walk,
+  );
+  if (!ledger.done) {
+    const out = await deleteKeys(env, new Set(ledger.rows.flatMap((x) => (x.r2_key ? [x.r2_key] : []))));
+    // By rowid, as one JSON value: one statement for the chunk, the shop checked again on each row.
+    await db
+      .prepare("DELETE FROM webhook_events WHERE rowid IN (SELECT value FROM json_each(?1)) AND shop = ?2")
+      .bind(JSON.stringify(ledger.rows.map((x) => x.rid)), shop)
+      .run();
+    return { deleted: out.deleted, days: out.days, done: false, queries: ledger.queries + 1 };
+  }
+  const bulk = (
+    await db
+      .prepare("SELECT r2_key FROM bulk_operations WHERE shop = ?1 AND r2_key IS NOT NULL LIMIT ?2")
+      .bind(shop, limit)
+      .all<{ r2_key: string }>()
+  ).results.map((x) => x.r2_key);
+  if (bulk.length === 0) return { deleted: 0, days: [], done: true, queries: ledger.queries + 1 };
+  const out = await deleteKeys(env, bulk);
+  await db
+    .prepare("UPDATE bulk_operations SET r2_key = NULL WHERE shop = ?1 AND r2_key IN (SELECT value FROM json_each(?2))")
+    .bind(shop, JSON.stringify(bulk))
+    .run();
+  return { deleted: out.deleted, days: out.days, done: false, queries: ledger.queries + 2 };
 }
 
 /** Rows one statement deletes: thousands of index entries and trigger writes, well inside 30 s. */
@@ -205,31 +275,80 @@ export const ROWS_PER_STATEMENT = 2_000;
 
 /**
  * Deletes the next chunk of the shop's D1 rows in every database it has rows in, and the profiles
- * only its identities held; returns how many rows went (0: none left). After the last chunk, the
- * coordinator forgets the shop's bulk state.
+ * only its identities held; `done` once none is left. Then the coordinator forgets the shop's bulk
+ * state. `days`: the days of the identities deleted (the lake's partitions to rewrite).
  */
-export async function deleteShopRowsChunk(env: Env, shop: string, n = ROWS_PER_STATEMENT): Promise<number> {
+export async function deleteShopRowsChunk(
+  env: Env,
+  shop: string,
+  cursor: ShopCursor,
+  n = ROWS_PER_STATEMENT,
+  walk: Walk = WALK,
+): Promise<{ rows: number; days: string[]; done: boolean; queries: number }> {
   let rows = 0;
-  for (const db of shopDatabases(env, shop)) rows += await deleteRowsIn(db, shop, n);
-  if (rows === 0) {
+  let done = true;
+  let queries = 0;
+  const days = new Set<string>();
+  for (const [i, db] of shopDatabases(env, shop).entries()) {
+    const out = await deleteRowsIn(db, shop, n, cursor, i, walk);
+    rows += out.rows;
+    queries += out.queries;
+    done &&= out.done;
+    for (const d of out.days) days.add(d);
+  }
+  if (done) {
     const forgotten = await env.SHOP.getByName(shop).forgetShop();
     log.info("shop rows erased", { shop, coordinatorJobs: forgotten.jobs });
   }
-  return rows;
+  return { rows, days: [...days], done, queries };
 }
 
-async function deleteRowsIn(db: D1Database, shop: string, n: number): Promise<number> {
-  // The profiles of the next chunk of the shop's identities that no other shop's identity holds,
-  // deleted before those identities (in the same batch, so the chunk is the same rows).
-  const onlyHere = `SELECT c.profile_id FROM (SELECT profile_id FROM customer_identities WHERE shop = ?1 LIMIT ${n}) c
-    WHERE NOT EXISTS (SELECT 1 FROM customer_identities j WHERE j.profile_id = c.profile_id AND j.shop <> ?1)`;
+async function deleteRowsIn(
+  db: D1Database,
+  shop: string,
+  n: number,
+  cursor: ShopCursor,
+  at: number,
+  walk: Walk,
+): Promise<{ rows: number; days: string[]; done: boolean; queries: number }> {
   const chunk = (t: string) =>
     db.prepare(`DELETE FROM ${t} WHERE rowid IN (SELECT rowid FROM ${t} WHERE shop = ?1 LIMIT ${n})`).bind(shop);
+  // The next identities of the shop, by their rowid walk; the profiles among theirs that no other
+  // shop's identity holds go first, in the same batch.
+  const identities = await walkRows<{ profile_id: string }>(
+    db,
+    "customer_identities",
+    "profile_id",
+    shop,
+    `customer_identities@${at}`,
+    cursor,
+    n,
+    walk,
+  );
+  const rids = JSON.stringify(identities.rows.map((r) => r.rid));
+  const onlyHere = `SELECT c.profile_id FROM customer_identities c WHERE c.rowid IN (SELECT value FROM json_each(?2))
+    AND NOT EXISTS (SELECT 1 FROM customer_identities j WHERE j.profile_id = c.profile_id AND j.shop <> ?1)`;
+  // Ledger rows written after the objects' walk passed them (late events of the shop), from there on.
+  const ledgerFrom = cursor.rowids?.[`webhook_events@${at}`] ?? 0;
   const statements = [
-    db.prepare(`DELETE FROM customer_profile_emails WHERE profile_id IN (${onlyHere})`).bind(shop),
-    db.prepare(`DELETE FROM customer_profiles WHERE id IN (${onlyHere})`).bind(shop),
+    db.prepare(`DELETE FROM customer_profile_emails WHERE profile_id IN (${onlyHere})`).bind(shop, rids),
+    db.prepare(`DELETE FROM customer_profiles WHERE id IN (${onlyHere})`).bind(shop, rids),
+    db
+      .prepare(
+        `DELETE FROM customer_identities WHERE rowid IN (SELECT value FROM json_each(?2)) AND shop = ?1
+         RETURNING substr(updated_at, 1, 10) AS d`,
+      )
+      .bind(shop, rids),
+    db.prepare(lateLedgerDeleteSql(n)).bind(shop, ledgerFrom),
     ...(await shopTables(db)).map(chunk),
   ];
-  const results = await db.batch(statements);
-  return results.reduce((sum, r) => sum + r.meta.changes, 0);
+  const results = await db.batch<{ d: string | null }>(statements);
+  const rows = results.reduce((sum, r) => sum + r.meta.changes, 0);
+  const days = new Set((results[2]?.results ?? []).flatMap((r) => (r.d ? [r.d] : [])));
+  return {
+    rows,
+    days: [...days],
+    done: rows === 0 && identities.done,
+    queries: identities.queries + statements.length,
+  };
 }

@@ -59,8 +59,7 @@ export const customerIdentities = sqliteTable(
     primaryKey({ columns: [t.source, t.externalId, t.shop] }),
     index("customer_identities_by_profile").on(t.profileId),
     index("customer_identities_by_shopify_customer").on(t.shopifyCustomerId),
-    // migrations/0162: shop/redact deletes a shop's identities by chunks of `shop`.
-    index("customer_identities_by_shop").on(t.shop),
+    // No index by shop (dropped by migrations/0169): shop/redact walks the identities by rowid.
     // migrations/0140: the lake reads a changed day as an index range, in key order.
     index("customer_identities_by_lake_day").on(t.updatedAt, t.source, t.externalId, t.shop),
   ],

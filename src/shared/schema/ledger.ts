@@ -32,7 +32,6 @@ export const webhookEvents = sqliteTable(
     // migrations/0168_ledger_held_index.sql: only the statuses few rows hold (src/shared/ledger-status.ts).
     index("webhook_events_held").on(t.status, t.source).where(sql`status IN ('retrying', 'quarantined', 'failed')`),
     index("webhook_events_by_received").on(t.source, t.receivedAt),
-    // migrations/0010_privacy.sql
-    index("webhook_events_by_shop").on(t.shop),
+    // No index by shop (dropped by migrations/0169): shop/redact walks the ledger by rowid.
   ],
 );
