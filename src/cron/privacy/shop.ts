@@ -101,8 +101,9 @@ export async function shopDays(db: D1Database, shop: string): Promise<string[]> 
 
 /**
  * The next of the shop's rows of `table` (up to `limit`), found by walking its rowids from where
- * `cursor` stands under `key`, a window of `walk.rowids` per query, at most `walk.windows` a call; the cursor moves past what was read. `done`: the walk reached the table's last rowid and
- * found nothing more (rows written after the walk passed come after it, so they are found too).
+ * `cursor` stands under `key`, a window of `walk.rowids` per query, at most `walk.windows` a call;
+ * the cursor moves past what was read. `done`: the walk reached the table's last rowid and found
+ * nothing more (rows written after the walk passed come after it, so they are found too).
  */
 async function walkRows<T>(
   db: D1Database,
@@ -118,7 +119,8 @@ async function walkRows<T>(
   cursor.rowids = rowids;
   const ends = await db.prepare(walkEndsSql(table)).first<{ lo: number | null; hi: number | null }>();
   const hi = ends?.hi ?? 0;
-  let after = rowids[key] ?? (ends?.lo ?? 1) - 1;
+  // Never below the first rowid left: retention may have deleted the rows a saved position stood among.
+  let after = Math.max(rowids[key] ?? 0, (ends?.lo ?? 1) - 1);
   const rows: Array<T & { rid: number }> = [];
   let queries = 1;
   for (let w = 0; w < walk.windows && after < hi && rows.length === 0; w++) {
