@@ -471,7 +471,9 @@ describe("statement builders", () => {
     expect(rest).toEqual([]);
     expect(upsert?.sql).toMatch(/^insert into "shopify_orders" .* on conflict .* where excluded\.updated_at >= /);
     expect(del?.sql).toMatch(/^DELETE FROM "shopify_order_line_items" .* JOIN "shopify_orders" p ON .*"last_event_id"/);
-    expect(del?.params).toEqual([JSON.stringify([[meta.shop, "900000000000000001", meta.eventId]])]);
+    // The parent's key and event, and the ids of its new set (the stored lines it leaves out go).
+    const newSet = lines.map((_, i) => `91${String(i + 1).padStart(16, "0")}`);
+    expect(del?.params).toEqual([JSON.stringify([[meta.shop, "900000000000000001", meta.eventId, newSet]])]);
     expect(insert?.sql).toMatch(
       /^INSERT INTO "shopify_order_line_items" .* FROM json_each\(\?1\) j JOIN "shopify_orders" p ON .* ON CONFLICT \("shop", "id"\) DO UPDATE/,
     );
