@@ -134,6 +134,8 @@ export async function startWrangler({ config = "wrangler.toml", envFile, migrate
     pid: child.pid,
     /** The local state directory (D1, R2 files), left in place for the caller to read. */
     persist,
+    /** The port of its V8 inspector (Chrome DevTools protocol): bench/lib/profile.mjs profiles the Worker through it. */
+    inspectorPort: inspector,
     /** CPU ms used by this server's workerd so far (see workerdCpuMs). */
     cpuMs: () => workerdCpuMs(child.pid),
     stop: () =>
