@@ -300,6 +300,7 @@ async function carryOut(
         .prepare("UPDATE privacy_work SET shop_cursor = ?2 WHERE request_id = ?1")
         .bind(row.request_id, JSON.stringify(cursor))
         .run();
+    // Each chunk adds its own queries and up to 5 here: the cursor, the request's save and its days.
     let queries = 0;
     const more = () => queries < SHOP_QUERIES_PER_RUN && Date.now() < budget.until;
     for (let i = 0; i < SHOP_CHUNKS_PER_RUN && row.stage === "objects" && deletes > 0 && more(); i++) {

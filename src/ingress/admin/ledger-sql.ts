@@ -6,16 +6,16 @@
  * names the source, one seek per source where it covers them all.
  */
 import { SOURCES, SOURCES_SQL, type Source } from "../../shared/envelope";
-import { HELD_STATUS_SQL, type LedgerStatus } from "../../shared/ledger-status";
+import { HELD_STATUS_SQL, HELD_STATUSES, type LedgerStatus } from "../../shared/ledger-status";
 
 export { LEDGER_STATUSES, type LedgerStatus } from "../../shared/ledger-status";
 
 /**
  * Statuses few rows hold (events held back or not yet through; the partial index of HELD_STATUS_SQL):
- * a read of one seeks them by (status, source) and sorts them, instead of walking the source's newest rows until enough match,
- * which for a status with few or no rows is every row of the source.
+ * a read of one seeks them by (status, source) and sorts them, instead of walking the source's
+ * newest rows until enough match, which for a status with few or no rows is every row of the source.
  */
-const HELD_STATUSES: ReadonlySet<string> = new Set<LedgerStatus>(["retrying", "quarantined", "failed"]);
+const HELD: ReadonlySet<LedgerStatus> = new Set(HELD_STATUSES);
 
 const EVENT_COLUMNS = `source, event_id, topic, shop, status, r2_key, received_at, event_at, deliveries, attempts, error,
   note, updated_at`;
@@ -50,7 +50,7 @@ export function recentEventsQuery(f: RecentEventsFilter): { sql: string; params:
         };
   }
   // ?1 the limit; with a source ?2 the source and ?3 the status, without one ?2 the status.
-  const held = f.status !== undefined && HELD_STATUSES.has(f.status);
+  const held = f.status !== undefined && HELD.has(f.status);
   const statusParam = f.source === undefined ? "?2" : "?3";
   const oneSource = (source: string) =>
     f.status === undefined

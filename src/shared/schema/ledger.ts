@@ -5,6 +5,7 @@
  */
 import { sql } from "drizzle-orm";
 import { index, integer, primaryKey, sqliteTable, text } from "drizzle-orm/sqlite-core";
+import { HELD_STATUS_SQL } from "../ledger-status";
 
 export const webhookEvents = sqliteTable(
   "webhook_events",
@@ -30,7 +31,7 @@ export const webhookEvents = sqliteTable(
   (t) => [
     primaryKey({ columns: [t.source, t.eventId] }),
     // migrations/0168_ledger_held_index.sql: only the statuses few rows hold (src/shared/ledger-status.ts).
-    index("webhook_events_held").on(t.status, t.source).where(sql`status IN ('retrying', 'quarantined', 'failed')`),
+    index("webhook_events_held").on(t.status, t.source).where(sql.raw(HELD_STATUS_SQL)),
     index("webhook_events_by_received").on(t.source, t.receivedAt),
     // No index by shop (dropped by migrations/0169): shop/redact walks the ledger by rowid.
   ],
