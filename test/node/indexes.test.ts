@@ -10,7 +10,7 @@ import { getTableName } from "drizzle-orm";
 import { beforeAll, describe, expect, it } from "vitest";
 import { COMPACT_TABLES, readSql } from "../../src/cron/compact/tables";
 import { ERROR_RATE, PIPELINE_LAG } from "../../src/cron/health/sql";
-import { lateLedgerDeleteSql, walkEndsSql, walkWindowSql } from "../../src/cron/privacy/shop-sql";
+import { walkEndsSql, walkWindowSql } from "../../src/cron/privacy/shop-sql";
 import { DUPLICATE_DELIVERIES, HOURLY_COUNTS, LAST_WEBHOOKS } from "../../src/cron/quality/sql";
 import { deleteByRowidSql, LEDGER_ELIGIBLE, ledgerPageSql, OLDEST_LEDGER_DAY } from "../../src/cron/retention/sql";
 import { ENTRIES_AFTER, SCHEMA as SUBJECT_INDEX_SCHEMA, subjectKeys } from "../../src/durable/subject-index-sql";
@@ -459,7 +459,6 @@ describe("indexes", () => {
       expect(plan(walkEndsSql(table))).not.toMatch(new RegExp(`SCAN ${table}`));
       expect(plan(walkEndsSql(table))).toMatch(new RegExp(`SEARCH ${table}`));
     }
-    expect(plan(lateLedgerDeleteSql(100))).toMatch(/SEARCH webhook_events USING INTEGER PRIMARY KEY \(rowid>\?\)/);
   });
 
   // A day of a large brand is 1,000,000 ledger rows: retention must seek, never read the day per query.

@@ -13,7 +13,3 @@ export const walkEndsSql = (table: WalkedTable) =>
 /** A window of rowids (?1, ?2], the shop's rows in it (?3), at most ?4 of them, in rowid order. */
 export const walkWindowSql = (table: WalkedTable, columns: string) =>
   `SELECT rowid AS rid, ${columns} FROM ${table} WHERE rowid > ?1 AND rowid <= ?2 AND shop = ?3 ORDER BY rowid LIMIT ?4`;
-
-/** Ledger rows of the shop (?1) written after the objects' walk passed (?2), at most `n`. */
-export const lateLedgerDeleteSql = (n: number) =>
-  `DELETE FROM webhook_events WHERE rowid IN (SELECT rowid FROM webhook_events WHERE rowid > ?2 AND shop = ?1 LIMIT ${Math.trunc(n)})`;

@@ -15,7 +15,7 @@
 import { describeError, log } from "../../shared/log";
 import { sharedDatabase, shopDatabase } from "../../tables/database";
 import { forgetEntries, type ShardCursor, shopIndexedEntries } from "../../tables/subject-index";
-import { lateLedgerDeleteSql, type WalkedTable, walkEndsSql, walkWindowSql } from "./shop-sql";
+import { type WalkedTable, walkEndsSql, walkWindowSql } from "./shop-sql";
 
 /**
  * Where a shop's deletion stands: the walk of the index shards, and each rowid walk by
@@ -137,6 +137,24 @@ async function walkRows<T>(
   return { rows, done: rows.length === 0 && after >= hi, queries };
 }
 
+/** The highest rowid a walked table holds. */
+const TOP_ROWID: Record<WalkedTable, string> = {
+  webhook_events: "SELECT max(rowid) AS m FROM webhook_events",
+  customer_identities: "SELECT max(rowid) AS m FROM customer_identities",
+};
+
+/**
+ * After a walk deleted rows: a rowid table gives a new row the highest rowid it holds plus one, so
+ * once the rows at the top are gone their rowids come back. The position comes down to the highest
+ * rowid left (read in the delete's batch), so a row written later is still ahead of the walk.
+ */
+function keepBelowTop(cursor: ShopCursor, key: string, top: number | null | undefined): void {
+  const rowids = cursor.rowids ?? {};
+  cursor.rowids = rowids;
+  const at = rowids[key];
+  if (at !== undefined) rowids[key] = Math.min(at, top ?? 0);
+}
+
 /**
  * Deletes a chunk of the shop's R2 objects, at most about `limit`. First those the subject index
  * names, walking its shards from `cursor` (the request keeps it between runs); then the ledger's
@@ -251,11 +269,14 @@ async function deleteObjectsIn(
   if (!ledger.done) {
     const out = await deleteKeys(env, new Set(ledger.rows.flatMap((x) => (x.r2_key ? [x.r2_key] : []))));
     // By rowid, as one JSON value: one statement for the chunk, the shop checked again on each row.
-    await db
-      .prepare("DELETE FROM webhook_events WHERE rowid IN (SELECT value FROM json_each(?1)) AND shop = ?2")
-      .bind(JSON.stringify(ledger.rows.map((x) => x.rid)), shop)
-      .run();
-    return { deleted: out.deleted, days: out.days, done: false, queries: ledger.queries + 1 };
+    const [, top] = await db.batch<{ m: number | null }>([
+      db
+        .prepare("DELETE FROM webhook_events WHERE rowid IN (SELECT value FROM json_each(?1)) AND shop = ?2")
+        .bind(JSON.stringify(ledger.rows.map((x) => x.rid)), shop),
+      db.prepare(TOP_ROWID.webhook_events),
+    ]);
+    keepBelowTop(cursor, key, top?.results[0]?.m);
+    return { deleted: out.deleted, days: out.days, done: false, queries: ledger.queries + 2 };
   }
   const bulk = (
     await db
@@ -327,11 +348,21 @@ async function deleteRowsIn(
     n,
     walk,
   );
+  // The ledger's walk goes on from where the objects' walk ended: rows written since (late events of
+  // the shop), or every row when the objects' walk never ran here.
+  const ledger = await walkRows<{ r2_key: string | null }>(
+    db,
+    "webhook_events",
+    "r2_key",
+    shop,
+    `webhook_events@${at}`,
+    cursor,
+    n,
+    walk,
+  );
   const rids = JSON.stringify(identities.rows.map((r) => r.rid));
   const onlyHere = `SELECT c.profile_id FROM customer_identities c WHERE c.rowid IN (SELECT value FROM json_each(?2))
     AND NOT EXISTS (SELECT 1 FROM customer_identities j WHERE j.profile_id = c.profile_id AND j.shop <> ?1)`;
-  // Ledger rows written after the objects' walk passed them (late events of the shop), from there on.
-  const ledgerFrom = cursor.rowids?.[`webhook_events@${at}`] ?? 0;
   const statements = [
     db.prepare(`DELETE FROM customer_profile_emails WHERE profile_id IN (${onlyHere})`).bind(shop, rids),
     db.prepare(`DELETE FROM customer_profiles WHERE id IN (${onlyHere})`).bind(shop, rids),
@@ -341,16 +372,24 @@ async function deleteRowsIn(
          RETURNING substr(updated_at, 1, 10) AS d`,
       )
       .bind(shop, rids),
-    db.prepare(lateLedgerDeleteSql(n)).bind(shop, ledgerFrom),
+    db
+      .prepare("DELETE FROM webhook_events WHERE rowid IN (SELECT value FROM json_each(?2)) AND shop = ?1")
+      .bind(shop, JSON.stringify(ledger.rows.map((r) => r.rid))),
     ...(await shopTables(db)).map(chunk),
   ];
-  const results = await db.batch<{ d: string | null }>(statements);
-  const rows = results.reduce((sum, r) => sum + r.meta.changes, 0);
+  const results = await db.batch<{ d?: string | null; m?: number | null }>([
+    ...statements,
+    db.prepare(TOP_ROWID.webhook_events),
+    db.prepare(TOP_ROWID.customer_identities),
+  ]);
+  keepBelowTop(cursor, `webhook_events@${at}`, results.at(-2)?.results[0]?.m);
+  keepBelowTop(cursor, `customer_identities@${at}`, results.at(-1)?.results[0]?.m);
+  const rows = results.slice(0, statements.length).reduce((sum, r) => sum + r.meta.changes, 0);
   const days = new Set((results[2]?.results ?? []).flatMap((r) => (r.d ? [r.d] : [])));
   return {
     rows,
     days: [...days],
-    done: rows === 0 && identities.done,
-    queries: identities.queries + statements.length,
+    done: rows === 0 && identities.done && ledger.done,
+    queries: identities.queries + ledger.queries + statements.length + 2,
   };
 }
