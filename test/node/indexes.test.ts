@@ -10,7 +10,7 @@ import { getTableName } from "drizzle-orm";
 import { beforeAll, describe, expect, it } from "vitest";
 import { COMPACT_TABLES, readSql } from "../../src/cron/compact/tables";
 import { ERROR_RATE, PIPELINE_LAG } from "../../src/cron/health/sql";
-import { walkEndsSql, walkWindowSql } from "../../src/cron/privacy/shop-sql";
+import { walkEndsSql, walkedDeleteSql, walkWindowSql } from "../../src/cron/privacy/shop-sql";
 import { DUPLICATE_DELIVERIES, HOURLY_COUNTS, LAST_WEBHOOKS } from "../../src/cron/quality/sql";
 import { deleteByRowidSql, LEDGER_ELIGIBLE, ledgerPageSql, OLDEST_LEDGER_DAY } from "../../src/cron/retention/sql";
 import { ENTRIES_AFTER, SCHEMA as SUBJECT_INDEX_SCHEMA, subjectKeys } from "../../src/durable/subject-index-sql";
@@ -458,6 +458,9 @@ describe("indexes", () => {
       );
       expect(plan(walkEndsSql(table))).not.toMatch(new RegExp(`SCAN ${table}`));
       expect(plan(walkEndsSql(table))).toMatch(new RegExp(`SEARCH ${table}`));
+      expect(plan(walkedDeleteSql(table))).toMatch(
+        new RegExp(`SEARCH ${table} USING INTEGER PRIMARY KEY \\(rowid=\\?\\)`),
+      );
     }
   });
 

@@ -9,13 +9,14 @@
  * Every walk's position is kept on the request between runs (`ShopCursor`). Rows go in chunks of
  * ROWS_PER_STATEMENT per table, never in one batch (a shop of millions of rows would pass D1's 30 s
  * per batch), so the work spreads over runs and resumes where it stopped: what was deleted is gone,
- * and the next chunk is the first rows still there (or the walk's next window). The tombstone and the erased-shop marker keep the domain: it is the shop's,
- * not a person's, and it keeps later events of the shop redacted.
+ * and the next chunk is the first rows still there (or the walk's next window). The tombstone and
+ * the erased-shop marker keep the domain: it is the shop's, not a person's, and it keeps later events
+ * of the shop redacted.
  */
 import { describeError, log } from "../../shared/log";
 import { sharedDatabase, shopDatabase } from "../../tables/database";
 import { forgetEntries, type ShardCursor, shopIndexedEntries } from "../../tables/subject-index";
-import { type WalkedTable, walkEndsSql, walkWindowSql } from "./shop-sql";
+import { type WalkEnds, type WalkedTable, walkEndsSql, walkedDeleteSql, walkWindowSql } from "./shop-sql";
 
 /**
  * Where a shop's deletion stands: the walk of the index shards, and each rowid walk by
@@ -35,6 +36,15 @@ export interface Walk {
   windows: number;
 }
 const WALK: Walk = { rowids: 50_000, windows: 4 };
+
+/** A walk's place in the cursor: the table and the database's place in shopDatabases. */
+const walkKey = (table: WalkedTable, at: number) => `${table}@${at}`;
+
+/** The cursor's walk positions, made on first use. */
+function positions(cursor: ShopCursor): Record<string, number> {
+  cursor.rowids ??= {};
+  return cursor.rowids;
+}
 
 /** Tables whose rows are the shop's; the privacy tables keep their proof of erasure. */
 const SHOP_TABLES = [
@@ -115,9 +125,8 @@ async function walkRows<T>(
   limit: number,
   walk: Walk,
 ): Promise<{ rows: Array<T & { rid: number }>; done: boolean; queries: number }> {
-  const rowids = cursor.rowids ?? {};
-  cursor.rowids = rowids;
-  const ends = await db.prepare(walkEndsSql(table)).first<{ lo: number | null; hi: number | null }>();
+  const rowids = positions(cursor);
+  const ends = await db.prepare(walkEndsSql(table)).first<WalkEnds>();
   const hi = ends?.hi ?? 0;
   // Never below the first rowid left: retention may have deleted the rows a saved position stood among.
   let after = Math.max(rowids[key] ?? 0, (ends?.lo ?? 1) - 1);
@@ -137,22 +146,32 @@ async function walkRows<T>(
   return { rows, done: rows.length === 0 && after >= hi, queries };
 }
 
-/** The highest rowid a walked table holds. */
-const TOP_ROWID: Record<WalkedTable, string> = {
-  webhook_events: "SELECT max(rowid) AS m FROM webhook_events",
-  customer_identities: "SELECT max(rowid) AS m FROM customer_identities",
-};
+/**
+ * The DELETE of walked rows (by rowid, the shop checked again on each) and, in the same batch, the
+ * table's rowid ends after it, which `keepBelowTop` reads.
+ */
+function deleteWalked(
+  db: D1Database,
+  table: WalkedTable,
+  shop: string,
+  rows: ReadonlyArray<{ rid: number }>,
+  returning = "",
+): [D1PreparedStatement, D1PreparedStatement] {
+  return [
+    db.prepare(walkedDeleteSql(table, returning)).bind(shop, JSON.stringify(rows.map((r) => r.rid))),
+    db.prepare(walkEndsSql(table)),
+  ];
+}
 
 /**
  * After a walk deleted rows: a rowid table gives a new row the highest rowid it holds plus one, so
  * once the rows at the top are gone their rowids come back. The position comes down to the highest
- * rowid left (read in the delete's batch), so a row written later is still ahead of the walk.
+ * rowid left (`ends`, read in the delete's batch), so a row written later is still ahead of the walk.
  */
-function keepBelowTop(cursor: ShopCursor, key: string, top: number | null | undefined): void {
-  const rowids = cursor.rowids ?? {};
-  cursor.rowids = rowids;
+function keepBelowTop(cursor: ShopCursor, key: string, ends: D1Result<Partial<WalkEnds>> | undefined): void {
+  const rowids = positions(cursor);
   const at = rowids[key];
-  if (at !== undefined) rowids[key] = Math.min(at, top ?? 0);
+  if (at !== undefined) rowids[key] = Math.min(at, ends?.results[0]?.hi ?? 0);
 }
 
 /**
@@ -176,7 +195,7 @@ export async function deleteShopObjects(
   // The shop's database holds its events; the shared one its bulk exports (the same when not routed).
   let queries = 0;
   for (const [i, db] of shopDatabases(env, shop).entries()) {
-    const out = await deleteObjectsIn(env, db, shop, limit, cursor, `webhook_events@${i}`, walk);
+    const out = await deleteObjectsIn(env, db, shop, limit, cursor, walkKey("webhook_events", i), walk);
     queries += out.queries;
     if (!out.done) return { deleted: out.deleted, days: out.days, done: false, queries };
   }
@@ -268,14 +287,8 @@ async function deleteObjectsIn(
   );
   if (!ledger.done) {
     const out = await deleteKeys(env, new Set(ledger.rows.flatMap((x) => (x.r2_key ? [x.r2_key] : []))));
-    // By rowid, as one JSON value: one statement for the chunk, the shop checked again on each row.
-    const [, top] = await db.batch<{ m: number | null }>([
-      db
-        .prepare("DELETE FROM webhook_events WHERE rowid IN (SELECT value FROM json_each(?1)) AND shop = ?2")
-        .bind(JSON.stringify(ledger.rows.map((x) => x.rid)), shop),
-      db.prepare(TOP_ROWID.webhook_events),
-    ]);
-    keepBelowTop(cursor, key, top?.results[0]?.m);
+    const [, ends] = await db.batch<WalkEnds>(deleteWalked(db, "webhook_events", shop, ledger.rows));
+    keepBelowTop(cursor, key, ends);
     return { deleted: out.deleted, days: out.days, done: false, queries: ledger.queries + 2 };
   }
   const bulk = (
@@ -343,7 +356,7 @@ async function deleteRowsIn(
     "customer_identities",
     "profile_id",
     shop,
-    `customer_identities@${at}`,
+    walkKey("customer_identities", at),
     cursor,
     n,
     walk,
@@ -355,7 +368,7 @@ async function deleteRowsIn(
     "webhook_events",
     "r2_key",
     shop,
-    `webhook_events@${at}`,
+    walkKey("webhook_events", at),
     cursor,
     n,
     walk,
@@ -363,27 +376,28 @@ async function deleteRowsIn(
   const rids = JSON.stringify(identities.rows.map((r) => r.rid));
   const onlyHere = `SELECT c.profile_id FROM customer_identities c WHERE c.rowid IN (SELECT value FROM json_each(?2))
     AND NOT EXISTS (SELECT 1 FROM customer_identities j WHERE j.profile_id = c.profile_id AND j.shop <> ?1)`;
+  const [identitiesDelete, identitiesEnds] = deleteWalked(
+    db,
+    "customer_identities",
+    shop,
+    identities.rows,
+    "RETURNING substr(updated_at, 1, 10) AS d",
+  );
+  const [ledgerDelete, ledgerEnds] = deleteWalked(db, "webhook_events", shop, ledger.rows);
   const statements = [
     db.prepare(`DELETE FROM customer_profile_emails WHERE profile_id IN (${onlyHere})`).bind(shop, rids),
     db.prepare(`DELETE FROM customer_profiles WHERE id IN (${onlyHere})`).bind(shop, rids),
-    db
-      .prepare(
-        `DELETE FROM customer_identities WHERE rowid IN (SELECT value FROM json_each(?2)) AND shop = ?1
-         RETURNING substr(updated_at, 1, 10) AS d`,
-      )
-      .bind(shop, rids),
-    db
-      .prepare("DELETE FROM webhook_events WHERE rowid IN (SELECT value FROM json_each(?2)) AND shop = ?1")
-      .bind(shop, JSON.stringify(ledger.rows.map((r) => r.rid))),
+    identitiesDelete,
+    ledgerDelete,
     ...(await shopTables(db)).map(chunk),
   ];
-  const results = await db.batch<{ d?: string | null; m?: number | null }>([
+  const results = await db.batch<{ d?: string | null } & Partial<WalkEnds>>([
     ...statements,
-    db.prepare(TOP_ROWID.webhook_events),
-    db.prepare(TOP_ROWID.customer_identities),
+    ledgerEnds,
+    identitiesEnds,
   ]);
-  keepBelowTop(cursor, `webhook_events@${at}`, results.at(-2)?.results[0]?.m);
-  keepBelowTop(cursor, `customer_identities@${at}`, results.at(-1)?.results[0]?.m);
+  keepBelowTop(cursor, walkKey("webhook_events", at), results.at(-2));
+  keepBelowTop(cursor, walkKey("customer_identities", at), results.at(-1));
   const rows = results.slice(0, statements.length).reduce((sum, r) => sum + r.meta.changes, 0);
   const days = new Set((results[2]?.results ?? []).flatMap((r) => (r.d ? [r.d] : [])));
   return {
