@@ -33,12 +33,39 @@ const ROUNDS = 5;
 const WORKERD_SCALE = 10;
 
 /** Vars from wrangler.toml [vars] and secrets from .dev.vars.example, as `wrangler dev` passes them. */
-function localVars() {
+export function localVars() {
+  const root = join(here, "..");
   const env = {};
-  const vars = readFileSync("wrangler.toml", "utf8").split("[vars]")[1]?.split(/\n\[/)[0] ?? "";
+  const vars = readFileSync(join(root, "wrangler.toml"), "utf8").split("[vars]")[1]?.split(/\n\[/)[0] ?? "";
   for (const m of vars.matchAll(/^([A-Z_]+)\s*=\s*"(.*)"\s*$/gm)) env[m[1]] = m[2];
-  for (const m of readFileSync(".dev.vars.example", "utf8").matchAll(/^([A-Z_]+)=(.*)$/gm)) env[m[1]] = m[2];
+  for (const m of readFileSync(join(root, ".dev.vars.example"), "utf8").matchAll(/^([A-Z_]+)=(.*)$/gm))
+    env[m[1]] = m[2];
   return env;
+}
+
+/** The scenarios whose unit is a queue batch, built by `prepare` before it is measured. */
+export const BATCHED = new Set(["consumer", "minimal", "digest"]);
+
+/**
+ * bench/cpu-worker.ts under `wrangler dev`, set up with the local vars: `{ server, post }`, where
+ * `post(path, body)` returns the Worker's JSON answer. The caller stops the server.
+ */
+export async function startCpuWorker() {
+  process.env.PATH = [join(here, "..", "node_modules", ".bin"), process.env.PATH].join(delimiter);
+  const server = await startWrangler({ config: join(here, "cpu.wrangler.toml") });
+  const post = async (path, body) => {
+    const res = await fetch(`${server.url}${path}`, { method: "POST", body: JSON.stringify(body) });
+    const text = await res.text();
+    if (!res.ok) throw new Error(`${path}: HTTP ${res.status}: ${text.slice(0, 2000)}`);
+    return JSON.parse(text);
+  };
+  try {
+    await post("/setup", { vars: localVars() });
+  } catch (err) {
+    await server.stop();
+    throw err;
+  }
+  return { server, post };
 }
 
 function median(values) {
@@ -78,7 +105,7 @@ async function inNode() {
   try {
     const s = await m.cpuScenarios(localVars());
     const measure = async (what, from, count) => {
-      if (what === "consumer" || what === "minimal" || what === "digest") s.prepare(from, count);
+      if (BATCHED.has(what)) s.prepare(from, count);
       const start = process.cpuUsage();
       for (let i = from; i < from + count; i++) await s[what](i);
       const used = process.cpuUsage(start);
@@ -92,19 +119,11 @@ async function inNode() {
 
 /** In workerd: one `/run` per measurement, the workerd process's CPU from /proc (10 ms ticks, so long runs). */
 async function inWorkerd() {
-  process.env.PATH = [join(here, "..", "node_modules", ".bin"), process.env.PATH].join(delimiter);
-  const server = await startWrangler({ config: join(here, "cpu.wrangler.toml") });
-  const post = async (path, body) => {
-    const res = await fetch(`${server.url}${path}`, { method: "POST", body: JSON.stringify(body) });
-    const text = await res.text();
-    if (!res.ok) throw new Error(`${path}: HTTP ${res.status}: ${text.slice(0, 2000)}`);
-    return JSON.parse(text);
-  };
+  const { server, post } = await startCpuWorker();
   try {
-    await post("/setup", { vars: localVars() });
     let refused = 0;
     const measure = async (what, from, count) => {
-      if (what === "consumer" || what === "minimal" || what === "digest") await post("/prepare", { from, count });
+      if (BATCHED.has(what)) await post("/prepare", { from, count });
       const before = server.cpuMs();
       refused = (await post("/run", { what, from, count })).refused;
       return server.cpuMs() - before;

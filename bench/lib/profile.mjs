@@ -4,24 +4,12 @@
 // inspector `wrangler dev` opens, while the scenario runs `units` times (default 20,000 requests or
 // 200 queue batches). Writes bench/out/<scenario>.cpuprofile (open it in Chrome DevTools) and prints
 // the functions with the most self time. Local only.
-import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
-import { delimiter, dirname, join } from "node:path";
+import { mkdirSync, writeFileSync } from "node:fs";
+import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { startWrangler } from "./server.mjs";
+import { BATCHED, startCpuWorker } from "../cpu.mjs";
 
-const here = dirname(fileURLToPath(import.meta.url));
-const root = join(here, "..", "..");
-const BATCHED = new Set(["consumer", "minimal", "digest"]);
-
-/** Vars from wrangler.toml [vars] and secrets from .dev.vars.example, as `wrangler dev` passes them. */
-function localVars() {
-  const env = {};
-  const vars = readFileSync(join(root, "wrangler.toml"), "utf8").split("[vars]")[1]?.split(/\n\[/)[0] ?? "";
-  for (const m of vars.matchAll(/^([A-Z_]+)\s*=\s*"(.*)"\s*$/gm)) env[m[1]] = m[2];
-  for (const m of readFileSync(join(root, ".dev.vars.example"), "utf8").matchAll(/^([A-Z_]+)=(.*)$/gm))
-    env[m[1]] = m[2];
-  return env;
-}
+const root = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
 
 /** Self time per function, most first. */
 function selfTimes(profile) {
@@ -40,15 +28,8 @@ function selfTimes(profile) {
 }
 
 export async function profile(what, units) {
-  process.env.PATH = [join(root, "node_modules", ".bin"), process.env.PATH].join(delimiter);
-  const server = await startWrangler({ config: join(here, "..", "cpu.wrangler.toml") });
-  const post = async (path, body) => {
-    const res = await fetch(`${server.url}${path}`, { method: "POST", body: JSON.stringify(body) });
-    const text = await res.text();
-    if (!res.ok) throw new Error(`${path}: HTTP ${res.status}: ${text.slice(0, 2000)}`);
-  };
+  const { server, post } = await startCpuWorker();
   try {
-    await post("/setup", { vars: localVars() });
     const warm = Math.ceil(units / 10);
     if (BATCHED.has(what)) await post("/prepare", { from: 0, count: warm });
     await post("/run", { what, from: 0, count: warm });
